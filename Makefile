@@ -1,0 +1,42 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench i18n setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "studyhall needs Python 3.11 or newer"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/studyhall demo
+
+# Tests run on SQLite; with STUDYHALL_TEST_PG set (a postgresql+asyncpg URL) on PostgreSQL too.
+test: $(STAMP)
+	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Extract messages, merge them into each catalog, compile .mo files (optional at run time).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract --quiet -F babel.cfg --no-default-keywords -k msg -k nmsg:1,2 \
+		--project=studyhall --copyright-holder="studyhall contributors" -o locales/messages.pot .
+	$(BIN)/pybabel update --quiet -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
+	$(BIN)/pybabel compile --quiet -d locales -D messages --statistics
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The runnable studyhall: configuration, the App, handlers, adapters and the CLI."""

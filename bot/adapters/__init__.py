@@ -1,0 +1,1 @@
+"""Adapters: translate platform traffic into core Events and render Replies back."""

@@ -1,0 +1,137 @@
+"""The App: everything one running studyhall needs, built from a Config.
+
+No module-level singletons: every test, CLI command and adapter builds or receives an App.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.handlers import build_router
+from core.activity.log import ActivityRecord
+from core.clock import Clock, SystemClock
+from core.commands.context import Context
+from core.commands.router import Router
+from core.events import ChatRef, Event, EventKind
+from core.i18n import current_locale, msg
+from core.members.models import Community, Identity, Member
+from core.replies import Reply
+from core.services import Services
+from core.storage.database import Database
+from core.storage.migrate import ensure_migrated
+from jobs import build_registry
+from jobs.registry import JobRegistry, JobRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One reply with where it goes and in which language to render it.
+
+    ``chat`` set: into that chat.  ``member`` set: privately to that member, through one of
+    ``identities`` (the adapter picks one on its own platform, or reports it cannot).
+    """
+
+    reply: Reply
+    locale: str
+    chat: ChatRef | None = None
+    member: Member | None = None
+    identities: tuple[Identity, ...] = ()
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        clock: Clock,
+        router: Router | None = None,
+        jobs: JobRegistry | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.services = Services.build(db, clock)
+        self.router = router or build_router()
+        self.jobs = jobs or build_registry()
+        self.job_runner = JobRunner(self.jobs, self.services)
+
+    @classmethod
+    async def open(cls, config: Config, *, clock: Clock | None = None, check_migrated: bool = True) -> App:
+        """Connect to the configured database; refuse an unmigrated one (NotMigrated)."""
+        db = Database(config.database_url)
+        if check_migrated:
+            try:
+                await ensure_migrated(db)
+            except BaseException:
+                await db.dispose()
+                raise
+        return cls(config, db, clock or SystemClock())
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def community(self, name: str | None = None) -> Community:
+        return await self.services.members.ensure_community(
+            name or self.config.community,
+            default_locale=self.config.default_locale,
+            timezone=self.config.timezone,
+        )
+
+    async def handle(self, event: Event, *, bot_username: str | None = None) -> list[Outgoing]:
+        """Handle one inbound event. Never raises: a failure is logged with an id and the
+        sender gets a short apology in the same chat."""
+        if event.sender.is_bot:
+            return []
+        try:
+            return await self._handle(event, bot_username)
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("event handling failed [error %s] platform=%s", error_id, event.platform)
+            apology = msg(
+                "Sorry, something went wrong on our side (error {error_id}). Please try again later.",
+                error_id=error_id,
+            )
+            return [Outgoing(Reply.text(apology), self.config.default_locale, chat=event.chat)]
+
+    async def _handle(self, event: Event, bot_username: str | None) -> list[Outgoing]:
+        members = self.services.members
+        community = await self.community(event.community)
+        chat = await members.ensure_chat(community, event.chat)
+        member = await members.ensure_member(community, event.sender)
+        await self.services.activity.record(
+            ActivityRecord(community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text))
+        )
+        locale = await members.effective_locale(member, community)
+        ctx = Context(event, community, chat, member, locale, self.services)
+        token = current_locale.set(locale)
+        try:
+            replies = await self.router.dispatch(ctx, bot_username)
+        finally:
+            current_locale.reset(token)
+        if not replies:
+            return []
+        # The handler may have changed the sender's language (/lang): answer in the new one.
+        if event.kind in (EventKind.COMMAND, EventKind.MESSAGE, EventKind.BUTTON):
+            member = await members.get_member(member.id)
+            locale = await members.effective_locale(member, community)
+        return [await self._address(reply, event, community, locale) for reply in replies]
+
+    async def _address(self, reply: Reply, event: Event, community: Community, locale: str) -> Outgoing:
+        if reply.to_member is None:
+            return Outgoing(reply, locale, chat=event.chat)
+        members = self.services.members
+        target = await members.get_member(reply.to_member)
+        return Outgoing(
+            reply,
+            await members.effective_locale(target, community),
+            member=target,
+            identities=tuple(await members.identities_of(target.id)),
+        )
+
+    async def run_due_jobs(self) -> list[str]:
+        return await self.job_runner.run_due(self.clock.now())

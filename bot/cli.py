@@ -1,0 +1,113 @@
+"""The ``studyhall`` command line: migrate, console, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.logs import configure_logging
+from core.storage.database import Database, safe_url
+from core.storage.migrate import NotMigrated, upgrade
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        config = load_config(
+            config_file=Path(args.config) if args.config else None,
+            overrides={
+                "database_url": getattr(args, "db", None),
+                "community": getattr(args, "community", None),
+                "locale": getattr(args, "locale", None),
+            },
+        )
+    except ConfigError as error:
+        print(f"studyhall: configuration error: {error}", file=sys.stderr)
+        return 2
+    _prepare_data_dir(config)
+    try:
+        return int(args.run(config, args) or 0)
+    except NotMigrated as error:
+        print(f"studyhall: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studyhall", description="Bot platform for paid learning communities."
+    )
+    parser.add_argument("--config", help="path to studyhall.toml (default: ./studyhall.toml if present)")
+    commands = parser.add_subparsers(dest="command")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--db", help="database URL (default from configuration)")
+    migrate.set_defaults(run=_run_migrate)
+
+    for name, runner, text in (
+        ("console", _run_console, "chat with the bot in this terminal"),
+        ("demo", _run_demo, "migrate, seed the demo community if needed, and open the console"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--db", help="database URL (default from configuration)")
+        sub.add_argument("--community", help="community name (default from configuration)")
+        sub.add_argument("--locale", choices=("en", "zh_CN", "zh"), help="language for new console members")
+        sub.add_argument("--as", dest="member", help="start as this member")
+        sub.set_defaults(run=runner)
+    return parser
+
+
+def _prepare_data_dir(config: Config) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.database_url.startswith("sqlite"):
+        database = config.database_url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _run_migrate(config: Config, args: argparse.Namespace) -> int:
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
+    )
+
+    async def migrate() -> None:
+        db = Database(config.database_url)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate())
+    print(f"studyhall: database at {safe_url(config.database_url)} is up to date")
+    return 0
+
+
+def _run_console(config: Config, args: argparse.Namespace) -> int:
+    from bot.adapters.console.repl import run_console
+
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
+    )
+    return run_console(config, member=args.member, seed=False)
+
+
+def _run_demo(config: Config, args: argparse.Namespace) -> int:
+    from bot.adapters.console.repl import run_console
+
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
+    )
+    return run_console(config, member=args.member or "Ana", seed=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

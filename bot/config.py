@@ -1,0 +1,249 @@
+"""Configuration from environment variables and an optional studyhall.toml.
+
+Environment variables win over the file.  A bad or missing value raises ConfigError naming the
+key and what was expected; a secret's value never appears in a message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.i18n import SUPPORTED_LOCALES, normalize_locale
+
+DEFAULT_CONFIG_FILE = "studyhall.toml"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class ConfigError(Exception):
+    """One clear line: which key, what was found, what was expected."""
+
+
+class Secret:
+    """A string that prints as ``***`` wherever it ends up."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    env: str
+    section: str  # toml table ("" = top level)
+    key: str
+    secret: bool = False
+
+    @property
+    def label(self) -> str:
+        where = f"[{self.section}] {self.key}" if self.section else self.key
+        return f"{self.env} (or {where} in {DEFAULT_CONFIG_FILE})"
+
+
+# Adapters and the settings each needs: (required, optional).
+ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ...]]] = {
+    "console": ((), ()),
+    "telegram": (
+        (SettingSpec("TELEGRAM_TOKEN", "telegram", "token", secret=True),),
+        (
+            SettingSpec("TELEGRAM_WEBHOOK_URL", "telegram", "webhook_url"),
+            SettingSpec("TELEGRAM_WEBHOOK_SECRET", "telegram", "webhook_secret", secret=True),
+            SettingSpec("TELEGRAM_API_BASE", "telegram", "api_base"),
+        ),
+    ),
+    "discord": ((SettingSpec("DISCORD_TOKEN", "discord", "token", secret=True),), ()),
+    "wechat": (
+        (
+            SettingSpec("WECHAT_APP_ID", "wechat", "app_id"),
+            SettingSpec("WECHAT_APP_SECRET", "wechat", "app_secret", secret=True),
+            SettingSpec("WECHAT_TOKEN", "wechat", "token", secret=True),
+        ),
+        (SettingSpec("WECHAT_AES_KEY", "wechat", "aes_key", secret=True),),
+    ),
+}
+
+CORE_SETTINGS = {
+    "database_url": SettingSpec("STUDYHALL_DATABASE_URL", "", "database_url", secret=True),
+    "data_dir": SettingSpec("STUDYHALL_DATA_DIR", "", "data_dir"),
+    "locale": SettingSpec("STUDYHALL_LOCALE", "", "locale"),
+    "timezone": SettingSpec("STUDYHALL_TIMEZONE", "", "timezone"),
+    "adapters": SettingSpec("STUDYHALL_ADAPTERS", "", "adapters"),
+    "community": SettingSpec("STUDYHALL_COMMUNITY", "", "community"),
+    "log_level": SettingSpec("STUDYHALL_LOG_LEVEL", "", "log_level"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    data_dir: Path
+    default_locale: str = "en"
+    timezone: str = "UTC"
+    adapters: tuple[str, ...] = ("console",)
+    community: str = "demo"
+    log_level: str = "INFO"
+    adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
+
+    def secret_values(self) -> list[str]:
+        """Every secret's plain value, so the log filter can redact them."""
+        values = [self.database_password] if self.database_password else []
+        for settings in self.adapter_settings.values():
+            values.extend(v.reveal() for v in settings.values() if isinstance(v, Secret))
+        return [v for v in values if v]
+
+    @property
+    def database_password(self) -> str | None:
+        return make_url(self.database_url).password
+
+
+def load_config(
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config from ``env`` (default os.environ), the toml file and CLI overrides."""
+    env = os.environ if env is None else env
+    file_values = _read_toml(config_file, env)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    def core(name: str) -> str | None:
+        if name in overrides:
+            return str(overrides[name])
+        return _lookup(CORE_SETTINGS[name], env, file_values)
+
+    data_dir = Path(core("data_dir") or "data").expanduser()
+    database_url = core("database_url") or f"sqlite+aiosqlite:///{data_dir / 'studyhall.db'}"
+    _check_database_url(database_url)
+
+    locale_value = core("locale") or "en"
+    locale = normalize_locale(locale_value)
+    if locale not in SUPPORTED_LOCALES:
+        raise ConfigError(
+            f"{CORE_SETTINGS['locale'].label} is {locale_value!r}; "
+            f"expected one of {', '.join(SUPPORTED_LOCALES)}"
+        )
+
+    timezone = core("timezone") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{CORE_SETTINGS['timezone'].label} is {timezone!r}; "
+            "expected an IANA time zone such as Asia/Shanghai"
+        ) from None
+
+    adapters_value = core("adapters") or "console"
+    adapters = tuple(dict.fromkeys(a.strip().lower() for a in adapters_value.split(",") if a.strip()))
+    for adapter in adapters:
+        if adapter not in ADAPTER_SETTINGS:
+            raise ConfigError(
+                f"{CORE_SETTINGS['adapters'].label} names {adapter!r}; expected a comma-separated list of "
+                f"{', '.join(ADAPTER_SETTINGS)}"
+            )
+
+    community = (core("community") or "demo").strip()
+    if not community or len(community) > 100:
+        raise ConfigError(f"{CORE_SETTINGS['community'].label} must be a name of 1 to 100 characters")
+
+    log_level = (core("log_level") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"{CORE_SETTINGS['log_level'].label} is {log_level!r}; expected DEBUG, INFO, WARNING or ERROR"
+        )
+
+    adapter_settings: dict[str, dict[str, str | Secret]] = {}
+    for adapter in adapters:
+        required, optional = ADAPTER_SETTINGS[adapter]
+        values: dict[str, str | Secret] = {}
+        for spec in (*required, *optional):
+            value = _lookup(spec, env, file_values)
+            if value is None:
+                if spec in required:
+                    raise ConfigError(
+                        f"{spec.label} is missing; the {adapter} adapter is enabled and needs it"
+                    )
+                continue
+            values[spec.key] = Secret(value) if spec.secret else value
+        adapter_settings[adapter] = values
+
+    return Config(
+        database_url=database_url,
+        data_dir=data_dir,
+        default_locale=locale,
+        timezone=timezone,
+        adapters=adapters,
+        community=community,
+        log_level=log_level,
+        adapter_settings=adapter_settings,
+    )
+
+
+def _read_toml(config_file: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    path = config_file or (Path(env["STUDYHALL_CONFIG"]) if env.get("STUDYHALL_CONFIG") else None)
+    if path is None:
+        default = Path(DEFAULT_CONFIG_FILE)
+        if not default.exists():
+            return {}
+        path = default
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"STUDYHALL_CONFIG points at {path}, which does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _lookup(spec: SettingSpec, env: Mapping[str, str], file_values: Mapping[str, Any]) -> str | None:
+    value = env.get(spec.env)
+    if value is None or value == "":
+        table = file_values.get(spec.section, {}) if spec.section else file_values
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[{spec.section}] in {DEFAULT_CONFIG_FILE} must be a table")
+        found = table.get(spec.key)
+        if found is None:
+            return None
+        if isinstance(found, list):
+            value = ",".join(str(item) for item in found)
+        elif isinstance(found, str | int | float):
+            value = str(found)
+        else:
+            raise ConfigError(f"{spec.label} must be a string")
+    return value.strip() or None
+
+
+def _check_database_url(url: str) -> None:
+    label = CORE_SETTINGS["database_url"].label
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"{label} is not a database URL; expected e.g. sqlite+aiosqlite:///data/studyhall.db"
+        ) from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"{label} uses driver {parsed.drivername!r}; expected one of {', '.join(SUPPORTED_DRIVERS)}"
+        )

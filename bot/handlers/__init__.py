@@ -1,0 +1,13 @@
+"""Platform-neutral command handlers. Each module has a Router; build_router merges them."""
+
+from core.commands.router import Router
+
+
+def build_router() -> Router:
+    """A fresh router holding every handler module's commands."""
+    from bot.handlers import basics, roles
+
+    router = Router()
+    for module in (basics, roles):
+        router.include(module.router)
+    return router

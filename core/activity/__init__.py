@@ -1,0 +1,1 @@
+"""The activity log: one row per inbound message or event, read by analytics."""

@@ -1,0 +1,1 @@
+"""Command parsing, parameter conversion and the router that dispatches to handlers."""

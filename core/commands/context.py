@@ -1,0 +1,50 @@
+"""What a handler receives: the event, who sent it, where, and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.commands.params import ArgError
+from core.events import Event
+from core.i18n import msg
+from core.members.models import Chat, Community, Member
+from core.services import Services
+
+if TYPE_CHECKING:
+    from core.commands.router import Router
+
+
+@dataclass
+class Context:
+    event: Event
+    community: Community
+    chat: Chat
+    member: Member
+    locale: str
+    services: Services
+    args: dict[str, Any] = field(default_factory=dict)
+    router: Router | None = None  # set by the router that dispatches this context
+
+    async def resolve_member(self, token: str) -> Member:
+        """``@name`` or a platform mention → a member of this community, or ArgError."""
+        mentioned = self.event.mentions.get(token)
+        members = self.services.members
+        if mentioned is not None:
+            found = await members.find_by_identity(
+                self.community.id, mentioned.platform, mentioned.external_id
+            )
+            if found is None:
+                raise ArgError(msg("{name} has not talked to the bot yet.", name=token[:60]))
+            return found
+        name = token[1:] if token.startswith("@") else token
+        if not name.strip():
+            raise ArgError(msg("Name a member like @name."))
+        matches = await members.find_by_name(self.community.id, name)
+        if not matches:
+            raise ArgError(msg("No member called {name} here.", name=token[:60]))
+        if len(matches) > 1:
+            raise ArgError(
+                msg("Several members are called {name}; ask them to set distinct names.", name=token[:60])
+            )
+        return matches[0]

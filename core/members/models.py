@@ -1,0 +1,74 @@
+"""Plain value objects for rows of the members tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from core.events import ChatKind
+from core.i18n import Msg, msg
+
+
+class Role(StrEnum):
+    LEARNER = "learner"
+    MODERATOR = "moderator"
+    CREATOR = "creator"
+
+    @property
+    def label(self) -> Msg:
+        return ROLE_LABELS[self]
+
+    @property
+    def is_staff(self) -> bool:
+        return self is not Role.LEARNER
+
+
+ROLE_LABELS: dict[Role, Msg] = {
+    Role.LEARNER: msg("learner"),
+    Role.MODERATOR: msg("moderator"),
+    Role.CREATOR: msg("creator"),
+}
+
+
+@dataclass(frozen=True)
+class Community:
+    id: int
+    name: str
+    default_locale: str
+    timezone: str
+    owner_member_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    community_id: int
+    display_name: str
+    role: Role
+    locale: str | None
+    created_at: datetime
+
+    def is_owner_of(self, community: Community) -> bool:
+        return community.owner_member_id == self.id
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: int
+    member_id: int
+    platform: str
+    external_id: str
+    language_hint: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    community_id: int
+    platform: str
+    external_id: str
+    kind: ChatKind
+    title: str

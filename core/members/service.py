@@ -1,0 +1,342 @@
+"""Member service: communities, members, identities, chats, roles and locale.
+
+Authorization for role changes is checked here, not only in the command layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.audit import log as audit
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed, NotFound
+from core.events import ChatKind, ChatRef, UserRef
+from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale
+from core.members.models import Chat, Community, Identity, Member, Role
+from core.members.tables import chats, communities, identities, members
+from core.storage.database import Database
+
+MAX_NAME = 200
+
+
+class MemberService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    # -- communities ------------------------------------------------------------------------
+
+    async def get_community(self, name: str) -> Community | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(communities).where(communities.c.name == name))).first()
+        return _community(row) if row else None
+
+    async def community_by_id(self, community_id: int) -> Community:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(communities).where(communities.c.id == community_id))).first()
+        if row is None:
+            raise NotFound(msg("No such community."))
+        return _community(row)
+
+    async def ensure_community(self, name: str, *, default_locale: str, timezone: str) -> Community:
+        """The community called ``name``, created on first use."""
+        found = await self.get_community(name)
+        if found:
+            return found
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert(communities).values(
+                        name=name,
+                        default_locale=default_locale,
+                        timezone=timezone,
+                        created_at=self._clock.now(),
+                    )
+                )
+        except IntegrityError:
+            pass  # created concurrently
+        found = await self.get_community(name)
+        assert found is not None
+        return found
+
+    async def list_communities(self) -> list[Community]:
+        async with self._db.read() as conn:
+            rows = await conn.execute(select(communities).order_by(communities.c.id))
+        return [_community(r) for r in rows]
+
+    # -- chats ------------------------------------------------------------------------------
+
+    async def ensure_chat(self, community: Community, ref: ChatRef) -> Chat:
+        query = select(chats).where(
+            chats.c.community_id == community.id,
+            chats.c.platform == ref.platform,
+            chats.c.external_id == ref.external_id,
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is not None and (not ref.title or row.title == ref.title[:MAX_NAME]):
+            return _chat(row)
+        try:
+            async with self._db.write() as conn:
+                if row is None:
+                    await conn.execute(
+                        insert(chats).values(
+                            community_id=community.id,
+                            platform=ref.platform,
+                            external_id=ref.external_id,
+                            kind=ref.kind.value,
+                            title=ref.title[:MAX_NAME],
+                            created_at=self._clock.now(),
+                            bot_present=True,
+                        )
+                    )
+                else:
+                    await conn.execute(
+                        update(chats).where(chats.c.id == row.id).values(title=ref.title[:MAX_NAME])
+                    )
+        except IntegrityError:
+            pass  # created concurrently
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).one()
+        return _chat(row)
+
+    async def chat_by_id(self, chat_id: int) -> Chat:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).one()
+        return _chat(row)
+
+    # -- members ----------------------------------------------------------------------------
+
+    async def find_by_identity(self, community_id: int, platform: str, external_id: str) -> Member | None:
+        query = (
+            select(members)
+            .join(identities, identities.c.member_id == members.c.id)
+            .where(
+                identities.c.community_id == community_id,
+                identities.c.platform == platform,
+                identities.c.external_id == external_id,
+            )
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return _member(row) if row else None
+
+    async def ensure_member(self, community: Community, user: UserRef) -> Member:
+        """The member behind ``user``, created as a learner on first contact.
+
+        A changed display name on the platform is taken over.
+        """
+        name = (user.display_name.strip() or user.external_id)[:MAX_NAME]
+        found = await self.find_by_identity(community.id, user.platform, user.external_id)
+        if found is not None:
+            if found.display_name != name:
+                async with self._db.write() as conn:
+                    await conn.execute(
+                        update(members).where(members.c.id == found.id).values(display_name=name)
+                    )
+                found = await self.get_member(found.id)
+            return found
+        now = self._clock.now()
+        try:
+            async with self._db.write() as conn:
+                member_id = (
+                    await conn.execute(
+                        insert(members)
+                        .values(
+                            community_id=community.id,
+                            display_name=name,
+                            role=Role.LEARNER.value,
+                            locale=None,
+                            created_at=now,
+                        )
+                        .returning(members.c.id)
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    insert(identities).values(
+                        community_id=community.id,
+                        member_id=member_id,
+                        platform=user.platform,
+                        external_id=user.external_id,
+                        language_hint=normalize_locale(user.language or ""),
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass  # the same account arrived twice at once: the other insert won
+        found = await self.find_by_identity(community.id, user.platform, user.external_id)
+        assert found is not None
+        return found
+
+    async def get_member(self, member_id: int) -> Member:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+        if row is None:
+            raise NotFound(msg("No such member."))
+        return _member(row)
+
+    async def find_by_name(self, community_id: int, name: str) -> list[Member]:
+        """Members whose display name is ``name`` (case-insensitive), oldest first."""
+        query = (
+            select(members)
+            .where(
+                members.c.community_id == community_id,
+                func.lower(members.c.display_name) == name.strip().lower(),
+            )
+            .order_by(members.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = await conn.execute(query)
+        return [_member(r) for r in rows]
+
+    async def identities_of(self, member_id: int) -> list[Identity]:
+        query = select(identities).where(identities.c.member_id == member_id).order_by(identities.c.id)
+        async with self._db.read() as conn:
+            rows = await conn.execute(query)
+        return [
+            Identity(r.id, r.member_id, r.platform, r.external_id, r.language_hint, r.created_at)
+            for r in rows
+        ]
+
+    async def count_members(self, community_id: int) -> int:
+        async with self._db.read() as conn:
+            return (
+                await conn.execute(
+                    select(func.count()).select_from(members).where(members.c.community_id == community_id)
+                )
+            ).scalar_one()
+
+    async def members_by_role(self, community_id: int, roles: Sequence[Role]) -> list[Member]:
+        query = (
+            select(members)
+            .where(members.c.community_id == community_id, members.c.role.in_([r.value for r in roles]))
+            .order_by(members.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = await conn.execute(query)
+        return [_member(r) for r in rows]
+
+    # -- locale -----------------------------------------------------------------------------
+
+    async def set_locale(self, member: Member, value: str) -> Member:
+        locale = normalize_locale(value)
+        if locale not in SUPPORTED_LOCALES:
+            raise InvalidInput(msg("Unknown language {value}. Choose en or zh.", value=value[:20]))
+        async with self._db.write() as conn:
+            await conn.execute(update(members).where(members.c.id == member.id).values(locale=locale))
+        return await self.get_member(member.id)
+
+    async def effective_locale(self, member: Member, community: Community) -> str:
+        """The member's chosen locale, else their first platform's hint, else the community's."""
+        if member.locale:
+            return member.locale
+        for identity in await self.identities_of(member.id):
+            if identity.language_hint in SUPPORTED_LOCALES:
+                return identity.language_hint
+        return community.default_locale
+
+    # -- roles ------------------------------------------------------------------------------
+
+    async def change_role(
+        self, community: Community, actor: Member, target: Member, role: Role, *, reason: str = ""
+    ) -> Member:
+        """Set ``target``'s role on behalf of ``actor``.
+
+        Only creators change roles; only the owner makes or unmakes creators; nobody changes
+        their own role; the owner's role never changes.
+        """
+        community = await self.community_by_id(community.id)  # fresh owner
+        actor = await self.get_member(actor.id)
+        target = await self.get_member(target.id)
+        if actor.community_id != community.id or target.community_id != community.id:
+            raise NotFound(msg("No such member."))
+        if actor.role is not Role.CREATOR:
+            raise NotAllowed(msg("Only creators can change roles."))
+        if target.id == actor.id:
+            raise NotAllowed(msg("You cannot change your own role."))
+        if target.is_owner_of(community):
+            raise NotAllowed(
+                msg("{name} owns this community; their role cannot change.", name=target.display_name)
+            )
+        owner_only = Role.CREATOR in (role, target.role)
+        if owner_only and not actor.is_owner_of(community):
+            raise NotAllowed(msg("Only the owner can make or unmake creators."))
+        if target.role is role:
+            return target
+        async with self._db.write() as conn:
+            await conn.execute(update(members).where(members.c.id == target.id).values(role=role.value))
+            await audit.record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="role.change",
+                actor_member_id=actor.id,
+                subject_member_id=target.id,
+                before=target.role.value,
+                after=role.value,
+                reason=reason,
+            )
+        return await self.get_member(target.id)
+
+    async def assign_role(self, community: Community, member: Member, role: Role, *, via: str) -> Member:
+        """Set a role with system authority (console sandbox, command line), audited.
+
+        The first creator of an ownerless community becomes its owner; the owner stays creator.
+        """
+        community = await self.community_by_id(community.id)
+        if member.is_owner_of(community) and role is not Role.CREATOR:
+            raise NotAllowed(
+                msg("{name} owns this community; their role cannot change.", name=member.display_name)
+            )
+        async with self._db.write() as conn:
+            if member.role is not role:
+                await conn.execute(update(members).where(members.c.id == member.id).values(role=role.value))
+                await audit.record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="role.assign",
+                    actor_member_id=None,
+                    subject_member_id=member.id,
+                    before=member.role.value,
+                    after=role.value,
+                    via=via,
+                )
+            if role is Role.CREATOR and community.owner_member_id is None:
+                await self._make_owner(conn, community, member, via=via)
+        return await self.get_member(member.id)
+
+    async def _make_owner(
+        self, conn: AsyncConnection, community: Community, member: Member, *, via: str
+    ) -> None:
+        await conn.execute(
+            update(communities)
+            .where(communities.c.id == community.id, communities.c.owner_member_id.is_(None))
+            .values(owner_member_id=member.id)
+        )
+        await audit.record(
+            conn,
+            community_id=community.id,
+            at=self._clock.now(),
+            action="community.owner",
+            actor_member_id=None,
+            subject_member_id=member.id,
+            via=via,
+        )
+
+
+def _community(row: Any) -> Community:
+    return Community(row.id, row.name, row.default_locale, row.timezone, row.owner_member_id, row.created_at)
+
+
+def _member(row: Any) -> Member:
+    return Member(row.id, row.community_id, row.display_name, Role(row.role), row.locale, row.created_at)
+
+
+def _chat(row: Any) -> Chat:
+    return Chat(row.id, row.community_id, row.platform, row.external_id, ChatKind(row.kind), row.title)

@@ -1,0 +1,116 @@
+"""The neutral outbound reply: ordered segments that each adapter renders its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from core.i18n import Msg
+
+Content = Msg | str  # Msg is translated at the edge; str is user content, shown as is
+
+
+class Style(StrEnum):
+    PLAIN = "plain"
+    BOLD = "bold"
+    CODE = "code"
+
+
+@dataclass(frozen=True)
+class Text:
+    content: Content
+    style: Style = Style.PLAIN
+
+
+@dataclass(frozen=True)
+class Link:
+    label: Content
+    url: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: ``data`` comes back as a button event; ``url`` opens a link instead."""
+
+    label: Content
+    data: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Buttons:
+    rows: tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    png: bytes
+    caption: Content = ""
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    data: bytes
+    caption: Content = ""
+
+
+Segment = Text | Link | Buttons | Image | File
+NEWLINE = Text("\n")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says. ``to_member`` None means the chat the event came from;
+    otherwise a private message to that member (on whichever platform reaches them)."""
+
+    segments: tuple[Segment, ...]
+    to_member: int | None = None
+
+    @classmethod
+    def text(cls, *lines: Content, to_member: int | None = None) -> Reply:
+        """A reply of plain lines."""
+        segments: list[Segment] = []
+        for index, line in enumerate(lines):
+            if index:
+                segments.append(NEWLINE)
+            segments.append(Text(line))
+        return cls(tuple(segments), to_member)
+
+
+@dataclass
+class ReplyBuilder:
+    """Builds a reply segment by segment: ``ReplyBuilder().bold(m).text(m).line()...``."""
+
+    segments: list[Segment] = field(default_factory=list)
+    to_member: int | None = None
+
+    def text(self, content: Content) -> ReplyBuilder:
+        self.segments.append(Text(content))
+        return self
+
+    def bold(self, content: Content) -> ReplyBuilder:
+        self.segments.append(Text(content, Style.BOLD))
+        return self
+
+    def code(self, content: Content) -> ReplyBuilder:
+        self.segments.append(Text(content, Style.CODE))
+        return self
+
+    def link(self, label: Content, url: str) -> ReplyBuilder:
+        self.segments.append(Link(label, url))
+        return self
+
+    def line(self) -> ReplyBuilder:
+        self.segments.append(NEWLINE)
+        return self
+
+    def buttons(self, *rows: tuple[Button, ...]) -> ReplyBuilder:
+        self.segments.append(Buttons(tuple(rows)))
+        return self
+
+    def build(self) -> Reply:
+        segments = list(self.segments)
+        while segments and segments[-1] == NEWLINE:
+            segments.pop()
+        return Reply(tuple(segments), self.to_member)

@@ -1,0 +1,23 @@
+"""The single MetaData every table module registers on."""
+
+from sqlalchemy import MetaData
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def load_all_tables() -> MetaData:
+    """Import every table module so ``metadata`` is complete (migrations, tests)."""
+    import core.activity.tables
+    import core.audit.tables
+    import core.members.tables
+    import core.storage.state_tables  # noqa: F401
+
+    return metadata

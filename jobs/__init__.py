@@ -1,0 +1,8 @@
+"""Scheduled jobs. Each is idempotent and safe to re-run; they use core services only."""
+
+from jobs.registry import JobRegistry
+
+
+def build_registry() -> JobRegistry:
+    """Every job studyhall schedules (later issues add theirs here)."""
+    return JobRegistry()

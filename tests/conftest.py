@@ -1,0 +1,188 @@
+"""Fixtures: a clean migrated database per test (SQLite, or PostgreSQL when STUDYHALL_TEST_PG
+is set), an App on a manual clock, a console driver, and a guard against the internet."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.adapters.console.session import ConsoleSession
+from bot.app import App
+from bot.config import Config
+from core.clock import ManualClock
+from core.storage.database import Database
+from core.storage.metadata import load_all_tables
+from core.storage.migrate import upgrade
+
+PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+
+
+# -- no internet ----------------------------------------------------------------------------
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, str | bytes):  # unix socket path
+        return True
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        if host in ("localhost", ""):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+    return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    original = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        if not _is_local(address):
+            raise RuntimeError(f"tests must not reach the internet (tried {address!r})")
+        return original(self, address)
+
+    socket.socket.connect = guarded  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = original  # type: ignore[method-assign]
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+def _run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _admin_execute(statement: str) -> None:
+    import asyncpg
+
+    url = make_url(PG_URL)
+    conn = await asyncpg.connect(
+        user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return "postgresql" if PG_URL else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the session: a SQLite file to copy, or a PostgreSQL database."""
+    if PG_URL:
+        name = f"studyhall_test_{uuid.uuid4().hex[:10]}"
+        _run(_admin_execute(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        _run(_migrate(url))
+        yield url
+        _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        _run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (for migration tests)."""
+    if PG_URL:
+        name = f"studyhall_empty_{uuid.uuid4().hex[:10]}"
+        _run(_admin_execute(f'CREATE DATABASE "{name}"'))
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        _run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture
+def db_url(_template: str, tmp_path: Path) -> Iterator[str]:
+    """A clean, migrated database for one test."""
+    if PG_URL:
+        yield _template
+        _run(_truncate_all(_template))
+    else:
+        path = tmp_path / "studyhall.db"
+        shutil.copyfile(_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+
+
+async def _truncate_all(url: str) -> None:
+    db = Database(url)
+    try:
+        names = ", ".join(f'"{t.name}"' for t in load_all_tables().sorted_tables)
+        async with db.write() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(db_url: str, tmp_path: Path) -> Config:
+    return Config(database_url=db_url, data_dir=tmp_path / "data", community="testhall")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def app(config: Config, clock: ManualClock) -> AsyncIterator[App]:
+    application = await App.open(config, clock=clock)
+    yield application
+    await application.close()
+
+
+class ConsoleDriver:
+    """Drives the app through the console protocol and collects what it prints."""
+
+    def __init__(self, session: ConsoleSession, output: list[str]) -> None:
+        self.session = session
+        self._output = output
+
+    async def __call__(self, *lines: str) -> list[str]:
+        """Send lines; return everything printed for them."""
+        start = len(self._output)
+        for line in lines:
+            await self.session.handle_line(line)
+        return self._output[start:]
+
+    async def text(self, *lines: str) -> str:
+        return "\n".join(await self(*lines))
+
+
+@pytest.fixture
+async def console(app: App, clock: ManualClock) -> ConsoleDriver:
+    output: list[str] = []
+    session = await ConsoleSession.open(app, clock, community=app.config.community, locale="en", write=output.append)
+    return ConsoleDriver(session, output)
