@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -98,7 +99,7 @@ CORE_SETTINGS = {
 
 @dataclass(frozen=True)
 class Config:
-    database_url: str
+    database_url: str = field(repr=False)
     data_dir: Path
     default_locale: str = "en"
     timezone: str = "UTC"
@@ -107,9 +108,19 @@ class Config:
     log_level: str = "INFO"
     adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        shown = make_url(self.database_url).render_as_string(hide_password=True)
+        return (
+            f"Config(database_url={shown!r}, data_dir={str(self.data_dir)!r}, "
+            f"default_locale={self.default_locale!r}, timezone={self.timezone!r}, "
+            f"adapters={self.adapters!r}, community={self.community!r}, "
+            f"log_level={self.log_level!r}, adapter_settings={dict(self.adapter_settings)!r})"
+        )
+
     def secret_values(self) -> list[str]:
         """Every secret's plain value, so the log filter can redact them."""
-        values = [self.database_password] if self.database_password else []
+        password = self.database_password
+        values = list(dict.fromkeys([password, quote(password, safe="")])) if password else []
         for settings in self.adapter_settings.values():
             values.extend(v.reveal() for v in settings.values() if isinstance(v, Secret))
         return [v for v in values if v]
@@ -149,7 +160,7 @@ def load_config(
     timezone = core("timezone") or "UTC"
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(
             f"{CORE_SETTINGS['timezone'].label} is {timezone!r}; "
             "expected an IANA time zone such as Asia/Shanghai"
@@ -202,7 +213,9 @@ def load_config(
 
 
 def _read_toml(config_file: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
-    path = config_file or (Path(env["STUDYHALL_CONFIG"]) if env.get("STUDYHALL_CONFIG") else None)
+    path, source = config_file, "--config"
+    if path is None and env.get("STUDYHALL_CONFIG"):
+        path, source = Path(env["STUDYHALL_CONFIG"]), "STUDYHALL_CONFIG"
     if path is None:
         default = Path(DEFAULT_CONFIG_FILE)
         if not default.exists():
@@ -212,9 +225,13 @@ def _read_toml(config_file: Path | None, env: Mapping[str, str]) -> dict[str, An
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"STUDYHALL_CONFIG points at {path}, which does not exist") from None
+        raise ConfigError(f"{source} points at {path}, which does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} must be saved as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"the configuration file {path} cannot be read: {error.strerror}") from None
 
 
 def _lookup(spec: SettingSpec, env: Mapping[str, str], file_values: Mapping[str, Any]) -> str | None:

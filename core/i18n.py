@@ -10,6 +10,7 @@ from __future__ import annotations
 import gettext
 import io
 import logging
+import string
 import threading
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -117,6 +118,15 @@ def default_catalogs() -> Catalogs:
     return _default_catalogs
 
 
+def _plain_fields(template: str) -> bool:
+    """True when every ``{field}`` is a bare name: a translation may not reach into attributes."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError:
+        return False
+    return all(name.isidentifier() for name in fields)
+
+
 def render(value: Msg | str, locale: str | None = None, catalogs: Catalogs | None = None) -> str:
     """Translate and format ``value``. Plain strings (user content) pass through untouched."""
     if isinstance(value, str):
@@ -131,9 +141,11 @@ def render(value: Msg | str, locale: str | None = None, catalogs: Catalogs | Non
         key: render(item, locale, catalogs) if isinstance(item, Msg) else item
         for key, item in value.params.items()
     }
+    if template is not value.text and not _plain_fields(template):
+        template = value.plural if value.plural and value.n != 1 else value.text
     try:
         return template.format(**params)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         # A broken translation must not break the reply: fall back to the English source.
         log.warning("translation of %r for %s does not format; using the source", value.text, locale)
         source = value.plural if value.plural and value.n != 1 else value.text

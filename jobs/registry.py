@@ -64,12 +64,13 @@ class JobRunner:
         now = now or self._services.clock.now()
         ran: list[str] = []
         for spec in self._registry.jobs.values():
-            last = await self._last_run(spec.name)
-            if last is None:
+            state = await self._last_run(spec.name)
+            if state is None:
                 await self._mark(spec.name, now, "scheduled", None, new=True)
                 continue
+            last, status = state
             due = spec.trigger.get_next_fire_time(None, last + timedelta(microseconds=1))
-            if due is not None and due <= now:
+            if status == "failed" or (due is not None and due <= now):
                 await self.run_job(spec.name, now)
                 ran.append(spec.name)
         return ran
@@ -88,11 +89,15 @@ class JobRunner:
         await self._mark(name, now, "ok", None, new=new)
         return True
 
-    async def _last_run(self, name: str) -> datetime | None:
+    async def _last_run(self, name: str) -> tuple[datetime, str] | None:
+        """(last run time, last status) or None for a job never seen."""
         async with self._services.db.read() as conn:
-            return (
-                await conn.execute(select(job_runs.c.last_run_at).where(job_runs.c.name == name))
-            ).scalar_one_or_none()
+            row = (
+                await conn.execute(
+                    select(job_runs.c.last_run_at, job_runs.c.last_status).where(job_runs.c.name == name)
+                )
+            ).first()
+        return (row.last_run_at, row.last_status) if row else None
 
     async def _mark(
         self,

@@ -184,5 +184,19 @@ class ConsoleDriver:
 @pytest.fixture
 async def console(app: App, clock: ManualClock) -> ConsoleDriver:
     output: list[str] = []
-    session = await ConsoleSession.open(app, clock, community=app.config.community, locale="en", write=output.append)
+    session = await ConsoleSession.open(
+        app, clock, community=app.config.community, locale="en", write=output.append
+    )
     return ConsoleDriver(session, output)
+
+
+async def snapshot(db: Database, *, exclude: tuple[str, ...] = ("activity",)) -> dict[str, list[tuple]]:
+    """Every row of every table (but ``exclude``), sorted: for "nothing changed" assertions."""
+    tables: dict[str, list[tuple]] = {}
+    async with db.read() as conn:
+        for table in load_all_tables().sorted_tables:
+            if table.name in exclude:
+                continue
+            rows = (await conn.execute(table.select())).all()
+            tables[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return tables

@@ -1,8 +1,18 @@
-"""The console protocol, in process (the subprocess run is in test_cli.py)."""
+"""bot/adapters/console/session.py: the console protocol, in process.
+
+The same protocol driven through a real subprocess is in test_cli.py.
+"""
 
 from __future__ import annotations
 
-from tests.conftest import ConsoleDriver
+from datetime import timedelta
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import App
+from core.clock import ManualClock
+from core.services import Services
+from tests.conftest import START, ConsoleDriver
 
 
 async def test_help_lists_commands_for_the_role(console: ConsoleDriver) -> None:
@@ -12,3 +22,79 @@ async def test_help_lists_commands_for_the_role(console: ConsoleDriver) -> None:
     assert "/role" not in out
     out = await console.text(":as Mei creator", "/help")
     assert "/role — Make a member a learner or a moderator" in out
+
+
+async def test_as_creates_members_and_sets_sandbox_roles(console: ConsoleDriver) -> None:
+    assert await console(":as Mei creator") == ["(you are Mei, creator, in dm)"]
+    assert await console(":as Ana") == ["(you are Ana, learner, in dm)"]
+    assert await console(":as ana moderator") == ["(you are Ana, moderator, in dm)"]
+    assert console.session.prompt == "Ana@dm> "
+    out = await console.text(":as Mei learner")
+    assert "error: Mei owns this community; their role cannot change." in out
+    assert "owner" in await console.text(":who")
+
+
+async def test_messages_to_others_are_marked_with_their_name(console: ConsoleDriver) -> None:
+    await console(":as Mei creator", ":as Ana", ":as Mei")
+    out = await console("/role @Ana moderator because she helps")
+    assert out == ["bot> Ana is now a moderator.", "bot→Ana> Mei made you a moderator in testhall."]
+
+
+async def test_group_and_dm_switching(console: ConsoleDriver) -> None:
+    assert await console(":in lounge") == ["(in group chat lounge)"]
+    assert console.session.prompt == "guest@lounge> "
+    assert await console("/nosuchcommand") == []  # quiet in groups
+    assert await console("hello everyone") == []
+    await console(":dm")
+    assert console.session.prompt == "guest@dm> "
+    assert "Unknown command /nosuchcommand" in await console.text("/nosuchcommand")
+
+
+async def test_buttons_are_numbered_and_pressed_by_number(console: ConsoleDriver) -> None:
+    out = await console("/lang")
+    assert out[-2:] == ["bot> [1] English", "bot> [2] 中文"]
+    assert await console("2") == ["bot> 语言已切换为中文。"]
+    assert "error: there is no option [5]" in await console.text("5")
+    assert await console("1") == ["bot> Language set to English."]
+
+
+async def test_numbers_without_buttons_are_plain_messages(console: ConsoleDriver) -> None:
+    assert await console("3") == []
+
+
+async def test_bad_meta_lines_print_an_error_and_go_on(console: ConsoleDriver) -> None:
+    out = await console(":frobnicate", ":as", ":as bad/name", ":as Ana overlord", ":in", ":clock yesterday")
+    assert [line.split(":")[0] for line in out] == ["error"] * 6
+    assert "Commands you can use here:" in await console.text("/help")
+
+
+async def test_clock_moves_forward_and_runs_due_jobs(app: App, clock: ManualClock) -> None:
+    ran: list[str] = []
+
+    async def tick(services: Services, now: object) -> None:
+        ran.append(str(now))
+
+    app.jobs.job("tick", IntervalTrigger(hours=1, start_date=START))(tick)
+    from bot.adapters.console.session import ConsoleSession
+
+    output: list[str] = []
+    session = await ConsoleSession.open(app, clock, community="testhall", locale="en", write=output.append)
+    await session.handle_line(":clock +30m")
+    assert ran == [] and "jobs run: none due" in output[-1]
+    await session.handle_line(":clock +2h")
+    assert len(ran) == 1 and "jobs run: tick" in output[-1]
+    assert clock.now() == START + timedelta(hours=2, minutes=30)
+    await session.handle_line(":clock 2026-01-06T09:00")
+    assert clock.now() == START + timedelta(days=1)  # the configured zone is UTC
+    assert len(ran) == 2
+    await session.handle_line(":clock 2025-01-01T00:00")
+    assert output[-1].startswith("error: cannot move the clock")
+
+
+async def test_pay_without_a_pending_payment(console: ConsoleDriver) -> None:
+    assert await console(":pay") == ["(no sandbox payment is pending for you)"]
+
+
+async def test_quit_finishes_the_session(console: ConsoleDriver) -> None:
+    await console(":quit")
+    assert console.session.finished

@@ -32,5 +32,6 @@ def render_plain(reply: Reply, locale: str) -> PlainReply:
             parts.append(f"[image: {render(segment.caption, locale) or 'chart'}]")
         elif isinstance(segment, File):
             attachments.append(segment)
-            parts.append(f"[file {segment.name}: {render(segment.caption, locale)}]")
+            caption = render(segment.caption, locale)
+            parts.append(f"[file {segment.name}: {caption}]" if caption else f"[file {segment.name}]")
     return PlainReply("".join(parts), tuple(buttons), tuple(attachments))

@@ -6,6 +6,7 @@ together with the command's usage line and runs nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from core.commands.context import Context
 
 MAX_INT = 10**12
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class ArgError(InvalidInput):
@@ -67,9 +69,11 @@ class Int(Param):
 
     async def convert(self, token: str, ctx: Context) -> Any:
         cleaned = token.replace(",", "").replace("_", "")
-        if not cleaned.lstrip("+-").isascii() or not cleaned.lstrip("+-").isdigit():
+        if not _INTEGER.fullmatch(cleaned):
             raise ArgError(msg("{value} is not a whole number.", value=token[:30]))
-        value = int(cleaned)
+        # Longer than the bounds allow: out of range, without asking int() to parse it.
+        too_long = len(cleaned.lstrip("+-0")) > len(str(max(abs(self.minimum), abs(self.maximum))))
+        value = self.maximum + 1 if too_long else int(cleaned)
         if value < self.minimum or value > self.maximum:
             raise ArgError(
                 msg(

@@ -27,8 +27,11 @@ def parse_command(text: str, bot_username: str | None = None) -> ParsedCommand |
     addressed = match.group("bot")
     if addressed and bot_username and addressed.lower() != bot_username.lower():
         return None
+    name = match.group("name").lower()
+    if len(name) > 64:  # lower-casing can lengthen a name ("İ" → "i̇")
+        return None
     rest = stripped[match.end() :].strip()
-    return ParsedCommand(match.group("name").lower(), split_args(rest), rest)
+    return ParsedCommand(name, split_args(rest), rest)
 
 
 def split_args(rest: str) -> tuple[str, ...]:

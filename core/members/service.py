@@ -137,7 +137,9 @@ class MemberService:
             if found.display_name != name:
                 async with self._db.write() as conn:
                     await conn.execute(
-                        update(members).where(members.c.id == found.id).values(display_name=name)
+                        update(members)
+                        .where(members.c.id == found.id)
+                        .values(display_name=name, name_key=name_key(name))
                     )
                 found = await self.get_member(found.id)
             return found
@@ -150,6 +152,7 @@ class MemberService:
                         .values(
                             community_id=community.id,
                             display_name=name,
+                            name_key=name_key(name),
                             role=Role.LEARNER.value,
                             locale=None,
                             created_at=now,
@@ -186,7 +189,7 @@ class MemberService:
             select(members)
             .where(
                 members.c.community_id == community_id,
-                func.lower(members.c.display_name) == name.strip().lower(),
+                members.c.name_key == name_key(name),
             )
             .order_by(members.c.id)
         )
@@ -314,11 +317,13 @@ class MemberService:
     async def _make_owner(
         self, conn: AsyncConnection, community: Community, member: Member, *, via: str
     ) -> None:
-        await conn.execute(
+        claimed = await conn.execute(
             update(communities)
             .where(communities.c.id == community.id, communities.c.owner_member_id.is_(None))
             .values(owner_member_id=member.id)
         )
+        if claimed.rowcount != 1:
+            return  # another creator became the owner first
         await audit.record(
             conn,
             community_id=community.id,
@@ -328,6 +333,11 @@ class MemberService:
             subject_member_id=member.id,
             via=via,
         )
+
+
+def name_key(display_name: str) -> str:
+    """How display names are compared: stripped and case-folded (Unicode-aware)."""
+    return display_name.strip().casefold()[:MAX_NAME]
 
 
 def _community(row: Any) -> Community:

@@ -32,11 +32,13 @@ members = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
     Column("display_name", String(200), nullable=False),
+    # display_name.casefold(), computed in Python: SQLite's lower() only folds ASCII.
+    Column("name_key", String(200), nullable=False),
     Column("role", String(20), nullable=False),
     Column("locale", String(10), nullable=True),  # None: follow platform hint / community
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("role IN ('learner', 'moderator', 'creator')", name="role_known"),
-    Index("ix_members_community_name", "community_id", "display_name"),
+    Index("ix_members_community_name", "community_id", "name_key"),
 )
 
 identities = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:20:42.249017
+Create Date: 2026-11-22 04:34:49.597803
 """
 from collections.abc import Sequence
 
@@ -59,6 +59,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('display_name', sa.String(length=200), nullable=False),
+    sa.Column('name_key', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=True),
     sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
@@ -67,7 +68,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members'))
     )
     with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.create_index('ix_members_community_name', ['community_id', 'display_name'], unique=False)
+        batch_op.create_index('ix_members_community_name', ['community_id', 'name_key'], unique=False)
 
     op.create_table('activity',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),

@@ -1,0 +1,145 @@
+"""bot/app.py: handling events end to end, addressing replies, and never raising."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.adapters.render import render_plain
+from bot.app import App
+from bot.config import Config
+from bot.handlers import build_router
+from core.clock import ManualClock
+from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
+from core.members.models import Role
+from tests.conftest import START, snapshot
+
+WHEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def event(community: str, text: str, *, user: UserRef, chat: ChatRef | None = None) -> Event:
+    chat = chat or ChatRef(user.platform, f"dm:{user.external_id}", ChatKind.PRIVATE, user.display_name)
+    kind = EventKind.COMMAND if text.startswith("/") else EventKind.MESSAGE
+    return Event(user.platform, community, chat, user, kind, WHEN, text=text)
+
+
+async def test_bots_are_ignored_entirely(app: App) -> None:
+    before = await snapshot(app.db, exclude=())
+    bot_user = UserRef("console", "otherbot", "Other Bot", is_bot=True)
+    assert await app.handle(event(app.config.community, "/help", user=bot_user)) == []
+    assert await snapshot(app.db, exclude=()) == before
+
+
+async def test_first_contact_creates_member_chat_and_activity(app: App) -> None:
+    user = UserRef("console", "ana", "Ana", language="zh-CN")
+    out = await app.handle(event(app.config.community, "/start", user=user))
+    assert len(out) == 1 and out[0].chat is not None and out[0].locale == "zh_CN"
+    assert "欢迎来到" in render_plain(out[0].reply, out[0].locale).text
+    community = await app.community()
+    member = await app.services.members.find_by_identity(community.id, "console", "ana")
+    assert member is not None and member.role is Role.LEARNER
+    assert await app.services.activity.count(community.id, member_id=member.id) == 1
+
+
+async def test_private_replies_go_to_the_member_in_their_language(app: App) -> None:
+    community = await app.community()
+    members = app.services.members
+    mei = await members.assign_role(
+        community,
+        await members.ensure_member(community, UserRef("console", "mei", "Mei")),
+        Role.CREATOR,
+        via="t",
+    )
+    li = await members.ensure_member(community, UserRef("console", "li", "Li"))
+    await members.set_locale(li, "zh")
+    out = await app.handle(
+        event(community.name, "/role @Li moderator", user=UserRef("console", "mei", "Mei"))
+    )
+    assert [o.chat is not None for o in out] == [True, False]
+    dm = out[1]
+    assert dm.member is not None and dm.member.id == li.id and dm.locale == "zh_CN"
+    assert [i.external_id for i in dm.identities] == ["li"]
+    assert render_plain(dm.reply, dm.locale).text == "Mei 已将你在 testhall 的角色设为版主。"
+    assert mei.is_owner_of(await app.community())
+
+
+async def test_a_broken_store_gives_an_apology_not_an_exception(
+    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(app.services.members, "ensure_chat", broken)
+    with caplog.at_level(logging.ERROR):
+        out = await app.handle(event(app.config.community, "/help", user=UserRef("console", "ana", "Ana")))
+    text = render_plain(out[0].reply, out[0].locale).text
+    error_id = re.search(r"error ([0-9a-f]{8})", text)
+    assert error_id and "database went away" not in text
+    assert any(error_id.group(1) in r.getMessage() for r in caplog.records)
+
+
+# -- property: any text yields replies or nothing, never an exception, and changes nothing
+# -- it should not (only the activity log, and the sender's own language via /lang).
+
+COMMAND_WORDS = sorted({*build_router().commands, *build_router().aliases, "unknown", "帮助"})
+texts = st.one_of(
+    st.text(max_size=300),
+    st.builds(
+        lambda name, rest, slash: f"{slash}{name} {rest}",
+        st.sampled_from(COMMAND_WORDS),
+        st.text(max_size=80),
+        st.sampled_from(["/", "／"]),
+    ),
+    st.builds(
+        lambda name, who, rest: f"/{name} @{who} {rest}",
+        st.sampled_from(COMMAND_WORDS),
+        st.sampled_from(["Mei", "Ana", "Sam", "nobody", "", "@@"]),
+        st.text(max_size=40),
+    ),
+)
+
+
+@pytest.fixture
+def sync_app(config: Config) -> Iterator[tuple[asyncio.Runner, App]]:
+    with asyncio.Runner() as runner:
+        app = runner.run(App.open(config, clock=ManualClock(START)))
+
+        async def seed() -> None:
+            community = await app.community()
+            members = app.services.members
+            for name, role in (("Mei", Role.CREATOR), ("Sam", Role.MODERATOR), ("Ana", Role.LEARNER)):
+                member = await members.ensure_member(community, UserRef("console", name.lower(), name))
+                await members.assign_role(community, member, role, via="test")
+
+        runner.run(seed())
+        yield runner, app
+        runner.run(app.close())
+
+
+def _without_sender_locale(state: dict[str, list[tuple]], sender: str) -> dict[str, list[tuple]]:
+    members = [row[:4] + row[5:] if row[2] == sender else row for row in state["members"]]
+    return {**state, "members": members}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=texts, in_group=st.booleans())
+def test_any_text_from_a_learner_is_safe(
+    sync_app: tuple[asyncio.Runner, App], text: str, in_group: bool
+) -> None:
+    runner, app = sync_app
+    user = UserRef("console", "ana", "Ana")
+    chat = ChatRef("console", "group:lounge", ChatKind.GROUP, "lounge") if in_group else None
+    before = runner.run(snapshot(app.db, exclude=("activity", "chats")))
+    out = runner.run(app.handle(event(app.config.community, text, user=user, chat=chat)))
+    for item in out:
+        rendered = render_plain(item.reply, item.locale).text
+        assert "Traceback" not in rendered and "error " not in rendered
+    after = runner.run(snapshot(app.db, exclude=("activity", "chats")))
+    assert _without_sender_locale(after, "Ana") == _without_sender_locale(before, "Ana")

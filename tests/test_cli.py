@@ -1,0 +1,107 @@
+"""bot/cli.py: the studyhall command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """\
+/help
+:as Mei creator
+:as Ana
+:in lounge
+hello from the lounge
+:dm
+/lang zh
+/whoami
+:as Mei
+/role @Ana moderator great answers
+/role @Ghost moderator
+:clock +3d
+:bogus
+/帮助
+:quit
+/help
+"""
+
+
+def studyhall(
+    args: list[str], tmp_path: Path, *, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STUDYHALL_")}
+    base.update({"STUDYHALL_DATA_DIR": str(tmp_path / "data"), "PYTHONIOENCODING": "utf-8"})
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=base,
+    )
+
+
+def test_console_session_end_to_end(db_url: str, tmp_path: Path) -> None:
+    result = studyhall(["console", "--db", db_url, "--community", "clihall"], tmp_path, stdin=SCRIPT)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "bot> Commands you can use here:"
+    assert "(you are Mei, creator, in dm)" in lines
+    assert "(in group chat lounge)" in lines
+    assert "bot> 语言已切换为中文。" in lines
+    assert "bot> 角色：学员" in lines
+    assert "bot> Ana is now a moderator." in lines
+    # Ana chose Chinese, so the private note to her is in Chinese.
+    assert "bot→Ana> Mei 已将你在 clihall 的角色设为版主。" in lines
+    assert "bot> No member called @Ghost here." in lines
+    assert any(line.startswith("(sandbox time ") for line in lines)
+    assert "error: unknown meta line :bogus; try :help" in lines
+    assert lines[-1].startswith("bot> Send /help COMMAND")  # nothing after :quit
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_unmigrated_database_is_refused_with_a_hint(empty_db_url: str, tmp_path: Path) -> None:
+    result = studyhall(["console", "--db", empty_db_url], tmp_path, stdin="/help\n")
+    assert result.returncode == 2
+    assert "Run: studyhall migrate" in result.stderr
+    assert result.stdout == ""
+
+
+def test_migrate_then_console(empty_db_url: str, tmp_path: Path) -> None:
+    migrated = studyhall(["migrate", "--db", empty_db_url], tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
+    again = studyhall(["migrate", "--db", empty_db_url], tmp_path)
+    assert again.returncode == 0
+    result = studyhall(["console", "--db", empty_db_url], tmp_path, stdin="/whoami\n")
+    assert result.returncode == 0 and "bot> guest" in result.stdout
+
+
+def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    result = studyhall(["console"], tmp_path, env={"STUDYHALL_TIMEZONE": "Mars/Olympus"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "STUDYHALL_TIMEZONE" in result.stderr and "IANA time zone" in result.stderr
+    secret = "hunter2-very-secret"
+    result = studyhall(
+        ["console"], tmp_path, env={"STUDYHALL_ADAPTERS": "telegram", "TELEGRAM_WEBHOOK_SECRET": secret}
+    )
+    assert result.returncode == 2 and "TELEGRAM_TOKEN" in result.stderr and secret not in result.stderr
+
+
+def test_demo_seeds_once_and_starts_as_ana(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    first = studyhall(["demo", "--db", db], tmp_path, stdin="/whoami\n:as Mei\n/whoami\n")
+    assert first.returncode == 0, first.stderr
+    assert "bot> Ana" in first.stdout and "bot> Role: learner" in first.stdout
+    assert "bot> 角色：创作者（所有者）" in first.stdout  # Mei reads Chinese
+    second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n")
+    assert second.returncode == 0, second.stderr
+    assert "bot> Role: moderator" in second.stdout
