@@ -73,6 +73,7 @@ class App:
         return cls(config, db, clock or SystemClock())
 
     async def close(self) -> None:
+        await self.services.close()
         await self.db.dispose()
 
     async def community(self, name: str | None = None) -> Community:
@@ -103,7 +104,8 @@ class App:
         community = await self.community(event.community)
         chat = await members.ensure_chat(community, event.chat)
         member = await members.ensure_member(community, event.sender)
-        await self.services.activity.record(
+        # The activity row commits with its batch while the command runs.
+        recorded = self.services.activity.enqueue(
             ActivityRecord(community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text))
         )
         locale = await members.effective_locale(member, community)
@@ -113,6 +115,7 @@ class App:
             replies = await self.router.dispatch(ctx, bot_username)
         finally:
             current_locale.reset(token)
+            await recorded
         if not replies:
             return []
         # The handler may have changed the sender's language (/lang): answer in the new one.

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from core.activity.log import ActivityLog
 from core.clock import Clock
+from core.ledger.points import PointsService
+from core.ledger.service import Ledger
 from core.members.service import MemberService
+from core.settings.service import SettingsService
 from core.storage.database import Database
 
 
@@ -16,7 +19,26 @@ class Services:
     clock: Clock
     members: MemberService
     activity: ActivityLog
+    settings: SettingsService
+    ledger: Ledger
+    points: PointsService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
-        return cls(db=db, clock=clock, members=MemberService(db, clock), activity=ActivityLog(db))
+        members = MemberService(db, clock)
+        settings = SettingsService(db)
+        ledger = Ledger(db)
+        return cls(
+            db=db,
+            clock=clock,
+            members=members,
+            activity=ActivityLog(db),
+            settings=settings,
+            ledger=ledger,
+            points=PointsService(db, clock, ledger, settings, members),
+        )
+
+    async def close(self) -> None:
+        """Flush the writers (nothing queued is lost)."""
+        await self.activity.close()
+        await self.ledger.close()

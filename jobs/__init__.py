@@ -5,4 +5,9 @@ from jobs.registry import JobRegistry
 
 def build_registry() -> JobRegistry:
     """Every job studyhall schedules (later issues add theirs here)."""
-    return JobRegistry()
+    from jobs import points_expiry
+
+    registry = JobRegistry()
+    for module in (points_expiry,):
+        registry.add(module.SPEC)
+    return registry

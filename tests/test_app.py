@@ -136,10 +136,21 @@ def test_any_text_from_a_learner_is_safe(
     runner, app = sync_app
     user = UserRef("console", "ana", "Ana")
     chat = ChatRef("console", "group:lounge", ChatKind.GROUP, "lounge") if in_group else None
-    before = runner.run(snapshot(app.db, exclude=("activity", "chats")))
+    ignored = ("activity", "chats", "ledger_accounts", "ledger_transfers")
+    before = runner.run(snapshot(app.db, exclude=ignored))
+    transfers_before = runner.run(snapshot(app.db))["ledger_transfers"]
     out = runner.run(app.handle(event(app.config.community, text, user=user, chat=chat)))
     for item in out:
         rendered = render_plain(item.reply, item.locale).text
         assert "Traceback" not in rendered and "error " not in rendered
-    after = runner.run(snapshot(app.db, exclude=("activity", "chats")))
+    after = runner.run(snapshot(app.db, exclude=ignored))
     assert _without_sender_locale(after, "Ana") == _without_sender_locale(before, "Ana")
+    # The only value a learner's text may move: points they earn themselves by taking part.
+    community = runner.run(app.community())
+    ana = runner.run(app.services.members.find_by_identity(community.id, "console", "ana"))
+    assert ana is not None
+    new = [t for t in runner.run(snapshot(app.db))["ledger_transfers"] if t not in transfers_before]
+    for transfer in new:
+        assert transfer[5] in ("message", "checkin")
+        assert runner.run(app.services.ledger.member_of_account(transfer[3])) == ana.id
+    assert runner.run(app.services.ledger.totals(community.id)) == (0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,14 @@ class Context:
     services: Services
     args: dict[str, Any] = field(default_factory=dict)
     router: Router | None = None  # set by the router that dispatches this context
+
+    def event_key(self, purpose: str) -> str:
+        """An idempotency key for what this event causes: a redelivered message gives the
+        same key, so its effect happens once."""
+        event = self.event
+        if event.message_id:
+            return f"{purpose}:{event.platform}:{event.chat.external_id}:{event.message_id}"[:200]
+        return f"{purpose}:{uuid.uuid4().hex}"
 
     async def resolve_member(self, token: str) -> Member:
         """``@name`` or a platform mention → a member of this community, or ArgError."""

@@ -24,6 +24,8 @@ def insert_or_update(
     )
 
 
-def insert_or_ignore(dialect: str, table: Table, keys: Sequence[str]) -> Any:
-    """An INSERT that skips rows conflicting over ``keys`` (pass rows to execute)."""
-    return _insert(dialect, table).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
+def insert_or_ignore(dialect: str, table: Table, keys: Sequence[str] = ()) -> Any:
+    """An INSERT that skips rows conflicting over ``keys`` (any unique constraint if none);
+    pass the rows to execute."""
+    target = [table.c[k] for k in keys] or None
+    return _insert(dialect, table).on_conflict_do_nothing(index_elements=target)

@@ -8,6 +8,7 @@ numbered options that typing the number presses.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +76,8 @@ class ConsoleSession:
         self.where = Where(member, None)
         self.buttons: list[Button] = []
         self.finished = False
+        self._session_id = uuid.uuid4().hex[:8]
+        self._sent = 0
 
     @classmethod
     async def open(
@@ -128,6 +131,7 @@ class ConsoleSession:
         return ChatRef(PLATFORM, f"group:{self.where.chat.lower()}", ChatKind.GROUP, self.where.chat)
 
     def _event(self, kind: EventKind, *, text: str = "", data: str = "") -> Event:
+        self._sent += 1
         return Event(
             platform=PLATFORM,
             community=self.community,
@@ -137,6 +141,7 @@ class ConsoleSession:
             timestamp=self.clock.now(),
             text=text,
             data=data,
+            message_id=f"{self._session_id}-{self._sent}",
         )
 
     async def _send(self, text: str) -> None:

@@ -1,0 +1,166 @@
+"""Staff commands on points: /award and /deduct (moderators, within budgets), /audit and
+/reverse (creators)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.handlers.points import tier_upgrade_reply
+from core.commands.context import Context
+from core.commands.params import Int, MemberParam, Rest
+from core.commands.router import CREATORS, STAFF, Router
+from core.i18n import msg
+from core.ledger.models import Kind
+from core.replies import Reply, ReplyBuilder
+
+router = Router()
+
+AMOUNT = Int("points", minimum=1, maximum=1_000_000)
+REASON = Rest("reason", max_length=300)
+
+
+@router.command(
+    "award",
+    aliases=("奖励", "give"),
+    roles=STAFF,
+    help=msg("Give a member points for a good contribution"),
+    params=(MemberParam("member", allow_self=False), AMOUNT, REASON),
+)
+async def award(ctx: Context) -> list[Reply]:
+    target, amount, reason = ctx.args["member"], ctx.args["points"], ctx.args["reason"]
+    points = ctx.services.points
+    earned = await points.award(ctx.community, ctx.member, target, amount, reason, ctx.event_key("award"))
+    replies = [
+        Reply.text(
+            msg(
+                "{name} received {points} points: {reason}",
+                name=target.display_name,
+                points=amount,
+                reason=reason,
+            )
+        )
+    ]
+    left = await points.budget_left(ctx.community, ctx.member)
+    if left is not None:
+        replies[0] = Reply.text(
+            msg(
+                "{name} received {points} points: {reason}",
+                name=target.display_name,
+                points=amount,
+                reason=reason,
+            ),
+            msg("Your award budget left today: {left}", left=left),
+        )
+    replies.append(
+        Reply.text(
+            msg(
+                "{actor} gave you {points} points in {community}: {reason}",
+                actor=ctx.member.display_name,
+                points=amount,
+                community=ctx.community.name,
+                reason=reason,
+            ),
+            to_member=target.id,
+        )
+    )
+    if earned.upgraded_to is not None:
+        replies.append(tier_upgrade_reply(ctx, earned.upgraded_to, target.id))
+    return replies
+
+
+@router.command(
+    "deduct",
+    aliases=("扣分",),
+    roles=STAFF,
+    help=msg("Take points from a member, with a reason"),
+    params=(MemberParam("member", allow_self=False), AMOUNT, REASON),
+)
+async def deduct(ctx: Context) -> list[Reply]:
+    target, amount, reason = ctx.args["member"], ctx.args["points"], ctx.args["reason"]
+    await ctx.services.points.deduct(
+        ctx.community, ctx.member, target, amount, reason, ctx.event_key("deduct")
+    )
+    return [
+        Reply.text(
+            msg(
+                "{points} points taken from {name}: {reason}",
+                name=target.display_name,
+                points=amount,
+                reason=reason,
+            )
+        ),
+        Reply.text(
+            msg(
+                "{actor} took {points} points from you in {community}: {reason}",
+                actor=ctx.member.display_name,
+                points=amount,
+                community=ctx.community.name,
+                reason=reason,
+            ),
+            to_member=target.id,
+        ),
+    ]
+
+
+@router.command(
+    "audit",
+    aliases=("审计",),
+    roles=CREATORS,
+    help=msg("Recent awards, deductions and corrections: who, when, why"),
+    params=(MemberParam("member", optional=True),),
+)
+async def audit(ctx: Context) -> Reply:
+    target = ctx.args["member"]
+    ledger, members = ctx.services.ledger, ctx.services.members
+    transfers = await ledger.transfers_of_kinds(
+        ctx.community.id, [Kind.AWARD, Kind.DEDUCT, Kind.REVERSAL], member_id=target.id if target else None
+    )
+    if not transfers:
+        return Reply.text(msg("No awards, deductions or corrections yet."))
+    zone = ZoneInfo(ctx.community.timezone)
+    names: dict[int, str] = {}
+
+    async def name_of(member_id: int | None) -> str:
+        if member_id is None:
+            return "—"
+        if member_id not in names:
+            names[member_id] = (await members.get_member(member_id)).display_name
+        return names[member_id]
+
+    builder = ReplyBuilder().bold(msg("Recent awards, deductions and corrections:"))
+    for transfer in transfers:
+        receiver = await ledger.member_of_account(transfer.credit_account_id)
+        giver = await ledger.member_of_account(transfer.debit_account_id)
+        subject = receiver if transfer.kind == Kind.AWARD else giver
+        sign = "+" if transfer.kind == Kind.AWARD else "-"
+        if transfer.kind == Kind.REVERSAL:
+            sign = "+" if receiver is not None else "-"
+            subject = receiver if receiver is not None else giver
+        when = transfer.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        builder.line().text(f"#{transfer.id} {when} {await name_of(transfer.actor_member_id)} → ")
+        builder.text(f"{await name_of(subject)} ").code(f"{sign}{transfer.amount}").text(f" {transfer.kind}")
+        if transfer.memo:
+            builder.text(f": {transfer.memo}")
+    return builder.build()
+
+
+@router.command(
+    "reverse",
+    aliases=("冲正",),
+    roles=CREATORS,
+    help=msg("Correct a transfer by posting its reverse"),
+    params=(Int("transfer", minimum=1, maximum=10**15), Rest("reason", max_length=300)),
+)
+async def reverse(ctx: Context) -> Reply:
+    result = await ctx.services.points.reverse(
+        ctx.community, ctx.member, ctx.args["transfer"], ctx.args["reason"]
+    )
+    assert result.transfer is not None
+    return Reply.text(
+        msg(
+            "Transfer #{original} reversed by #{reversal} ({points} points).",
+            original=ctx.args["transfer"],
+            reversal=result.transfer.id,
+            points=result.transfer.amount,
+        )
+    )

@@ -1,0 +1,1 @@
+"""The points ledger: double-entry accounts and immutable transfers, tiers, earning rules."""

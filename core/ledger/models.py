@@ -1,0 +1,128 @@
+"""Value types of the ledger: account references, postings, transfers and outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SystemCode(StrEnum):
+    """System accounts, one of each per community. Their balances may go negative."""
+
+    ISSUANCE = "issuance"  # where earned points come from
+    REDEMPTION = "redemption"  # where spent points go (mall)
+    EXPIRY = "expiry"  # where expired points go
+    DEDUCTIONS = "deductions"  # where moderators' deductions go
+    ESCROW = "escrow"  # held bounties
+    BENCH = "bench"  # benchmarks' funding source (never used by the product)
+
+
+class Kind(StrEnum):
+    MESSAGE = "message"
+    CHECKIN = "checkin"
+    AWARD = "award"
+    DEDUCT = "deduct"
+    ANSWER = "answer"
+    REFERRAL = "referral"
+    PURCHASE = "purchase"
+    SPEND = "spend"
+    TRANSFER = "transfer"
+    EXPIRY = "expiry"
+    REVERSAL = "reversal"
+
+
+# Credits of these kinds from issuance count as earned (tiers, leaderboards, caps).
+EARNING_KINDS = frozenset({Kind.MESSAGE, Kind.CHECKIN, Kind.AWARD, Kind.ANSWER, Kind.REFERRAL, Kind.PURCHASE})
+# Participation points: the member's tier multiplier applies to these.
+TIERED_KINDS = frozenset({Kind.MESSAGE, Kind.CHECKIN, Kind.ANSWER})
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    member_id: int
+
+
+@dataclass(frozen=True)
+class SystemAccount:
+    code: SystemCode
+
+
+AccountRef = MemberAccount | SystemAccount
+
+
+class CapScope(StrEnum):
+    CREDIT = "credit"  # what the receiving account got
+    ACTOR = "actor"  # what the acting member gave
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most ``limit`` points of ``kinds`` since ``since``, counted per ``scope``.
+
+    ``clamp`` posts what is left under the cap; otherwise the posting is refused whole.
+    """
+
+    scope: CapScope
+    kinds: tuple[str, ...]
+    since: datetime
+    limit: int
+    clamp: bool = False
+
+
+@dataclass(frozen=True)
+class Posting:
+    community_id: int
+    debit: AccountRef
+    credit: AccountRef
+    amount: int
+    kind: str
+    key: str  # idempotency key, unique per community
+    at: datetime
+    memo: str = ""
+    actor_member_id: int | None = None
+    reverses_id: int | None = None
+    caps: tuple[Cap, ...] = ()
+    tiered: bool = False  # multiply by the credited member's tier
+    partial: bool = False  # post what the debited member has, if less than asked
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: int
+    community_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    kind: str
+    memo: str
+    actor_member_id: int | None
+    at: datetime
+    key: str
+    reverses_id: int | None
+
+
+class Outcome(StrEnum):
+    POSTED = "posted"
+    REPLAYED = "replayed"  # the key was used before: nothing changed, ``transfer`` is the first
+    INSUFFICIENT = "insufficient"  # the debited member has too few points
+    CAPPED = "capped"  # a cap (or a zero multiplier) leaves nothing to post
+    INVALID = "invalid"  # e.g. reversing a missing or already reversed transfer
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    outcome: Outcome
+    transfer: Transfer | None = None
+    capped_by: int | None = None  # index into Posting.caps
+    available: int | None = None  # the debited member's balance when INSUFFICIENT
+    earned_before: int | None = None  # the credited member's lifetime earned, around this posting
+    earned_after: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.POSTED, Outcome.REPLAYED)
+
+    @property
+    def amount(self) -> int:
+        return self.transfer.amount if self.transfer else 0

@@ -1,0 +1,436 @@
+"""The participation economy: earning rules, check-ins, moderator awards, tiers, leaderboards.
+
+Every change of points is a ledger posting with an idempotency key.  Daily caps and
+moderator budgets are enforced by the ledger writer inside the posting's transaction; the
+message cooldown and repeat check are kept in this process's memory (a restart forgets them,
+the daily cap still holds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import msg
+from core.ledger.models import (
+    Cap,
+    CapScope,
+    Kind,
+    MemberAccount,
+    Outcome,
+    Posting,
+    PostingResult,
+    SystemAccount,
+    SystemCode,
+)
+from core.ledger.service import Balance, Ledger
+from core.ledger.tables import ledger_tiers
+from core.ledger.tiers import DEFAULT_TIERS, Tier, next_tier, tier_for
+from core.members.models import Community, Member, Role
+from core.members.service import MemberService
+from core.settings.service import SettingsService
+from core.storage.database import Database
+from core.storage.upsert import insert_or_update
+
+RECENT_MEMBERS = 200_000  # members whose cooldown and recent texts are remembered
+WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+_SPACES = re.compile(r"\s+")
+_TIER_NAME = re.compile(r"^[\w\-]{1,40}$", re.UNICODE)
+
+
+@dataclass
+class _Recent:
+    last_earned: datetime | None = None
+    texts: deque[bytes] = field(default_factory=lambda: deque(maxlen=50))
+
+
+@dataclass(frozen=True)
+class Earned:
+    """Points a member just earned, and a tier reached with them, if any."""
+
+    result: PostingResult
+    upgraded_to: Tier | None = None
+
+
+@dataclass(frozen=True)
+class CheckinOutcome:
+    already: bool
+    points: int
+    streak: int
+    upgraded_to: Tier | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    balance: Balance
+    tier: Tier
+    next_tier: Tier | None
+    expiring_soon: int
+    today: dict[str, int]
+    caps: dict[str, int]
+    checked_in_today: bool
+
+
+class PointsService:
+    def __init__(
+        self, db: Database, clock: Clock, ledger: Ledger, settings: SettingsService, members: MemberService
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self.ledger = ledger
+        self._settings = settings
+        self._members = members
+        self._recent: OrderedDict[int, _Recent] = OrderedDict()
+
+    # -- time --------------------------------------------------------------------------
+
+    @staticmethod
+    def local_date(community: Community, at: datetime) -> date:
+        return at.astimezone(ZoneInfo(community.timezone)).date()
+
+    @staticmethod
+    def day_start(community: Community, at: datetime) -> datetime:
+        """Midnight of ``at``'s local day in the community's time zone (aware)."""
+        zone = ZoneInfo(community.timezone)
+        return datetime.combine(at.astimezone(zone).date(), time(0), tzinfo=zone)
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def earn_for_message(
+        self, community: Community, member: Member, text: str, at: datetime, key: str
+    ) -> Earned | None:
+        """Points for a group message if it qualifies: long enough, not a repeat of the
+        member's own recent text, outside the cooldown, under the daily cap."""
+        rules = await self._settings.all(community.id)
+        recent = self._remember(member.id)
+        normalized = _SPACES.sub(" ", text.strip()).casefold()
+        fingerprint = hashlib.blake2b(normalized.encode(), digest_size=8).digest()
+        window = rules["message.repeat_window"]
+        repeated = fingerprint in list(recent.texts)[-window:] if window else False
+        recent.texts.append(fingerprint)
+        if repeated or len(normalized) < rules["message.min_length"] or rules["message.points"] <= 0:
+            return None
+        cooldown = timedelta(seconds=rules["message.cooldown_seconds"])
+        if recent.last_earned is not None and at - recent.last_earned < cooldown:
+            return None
+        recent.last_earned = at
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(member.id),
+                amount=rules["message.points"],
+                kind=Kind.MESSAGE,
+                key=key,
+                at=at,
+                tiered=True,
+                caps=(
+                    Cap(
+                        CapScope.CREDIT,
+                        (Kind.MESSAGE,),
+                        self.day_start(community, at),
+                        rules["cap.message"],
+                        True,
+                    ),
+                ),
+            )
+        )
+        if result.outcome is not Outcome.POSTED:
+            return None
+        return Earned(result, await self._upgrade(community, result))
+
+    def _remember(self, member_id: int) -> _Recent:
+        recent = self._recent.get(member_id)
+        if recent is None:
+            recent = self._recent[member_id] = _Recent()
+            if len(self._recent) > RECENT_MEMBERS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(member_id)
+        return recent
+
+    # -- check-in ----------------------------------------------------------------------
+
+    async def checkin(self, community: Community, member: Member, at: datetime) -> CheckinOutcome:
+        rules = await self._settings.all(community.id)
+        today = self.local_date(community, at)
+        earlier = {
+            self.local_date(community, when)
+            for when in await self.ledger.recent_transfer_times(community.id, member.id, Kind.CHECKIN, 400)
+        }
+        if today in earlier:
+            return CheckinOutcome(True, 0, _streak(earlier, today))
+        streak = _streak(earlier | {today}, today)
+        bonus = min(rules["checkin.streak_bonus"] * (streak - 1), rules["checkin.streak_bonus_max"])
+        amount = rules["checkin.points"] + bonus
+        if amount <= 0:
+            raise InvalidInput(msg("Check-ins earn no points here right now."))
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(member.id),
+                amount=amount,
+                kind=Kind.CHECKIN,
+                key=f"checkin:{member.id}:{today.isoformat()}",
+                at=at,
+                memo=f"streak {streak}",
+                tiered=True,
+                caps=(
+                    Cap(
+                        CapScope.CREDIT,
+                        (Kind.CHECKIN,),
+                        self.day_start(community, at),
+                        rules["cap.checkin"],
+                        True,
+                    ),
+                ),
+            )
+        )
+        if result.outcome is Outcome.REPLAYED:
+            return CheckinOutcome(True, 0, streak)
+        if result.outcome is not Outcome.POSTED:
+            return CheckinOutcome(False, 0, streak)
+        return CheckinOutcome(False, result.amount, streak, await self._upgrade(community, result))
+
+    # -- moderators ----------------------------------------------------------------------
+
+    async def award(
+        self, community: Community, actor: Member, target: Member, amount: int, reason: str, key: str
+    ) -> Earned:
+        """Give ``target`` points from issuance. Moderators spend a daily budget; creators do not.
+
+        Raises NotAllowed / InvalidInput with a message for the actor; changes nothing then.
+        """
+        rules = await self._check_staff_action(community, actor, target, amount, reason)
+        at = self._clock.now()
+        day = self.day_start(community, at)
+        caps = [Cap(CapScope.CREDIT, (Kind.AWARD,), day, rules["cap.award"])]
+        if actor.role is Role.MODERATOR:
+            caps.append(Cap(CapScope.ACTOR, (Kind.AWARD,), day, rules["award.budget"]))
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(target.id),
+                amount=amount,
+                kind=Kind.AWARD,
+                key=key,
+                at=at,
+                memo=reason,
+                actor_member_id=actor.id,
+                caps=tuple(caps),
+            )
+        )
+        if result.outcome is Outcome.CAPPED:
+            if result.capped_by == 1:
+                left = await self.budget_left(community, actor)
+                raise NotAllowed(
+                    msg(
+                        "That is over your daily award budget: {left} of {budget} points left today.",
+                        left=left,
+                        budget=rules["award.budget"],
+                    )
+                )
+            raise NotAllowed(
+                msg(
+                    "{name} has reached today's cap of {cap} points from awards.",
+                    name=target.display_name,
+                    cap=rules["cap.award"],
+                )
+            )
+        return Earned(result, await self._upgrade(community, result))
+
+    async def deduct(
+        self, community: Community, actor: Member, target: Member, amount: int, reason: str, key: str
+    ) -> PostingResult:
+        await self._check_staff_action(community, actor, target, amount, reason)
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=MemberAccount(target.id),
+                credit=SystemAccount(SystemCode.DEDUCTIONS),
+                amount=amount,
+                kind=Kind.DEDUCT,
+                key=key,
+                at=self._clock.now(),
+                memo=reason,
+                actor_member_id=actor.id,
+            )
+        )
+        if result.outcome is Outcome.INSUFFICIENT:
+            raise InvalidInput(
+                msg(
+                    "{name} has only {points} points.", name=target.display_name, points=result.available or 0
+                )
+            )
+        return result
+
+    async def budget_left(self, community: Community, actor: Member) -> int | None:
+        """Points the moderator may still award today (None: no budget applies)."""
+        if actor.role is not Role.MODERATOR:
+            return None
+        rules = await self._settings.all(community.id)
+        since = self.day_start(community, self._clock.now())
+        given = await self.ledger.given_since(community.id, actor.id, Kind.AWARD, since)
+        return max(0, rules["award.budget"] - given)
+
+    async def _check_staff_action(
+        self, community: Community, actor: Member, target: Member, amount: int, reason: str
+    ) -> dict[str, object]:
+        rules = await self._settings.all(community.id)
+        if not actor.role.is_staff:
+            raise NotAllowed(msg("Only moderators and creators can award or deduct points."))
+        if target.id == actor.id:
+            raise NotAllowed(msg("You cannot award or deduct points for yourself."))
+        if target.community_id != community.id:
+            raise NotAllowed(msg("No such member."))
+        if not reason.strip():
+            raise InvalidInput(msg("Please give a reason."))
+        if not 0 < amount <= rules["award.max"]:
+            raise InvalidInput(msg("Choose between 1 and {maximum} points.", maximum=rules["award.max"]))
+        return rules
+
+    async def reverse(
+        self, community: Community, actor: Member, transfer_id: int, reason: str
+    ) -> PostingResult:
+        """Creators correct a transfer with its reversing transfer (history is never edited)."""
+        if actor.role is not Role.CREATOR:
+            raise NotAllowed(msg("Only creators can reverse transfers."))
+        if not reason.strip():
+            raise InvalidInput(msg("Please give a reason."))
+        result = await self.ledger.reverse(
+            transfer_id,
+            community_id=community.id,
+            actor_member_id=actor.id,
+            reason=reason,
+            at=self._clock.now(),
+        )
+        if result.outcome is Outcome.INVALID:
+            if await self.ledger.transfer(community.id, transfer_id) is None:
+                raise InvalidInput(msg("There is no transfer #{id}.", id=transfer_id))
+            raise InvalidInput(msg("Transfer #{id} has already been reversed.", id=transfer_id))
+        if result.outcome is Outcome.INSUFFICIENT:
+            raise InvalidInput(
+                msg(
+                    "Transfer #{id} cannot be reversed: only {points} of its points are left.",
+                    id=transfer_id,
+                    points=result.available or 0,
+                )
+            )
+        if result.outcome is Outcome.REPLAYED:
+            raise InvalidInput(msg("Transfer #{id} has already been reversed.", id=transfer_id))
+        return result
+
+    # -- tiers ---------------------------------------------------------------------------
+
+    async def tiers(self, community: Community) -> tuple[Tier, ...]:
+        async with self._db.read() as conn:
+            rows = await conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community.id))
+            tiers = tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows)
+        return tuple(sorted(tiers or DEFAULT_TIERS, key=lambda t: t.threshold))
+
+    async def set_tier(
+        self, community: Community, actor: Member, name: str, threshold: int, multiplier_pct: int
+    ) -> Tier:
+        if actor.role is not Role.CREATOR:
+            raise NotAllowed(msg("Only creators can change tiers."))
+        if not _TIER_NAME.match(name):
+            raise InvalidInput(msg("A tier name is one word of up to 40 letters or digits."))
+        if not 0 <= threshold <= 10**9:
+            raise InvalidInput(msg("The threshold must be between 0 and 1000000000."))
+        if not 0 <= multiplier_pct <= 1000:
+            raise InvalidInput(msg("The multiplier must be between 0 and 10."))
+        current = await self.tiers(community)
+        tier = Tier(name, threshold, multiplier_pct)
+        others = [t for t in current if t.name.casefold() != name.casefold()]
+        if threshold > 0 and not any(t.threshold == 0 for t in others):
+            raise InvalidInput(msg("One tier must start at 0 points."))
+        async with self._db.write() as conn:
+            # The defaults become rows the first time a creator changes a tier.
+            await conn.execute(delete(ledger_tiers).where(ledger_tiers.c.community_id == community.id))
+            for row in [*others, tier]:
+                await conn.execute(
+                    insert_or_update(
+                        self._db.dialect,
+                        ledger_tiers,
+                        {
+                            "community_id": community.id,
+                            "name": row.name,
+                            "threshold": row.threshold,
+                            "multiplier_pct": row.multiplier_pct,
+                        },
+                        ["community_id", "name"],
+                        ["threshold", "multiplier_pct"],
+                    )
+                )
+        self.ledger.writer.forget_tiers(community.id)
+        return tier
+
+    async def _upgrade(self, community: Community, result: PostingResult) -> Tier | None:
+        if result.earned_before is None or result.earned_after is None:
+            return None
+        tiers = await self.tiers(community)
+        before, after = tier_for(tiers, result.earned_before), tier_for(tiers, result.earned_after)
+        return after if after.threshold > before.threshold else None
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def summary(self, community: Community, member: Member) -> Summary:
+        rules = await self._settings.all(community.id)
+        now = self._clock.now()
+        balance = await self.ledger.balance(community.id, member.id)
+        tiers = await self.tiers(community)
+        today = await self.ledger.earned_by_kind_since(
+            community.id, member.id, self.day_start(community, now)
+        )
+        expiring = await self.ledger.expiring_within(
+            community.id,
+            member.id,
+            expiry_days=rules["points.expiry_days"],
+            now=now,
+            window=timedelta(days=30),
+        )
+        caps = {kind: rules[f"cap.{kind}"] for kind in ("message", "checkin", "award", "answer", "referral")}
+        return Summary(
+            balance,
+            tier_for(tiers, balance.earned),
+            next_tier(tiers, balance.earned),
+            expiring,
+            today,
+            caps,
+            today.get(Kind.CHECKIN, 0) > 0,
+        )
+
+    async def leaderboard(
+        self, community: Community, window: str, limit: int = 10
+    ) -> list[tuple[Member, int]]:
+        rules = await self._settings.all(community.id)
+        span = WINDOWS[window]
+        since = self._clock.now() - span if span else None
+        exclude: list[int] = []
+        if not rules["top.include_staff"]:
+            staff = await self._members.members_by_role(community.id, [Role.MODERATOR, Role.CREATOR])
+            exclude = [m.id for m in staff]
+        standings = await self.ledger.earned_since(
+            community.id, since, exclude_member_ids=exclude, limit=limit
+        )
+        return [(await self._members.get_member(s.member_id), s.points) for s in standings]
+
+
+def _streak(days: set[date], today: date) -> int:
+    """Consecutive days ending today (or yesterday if today is not in ``days``)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count

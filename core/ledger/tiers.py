@@ -1,0 +1,43 @@
+"""Tiers: named levels of lifetime earned points, each with a participation multiplier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    threshold: int  # lifetime earned points needed
+    multiplier_pct: int  # 100 = x1.0
+
+    @property
+    def multiplier_text(self) -> str:
+        whole, part = divmod(self.multiplier_pct, 100)
+        return f"×{whole}" if part == 0 else f"×{whole}.{part:02d}".rstrip("0")
+
+
+DEFAULT_TIERS: tuple[Tier, ...] = (
+    Tier("regular", 0, 100),
+    Tier("premium", 500, 120),
+    Tier("VIP", 2000, 150),
+)
+
+
+def tier_for(tiers: Sequence[Tier], earned: int) -> Tier:
+    """The highest tier whose threshold ``earned`` has reached (tiers need not be sorted)."""
+    reached = [tier for tier in tiers if tier.threshold <= earned]
+    if not reached:
+        return Tier("regular", 0, 100)
+    return max(reached, key=lambda tier: (tier.threshold, tier.multiplier_pct))
+
+
+def next_tier(tiers: Sequence[Tier], earned: int) -> Tier | None:
+    ahead = [tier for tier in tiers if tier.threshold > earned]
+    return min(ahead, key=lambda tier: tier.threshold) if ahead else None
+
+
+def apply_multiplier(amount: int, tier: Tier) -> int:
+    """Integer points: round down, so a multiplier never mints a fraction."""
+    return amount * tier.multiplier_pct // 100

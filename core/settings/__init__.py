@@ -1,0 +1,1 @@
+"""Per-community settings: typed keys with defaults that creators can change."""

@@ -1,0 +1,79 @@
+"""The settings a community can change, with types, bounds and defaults.
+
+Each package declares its own settings here so ``/rules`` can list and validate all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import InvalidInput
+from core.i18n import Msg, msg
+
+
+@dataclass(frozen=True)
+class IntSetting:
+    key: str
+    default: int
+    minimum: int
+    maximum: int
+    help: Msg
+
+    def parse(self, text: str) -> int:
+        cleaned = text.strip().replace(",", "").replace("_", "")
+        if not cleaned.lstrip("-").isdigit() or not cleaned.isascii() or len(cleaned) > 12:
+            raise InvalidInput(msg("{key} takes a whole number, not {value}.", key=self.key, value=text[:30]))
+        value = int(cleaned)
+        if not self.minimum <= value <= self.maximum:
+            raise InvalidInput(
+                msg(
+                    "{key} must be between {minimum} and {maximum}.",
+                    key=self.key,
+                    minimum=self.minimum,
+                    maximum=self.maximum,
+                )
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class BoolSetting:
+    key: str
+    default: bool
+    help: Msg
+
+    def parse(self, text: str) -> bool:
+        value = text.strip().lower()
+        if value in ("on", "yes", "true", "1", "开"):
+            return True
+        if value in ("off", "no", "false", "0", "关"):
+            return False
+        raise InvalidInput(msg("{key} takes on or off, not {value}.", key=self.key, value=text[:30]))
+
+
+Setting = IntSetting | BoolSetting
+
+DAY = 24 * 3600
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        IntSetting("message.points", 1, 0, 100, msg("points for a qualifying group message")),
+        IntSetting("message.min_length", 10, 1, 1000, msg("characters a message needs to earn points")),
+        IntSetting("message.cooldown_seconds", 60, 0, DAY, msg("seconds between two earning messages")),
+        IntSetting("message.repeat_window", 5, 0, 50, msg("recent own messages a new one must differ from")),
+        IntSetting("cap.message", 20, 0, 100_000, msg("daily cap on points from messages")),
+        IntSetting("checkin.points", 5, 0, 1000, msg("points for a daily check-in")),
+        IntSetting("checkin.streak_bonus", 1, 0, 1000, msg("extra points per day of an unbroken streak")),
+        IntSetting("checkin.streak_bonus_max", 10, 0, 10_000, msg("largest streak bonus")),
+        IntSetting("cap.checkin", 50, 0, 100_000, msg("daily cap on points from check-ins")),
+        IntSetting("cap.award", 500, 0, 1_000_000, msg("daily cap on points a member receives from awards")),
+        IntSetting("cap.answer", 100, 0, 1_000_000, msg("daily cap on points from accepted answers")),
+        IntSetting("cap.referral", 200, 0, 1_000_000, msg("daily cap on points from referrals")),
+        IntSetting("cap.purchase", 100_000, 0, 10_000_000, msg("daily cap on points from purchases")),
+        IntSetting("award.budget", 200, 0, 1_000_000, msg("points each moderator may award per day")),
+        IntSetting("award.max", 1000, 1, 1_000_000, msg("largest single award or deduction")),
+        IntSetting("points.expiry_days", 0, 0, 3650, msg("days after which earned points expire (0: never)")),
+        BoolSetting("top.include_staff", False, msg("show moderators and creators on /top")),
+    )
+}

@@ -1,0 +1,121 @@
+"""Group commit: many concurrent callers, one writer task, one transaction per batch.
+
+The async stack costs per ``await``, not per row (see LIMITS.md), so writes on hot paths are
+gathered while the previous batch commits and applied together.  Each caller still awaits
+its own result, which is known only after the batch's commit: nothing is acknowledged early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Applies a batch inside one open write transaction; returns one result per item, in order.
+BatchFunction = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+
+
+class WriterClosed(RuntimeError):
+    """Submitted to a writer that has been closed."""
+
+
+class GroupCommit(Generic[T, R]):
+    """Batches items submitted concurrently into one transaction each.
+
+    If a whole batch fails, every item is retried alone in its own transaction, so one bad
+    item fails only its own caller.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        apply: BatchFunction[T, R],
+        *,
+        name: str,
+        max_batch: int = 1000,
+        linger: float = 0.0,
+    ) -> None:
+        self._db = db
+        self._apply = apply
+        self._name = name
+        self._max_batch = max_batch
+        self._linger = linger
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0  # observability: how many transactions, for benchmarks and tests
+        self.items = 0
+
+    async def submit(self, item: T) -> R:
+        """Queue ``item`` and wait until its batch has committed; returns its result."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` now; the future resolves once its batch has committed.
+
+        Lets a caller overlap the write with other work and await it later.
+        """
+        if self._closed:
+            raise WriterClosed(f"{self._name} writer is closed")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"{self._name}-writer")
+        return future
+
+    async def close(self) -> None:
+        """Finish everything queued, then stop."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._queue.put_nowait(None)
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            if self._linger:
+                await asyncio.sleep(self._linger)
+            stop = False
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if stop:
+                return
+
+    async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            async with self._db.write() as conn:
+                results = await self._apply(conn, items)
+        except Exception as error:
+            if len(batch) == 1:
+                log.exception("%s write failed", self._name)
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(error)
+                return
+            log.warning("%s batch of %d failed; retrying one by one", self._name, len(batch), exc_info=True)
+            for entry in batch:
+                await self._commit([entry])
+            return
+        self.batches += 1
+        self.items += len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
