@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.activity.log import ActivityLog
 from core.clock import Clock
@@ -10,6 +11,7 @@ from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
 from core.settings.service import SettingsService
+from core.storage.batching import GroupCommit
 from core.storage.database import Database
 
 
@@ -27,12 +29,15 @@ class Services:
     def build(cls, db: Database, clock: Clock) -> Services:
         members = MemberService(db, clock)
         settings = SettingsService(db)
-        ledger = Ledger(db)
+        # One writer for the whole database: an event's activity row and its points commit
+        # in the same transaction (SQLite has a single writer anyway).
+        writer: GroupCommit[Any, Any] = GroupCommit(db, name="writer")
+        ledger = Ledger(db, writer)
         return cls(
             db=db,
             clock=clock,
             members=members,
-            activity=ActivityLog(db),
+            activity=ActivityLog(db, writer),
             settings=settings,
             ledger=ledger,
             points=PointsService(db, clock, ledger, settings, members),

@@ -9,7 +9,7 @@ from bot.handlers.points import tier_upgrade_reply
 from core.commands.context import Context
 from core.commands.params import Int, MemberParam, Rest
 from core.commands.router import CREATORS, STAFF, Router
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import Kind
 from core.replies import Reply, ReplyBuilder
 
@@ -30,39 +30,24 @@ async def award(ctx: Context) -> list[Reply]:
     target, amount, reason = ctx.args["member"], ctx.args["points"], ctx.args["reason"]
     points = ctx.services.points
     earned = await points.award(ctx.community, ctx.member, target, amount, reason, ctx.event_key("award"))
-    replies = [
-        Reply.text(
-            msg(
-                "{name} received {points} points: {reason}",
-                name=target.display_name,
-                points=amount,
-                reason=reason,
-            )
-        )
-    ]
-    left = await points.budget_left(ctx.community, ctx.member)
-    if left is not None:
-        replies[0] = Reply.text(
-            msg(
-                "{name} received {points} points: {reason}",
-                name=target.display_name,
-                points=amount,
-                reason=reason,
-            ),
-            msg("Your award budget left today: {left}", left=left),
-        )
-    replies.append(
-        Reply.text(
-            msg(
-                "{actor} gave you {points} points in {community}: {reason}",
-                actor=ctx.member.display_name,
-                points=amount,
-                community=ctx.community.name,
-                reason=reason,
-            ),
-            to_member=target.id,
-        )
+    done = nmsg(
+        "{name} received {n} point: {reason}",
+        "{name} received {n} points: {reason}",
+        amount,
+        name=target.display_name,
+        reason=reason,
     )
+    left = await points.budget_left(ctx.community, ctx.member)
+    budget = [msg("Your award budget left today: {left}", left=left)] if left is not None else []
+    told = nmsg(
+        "{actor} gave you {n} point in {community}: {reason}",
+        "{actor} gave you {n} points in {community}: {reason}",
+        amount,
+        actor=ctx.member.display_name,
+        community=ctx.community.name,
+        reason=reason,
+    )
+    replies = [Reply.text(done, *budget), Reply.text(told, to_member=target.id)]
     if earned.upgraded_to is not None:
         replies.append(tier_upgrade_reply(ctx, earned.upgraded_to, target.id))
     return replies
@@ -82,18 +67,20 @@ async def deduct(ctx: Context) -> list[Reply]:
     )
     return [
         Reply.text(
-            msg(
-                "{points} points taken from {name}: {reason}",
+            nmsg(
+                "{n} point taken from {name}: {reason}",
+                "{n} points taken from {name}: {reason}",
+                amount,
                 name=target.display_name,
-                points=amount,
                 reason=reason,
             )
         ),
         Reply.text(
-            msg(
-                "{actor} took {points} points from you in {community}: {reason}",
+            nmsg(
+                "{actor} took {n} point from you in {community}: {reason}",
+                "{actor} took {n} points from you in {community}: {reason}",
+                amount,
                 actor=ctx.member.display_name,
-                points=amount,
                 community=ctx.community.name,
                 reason=reason,
             ),

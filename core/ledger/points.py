@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
+from core.cache import Cache
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg
@@ -89,6 +90,7 @@ class PointsService:
         self._settings = settings
         self._members = members
         self._recent: OrderedDict[int, _Recent] = OrderedDict()
+        self._tiers: Cache[int, tuple[Tier, ...]] = Cache(max_size=10_000, ttl=10.0)
 
     # -- time --------------------------------------------------------------------------
 
@@ -253,6 +255,8 @@ class PointsService:
         self, community: Community, actor: Member, target: Member, amount: int, reason: str, key: str
     ) -> PostingResult:
         await self._check_staff_action(community, actor, target, amount, reason)
+        if actor.role is Role.MODERATOR and target.role.is_staff:
+            raise NotAllowed(msg("Moderators cannot deduct points from moderators or creators."))
         result = await self.ledger.post(
             Posting(
                 community_id=community.id,
@@ -287,7 +291,7 @@ class PointsService:
         self, community: Community, actor: Member, target: Member, amount: int, reason: str
     ) -> dict[str, object]:
         rules = await self._settings.all(community.id)
-        if not actor.role.is_staff:
+        if not actor.role.is_staff or actor.community_id != community.id:
             raise NotAllowed(msg("Only moderators and creators can award or deduct points."))
         if target.id == actor.id:
             raise NotAllowed(msg("You cannot award or deduct points for yourself."))
@@ -303,7 +307,7 @@ class PointsService:
         self, community: Community, actor: Member, transfer_id: int, reason: str
     ) -> PostingResult:
         """Creators correct a transfer with its reversing transfer (history is never edited)."""
-        if actor.role is not Role.CREATOR:
+        if actor.role is not Role.CREATOR or actor.community_id != community.id:
             raise NotAllowed(msg("Only creators can reverse transfers."))
         if not reason.strip():
             raise InvalidInput(msg("Please give a reason."))
@@ -333,15 +337,18 @@ class PointsService:
     # -- tiers ---------------------------------------------------------------------------
 
     async def tiers(self, community: Community) -> tuple[Tier, ...]:
+        cached = self._tiers.get(community.id)
+        if cached is not None:
+            return cached
         async with self._db.read() as conn:
             rows = await conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community.id))
             tiers = tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows)
-        return tuple(sorted(tiers or DEFAULT_TIERS, key=lambda t: t.threshold))
+        return self._tiers.put(community.id, tuple(sorted(tiers or DEFAULT_TIERS, key=lambda t: t.threshold)))
 
     async def set_tier(
         self, community: Community, actor: Member, name: str, threshold: int, multiplier_pct: int
     ) -> Tier:
-        if actor.role is not Role.CREATOR:
+        if actor.role is not Role.CREATOR or actor.community_id != community.id:
             raise NotAllowed(msg("Only creators can change tiers."))
         if not _TIER_NAME.match(name):
             raise InvalidInput(msg("A tier name is one word of up to 40 letters or digits."))
@@ -373,6 +380,7 @@ class PointsService:
                     )
                 )
         self.ledger.writer.forget_tiers(community.id)
+        self._tiers.drop(community.id)
         return tier
 
     async def _upgrade(self, community: Community, result: PostingResult) -> Tier | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from core.errors import InvalidInput
@@ -14,6 +18,7 @@ from core.i18n import msg
 from core.ledger.models import (
     EARNING_KINDS,
     AccountRef,
+    CapScope,
     Kind,
     MemberAccount,
     Outcome,
@@ -25,6 +30,7 @@ from core.ledger.models import (
 )
 from core.ledger.tables import ledger_accounts, ledger_transfers
 from core.ledger.writer import LedgerWriter, transfer_from_row
+from core.storage.batching import GroupCommit
 from core.storage.database import Database
 
 MAX_AMOUNT = 10**12
@@ -52,9 +58,9 @@ class Standing:
 
 
 class Ledger:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, commits: GroupCommit[Any, Any] | None = None) -> None:
         self._db = db
-        self.writer = LedgerWriter(db)
+        self.writer = LedgerWriter(db, commits)
 
     async def close(self) -> None:
         await self.writer.close()
@@ -67,7 +73,22 @@ class Ledger:
         The same idempotency key again returns the first result (REPLAYED) and changes nothing.
         """
         _validate(posting)
-        return await self.writer.post(posting)
+        try:
+            return await self.writer.post(posting)
+        except (IntegrityError, sqlite3.IntegrityError):
+            # Another process posted the same key between our check and our insert: asked
+            # again, the writer finds that transfer and answers REPLAYED.
+            return await self.writer.post(posting)
+
+    async def post_many(self, postings: Sequence[Posting]) -> list[PostingResult]:
+        """Post several transfers; they are decided in order and share transactions.
+
+        For bulk flows (expiry, imports, campaign rewards): queued together, they fill whole
+        batches instead of waiting for each other's commits.
+        """
+        for posting in postings:
+            _validate(posting)
+        return list(await asyncio.gather(*(self.writer.commits.enqueue(p) for p in postings)))
 
     async def reverse(
         self, transfer_id: int, *, community_id: int, actor_member_id: int | None, reason: str, at: datetime
@@ -400,3 +421,5 @@ def _validate(posting: Posting) -> None:
         raise ValueError("an idempotency key of 1 to 200 characters is required")
     if posting.at.tzinfo is None:
         raise ValueError("posting time must be timezone-aware")
+    if posting.actor_member_id is None and any(cap.scope is CapScope.ACTOR for cap in posting.caps):
+        raise ValueError("a posting with an ACTOR cap needs actor_member_id")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from core.storage.metadata import metadata
@@ -51,11 +52,24 @@ ledger_transfers = Table(
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
     UniqueConstraint("community_id", "idempotency_key", name="uq_ledger_transfers_key"),
-    UniqueConstraint("reverses_id", name="uq_ledger_transfers_reverses"),
     Index("ix_ledger_transfers_credit_at", "credit_account_id", "at"),
     Index("ix_ledger_transfers_debit_at", "debit_account_id", "at"),
     Index("ix_ledger_transfers_community_kind_at", "community_id", "kind", "at"),
-    Index("ix_ledger_transfers_actor_at", "actor_member_id", "at"),
+    # Partial indexes: most transfers have neither, and every index costs each posting a page.
+    Index(
+        "uq_ledger_transfers_reverses",
+        "reverses_id",
+        unique=True,
+        sqlite_where=text("reverses_id IS NOT NULL"),
+        postgresql_where=text("reverses_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_ledger_transfers_actor_at",
+        "actor_member_id",
+        "at",
+        sqlite_where=text("actor_member_id IS NOT NULL"),
+        postgresql_where=text("actor_member_id IS NOT NULL"),
+    ),
 )
 
 ledger_tiers = Table(

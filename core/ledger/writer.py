@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 
 from core.ledger.models import (
     EARNING_KINDS,
@@ -34,10 +35,11 @@ from core.ledger.models import (
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
 from core.storage.batching import GroupCommit
-from core.storage.database import Database
+from core.storage.database import Database, sqlite_time
 from core.storage.upsert import insert_or_ignore
 
 TIER_CACHE_SECONDS = 10.0
+PRELOAD_LIMIT = 1_000_000  # accounts of a community whose ids are loaded in one query
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -72,11 +74,14 @@ def _shape(cap: Cap) -> CapShape:
 
 
 class LedgerWriter:
-    def __init__(self, db: Database, *, max_batch: int = 1000) -> None:
+    def __init__(self, db: Database, commits: GroupCommit[Any, Any] | None = None) -> None:
+        """``commits``: a shared writer, so postings commit together with other writes."""
         self._db = db
         self._ids: dict[tuple[int, AccountRef], int] = {}  # account ids never change
+        self._preloaded: set[int] = set()
         self._tiers: dict[int, tuple[float, tuple[Tier, ...]]] = {}
-        self.commits = GroupCommit(db, self._apply, name="ledger", max_batch=max_batch)
+        self.commits = commits or GroupCommit(db, name="ledger")
+        self.commits.register(Posting, self._apply)
 
     async def post(self, posting: Posting) -> PostingResult:
         return await self.commits.submit(posting)
@@ -87,24 +92,21 @@ class LedgerWriter:
     def forget_tiers(self, community_id: int) -> None:
         self._tiers.pop(community_id, None)
 
-    async def account_id(self, conn: AsyncConnection, community_id: int, ref: AccountRef) -> int:
-        return (await self._account_ids(conn, {(community_id, ref)}))[(community_id, ref)]
-
     # -- one batch ------------------------------------------------------------------------
 
-    async def _apply(self, conn: AsyncConnection, postings: Sequence[Posting]) -> list[PostingResult]:
+    def _apply(self, conn: Connection, postings: Sequence[Posting]) -> list[PostingResult]:
         refs = {(p.community_id, ref) for p in postings for ref in (p.debit, p.credit)}
         refs |= {(p.community_id, _actor(p)) for p in postings if _actor_capped(p)}
-        ids = await self._account_ids(conn, refs)
+        ids = self._account_ids(conn, refs)
         batch = _Batch()
-        batch.accounts = await self._lock_accounts(conn, sorted(set(ids.values())))
-        batch.replays = await self._existing(conn, postings)
-        await self._load_reversals(conn, postings, batch)
-        await self._load_usage(conn, postings, ids, batch)
-        tiers = await self._tiers_for(conn, {p.community_id for p in postings if p.tiered})
+        batch.accounts = self._lock_accounts(conn, sorted(set(ids.values())))
+        batch.replays = self._existing(conn, postings)
+        self._load_reversals(conn, postings, batch)
+        self._load_usage(conn, postings, ids, batch)
+        tiers = self._tiers_for(conn, {p.community_id for p in postings if p.tiered})
 
         results: list[PostingResult | None] = [None] * len(postings)
-        accepted: list[tuple[int, Posting, int, int]] = []  # (index, posting as posted, debit, credit)
+        accepted: list[tuple[int, Posting, int, int, int]] = []  # (index, posting, amount, debit, credit)
         first_with_key: dict[tuple[int, str], int] = {}
         repeats: list[tuple[int, int]] = []  # (index, index of the first posting with its key)
         for index, posting in enumerate(postings):
@@ -121,17 +123,17 @@ class LedgerWriter:
                     results[index] = refused
                 else:
                     first_with_key[key] = index
-                    accepted.append((index, replace(posting, amount=amount), debit, credit))
+                    accepted.append((index, posting, amount, debit, credit))
 
-        transfers = await self._insert(conn, [(p, d, c) for _, p, d, c in accepted])
-        for (index, _posting, _debit, _credit), transfer in zip(accepted, transfers, strict=True):
+        transfers = self._insert(conn, [(p, a, d, c) for _, p, a, d, c in accepted])
+        for (index, *_rest), transfer in zip(accepted, transfers, strict=True):
             before, after = batch.earned.get(index, (None, None))
             results[index] = PostingResult(Outcome.POSTED, transfer, earned_before=before, earned_after=after)
         for index, first in repeats:
             first_result = results[first]
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
-        await self._update_balances(conn, batch)
+        self._update_balances(conn, batch)
         return [result for result in results if result is not None]
 
     def _decide(
@@ -201,46 +203,81 @@ class LedgerWriter:
 
     # -- database work ------------------------------------------------------------------
 
-    async def _account_ids(
-        self, conn: AsyncConnection, refs: Iterable[tuple[int, AccountRef]]
+    def _account_ids(
+        self, conn: Connection, refs: Iterable[tuple[int, AccountRef]]
     ) -> dict[tuple[int, AccountRef], int]:
+        """Account ids for ``refs``, creating missing accounts (committed ids are cached)."""
         found = {ref: self._ids[ref] for ref in refs if ref in self._ids}
         missing = [ref for ref in refs if ref not in found]
         if missing:
-            rows = [
-                {
-                    "community_id": community_id,
-                    "member_id": ref.member_id if isinstance(ref, MemberAccount) else None,
-                    "code": ref.code.value if isinstance(ref, SystemAccount) else None,
-                    "balance": 0,
-                    "earned": 0,
-                }
-                for community_id, ref in missing
-            ]
-            await conn.execute(insert_or_ignore(self._db.dialect, ledger_accounts), rows)
-            for community_id in {c for c, _ in missing}:
-                wanted = [ref for c, ref in missing if c == community_id]
-                member_ids = [r.member_id for r in wanted if isinstance(r, MemberAccount)]
-                codes = [r.code.value for r in wanted if isinstance(r, SystemAccount)]
-                for chunk_members, chunk_codes in _pairs(member_ids, codes):
-                    query = select(
-                        ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code
-                    ).where(
-                        ledger_accounts.c.community_id == community_id,
-                        (ledger_accounts.c.member_id.in_(chunk_members))
-                        | (ledger_accounts.c.code.in_(chunk_codes)),
-                    )
-                    for row in await conn.execute(query):
-                        ref = (
-                            MemberAccount(row.member_id)
-                            if row.member_id is not None
-                            else SystemAccount(SystemCode(row.code))
-                        )
-                        self._ids[(community_id, ref)] = row.id
-                        found[(community_id, ref)] = row.id
+            for community_id in {c for c, _ in missing} - self._preloaded:
+                self._preload(conn, community_id)
+            found.update((ref, self._ids[ref]) for ref in missing if ref in self._ids)
+            missing = [ref for ref in missing if ref not in self._ids]
+        if missing:
+            found.update(self._lookup_accounts(conn, missing))
+            absent = [ref for ref in missing if ref not in found]
+            if absent:
+                rows = [
+                    {
+                        "community_id": community_id,
+                        "member_id": ref.member_id if isinstance(ref, MemberAccount) else None,
+                        "code": ref.code.value if isinstance(ref, SystemAccount) else None,
+                        "balance": 0,
+                        "earned": 0,
+                    }
+                    for community_id, ref in absent
+                ]
+                conn.execute(insert_or_ignore(self._db.dialect, ledger_accounts), rows)
+                # Not cached: this transaction may still roll back, and a cached id of an
+                # account that never committed would credit whoever gets that id next.
+                found.update(self._lookup_accounts(conn, absent, remember=False))
         return found
 
-    async def _lock_accounts(self, conn: AsyncConnection, account_ids: list[int]) -> dict[int, _Account]:
+    def _preload(self, conn: Connection, community_id: int) -> None:
+        """Learn every account id of a community at once, unless it is very large."""
+        self._preloaded.add(community_id)
+        count = conn.execute(
+            select(func.count())
+            .select_from(ledger_accounts)
+            .where(ledger_accounts.c.community_id == community_id)
+        ).scalar_one()
+        if count > PRELOAD_LIMIT:
+            return
+        query = select(ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code).where(
+            ledger_accounts.c.community_id == community_id
+        )
+        for row in conn.execute(query):
+            ref = (
+                MemberAccount(row.member_id)
+                if row.member_id is not None
+                else SystemAccount(SystemCode(row.code))
+            )
+            self._ids[(community_id, ref)] = row.id
+
+    def _lookup_accounts(
+        self, conn: Connection, refs: Sequence[tuple[int, AccountRef]], *, remember: bool = True
+    ) -> dict[tuple[int, AccountRef], int]:
+        """Ids of existing accounts among ``refs``; cached when ``remember`` (committed rows)."""
+        found: dict[tuple[int, AccountRef], int] = {}
+        columns = (ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code)
+        for community_id in {c for c, _ in refs}:
+            wanted = [ref for c, ref in refs if c == community_id]
+            member_ids = [r.member_id for r in wanted if isinstance(r, MemberAccount)]
+            codes = [r.code.value for r in wanted if isinstance(r, SystemAccount)]
+            conditions = [
+                *(ledger_accounts.c.member_id.in_(chunk) for chunk in _chunks(member_ids)),
+                *(ledger_accounts.c.code.in_(chunk) for chunk in _chunks(codes)),
+            ]
+            for condition in conditions:
+                query = select(*columns).where(ledger_accounts.c.community_id == community_id, condition)
+                for row in conn.execute(query):
+                    found[(community_id, _ref_of(row))] = row.id
+        if remember:
+            self._ids.update(found)
+        return found
+
+    def _lock_accounts(self, conn: Connection, account_ids: list[int]) -> dict[int, _Account]:
         accounts: dict[int, _Account] = {}
         columns = (
             ledger_accounts.c.id,
@@ -248,44 +285,54 @@ class LedgerWriter:
             ledger_accounts.c.balance,
             ledger_accounts.c.earned,
         )
+        if self._db.is_sqlite:  # the hot path in raw SQL: see _sqlite
+            for chunk in _chunks(account_ids):
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT id, member_id, balance, earned FROM ledger_accounts WHERE id IN ({marks})"
+                for id_, member_id, balance, earned in _sqlite(conn).execute(sql, chunk):
+                    accounts[id_] = _Account(id_, member_id, balance, earned)
+            return accounts
         for chunk in _chunks(account_ids):
             query = select(*columns).where(ledger_accounts.c.id.in_(chunk)).order_by(ledger_accounts.c.id)
             if not self._db.is_sqlite:
                 query = query.with_for_update()
-            for row in await conn.execute(query):
+            for row in conn.execute(query):
                 accounts[row.id] = _Account(row.id, row.member_id, row.balance, row.earned)
         return accounts
 
-    async def _existing(
-        self, conn: AsyncConnection, postings: Sequence[Posting]
-    ) -> dict[tuple[int, str], Transfer]:
+    def _existing(self, conn: Connection, postings: Sequence[Posting]) -> dict[tuple[int, str], Transfer]:
         by_community: dict[int, set[str]] = defaultdict(set)
         for posting in postings:
             by_community[posting.community_id].add(posting.key)
         found: dict[tuple[int, str], Transfer] = {}
         for community_id, keys in by_community.items():
+            if self._db.is_sqlite:
+                for chunk in _chunks(sorted(keys)):
+                    sql = f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE community_id = ? AND"
+                    sql += f" idempotency_key IN ({','.join('?' * len(chunk))})"
+                    for row in _sqlite(conn).execute(sql, (community_id, *chunk)):
+                        found[(community_id, row[9])] = _transfer_from_sqlite(row)
+                continue
             for chunk in _chunks(sorted(keys)):
                 query = select(ledger_transfers).where(
                     ledger_transfers.c.community_id == community_id,
                     ledger_transfers.c.idempotency_key.in_(chunk),
                 )
-                for row in await conn.execute(query):
+                for row in conn.execute(query):
                     found[(community_id, row.idempotency_key)] = transfer_from_row(row)
         return found
 
-    async def _load_reversals(
-        self, conn: AsyncConnection, postings: Sequence[Posting], batch: _Batch
-    ) -> None:
+    def _load_reversals(self, conn: Connection, postings: Sequence[Posting], batch: _Batch) -> None:
         wanted = sorted({p.reverses_id for p in postings if p.reverses_id is not None})
         for chunk in _chunks(wanted):
-            for row in await conn.execute(select(ledger_transfers).where(ledger_transfers.c.id.in_(chunk))):
+            for row in conn.execute(select(ledger_transfers).where(ledger_transfers.c.id.in_(chunk))):
                 batch.originals[row.id] = transfer_from_row(row)
             done = select(ledger_transfers.c.reverses_id).where(ledger_transfers.c.reverses_id.in_(chunk))
-            batch.reversed_ids.update(row.reverses_id for row in await conn.execute(done))
+            batch.reversed_ids.update(row.reverses_id for row in conn.execute(done))
 
-    async def _load_usage(
+    def _load_usage(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         postings: Sequence[Posting],
         ids: dict[tuple[int, AccountRef], int],
         batch: _Batch,
@@ -315,69 +362,110 @@ class LedgerWriter:
                     )
                     .group_by(column)
                 )
-                for row in await conn.execute(query):
+                for row in conn.execute(query):
                     batch.usage[(shape, to_account[row.subject])] = int(row.used or 0)
 
-    async def _tiers_for(self, conn: AsyncConnection, community_ids: set[int]) -> dict[int, tuple[Tier, ...]]:
+    def _tiers_for(self, conn: Connection, community_ids: set[int]) -> dict[int, tuple[Tier, ...]]:
         now = time.monotonic()
         result: dict[int, tuple[Tier, ...]] = {}
         for community_id in community_ids:
             cached = self._tiers.get(community_id)
             if cached is None or now - cached[0] > TIER_CACHE_SECONDS:
-                rows = await conn.execute(
-                    select(ledger_tiers).where(ledger_tiers.c.community_id == community_id)
-                )
+                rows = conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community_id))
                 tiers = tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows) or DEFAULT_TIERS
                 cached = self._tiers[community_id] = (now, tiers)
             result[community_id] = cached[1]
         return result
 
-    async def _insert(
-        self, conn: AsyncConnection, accepted: list[tuple[Posting, int, int]]
-    ) -> list[Transfer]:
+    def _insert(self, conn: Connection, accepted: list[tuple[Posting, int, int, int]]) -> list[Transfer]:
+        """Insert the accepted transfers (posting, amount, debit, credit); returns them with ids."""
         if not accepted:
             return []
-        rows = [
-            {
-                "community_id": p.community_id,
-                "debit_account_id": debit,
-                "credit_account_id": credit,
-                "amount": p.amount,
-                "kind": str(p.kind),
-                "memo": p.memo[:300],
-                "actor_member_id": p.actor_member_id,
-                "at": p.at,
-                "idempotency_key": p.key,
-                "reverses_id": p.reverses_id,
-            }
-            for p, debit, credit in accepted
-        ]
-        statement = insert(ledger_transfers).returning(ledger_transfers.c.id, sort_by_parameter_order=True)
-        new_ids = (await conn.execute(statement, rows)).scalars().all()
-        return [
+        # Ids are allocated up front so the insert is a plain executemany: SQLite cannot promise
+        # RETURNING order for a multi-row insert, which makes SQLAlchemy insert row by row.
+        new_ids = self._allocate_ids(conn, len(accepted))
+        transfers = [
             Transfer(
                 new_id,
-                row["community_id"],
-                row["debit_account_id"],
-                row["credit_account_id"],
-                row["amount"],
-                row["kind"],
-                row["memo"],
-                row["actor_member_id"],
-                row["at"],
-                row["idempotency_key"],
-                row["reverses_id"],
+                p.community_id,
+                debit,
+                credit,
+                amount,
+                str(p.kind),
+                p.memo[:300],
+                p.actor_member_id,
+                p.at,
+                p.key,
+                p.reverses_id,
             )
-            for new_id, row in zip(new_ids, rows, strict=True)
+            for new_id, (p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
         ]
+        if self._db.is_sqlite:
+            sql = f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            _sqlite(conn).executemany(
+                sql,
+                [
+                    (
+                        t.id,
+                        t.community_id,
+                        t.debit_account_id,
+                        t.credit_account_id,
+                        t.amount,
+                        t.kind,
+                        t.memo,
+                        t.actor_member_id,
+                        sqlite_time(t.at),
+                        t.key,
+                        t.reverses_id,
+                    )
+                    for t in transfers
+                ],
+            )
+            return transfers
+        conn.execute(
+            insert(ledger_transfers),
+            [
+                {
+                    "id": t.id,
+                    "community_id": t.community_id,
+                    "debit_account_id": t.debit_account_id,
+                    "credit_account_id": t.credit_account_id,
+                    "amount": t.amount,
+                    "kind": t.kind,
+                    "memo": t.memo,
+                    "actor_member_id": t.actor_member_id,
+                    "at": t.at,
+                    "idempotency_key": t.key,
+                    "reverses_id": t.reverses_id,
+                }
+                for t in transfers
+            ],
+        )
+        return transfers
 
-    async def _update_balances(self, conn: AsyncConnection, batch: _Batch) -> None:
+    def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
+        if self._db.is_sqlite:
+            # Safe: the batch holds SQLite's write lock (BEGIN IMMEDIATE) until it commits.
+            (top,) = _sqlite(conn).execute("SELECT coalesce(max(id), 0) FROM ledger_transfers").fetchone()
+            return list(range(top + 1, top + 1 + count))
+        sequence = text(
+            "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)"
+        )
+        return sorted((conn.execute(sequence, {"n": count})).scalars())
+
+    def _update_balances(self, conn: Connection, batch: _Batch) -> None:
         changes = [
             {"account": a.id, "delta": a.delta, "earned_delta": a.earned_delta}
             for a in batch.accounts.values()
             if a.delta or a.earned_delta
         ]
         if not changes:
+            return
+        if self._db.is_sqlite:
+            _sqlite(conn).executemany(
+                "UPDATE ledger_accounts SET balance = balance + ?, earned = earned + ? WHERE id = ?",
+                [(c["delta"], c["earned_delta"], c["account"]) for c in changes],
+            )
             return
         statement = (
             update(ledger_accounts)
@@ -387,7 +475,7 @@ class LedgerWriter:
                 earned=ledger_accounts.c.earned + bindparam("earned_delta"),
             )
         )
-        await conn.execute(statement, changes)
+        conn.execute(statement, changes)
 
 
 def transfer_from_row(row: Any) -> Transfer:
@@ -404,6 +492,23 @@ def transfer_from_row(row: Any) -> Transfer:
         row.idempotency_key,
         row.reverses_id,
     )
+
+
+_TRANSFER_COLUMNS = (
+    "id, community_id, debit_account_id, credit_account_id, amount, kind, memo, actor_member_id, at,"
+    " idempotency_key, reverses_id"
+)
+
+
+def _sqlite(conn: Connection) -> Any:
+    """The pysqlite connection under ``conn``: the ledger's hottest statements skip the
+    SQLAlchemy layer on SQLite, where its per-statement cost exceeds the SQL (LIMITS.md)."""
+    return conn.connection.driver_connection
+
+
+def _transfer_from_sqlite(row: tuple[Any, ...]) -> Transfer:
+    at = datetime.fromisoformat(row[8]).replace(tzinfo=UTC)
+    return Transfer(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], at, row[9], row[10])
 
 
 def _actor(posting: Posting) -> MemberAccount:
@@ -430,7 +535,5 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _pairs(members: list[int], codes: list[str]) -> Iterable[tuple[list[int], list[str]]]:
-    longest = max(len(members), len(codes))
-    for start in range(0, longest, _CHUNK):
-        yield members[start : start + _CHUNK], codes[start : start + _CHUNK]
+def _ref_of(row: Any) -> AccountRef:
+    return MemberAccount(row.member_id) if row.member_id is not None else SystemAccount(SystemCode(row.code))

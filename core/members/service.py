@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit import log as audit
+from core.cache import Cache
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.events import ChatKind, ChatRef, UserRef
@@ -24,17 +25,32 @@ from core.storage.database import Database
 MAX_NAME = 200
 
 
+COMMUNITY_TTL = 10.0
+MEMBER_TTL = 30.0
+IDENTITY_TTL = 300.0  # identities change only by linking (this process invalidates)
+
+
 class MemberService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        # Hot-path lookups (every event). Ids never change; member rows may change in
+        # another process, so they expire quickly; this process drops what it changes.
+        self._communities: Cache[str, Community] = Cache(max_size=10_000, ttl=COMMUNITY_TTL)
+        self._chats: Cache[tuple[int, str, str], Chat] = Cache(max_size=200_000)
+        self._identity_members: Cache[tuple[int, str, str], int] = Cache(max_size=500_000)
+        self._members: Cache[int, Member] = Cache(max_size=500_000, ttl=MEMBER_TTL)
+        self._identities: Cache[int, list[Identity]] = Cache(max_size=500_000, ttl=IDENTITY_TTL)
 
     # -- communities ------------------------------------------------------------------------
 
     async def get_community(self, name: str) -> Community | None:
+        cached = self._communities.get(name)
+        if cached is not None:
+            return cached
         async with self._db.read() as conn:
             row = (await conn.execute(select(communities).where(communities.c.name == name))).first()
-        return _community(row) if row else None
+        return self._communities.put(name, _community(row)) if row else None
 
     async def community_by_id(self, community_id: int) -> Community:
         async with self._db.read() as conn:
@@ -72,6 +88,10 @@ class MemberService:
     # -- chats ------------------------------------------------------------------------------
 
     async def ensure_chat(self, community: Community, ref: ChatRef) -> Chat:
+        cache_key = (community.id, ref.platform, ref.external_id)
+        cached = self._chats.get(cache_key)
+        if cached is not None and (not ref.title or cached.title == ref.title[:MAX_NAME]):
+            return cached
         query = select(chats).where(
             chats.c.community_id == community.id,
             chats.c.platform == ref.platform,
@@ -80,7 +100,7 @@ class MemberService:
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
         if row is not None and (not ref.title or row.title == ref.title[:MAX_NAME]):
-            return _chat(row)
+            return self._chats.put(cache_key, _chat(row))
         try:
             async with self._db.write() as conn:
                 if row is None:
@@ -103,7 +123,7 @@ class MemberService:
             pass  # created concurrently
         async with self._db.read() as conn:
             row = (await conn.execute(query)).one()
-        return _chat(row)
+        return self._chats.put(cache_key, _chat(row))
 
     async def chat_by_id(self, chat_id: int) -> Chat:
         async with self._db.read() as conn:
@@ -113,6 +133,9 @@ class MemberService:
     # -- members ----------------------------------------------------------------------------
 
     async def find_by_identity(self, community_id: int, platform: str, external_id: str) -> Member | None:
+        member_id = self._identity_members.get((community_id, platform, external_id))
+        if member_id is not None:
+            return await self.get_member(member_id)
         query = (
             select(members)
             .join(identities, identities.c.member_id == members.c.id)
@@ -124,7 +147,10 @@ class MemberService:
         )
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
-        return _member(row) if row else None
+        if row is None:
+            return None
+        self._identity_members.put((community_id, platform, external_id), row.id)
+        return self._members.put(row.id, _member(row))
 
     async def ensure_member(self, community: Community, user: UserRef) -> Member:
         """The member behind ``user``, created as a learner on first contact.
@@ -141,7 +167,7 @@ class MemberService:
                         .where(members.c.id == found.id)
                         .values(display_name=name, name_key=name_key(name))
                     )
-                found = await self.get_member(found.id)
+                found = await self.get_member(found.id, fresh=True)
             return found
         now = self._clock.now()
         try:
@@ -176,12 +202,17 @@ class MemberService:
         assert found is not None
         return found
 
-    async def get_member(self, member_id: int) -> Member:
+    async def get_member(self, member_id: int, *, fresh: bool = False) -> Member:
+        """The member; ``fresh`` reads the database (for authorization decisions)."""
+        if not fresh:
+            cached = self._members.get(member_id)
+            if cached is not None:
+                return cached
         async with self._db.read() as conn:
             row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
         if row is None:
             raise NotFound(msg("No such member."))
-        return _member(row)
+        return self._members.put(member_id, _member(row))
 
     async def find_by_name(self, community_id: int, name: str) -> list[Member]:
         """Members whose display name is ``name`` (case-insensitive), oldest first."""
@@ -198,13 +229,18 @@ class MemberService:
         return [_member(r) for r in rows]
 
     async def identities_of(self, member_id: int) -> list[Identity]:
+        cached = self._identities.get(member_id)
+        if cached is not None:
+            return list(cached)
         query = select(identities).where(identities.c.member_id == member_id).order_by(identities.c.id)
         async with self._db.read() as conn:
             rows = await conn.execute(query)
-        return [
+        found = [
             Identity(r.id, r.member_id, r.platform, r.external_id, r.language_hint, r.created_at)
             for r in rows
         ]
+        self._identities.put(member_id, found)
+        return list(found)
 
     async def count_members(self, community_id: int) -> int:
         async with self._db.read() as conn:
@@ -232,7 +268,7 @@ class MemberService:
             raise InvalidInput(msg("Unknown language {value}. Choose en or zh.", value=value[:20]))
         async with self._db.write() as conn:
             await conn.execute(update(members).where(members.c.id == member.id).values(locale=locale))
-        return await self.get_member(member.id)
+        return await self.get_member(member.id, fresh=True)
 
     async def effective_locale(self, member: Member, community: Community) -> str:
         """The member's chosen locale, else their first platform's hint, else the community's."""
@@ -254,8 +290,8 @@ class MemberService:
         their own role; the owner's role never changes.
         """
         community = await self.community_by_id(community.id)  # fresh owner
-        actor = await self.get_member(actor.id)
-        target = await self.get_member(target.id)
+        actor = await self.get_member(actor.id, fresh=True)
+        target = await self.get_member(target.id, fresh=True)
         if actor.community_id != community.id or target.community_id != community.id:
             raise NotFound(msg("No such member."))
         if actor.role is not Role.CREATOR:
@@ -284,7 +320,7 @@ class MemberService:
                 after=role.value,
                 reason=reason,
             )
-        return await self.get_member(target.id)
+        return await self.get_member(target.id, fresh=True)
 
     async def assign_role(self, community: Community, member: Member, role: Role, *, via: str) -> Member:
         """Set a role with system authority (console sandbox, command line), audited.
@@ -312,7 +348,7 @@ class MemberService:
                 )
             if role is Role.CREATOR and community.owner_member_id is None:
                 await self._make_owner(conn, community, member, via=via)
-        return await self.get_member(member.id)
+        return await self.get_member(member.id, fresh=True)
 
     async def _make_owner(
         self, conn: AsyncConnection, community: Community, member: Member, *, via: str
@@ -324,6 +360,7 @@ class MemberService:
         )
         if claimed.rowcount != 1:
             return  # another creator became the owner first
+        self._communities.clear()
         await audit.record(
             conn,
             community_id=community.id,

@@ -5,10 +5,13 @@ Each package declares its own settings here so ``/rules`` can list and validate 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,10 @@ class IntSetting:
 
     def parse(self, text: str) -> int:
         cleaned = text.strip().replace(",", "").replace("_", "")
-        if not cleaned.lstrip("-").isdigit() or not cleaned.isascii() or len(cleaned) > 12:
+        if not _INTEGER.fullmatch(cleaned):
             raise InvalidInput(msg("{key} takes a whole number, not {value}.", key=self.key, value=text[:30]))
-        value = int(cleaned)
+        # More digits than any bound has: out of range, without asking int() to parse it.
+        value = self.maximum + 1 if len(cleaned.lstrip("-0")) > 12 else int(cleaned)
         if not self.minimum <= value <= self.maximum:
             raise InvalidInput(
                 msg(

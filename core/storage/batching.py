@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.storage.database import Database
 
@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Applies a batch inside one open write transaction; returns one result per item, in order.
-BatchFunction = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+# Applies a batch inside one open write transaction (blocking SQLAlchemy code, see
+# Database.run_batch); returns one result per item, in order.
+BatchFunction = Callable[[Connection, Sequence[T]], Sequence[R]]
 
 
 class WriterClosed(RuntimeError):
@@ -39,14 +40,17 @@ class GroupCommit(Generic[T, R]):
     def __init__(
         self,
         db: Database,
-        apply: BatchFunction[T, R],
+        apply: BatchFunction[T, R] | None = None,
         *,
         name: str,
         max_batch: int = 1000,
         linger: float = 0.0,
     ) -> None:
         self._db = db
-        self._apply = apply
+        # One batch function for all items, or (apply=None) one per item type via register():
+        # then different writers share one transaction per batch, and one commit per event.
+        self._handlers: dict[type, BatchFunction[Any, Any]] = {}
+        self._apply: BatchFunction[T, R] = apply or self._dispatch
         self._name = name
         self._max_batch = max_batch
         self._linger = linger
@@ -99,11 +103,34 @@ class GroupCommit(Generic[T, R]):
             if stop:
                 return
 
+    def register(self, item_type: type, apply: BatchFunction[Any, Any]) -> None:
+        """Route items of ``item_type`` to ``apply`` (for a writer built without one)."""
+        self._handlers[item_type] = apply
+
+    def _dispatch(self, conn: Connection, items: Sequence[Any]) -> list[Any]:
+        groups: dict[type, list[int]] = {}
+        for index, item in enumerate(items):
+            groups.setdefault(type(item), []).append(index)
+        results: list[Any] = [None] * len(items)
+        for item_type, indexes in groups.items():
+            handler = self._handlers.get(item_type)
+            if handler is None:
+                raise TypeError(f"{self._name} writer has no handler for {item_type.__name__}")
+            for index, result in zip(indexes, handler(conn, [items[i] for i in indexes]), strict=True):
+                results[index] = result
+        return results
+
+    def _apply_checked(self, conn: Connection, items: Sequence[T]) -> Sequence[R]:
+        """The batch function, held to one result per item (else the transaction rolls back)."""
+        results = self._apply(conn, items)
+        if len(results) != len(items):
+            raise RuntimeError(f"{self._name}: {len(results)} results for {len(items)} items")
+        return results
+
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
         try:
-            async with self._db.write() as conn:
-                results = await self._apply(conn, items)
+            results = await self._db.run_batch(self._apply_checked, items)
         except Exception as error:
             if len(batch) == 1:
                 log.exception("%s write failed", self._name)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "studyhall_write"
@@ -25,6 +31,9 @@ class Database:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self.engine: AsyncEngine = _create_engine(url, echo=echo, sqlite=self.is_sqlite)
+        self._batch_engine: Engine | None = None
+        self._batch_conn: Connection | None = None
+        self._batch_thread: ThreadPoolExecutor | None = None
 
     @property
     def dialect(self) -> str:
@@ -43,7 +52,54 @@ class Database:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    async def run_batch(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
+        """Run ``apply(connection, items)`` inside one write transaction, synchronously.
+
+        Batch writers do many statements per transaction; each ``await`` of the async stack
+        costs more than the SQL (LIMITS.md). On SQLite the whole batch therefore runs in one
+        dedicated writer thread on a plain pysqlite connection; on PostgreSQL it runs through
+        ``run_sync`` on the async engine.  ``apply`` is ordinary blocking SQLAlchemy code.
+        """
+        if self.is_sqlite:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread(), self._run_batch_sqlite, apply, items)
+        async with self.write() as conn:
+            return await conn.run_sync(apply, items)
+
+    def _run_batch_sqlite(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
+        # Runs in the writer thread only, which keeps one connection open between batches.
+        if self._batch_conn is None:
+            url = self.url.replace("+aiosqlite", "", 1)
+            self._batch_engine = create_engine(url, pool_size=1, max_overflow=0)
+            _configure_sqlite(self._batch_engine)
+            self._batch_conn = self._batch_engine.connect().execution_options(**{_WRITE: True})
+        conn = self._batch_conn
+        try:
+            with conn.begin():
+                return apply(conn, items)
+        except BaseException:
+            if conn.invalidated or conn.closed:
+                self._batch_conn = None
+            raise
+
+    def _close_batch_connection(self) -> None:
+        if self._batch_conn is not None:
+            self._batch_conn.close()
+            self._batch_conn = None
+        if self._batch_engine is not None:
+            self._batch_engine.dispose()
+            self._batch_engine = None
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        if self._batch_thread is None:
+            self._batch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studyhall-writer")
+        return self._batch_thread
+
     async def dispose(self) -> None:
+        if self._batch_thread is not None:
+            thread, self._batch_thread = self._batch_thread, None
+            await asyncio.get_running_loop().run_in_executor(thread, self._close_batch_connection)
+            thread.shutdown(wait=True)
         await self.engine.dispose()
 
 
@@ -57,9 +113,11 @@ def _create_engine(url: str, *, echo: bool, sqlite: bool) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
     # pysqlite's own transaction handling defers BEGIN and ignores our mode; take it over.
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -69,10 +127,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def sqlite_time(at: datetime) -> str:
+    """The text form SQLAlchemy's SQLite DateTime stores (UTCDateTime: naive UTC), for the few
+    hot paths that write with the raw driver."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def safe_url(url: str) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 04:40:21.600702
+Create Date: 2026-11-22 05:10:34.519589
 """
 from collections.abc import Sequence
 
@@ -71,23 +71,24 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['debit_account_id'], ['ledger_accounts.id'], name=op.f('fk_ledger_transfers_debit_account_id_ledger_accounts')),
     sa.ForeignKeyConstraint(['reverses_id'], ['ledger_transfers.id'], name=op.f('fk_ledger_transfers_reverses_id_ledger_transfers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transfers')),
-    sa.UniqueConstraint('community_id', 'idempotency_key', name='uq_ledger_transfers_key'),
-    sa.UniqueConstraint('reverses_id', name='uq_ledger_transfers_reverses')
+    sa.UniqueConstraint('community_id', 'idempotency_key', name='uq_ledger_transfers_key')
     )
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_transfers_actor_at', ['actor_member_id', 'at'], unique=False)
+        batch_op.create_index('ix_ledger_transfers_actor_at', ['actor_member_id', 'at'], unique=False, sqlite_where=sa.text('actor_member_id IS NOT NULL'), postgresql_where=sa.text('actor_member_id IS NOT NULL'))
         batch_op.create_index('ix_ledger_transfers_community_kind_at', ['community_id', 'kind', 'at'], unique=False)
         batch_op.create_index('ix_ledger_transfers_credit_at', ['credit_account_id', 'at'], unique=False)
         batch_op.create_index('ix_ledger_transfers_debit_at', ['debit_account_id', 'at'], unique=False)
+        batch_op.create_index('uq_ledger_transfers_reverses', ['reverses_id'], unique=True, sqlite_where=sa.text('reverses_id IS NOT NULL'), postgresql_where=sa.text('reverses_id IS NOT NULL'))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
+        batch_op.drop_index('uq_ledger_transfers_reverses', sqlite_where=sa.text('reverses_id IS NOT NULL'), postgresql_where=sa.text('reverses_id IS NOT NULL'))
         batch_op.drop_index('ix_ledger_transfers_debit_at')
         batch_op.drop_index('ix_ledger_transfers_credit_at')
         batch_op.drop_index('ix_ledger_transfers_community_kind_at')
-        batch_op.drop_index('ix_ledger_transfers_actor_at')
+        batch_op.drop_index('ix_ledger_transfers_actor_at', sqlite_where=sa.text('actor_member_id IS NOT NULL'), postgresql_where=sa.text('actor_member_id IS NOT NULL'))
 
     op.drop_table('ledger_transfers')
     op.drop_table('ledger_accounts')

@@ -1,0 +1,181 @@
+"""Ledger throughput: 100,000 member-to-member transfers among 10,000 members, submitted by 64
+concurrent tasks through the public Ledger API on a SQLite file.
+
+Reference L, measured in the same run on a copy of the same funded database: the same postings
+through raw sqlite3 (conditional debit update, credit update, transfer insert with its unique
+key), 1,000 per transaction.
+
+Also printed: ``ref64_rate``, raw sqlite3 at 64 postings per transaction (the most a group
+commit can gather from 64 callers that each wait for their own result, i.e. the ceiling for
+``rate``), and ``bulk_rate``/``bulk_ratio`` for the same 64 tasks using ``post_many`` with 100
+postings per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
+from core.ledger.models import Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
+from core.ledger.service import Ledger
+from core.storage.database import Database
+
+POSTINGS = 100_000
+MEMBERS = 10_000
+TASKS = 64
+FUNDING = 1_000
+
+
+def make_plan(member_ids: list[int]) -> list[tuple[int, int, int]]:
+    rng = random.Random(7)
+    plan = []
+    for _ in range(POSTINGS):
+        debit, credit = rng.sample(member_ids, 2)
+        plan.append((debit, credit, rng.randint(1, 10)))
+    return plan
+
+
+async def fund(path: Path, community_id: int, member_ids: list[int]) -> None:
+    db = Database(url_of(path))
+    ledger = Ledger(db)
+    try:
+        postings = [
+            Posting(
+                community_id=community_id,
+                debit=SystemAccount(SystemCode.BENCH),
+                credit=MemberAccount(member_id),
+                amount=FUNDING,
+                kind=Kind.TRANSFER,
+                key=f"fund:{member_id}",
+                at=START,
+            )
+            for member_id in member_ids
+        ]
+        await asyncio.gather(*(ledger.post(p) for p in postings))
+    finally:
+        await ledger.close()
+        await db.dispose()
+
+
+async def run_ledger(
+    path: Path, community_id: int, plan: list[tuple[int, int, int]], *, chunk: int = 1
+) -> tuple[float, int, int]:
+    """Each of TASKS tasks posts its share; ``chunk`` > 1 uses post_many with that many at a time."""
+    db = Database(url_of(path))
+    ledger = Ledger(db)
+    posted = 0
+    slices = [plan[i::TASKS] for i in range(TASKS)]
+
+    def posting(offset: int, n: int, debit: int, credit: int, amount: int) -> Posting:
+        return Posting(
+            community_id=community_id,
+            debit=MemberAccount(debit),
+            credit=MemberAccount(credit),
+            amount=amount,
+            kind=Kind.TRANSFER,
+            key=f"bench:{offset}:{n}",
+            at=START + timedelta(seconds=1),
+        )
+
+    async def worker(offset: int, items: list[tuple[int, int, int]]) -> int:
+        done = 0
+        if chunk == 1:
+            for n, (debit, credit, amount) in enumerate(items):
+                result = await ledger.post(posting(offset, n, debit, credit, amount))
+                done += result.outcome is Outcome.POSTED
+            return done
+        for start in range(0, len(items), chunk):
+            part = [
+                posting(offset, n, *item) for n, item in enumerate(items[start : start + chunk], start=start)
+            ]
+            done += sum(r.outcome is Outcome.POSTED for r in await ledger.post_many(part))
+        return done
+
+    try:
+        started = time.perf_counter()
+        posted = sum(await asyncio.gather(*(worker(i, items) for i, items in enumerate(slices))))
+        await ledger.close()
+        elapsed = time.perf_counter() - started
+        return elapsed, posted, ledger.writer.commits.batches
+    finally:
+        await db.dispose()
+
+
+def run_reference(
+    path: Path, community_id: int, plan: list[tuple[int, int, int]], per_transaction: int = 1000
+) -> tuple[float, int]:
+    conn = raw_connection(path)
+    account = dict(
+        conn.execute(
+            "SELECT member_id, id FROM ledger_accounts WHERE community_id = ? AND member_id IS NOT NULL",
+            (community_id,),
+        ).fetchall()
+    )
+    at = (START + timedelta(seconds=1)).replace(tzinfo=None).isoformat(sep=" ")
+    posted = 0
+    started = time.perf_counter()
+    for start in range(0, len(plan), per_transaction):
+        conn.execute("BEGIN IMMEDIATE")
+        for n, (debit, credit, amount) in enumerate(plan[start : start + per_transaction], start=start):
+            moved = conn.execute(
+                "UPDATE ledger_accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
+                (amount, account[debit], amount),
+            ).rowcount
+            if not moved:
+                continue
+            conn.execute(
+                "UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, account[credit])
+            )
+            conn.execute(
+                "INSERT INTO ledger_transfers (community_id, debit_account_id, credit_account_id, amount,"
+                " kind, memo, actor_member_id, at, idempotency_key, reverses_id)"
+                " VALUES (?, ?, ?, ?, 'transfer', '', NULL, ?, ?, NULL)",
+                (community_id, account[debit], account[credit], amount, at, f"ref:{n}"),
+            )
+            posted += 1
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed, posted
+
+
+def main() -> None:
+    folder = workdir()
+    base = folder / "base.db"
+    asyncio.run(migrated_file(base))
+    community_id, member_ids = asyncio.run(bulk_community(base, "bench", MEMBERS))
+    asyncio.run(fund(base, community_id, member_ids))
+    plan = make_plan(member_ids)
+    for name in ("ours", "bulk", "ref", "ref64"):
+        copy_db(base, folder / f"{name}.db")
+
+    ref_seconds, ref_posted = run_reference(folder / "ref.db", community_id, plan)
+    # The ceiling for one-posting-at-a-time callers: 64 tasks make batches of at most 64.
+    ref64_seconds, _ = run_reference(folder / "ref64.db", community_id, plan, per_transaction=TASKS)
+    seconds, posted, batches = asyncio.run(run_ledger(folder / "ours.db", community_id, plan))
+    bulk_seconds, bulk_posted, _ = asyncio.run(run_ledger(folder / "bulk.db", community_id, plan, chunk=100))
+    rate, ref_rate = POSTINGS / seconds, POSTINGS / ref_seconds
+    emit(
+        {
+            "bench": "ledger",
+            "postings": POSTINGS,
+            "rate": round(rate),
+            "ref_rate": round(ref_rate),
+            "ratio": round(rate / ref_rate, 3),
+            "posted": posted,
+            "ref_posted": ref_posted,
+            "batches": batches,
+            "ref64_rate": round(POSTINGS / ref64_seconds),
+            "bulk_rate": round(POSTINGS / bulk_seconds),
+            "bulk_ratio": round(ref_seconds / bulk_seconds, 3),
+            "bulk_posted": bulk_posted,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
