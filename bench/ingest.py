@@ -28,41 +28,8 @@ CHATS = 20
 WORKERS = int(__import__("os").environ.get("BENCH_WORKERS", 64))
 PROBE_EVERY = 0.005  # seconds between /points probes
 PLATFORM = "bench"
-WORDS = [
-    *(
-        [
-            "python",
-            "pandas",
-            "numpy",
-            "lesson",
-            "homework",
-            "question",
-            "answer",
-            "thanks",
-            "deadline",
-            "project",
-            "review",
-            "chapter",
-        ]
-    ),
-    *(
-        [
-            "exercise",
-            "notebook",
-            "dataset",
-            "chart",
-            "model",
-            "error",
-            "loop",
-            "function",
-            "class",
-            "module",
-            "test",
-            "deploy",
-            "server",
-        ]
-    ),
-]
+WORDS = """python pandas numpy lesson homework question answer thanks deadline project review chapter
+exercise notebook dataset chart model error loop function class module test deploy server""".split()
 
 
 def make_events(community: str) -> list[Event]:

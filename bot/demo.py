@@ -16,10 +16,10 @@ PLATFORM = "console"
 DEMO_COMMUNITY = "demo"
 GUIDE = (
     "Try this (you are Ana, a learner; type :help for the console's own commands):",
-    "  /help                   what you can do here     /whoami   your profile",
-    "  /lang zh                switch to Chinese (中文); /lang en switches back",
-    "  :as Mei                 act as Mei, the creator, then: /role @Ana moderator",
-    "  :in lounge              talk in the group chat;  :dm returns to your private chat",
+    "  /help  /points  /checkin  /history  /top      what you can do; your points",
+    "  :in lounge, then chat (10+ characters)        messages in groups earn points",
+    "  :as Sam  then  /award @Ana 20 great question   a moderator's award (budget 200/day)",
+    "  :as Mei  then  /rules  /tier list  /audit       the creator's view; /lang zh for 中文",
 )
 
 
@@ -69,9 +69,21 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
         await app.handle(
             _event(community_name, lounge, user, text, start + timedelta(days=1, minutes=index * 7))
         )
+    # A few days of check-ins and a moderator's award, so /points, /history and /top have data.
+    for day in range(2, 6):
+        for name in ("Ana", "Li"):
+            dm = ChatRef(PLATFORM, f"dm:{name.lower()}", ChatKind.PRIVATE, name)
+            user = UserRef(PLATFORM, name.lower(), name)
+            await app.handle(
+                _event(community_name, dm, user, "/checkin", start + timedelta(days=day, hours=9))
+            )
+    sam, sam_dm = UserRef(PLATFORM, "sam", "Sam"), ChatRef(PLATFORM, "dm:sam", ChatKind.PRIVATE, "Sam")
+    award = "/award @Li 30 clear answer about pandas groupby"
+    await app.handle(_event(community_name, sam_dm, sam, award, start + timedelta(days=6)))
     return True
 
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:
     kind = EventKind.COMMAND if text.startswith("/") else EventKind.MESSAGE
-    return Event(PLATFORM, community, chat, user, kind, when, text=text)
+    key = f"seed-{user.external_id}-{when.isoformat()}"
+    return Event(PLATFORM, community, chat, user, kind, when, text=text, message_id=key)

@@ -17,6 +17,13 @@ SCRIPT = """\
 :as Ana
 :in lounge
 hello from the lounge
+/points
+/checkin
+:as Sam moderator
+/award @Ana 25 helped a classmate
+:as Ana
+/history 3
+/top
 :dm
 /lang zh
 /whoami
@@ -55,6 +62,12 @@ def test_console_session_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert lines[0] == "bot> Commands you can use here:"
     assert "(you are Mei, creator, in dm)" in lines
     assert "(in group chat lounge)" in lines
+    # Points: a qualifying group message, a check-in and a moderator's award.
+    assert "bot> Points: 1" in lines
+    assert "bot> Checked in: +5 points." in lines
+    assert "bot→Ana> Sam gave you 25 points in clihall: helped a classmate" in lines
+    assert any(line.startswith("bot> #") and "+25" in line and "helped a classmate" in line for line in lines)
+    assert "bot> 1. Ana — 31 points ◀" in lines
     assert "bot> 语言已切换为中文。" in lines
     assert "bot> 角色：学员" in lines
     assert "bot> Ana is now a moderator." in lines

@@ -18,8 +18,12 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     assert await members.count_members(community.id) == len(DEMO_MEMBERS)
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
-    # one /start per member plus the lounge conversation, all in the activity log
-    assert await app.services.activity.count(community.id) == len(DEMO_MEMBERS) + len(LOUNGE_CHAT)
+    # one /start per member, the lounge conversation, 8 check-ins and an award: all logged
+    assert await app.services.activity.count(community.id) == len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1
+    li = (await members.find_by_name(community.id, "Li"))[0]
+    # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30)
+    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1 + 26 + 30
+    assert await app.services.ledger.totals(community.id) == (0, 0)
 
 
 def test_guide_is_five_lines_after_its_title() -> None:
