@@ -108,7 +108,7 @@ class App:
         recorded = self.services.activity.enqueue(
             ActivityRecord(community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text))
         )
-        locale = await members.effective_locale(member, community)
+        locale = await members.effective_locale(member, community, event.sender.language)
         ctx = Context(event, community, chat, member, locale, self.services)
         token = current_locale.set(locale)
         try:
@@ -121,7 +121,7 @@ class App:
         # The handler may have changed the sender's language (/lang): answer in the new one.
         if event.kind in (EventKind.COMMAND, EventKind.MESSAGE, EventKind.BUTTON):
             member = await members.get_member(member.id)
-            locale = await members.effective_locale(member, community)
+            locale = await members.effective_locale(member, community, event.sender.language)
         return [await self._address(reply, event, community, locale) for reply in replies]
 
     async def _address(self, reply: Reply, event: Event, community: Community, locale: str) -> Outgoing:

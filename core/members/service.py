@@ -270,10 +270,14 @@ class MemberService:
             await conn.execute(update(members).where(members.c.id == member.id).values(locale=locale))
         return await self.get_member(member.id, fresh=True)
 
-    async def effective_locale(self, member: Member, community: Community) -> str:
-        """The member's chosen locale, else their first platform's hint, else the community's."""
+    async def effective_locale(self, member: Member, community: Community, hint: str | None = None) -> str:
+        """The member's chosen locale, else ``hint`` (the language the platform reports for the
+        account in use), else their first platform's stored hint, else the community's."""
         if member.locale:
             return member.locale
+        hinted = normalize_locale(hint) if hint else None
+        if hinted in SUPPORTED_LOCALES:
+            return hinted
         for identity in await self.identities_of(member.id):
             if identity.language_hint in SUPPORTED_LOCALES:
                 return identity.language_hint
