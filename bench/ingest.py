@@ -16,11 +16,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from bot.app import App
 from bot.config import Config
 from core.clock import ManualClock
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
+from core.ledger.tables import ledger_transfers
 
 EVENTS = int(__import__("os").environ.get("BENCH_EVENTS", 200_000))
 MEMBERS = int(__import__("os").environ.get("BENCH_MEMBERS", 5_000))
@@ -94,7 +97,8 @@ async def run_app(path: Path, community: str, events: list[Event]) -> dict[str, 
         await prober
         await app.services.close()  # everything committed
         elapsed = time.perf_counter() - started
-        postings = app.services.ledger.writer.commits.items
+        async with app.db.read() as conn:
+            postings = (await conn.execute(select(func.count()).select_from(ledger_transfers))).scalar_one()
     finally:
         await app.db.dispose()
     latencies.sort()
