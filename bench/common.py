@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import resource
 import shutil
 import sqlite3
 import tempfile
@@ -104,13 +102,5 @@ def raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def emit(record: dict[str, object]) -> None:
     print(json.dumps(record), flush=True)
-
-
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from core.activity.tables import activity
 from core.events import EventKind
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, sqlite_time
+from core.storage.sqlite_bulk import insert_rows
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,10 @@ class ActivityLog:
 def _insert_batch(conn: Connection, items: Sequence[ActivityRecord]) -> list[None]:
     if conn.dialect.name == "sqlite":
         # The hottest insert of all (every inbound event): raw executemany, as in the ledger.
-        conn.connection.driver_connection.executemany(
-            "INSERT INTO activity (community_id, member_id, chat_id, at, kind, text_length)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            conn.connection.driver_connection,
+            "activity",
+            ("community_id", "member_id", "chat_id", "at", "kind", "text_length"),
             [
                 (i.community_id, i.member_id, i.chat_id, sqlite_time(i.at), i.kind.value, i.text_length)
                 for i in items

@@ -36,6 +36,7 @@ from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, sqlite_time
+from core.storage.sqlite_bulk import add_to_columns, insert_rows
 from core.storage.upsert import insert_or_ignore
 
 TIER_CACHE_SECONDS = 10.0
@@ -401,9 +402,10 @@ class LedgerWriter:
             for new_id, (p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
         ]
         if self._db.is_sqlite:
-            sql = f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-            _sqlite(conn).executemany(
-                sql,
+            insert_rows(
+                _sqlite(conn),
+                "ledger_transfers",
+                _TRANSFER_COLUMNS.split(", "),
                 [
                     (
                         t.id,
@@ -462,9 +464,11 @@ class LedgerWriter:
         if not changes:
             return
         if self._db.is_sqlite:
-            _sqlite(conn).executemany(
-                "UPDATE ledger_accounts SET balance = balance + ?, earned = earned + ? WHERE id = ?",
-                [(c["delta"], c["earned_delta"], c["account"]) for c in changes],
+            add_to_columns(
+                _sqlite(conn),
+                "ledger_accounts",
+                ("balance", "earned"),
+                [(c["account"], c["delta"], c["earned_delta"]) for c in changes],
             )
             return
         statement = (
@@ -495,8 +499,8 @@ def transfer_from_row(row: Any) -> Transfer:
 
 
 _TRANSFER_COLUMNS = (
-    "id, community_id, debit_account_id, credit_account_id, amount, kind, memo, actor_member_id, at,"
-    " idempotency_key, reverses_id"
+    "id, community_id, debit_account_id, credit_account_id, amount, kind, memo, actor_member_id, at, "
+    "idempotency_key, reverses_id"
 )
 
 

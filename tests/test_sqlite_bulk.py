@@ -1,0 +1,45 @@
+"""core/storage/sqlite_bulk.py: multi-row INSERT and UPDATE … FROM (VALUES …) on raw sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from core.storage import sqlite_bulk
+
+
+@pytest.fixture
+def raw() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, b INTEGER NOT NULL, note TEXT)")
+    return conn
+
+
+@pytest.mark.parametrize("limit", [30_000, 7])  # 7 variables: two rows per statement
+def test_insert_rows_splits_at_the_parameter_limit(
+    raw: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    monkeypatch.setattr(sqlite_bulk, "MAX_VARIABLES", limit)
+    rows = [(i, i * 10, -i, f"row {i}") for i in range(1, 8)]
+    sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b", "note"), rows)
+    assert raw.execute("SELECT id, a, b, note FROM t ORDER BY id").fetchall() == rows
+
+
+def test_add_to_columns_adds_per_row_and_leaves_others(
+    raw: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b"), [(1, 10, 0), (2, 20, 5), (3, 30, 7)])
+    monkeypatch.setattr(sqlite_bulk, "MAX_VARIABLES", 3)  # one row per statement
+    sqlite_bulk.add_to_columns(raw, "t", ("a", "b"), [(1, 5, -1), (3, -30, 3)])
+    assert raw.execute("SELECT id, a, b FROM t ORDER BY id").fetchall() == [
+        (1, 15, -1),
+        (2, 20, 5),
+        (3, 0, 10),
+    ]
+
+
+def test_a_failing_row_fails_its_statement(raw: sqlite3.Connection) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b"), [(1, 1, 1), (1, 2, 2)])
+    assert raw.execute("SELECT count(*) FROM t").fetchone() == (0,)
