@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.app import App
 from core.audit import log as audit
 from core.audit.log import AuditEntry
 from core.clock import ManualClock
@@ -594,3 +595,28 @@ async def test_concurrent_first_creators_make_exactly_one_owner_and_one_owner_au
     assert owner_id in {a.id, b.id}
     owner_entries = [e for e in await audit_entries(db, community) if e.action == "community.owner"]
     assert [e.subject_member_id for e in owner_entries] == [owner_id]
+
+
+async def test_concurrent_identity_misses_share_one_query(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = app.services.members
+    community = await service.ensure_community("batchhall", default_locale="en", timezone="UTC")
+    created = [
+        await service.ensure_member(community, UserRef("console", f"u{i}", f"U{i}")) for i in range(30)
+    ]
+    fresh = MemberService(app.db, app.clock)  # empty caches
+    reads = 0
+    original = app.db.read
+
+    def counting_read():  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return original()
+
+    monkeypatch.setattr(app.db, "read", counting_read)
+    found = await asyncio.gather(
+        *(fresh.find_by_identity(community.id, "console", f"u{i}") for i in range(30)),
+        fresh.find_by_identity(community.id, "console", "nobody"),
+    )
+    assert [m.id for m in found[:30] if m] == [m.id for m in created]
+    assert found[30] is None
+    assert reads == 1

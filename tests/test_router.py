@@ -183,3 +183,17 @@ def test_available_to_filters_by_role_and_chat(calls: list[str]) -> None:
     assert learner_private == {"echo", "boom", "refuse"}
     assert "grouponly" in {spec.name for spec in router.available_to(Role.LEARNER, ChatKind.GROUP)}
     assert {"staffonly", "creatoronly"} <= {spec.name for spec in router.available_to(Role.CREATOR)}
+
+
+async def test_restricted_commands_read_the_role_afresh(routed_app: App, calls: list[str]) -> None:
+    """Another process demotes a moderator: this process's cached row must not keep the power."""
+    await set_role(routed_app, "ana", Role.MODERATOR)
+    assert await send(routed_app, "/staffonly") == "ok"
+    other = App(routed_app.config, routed_app.db, routed_app.clock)  # a second process, same database
+    community = await other.community()
+    ana = await other.services.members.find_by_identity(community.id, "console", "ana")
+    assert ana is not None
+    await other.services.members.assign_role(community, ana, Role.LEARNER, via="test")
+    assert (await routed_app.services.members.get_member(ana.id)).role is Role.MODERATOR  # cached
+    assert await send(routed_app, "/staffonly") == "Only moderators and creators can use /staffonly."
+    assert calls == ["staff"]

@@ -168,6 +168,10 @@ class Router:
         spec = self.find(parsed.name)
         if spec is None:
             return self._unknown(ctx, parsed.name)
+        if spec.roles != ANYONE:
+            # Authorization reads the member afresh: the cached row may predate a role change
+            # made by another process.
+            ctx.member = await ctx.services.members.get_member(ctx.member.id, fresh=True)
         if ctx.member.role not in spec.roles:
             return [Reply.text(refusal(spec))]
         if ctx.chat.kind not in spec.chats:

@@ -5,6 +5,7 @@ Authorization for role changes is checked here, not only in the command layer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ MAX_NAME = 200
 
 
 COMMUNITY_TTL = 10.0
-MEMBER_TTL = 30.0
+MEMBER_TTL = 300.0  # commands that need a role re-read the member (see Router.run_command)
 IDENTITY_TTL = 300.0  # identities change only by linking (this process invalidates)
 
 
@@ -41,6 +42,8 @@ class MemberService:
         self._identity_members: Cache[tuple[int, str, str], int] = Cache(max_size=500_000)
         self._members: Cache[int, Member] = Cache(max_size=500_000, ttl=MEMBER_TTL)
         self._identities: Cache[int, list[Identity]] = Cache(max_size=500_000, ttl=IDENTITY_TTL)
+        self._identity_pending: dict[tuple[int, str, str], asyncio.Future[Member | None]] = {}
+        self._lookups: set[asyncio.Task[None]] = set()
 
     # -- communities ------------------------------------------------------------------------
 
@@ -133,24 +136,57 @@ class MemberService:
     # -- members ----------------------------------------------------------------------------
 
     async def find_by_identity(self, community_id: int, platform: str, external_id: str) -> Member | None:
-        member_id = self._identity_members.get((community_id, platform, external_id))
+        key = (community_id, platform, external_id)
+        member_id = self._identity_members.get(key)
         if member_id is not None:
             return await self.get_member(member_id)
-        query = (
-            select(members)
-            .join(identities, identities.c.member_id == members.c.id)
-            .where(
-                identities.c.community_id == community_id,
-                identities.c.platform == platform,
-                identities.c.external_id == external_id,
-            )
-        )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        self._identity_members.put((community_id, platform, external_id), row.id)
-        return self._members.put(row.id, _member(row))
+        # Misses that arrive together (a busy group's first minutes) share one query.
+        pending = self._identity_pending.get(key)
+        if pending is None:
+            pending = self._identity_pending[key] = asyncio.get_running_loop().create_future()
+            if len(self._identity_pending) == 1:
+                asyncio.get_running_loop().call_soon(self._start_identity_lookup)
+        return await asyncio.shield(pending)
+
+    def _start_identity_lookup(self) -> None:
+        batch, self._identity_pending = self._identity_pending, {}
+        task = asyncio.get_running_loop().create_task(self._lookup_identities(batch))
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _lookup_identities(
+        self, batch: dict[tuple[int, str, str], asyncio.Future[Member | None]]
+    ) -> None:
+        """Resolve pending identity lookups, one query per (community, platform)."""
+        try:
+            groups: dict[tuple[int, str], list[str]] = {}
+            for community_id, platform, external_id in batch:
+                groups.setdefault((community_id, platform), []).append(external_id)
+            found: dict[tuple[int, str, str], Member] = {}
+            async with self._db.read() as conn:
+                for (community_id, platform), external_ids in groups.items():
+                    for start in range(0, len(external_ids), 500):
+                        query = (
+                            select(members, identities.c.external_id.label("identity_external_id"))
+                            .join(identities, identities.c.member_id == members.c.id)
+                            .where(
+                                identities.c.community_id == community_id,
+                                identities.c.platform == platform,
+                                identities.c.external_id.in_(external_ids[start : start + 500]),
+                            )
+                        )
+                        for row in await conn.execute(query):
+                            key = (community_id, platform, row.identity_external_id)
+                            self._identity_members.put(key, row.id)
+                            found[key] = self._members.put(row.id, _member(row))
+        except Exception as error:  # every waiter gets the error; nothing is left hanging
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for key, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(key))
 
     async def ensure_member(self, community: Community, user: UserRef) -> Member:
         """The member behind ``user``, created as a learner on first contact.
