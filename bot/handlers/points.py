@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from core.commands.context import Context
 from core.commands.params import Choice, Int
 from core.commands.router import Router
@@ -102,7 +104,7 @@ async def history(ctx: Context) -> Reply:
     builder = ReplyBuilder().bold(msg("Your latest point movements:"))
     for line in lines:
         transfer = line.transfer
-        when = transfer.at.astimezone(_zone(ctx)).strftime("%Y-%m-%d %H:%M")
+        when = transfer.at.astimezone(ZoneInfo(ctx.community.timezone)).strftime("%Y-%m-%d %H:%M")
         builder.line().text(f"#{transfer.id} {when} ").code(f"{line.signed_amount:+d}").text(" ")
         builder.text(KIND_LABELS.get(transfer.kind, transfer.kind))
         if transfer.memo:
@@ -159,9 +161,3 @@ async def checkin(ctx: Context) -> list[Reply]:
     if outcome.upgraded_to is not None:
         replies.append(tier_upgrade_reply(ctx, outcome.upgraded_to))
     return replies
-
-
-def _zone(ctx: Context):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(ctx.community.timezone)
