@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -273,42 +273,16 @@ class Ledger:
     # -- expiry (first in, first out) ----------------------------------------------------
 
     async def expirable(self, community_id: int, *, cutoff: datetime) -> list[tuple[int, int, int]]:
-        """(member id, account id, points) that have expired by ``cutoff``.
-
-        FIFO: points received up to ``cutoff`` minus everything ever paid out of the account
-        is what is left of those old points.
-        """
-        received_old = (
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(
-                ledger_transfers.c.credit_account_id == ledger_accounts.c.id, ledger_transfers.c.at <= cutoff
-            )
-            .scalar_subquery()
-        )
-        paid_out = (
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(ledger_transfers.c.debit_account_id == ledger_accounts.c.id)
-            .scalar_subquery()
-        )
-        query = select(
-            ledger_accounts.c.member_id,
-            ledger_accounts.c.id,
-            ledger_accounts.c.balance,
-            received_old,
-            paid_out,
-        ).where(
+        """(member id, account id, points) that have expired by ``cutoff``, first in, first out."""
+        query = _fifo_query(cutoff).where(
             ledger_accounts.c.community_id == community_id,
             ledger_accounts.c.member_id.is_not(None),
             ledger_accounts.c.balance > 0,
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        due = []
-        for member_id, account_id, balance, old, out in rows:
-            amount = min(int(balance), int(old) - int(out))
-            if amount > 0:
-                due.append((member_id, account_id, amount))
-        return due
+        due = [(row.member_id, row.id, _fifo_left(row)) for row in rows]
+        return [item for item in due if item[2] > 0]
 
     async def expiring_within(
         self, community_id: int, member_id: int, *, expiry_days: int, now: datetime, window: timedelta
@@ -316,22 +290,13 @@ class Ledger:
         """Points of the member that will have expired by ``now + window`` if none are spent."""
         if expiry_days <= 0:
             return 0
-        account = await self._member_account_id(community_id, member_id)
-        if account is None:
-            return 0
         cutoff = now + window - timedelta(days=expiry_days)
-        query = select(
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(ledger_transfers.c.credit_account_id == account, ledger_transfers.c.at <= cutoff)
-            .scalar_subquery(),
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(ledger_transfers.c.debit_account_id == account)
-            .scalar_subquery(),
-            select(ledger_accounts.c.balance).where(ledger_accounts.c.id == account).scalar_subquery(),
+        query = _fifo_query(cutoff).where(
+            ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == member_id
         )
         async with self._db.read() as conn:
-            old, out, balance = (await conn.execute(query)).one()
-        return max(0, min(int(balance), int(old) - int(out)))
+            row = (await conn.execute(query)).first()
+        return _fifo_left(row) if row else 0
 
     async def expire(self, community_id: int, *, expiry_days: int, now: datetime) -> int:
         """Post every expiry due at ``now``; idempotent per account and day. Returns points expired."""
@@ -361,29 +326,22 @@ class Ledger:
 
     async def totals(self, community_id: int | None = None) -> tuple[int, int]:
         """(sum of all balances, the most negative member balance or 0)."""
-        where = [] if community_id is None else [ledger_accounts.c.community_id == community_id]
         query = select(
             func.coalesce(func.sum(ledger_accounts.c.balance), 0),
             func.coalesce(
                 func.min(ledger_accounts.c.balance).filter(ledger_accounts.c.member_id.is_not(None)), 0
             ),
-        ).where(and_(True, *where))
+        )
+        if community_id is not None:
+            query = query.where(ledger_accounts.c.community_id == community_id)
         async with self._db.read() as conn:
             total, lowest = (await conn.execute(query)).one()
         return int(total), min(0, int(lowest))
 
     async def balances_match_transfers(self, community_id: int) -> bool:
         """Every account's balance equals credits minus debits of its transfers."""
-        credits = (
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(ledger_transfers.c.credit_account_id == ledger_accounts.c.id)
-            .scalar_subquery()
-        )
-        debits = (
-            select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
-            .where(ledger_transfers.c.debit_account_id == ledger_accounts.c.id)
-            .scalar_subquery()
-        )
+        credits = _sum_of_transfers(ledger_transfers.c.credit_account_id)
+        debits = _sum_of_transfers(ledger_transfers.c.debit_account_id)
         query = select(func.count()).where(
             ledger_accounts.c.community_id == community_id, ledger_accounts.c.balance != credits - debits
         )
@@ -408,6 +366,32 @@ class Ledger:
         return (
             MemberAccount(row.member_id) if row.member_id is not None else SystemAccount(SystemCode(row.code))
         )
+
+
+def _sum_of_transfers(side: ColumnElement[Any], *conditions: ColumnElement[bool]) -> Any:
+    """Sum of the amounts of transfers whose ``side`` (debit or credit) is the outer account."""
+    return (
+        select(func.coalesce(func.sum(ledger_transfers.c.amount), 0))
+        .where(side == ledger_accounts.c.id, *conditions)
+        .scalar_subquery()
+    )
+
+
+def _fifo_query(cutoff: datetime) -> Select[Any]:
+    """Accounts with what they received up to ``cutoff`` and all they ever paid out."""
+    return select(
+        ledger_accounts.c.member_id,
+        ledger_accounts.c.id,
+        ledger_accounts.c.balance,
+        _sum_of_transfers(ledger_transfers.c.credit_account_id, ledger_transfers.c.at <= cutoff).label("old"),
+        _sum_of_transfers(ledger_transfers.c.debit_account_id).label("paid_out"),
+    )
+
+
+def _fifo_left(row: Any) -> int:
+    """First in, first out: what is left of the old points is what came in up to the cutoff
+    minus everything paid out since the account opened (never more than the balance)."""
+    return max(0, min(int(row.balance), int(row.old) - int(row.paid_out)))
 
 
 def _validate(posting: Posting) -> None:
