@@ -6,19 +6,18 @@ together with the command's usage line and runs nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import InvalidInput
 from core.i18n import msg
+from core.numbers import parse_whole_number
 
 if TYPE_CHECKING:
     from core.commands.context import Context
 
 MAX_INT = 10**12
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class ArgError(InvalidInput):
@@ -68,12 +67,9 @@ class Int(Param):
     maximum: int = MAX_INT
 
     async def convert(self, token: str, ctx: Context) -> Any:
-        cleaned = token.replace(",", "").replace("_", "")
-        if not _INTEGER.fullmatch(cleaned):
+        value = parse_whole_number(token, bound=max(abs(self.minimum), abs(self.maximum)))
+        if value is None:
             raise ArgError(msg("{value} is not a whole number.", value=token[:30]))
-        # Longer than the bounds allow: out of range, without asking int() to parse it.
-        too_long = len(cleaned.lstrip("+-0")) > len(str(max(abs(self.minimum), abs(self.maximum))))
-        value = self.maximum + 1 if too_long else int(cleaned)
         if value < self.minimum or value > self.maximum:
             raise ArgError(
                 msg(

@@ -5,13 +5,11 @@ Each package declares its own settings here so ``/rules`` can list and validate 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
-
-_INTEGER = re.compile(r"-?[0-9]+")
+from core.numbers import parse_whole_number
 
 
 @dataclass(frozen=True)
@@ -23,11 +21,11 @@ class IntSetting:
     help: Msg
 
     def parse(self, text: str) -> int:
-        cleaned = text.strip().replace(",", "").replace("_", "")
-        if not _INTEGER.fullmatch(cleaned):
+        value = parse_whole_number(
+            text.strip(), bound=max(abs(self.minimum), abs(self.maximum)), allow_plus=False
+        )
+        if value is None:
             raise InvalidInput(msg("{key} takes a whole number, not {value}.", key=self.key, value=text[:30]))
-        # More digits than any bound has: out of range, without asking int() to parse it.
-        value = self.maximum + 1 if len(cleaned.lstrip("-0")) > 12 else int(cleaned)
         if not self.minimum <= value <= self.maximum:
             raise InvalidInput(
                 msg(
