@@ -114,15 +114,14 @@ async def audit(ctx: Context) -> Reply:
             names[member_id] = (await members.get_member(member_id)).display_name
         return names[member_id]
 
+    owners = await ledger.members_of_accounts(
+        [t.credit_account_id for t in transfers] + [t.debit_account_id for t in transfers]
+    )
     builder = ReplyBuilder().bold(msg("Recent awards, deductions and corrections:"))
     for transfer in transfers:
-        receiver = await ledger.member_of_account(transfer.credit_account_id)
-        giver = await ledger.member_of_account(transfer.debit_account_id)
-        subject = receiver if transfer.kind == Kind.AWARD else giver
-        sign = "+" if transfer.kind == Kind.AWARD else "-"
-        if transfer.kind == Kind.REVERSAL:
-            sign = "+" if receiver is not None else "-"
-            subject = receiver if receiver is not None else giver
+        # The member side: the receiver if a member was credited (+), else the giver (-).
+        receiver, giver = owners.get(transfer.credit_account_id), owners.get(transfer.debit_account_id)
+        sign, subject = ("+", receiver) if receiver is not None else ("-", giver)
         when = transfer.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         builder.line().text(f"#{transfer.id} {when} {await name_of(transfer.actor_member_id)} → ")
         builder.text(f"{await name_of(subject)} ").code(f"{sign}{transfer.amount}").text(f" {transfer.kind}")

@@ -251,9 +251,15 @@ class Ledger:
             return [transfer_from_row(row) for row in await conn.execute(query)]
 
     async def member_of_account(self, account_id: int) -> int | None:
+        return (await self.members_of_accounts([account_id])).get(account_id)
+
+    async def members_of_accounts(self, account_ids: Sequence[int]) -> dict[int, int | None]:
+        """account id → member id (None for system accounts), in one query."""
+        query = select(ledger_accounts.c.id, ledger_accounts.c.member_id).where(
+            ledger_accounts.c.id.in_(sorted(set(account_ids)))
+        )
         async with self._db.read() as conn:
-            query = select(ledger_accounts.c.member_id).where(ledger_accounts.c.id == account_id)
-            return (await conn.execute(query)).scalar_one_or_none()
+            return {row.id: row.member_id for row in await conn.execute(query)}
 
     async def recent_transfer_times(
         self, community_id: int, member_id: int, kind: str, limit: int
