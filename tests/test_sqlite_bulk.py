@@ -43,3 +43,15 @@ def test_a_failing_row_fails_its_statement(raw: sqlite3.Connection) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b"), [(1, 1, 1), (1, 2, 2)])
     assert raw.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_select_all_returns_every_row_in_one_step_with_types_kept(raw: sqlite3.Connection) -> None:
+    rows = [(1, 10, -3, '签到 "quoted"'), (2, 2**40, 0, None)]
+    sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b", "note"), rows)
+    sql = "SELECT id, a, b, note FROM t WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+    found = sqlite_bulk.select_all(raw, sql, ("id", "a", "b", "note"), (sqlite_bulk.as_json([1, 2, 99]),))
+    assert [tuple(row) for row in found] == rows
+
+
+def test_select_all_of_no_rows_is_an_empty_list(raw: sqlite3.Connection) -> None:
+    assert sqlite_bulk.select_all(raw, "SELECT id FROM t", ("id",)) == []

@@ -13,10 +13,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from core.ledger.models import (
@@ -32,19 +30,23 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
-from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
+from core.ledger.store import LedgerStore, SqliteLedgerStore
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
 from core.storage.batching import GroupCommit
-from core.storage.database import Database, sqlite_time
-from core.storage.sqlite_bulk import add_to_columns, insert_rows
-from core.storage.upsert import insert_or_ignore
+from core.storage.database import Database
 
 TIER_CACHE_SECONDS = 10.0
 PRELOAD_LIMIT = 1_000_000  # accounts of a community whose ids are loaded in one query
 _CHUNK = 500  # ids per IN (...) list
 
 
-@dataclass
+# An account as a cheap dict key: (community id, member id) or (community id, system code).
+# Hashing two plain values is several times cheaper than hashing the AccountRef dataclasses,
+# and a batch does it for every posting (ints and strings never collide as keys).
+AccountKey = tuple[int, int | str]
+
+
+@dataclass(slots=True)
 class _Account:
     id: int
     member_id: int | None
@@ -78,7 +80,7 @@ class LedgerWriter:
     def __init__(self, db: Database, commits: GroupCommit[Any, Any] | None = None) -> None:
         """``commits``: a shared writer, so postings commit together with other writes."""
         self._db = db
-        self._ids: dict[tuple[int, AccountRef], int] = {}  # account ids never change
+        self._ids: dict[AccountKey, int] = {}  # account ids never change
         self._preloaded: set[int] = set()
         self._tiers: dict[int, tuple[float, tuple[Tier, ...]]] = {}
         self.commits = commits or GroupCommit(db, name="ledger")
@@ -96,15 +98,17 @@ class LedgerWriter:
     # -- one batch ------------------------------------------------------------------------
 
     def _apply(self, conn: Connection, postings: Sequence[Posting]) -> list[PostingResult]:
-        refs = {(p.community_id, ref) for p in postings for ref in (p.debit, p.credit)}
-        refs |= {(p.community_id, _actor(p)) for p in postings if _actor_capped(p)}
-        ids = self._account_ids(conn, refs)
+        pairs = [((p.community_id, _key(p.debit)), (p.community_id, _key(p.credit))) for p in postings]
+        wanted = {key for pair in pairs for key in pair}
+        wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
+        store = self._store(conn)
+        ids = self._account_ids(store, wanted)
         batch = _Batch()
-        batch.accounts = self._lock_accounts(conn, sorted(set(ids.values())))
-        batch.replays = self._existing(conn, postings)
-        self._load_reversals(conn, postings, batch)
-        self._load_usage(conn, postings, ids, batch)
-        tiers = self._tiers_for(conn, {p.community_id for p in postings if p.tiered})
+        batch.accounts = self._lock_accounts(store, sorted(set(ids.values())))
+        batch.replays = self._existing(store, postings)
+        self._load_reversals(store, postings, batch)
+        self._load_usage(store, postings, ids, batch)
+        tiers = self._tiers_for(store, {p.community_id for p in postings if p.tiered})
 
         results: list[PostingResult | None] = [None] * len(postings)
         accepted: list[tuple[int, Posting, int, int, int]] = []  # (index, posting, amount, debit, credit)
@@ -117,8 +121,8 @@ class LedgerWriter:
             elif key in first_with_key:
                 repeats.append((index, first_with_key[key]))
             else:
-                debit = ids[(posting.community_id, posting.debit)]
-                credit = ids[(posting.community_id, posting.credit)]
+                debit_key, credit_key = pairs[index]
+                debit, credit = ids[debit_key], ids[credit_key]
                 refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers)
                 if refused is not None:
                     results[index] = refused
@@ -126,7 +130,7 @@ class LedgerWriter:
                     first_with_key[key] = index
                     accepted.append((index, posting, amount, debit, credit))
 
-        transfers = self._insert(conn, [(p, a, d, c) for _, p, a, d, c in accepted])
+        transfers = self._insert(store, [(p, a, d, c) for _, p, a, d, c in accepted])
         for (index, *_rest), transfer in zip(accepted, transfers, strict=True):
             before, after = batch.earned.get(index, (None, None))
             results[index] = PostingResult(Outcome.POSTED, transfer, earned_before=before, earned_after=after)
@@ -134,7 +138,7 @@ class LedgerWriter:
             first_result = results[first]
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
-        self._update_balances(conn, batch)
+        self._update_balances(store, batch)
         return [result for result in results if result is not None]
 
     def _decide(
@@ -143,7 +147,7 @@ class LedgerWriter:
         posting: Posting,
         debit: int,
         credit: int,
-        ids: dict[tuple[int, AccountRef], int],
+        ids: dict[AccountKey, int],
         batch: _Batch,
         tiers: dict[int, tuple[Tier, ...]],
     ) -> tuple[PostingResult | None, int]:
@@ -166,7 +170,7 @@ class LedgerWriter:
             amount = apply_multiplier(
                 amount, tier_for(community_tiers, credited.earned + credited.earned_delta)
             )
-        actor = ids.get((posting.community_id, _actor(posting))) if posting.actor_member_id else None
+        actor = ids.get((posting.community_id, posting.actor_member_id)) if posting.actor_member_id else None
         for cap_index, cap in enumerate(posting.caps):
             subject = credit if cap.scope is CapScope.CREDIT else actor
             left = cap.limit - batch.usage.get((_shape(cap), subject or 0), 0)
@@ -204,138 +208,74 @@ class LedgerWriter:
 
     # -- database work ------------------------------------------------------------------
 
-    def _account_ids(
-        self, conn: Connection, refs: Iterable[tuple[int, AccountRef]]
-    ) -> dict[tuple[int, AccountRef], int]:
-        """Account ids for ``refs``, creating missing accounts (committed ids are cached)."""
-        found = {ref: self._ids[ref] for ref in refs if ref in self._ids}
-        missing = [ref for ref in refs if ref not in found]
+    def _store(self, conn: Connection) -> LedgerStore:
+        return SqliteLedgerStore(conn) if self._db.is_sqlite else LedgerStore(conn)
+
+    def _account_ids(self, store: LedgerStore, keys: Iterable[AccountKey]) -> dict[AccountKey, int]:
+        """Account ids for ``keys``, creating missing accounts (committed ids are cached)."""
+        cached = self._ids
+        found = {key: cached[key] for key in keys if key in cached}
+        missing = [key for key in keys if key not in found]
         if missing:
             for community_id in {c for c, _ in missing} - self._preloaded:
-                self._preload(conn, community_id)
-            found.update((ref, self._ids[ref]) for ref in missing if ref in self._ids)
-            missing = [ref for ref in missing if ref not in self._ids]
+                self._preload(store, community_id)
+            found.update((key, cached[key]) for key in missing if key in cached)
+            missing = [key for key in missing if key not in cached]
         if missing:
-            found.update(self._lookup_accounts(conn, missing))
-            absent = [ref for ref in missing if ref not in found]
+            found.update(self._lookup_accounts(store, missing))
+            absent = [key for key in missing if key not in found]
             if absent:
-                rows = [
-                    {
-                        "community_id": community_id,
-                        "member_id": ref.member_id if isinstance(ref, MemberAccount) else None,
-                        "code": ref.code.value if isinstance(ref, SystemAccount) else None,
-                        "balance": 0,
-                        "earned": 0,
-                    }
-                    for community_id, ref in absent
-                ]
-                conn.execute(insert_or_ignore(self._db.dialect, ledger_accounts), rows)
+                for community_id, member_ids, codes in _split_keys(absent):
+                    store.create_accounts(community_id, member_ids, codes)
                 # Not cached: this transaction may still roll back, and a cached id of an
                 # account that never committed would credit whoever gets that id next.
-                found.update(self._lookup_accounts(conn, absent, remember=False))
+                found.update(self._lookup_accounts(store, absent, remember=False))
         return found
 
-    def _preload(self, conn: Connection, community_id: int) -> None:
+    def _preload(self, store: LedgerStore, community_id: int) -> None:
         """Learn every account id of a community at once, unless it is very large."""
         self._preloaded.add(community_id)
-        count = conn.execute(
-            select(func.count())
-            .select_from(ledger_accounts)
-            .where(ledger_accounts.c.community_id == community_id)
-        ).scalar_one()
-        if count > PRELOAD_LIMIT:
+        if store.count_accounts(community_id) > PRELOAD_LIMIT:
             return
-        query = select(ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code).where(
-            ledger_accounts.c.community_id == community_id
-        )
-        for row in conn.execute(query):
-            ref = (
-                MemberAccount(row.member_id)
-                if row.member_id is not None
-                else SystemAccount(SystemCode(row.code))
-            )
-            self._ids[(community_id, ref)] = row.id
+        for account_id, member_id, code in store.community_accounts(community_id):
+            self._ids[(community_id, member_id if member_id is not None else code)] = account_id  # type: ignore[index]
 
     def _lookup_accounts(
-        self, conn: Connection, refs: Sequence[tuple[int, AccountRef]], *, remember: bool = True
-    ) -> dict[tuple[int, AccountRef], int]:
-        """Ids of existing accounts among ``refs``; cached when ``remember`` (committed rows)."""
-        found: dict[tuple[int, AccountRef], int] = {}
-        columns = (ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code)
-        for community_id in {c for c, _ in refs}:
-            wanted = [ref for c, ref in refs if c == community_id]
-            member_ids = [r.member_id for r in wanted if isinstance(r, MemberAccount)]
-            codes = [r.code.value for r in wanted if isinstance(r, SystemAccount)]
-            conditions = [
-                *(ledger_accounts.c.member_id.in_(chunk) for chunk in _chunks(member_ids)),
-                *(ledger_accounts.c.code.in_(chunk) for chunk in _chunks(codes)),
-            ]
-            for condition in conditions:
-                query = select(*columns).where(ledger_accounts.c.community_id == community_id, condition)
-                for row in conn.execute(query):
-                    found[(community_id, _ref_of(row))] = row.id
+        self, store: LedgerStore, keys: Sequence[AccountKey], *, remember: bool = True
+    ) -> dict[AccountKey, int]:
+        """Ids of existing accounts among ``keys``; cached when ``remember`` (committed rows)."""
+        found: dict[AccountKey, int] = {}
+        for community_id, member_ids, codes in _split_keys(keys):
+            for account_id, member_id, code in store.find_accounts(community_id, member_ids, codes):
+                found[(community_id, member_id if member_id is not None else code)] = account_id  # type: ignore[index]
         if remember:
             self._ids.update(found)
         return found
 
-    def _lock_accounts(self, conn: Connection, account_ids: list[int]) -> dict[int, _Account]:
-        accounts: dict[int, _Account] = {}
-        columns = (
-            ledger_accounts.c.id,
-            ledger_accounts.c.member_id,
-            ledger_accounts.c.balance,
-            ledger_accounts.c.earned,
-        )
-        if self._db.is_sqlite:  # the hot path in raw SQL: see _sqlite
-            for chunk in _chunks(account_ids):
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT id, member_id, balance, earned FROM ledger_accounts WHERE id IN ({marks})"
-                for id_, member_id, balance, earned in _sqlite(conn).execute(sql, chunk):
-                    accounts[id_] = _Account(id_, member_id, balance, earned)
-            return accounts
-        for chunk in _chunks(account_ids):
-            query = select(*columns).where(ledger_accounts.c.id.in_(chunk)).order_by(ledger_accounts.c.id)
-            if not self._db.is_sqlite:
-                query = query.with_for_update()
-            for row in conn.execute(query):
-                accounts[row.id] = _Account(row.id, row.member_id, row.balance, row.earned)
-        return accounts
+    def _lock_accounts(self, store: LedgerStore, account_ids: list[int]) -> dict[int, _Account]:
+        return {row[0]: _Account(*row) for row in store.lock_accounts(account_ids)}
 
-    def _existing(self, conn: Connection, postings: Sequence[Posting]) -> dict[tuple[int, str], Transfer]:
+    def _existing(self, store: LedgerStore, postings: Sequence[Posting]) -> dict[tuple[int, str], Transfer]:
         by_community: dict[int, set[str]] = defaultdict(set)
         for posting in postings:
             by_community[posting.community_id].add(posting.key)
-        found: dict[tuple[int, str], Transfer] = {}
-        for community_id, keys in by_community.items():
-            if self._db.is_sqlite:
-                for chunk in _chunks(sorted(keys)):
-                    sql = f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE community_id = ? AND"
-                    sql += f" idempotency_key IN ({','.join('?' * len(chunk))})"
-                    for row in _sqlite(conn).execute(sql, (community_id, *chunk)):
-                        found[(community_id, row[9])] = _transfer_from_sqlite(row)
-                continue
-            for chunk in _chunks(sorted(keys)):
-                query = select(ledger_transfers).where(
-                    ledger_transfers.c.community_id == community_id,
-                    ledger_transfers.c.idempotency_key.in_(chunk),
-                )
-                for row in conn.execute(query):
-                    found[(community_id, row.idempotency_key)] = transfer_from_row(row)
-        return found
+        return {
+            (community_id, transfer.key): transfer
+            for community_id, keys in by_community.items()
+            for transfer in store.transfers_with_keys(community_id, list(keys))
+        }
 
-    def _load_reversals(self, conn: Connection, postings: Sequence[Posting], batch: _Batch) -> None:
-        wanted = sorted({p.reverses_id for p in postings if p.reverses_id is not None})
-        for chunk in _chunks(wanted):
-            for row in conn.execute(select(ledger_transfers).where(ledger_transfers.c.id.in_(chunk))):
-                batch.originals[row.id] = transfer_from_row(row)
-            done = select(ledger_transfers.c.reverses_id).where(ledger_transfers.c.reverses_id.in_(chunk))
-            batch.reversed_ids.update(row.reverses_id for row in conn.execute(done))
+    def _load_reversals(self, store: LedgerStore, postings: Sequence[Posting], batch: _Batch) -> None:
+        wanted = [p.reverses_id for p in postings if p.reverses_id is not None]
+        if wanted:
+            batch.originals = {t.id: t for t in store.transfers_by_id(wanted)}
+            batch.reversed_ids = store.reversed_among(wanted)
 
     def _load_usage(
         self,
-        conn: Connection,
+        store: LedgerStore,
         postings: Sequence[Posting],
-        ids: dict[tuple[int, AccountRef], int],
+        ids: dict[AccountKey, int],
         batch: _Batch,
     ) -> None:
         """What each cap subject has used already: one grouped query per cap shape."""
@@ -343,48 +283,37 @@ class LedgerWriter:
         for posting in postings:
             for cap in posting.caps:
                 shape = _shape(cap)
-                ref = posting.credit if cap.scope is CapScope.CREDIT else _actor(posting)
-                subjects[shape].add(ids[(posting.community_id, ref)])
+                key = _key(posting.credit) if cap.scope is CapScope.CREDIT else posting.actor_member_id or 0
+                subjects[shape].add(ids[(posting.community_id, key)])
         batch.shapes = set(subjects)
         for shape, accounts in subjects.items():
             scope, kinds, since = shape
             if scope is CapScope.CREDIT:
-                column = ledger_transfers.c.credit_account_id
                 to_account = {account: account for account in accounts}
             else:
-                column = ledger_transfers.c.actor_member_id
                 to_account = {batch.accounts[a].member_id: a for a in accounts if batch.accounts[a].member_id}
-            keys = sorted(k for k in to_account if k is not None)
-            for chunk in _chunks(keys):
-                query = (
-                    select(column.label("subject"), func.sum(ledger_transfers.c.amount).label("used"))
-                    .where(
-                        column.in_(chunk), ledger_transfers.c.kind.in_(kinds), ledger_transfers.c.at >= since
-                    )
-                    .group_by(column)
-                )
-                for row in conn.execute(query):
-                    batch.usage[(shape, to_account[row.subject])] = int(row.used or 0)
+            by_actor = scope is CapScope.ACTOR
+            wanted = [k for k in to_account if k is not None]
+            for subject, used in store.usage(by_actor=by_actor, subjects=wanted, kinds=kinds, since=since):
+                batch.usage[(shape, to_account[subject])] = used
 
-    def _tiers_for(self, conn: Connection, community_ids: set[int]) -> dict[int, tuple[Tier, ...]]:
+    def _tiers_for(self, store: LedgerStore, community_ids: set[int]) -> dict[int, tuple[Tier, ...]]:
         now = time.monotonic()
         result: dict[int, tuple[Tier, ...]] = {}
         for community_id in community_ids:
             cached = self._tiers.get(community_id)
             if cached is None or now - cached[0] > TIER_CACHE_SECONDS:
-                rows = conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community_id))
-                tiers = tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows) or DEFAULT_TIERS
-                cached = self._tiers[community_id] = (now, tiers)
+                cached = self._tiers[community_id] = (now, store.tiers(community_id) or DEFAULT_TIERS)
             result[community_id] = cached[1]
         return result
 
-    def _insert(self, conn: Connection, accepted: list[tuple[Posting, int, int, int]]) -> list[Transfer]:
+    def _insert(self, store: LedgerStore, accepted: list[tuple[Posting, int, int, int]]) -> list[Transfer]:
         """Insert the accepted transfers (posting, amount, debit, credit); returns them with ids."""
         if not accepted:
             return []
-        # Ids are allocated up front so the insert is a plain executemany: SQLite cannot promise
-        # RETURNING order for a multi-row insert, which makes SQLAlchemy insert row by row.
-        new_ids = self._allocate_ids(conn, len(accepted))
+        # Ids are allocated up front so the insert is one multi-row statement: SQLite cannot
+        # promise RETURNING order for a multi-row insert.
+        new_ids = store.allocate_ids(len(accepted))
         transfers = [
             Transfer(
                 new_id,
@@ -401,122 +330,19 @@ class LedgerWriter:
             )
             for new_id, (p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
         ]
-        if self._db.is_sqlite:
-            insert_rows(
-                _sqlite(conn),
-                "ledger_transfers",
-                _TRANSFER_COLUMNS.split(", "),
-                [
-                    (
-                        t.id,
-                        t.community_id,
-                        t.debit_account_id,
-                        t.credit_account_id,
-                        t.amount,
-                        t.kind,
-                        t.memo,
-                        t.actor_member_id,
-                        sqlite_time(t.at),
-                        t.key,
-                        t.reverses_id,
-                    )
-                    for t in transfers
-                ],
-            )
-            return transfers
-        conn.execute(
-            insert(ledger_transfers),
-            [
-                {
-                    "id": t.id,
-                    "community_id": t.community_id,
-                    "debit_account_id": t.debit_account_id,
-                    "credit_account_id": t.credit_account_id,
-                    "amount": t.amount,
-                    "kind": t.kind,
-                    "memo": t.memo,
-                    "actor_member_id": t.actor_member_id,
-                    "at": t.at,
-                    "idempotency_key": t.key,
-                    "reverses_id": t.reverses_id,
-                }
-                for t in transfers
-            ],
-        )
+        store.insert_transfers(transfers)
         return transfers
 
-    def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
-        if self._db.is_sqlite:
-            # Safe: the batch holds SQLite's write lock (BEGIN IMMEDIATE) until it commits.
-            (top,) = _sqlite(conn).execute("SELECT coalesce(max(id), 0) FROM ledger_transfers").fetchone()
-            return list(range(top + 1, top + 1 + count))
-        sequence = text(
-            "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)"
-        )
-        return sorted((conn.execute(sequence, {"n": count})).scalars())
-
-    def _update_balances(self, conn: Connection, batch: _Batch) -> None:
+    def _update_balances(self, store: LedgerStore, batch: _Batch) -> None:
         changes = [
-            {"account": a.id, "delta": a.delta, "earned_delta": a.earned_delta}
-            for a in batch.accounts.values()
-            if a.delta or a.earned_delta
+            (a.id, a.delta, a.earned_delta) for a in batch.accounts.values() if a.delta or a.earned_delta
         ]
-        if not changes:
-            return
-        if self._db.is_sqlite:
-            add_to_columns(
-                _sqlite(conn),
-                "ledger_accounts",
-                ("balance", "earned"),
-                [(c["account"], c["delta"], c["earned_delta"]) for c in changes],
-            )
-            return
-        statement = (
-            update(ledger_accounts)
-            .where(ledger_accounts.c.id == bindparam("account"))
-            .values(
-                balance=ledger_accounts.c.balance + bindparam("delta"),
-                earned=ledger_accounts.c.earned + bindparam("earned_delta"),
-            )
-        )
-        conn.execute(statement, changes)
+        if changes:
+            store.add_to_balances(changes)
 
 
-def transfer_from_row(row: Any) -> Transfer:
-    return Transfer(
-        row.id,
-        row.community_id,
-        row.debit_account_id,
-        row.credit_account_id,
-        row.amount,
-        row.kind,
-        row.memo,
-        row.actor_member_id,
-        row.at,
-        row.idempotency_key,
-        row.reverses_id,
-    )
-
-
-_TRANSFER_COLUMNS = (
-    "id, community_id, debit_account_id, credit_account_id, amount, kind, memo, actor_member_id, at, "
-    "idempotency_key, reverses_id"
-)
-
-
-def _sqlite(conn: Connection) -> Any:
-    """The pysqlite connection under ``conn``: the ledger's hottest statements skip the
-    SQLAlchemy layer on SQLite, where its per-statement cost exceeds the SQL (LIMITS.md)."""
-    return conn.connection.driver_connection
-
-
-def _transfer_from_sqlite(row: tuple[Any, ...]) -> Transfer:
-    at = datetime.fromisoformat(row[8]).replace(tzinfo=UTC)
-    return Transfer(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], at, row[9], row[10])
-
-
-def _actor(posting: Posting) -> MemberAccount:
-    return MemberAccount(posting.actor_member_id or 0)
+def _key(ref: AccountRef) -> int | str:
+    return ref.member_id if type(ref) is MemberAccount else ref.code.value  # type: ignore[union-attr]
 
 
 def _actor_capped(posting: Posting) -> bool:
@@ -534,10 +360,10 @@ def _earned_change(posting: Posting, amount: int, batch: _Batch) -> int:
     return 0
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def _ref_of(row: Any) -> AccountRef:
-    return MemberAccount(row.member_id) if row.member_id is not None else SystemAccount(SystemCode(row.code))
+def _split_keys(keys: Iterable[AccountKey]) -> list[tuple[int, list[int], list[str]]]:
+    """Per community: the member ids and the system codes among ``keys``."""
+    split: dict[int, tuple[list[int], list[str]]] = {}
+    for community_id, key in keys:
+        member_ids, codes = split.setdefault(community_id, ([], []))
+        (member_ids if isinstance(key, int) else codes).append(key)  # type: ignore[arg-type]
+    return [(community_id, m, c) for community_id, (m, c) in split.items()]

@@ -136,7 +136,9 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
 def sqlite_time(at: datetime) -> str:
     """The text form SQLAlchemy's SQLite DateTime stores (UTCDateTime: naive UTC), for the few
     hot paths that write with the raw driver."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(" ", "microseconds")  # several times faster than strftime
 
 
 def safe_url(url: str) -> str:

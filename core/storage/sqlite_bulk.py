@@ -1,12 +1,14 @@
-"""Multi-row statements for the SQLite hot paths (the batch writers).
+"""One-step statements for the SQLite hot paths (the batch writers).
 
-``executemany`` makes pysqlite release and re-take the GIL for every row; while the event loop
-thread is busy, each re-take waits (a convoy), so a 1,000-row executemany can cost
-milliseconds per row. One statement with many rows takes the GIL once.
+pysqlite releases and re-takes the GIL for every row it steps (``executemany``, and every
+row a query returns); while the event loop thread is busy, each re-take waits for it (a
+convoy), so a 1,000-row executemany or result can cost milliseconds per row. One statement
+with many rows in, or one JSON value out, takes the GIL back once.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,3 +40,16 @@ def add_to_columns(raw: Any, table: str, columns: Sequence[str], rows: Sequence[
             f" WHERE {table}.id = v.column1"
         )
         raw.execute(sql, [value for row in chunk for value in row])
+
+
+def as_json(values: Sequence[Any]) -> str:
+    """A list as one JSON parameter, for ``IN (SELECT value FROM json_each(?))``."""
+    return json.dumps(list(values))
+
+
+def select_all(raw: Any, sql: str, columns: Sequence[str], params: Sequence[Any] = ()) -> list[list[Any]]:
+    """The rows of query ``sql`` (whose result has ``columns``), fetched in one step as one
+    JSON array. Integers, text and NULL come back as they are stored."""
+    packed = f"SELECT json_group_array(json_array({', '.join(columns)})) FROM ({sql})"
+    (value,) = raw.execute(packed, params).fetchone()
+    return json.loads(value)

@@ -1,0 +1,296 @@
+"""The ledger writer's SQL, run inside a batch's write transaction.
+
+``LedgerStore`` is portable SQLAlchemy Core (PostgreSQL, and SQLite off the hot path).
+``SqliteLedgerStore`` does the same work on the raw pysqlite connection with one step per
+statement: pysqlite releases the GIL around every row it steps, and while the event loop
+thread is busy each re-take waits for it (a convoy, LIMITS.md), so a query returning 1,000
+rows can cost more than its SQL. Results come back packed in one JSON value and sets of
+keys go in as one JSON parameter, which also keeps the SQL text constant (statement cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection
+
+from core.ledger.models import Transfer
+from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
+from core.ledger.tiers import Tier
+from core.storage.database import sqlite_time
+from core.storage.sqlite_bulk import add_to_columns, as_json, insert_rows, select_all
+from core.storage.upsert import insert_or_ignore
+
+_CHUNK = 500  # values per IN (...) list
+TRANSFER_COLUMNS = (
+    "id",
+    "community_id",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "kind",
+    "memo",
+    "actor_member_id",
+    "at",
+    "idempotency_key",
+    "reverses_id",
+)
+
+AccountRow = tuple[int, int | None, str | None]  # id, member_id, code
+LockedRow = tuple[int, int | None, int, int]  # id, member_id, balance, earned
+
+
+class LedgerStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- accounts ------------------------------------------------------------------------
+
+    def count_accounts(self, community_id: int) -> int:
+        query = (
+            select(func.count())
+            .select_from(ledger_accounts)
+            .where(ledger_accounts.c.community_id == community_id)
+        )
+        return self.conn.execute(query).scalar_one()
+
+    def community_accounts(self, community_id: int) -> list[AccountRow]:
+        columns = (ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code)
+        query = select(*columns).where(ledger_accounts.c.community_id == community_id)
+        return [tuple(row) for row in self.conn.execute(query)]  # type: ignore[misc]
+
+    def find_accounts(
+        self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]
+    ) -> list[AccountRow]:
+        columns = (ledger_accounts.c.id, ledger_accounts.c.member_id, ledger_accounts.c.code)
+        conditions = [
+            *(ledger_accounts.c.member_id.in_(chunk) for chunk in _chunks(member_ids)),
+            *(ledger_accounts.c.code.in_(chunk) for chunk in _chunks(codes)),
+        ]
+        found: list[AccountRow] = []
+        for condition in conditions:
+            query = select(*columns).where(ledger_accounts.c.community_id == community_id, condition)
+            found.extend(tuple(row) for row in self.conn.execute(query))  # type: ignore[misc]
+        return found
+
+    def create_accounts(self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]) -> None:
+        """Create the missing accounts (existing ones are left alone)."""
+        rows = [
+            {"community_id": community_id, "member_id": m, "code": None, "balance": 0, "earned": 0}
+            for m in member_ids
+        ] + [
+            {"community_id": community_id, "member_id": None, "code": c, "balance": 0, "earned": 0}
+            for c in codes
+        ]
+        if rows:
+            self.conn.execute(insert_or_ignore(self.conn.dialect.name, ledger_accounts), rows)
+
+    def lock_accounts(self, account_ids: Sequence[int]) -> list[LockedRow]:
+        """The accounts' balances, locked until commit (``FOR UPDATE`` in id order)."""
+        columns = (
+            ledger_accounts.c.id,
+            ledger_accounts.c.member_id,
+            ledger_accounts.c.balance,
+            ledger_accounts.c.earned,
+        )
+        rows: list[LockedRow] = []
+        for chunk in _chunks(sorted(account_ids)):
+            query = select(*columns).where(ledger_accounts.c.id.in_(chunk)).order_by(ledger_accounts.c.id)
+            rows.extend(tuple(row) for row in self.conn.execute(query.with_for_update()))  # type: ignore[misc]
+        return rows
+
+    def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
+        """For each (account id, balance delta, earned delta): relative updates."""
+        statement = (
+            update(ledger_accounts)
+            .where(ledger_accounts.c.id == bindparam("account"))
+            .values(
+                balance=ledger_accounts.c.balance + bindparam("delta"),
+                earned=ledger_accounts.c.earned + bindparam("earned_delta"),
+            )
+        )
+        self.conn.execute(statement, [{"account": a, "delta": d, "earned_delta": e} for a, d, e in changes])
+
+    # -- transfers -----------------------------------------------------------------------
+
+    def transfers_with_keys(self, community_id: int, keys: Sequence[str]) -> list[Transfer]:
+        found: list[Transfer] = []
+        for chunk in _chunks(sorted(keys)):
+            query = select(ledger_transfers).where(
+                ledger_transfers.c.community_id == community_id,
+                ledger_transfers.c.idempotency_key.in_(chunk),
+            )
+            found.extend(transfer_from_row(row) for row in self.conn.execute(query))
+        return found
+
+    def transfers_by_id(self, transfer_ids: Sequence[int]) -> list[Transfer]:
+        found: list[Transfer] = []
+        for chunk in _chunks(sorted(transfer_ids)):
+            query = select(ledger_transfers).where(ledger_transfers.c.id.in_(chunk))
+            found.extend(transfer_from_row(row) for row in self.conn.execute(query))
+        return found
+
+    def reversed_among(self, transfer_ids: Sequence[int]) -> set[int]:
+        """Which of ``transfer_ids`` already have a reversing transfer."""
+        done: set[int] = set()
+        for chunk in _chunks(sorted(transfer_ids)):
+            query = select(ledger_transfers.c.reverses_id).where(ledger_transfers.c.reverses_id.in_(chunk))
+            done.update(row.reverses_id for row in self.conn.execute(query))
+        return done
+
+    def usage(
+        self, *, by_actor: bool, subjects: Sequence[int], kinds: Sequence[str], since: datetime
+    ) -> list[tuple[int, int]]:
+        """(subject, points) moved since ``since`` in ``kinds``, per credited account, or per
+        acting member when ``by_actor``."""
+        column = ledger_transfers.c.actor_member_id if by_actor else ledger_transfers.c.credit_account_id
+        found: list[tuple[int, int]] = []
+        for chunk in _chunks(sorted(subjects)):
+            query = (
+                select(column, func.sum(ledger_transfers.c.amount))
+                .where(column.in_(chunk), ledger_transfers.c.kind.in_(kinds), ledger_transfers.c.at >= since)
+                .group_by(column)
+            )
+            found.extend((subject, int(used or 0)) for subject, used in self.conn.execute(query))
+        return found
+
+    def allocate_ids(self, count: int) -> list[int]:
+        sequence = text(
+            "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)"
+        )
+        return sorted(self.conn.execute(sequence, {"n": count}).scalars())
+
+    def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
+        self.conn.execute(
+            insert(ledger_transfers),
+            [dict(zip(TRANSFER_COLUMNS, _transfer_values(t), strict=True)) for t in transfers],
+        )
+
+    # -- tiers ---------------------------------------------------------------------------
+
+    def tiers(self, community_id: int) -> tuple[Tier, ...]:
+        rows = self.conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community_id))
+        return tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows)
+
+
+class SqliteLedgerStore(LedgerStore):
+    """The hot statements in raw SQL, one step each (see the module docstring)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.raw = conn.connection.driver_connection
+
+    def community_accounts(self, community_id: int) -> list[AccountRow]:
+        sql = "SELECT id, member_id, code FROM ledger_accounts WHERE community_id = ?"
+        return select_all(self.raw, sql, ("id", "member_id", "code"), (community_id,))  # type: ignore[return-value]
+
+    def find_accounts(
+        self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]
+    ) -> list[AccountRow]:
+        found: list[AccountRow] = []
+        for column, values in (("member_id", member_ids), ("code", codes)):
+            if values:
+                sql = (
+                    "SELECT id, member_id, code FROM ledger_accounts WHERE community_id = ?"
+                    f" AND {column} IN (SELECT value FROM json_each(?))"
+                )
+                found.extend(
+                    select_all(self.raw, sql, ("id", "member_id", "code"), (community_id, as_json(values)))
+                )
+        return found
+
+    def create_accounts(self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]) -> None:
+        for column, values in (("member_id", member_ids), ("code", codes)):
+            if values:
+                self.raw.execute(
+                    f"INSERT INTO ledger_accounts (community_id, {column}, balance, earned)"
+                    " SELECT ?, value, 0, 0 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+                    (community_id, as_json(values)),
+                )
+
+    def lock_accounts(self, account_ids: Sequence[int]) -> list[LockedRow]:
+        # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE).
+        sql = (
+            "SELECT id, member_id, balance, earned FROM ledger_accounts"
+            " WHERE id IN (SELECT value FROM json_each(?))"
+        )
+        return select_all(self.raw, sql, ("id", "member_id", "balance", "earned"), (as_json(account_ids),))  # type: ignore[return-value]
+
+    def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
+        add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), changes)
+
+    def transfers_with_keys(self, community_id: int, keys: Sequence[str]) -> list[Transfer]:
+        sql = (
+            f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM ledger_transfers WHERE community_id = ?"
+            " AND idempotency_key IN (SELECT value FROM json_each(?))"
+        )
+        rows = select_all(self.raw, sql, TRANSFER_COLUMNS, (community_id, as_json(keys)))
+        return [_transfer_from_sqlite(row) for row in rows]
+
+    def usage(
+        self, *, by_actor: bool, subjects: Sequence[int], kinds: Sequence[str], since: datetime
+    ) -> list[tuple[int, int]]:
+        column = "actor_member_id" if by_actor else "credit_account_id"
+        sql = (
+            f"SELECT {column} AS subject, sum(amount) AS used FROM ledger_transfers"
+            f" WHERE {column} IN (SELECT value FROM json_each(?))"
+            " AND kind IN (SELECT value FROM json_each(?)) AND at >= ? GROUP BY 1"
+        )
+        params = (as_json(subjects), as_json(kinds), sqlite_time(since))
+        return [
+            (subject, int(used or 0))
+            for subject, used in select_all(self.raw, sql, ("subject", "used"), params)
+        ]
+
+    def allocate_ids(self, count: int) -> list[int]:
+        # Safe: the batch holds SQLite's write lock (BEGIN IMMEDIATE) until it commits.
+        (top,) = self.raw.execute("SELECT coalesce(max(id), 0) FROM ledger_transfers").fetchone()
+        return list(range(top + 1, top + 1 + count))
+
+    def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
+        rows = [(*_transfer_values(t)[:8], sqlite_time(t.at), t.key, t.reverses_id) for t in transfers]
+        insert_rows(self.raw, "ledger_transfers", TRANSFER_COLUMNS, rows)
+
+
+def transfer_from_row(row: Any) -> Transfer:
+    return Transfer(
+        row.id,
+        row.community_id,
+        row.debit_account_id,
+        row.credit_account_id,
+        row.amount,
+        row.kind,
+        row.memo,
+        row.actor_member_id,
+        row.at,
+        row.idempotency_key,
+        row.reverses_id,
+    )
+
+
+def _transfer_values(t: Transfer) -> tuple[Any, ...]:
+    return (
+        t.id,
+        t.community_id,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount,
+        t.kind,
+        t.memo,
+        t.actor_member_id,
+        t.at,
+        t.key,
+        t.reverses_id,
+    )
+
+
+def _transfer_from_sqlite(row: Sequence[Any]) -> Transfer:
+    at = datetime.fromisoformat(row[8]).replace(tzinfo=UTC)
+    return Transfer(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], at, row[9], row[10])
+
+
+def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
