@@ -629,3 +629,32 @@ async def test_the_invariant_checks_notice_a_balance_edited_behind_the_ledgers_b
 
     assert await world.ledger.totals(world.cid) == (2, 0)
     assert not await world.ledger.balances_match_transfers(world.cid)
+
+
+# -- submit: postings kept in flight --------------------------------------------------------------
+
+
+async def test_submitted_postings_are_queued_at_once_and_share_a_batch(world: World) -> None:
+    await world.earn(world.ana, 10, "fund:ana")
+    batches_before = world.ledger.writer.commits.batches
+
+    # Nothing is awaited until all three are queued: they go to the writer as one batch.
+    pending = [
+        world.ledger.submit(world.posting(world.ana, world.ben, 4, Kind.TRANSFER, f"in-flight:{n}"))
+        for n in range(3)
+    ]
+    results = [await p for p in pending]
+
+    assert [r.outcome for r in results] == [Outcome.POSTED, Outcome.POSTED, Outcome.INSUFFICIENT]
+    assert results[2].available == 2  # decided in order: the first two left 2 points
+    assert world.ledger.writer.commits.batches - batches_before == 1
+    assert (await world.balance(world.ben)).balance == 8
+    await world.assert_books_balance()
+
+
+async def test_submit_refuses_a_malformed_posting_before_queueing_it(world: World) -> None:
+    batches_before = world.ledger.writer.commits.batches
+    with pytest.raises(InvalidInput):
+        world.ledger.submit(world.posting(ISSUANCE, world.ana, 0, Kind.AWARD, "zero"))
+    assert world.ledger.writer.commits.batches == batches_before
+    assert await world.ledger.history(world.cid, world.ana.id) == []

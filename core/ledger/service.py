@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,8 +28,9 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
+from core.ledger.store import transfer_from_row
 from core.ledger.tables import ledger_accounts, ledger_transfers
-from core.ledger.writer import LedgerWriter, transfer_from_row
+from core.ledger.writer import LedgerWriter
 from core.storage.batching import GroupCommit
 from core.storage.database import Database
 
@@ -72,9 +73,21 @@ class Ledger:
 
         The same idempotency key again returns the first result (REPLAYED) and changes nothing.
         """
+        return await self.submit(posting)
+
+    def submit(self, posting: Posting) -> Awaitable[PostingResult]:
+        """Queue ``posting`` now and return an awaitable of its result.
+
+        For callers that keep several postings in flight (bulk flows, busy handlers): the
+        posting joins the writer's queue at once, so it can share a batch with the caller's
+        next ones instead of waiting for its own commit first. Validation errors raise here.
+        """
         _validate(posting)
+        return self._settle(posting, self.writer.commits.enqueue(posting))
+
+    async def _settle(self, posting: Posting, queued: Awaitable[PostingResult]) -> PostingResult:
         try:
-            return await self.writer.post(posting)
+            return await queued
         except (IntegrityError, sqlite3.IntegrityError):
             # Another process posted the same key between our check and our insert: asked
             # again, the writer finds that transfer and answers REPLAYED.
@@ -88,7 +101,7 @@ class Ledger:
         """
         for posting in postings:
             _validate(posting)
-        return list(await asyncio.gather(*(self.writer.commits.enqueue(p) for p in postings)))
+        return list(await asyncio.gather(*(self.submit(p) for p in postings)))
 
     async def reverse(
         self, transfer_id: int, *, community_id: int, actor_member_id: int | None, reason: str, at: datetime
