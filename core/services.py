@@ -27,11 +27,12 @@ class Services:
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
-        members = MemberService(db, clock)
-        settings = SettingsService(db)
         # One writer for the whole database: an event's activity row and its points commit
-        # in the same transaction (SQLite has a single writer anyway).
+        # in the same transaction, and first contacts join the batches (SQLite has a single
+        # writer anyway: a second connection writing would wait on its lock).
         writer: GroupCommit[Any, Any] = GroupCommit(db, name="writer")
+        members = MemberService(db, clock, writer)
+        settings = SettingsService(db)
         ledger = Ledger(db, writer)
         return cls(
             db=db,

@@ -290,8 +290,8 @@ def test_random_postings_keep_the_books_and_match_the_model(
     runner.run(sequential.one_by_one(planned))
     runner.run(sequential.assert_matches(model))
 
+    concurrent = runner.run(new_run(app))  # its members' first contacts use the writer too
     batches_before = app.services.ledger.writer.commits.batches
-    concurrent = runner.run(new_run(app))
     runner.run(concurrent.in_batches(planned))
     runner.run(concurrent.assert_matches(model))
     # Each gathered group went through the writer as one batch.

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,7 +24,9 @@ from core.events import ChatKind, ChatRef, UserRef
 from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale
 from core.members.models import Chat, Community, Identity, Member, Role
 from core.members.tables import chats, communities, identities, members
+from core.storage.batching import GroupCommit
 from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore
 
 MAX_NAME = 200
 
@@ -31,10 +36,40 @@ MEMBER_TTL = 300.0  # commands that need a role re-read the member (see Router.r
 IDENTITY_TTL = 300.0  # identities change only by linking (this process invalidates)
 
 
+@dataclass(frozen=True)
+class _ChatWrite:
+    """Create a chat, or take over its new title."""
+
+    community_id: int
+    platform: str
+    external_id: str
+    kind: str
+    title: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class _MemberWrite:
+    """Create a learner with their first identity, unless the identity exists by now."""
+
+    community_id: int
+    display_name: str
+    platform: str
+    external_id: str
+    language_hint: str
+    at: datetime
+
+
 class MemberService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, writer: GroupCommit[Any, Any] | None = None) -> None:
+        """``writer``: the shared single writer, so first contacts join its batches instead of
+        contending for SQLite's write lock; without one each write is its own transaction."""
         self._db = db
         self._clock = clock
+        self._writer = writer
+        if writer is not None:
+            writer.register(_ChatWrite, _write_chats)
+            writer.register(_MemberWrite, _write_members)
         # Hot-path lookups (every event). Ids never change; member rows may change in
         # another process, so they expire quickly; this process drops what it changes.
         self._communities: Cache[str, Community] = Cache(max_size=10_000, ttl=COMMUNITY_TTL)
@@ -95,38 +130,12 @@ class MemberService:
         cached = self._chats.get(cache_key)
         if cached is not None and (not ref.title or cached.title == ref.title[:MAX_NAME]):
             return cached
-        query = select(chats).where(
-            chats.c.community_id == community.id,
-            chats.c.platform == ref.platform,
-            chats.c.external_id == ref.external_id,
+        # A miss goes straight to the writer, which finds or creates the chat: one round trip.
+        title, now = ref.title[:MAX_NAME], self._clock.now()
+        chat = await self._write(
+            _ChatWrite(community.id, ref.platform, ref.external_id, ref.kind.value, title, now)
         )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        if row is not None and (not ref.title or row.title == ref.title[:MAX_NAME]):
-            return self._chats.put(cache_key, _chat(row))
-        try:
-            async with self._db.write() as conn:
-                if row is None:
-                    await conn.execute(
-                        insert(chats).values(
-                            community_id=community.id,
-                            platform=ref.platform,
-                            external_id=ref.external_id,
-                            kind=ref.kind.value,
-                            title=ref.title[:MAX_NAME],
-                            created_at=self._clock.now(),
-                            bot_present=True,
-                        )
-                    )
-                else:
-                    await conn.execute(
-                        update(chats).where(chats.c.id == row.id).values(title=ref.title[:MAX_NAME])
-                    )
-        except IntegrityError:
-            pass  # created concurrently
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).one()
-        return self._chats.put(cache_key, _chat(row))
+        return self._chats.put(cache_key, chat)
 
     async def chat_by_id(self, chat_id: int) -> Chat:
         async with self._db.read() as conn:
@@ -179,6 +188,9 @@ class MemberService:
                             key = (community_id, platform, row.identity_external_id)
                             self._identity_members.put(key, row.id)
                             found[key] = self._members.put(row.id, _member(row))
+                # Their identities too: the locale of a first reply needs them, and one
+                # query here spares one per member right after.
+                await self._prime_identities(conn, [member.id for member in found.values()])
         except Exception as error:  # every waiter gets the error; nothing is left hanging
             for future in batch.values():
                 if not future.done():
@@ -205,38 +217,22 @@ class MemberService:
                     )
                 found = await self.get_member(found.id, fresh=True)
             return found
-        now = self._clock.now()
-        try:
-            async with self._db.write() as conn:
-                member_id = (
-                    await conn.execute(
-                        insert(members)
-                        .values(
-                            community_id=community.id,
-                            display_name=name,
-                            name_key=name_key(name),
-                            role=Role.LEARNER.value,
-                            locale=None,
-                            created_at=now,
-                        )
-                        .returning(members.c.id)
-                    )
-                ).scalar_one()
-                await conn.execute(
-                    insert(identities).values(
-                        community_id=community.id,
-                        member_id=member_id,
-                        platform=user.platform,
-                        external_id=user.external_id,
-                        language_hint=normalize_locale(user.language or ""),
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
-            pass  # the same account arrived twice at once: the other insert won
+        language_hint = normalize_locale(user.language or "")
+        await self._write(
+            _MemberWrite(
+                community.id, name, user.platform, user.external_id, language_hint, self._clock.now()
+            )
+        )
         found = await self.find_by_identity(community.id, user.platform, user.external_id)
         assert found is not None
         return found
+
+    async def _write(self, item: _ChatWrite | _MemberWrite) -> Any:
+        if self._writer is not None:
+            return await self._writer.submit(item)
+        apply = _write_chats if isinstance(item, _ChatWrite) else _write_members
+        (result,) = await self._db.run_batch(apply, [item])  # type: ignore[arg-type]
+        return result
 
     async def get_member(self, member_id: int, *, fresh: bool = False) -> Member:
         """The member; ``fresh`` reads the database (for authorization decisions)."""
@@ -263,6 +259,19 @@ class MemberService:
         async with self._db.read() as conn:
             rows = await conn.execute(query)
         return [_member(r) for r in rows]
+
+    async def _prime_identities(self, conn: AsyncConnection, member_ids: Sequence[int]) -> None:
+        wanted = sorted({m for m in member_ids if self._identities.get(m) is None})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(identities).where(identities.c.member_id.in_(chunk)).order_by(identities.c.id)
+            by_member: dict[int, list[Identity]] = {member_id: [] for member_id in chunk}
+            for r in await conn.execute(query):
+                by_member[r.member_id].append(
+                    Identity(r.id, r.member_id, r.platform, r.external_id, r.language_hint, r.created_at)
+                )
+            for member_id, found in by_member.items():
+                self._identities.put(member_id, found)
 
     async def identities_of(self, member_id: int) -> list[Identity]:
         cached = self._identities.get(member_id)
@@ -427,3 +436,82 @@ def _member(row: Any) -> Member:
 
 def _chat(row: Any) -> Chat:
     return Chat(row.id, row.community_id, row.platform, row.external_id, ChatKind(row.kind), row.title)
+
+
+# -- batch writes (run in the single writer's transaction; see core/storage/batching.py) ------
+
+
+def _write_chats(conn: Connection, items: Sequence[_ChatWrite]) -> list[Chat]:
+    """Find or create each chat (taking over a new title); returns the chats."""
+    found: list[Chat] = []
+    for item in items:
+        query = select(chats).where(
+            chats.c.community_id == item.community_id,
+            chats.c.platform == item.platform,
+            chats.c.external_id == item.external_id,
+        )
+        row = conn.execute(query).first()
+        if row is None:  # another process may create it meanwhile: then theirs stands
+            values = {
+                "community_id": item.community_id,
+                "platform": item.platform,
+                "external_id": item.external_id,
+                "kind": item.kind,
+                "title": item.title,
+                "created_at": item.at,
+                "bot_present": True,
+            }
+            conn.execute(insert_or_ignore(conn.dialect.name, chats), [values])
+        elif item.title and row.title != item.title:
+            conn.execute(update(chats).where(chats.c.id == row.id).values(title=item.title))
+        else:
+            found.append(_chat(row))
+            continue
+        found.append(_chat(conn.execute(query).one()))
+    return found
+
+
+def _write_members(conn: Connection, items: Sequence[_MemberWrite]) -> list[None]:
+    for item in items:
+        known = conn.execute(
+            select(identities.c.id).where(
+                identities.c.community_id == item.community_id,
+                identities.c.platform == item.platform,
+                identities.c.external_id == item.external_id,
+            )
+        ).first()
+        if known is not None:
+            continue  # the same account arrived twice: the first write created it
+        try:
+            # A savepoint: if another process creates this identity meanwhile, only this
+            # member's insert is undone, and the batch goes on.
+            with conn.begin_nested():
+                _insert_member(conn, item)
+        except IntegrityError:
+            continue
+    return [None] * len(items)
+
+
+def _insert_member(conn: Connection, item: _MemberWrite) -> None:
+    member_id = conn.execute(
+        insert(members)
+        .values(
+            community_id=item.community_id,
+            display_name=item.display_name,
+            name_key=name_key(item.display_name),
+            role=Role.LEARNER.value,
+            locale=None,
+            created_at=item.at,
+        )
+        .returning(members.c.id)
+    ).scalar_one()
+    conn.execute(
+        insert(identities).values(
+            community_id=item.community_id,
+            member_id=member_id,
+            platform=item.platform,
+            external_id=item.external_id,
+            language_hint=item.language_hint,
+            created_at=item.at,
+        )
+    )
