@@ -1,6 +1,6 @@
 """The ledger writer's SQL, run inside a batch's write transaction.
 
-``LedgerStore`` is portable SQLAlchemy Core (PostgreSQL, and SQLite off the hot path).
+``LedgerStore`` is SQLAlchemy Core for PostgreSQL (its id allocation uses a sequence).
 ``SqliteLedgerStore`` does the same work on the raw pysqlite connection with one step per
 statement: pysqlite releases the GIL around every row it steps, and while the event loop
 thread is busy each re-take waits for it (a convoy, LIMITS.md), so a query returning 1,000
@@ -220,7 +220,13 @@ class SqliteLedgerStore(LedgerStore):
         return select_all(self.raw, sql, ("id", "member_id", "balance", "earned"), (as_json(account_ids),))  # type: ignore[return-value]
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
-        add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), changes)
+        # UPDATE … FROM changes each row once: an account listed twice gets its deltas summed.
+        merged: dict[int, tuple[int, int]] = {}
+        for account, delta, earned_delta in changes:
+            before = merged.get(account, (0, 0))
+            merged[account] = (before[0] + delta, before[1] + earned_delta)
+        rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
+        add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), rows)
 
     def transfers_with_keys(self, community_id: int, keys: Sequence[str]) -> list[Transfer]:
         sql = (
