@@ -121,9 +121,10 @@ class PointsService:
         if repeated or len(normalized) < rules["message.min_length"] or rules["message.points"] <= 0:
             return None
         cooldown = timedelta(seconds=rules["message.cooldown_seconds"])
-        if recent.last_earned is not None and at - recent.last_earned < cooldown:
+        # abs(): a platform may deliver a member's messages out of order.
+        if recent.last_earned is not None and abs(at - recent.last_earned) < cooldown:
             return None
-        recent.last_earned = at
+        recent.last_earned = max(at, recent.last_earned or at)
         result = await self.ledger.post(
             Posting(
                 community_id=community.id,
