@@ -19,7 +19,13 @@ demo: $(STAMP)
 	$(BIN)/studyhall demo
 
 # Tests run on SQLite; with STUDYHALL_TEST_PG set (a postgresql+asyncpg URL) on PostgreSQL too.
-test: $(STAMP)
+# Test peers installed with npm (the Telegram Bot API emulator).
+PEERS := tests/peers/telegram/node_modules/.package-lock.json
+
+$(PEERS): tests/peers/telegram/package-lock.json
+	npm ci --prefix tests/peers/telegram --no-audit --no-fund --loglevel=error
+
+test: $(STAMP) $(PEERS)
 	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -33,10 +39,10 @@ bench: $(STAMP)
 
 # Extract messages, merge them into each catalog, compile .mo files (optional at run time).
 i18n: $(STAMP)
-	$(BIN)/pybabel extract --quiet -F babel.cfg --no-default-keywords -k msg -k nmsg:1,2 \
+	$(BIN)/pybabel -q extract -F babel.cfg --no-default-keywords -k msg -k nmsg:1,2 --no-wrap \
 		--project=studyhall --copyright-holder="studyhall contributors" -o locales/messages.pot .
-	$(BIN)/pybabel update --quiet -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
-	$(BIN)/pybabel compile --quiet -d locales -D messages --statistics
+	$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --no-wrap
+	$(BIN)/pybabel -q compile -d locales -D messages --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

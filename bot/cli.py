@@ -1,4 +1,4 @@
-"""The ``studyhall`` command line: migrate, console, demo."""
+"""The ``studyhall`` command line: migrate, console, demo, run."""
 
 from __future__ import annotations
 
@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--db", help="database URL (default from configuration)")
     migrate.set_defaults(run=_run_migrate)
 
+    run = commands.add_parser("run", help="run every configured adapter (Telegram) until stopped")
+    run.add_argument("--db", help="database URL (default from configuration)")
+    run.add_argument("--community", help="community name (default from configuration)")
+    run.set_defaults(run=_run_adapters)
+
     for name, runner, text in (
         ("console", _run_console, "chat with the bot in this terminal"),
         ("demo", _run_demo, "migrate, seed the demo community if needed, and open the console"),
@@ -89,6 +94,15 @@ def _run_migrate(config: Config, args: argparse.Namespace) -> int:
     asyncio.run(migrate())
     print(f"studyhall: database at {safe_url(config.database_url)} is up to date")
     return 0
+
+
+def _run_adapters(config: Config, args: argparse.Namespace) -> int:
+    from bot.run import run
+
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=True
+    )
+    return asyncio.run(run(config))
 
 
 def _run_console(config: Config, args: argparse.Namespace) -> int:

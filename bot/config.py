@@ -166,7 +166,15 @@ def load_config(
             "expected an IANA time zone such as Asia/Shanghai"
         ) from None
 
-    adapters_value = core("adapters") or "console"
+    adapters_value = core("adapters")
+    if adapters_value is None:
+        # Not chosen: every network adapter whose required settings are all present.
+        present = [
+            name
+            for name, (required, _optional) in ADAPTER_SETTINGS.items()
+            if required and all(_lookup(spec, env, file_values) is not None for spec in required)
+        ]
+        adapters_value = ",".join(present) or "console"
     adapters = tuple(dict.fromkeys(a.strip().lower() for a in adapters_value.split(",") if a.strip()))
     for adapter in adapters:
         if adapter not in ADAPTER_SETTINGS:

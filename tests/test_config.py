@@ -235,9 +235,15 @@ def test_each_adapter_names_its_missing_setting(adapter: str, env: dict[str, str
 
 
 def test_disabled_adapter_settings_are_not_required_nor_kept() -> None:
-    config = load_config(env={"TELEGRAM_TOKEN": TELEGRAM_TOKEN})
+    config = load_config(env={"STUDYHALL_ADAPTERS": "console", "TELEGRAM_TOKEN": TELEGRAM_TOKEN})
     assert "telegram" not in config.adapter_settings
     assert TELEGRAM_TOKEN not in config.secret_values()
+
+
+def test_without_a_choice_every_adapter_with_its_settings_present_is_enabled() -> None:
+    config = load_config(env={"TELEGRAM_TOKEN": TELEGRAM_TOKEN, "WECHAT_APP_ID": "wx1"})
+    assert config.adapters == ("telegram",)  # WeChat lacks its secret and token: not enabled
+    assert load_config(env={}).adapters == ("console",)
 
 
 # -- secrets --------------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The Telegram adapter: a python-telegram-bot Application feeding the App.
+
+Every update goes through one TypeHandler: translated to an Event (inbound.py), handled by
+the core, and the replies sent back (outbound.py). Updates run concurrently so a busy
+group's messages share the core's group commits; PTB's AIORateLimiter keeps sends within
+Telegram's limits (30/s overall, 20/min per group) and waits out 429 ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
+
+from telegram import Bot, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.adapters.telegram.inbound import PLATFORM, event_from_update
+from bot.adapters.telegram.outbound import (
+    CallbackData,
+    DocumentMessage,
+    OutboundMessage,
+    PhotoMessage,
+    TextMessage,
+    render_messages,
+)
+from bot.app import App, Outgoing
+from bot.config import Secret
+from core.events import ChatKind, Event, EventKind
+from core.i18n import msg, normalize_locale, render
+from core.replies import Reply
+
+log = logging.getLogger(__name__)
+
+CONCURRENT_UPDATES = 256  # updates handled at once (group messages share commits)
+DEFAULT_API_BASE = "https://api.telegram.org"
+
+
+class InOrderPerSender(BaseUpdateProcessor):
+    """Updates run concurrently, except that one person's updates in one chat run in the
+    order they came: a command and the next one, or two messages against a cooldown, are
+    never swapped; different people in a busy group still share the core's commits."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[tuple[int, int], tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
+        key = _sender_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _sender_key(update: object) -> tuple[int, int] | None:
+    if not isinstance(update, Update) or update.effective_user is None:
+        return None
+    chat = update.effective_chat
+    return (chat.id if chat is not None else 0, update.effective_user.id)
+
+
+class TelegramAdapter:
+    def __init__(
+        self,
+        app: App,
+        settings: Mapping[str, str | Secret],
+        *,
+        request: BaseRequest | None = None,
+        updates_request: BaseRequest | None = None,
+    ) -> None:
+        """``request``/``updates_request``: PTB request objects (tests pass their own)."""
+        self.app = app
+        self.callbacks = CallbackData()
+        token = settings["token"]
+        api_base = str(settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
+        builder = (
+            Application.builder()
+            .token(token.reveal() if isinstance(token, Secret) else token)
+            .base_url(f"{api_base}/bot")
+            .base_file_url(f"{api_base}/file/bot")
+            .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
+            .rate_limiter(AIORateLimiter())
+        )
+        if request is not None:
+            builder = builder.request(request)
+        if updates_request is not None:
+            builder = builder.get_updates_request(updates_request)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        return self.application.bot
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start_polling(self, poll_interval: float = 0.0) -> None:
+        await self.application.initialize()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+        )
+        log.info("telegram: polling as @%s", self.bot.username)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        event = event_from_update(update, self.app.config.community, self.app.clock.now())
+        if event is None:
+            return
+        if event.kind is EventKind.BUTTON:
+            event = await self._unpack_button(update, event)
+            if event is None:
+                return
+        for outgoing in await self.app.handle(event, bot_username=self.bot.username):
+            await self.deliver(outgoing, event)
+
+    async def _unpack_button(self, update: Update, event: Event) -> Event | None:
+        query = update.callback_query
+        assert query is not None
+        data = self.callbacks.unpack(event.data)
+        if data is None:
+            notice = msg("This button has expired. Please send the command again.")
+            await _quietly(query.answer(render(notice, _locale_of(event)), show_alert=True))
+            return None
+        await _quietly(query.answer())  # stops the button's spinner
+        return replace(event, data=data)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def deliver(self, outgoing: Outgoing, event: Event | None = None) -> bool:
+        """Send one reply; a private one goes to the member's Telegram account. When that is
+        impossible (no Telegram account, or they never started the bot) the member is told
+        in the chat the event came from, if it was a group. Returns whether it was sent."""
+        if outgoing.chat is not None:
+            return await self._send(outgoing.chat.external_id, outgoing.reply, outgoing.locale)
+        account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
+        if account is not None and await self._send(account.external_id, outgoing.reply, outgoing.locale):
+            return True
+        if event is not None and event.chat.kind is ChatKind.GROUP and outgoing.member is not None:
+            notice = msg(
+                "{name}, I could not message you privately. Open a chat with @{bot} and press Start.",
+                name=outgoing.member.display_name,
+                bot=self.bot.username,
+            )
+            await self._send(event.chat.external_id, Reply.text(notice), outgoing.locale)
+        return False
+
+    async def _send(self, chat_id: str, reply: Reply, locale: str) -> bool:
+        try:
+            for message in render_messages(reply, locale, self.callbacks):
+                await self._send_one(chat_id, message)
+        except (Forbidden, BadRequest) as error:
+            # Blocked, never started, or the chat is gone: the caller decides what to tell.
+            log.info("telegram: cannot send to %s: %s", chat_id, error.message)
+            return False
+        return True
+
+    async def _send_one(self, chat_id: str, message: OutboundMessage) -> None:
+        if isinstance(message, TextMessage):
+            await self.bot.send_message(
+                chat_id,
+                message.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=message.keyboard,
+                disable_web_page_preview=True,
+            )
+        elif isinstance(message, PhotoMessage):
+            await self.bot.send_photo(
+                chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML
+            )
+        elif isinstance(message, DocumentMessage):
+            await self.bot.send_document(
+                chat_id,
+                message.data,
+                filename=message.name,
+                caption=message.caption_html or None,
+                parse_mode=ParseMode.HTML,
+            )
+
+
+def _locale_of(event: Event) -> str:
+    return normalize_locale(event.sender.language or "en")
+
+
+async def _quietly(call: object) -> None:
+    """Await a best-effort call (answering a button press) whose failure changes nothing."""
+    try:
+        await call  # type: ignore[misc]
+    except TelegramError as error:
+        log.info("telegram: %s", error)

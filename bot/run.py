@@ -1,0 +1,60 @@
+"""``studyhall run``: the App with every configured network adapter, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+from bot.app import App
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+NETWORK_ADAPTERS = ("telegram",)  # Discord and WeChat join as their adapters land
+JOBS_EVERY_SECONDS = 60.0
+
+
+class RunningAdapter(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def run(config: Config) -> int:
+    wanted = [name for name in config.adapters if name in NETWORK_ADAPTERS]
+    if not wanted:
+        log.error("no network adapter configured")
+        print("studyhall: no adapter to run; set TELEGRAM_TOKEN (see README, Configuration)")
+        return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll otherwise
+    app = await App.open(config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    running: list[RunningAdapter] = []
+    try:
+        for name in wanted:
+            running.append(await _start(name, app, config))
+            print(f"studyhall: {name} adapter running", flush=True)
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), JOBS_EVERY_SECONDS)
+            except TimeoutError:
+                await app.run_due_jobs()
+    finally:
+        for adapter in reversed(running):
+            await adapter.stop()
+        await app.close()  # flushes the writers: nothing queued is lost
+        print("studyhall: stopped", flush=True)
+    return 0
+
+
+async def _start(name: str, app: App, config: Config) -> RunningAdapter:
+    if name == "telegram":
+        from bot.adapters.telegram.adapter import TelegramAdapter
+
+        adapter = TelegramAdapter(app, config.adapter_settings["telegram"])
+        await adapter.start_polling()
+        return adapter
+    raise ValueError(f"unknown adapter {name}")

@@ -1,0 +1,105 @@
+"""The Telegram Bot API emulator for tests: npm telegram-test-api in tests/peers/telegram.
+
+Its quirks against PTB 22 are fixed here, in a test-only request class (see TESTING.md):
+getMe lacks ``is_bot``, dates are milliseconds, some methods answer ``null``, a sent message's
+fields come back as JSON strings, callback queries lack ``chat_instance``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from telegram.request import HTTPXRequest
+
+PEER = Path(__file__).parent / "peers" / "telegram"
+NULL_IS_TRUE = ("answerCallbackQuery", "setWebhook", "deleteWebhook", "deleteMessage")
+
+
+def available() -> bool:
+    return shutil.which("node") is not None and (PEER / "node_modules").exists()
+
+
+class EmulatorRequest(HTTPXRequest):
+    """HTTPXRequest that corrects the emulator's known deviations from the Bot API."""
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(url, method, *args, **kwargs)
+        return status, corrected(url, payload)
+
+
+def corrected(url: str, payload: bytes) -> bytes:
+    body = json.loads(payload)
+    endpoint = url.rsplit("/", 1)[-1]
+    if body.get("ok") and body.get("result") is None and endpoint in NULL_IS_TRUE:
+        body["result"] = True
+    if endpoint == "getMe":
+        body["result"] = {"is_bot": True, **body["result"]}
+    _seconds(body.get("result"))
+    _objects(body.get("result"))
+    if endpoint == "getUpdates":
+        for update in body.get("result") or []:
+            if "callback_query" in update:  # the emulator leaves out a required field
+                update["callback_query"].setdefault("chat_instance", "emulator")
+    return json.dumps(body).encode()
+
+
+def _seconds(value: Any) -> None:
+    """Milliseconds → seconds for every ``date`` in a result."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "date" and isinstance(item, int) and item > 10**11:
+                value[key] = item // 1000
+            else:
+                _seconds(item)
+    elif isinstance(value, list):
+        for item in value:
+            _seconds(item)
+
+
+def _objects(result: Any) -> None:
+    """The emulator echoes a sent message's form fields back as JSON strings; decode them."""
+    if isinstance(result, dict):
+        for key in ("link_preview_options", "reply_markup", "entities", "reply_parameters"):
+            if isinstance(result.get(key), str):
+                result[key] = json.loads(result[key])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_emulator() -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        ["node", str(PEER / "server.js"), str(port)], stdout=subprocess.PIPE, text=True, cwd=PEER
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def install_request_fix() -> None:
+    """Make every HTTPXRequest correct the emulator's quirks (for a subprocess under test)."""
+    original = HTTPXRequest.do_request
+
+    async def do_request(
+        self: HTTPXRequest, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        status, payload = await original(self, url, method, *args, **kwargs)
+        return status, corrected(url, payload)
+
+    HTTPXRequest.do_request = do_request  # type: ignore[method-assign]

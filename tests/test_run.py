@@ -1,0 +1,84 @@
+"""bot/run.py through the real command line: `studyhall run` starts the configured adapter,
+answers a user through the Telegram emulator, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.telegram_peer import available, running_emulator
+
+TOKEN = "654321:RUN-token"
+# The product's CLI, with HTTPXRequest taught the emulator's quirks (test-only).
+RUN = (
+    "import sys; from tests.telegram_peer import install_request_fix; install_request_fix();"
+    " from bot.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+ROOT = Path(__file__).parent.parent
+
+
+def _environment(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "STUDYHALL_"))}
+    env.update(STUDYHALL_DATABASE_URL=db_url, STUDYHALL_DATA_DIR=str(tmp_path / "data"), **extra)
+    return env
+
+
+def test_run_without_an_adapter_says_what_to_set(db_url: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", RUN, "run"],
+        env=_environment(db_url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "TELEGRAM_TOKEN" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not available(), reason="the Telegram emulator is installed by `make test`")
+def test_run_serves_telegram_until_sigterm(db_url: str, tmp_path: Path) -> None:
+    with running_emulator() as base:
+        env = _environment(db_url, tmp_path, TELEGRAM_TOKEN=TOKEN, TELEGRAM_API_BASE=base)
+        process = subprocess.Popen(
+            [sys.executable, "-c", RUN, "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "studyhall: telegram adapter running"
+            user = {"id": 77, "is_bot": False, "first_name": "Omar"}
+            message = {
+                "botToken": TOKEN,
+                "from": user,
+                "chat": {"id": 77, "type": "private", "first_name": "Omar"},
+                "text": "/start",
+                "date": int(time.time()),
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            }
+            assert httpx.post(f"{base}/sendCommand", json=message).json()["ok"]
+            sent: list[dict] = []
+            deadline = time.monotonic() + 30
+            while not sent and time.monotonic() < deadline:
+                reply = httpx.post(f"{base}/getUpdates", json={"token": TOKEN, "chatId": 77}).json()
+                sent = [update["message"] for update in reply["result"]]
+                time.sleep(0.1)
+            assert sent and "Omar" in sent[0]["text"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "studyhall: stopped" in out
+    assert TOKEN not in out + err  # the token never reaches the output

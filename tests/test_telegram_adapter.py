@@ -1,0 +1,207 @@
+"""bot/adapters/telegram/adapter.py end to end: the real PTB Application running the real
+adapter against the telegram-test-api Bot API emulator (npm, tests/peers/telegram), with the
+emulator's quirks corrected by tests/telegram_peer.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.app import App
+from tests.conftest import START
+from tests.telegram_peer import EmulatorRequest, available, running_emulator
+
+PEER = Path(__file__).parent / "peers" / "telegram"
+TOKEN = "123456:TEST-token"
+ANA = {"id": 1001, "is_bot": False, "first_name": "Ana", "username": "ana", "language_code": "en"}
+LI = {"id": 1002, "is_bot": False, "first_name": "Li", "username": "li", "language_code": "zh-hans"}
+GROUP = {"id": -5001, "type": "supergroup", "title": "Python study group"}
+NULL_IS_TRUE = ("answerCallbackQuery", "setWebhook", "deleteWebhook", "deleteMessage")
+
+pytestmark = pytest.mark.skipif(
+    not available(),
+    reason="the Telegram emulator is installed by `make test` (npm ci in tests/peers/telegram)",
+)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    with running_emulator() as base:
+        yield base
+
+
+class Chat:
+    """The user side of the emulator: send as a user, read what the bot sent."""
+
+    def __init__(self, base: str, client: httpx.AsyncClient) -> None:
+        self.base = base
+        self.client = client
+        self.moment = count()
+
+    async def send(self, user: dict[str, Any], chat: dict[str, Any], text: str) -> None:
+        message: dict[str, Any] = {
+            "botToken": TOKEN,
+            "from": user,
+            "chat": chat,
+            "text": text,
+            "date": int((START + timedelta(minutes=next(self.moment))).timestamp()),
+        }
+        endpoint = "sendMessage"
+        if text.startswith("/"):
+            endpoint = "sendCommand"
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        response = await self.client.post(f"{self.base}/{endpoint}", json=message)
+        assert response.json()["ok"]
+
+    async def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> None:
+        callback = {"botToken": TOKEN, "from": user, "message": message, "data": data}
+        response = await self.client.post(f"{self.base}/sendCallback", json=callback)
+        assert response.json()["ok"]
+
+    async def bot_messages(self, chat_id: int, expected: int = 1, wait: float = 15.0) -> list[dict[str, Any]]:
+        """What the bot sent to ``chat_id`` since the last read: at least ``expected`` messages."""
+        found: list[dict[str, Any]] = []
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            response = await self.client.post(
+                f"{self.base}/getUpdates", json={"token": TOKEN, "chatId": chat_id}
+            )
+            found += [update["message"] for update in response.json()["result"]]
+            if len(found) >= expected or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def running(app: App, emulator: str) -> AsyncIterator[tuple[TelegramAdapter, Chat]]:
+    adapter = TelegramAdapter(
+        app,
+        {"token": TOKEN, "api_base": emulator},
+        request=EmulatorRequest(),
+        updates_request=EmulatorRequest(),
+    )
+    await adapter.start_polling(poll_interval=0.02)
+    async with httpx.AsyncClient() as client:
+        chat = Chat(emulator, client)
+        await chat.bot_messages(ANA["id"], expected=0, wait=0)  # forget earlier tests' messages
+        yield adapter, chat
+    await adapter.stop()
+
+
+def _private(user: dict[str, Any]) -> dict[str, Any]:
+    return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+
+
+async def test_start_help_and_points_in_a_private_chat(running: tuple[TelegramAdapter, Chat]) -> None:
+    adapter, chat = running
+    await chat.send(ANA, _private(ANA), "/start")
+    (welcome,) = await chat.bot_messages(ANA["id"])
+    assert "Ana" in welcome["text"]
+    assert welcome["parse_mode"] == "HTML"
+
+    await chat.send(ANA, _private(ANA), f"/help@{adapter.bot.username}")
+    (help_text,) = await chat.bot_messages(ANA["id"])
+    assert "/points" in help_text["text"]
+
+    await chat.send(ANA, _private(ANA), "/points")
+    (points,) = await chat.bot_messages(ANA["id"])
+    assert "0" in points["text"]
+
+
+async def test_checkin_credits_points_and_points_shows_them(running: tuple[TelegramAdapter, Chat]) -> None:
+    adapter, chat = running
+    await chat.send(ANA, _private(ANA), "/checkin")
+    (checked_in,) = await chat.bot_messages(ANA["id"])
+    member = await adapter.app.services.members.find_by_identity(
+        (await adapter.app.community()).id, "telegram", str(ANA["id"])
+    )
+    assert member is not None
+    balance = await adapter.app.services.ledger.balance(member.community_id, member.id)
+    assert balance.balance > 0
+    assert str(balance.balance) in checked_in["text"]
+
+
+async def test_a_button_press_runs_its_command(running: tuple[TelegramAdapter, Chat]) -> None:
+    _adapter, chat = running
+    await chat.send(ANA, _private(ANA), "/lang")
+    (choices,) = await chat.bot_messages(ANA["id"])
+    buttons = [button for row in choices["reply_markup"]["inline_keyboard"] for button in row]
+    chinese = next(button for button in buttons if "zh" in button["callback_data"])
+
+    pressed_on = {
+        "message_id": 1,  # the emulator's read-back has no id; any id will do
+        "date": 0,
+        "chat": _private(ANA),
+        "text": choices["text"],
+    }
+    await chat.press(ANA, pressed_on, chinese["callback_data"])
+    (changed,) = await chat.bot_messages(ANA["id"])
+    assert any("\u4e00" <= character <= "\u9fff" for character in changed["text"])  # answered in Chinese
+
+
+async def test_a_group_conversation_earns_points(running: tuple[TelegramAdapter, Chat]) -> None:
+    adapter, chat = running
+    lines = [
+        "How do I read a CSV file with pandas?",
+        "Use pandas.read_csv and pass the path of the file",
+        "Thanks, that worked for my homework dataset",
+    ]
+    for line in lines:
+        await chat.send(ANA, GROUP, line)
+    community = await adapter.app.community()
+    members = adapter.app.services.members
+    for _ in range(200):
+        member = await members.find_by_identity(community.id, "telegram", str(ANA["id"]))
+        if member is not None:
+            balance = await adapter.app.services.ledger.balance(community.id, member.id)
+            if balance.earned >= len(lines):
+                break
+        await asyncio.sleep(0.05)
+    assert member is not None
+    history = await adapter.app.services.ledger.history(community.id, member.id)
+    assert [line.transfer.kind for line in history] == ["message"] * len(lines)
+    assert await chat.bot_messages(GROUP["id"], expected=0, wait=0.3) == []  # earning is silent
+
+
+async def test_one_senders_updates_run_in_order_while_others_overlap() -> None:
+    from telegram import Bot, Update
+
+    from bot.adapters.telegram.adapter import InOrderPerSender
+
+    bot = Bot(TOKEN)
+
+    def update(update_id: int, user: dict[str, Any]) -> Update:
+        message = {"message_id": update_id, "date": 0, "chat": GROUP, "from": user, "text": "hi"}
+        return Update.de_json({"update_id": update_id, "message": message}, bot)
+
+    processor = InOrderPerSender(8)
+    order: list[str] = []
+    ana_first_may_finish = asyncio.Event()
+
+    async def work(name: str, wait: asyncio.Event | None = None) -> None:
+        order.append(f"{name} starts")
+        if wait is not None:
+            await wait.wait()
+        order.append(f"{name} ends")
+
+    async def li_then_release() -> None:
+        await work("li")
+        ana_first_may_finish.set()
+
+    await asyncio.gather(
+        processor.process_update(update(1, ANA), work("ana-1", ana_first_may_finish)),
+        processor.process_update(update(2, ANA), work("ana-2")),
+        processor.process_update(update(3, LI), li_then_release()),
+    )
+    # Ana's second update waited for her first; Li's ran meanwhile.
+    assert order.index("ana-1 ends") < order.index("ana-2 starts")
+    assert order.index("li ends") < order.index("ana-1 ends")
+    assert processor._locks == {}  # nothing left behind
