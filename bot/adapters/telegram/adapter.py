@@ -19,6 +19,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.adapters.telegram.commands import command_menus
 from bot.adapters.telegram.inbound import PLATFORM, event_from_update
 from bot.adapters.telegram.outbound import (
     CallbackData,
@@ -124,6 +125,18 @@ class TelegramAdapter:
             poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
         )
         log.info("telegram: polling as @%s", self.bot.username)
+        await self.publish_commands()
+
+    async def publish_commands(self) -> None:
+        """Set the command menus (best effort: a failure is logged, the bot still runs)."""
+        for menu in command_menus(self.app.router):
+            try:
+                await self.bot.set_my_commands(
+                    menu.commands, scope=menu.scope, language_code=menu.language_code or None
+                )
+            except TelegramError as error:
+                log.warning("telegram: setMyCommands failed (%s); the command menu may be stale", error)
+                return
 
     async def stop(self) -> None:
         if self.application.updater is not None and self.application.updater.running:
