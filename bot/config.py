@@ -94,6 +94,8 @@ CORE_SETTINGS = {
     "adapters": SettingSpec("STUDYHALL_ADAPTERS", "", "adapters"),
     "community": SettingSpec("STUDYHALL_COMMUNITY", "", "community"),
     "log_level": SettingSpec("STUDYHALL_LOG_LEVEL", "", "log_level"),
+    "http_host": SettingSpec("STUDYHALL_HTTP_HOST", "", "http_host"),
+    "http_port": SettingSpec("STUDYHALL_HTTP_PORT", "", "http_port"),
 }
 
 
@@ -106,6 +108,8 @@ class Config:
     adapters: tuple[str, ...] = ("console",)
     community: str = "demo"
     log_level: str = "INFO"
+    http_host: str = "127.0.0.1"  # the HTTP app (webhooks) listens here, behind your TLS proxy
+    http_port: int = 8080
     adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -114,7 +118,8 @@ class Config:
             f"Config(database_url={shown!r}, data_dir={str(self.data_dir)!r}, "
             f"default_locale={self.default_locale!r}, timezone={self.timezone!r}, "
             f"adapters={self.adapters!r}, community={self.community!r}, "
-            f"log_level={self.log_level!r}, adapter_settings={dict(self.adapter_settings)!r})"
+            f"log_level={self.log_level!r}, http={self.http_host}:{self.http_port}, "
+            f"adapter_settings={dict(self.adapter_settings)!r})"
         )
 
     def secret_values(self) -> list[str]:
@@ -193,6 +198,13 @@ def load_config(
             f"{CORE_SETTINGS['log_level'].label} is {log_level!r}; expected DEBUG, INFO, WARNING or ERROR"
         )
 
+    http_host = (core("http_host") or "127.0.0.1").strip()
+    port_value = core("http_port") or "8080"
+    if not port_value.isdigit() or not 1 <= int(port_value) <= 65535:
+        raise ConfigError(
+            f"{CORE_SETTINGS['http_port'].label} is {port_value!r}; expected a port, 1 to 65535"
+        )
+
     adapter_settings: dict[str, dict[str, str | Secret]] = {}
     for adapter in adapters:
         required, optional = ADAPTER_SETTINGS[adapter]
@@ -216,6 +228,8 @@ def load_config(
         adapters=adapters,
         community=community,
         log_level=log_level,
+        http_host=http_host,
+        http_port=int(port_value),
         adapter_settings=adapter_settings,
     )
 

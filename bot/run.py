@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from typing import Protocol
 
 from bot.app import App
-from bot.config import Config
+from bot.config import Config, Secret
+from bot.http import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,21 @@ async def run(config: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     running: list[RunningAdapter] = []
+    http = HttpServer(config.http_host, config.http_port)
     try:
         for name in wanted:
-            running.append(await _start(name, app, config))
+            running.append(await _start(name, app, config, http))
             print(f"studyhall: {name} adapter running", flush=True)
+        if len(http.app.router.routes()) > 1:  # more than the health check: webhooks to serve
+            await http.start()
+            print(f"studyhall: http on {config.http_host}:{config.http_port}", flush=True)
         while not stopping.is_set():
             try:
                 await asyncio.wait_for(stopping.wait(), JOBS_EVERY_SECONDS)
             except TimeoutError:
                 await app.run_due_jobs()
     finally:
+        await http.stop()
         for adapter in reversed(running):
             await adapter.stop()
         await app.close()  # flushes the writers: nothing queued is lost
@@ -50,11 +57,19 @@ async def run(config: Config) -> int:
     return 0
 
 
-async def _start(name: str, app: App, config: Config) -> RunningAdapter:
+async def _start(name: str, app: App, config: Config, http: HttpServer) -> RunningAdapter:
     if name == "telegram":
         from bot.adapters.telegram.adapter import TelegramAdapter
 
-        adapter = TelegramAdapter(app, config.adapter_settings["telegram"])
-        await adapter.start_polling()
+        settings = config.adapter_settings["telegram"]
+        adapter = TelegramAdapter(app, settings)
+        webhook_url = settings.get("webhook_url")
+        if webhook_url:
+            # Without a configured secret, one per run: setWebhook sends it to Telegram each start.
+            configured = settings.get("webhook_secret")
+            secret = configured.reveal() if isinstance(configured, Secret) else secrets.token_urlsafe(32)
+            await adapter.start_webhook(http, str(webhook_url), secret)
+        else:
+            await adapter.start_polling()
         return adapter
     raise ValueError(f"unknown adapter {name}")

@@ -71,7 +71,7 @@ def _objects(result: Any) -> None:
                 result[key] = json.loads(result[key])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -79,7 +79,7 @@ def _free_port() -> int:
 
 @contextmanager
 def running_emulator() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         ["node", str(PEER / "server.js"), str(port)], stdout=subprocess.PIPE, text=True, cwd=PEER
     )

@@ -205,3 +205,82 @@ async def test_one_senders_updates_run_in_order_while_others_overlap() -> None:
     assert order.index("ana-1 ends") < order.index("ana-2 starts")
     assert order.index("li ends") < order.index("ana-1 ends")
     assert processor._locks == {}  # nothing left behind
+
+
+WEBHOOK_TOKEN = "777:WEBHOOK-token"  # its own bot: the emulator delivers this one's updates by webhook
+
+
+@pytest.fixture
+async def webhook(app: App, emulator: str) -> AsyncIterator[tuple[TelegramAdapter, str]]:
+    from bot.http import HttpServer
+    from tests.telegram_peer import free_port
+
+    http = HttpServer("127.0.0.1", free_port())
+    adapter = TelegramAdapter(
+        app,
+        {"token": WEBHOOK_TOKEN, "api_base": emulator},
+        request=EmulatorRequest(),
+        updates_request=EmulatorRequest(),
+    )
+    url = f"http://127.0.0.1:{http.port}/telegram/hook"
+    await adapter.start_webhook(http, url, "s3cret_-token")
+    await http.start()
+    yield adapter, url
+    await http.stop()
+    await adapter.stop()
+
+
+async def test_webhook_mode_answers_through_the_http_app(
+    webhook: tuple[TelegramAdapter, str], emulator: str
+) -> None:
+    _adapter, _url = webhook
+    async with httpx.AsyncClient() as client:
+        message = {
+            "botToken": WEBHOOK_TOKEN,
+            "from": ANA,
+            "chat": _private(ANA),
+            "text": "/start",
+            "date": int(START.timestamp()),
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        }
+        assert (await client.post(f"{emulator}/sendCommand", json=message)).json()["ok"]
+        sent: list[dict[str, Any]] = []
+        for _ in range(200):
+            reply = await client.post(
+                f"{emulator}/getUpdates", json={"token": WEBHOOK_TOKEN, "chatId": ANA["id"]}
+            )
+            sent += [update["message"] for update in reply.json()["result"]]
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+    assert sent and "Ana" in sent[0]["text"]
+
+
+@pytest.mark.parametrize("header", [None, "wrong-token", "s3cret_-token-and-more"])
+async def test_webhook_calls_without_the_secret_are_refused_and_do_nothing(
+    webhook: tuple[TelegramAdapter, str], header: str | None
+) -> None:
+    adapter, url = webhook
+    update = {
+        "update_id": 900,
+        "message": {"message_id": 5, "date": 0, "chat": _private(LI), "from": LI, "text": "/start"},
+    }
+    headers = {"X-Telegram-Bot-Api-Secret-Token": header} if header is not None else {}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(url, json=update, headers=headers)
+    assert response.status_code == 403
+    community = await adapter.app.community()
+    assert (
+        await adapter.app.services.members.find_by_identity(community.id, "telegram", str(LI["id"])) is None
+    )
+
+
+async def test_a_malformed_webhook_body_is_acknowledged_and_skipped(
+    webhook: tuple[TelegramAdapter, str],
+) -> None:
+    _adapter, url = webhook
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            url, content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_-token"}
+        )
+    assert response.status_code == 200

@@ -9,10 +9,14 @@ Telegram's limits (30/s overall, 20/min per group) and waits out 429 ``retry_aft
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import Bot, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -31,6 +35,7 @@ from bot.adapters.telegram.outbound import (
 )
 from bot.app import App, Outgoing
 from bot.config import Secret
+from bot.http import HttpServer
 from core.events import ChatKind, Event, EventKind
 from core.i18n import msg, normalize_locale, render
 from core.replies import Reply
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 256  # updates handled at once (group messages share commits)
 DEFAULT_API_BASE = "https://api.telegram.org"
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
 
 
 class InOrderPerSender(BaseUpdateProcessor):
@@ -93,6 +99,7 @@ class TelegramAdapter:
         """``request``/``updates_request``: PTB request objects (tests pass their own)."""
         self.app = app
         self.callbacks = CallbackData()
+        self._secret = ""
         token = settings["token"]
         api_base = str(settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
         builder = (
@@ -137,6 +144,32 @@ class TelegramAdapter:
             except TelegramError as error:
                 log.warning("telegram: setMyCommands failed (%s); the command menu may be stale", error)
                 return
+
+    async def start_webhook(self, http: HttpServer, url: str, secret: str) -> None:
+        """Receive updates on ``url`` (its path is a route on the project's HTTP app); Telegram
+        sends ``secret`` in a header with every update and anything without it is refused."""
+        if not _SECRET_TOKEN.match(secret):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        self._secret = secret
+        http.add_post(urlsplit(url).path or "/", self._on_webhook)
+        await self.application.initialize()
+        await self.application.start()
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+        log.info("telegram: webhook set for @%s", self.bot.username)
+        await self.publish_commands()
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        sent = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not self._secret or not hmac.compare_digest(sent.encode(), self._secret.encode()):
+            log.warning("telegram: refused a webhook call without the right secret from %s", request.remote)
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.bot)
+        except Exception:  # a malformed body: say so, and never let Telegram retry it forever
+            log.warning("telegram: skipped a malformed webhook update", exc_info=True)
+            return web.Response(status=200)
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
 
     async def stop(self) -> None:
         if self.application.updater is not None and self.application.updater.running:

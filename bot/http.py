@@ -1,0 +1,38 @@
+"""The project's one HTTP app (aiohttp): every webhook — Telegram today; payments and WeChat
+as they land — is a route on it. It listens on STUDYHALL_HTTP_HOST:STUDYHALL_HTTP_PORT; put a
+TLS-terminating proxy in front of it."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class HttpServer:
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.app = web.Application(client_max_size=1024**2)  # webhook bodies are small
+        self.app.router.add_get("/healthz", _health)
+        self._runner: web.AppRunner | None = None
+
+    def add_post(self, path: str, handler: web.Handler) -> None:
+        self.app.router.add_post(path, handler)
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        log.info("http: listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+async def _health(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
