@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 PEER = Path(__file__).parent / "peers" / "telegram"
 NULL_IS_TRUE = ("answerCallbackQuery", "setWebhook", "deleteWebhook", "deleteMessage")
@@ -103,3 +103,31 @@ def install_request_fix() -> None:
         return status, corrected(url, payload)
 
     HTTPXRequest.do_request = do_request  # type: ignore[method-assign]
+
+
+class RecordingRequest(BaseRequest):
+    """Answers every Bot API call with a success and records (method, parameters)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        parameters = request_data.parameters if request_data is not None else {}
+        self.calls.append((endpoint, parameters))
+        result: Any = True
+        if endpoint == "getMe":
+            result = {"id": 42, "is_bot": True, "first_name": "Study", "username": "studyhall_bot"}
+        return 200, json.dumps({"ok": True, "result": result}).encode()

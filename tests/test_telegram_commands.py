@@ -4,48 +4,17 @@ emulator has no setMyCommands)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from telegram import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
 )
-from telegram.request import BaseRequest, RequestData
 
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.adapters.telegram.commands import command_menus
 from bot.app import App
 from bot.handlers import build_router
-
-
-class RecordingRequest(BaseRequest):
-    """Answers every Bot API call with a success and records (method, parameters)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        endpoint = url.rsplit("/", 1)[-1]
-        parameters = request_data.parameters if request_data is not None else {}
-        self.calls.append((endpoint, parameters))
-        result: Any = True
-        if endpoint == "getMe":
-            result = {"id": 42, "is_bot": True, "first_name": "Study", "username": "studyhall_bot"}
-        return 200, json.dumps({"ok": True, "result": result}).encode()
+from tests.telegram_peer import RecordingRequest
 
 
 def _names(menu_commands: tuple) -> list[str]:

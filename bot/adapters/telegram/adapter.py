@@ -33,11 +33,13 @@ from bot.adapters.telegram.outbound import (
     TextMessage,
     render_messages,
 )
+from bot.adapters.telegram.rights import rights_report
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
 from core.events import ChatKind, Event, EventKind
 from core.i18n import msg, normalize_locale, render
+from core.members.models import Role
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,9 @@ class TelegramAdapter:
     # -- inbound ----------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.my_chat_member is not None:
+            await self._on_bot_rights(update)
+            return
         event = event_from_update(update, self.app.config.community, self.app.clock.now())
         if event is None:
             return
@@ -190,6 +195,23 @@ class TelegramAdapter:
                 return
         for outgoing in await self.app.handle(event, bot_username=self.bot.username):
             await self.deliver(outgoing, event)
+
+    async def _on_bot_rights(self, update: Update) -> None:
+        """The bot's rights in a group changed: tell every creator what (if anything) to fix."""
+        assert update.my_chat_member is not None
+        lines = rights_report(update.my_chat_member)
+        if lines is None:
+            return
+        members = self.app.services.members
+        community = await self.app.community()
+        for creator in await members.members_by_role(community.id, [Role.CREATOR]):
+            outgoing = Outgoing(
+                Reply.text(*lines),
+                await members.effective_locale(creator, community),
+                member=creator,
+                identities=tuple(await members.identities_of(creator.id)),
+            )
+            await self.deliver(outgoing)
 
     async def _unpack_button(self, update: Update, event: Event) -> Event | None:
         query = update.callback_query
