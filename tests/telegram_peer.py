@@ -13,6 +13,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,12 @@ def install_request_fix() -> None:
 
 
 class RecordingRequest(BaseRequest):
-    """Answers every Bot API call with a success and records (method, parameters)."""
+    """Answers every Bot API call and records (method, parameters). ``results`` gives a
+    method's result (default ``True``); a ``BotApiError`` there is answered as that error."""
 
-    def __init__(self) -> None:
+    def __init__(self, results: dict[str, Any] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.results = results or {}
 
     async def initialize(self) -> None:
         pass
@@ -127,7 +130,16 @@ class RecordingRequest(BaseRequest):
         endpoint = url.rsplit("/", 1)[-1]
         parameters = request_data.parameters if request_data is not None else {}
         self.calls.append((endpoint, parameters))
-        result: Any = True
+        result: Any = self.results.get(endpoint, True)
         if endpoint == "getMe":
             result = {"id": 42, "is_bot": True, "first_name": "Study", "username": "studyhall_bot"}
+        if isinstance(result, BotApiError):
+            body = {"ok": False, "error_code": result.status, "description": result.description}
+            return result.status, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+@dataclass(frozen=True)
+class BotApiError:
+    status: int
+    description: str

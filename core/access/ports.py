@@ -1,0 +1,32 @@
+"""What the core asks of a platform to control who is in a paid chat. Each adapter implements
+it with its platform's operations (Telegram: invite links, join requests, ban then unban;
+Discord: roles). The core never imports an SDK: it sees these methods and PlatformRefused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from core.errors import StudyhallError
+
+
+class PlatformRefused(StudyhallError):
+    """The platform refused an operation; the message says what the creator should fix."""
+
+
+class ChatAccess(Protocol):
+    platform: str
+
+    async def single_use_invite(self, chat_id: str, *, for_account: str, expires_at: datetime) -> str:
+        """A link that lets one person in, once, until ``expires_at``."""
+        ...
+
+    async def approve_join(self, chat_id: str, account: str) -> None: ...
+
+    async def decline_join(self, chat_id: str, account: str) -> None: ...
+
+    async def remove(self, chat_id: str, account: str) -> None:
+        """Take the account out of the chat so that it can come back later (after paying)."""
+        ...
+
+    async def is_member(self, chat_id: str, account: str) -> bool: ...
