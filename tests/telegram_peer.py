@@ -131,10 +131,18 @@ class RecordingRequest(BaseRequest):
         parameters = request_data.parameters if request_data is not None else {}
         self.calls.append((endpoint, parameters))
         result: Any = self.results.get(endpoint, True)
+        if isinstance(result, list):  # one answer per call, in order; the last one repeats
+            result = result.pop(0) if len(result) > 1 else result[0]
         if endpoint == "getMe":
             result = {"id": 42, "is_bot": True, "first_name": "Study", "username": "studyhall_bot"}
         if isinstance(result, BotApiError):
-            body = {"ok": False, "error_code": result.status, "description": result.description}
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": result.status,
+                "description": result.description,
+            }
+            if result.retry_after is not None:
+                body["parameters"] = {"retry_after": result.retry_after}
             return result.status, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -143,3 +151,4 @@ class RecordingRequest(BaseRequest):
 class BotApiError:
     status: int
     description: str
+    retry_after: int | None = None

@@ -284,3 +284,27 @@ async def test_a_malformed_webhook_body_is_acknowledged_and_skipped(
             url, content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_-token"}
         )
     assert response.status_code == 200
+
+
+async def test_a_429_is_waited_out_and_the_message_still_goes(app: App) -> None:
+    from bot.app import Outgoing
+    from core.events import ChatKind, ChatRef
+    from core.replies import Reply
+    from tests.telegram_peer import BotApiError, RecordingRequest
+
+    sent = {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi"}
+    flood = BotApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+    recorder = RecordingRequest({"sendMessage": [flood, sent]})
+    adapter = TelegramAdapter(app, {"token": "1:RL"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+        started = asyncio.get_running_loop().time()
+        delivered = await adapter.deliver(
+            Outgoing(Reply.text("hi"), "en", chat=ChatRef("telegram", "5", ChatKind.PRIVATE))
+        )
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        await adapter.application.shutdown()
+    assert delivered
+    assert [endpoint for endpoint, _ in recorder.calls if endpoint == "sendMessage"] == ["sendMessage"] * 2
+    assert waited >= 1.0  # retry_after honoured, not hammered

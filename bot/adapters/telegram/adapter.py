@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 256  # updates handled at once (group messages share commits)
 DEFAULT_API_BASE = "https://api.telegram.org"
+RETRIES_AFTER_429 = 3
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
 
 
@@ -110,7 +111,8 @@ class TelegramAdapter:
             .base_url(f"{api_base}/bot")
             .base_file_url(f"{api_base}/file/bot")
             .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
-            .rate_limiter(AIORateLimiter())
+            # A 429 pauses sending for its retry_after, then the request is tried again.
+            .rate_limiter(AIORateLimiter(max_retries=RETRIES_AFTER_429))
         )
         if request is not None:
             builder = builder.request(request)
