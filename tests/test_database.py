@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core.members.tables import members
-from core.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, safe_url
+from core.storage.checkpoint import WRITER_AUTOCHECKPOINT_PAGES
+from core.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, after_commit, safe_url
 from core.storage.state import get_state
 from core.storage.state_tables import app_state
 
@@ -201,3 +204,44 @@ async def test_concurrent_writers_from_separate_databases_all_succeed(db: Databa
             await other.dispose()
 
     assert [await get_state(db, f"w{i}") for i in range(4)] == ["0", "1", "2", "3"]
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+async def test_after_commit_runs_once_the_batch_committed_and_never_after_a_rollback(db: Database) -> None:
+    committed: list[str] = []
+
+    def insert_state(key: str, *, fail: bool = False) -> Callable[[Connection, object], list[str]]:
+        def apply(conn: Connection, _items: object) -> list[str]:
+            conn.execute(insert(app_state).values(key=key, value="v"))
+            after_commit(conn, lambda: committed.append(key))
+            if fail:
+                raise Boom
+            return [key]
+
+        return apply
+
+    assert await db.run_batch(insert_state("kept"), [None]) == ["kept"]
+    with pytest.raises(Boom):
+        await db.run_batch(insert_state("lost", fail=True), [None])
+
+    assert committed == ["kept"]
+    assert await get_state(db, "kept") == "v"
+    assert await get_state(db, "lost") is None
+
+
+async def test_sqlite_batches_leave_checkpoints_to_a_thread_that_stops_with_the_database(
+    db: Database, backend: str
+) -> None:
+    needs_sqlite(backend)
+
+    def autocheckpoint(conn: Connection, _items: object) -> list[int]:
+        return [conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()]
+
+    assert await db.run_batch(autocheckpoint, [None]) == [WRITER_AUTOCHECKPOINT_PAGES]
+    assert any(t.name == "studyhall-checkpoint" for t in threading.enumerate())
+
+    await db.dispose()
+
+    assert not any(t.name == "studyhall-checkpoint" for t in threading.enumerate())

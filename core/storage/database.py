@@ -13,11 +13,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from core.storage.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE = "studyhall_write"
+_AFTER_COMMIT = "studyhall_after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the batch transaction of ``conn`` has committed (never if it
+    rolls back). For caches of what a batch wrote: a cached row that never committed would
+    be believed by the next batch."""
+    conn.info[_AFTER_COMMIT].append(callback)
 
 
 class Database:
@@ -34,6 +44,7 @@ class Database:
         self._batch_engine: Engine | None = None
         self._batch_conn: Connection | None = None
         self._batch_thread: ThreadPoolExecutor | None = None
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def dialect(self) -> str:
@@ -64,25 +75,46 @@ class Database:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._writer_thread(), self._run_batch_sqlite, apply, items)
         async with self.write() as conn:
-            return await conn.run_sync(apply, items)
+            callbacks: list[Callable[[], None]] = []
+            result = await conn.run_sync(_apply_collecting, apply, items, callbacks)
+        _run_all(callbacks)
+        return result
 
     def _run_batch_sqlite(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
         # Runs in the writer thread only, which keeps one connection open between batches.
         if self._batch_conn is None:
-            url = self.url.replace("+aiosqlite", "", 1)
-            self._batch_engine = create_engine(url, pool_size=1, max_overflow=0)
-            _configure_sqlite(self._batch_engine)
-            self._batch_conn = self._batch_engine.connect().execution_options(**{_WRITE: True})
+            self._open_batch_connection()
         conn = self._batch_conn
+        assert conn is not None
+        callbacks: list[Callable[[], None]] = []
         try:
             with conn.begin():
-                return apply(conn, items)
+                result = _apply_collecting(conn, apply, items, callbacks)
         except BaseException:
             if conn.invalidated or conn.closed:
                 self._batch_conn = None
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
+        _run_all(callbacks)
+        return result
+
+    def _open_batch_connection(self) -> None:
+        url = make_url(self.url.replace("+aiosqlite", "", 1))
+        self._batch_engine = create_engine(url, pool_size=1, max_overflow=0)
+        _configure_sqlite(self._batch_engine)
+        self._batch_conn = self._batch_engine.connect().execution_options(**{_WRITE: True})
+        if url.database and url.database != ":memory:":
+            # Checkpoints move to their own thread; the writer keeps a far-off safety net.
+            raw = self._batch_conn.connection.driver_connection
+            raw.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(url.database, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
 
     def _close_batch_connection(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._batch_conn is not None:
             self._batch_conn.close()
             self._batch_conn = None
@@ -101,6 +133,24 @@ class Database:
             await asyncio.get_running_loop().run_in_executor(thread, self._close_batch_connection)
             thread.shutdown(wait=True)
         await self.engine.dispose()
+
+
+def _apply_collecting(
+    conn: Connection,
+    apply: Callable[[Connection, Sequence[T]], R],
+    items: Sequence[T],
+    callbacks: list[Callable[[], None]],
+) -> R:
+    conn.info[_AFTER_COMMIT] = callbacks
+    try:
+        return apply(conn, items)
+    finally:
+        del conn.info[_AFTER_COMMIT]
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 def _create_engine(url: str, *, echo: bool, sqlite: bool) -> AsyncEngine:
