@@ -241,6 +241,52 @@ async def test_add_to_balances_applies_every_change_even_two_for_one_account(
     assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 12, 3)]
 
 
+@pytest.mark.parametrize("store_class", [pytest.param(cls, id=cls.__name__) for cls in STORES])
+async def test_lock_accounts_sees_a_change_made_on_the_same_connection(
+    run: Run[Any], db: Database, hall: Hall
+) -> None:
+    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
+    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
+
+    await run(lambda store: store.add_to_balances([(ana, -20, 0)]))
+
+    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 30, 0)]
+
+
+@pytest.mark.parametrize("store_class", [pytest.param(cls, id=cls.__name__) for cls in STORES])
+async def test_lock_accounts_sees_a_change_another_connection_committed(
+    run: Run[Any], db: Database, hall: Hall
+) -> None:
+    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
+    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
+
+    async with db.write() as conn:  # the async engine: another connection, as another process would be
+        await conn.execute(
+            ledger_accounts.update()
+            .where(ledger_accounts.c.id == ana)
+            .values(balance=ledger_accounts.c.balance - 45)
+        )
+
+    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 5, 0)]
+
+
+async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed(
+    db: Database, hall: Hall, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("SqliteLedgerStore only")
+    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
+
+    async def batch(work: Callable[[SqliteLedgerStore], R]) -> R:
+        return await db.run_batch(lambda conn, _items: work(SqliteLedgerStore(conn)), [None])
+
+    await batch(lambda store: store.lock_accounts([ana]))
+    # The writer calls remember_balances after its commit; a value it never wrote shows that the
+    # next batch answers from memory instead of reading the row.
+    await batch(lambda store: store.remember_balances([(ana, hall.ana, 49, 1)]))
+    assert rows(await batch(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 49, 1)]
+
+
 # -- transfers ----------------------------------------------------------------------------------
 
 

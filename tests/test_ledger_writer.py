@@ -587,3 +587,18 @@ async def test_a_rolled_back_batch_leaves_no_stale_account_ids_behind(
     )
     assert isinstance(retried, PostingResult) and retried.outcome is Outcome.POSTED
     await assert_books_balance(ledger, people.community_id)
+
+
+async def test_a_spend_by_another_process_between_batches_is_seen_by_the_next_batch(
+    ledgers: tuple[Ledger, Ledger], people: People
+) -> None:
+    one, two = ledgers
+    await fund(one, people, people.ana, 10)
+    # ``one`` has just committed Ana's balance (and may remember it); ``two`` spends it.
+    spent = await two.post(people.posting(people.ana, REDEMPTION, 10, "spend:two", kind=Kind.SPEND))
+    assert spent.outcome is Outcome.POSTED
+
+    again = await one.post(people.posting(people.ana, REDEMPTION, 1, "spend:one", kind=Kind.SPEND))
+
+    assert again.outcome is Outcome.INSUFFICIENT and again.available == 0
+    await assert_books_balance(one, people.community_id)

@@ -25,6 +25,8 @@ from core.storage.sqlite_bulk import add_to_columns, as_json, insert_rows, selec
 from core.storage.upsert import insert_or_ignore
 
 _CHUNK = 500  # values per IN (...) list
+_BALANCES = "studyhall_ledger_balances"  # key of the balance cache in a connection's info
+MAX_CACHED_BALANCES = 500_000
 TRANSFER_COLUMNS = (
     "id",
     "community_id",
@@ -101,6 +103,9 @@ class LedgerStore:
             query = select(*columns).where(ledger_accounts.c.id.in_(chunk)).order_by(ledger_accounts.c.id)
             rows.extend(tuple(row) for row in self.conn.execute(query.with_for_update()))  # type: ignore[misc]
         return rows
+
+    def remember_balances(self, rows: Sequence[LockedRow]) -> None:
+        """Called after commit with the accounts' new values (a store may cache them)."""
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         """For each (account id, balance delta, earned delta): relative updates."""
@@ -212,12 +217,37 @@ class SqliteLedgerStore(LedgerStore):
                 )
 
     def lock_accounts(self, account_ids: Sequence[int]) -> list[LockedRow]:
-        # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE).
-        sql = (
-            "SELECT id, member_id, balance, earned FROM ledger_accounts"
-            " WHERE id IN (SELECT value FROM json_each(?))"
-        )
-        return select_all(self.raw, sql, ("id", "member_id", "balance", "earned"), (as_json(account_ids),))  # type: ignore[return-value]
+        # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE). Balances this
+        # connection committed are cached; the cache holds only while no other connection
+        # has committed since (PRAGMA data_version), so it is exact, never merely recent.
+        cache = self._balance_cache()
+        missing = [account_id for account_id in account_ids if account_id not in cache]
+        if missing:
+            sql = (
+                "SELECT id, member_id, balance, earned FROM ledger_accounts"
+                " WHERE id IN (SELECT value FROM json_each(?))"
+            )
+            columns = ("id", "member_id", "balance", "earned")
+            for row in select_all(self.raw, sql, columns, (as_json(missing),)):
+                cache[row[0]] = tuple(row)  # type: ignore[assignment]
+        return [cache[account_id] for account_id in account_ids if account_id in cache]
+
+    def remember_balances(self, rows: Sequence[LockedRow]) -> None:
+        cache = self._balance_cache(check=False)
+        for row in rows:
+            cache[row[0]] = row
+
+    def _balance_cache(self, *, check: bool = True) -> dict[int, LockedRow]:
+        """This connection's cache of committed balances, emptied when another connection has
+        committed since it was filled, or when it grows past MAX_CACHED_BALANCES."""
+        info = self.conn.info
+        version, cache = info.get(_BALANCES, (None, {}))
+        if check:
+            (now,) = self.raw.execute("PRAGMA data_version").fetchone()
+            if now != version or len(cache) > MAX_CACHED_BALANCES:
+                version, cache = now, {}
+                info[_BALANCES] = (version, cache)
+        return cache
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         # UPDATE … FROM changes each row once: an account listed twice gets its deltas summed.
@@ -226,6 +256,9 @@ class SqliteLedgerStore(LedgerStore):
             before = merged.get(account, (0, 0))
             merged[account] = (before[0] + delta, before[1] + earned_delta)
         rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
+        cache = self._balance_cache(check=False)
+        for account in merged:  # until remember_balances has the committed values
+            cache.pop(account, None)
         add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), rows)
 
     def transfers_with_keys(self, community_id: int, keys: Sequence[str]) -> list[Transfer]:

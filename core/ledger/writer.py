@@ -33,7 +33,7 @@ from core.ledger.models import (
 from core.ledger.store import LedgerStore, SqliteLedgerStore
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
 from core.storage.batching import GroupCommit
-from core.storage.database import Database
+from core.storage.database import Database, after_commit
 
 TIER_CACHE_SECONDS = 10.0
 PRELOAD_LIMIT = 1_000_000  # accounts of a community whose ids are loaded in one query
@@ -102,7 +102,7 @@ class LedgerWriter:
         wanted = {key for pair in pairs for key in pair}
         wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
         store = self._store(conn)
-        ids = self._account_ids(store, wanted)
+        ids, created = self._account_ids(store, wanted)
         batch = _Batch()
         batch.accounts = self._lock_accounts(store, sorted(set(ids.values())))
         batch.replays = self._existing(store, postings)
@@ -139,7 +139,23 @@ class LedgerWriter:
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
         self._update_balances(store, batch)
+        self._remember_after_commit(store, batch, created)
         return [result for result in results if result is not None]
+
+    def _remember_after_commit(
+        self, store: LedgerStore, batch: _Batch, created: dict[AccountKey, int]
+    ) -> None:
+        """Once the batch has committed: its new account ids and balances are facts."""
+        rows = [
+            (a.id, a.member_id, a.balance + a.delta, a.earned + a.earned_delta)
+            for a in batch.accounts.values()
+        ]
+
+        def remember() -> None:
+            self._ids.update(created)
+            store.remember_balances(rows)
+
+        after_commit(store.conn, remember)
 
     def _decide(
         self,
@@ -211,8 +227,13 @@ class LedgerWriter:
     def _store(self, conn: Connection) -> LedgerStore:
         return SqliteLedgerStore(conn) if self._db.is_sqlite else LedgerStore(conn)
 
-    def _account_ids(self, store: LedgerStore, keys: Iterable[AccountKey]) -> dict[AccountKey, int]:
-        """Account ids for ``keys``, creating missing accounts (committed ids are cached)."""
+    def _account_ids(
+        self, store: LedgerStore, keys: Iterable[AccountKey]
+    ) -> tuple[dict[AccountKey, int], dict[AccountKey, int]]:
+        """Account ids for ``keys``, creating missing accounts; and the ids created here.
+
+        Committed ids are cached; ids created here only once their batch commits."""
+        created: dict[AccountKey, int] = {}
         cached = self._ids
         found = {key: cached[key] for key in keys if key in cached}
         missing = [key for key in keys if key not in found]
@@ -227,10 +248,11 @@ class LedgerWriter:
             if absent:
                 for community_id, member_ids, codes in _split_keys(absent):
                     store.create_accounts(community_id, member_ids, codes)
-                # Not cached: this transaction may still roll back, and a cached id of an
+                # Not cached yet: this transaction may still roll back, and a cached id of an
                 # account that never committed would credit whoever gets that id next.
-                found.update(self._lookup_accounts(store, absent, remember=False))
-        return found
+                created = self._lookup_accounts(store, absent, remember=False)
+                found.update(created)
+        return found, created
 
     def _preload(self, store: LedgerStore, community_id: int) -> None:
         """Learn every account id of a community at once, unless it is very large."""
