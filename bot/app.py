@@ -127,6 +127,32 @@ class App:
     async def _address(self, reply: Reply, event: Event, community: Community, locale: str) -> Outgoing:
         if reply.to_member is None:
             return Outgoing(reply, locale, chat=event.chat)
+        return await self.deliver_to_member(reply, community)
+
+    async def pay_sandbox(self, community: Community, member: Member) -> list[Outgoing] | None:
+        """Complete the member's newest pending sandbox order (the console's ``:pay``);
+        None when there is none. Returns what the buyer is told."""
+        from bot.handlers.shop import fulfilment_replies
+        from core.orders.sandbox import NAME as SANDBOX
+
+        orders = self.services.orders
+        order = await orders.pending(member, SANDBOX)
+        if order is None:
+            return None
+        fulfilment = await orders.record_payment(
+            order.id, provider=SANDBOX, provider_ref=f"sandbox:{order.id}", paid=order.amount
+        )
+        course = (
+            await self.services.catalog.course_by_id(order.product_id)
+            if order.product_kind == "course"
+            else None
+        )
+        replies = fulfilment_replies(fulfilment, course)
+        return [await self.deliver_to_member(reply, community) for reply in replies]
+
+    async def deliver_to_member(self, reply: Reply, community: Community) -> Outgoing:
+        """Address a reply with ``to_member`` set, outside any inbound event (jobs, payments)."""
+        assert reply.to_member is not None
         members = self.services.members
         target = await members.get_member(reply.to_member)
         return Outgoing(

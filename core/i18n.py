@@ -127,6 +127,15 @@ def _plain_fields(template: str) -> bool:
     return all(name.isidentifier() for name in fields)
 
 
+def _param(item: Any, locale: str, catalogs: Catalogs | None) -> Any:
+    """A message parameter as the reader sees it: nested messages translated, and values
+    that know how to show themselves per locale (money) shown so."""
+    if isinstance(item, Msg):
+        return render(item, locale, catalogs)
+    localized = getattr(item, "localized", None)
+    return localized(locale) if callable(localized) else item
+
+
 def render(value: Msg | str, locale: str | None = None, catalogs: Catalogs | None = None) -> str:
     """Translate and format ``value``. Plain strings (user content) pass through untouched."""
     if isinstance(value, str):
@@ -137,10 +146,7 @@ def render(value: Msg | str, locale: str | None = None, catalogs: Catalogs | Non
         template = translations.ngettext(value.text, value.plural, value.n)
     else:
         template = translations.gettext(value.text)
-    params = {
-        key: render(item, locale, catalogs) if isinstance(item, Msg) else item
-        for key, item in value.params.items()
-    }
+    params = {key: _param(item, locale, catalogs) for key, item in value.params.items()}
     if template is not value.text and not _plain_fields(template):
         template = value.plural if value.plural and value.n != 1 else value.text
     try:

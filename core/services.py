@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.activity.log import ActivityLog
+from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
+from core.orders.sandbox import SandboxProvider
+from core.orders.service import OrderService
 from core.settings.service import SettingsService
 from core.storage.batching import GroupCommit
 from core.storage.database import Database
@@ -24,6 +27,8 @@ class Services:
     settings: SettingsService
     ledger: Ledger
     points: PointsService
+    catalog: CatalogService
+    orders: OrderService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -34,6 +39,10 @@ class Services:
         members = MemberService(db, clock, writer)
         settings = SettingsService(db)
         ledger = Ledger(db, writer)
+        points = PointsService(db, clock, ledger, settings, members)
+        catalog = CatalogService(db, clock)
+        # Providers: the sandbox until real ones are configured (Stripe, Stars: issue 5).
+        orders = OrderService(db, clock, catalog, points, members, settings, [SandboxProvider()])
         return cls(
             db=db,
             clock=clock,
@@ -41,7 +50,9 @@ class Services:
             activity=ActivityLog(db, writer),
             settings=settings,
             ledger=ledger,
-            points=PointsService(db, clock, ledger, settings, members),
+            points=points,
+            catalog=catalog,
+            orders=orders,
         )
 
     async def close(self) -> None:

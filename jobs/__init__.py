@@ -5,9 +5,9 @@ from jobs.registry import JobRegistry
 
 def build_registry() -> JobRegistry:
     """Every job studyhall schedules (later issues add theirs here)."""
-    from jobs import points_expiry
+    from jobs import orders, points_expiry
 
     registry = JobRegistry()
-    for module in (points_expiry,):
+    for module in (points_expiry, orders):
         registry.add(module.SPEC)
     return registry

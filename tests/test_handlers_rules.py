@@ -28,6 +28,9 @@ DEFAULT_RULES = [
     "bot> award.max = 1000 — largest single award or deduction",
     "bot> points.expiry_days = 0 — days after which earned points expire (0: never)",
     "bot> top.include_staff = off — show moderators and creators on /top",
+    "bot> order.expiry_minutes = 60 — minutes an unpaid order stays open",
+    "bot> purchase.points_percent = 100 — purchase points per 100 units of currency spent"
+    " (100: one point per unit)",
 ]
 DEFAULT_TIERS = [
     "bot> Tiers (by lifetime earned points):",
@@ -46,7 +49,9 @@ async def test_everyone_reads_the_rules(console: ConsoleDriver) -> None:
         "bot> message.points = 1 — 每条合格群消息的积分",
         "bot> message.min_length = 10 — 消息获得积分所需的最少字符数",
     ]
-    assert out[-1] == "bot> top.include_staff = off — 在 /top 中显示版主和创作者"
+    assert out[-1] == (
+        "bot> purchase.points_percent = 100 — 每消费 100 个货币单位获得的购买积分（100：每单位 1 积分）"
+    )
 
 
 async def test_creators_change_the_rules(app: App, console: ConsoleDriver) -> None:

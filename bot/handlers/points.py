@@ -27,6 +27,7 @@ KIND_LABELS: dict[str, Msg] = {
     Kind.TRANSFER: msg("transfer"),
     Kind.EXPIRY: msg("expired"),
     Kind.REVERSAL: msg("correction"),
+    Kind.COMPLETION: msg("course finished"),
 }
 WINDOW_LABELS: dict[str, Msg] = {
     "week": msg("last 7 days"),

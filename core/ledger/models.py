@@ -30,10 +30,13 @@ class Kind(StrEnum):
     TRANSFER = "transfer"
     EXPIRY = "expiry"
     REVERSAL = "reversal"
+    COMPLETION = "completion"  # finishing a course
 
 
 # Credits of these kinds from issuance count as earned (tiers, leaderboards, caps).
-EARNING_KINDS = frozenset({Kind.MESSAGE, Kind.CHECKIN, Kind.AWARD, Kind.ANSWER, Kind.REFERRAL, Kind.PURCHASE})
+EARNING_KINDS = frozenset(
+    {Kind.MESSAGE, Kind.CHECKIN, Kind.AWARD, Kind.ANSWER, Kind.REFERRAL, Kind.PURCHASE, Kind.COMPLETION}
+)
 # Participation points: the member's tier multiplier applies to these.
 TIERED_KINDS = frozenset({Kind.MESSAGE, Kind.CHECKIN, Kind.ANSWER})
 

@@ -160,6 +160,28 @@ class PointsService:
             self._recent.move_to_end(member_id)
         return recent
 
+    # -- courses -----------------------------------------------------------------------
+
+    async def complete_course(
+        self, community: Community, member: Member, course_id: int, title: str, points: int
+    ) -> int:
+        """The course's completion points, once per member and course; returns those posted."""
+        if points <= 0:
+            return 0
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(member.id),
+                amount=points,
+                kind=Kind.COMPLETION,
+                key=f"complete:{member.id}:{course_id}",
+                at=self._clock.now(),
+                memo=title[:300],
+            )
+        )
+        return result.transfer.amount if result.outcome is Outcome.POSTED and result.transfer else 0
+
     # -- check-in ----------------------------------------------------------------------
 
     async def checkin(self, community: Community, member: Member, at: datetime) -> CheckinOutcome:

@@ -17,8 +17,10 @@ def load_all_tables() -> MetaData:
     """Import every table module so ``metadata`` is complete (migrations, tests)."""
     import core.activity.tables
     import core.audit.tables
+    import core.catalog.tables
     import core.ledger.tables
     import core.members.tables
+    import core.orders.tables
     import core.settings.tables
     import core.storage.state_tables  # noqa: F401
 

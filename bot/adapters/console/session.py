@@ -257,7 +257,14 @@ class ConsoleSession:
         self.write(f"(sandbox time {_fmt(self.clock.now())}; jobs run: {', '.join(ran) or 'none due'})")
 
     async def _meta_pay(self, rest: str) -> None:
-        self.write("(no sandbox payment is pending for you)")
+        community = await self.app.community(self.community)
+        member = await self.app.services.members.ensure_member(community, self._user())
+        delivered = await self.app.pay_sandbox(community, member)
+        if delivered is None:
+            self.write("(no sandbox payment is pending for you)")
+            return
+        self.write("(sandbox payment completed)")
+        self._print(delivered)
 
     async def _meta_who(self, rest: str) -> None:
         community = await self.app.community(self.community)

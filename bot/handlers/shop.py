@@ -1,0 +1,305 @@
+"""The shop in chat: /courses, /course (and its creator actions), /lesson, /buy, /orders,
+/mycourses, /learn. Payment completion (sandbox :pay, later webhooks) ends in
+``fulfilment_replies``."""
+
+from __future__ import annotations
+
+import re
+
+from core.catalog.models import Course
+from core.catalog.money import Money, format_money, parse_money
+from core.commands.context import Context
+from core.commands.params import Int, Rest, Word
+from core.commands.router import CREATORS, Router
+from core.errors import InvalidInput
+from core.i18n import Msg, msg, nmsg
+from core.members.models import Role
+from core.orders.models import Fulfilment, RefundFailed, Status
+from core.replies import Button, Reply, ReplyBuilder
+
+router = Router()
+
+STATUS_LABELS: dict[Status, Msg] = {
+    Status.PENDING: msg("awaiting payment"),
+    Status.PAID: msg("paid, being delivered"),
+    Status.FULFILLED: msg("delivered"),
+    Status.CANCELLED: msg("cancelled"),
+    Status.EXPIRED: msg("expired unpaid"),
+    Status.REFUNDED: msg("refunded"),
+}
+COURSE_USAGE = (
+    "/course CODE | /course list | /course add CODE PRICE CURRENCY TITLE… | "
+    "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"
+)
+LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
+_DAY = re.compile(r"^day=(\d{1,4})$", re.IGNORECASE)
+
+
+def price_text(course: Course, locale: str) -> str:
+    text = format_money(course.price, locale)
+    return f"{text} / {course.points_price} pts" if course.points_price else text
+
+
+@router.command("courses", aliases=("课程",), help=msg("List the courses for sale"))
+async def list_courses(ctx: Context) -> Reply:
+    staff = ctx.member.role is Role.CREATOR
+    found = await ctx.services.catalog.courses(ctx.community, include_hidden=staff)
+    if not found:
+        return Reply.text(msg("No courses yet."))
+    builder = ReplyBuilder().bold(msg("Courses:"))
+    for course in found:
+        builder.line().code(course.code).text(f"  {course.title} · {price_text(course, ctx.locale)}")
+        if course.hidden:
+            builder.text(" ").text(msg("(hidden)"))
+    return builder.line().text(msg("/course CODE for details, /buy CODE to buy.")).build()
+
+
+@router.command(
+    "course",
+    help=msg("Show a course; creators also add, edit, hide and show courses"),
+    params=(Word("code", max_length=30), Rest("details", optional=True, max_length=4000)),
+)
+async def course(ctx: Context) -> Reply:
+    word, rest = ctx.args["code"].lower(), (ctx.args["details"] or "").strip()
+    catalog = ctx.services.catalog
+    if word == "list":
+        return await list_courses(ctx)
+    if word == "add":
+        parts = rest.split(maxsplit=3)
+        if len(parts) < 4:
+            raise InvalidInput(msg("Usage: {usage}", usage="/course add CODE PRICE CURRENCY TITLE…"))
+        code, amount, currency, title = parts
+        added = await catalog.add_course(
+            ctx.community, ctx.member, code, parse_money(f"{amount} {currency}"), title
+        )
+        return Reply.text(
+            msg(
+                "Course {code} added: {title}, {price}.",
+                code=added.code,
+                title=added.title,
+                price=price_text(added, ctx.locale),
+            ),
+            msg("Add lessons with {usage}", usage=LESSON_USAGE),
+        )
+    if word == "edit":
+        parts = rest.split(maxsplit=2)
+        if len(parts) < 3:
+            raise InvalidInput(msg("Usage: {usage}", usage="/course edit CODE FIELD VALUE…"))
+        code, field, value = parts[0], parts[1].lower(), parts[2]
+        edited = await catalog.edit_course(ctx.community, ctx.member, code, field, _field_value(field, value))
+        return Reply.text(msg("Course {code} updated.", code=edited.code))
+    if word in ("hide", "show"):
+        if not rest:
+            raise InvalidInput(msg("Usage: {usage}", usage=f"/course {word} CODE"))
+        changed = await catalog.set_hidden(ctx.community, ctx.member, rest.split()[0], word == "hide")
+        return Reply.text(
+            msg("Course {code} is hidden from learners.", code=changed.code)
+            if changed.hidden
+            else msg("Course {code} is on sale again.", code=changed.code)
+        )
+    return await _show_course(ctx, word)
+
+
+async def _show_course(ctx: Context, code: str) -> Reply:
+    catalog = ctx.services.catalog
+    found = await catalog.course(ctx.community, code, include_hidden=ctx.member.role is Role.CREATOR)
+    lessons = await catalog.lessons(found)
+    builder = ReplyBuilder().bold(found.title).text(f" ({found.code})").line()
+    if found.description:
+        builder.text(found.description).line()
+    builder.text(msg("Price: {price}", price=price_text(found, ctx.locale))).line()
+    builder.text(nmsg("{n} lesson", "{n} lessons", len(lessons)))
+    for lesson in lessons:
+        builder.line().text(f"{lesson.position}. {lesson.title}")
+        if lesson.unlock_days:
+            builder.text(" ").text(
+                nmsg("(opens {n} day after purchase)", "(opens {n} days after purchase)", lesson.unlock_days)
+            )
+    if await catalog.enrollment(ctx.member, found) is not None:
+        return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
+    return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
+
+
+def _field_value(field: str, value: str) -> object:
+    if field == "price":
+        return parse_money(value)
+    if field in ("points", "completion"):
+        number = value.strip().lower()
+        if field == "points" and number in ("off", "none", "0"):
+            return None
+        if not number.isdigit() or len(number) > 9 or (field == "points" and int(number) <= 0):
+            raise InvalidInput(msg("{field} takes a whole number of points.", field=field))
+        return int(number)
+    return value
+
+
+@router.command(
+    "lesson",
+    help=msg("Add a lesson to a course (creators)"),
+    params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
+)
+async def lesson(ctx: Context) -> Reply:
+    if ctx.args["action"].lower() != "add":
+        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
+    text = ctx.args["lesson"].strip()
+    days = 0
+    first, _, remainder = text.partition(" ")
+    day = _DAY.match(first)
+    if day:
+        days, text = int(day.group(1)), remainder
+    title, bar, body = text.partition("|")
+    if not bar:
+        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
+    added = await ctx.services.catalog.add_lesson(
+        ctx.community, ctx.member, ctx.args["code"], title, body.strip(), days
+    )
+    return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
+
+
+@router.command("buy", aliases=("购买",), help=msg("Buy a course"), params=(Word("code", max_length=30),))
+async def buy(ctx: Context) -> Reply:
+    services = ctx.services
+    found = await services.catalog.course(ctx.community, ctx.args["code"])
+    order = await services.orders.order_course(ctx.community, ctx.member, found)
+    checkout = await services.orders.providers[order.provider].start(order)
+    builder = (
+        ReplyBuilder()
+        .text(
+            msg(
+                "Order #{id}: {title}, {price}. It stays open for {minutes} minutes.",
+                id=order.id,
+                title=order.title,
+                price=order.amount,
+                minutes=int((order.expires_at - order.created_at).total_seconds() // 60),
+            )
+        )
+        .line()
+        .text(checkout.note)
+    )
+    if checkout.url:
+        builder.buttons((Button(msg("Pay"), url=checkout.url),))
+    return builder.build()
+
+
+@router.command(
+    "orders", aliases=("订单",), help=msg("Your orders"), params=(Int("count", optional=True, maximum=50),)
+)
+async def list_orders(ctx: Context) -> Reply:
+    found = await ctx.services.orders.of_member(ctx.member, ctx.args["count"] or 10)
+    if not found:
+        return Reply.text(msg("You have no orders yet. /courses shows what is for sale."))
+    builder = ReplyBuilder().bold(msg("Your orders:"))
+    for order in found:
+        builder.line().text(f"#{order.id} {order.title} · {format_money(order.amount, ctx.locale)} · ").text(
+            STATUS_LABELS[order.status]
+        )
+    return builder.build()
+
+
+@router.command("mycourses", aliases=("我的课程",), help=msg("The courses you own"))
+async def my_courses(ctx: Context) -> Reply:
+    owned = await ctx.services.catalog.owned(ctx.member)
+    if not owned:
+        return Reply.text(msg("You own no courses yet. /courses shows what is for sale."))
+    builder = ReplyBuilder().bold(msg("Your courses:"))
+    for found, done, total in owned:
+        builder.line().code(found.code).text(f"  {found.title} · ").text(
+            msg("{done} of {total} lessons done", done=done, total=total)
+        )
+    return builder.line().text(msg("/learn CODE opens your next lesson.")).build()
+
+
+@router.command(
+    "learn",
+    aliases=("学习",),
+    help=msg("Open your next lesson of a course"),
+    params=(Word("code", max_length=30),),
+)
+async def learn(ctx: Context) -> list[Reply]:
+    services = ctx.services
+    found = await services.catalog.course(ctx.community, ctx.args["code"], include_hidden=True)
+    step = await services.catalog.learn(ctx.member, found)
+    if step.lesson is None and step.opens_at is not None:
+        return [Reply.text(msg("Your next lesson opens on {date}.", date=step.opens_at.date().isoformat()))]
+    if step.lesson is None:
+        return [Reply.text(msg("You have finished {title}. Well done!", title=found.title))]
+    builder = (
+        ReplyBuilder()
+        .bold(
+            msg(
+                "Lesson {n} of {total}: {title}",
+                n=step.lesson.position,
+                total=step.total,
+                title=step.lesson.title,
+            )
+        )
+        .line()
+        .text(step.lesson.body)
+    )
+    replies = [builder.build()]
+    if step.just_completed:
+        points = await services.points.complete_course(
+            ctx.community, ctx.member, found.id, found.title, found.completion_points
+        )
+        done = [msg("You have finished {title}. Well done!", title=found.title)]
+        if points:
+            done.append(nmsg("+{n} point for finishing it.", "+{n} points for finishing it.", points))
+        replies.append(Reply.text(*done))
+    return replies
+
+
+def fulfilment_replies(fulfilment: Fulfilment, course: Course | None) -> list[Reply]:
+    """What the buyer is told, privately, when an order is delivered (only when fresh)."""
+    if not fulfilment.fresh:
+        return []
+    order = fulfilment.order
+    lines: list[Msg | str] = [
+        msg("Payment received for order #{id}: {title}.", id=order.id, title=order.title)
+    ]
+    if course is not None:
+        lines.append(msg("It is yours now: /learn {code} opens the first lesson.", code=course.code))
+    if fulfilment.points:
+        lines.append(
+            nmsg("+{n} point for your purchase.", "+{n} points for your purchase.", fulfilment.points)
+        )
+    return [Reply.text(*lines, to_member=order.member_id)]
+
+
+@router.command(
+    "refund",
+    aliases=("退款",),
+    roles=CREATORS,
+    help=msg("Refund an order in full, or part of it (creators)"),
+    params=(Int("order"), Word("amount", optional=True, max_length=20)),
+)
+async def refund(ctx: Context) -> list[Reply]:
+    orders = ctx.services.orders
+    order = await orders.get(ctx.args["order"])
+    amount = None
+    if ctx.args["amount"] is not None:
+        amount = parse_money(f"{ctx.args['amount']} {order.amount.currency}").minor
+    try:
+        done = await orders.refund(ctx.community, ctx.member, order.id, amount)
+    except RefundFailed as error:
+        raise InvalidInput(
+            msg("The payment provider refused the refund: {reason}", reason=str(error)[:200])
+        ) from None
+    refunded = Money(order.amount.currency, done.amount)
+    lines: list[Msg | str] = [msg("Refunded {amount} of order #{id}.", amount=refunded, id=order.id)]
+    told: list[Msg | str] = [
+        msg(
+            "You were refunded {amount} for order #{id}: {title}.",
+            amount=refunded,
+            id=order.id,
+            title=order.title,
+        )
+    ]
+    if done.order.status is Status.REFUNDED and order.product_kind == "course":
+        lines.append(msg("The course was taken back."))
+    if done.points_clawed:
+        lines.append(msg("Purchase points taken back: {n}.", n=done.points_clawed))
+    if done.points_short:
+        lines.append(
+            msg("{n} purchase points were already spent and could not be taken back.", n=done.points_short)
+        )
+    return [Reply.text(*lines), Reply.text(*told, to_member=order.member_id)]

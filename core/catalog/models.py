@@ -1,0 +1,50 @@
+"""Catalog values handed to handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.catalog.money import Money
+
+
+@dataclass(frozen=True)
+class Course:
+    id: int
+    community_id: int
+    code: str
+    title: str
+    description: str
+    price: Money
+    points_price: int | None
+    completion_points: int
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: int
+    course_id: int
+    position: int
+    title: str
+    body: str
+    unlock_days: int
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    member_id: int
+    course_id: int
+    order_id: int | None
+    granted_at: datetime
+
+
+@dataclass(frozen=True)
+class NextLesson:
+    """What /learn shows: the lesson now open, or when the next one opens, and progress."""
+
+    lesson: Lesson | None
+    opens_at: datetime | None  # the next lesson's drip time when none is open yet
+    done: int
+    total: int
+    just_completed: bool = False  # this lesson finished the course

@@ -1,0 +1,329 @@
+"""The course catalog: creators add and edit courses and lessons; owners learn them.
+
+Who may change the catalog is checked here, not only by the router: every changing method
+takes the acting member and refuses anyone but a creator of that community.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.audit.log import record
+from core.catalog.models import Course, Enrollment, Lesson, NextLesson
+from core.catalog.money import Money
+from core.catalog.tables import courses, enrollments, lesson_progress, lessons
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import msg
+from core.members.models import Community, Member, Role
+from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore
+
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+EDITABLE = ("title", "description", "price", "points", "completion")
+
+
+class CatalogService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    # -- creators ------------------------------------------------------------------------
+
+    async def add_course(
+        self, community: Community, actor: Member, code: str, price: Money, title: str
+    ) -> Course:
+        _require_creator(community, actor)
+        code = _checked_code(code)
+        title = _checked_title(title)
+        values = {
+            "community_id": community.id,
+            "code": code,
+            "title": title,
+            "description": "",
+            "price_minor": price.minor,
+            "currency": price.currency,
+            "created_at": self._clock.now(),
+        }
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(insert(courses).values(**values))
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="course.add",
+                    actor_member_id=actor.id,
+                    code=code,
+                    price=price.minor,
+                    currency=price.currency,
+                )
+        except IntegrityError:
+            raise InvalidInput(msg("There is already a course {code}.", code=code)) from None
+        return await self.course(community, code, include_hidden=True)
+
+    async def edit_course(
+        self, community: Community, actor: Member, code: str, field: str, value: Any
+    ) -> Course:
+        """``field``: title, description, price (Money), points (int or None), completion (int)."""
+        _require_creator(community, actor)
+        course = await self.course(community, code, include_hidden=True)
+        if field == "title":
+            changes: dict[str, Any] = {"title": _checked_title(value)}
+        elif field == "description":
+            changes = {"description": str(value)[:4000]}
+        elif field == "price":
+            changes = {"price_minor": value.minor, "currency": value.currency}
+        elif field == "points":
+            changes = {"points_price": value}
+        elif field == "completion":
+            changes = {"completion_points": value}
+        else:
+            raise InvalidInput(msg("You can edit: {fields}.", fields=", ".join(EDITABLE)))
+        async with self._db.write() as conn:
+            await conn.execute(update(courses).where(courses.c.id == course.id).values(**changes))
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="course.edit",
+                actor_member_id=actor.id,
+                code=course.code,
+                field=field,
+                value=str(value),
+            )
+        return await self.course(community, code, include_hidden=True)
+
+    async def set_hidden(self, community: Community, actor: Member, code: str, hidden: bool) -> Course:
+        _require_creator(community, actor)
+        course = await self.course(community, code, include_hidden=True)
+        async with self._db.write() as conn:
+            await conn.execute(update(courses).where(courses.c.id == course.id).values(hidden=hidden))
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="course.hide" if hidden else "course.show",
+                actor_member_id=actor.id,
+                code=course.code,
+            )
+        return await self.course(community, code, include_hidden=True)
+
+    async def add_lesson(
+        self, community: Community, actor: Member, code: str, title: str, body: str, unlock_days: int = 0
+    ) -> Lesson:
+        """Append a lesson to the course; ``unlock_days`` after purchase it opens (drip)."""
+        _require_creator(community, actor)
+        course = await self.course(community, code, include_hidden=True)
+        title = _checked_title(title)
+        if not body.strip():
+            raise InvalidInput(msg("A lesson needs some content."))
+        async with self._db.write() as conn:
+            last = await conn.scalar(
+                select(func.coalesce(func.max(lessons.c.position), 0)).where(lessons.c.course_id == course.id)
+            )
+            position = int(last or 0) + 1
+            await conn.execute(
+                insert(lessons).values(
+                    course_id=course.id,
+                    position=position,
+                    title=title,
+                    body=body[:4000],
+                    unlock_days=unlock_days,
+                )
+            )
+        return (await self.lessons(course))[position - 1]
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def courses(self, community: Community, *, include_hidden: bool = False) -> list[Course]:
+        query = select(courses).where(courses.c.community_id == community.id).order_by(courses.c.id)
+        if not include_hidden:
+            query = query.where(courses.c.hidden.is_(False))
+        async with self._db.read() as conn:
+            return [_course(row) for row in await conn.execute(query)]
+
+    async def course(self, community: Community, code: str, *, include_hidden: bool = False) -> Course:
+        """The course with ``code``; InvalidInput when there is none (or it is hidden)."""
+        query = select(courses).where(courses.c.community_id == community.id, courses.c.code == code.lower())
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or (row.hidden and not include_hidden):
+            raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=code[:30]))
+        return _course(row)
+
+    async def course_by_id(self, course_id: int) -> Course:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(courses).where(courses.c.id == course_id))).one()
+        return _course(row)
+
+    async def lessons(self, course: Course) -> list[Lesson]:
+        query = select(lessons).where(lessons.c.course_id == course.id).order_by(lessons.c.position)
+        async with self._db.read() as conn:
+            return [_lesson(row) for row in await conn.execute(query)]
+
+    # -- owners --------------------------------------------------------------------------
+
+    async def enrollment(self, member: Member, course: Course) -> Enrollment | None:
+        query = select(enrollments).where(
+            enrollments.c.member_id == member.id,
+            enrollments.c.course_id == course.id,
+            enrollments.c.revoked_at.is_(None),
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return Enrollment(row.member_id, row.course_id, row.order_id, row.granted_at) if row else None
+
+    async def owned(self, member: Member) -> list[tuple[Course, int, int]]:
+        """The member's courses with (lessons done, lessons in all)."""
+        query = (
+            select(courses)
+            .join(enrollments, enrollments.c.course_id == courses.c.id)
+            .where(enrollments.c.member_id == member.id, enrollments.c.revoked_at.is_(None))
+            .order_by(enrollments.c.granted_at, courses.c.id)
+        )
+        async with self._db.read() as conn:
+            found = [_course(row) for row in await conn.execute(query)]
+            result = []
+            for course in found:
+                total, done = await _progress(conn, member.id, course.id)
+                result.append((course, done, total))
+        return result
+
+    async def learn(self, member: Member, course: Course) -> NextLesson:
+        """Open the member's next lesson of ``course`` and record it as done.
+
+        Raises NotAllowed when the member does not own the course."""
+        enrollment = await self.enrollment(member, course)
+        if enrollment is None:
+            raise NotAllowed(
+                msg("You do not own {title} yet: /buy {code}", title=course.title, code=course.code)
+            )
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            seen = set(
+                (
+                    await conn.execute(
+                        select(lesson_progress.c.lesson_id)
+                        .join(lessons, lessons.c.id == lesson_progress.c.lesson_id)
+                        .where(lesson_progress.c.member_id == member.id, lessons.c.course_id == course.id)
+                    )
+                ).scalars()
+            )
+            rows = (
+                await conn.execute(
+                    select(lessons).where(lessons.c.course_id == course.id).order_by(lessons.c.position)
+                )
+            ).all()
+            total, done = len(rows), len(seen)
+            upcoming = [_lesson(row) for row in rows if row.id not in seen]
+            if not upcoming:
+                return NextLesson(None, None, done, total)
+            lesson = upcoming[0]
+            opens_at = enrollment.granted_at + timedelta(days=lesson.unlock_days)
+            if opens_at > now:
+                return NextLesson(None, opens_at, done, total)
+            await conn.execute(
+                insert_or_ignore(self._db.dialect, lesson_progress).values(
+                    member_id=member.id, lesson_id=lesson.id, completed_at=now
+                )
+            )
+        return NextLesson(lesson, None, done + 1, total, just_completed=done + 1 == total)
+
+    async def grant(
+        self,
+        conn: AsyncConnection,
+        community_id: int,
+        member_id: int,
+        course_id: int,
+        order_id: int | None,
+        at: datetime,
+    ) -> None:
+        """Give the member the course inside the caller's transaction (again after a revoke)."""
+        await conn.execute(
+            insert_or_ignore(self._db.dialect, enrollments).values(
+                community_id=community_id,
+                member_id=member_id,
+                course_id=course_id,
+                order_id=order_id,
+                granted_at=at,
+            )
+        )
+        await conn.execute(
+            update(enrollments)
+            .where(
+                enrollments.c.member_id == member_id,
+                enrollments.c.course_id == course_id,
+                enrollments.c.revoked_at.is_not(None),
+            )
+            .values(revoked_at=None, order_id=order_id, granted_at=at)
+        )
+
+    async def revoke(self, conn: AsyncConnection, member_id: int, course_id: int, at: datetime) -> None:
+        """Take the course back inside the caller's transaction (a full refund)."""
+        await conn.execute(
+            update(enrollments)
+            .where(
+                enrollments.c.member_id == member_id,
+                enrollments.c.course_id == course_id,
+                enrollments.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=at)
+        )
+
+
+async def _progress(conn: AsyncConnection, member_id: int, course_id: int) -> tuple[int, int]:
+    total = await conn.scalar(
+        select(func.count()).select_from(lessons).where(lessons.c.course_id == course_id)
+    )
+    done = await conn.scalar(
+        select(func.count())
+        .select_from(lesson_progress.join(lessons, lessons.c.id == lesson_progress.c.lesson_id))
+        .where(lesson_progress.c.member_id == member_id, lessons.c.course_id == course_id)
+    )
+    return int(total or 0), int(done or 0)
+
+
+def _require_creator(community: Community, actor: Member) -> None:
+    if actor.role is not Role.CREATOR or actor.community_id != community.id:
+        raise NotAllowed(msg("Only creators can change the catalog."))
+
+
+def _checked_code(code: str) -> str:
+    code = code.lower()
+    if not CODE.match(code):
+        raise InvalidInput(msg("A course code is 2 to 30 lowercase letters, digits, - or _, like py101."))
+    return code
+
+
+def _checked_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidInput(msg("A title cannot be empty."))
+    if len(title) > 200:
+        raise InvalidInput(msg("A title is at most 200 characters."))
+    return title
+
+
+def _course(row: Any) -> Course:
+    return Course(
+        row.id,
+        row.community_id,
+        row.code,
+        row.title,
+        row.description,
+        Money(row.currency, row.price_minor),
+        row.points_price,
+        row.completion_points,
+        row.hidden,
+    )
+
+
+def _lesson(row: Any) -> Lesson:
+    return Lesson(row.id, row.course_id, row.position, row.title, row.body, row.unlock_days)

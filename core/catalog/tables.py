@@ -1,0 +1,70 @@
+"""Catalog tables: courses, their lessons, who owns which course, and lesson progress."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from core.storage.metadata import metadata
+from core.storage.types import BigId, UTCDateTime
+
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("code", String(30), nullable=False),  # what learners type: /buy py101
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("points_price", BigInteger, nullable=True),  # also redeemable in the mall for points
+    Column("completion_points", Integer, nullable=False, server_default="0"),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("price_minor > 0", name="price_positive"),
+    CheckConstraint("points_price IS NULL OR points_price > 0", name="points_price_positive"),
+    UniqueConstraint("community_id", "code", name="uq_courses_code"),
+)
+
+lessons = Table(
+    "lessons",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("course_id", BigId, ForeignKey("courses.id"), nullable=False),
+    Column("position", Integer, nullable=False),  # 1, 2, 3… in course order
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),  # text, links; shown by /learn
+    Column("unlock_days", Integer, nullable=False, server_default="0"),  # drip: days after purchase
+    CheckConstraint("unlock_days >= 0", name="unlock_days_not_negative"),
+    UniqueConstraint("course_id", "position", name="uq_lessons_position"),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("course_id", BigId, ForeignKey("courses.id"), nullable=False),
+    Column("order_id", BigId, nullable=True),  # the order that granted it
+    Column("granted_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),  # a full refund revokes
+    UniqueConstraint("member_id", "course_id", name="uq_enrollments_member"),
+)
+
+lesson_progress = Table(
+    "lesson_progress",
+    metadata,
+    Column("member_id", BigId, ForeignKey("members.id"), primary_key=True),
+    Column("lesson_id", BigId, ForeignKey("lessons.id"), primary_key=True),
+    Column("completed_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,97 @@
+"""Order values and the payment provider port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from core.catalog.money import Money
+from core.i18n import Msg
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"  # in full; a partial refund leaves the order fulfilled
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    community_id: int
+    member_id: int
+    product_kind: str
+    product_id: int
+    title: str
+    amount: Money
+    status: Status
+    provider: str
+    provider_ref: str | None
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    fulfilled_at: datetime | None
+    refunded: int = 0  # minor units refunded so far
+    purchase_points: int = 0
+
+    @property
+    def refundable(self) -> int:
+        return self.amount.minor - self.refunded if self.status in (Status.PAID, Status.FULFILLED) else 0
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    """The outcome of fulfilling an order. ``fresh`` is True for exactly one caller: the one
+    whose call delivered it (so materials are sent once however often payment is reported)."""
+
+    order: Order
+    fresh: bool
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """How the member pays: a link to open, or an instruction (the sandbox)."""
+
+    note: Msg
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund recorded on an order: how much now in all, and the points taken back."""
+
+    order: Order
+    amount: int  # minor units refunded by this call (0 when it was already recorded)
+    points_clawed: int = 0
+    points_short: int = 0  # purchase points the member had already spent
+
+
+class PaymentProvider(Protocol):
+    """One way to pay. Implementations: sandbox (core), Stripe and Telegram Stars (bot/)."""
+
+    name: str
+
+    def accepts(self, currency: str) -> bool: ...
+
+    async def start(self, order: Order) -> Checkout:
+        """Begin paying ``order``: a link, an invoice or an instruction for the buyer."""
+        ...
+
+    async def refund(self, order: Order, amount_minor: int) -> str:
+        """Give ``amount_minor`` of ``order`` back through the provider; returns its refund
+        id. Raises RefundFailed with a reason for the creator."""
+        ...
+
+
+class RefundFailed(Exception):
+    """The provider refused or failed a refund; the message is for the creator."""
+
+
+class PaymentMismatch(Exception):
+    """A provider reported a payment whose amount or currency is not the order's."""

@@ -1,0 +1,404 @@
+"""Orders: pending → paid → fulfilled, or cancelled / expired; the price is fixed at creation.
+
+Each state change is one conditional UPDATE (``WHERE status = …``), so when a payment is
+reported twice, or two processes fulfil the same order at once, exactly one call moves it
+and only that call delivers. Purchase points are a ledger posting keyed by the order, and
+they are posted before the order is marked fulfilled: a crash in between leaves the order
+``paid``, and fulfilling it again replays the posting instead of paying points twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from core.audit.log import record
+from core.catalog.models import Course
+from core.catalog.money import Money, precision
+from core.catalog.service import CatalogService
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import msg
+from core.ledger.models import Cap, CapScope, Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
+from core.ledger.points import PointsService
+from core.members.models import Community, Member, Role
+from core.members.service import MemberService
+from core.orders.models import Fulfilment, Order, PaymentMismatch, PaymentProvider, Refund, Status
+from core.orders.tables import orders
+from core.settings.service import SettingsService
+from core.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PAYABLE = (Status.PENDING, Status.EXPIRED, Status.CANCELLED)  # money that arrives late is still taken
+
+
+class OrderService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        catalog: CatalogService,
+        points: PointsService,
+        members: MemberService,
+        settings: SettingsService,
+        providers: list[PaymentProvider],
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._catalog = catalog
+        self._points = points
+        self._members = members
+        self._settings = settings
+        self.providers = {provider.name: provider for provider in providers}
+
+    def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
+        """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the
+        one preferred for the currencies it accepts."""
+        others = {name: p for name, p in self.providers.items() if name != provider.name}
+        self.providers = {provider.name: provider, **others} if first else {**others, provider.name: provider}
+
+    def provider_for(self, currency: str) -> PaymentProvider:
+        for provider in self.providers.values():
+            if provider.accepts(currency):
+                return provider
+        raise InvalidInput(msg("Payments in {currency} are not set up here yet.", currency=currency))
+
+    # -- ordering ------------------------------------------------------------------------
+
+    async def order_course(self, community: Community, member: Member, course: Course) -> Order:
+        """A pending order for ``course`` at today's price (the open one if there is one)."""
+        if course.hidden:
+            raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=course.code))
+        if await self._catalog.enrollment(member, course) is not None:
+            raise InvalidInput(
+                msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+            )
+        now = self._clock.now()
+        provider = self.provider_for(course.price.currency)
+        async with self._db.write() as conn:
+            open_row = (
+                await conn.execute(
+                    select(orders).where(
+                        orders.c.member_id == member.id,
+                        orders.c.product_kind == "course",
+                        orders.c.product_id == course.id,
+                        orders.c.status == Status.PENDING.value,
+                        orders.c.expires_at > now,
+                        orders.c.amount_minor == course.price.minor,
+                        orders.c.currency == course.price.currency,
+                    )
+                )
+            ).first()
+            if open_row is not None:
+                return _order(open_row)
+            minutes = await self._settings.get(community.id, "order.expiry_minutes")
+            order_id = (
+                await conn.execute(
+                    insert(orders)
+                    .values(
+                        community_id=community.id,
+                        member_id=member.id,
+                        product_kind="course",
+                        product_id=course.id,
+                        title=course.title,
+                        amount_minor=course.price.minor,
+                        currency=course.price.currency,
+                        status=Status.PENDING.value,
+                        provider=provider.name,
+                        created_at=now,
+                        expires_at=now + timedelta(minutes=minutes),
+                    )
+                    .returning(orders.c.id)
+                )
+            ).scalar_one()
+        return await self.get(order_id)
+
+    async def get(self, order_id: int) -> Order:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
+        if row is None:
+            raise InvalidInput(msg("There is no order {id}.", id=order_id))
+        return _order(row)
+
+    async def of_member(self, member: Member, limit: int = 20) -> list[Order]:
+        query = (
+            select(orders).where(orders.c.member_id == member.id).order_by(orders.c.id.desc()).limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [_order(row) for row in await conn.execute(query)]
+
+    async def pending(self, member: Member, provider: str) -> Order | None:
+        """The member's newest pending order with ``provider``."""
+        query = (
+            select(orders)
+            .where(
+                orders.c.member_id == member.id,
+                orders.c.provider == provider,
+                orders.c.status == Status.PENDING.value,
+            )
+            .order_by(orders.c.id.desc())
+            .limit(1)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return _order(row) if row else None
+
+    async def cancel(self, member: Member, order_id: int) -> Order:
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(
+                    orders.c.id == order_id,
+                    orders.c.member_id == member.id,
+                    orders.c.status == Status.PENDING.value,
+                )
+                .values(status=Status.CANCELLED.value)
+            )
+        if moved.rowcount != 1:
+            raise InvalidInput(msg("Order {id} is not one of your pending orders.", id=order_id))
+        return await self.get(order_id)
+
+    # -- payment and fulfilment ----------------------------------------------------------
+
+    async def record_payment(
+        self, order_id: int, *, provider: str, provider_ref: str, paid: Money
+    ) -> Fulfilment:
+        """A provider says ``order_id`` was paid ``paid``: mark it paid (once) and fulfil it.
+
+        Safe to call again for the same payment (a redelivered webhook): nothing happens twice.
+        Raises PaymentMismatch when the amount or currency is not the order's.
+        """
+        order = await self.get(order_id)
+        if order.amount != paid:
+            log.error("payment for order %s does not match: %s, expected %s", order_id, paid, order.amount)
+            raise PaymentMismatch(f"order {order_id}: paid {paid}, expected {order.amount}")
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status.in_([s.value for s in PAYABLE]))
+                .values(status=Status.PAID.value, paid_at=now, provider=provider, provider_ref=provider_ref)
+            )
+            if moved.rowcount == 1:
+                await record(
+                    conn,
+                    community_id=order.community_id,
+                    at=now,
+                    action="order.paid",
+                    actor_member_id=None,
+                    subject_member_id=order.member_id,
+                    order=order_id,
+                    provider=provider,
+                    ref=provider_ref,
+                    amount=paid.minor,
+                    currency=paid.currency,
+                )
+        return await self.fulfil(order_id)
+
+    async def fulfil(self, order_id: int) -> Fulfilment:
+        """Deliver a paid order: purchase points, then the course; ``fresh`` for one caller."""
+        order = await self.get(order_id)
+        if order.status is Status.FULFILLED:
+            return Fulfilment(order, fresh=False)
+        if order.status is not Status.PAID:
+            raise InvalidInput(msg("Order {id} is not paid.", id=order_id))
+        points = await self._post_purchase_points(order)
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == Status.PAID.value)
+                .values(status=Status.FULFILLED.value, fulfilled_at=now, purchase_points=points)
+            )
+            fresh = moved.rowcount == 1
+            if fresh and order.product_kind == "course":
+                await self._catalog.grant(
+                    conn, order.community_id, order.member_id, order.product_id, order.id, now
+                )
+        return Fulfilment(await self.get(order_id), fresh=fresh, points=points if fresh else 0)
+
+    async def _post_purchase_points(self, order: Order) -> int:
+        percent = await self._settings.get(order.community_id, "purchase.points_percent")
+        amount = order.amount.minor * percent // (100 * 10 ** precision(order.amount.currency))
+        if amount <= 0:
+            return 0
+        community = await self._members.community_by_id(order.community_id)
+        result = await self._points.ledger.post(
+            Posting(
+                community_id=order.community_id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(order.member_id),
+                amount=amount,
+                kind=Kind.PURCHASE,
+                key=f"purchase:{order.id}",
+                at=order.paid_at or self._clock.now(),
+                memo=order.title[:300],
+                caps=(
+                    Cap(
+                        CapScope.CREDIT,
+                        (Kind.PURCHASE,),
+                        self._points.day_start(community, order.paid_at or self._clock.now()),
+                        await self._settings.get(order.community_id, "cap.purchase"),
+                        True,
+                    ),
+                ),
+            )
+        )
+        if result.outcome in (Outcome.POSTED, Outcome.REPLAYED) and result.transfer is not None:
+            return result.transfer.amount
+        return 0
+
+    # -- refunds -------------------------------------------------------------------------
+
+    async def refund(self, community: Community, actor: Member, order_id: int, amount: int | None) -> Refund:
+        """Refund ``amount`` minor units (all that is left when None) through the order's
+        provider, then record it. Creators only."""
+        if actor.role is not Role.CREATOR or actor.community_id != community.id:
+            raise NotAllowed(msg("Only creators can refund orders."))
+        order = await self.get(order_id)
+        if order.community_id != community.id:
+            raise InvalidInput(msg("There is no order {id}.", id=order_id))
+        if order.refundable <= 0:
+            raise InvalidInput(msg("Order {id} has nothing left to refund.", id=order_id))
+        amount = order.refundable if amount is None else amount
+        if not 0 < amount <= order.refundable:
+            raise InvalidInput(
+                msg(
+                    "Order {id} can be refunded at most {left}.",
+                    id=order_id,
+                    left=Money(order.amount.currency, order.refundable),
+                )
+            )
+        provider = self.providers.get(order.provider)
+        if provider is None:
+            raise InvalidInput(
+                msg("Refunds through {provider} are not set up here.", provider=order.provider)
+            )
+        reference = await provider.refund(order, amount)
+        return await self.record_refund(
+            order_id, refunded_total=order.refunded + amount, provider_ref=reference, actor_member_id=actor.id
+        )
+
+    async def record_refund(
+        self, order_id: int, *, refunded_total: int, provider_ref: str, actor_member_id: int | None = None
+    ) -> Refund:
+        """The provider has refunded ``refunded_total`` of the order in all (a webhook, or our
+        own refund call). Idempotent: the total only rises, and the rise is recorded once.
+        A full refund revokes the course; purchase points are taken back in proportion, as
+        far as the member's balance allows (the shortfall is audited)."""
+        order = await self.get(order_id)
+        total = min(refunded_total, order.amount.minor)
+        if total <= order.refunded:
+            return Refund(order, 0)
+        now = self._clock.now()
+        full = total == order.amount.minor
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.refunded_minor == order.refunded)
+                .values(refunded_minor=total, **({"status": Status.REFUNDED.value} if full else {}))
+            )
+            raced = moved.rowcount != 1
+            if not raced:
+                if full and order.product_kind == "course":
+                    await self._catalog.revoke(conn, order.member_id, order.product_id, now)
+                await record(
+                    conn,
+                    community_id=order.community_id,
+                    at=now,
+                    action="order.refund",
+                    actor_member_id=actor_member_id,
+                    subject_member_id=order.member_id,
+                    order=order_id,
+                    amount=total - order.refunded,
+                    total=total,
+                    ref=provider_ref,
+                )
+        if raced:  # another caller recorded a refund meanwhile: read the order again
+            return await self.record_refund(
+                order_id,
+                refunded_total=refunded_total,
+                provider_ref=provider_ref,
+                actor_member_id=actor_member_id,
+            )
+        wanted = order.purchase_points * total // order.amount.minor - (
+            order.purchase_points * order.refunded // order.amount.minor
+        )
+        clawed = await self._claw_back(order, wanted, total) if wanted > 0 else 0
+        if clawed < wanted:
+            async with self._db.write() as conn:
+                await record(
+                    conn,
+                    community_id=order.community_id,
+                    at=now,
+                    action="order.refund_points_short",
+                    actor_member_id=actor_member_id,
+                    subject_member_id=order.member_id,
+                    order=order_id,
+                    wanted=wanted,
+                    taken=clawed,
+                )
+        return Refund(await self.get(order_id), total - order.refunded, clawed, wanted - clawed)
+
+    async def _claw_back(self, order: Order, points: int, total: int) -> int:
+        result = await self._points.ledger.post(
+            Posting(
+                community_id=order.community_id,
+                debit=MemberAccount(order.member_id),
+                credit=SystemAccount(SystemCode.ISSUANCE),
+                amount=points,
+                kind=Kind.DEDUCT,
+                key=f"refund:{order.id}:{total}",
+                at=self._clock.now(),
+                memo=f"refund of order #{order.id}",
+                partial=True,
+            )
+        )
+        return result.transfer.amount if result.ok and result.transfer is not None else 0
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    async def expire_due(self, now: datetime) -> int:
+        """Pending orders past their time become expired."""
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.status == Status.PENDING.value, orders.c.expires_at <= now)
+                .values(status=Status.EXPIRED.value)
+            )
+        return moved.rowcount
+
+    async def fulfil_stuck(self) -> list[Fulfilment]:
+        """Fulfil orders left paid but undelivered (a crash between the two steps)."""
+        async with self._db.read() as conn:
+            ids = list(
+                (
+                    await conn.execute(select(orders.c.id).where(orders.c.status == Status.PAID.value))
+                ).scalars()
+            )
+        return [await self.fulfil(order_id) for order_id in ids]
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        row.id,
+        row.community_id,
+        row.member_id,
+        row.product_kind,
+        row.product_id,
+        row.title,
+        Money(row.currency, row.amount_minor),
+        Status(row.status),
+        row.provider,
+        row.provider_ref,
+        row.created_at,
+        row.expires_at,
+        row.paid_at,
+        row.fulfilled_at,
+        row.refunded_minor,
+        row.purchase_points,
+    )

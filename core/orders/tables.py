@@ -1,0 +1,35 @@
+"""Orders: what a member is buying, at the price fixed when the order was made."""
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
+
+from core.storage.metadata import metadata
+from core.storage.types import BigId, UTCDateTime
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("product_kind", String(20), nullable=False),  # course (bundles and plans later)
+    Column("product_id", BigId, nullable=False),
+    Column("title", String(200), nullable=False),  # as it was when ordered
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),  # pending, paid, fulfilled, cancelled, expired
+    Column("provider", String(20), nullable=False),  # sandbox, stripe, stars, points
+    Column("provider_ref", String(200), nullable=True),  # the provider's payment id
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("fulfilled_at", UTCDateTime, nullable=True),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),  # refunded so far
+    Column("purchase_points", BigInteger, nullable=False, server_default="0"),  # points the purchase earned
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("refunded_minor BETWEEN 0 AND amount_minor", name="refund_within_amount"),
+    CheckConstraint(
+        "status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'refunded')", name="status_known"
+    ),
+    Index("ix_orders_member_status", "member_id", "status"),
+    Index("ix_orders_status_expires", "status", "expires_at"),
+)

@@ -1,0 +1,114 @@
+"""catalog and orders: courses, lessons, enrollments, progress, orders
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 13:28:57.108671
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import core.storage.types
+
+
+revision: str = '0003'
+down_revision: str | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table('courses',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), server_default='', nullable=False),
+    sa.Column('price_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('points_price', sa.BigInteger(), nullable=True),
+    sa.Column('completion_points', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('hidden', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('points_price IS NULL OR points_price > 0', name=op.f('ck_courses_points_price_positive')),
+    sa.CheckConstraint('price_minor > 0', name=op.f('ck_courses_price_positive')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_courses_community_id_communities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
+    sa.UniqueConstraint('community_id', 'code', name='uq_courses_code')
+    )
+    op.create_table('enrollments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('course_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('granted_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_enrollments_community_id_communities')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_enrollments_course_id_courses')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_enrollments_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enrollments')),
+    sa.UniqueConstraint('member_id', 'course_id', name='uq_enrollments_member')
+    )
+    op.create_table('lessons',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('course_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('unlock_days', sa.Integer(), server_default='0', nullable=False),
+    sa.CheckConstraint('unlock_days >= 0', name=op.f('ck_lessons_unlock_days_not_negative')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_lessons_course_id_courses')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lessons')),
+    sa.UniqueConstraint('course_id', 'position', name='uq_lessons_position')
+    )
+    op.create_table('orders',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('product_kind', sa.String(length=20), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('provider_ref', sa.String(length=200), nullable=True),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('paid_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('fulfilled_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('refunded_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('purchase_points', sa.BigInteger(), server_default='0', nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'refunded')", name=op.f('ck_orders_status_known')),
+    sa.CheckConstraint('amount_minor > 0', name=op.f('ck_orders_amount_positive')),
+    sa.CheckConstraint('refunded_minor BETWEEN 0 AND amount_minor', name=op.f('ck_orders_refund_within_amount')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_orders_community_id_communities')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_orders_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index('ix_orders_member_status', ['member_id', 'status'], unique=False)
+        batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
+
+    op.create_table('lesson_progress',
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('lesson_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('completed_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], name=op.f('fk_lesson_progress_lesson_id_lessons')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_lesson_progress_member_id_members')),
+    sa.PrimaryKeyConstraint('member_id', 'lesson_id', name=op.f('pk_lesson_progress'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('lesson_progress')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_status_expires')
+        batch_op.drop_index('ix_orders_member_status')
+
+    op.drop_table('orders')
+    op.drop_table('lessons')
+    op.drop_table('enrollments')
+    op.drop_table('courses')

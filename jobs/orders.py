@@ -1,0 +1,30 @@
+"""Every minute: expire unpaid orders past their time; deliver paid orders left undelivered."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core.services import Services
+from jobs.registry import JobSpec
+
+log = logging.getLogger(__name__)
+
+
+async def tend_orders(services: Services, now: datetime) -> None:
+    expired = await services.orders.expire_due(now)
+    if expired:
+        log.info("expired %d unpaid orders", expired)
+    delivered = [f for f in await services.orders.fulfil_stuck() if f.fresh]
+    if delivered:
+        log.info("delivered %d paid orders left undelivered", len(delivered))
+
+
+SPEC = JobSpec(
+    "orders",
+    IntervalTrigger(minutes=1, timezone="UTC"),
+    tend_orders,
+    "expire unpaid orders; deliver paid ones left undelivered",
+)
