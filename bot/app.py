@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Config
 from bot.handlers import build_router
 from core.activity.log import ActivityRecord
+from core.catalog.money import Money
 from core.clock import Clock, SystemClock
 from core.commands.context import Context
 from core.commands.router import Router
 from core.events import ChatRef, Event, EventKind
 from core.i18n import current_locale, msg
 from core.members.models import Community, Identity, Member
+from core.orders.models import Fulfilment
 from core.replies import Reply
 from core.services import Services
 from core.storage.database import Database
@@ -26,6 +29,8 @@ from jobs import build_registry
 from jobs.registry import JobRegistry, JobRunner
 
 log = logging.getLogger(__name__)
+
+Sender = Callable[["Outgoing"], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class App:
         self.router = router or build_router()
         self.jobs = jobs or build_registry()
         self.job_runner = JobRunner(self.jobs, self.services)
+        self._senders: list[Sender] = []
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None, check_migrated: bool = True) -> App:
@@ -132,23 +138,55 @@ class App:
     async def pay_sandbox(self, community: Community, member: Member) -> list[Outgoing] | None:
         """Complete the member's newest pending sandbox order (the console's ``:pay``);
         None when there is none. Returns what the buyer is told."""
-        from bot.handlers.shop import fulfilment_replies
         from core.orders.sandbox import NAME as SANDBOX
 
-        orders = self.services.orders
-        order = await orders.pending(member, SANDBOX)
+        order = await self.services.orders.pending(member, SANDBOX)
         if order is None:
             return None
-        fulfilment = await orders.record_payment(
-            order.id, provider=SANDBOX, provider_ref=f"sandbox:{order.id}", paid=order.amount
+        return await self.settle_payment(order.id, SANDBOX, f"sandbox:{order.id}", order.amount)
+
+    async def settle_payment(
+        self, order_id: int, provider: str, provider_ref: str, paid: Money
+    ) -> list[Outgoing]:
+        """A provider reports ``order_id`` paid: record it, deliver it, and return what the
+        buyer is told (empty when this payment was already handled). Raises PaymentMismatch."""
+        fulfilment = await self.services.orders.record_payment(
+            order_id, provider=provider, provider_ref=provider_ref, paid=paid
         )
+        return await self.fulfilment_notices(fulfilment)
+
+    async def fulfilment_notices(self, fulfilment: Fulfilment) -> list[Outgoing]:
+        from bot.handlers.shop import fulfilment_replies
+
+        order = fulfilment.order
         course = (
             await self.services.catalog.course_by_id(order.product_id)
             if order.product_kind == "course"
             else None
         )
-        replies = fulfilment_replies(fulfilment, course)
-        return [await self.deliver_to_member(reply, community) for reply in replies]
+        community = await self.services.members.community_by_id(order.community_id)
+        return [
+            await self.deliver_to_member(reply, community) for reply in fulfilment_replies(fulfilment, course)
+        ]
+
+    def register_sender(self, send: Sender) -> None:
+        """An adapter offers to deliver replies that do not answer one of its own events
+        (payments, jobs): ``send`` returns whether it could reach the recipient."""
+        self._senders.append(send)
+
+    async def send(self, outgoing: list[Outgoing]) -> None:
+        """Deliver each reply through the first adapter that can reach its recipient."""
+        for item in outgoing:
+            for send in self._senders:
+                try:
+                    if await send(item):
+                        break
+                except Exception:
+                    log.exception("an adapter failed to deliver a reply")
+            else:
+                log.warning(
+                    "no adapter could deliver a reply to member %s", item.member.id if item.member else "?"
+                )
 
     async def deliver_to_member(self, reply: Reply, community: Community) -> Outgoing:
         """Address a reply with ``to_member`` set, outside any inbound event (jobs, payments)."""
@@ -163,4 +201,8 @@ class App:
         )
 
     async def run_due_jobs(self) -> list[str]:
-        return await self.job_runner.run_due(self.clock.now())
+        ran = await self.job_runner.run_due(self.clock.now())
+        # Orders the jobs delivered (a payment whose webhook never came): tell the buyers.
+        for fulfilment in self.services.orders.take_delivered():
+            await self.send(await self.fulfilment_notices(fulfilment))
+        return ran

@@ -55,7 +55,19 @@ class File:
     caption: Content = ""
 
 
-Segment = Text | Link | Buttons | Image | File
+@dataclass(frozen=True)
+class Invoice:
+    """A request to pay inside the chat (Telegram Stars ``sendInvoice``); ``payload`` comes
+    back with the payment (``order:ID``). Platforms without in-chat payment show it as text."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int  # minor units (Stars: whole stars)
+
+
+Segment = Text | Link | Buttons | Image | File | Invoice
 NEWLINE = Text("\n")
 
 

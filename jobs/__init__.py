@@ -10,4 +10,5 @@ def build_registry() -> JobRegistry:
     registry = JobRegistry()
     for module in (points_expiry, orders):
         registry.add(module.SPEC)
+    registry.add(orders.RECONCILE_SPEC)
     return registry

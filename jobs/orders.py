@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -11,6 +11,8 @@ from core.services import Services
 from jobs.registry import JobSpec
 
 log = logging.getLogger(__name__)
+
+RECONCILE_WINDOW = timedelta(days=2)
 
 
 async def tend_orders(services: Services, now: datetime) -> None:
@@ -21,6 +23,19 @@ async def tend_orders(services: Services, now: datetime) -> None:
     if delivered:
         log.info("delivered %d paid orders left undelivered", len(delivered))
 
+
+async def reconcile_payments(services: Services, now: datetime) -> None:
+    delivered = await services.orders.reconcile(now - RECONCILE_WINDOW)
+    if delivered:
+        log.info("reconciliation delivered %d orders whose payment report never arrived", len(delivered))
+
+
+RECONCILE_SPEC = JobSpec(
+    "payments_reconcile",
+    IntervalTrigger(minutes=10, timezone="UTC"),
+    reconcile_payments,
+    "ask payment providers for settled payments we missed",
+)
 
 SPEC = JobSpec(
     "orders",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.catalog.money import Money, format_money
 from core.i18n import render
-from core.replies import Button, Buttons, File, Image, Link, Reply, Text
+from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Text
 
 
 @dataclass(frozen=True)
@@ -34,4 +35,7 @@ def render_plain(reply: Reply, locale: str) -> PlainReply:
             attachments.append(segment)
             caption = render(segment.caption, locale)
             parts.append(f"[file {segment.name}: {caption}]" if caption else f"[file {segment.name}]")
+        elif isinstance(segment, Invoice):
+            price = format_money(Money(segment.currency, segment.amount), locale)
+            parts.append(f"[invoice: {segment.title}, {price}]")
     return PlainReply("".join(parts), tuple(buttons), tuple(attachments))

@@ -176,6 +176,8 @@ async def buy(ctx: Context) -> Reply:
         .line()
         .text(checkout.note)
     )
+    if checkout.invoice is not None:
+        builder.segments.append(checkout.invoice)
     if checkout.url:
         builder.buttons((Button(msg("Pay"), url=checkout.url),))
     return builder.build()

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from core.catalog.money import Money
 from core.i18n import Msg
+from core.replies import Invoice
 
 
 class Status(StrEnum):
@@ -56,10 +57,21 @@ class Fulfilment:
 
 @dataclass(frozen=True)
 class Checkout:
-    """How the member pays: a link to open, or an instruction (the sandbox)."""
+    """How the member pays: a link to open (Stripe), an in-chat invoice (Stars), or an
+    instruction (the sandbox)."""
 
     note: Msg
     url: str | None = None
+    invoice: Invoice | None = None
+
+
+@dataclass(frozen=True)
+class SettledPayment:
+    """A payment a provider reports as settled (reconciliation asks for these)."""
+
+    order_id: int
+    provider_ref: str
+    paid: Money
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,12 @@ class PaymentProvider(Protocol):
         """Give ``amount_minor`` of ``order`` back through the provider; returns its refund
         id. Raises RefundFailed with a reason for the creator."""
         ...
+
+
+class ReconcilingProvider(PaymentProvider, Protocol):
+    """A provider that can list settled payments, for orders whose webhook never came."""
+
+    async def settled_since(self, since: datetime) -> list[SettledPayment]: ...
 
 
 class RefundFailed(Exception):

@@ -21,15 +21,16 @@ from core.catalog.money import Money, precision
 from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import msg
+from core.i18n import Msg, msg
 from core.ledger.models import Cap, CapScope, Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
 from core.ledger.points import PointsService
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.orders.models import Fulfilment, Order, PaymentMismatch, PaymentProvider, Refund, Status
-from core.orders.tables import orders
+from core.orders.tables import orders, payment_events
 from core.settings.service import SettingsService
 from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class OrderService:
         self._members = members
         self._settings = settings
         self.providers = {provider.name: provider for provider in providers}
+        self._delivered_by_jobs: list[Fulfilment] = []
 
     def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
         """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the
@@ -162,7 +164,99 @@ class OrderService:
             raise InvalidInput(msg("Order {id} is not one of your pending orders.", id=order_id))
         return await self.get(order_id)
 
+    async def by_provider_ref(self, provider: str, provider_ref: str) -> Order | None:
+        query = select(orders).where(orders.c.provider == provider, orders.c.provider_ref == provider_ref)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return _order(row) if row else None
+
+    async def expire(self, order_id: int) -> bool:
+        """A provider says the order's checkout expired: pending → expired (else nothing)."""
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.status == Status.PENDING.value)
+                .values(status=Status.EXPIRED.value)
+            )
+        return moved.rowcount == 1
+
     # -- payment and fulfilment ----------------------------------------------------------
+
+    async def check_payable(self, order_id: int, paid: Money) -> Msg | None:
+        """Before a provider takes the money (Telegram's pre-checkout): None when ``order_id``
+        may be paid ``paid`` now, else the reason to show the buyer."""
+        try:
+            order = await self.get(order_id)
+        except InvalidInput:
+            return msg("This order does not exist any more. Use /buy again.")
+        if order.status is not Status.PENDING or order.expires_at <= self._clock.now():
+            return msg("Order #{id} is no longer open for payment. Use /buy again.", id=order.id)
+        if order.amount != paid:
+            return msg("The price of order #{id} has changed. Use /buy again.", id=order.id)
+        if order.product_kind == "course":
+            course = await self._catalog.course_by_id(order.product_id)
+            member = await self._members.get_member(order.member_id)
+            if course.hidden:
+                return msg("{title} is no longer for sale.", title=order.title)
+            if await self._catalog.enrollment(member, course) is not None:
+                return msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+        return None
+
+    async def event_seen(self, provider: str, event_id: str) -> bool:
+        """Whether this provider event (a webhook delivery) was handled already."""
+        query = select(payment_events.c.event_id).where(
+            payment_events.c.provider == provider, payment_events.c.event_id == event_id
+        )
+        async with self._db.read() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def remember_event(self, provider: str, event_id: str, kind: str, order_id: int | None) -> None:
+        """Record a handled provider event (after handling it: a crash before this only means
+        the redelivery is handled again, which the order's own state makes harmless)."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                insert_or_ignore(self._db.dialect, payment_events).values(
+                    provider=provider[:20],
+                    event_id=event_id[:200],
+                    kind=kind[:100],
+                    order_id=order_id,
+                    received_at=self._clock.now(),
+                )
+            )
+
+    async def reconcile(self, since: datetime) -> list[Fulfilment]:
+        """Ask providers that can list payments for those settled since ``since`` and record
+        any we missed (a webhook that never arrived). Returns what was delivered now."""
+        delivered: list[Fulfilment] = []
+        for provider in list(self.providers.values()):
+            settled_since = getattr(provider, "settled_since", None)
+            if settled_since is None:
+                continue
+            try:
+                payments = await settled_since(since)
+            except Exception:
+                log.warning("reconciliation with %s failed", provider.name, exc_info=True)
+                continue
+            for payment in payments:
+                try:
+                    fulfilment = await self.record_payment(
+                        payment.order_id,
+                        provider=provider.name,
+                        provider_ref=payment.provider_ref,
+                        paid=payment.paid,
+                    )
+                except (InvalidInput, PaymentMismatch):
+                    log.warning(
+                        "reconciliation: %s payment for order %s not recorded",
+                        provider.name,
+                        payment.order_id,
+                        exc_info=True,
+                    )
+                    continue
+                if fulfilment.fresh:
+                    delivered.append(fulfilment)
+        self._delivered_by_jobs.extend(delivered)
+        return delivered
 
     async def record_payment(
         self, order_id: int, *, provider: str, provider_ref: str, paid: Money
@@ -380,7 +474,14 @@ class OrderService:
                     await conn.execute(select(orders.c.id).where(orders.c.status == Status.PAID.value))
                 ).scalars()
             )
-        return [await self.fulfil(order_id) for order_id in ids]
+        done = [await self.fulfil(order_id) for order_id in ids]
+        self._delivered_by_jobs.extend(f for f in done if f.fresh)
+        return done
+
+    def take_delivered(self) -> list[Fulfilment]:
+        """Orders that jobs delivered since the last call (their buyers are yet to be told)."""
+        taken, self._delivered_by_jobs = self._delivered_by_jobs, []
+        return taken
 
 
 def _order(row: Any) -> Order:

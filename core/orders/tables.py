@@ -1,6 +1,15 @@
 """Orders: what a member is buying, at the price fixed when the order was made."""
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
 
 from core.storage.metadata import metadata
 from core.storage.types import BigId, UTCDateTime
@@ -32,4 +41,17 @@ orders = Table(
     ),
     Index("ix_orders_member_status", "member_id", "status"),
     Index("ix_orders_status_expires", "status", "expires_at"),
+    Index("ix_orders_provider_ref", "provider", "provider_ref"),
+)
+
+# Provider events already handled (webhook deliveries), so a redelivery is skipped early.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("provider", String(20), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("order_id", BigId, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("provider", "event_id", name="pk_payment_events"),
 )

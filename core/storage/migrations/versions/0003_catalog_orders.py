@@ -1,8 +1,8 @@
-"""catalog and orders: courses, lessons, enrollments, progress, orders
+"""catalog and orders: courses, lessons, enrollments, progress, orders, payment events
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 13:28:57.108671
+Create Date: 2026-11-22 13:32:29.241342
 """
 from collections.abc import Sequence
 
@@ -19,6 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('payment_events',
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=100), nullable=False),
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('received_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('provider', 'event_id', name='pk_payment_events')
+    )
     op.create_table('courses',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -90,6 +98,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_member_status', ['member_id', 'status'], unique=False)
+        batch_op.create_index('ix_orders_provider_ref', ['provider', 'provider_ref'], unique=False)
         batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
 
     op.create_table('lesson_progress',
@@ -106,9 +115,11 @@ def downgrade() -> None:
     op.drop_table('lesson_progress')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_status_expires')
+        batch_op.drop_index('ix_orders_provider_ref')
         batch_op.drop_index('ix_orders_member_status')
 
     op.drop_table('orders')
     op.drop_table('lessons')
     op.drop_table('enrollments')
     op.drop_table('courses')
+    op.drop_table('payment_events')
