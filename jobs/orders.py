@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.cron import CronTrigger
 
 from core.services import Services
 from jobs.registry import JobSpec
@@ -32,14 +32,16 @@ async def reconcile_payments(services: Services, now: datetime) -> None:
 
 RECONCILE_SPEC = JobSpec(
     "payments_reconcile",
-    IntervalTrigger(minutes=10, timezone="UTC"),
+    CronTrigger(minute="*/10", timezone="UTC"),
     reconcile_payments,
     "ask payment providers for settled payments we missed",
 )
 
+# Cron, not interval, triggers: an interval counts from when it was built (wall time), and the
+# sandbox clock of the console and tests may be anywhere.
 SPEC = JobSpec(
     "orders",
-    IntervalTrigger(minutes=1, timezone="UTC"),
+    CronTrigger(minute="*", timezone="UTC"),
     tend_orders,
     "expire unpaid orders; deliver paid ones left undelivered",
 )

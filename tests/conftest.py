@@ -20,10 +20,14 @@ from sqlalchemy.engine import make_url
 from bot.adapters.console.session import ConsoleSession
 from bot.app import App
 from bot.config import Config
+from core.catalog.money import Money
 from core.clock import ManualClock
+from core.events import UserRef
+from core.members.models import Role
 from core.storage.database import Database
 from core.storage.metadata import load_all_tables
 from core.storage.migrate import upgrade
+from tests.shop_fixtures import Shop
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -200,3 +204,23 @@ async def snapshot(db: Database, *, exclude: tuple[str, ...] = ("activity",)) ->
             rows = (await conn.execute(table.select())).all()
             tables[table.name] = sorted((tuple(row) for row in rows), key=repr)
     return tables
+
+
+# -- the shop ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def shop(app: App) -> Shop:
+    """Mei (creator), Ana and Ben, and the course py101."""
+    community = await app.community()
+    members = app.services.members
+    mei, ana, ben = [
+        await members.ensure_member(community, UserRef("console", name.lower(), name))
+        for name in ("Mei", "Ana", "Ben")
+    ]
+    mei = await members.assign_role(community, mei, Role.CREATOR, via="test")
+    catalog = app.services.catalog
+    course = await catalog.add_course(community, mei, "py101", Money("USD", 1999), "Python for data analysis")
+    await catalog.add_lesson(community, mei, "py101", "Setup", "Install Python and pandas.")
+    await catalog.add_lesson(community, mei, "py101", "Loops", "for x in range(3): print(x)", unlock_days=2)
+    return Shop(community, mei, ana, ben, course)

@@ -55,7 +55,7 @@ def parse_money(text: str) -> Money:
     if len(parts) != 2:
         raise InvalidInput(msg("Write a price like 19.99 USD or 500 XTR."))
     first, second = parts
-    amount, code = (first, second) if _CODE.match(second) else (second, first)
+    amount, code = (second, first) if _CODE.match(first) and not _CODE.match(second) else (first, second)
     code = code.upper()
     if not _CODE.match(code) or not is_currency(code):
         raise InvalidInput(msg("{code} is not a currency code (like USD, CNY, EUR or XTR).", code=code[:10]))

@@ -1,0 +1,106 @@
+"""core/catalog/service.py: creators build the catalog; owners learn lesson by lesson."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App
+from core.catalog.money import Money
+from core.clock import ManualClock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import render
+from core.orders.models import Status
+from tests.conftest import snapshot
+from tests.shop_fixtures import Shop
+
+
+def reason(error: pytest.ExceptionInfo[Exception]) -> str:
+    return render(error.value.message, "en")  # type: ignore[attr-defined]
+
+
+async def test_a_course_is_added_listed_and_shown(app: App, shop: Shop) -> None:
+    catalog = app.services.catalog
+    assert [c.code for c in await catalog.courses(shop.community)] == ["py101"]
+    found = await catalog.course(shop.community, "PY101")
+    assert (found.title, found.price, found.hidden) == ("Python for data analysis", Money("USD", 1999), False)
+    assert [
+        (lesson.position, lesson.title, lesson.unlock_days) for lesson in await catalog.lessons(found)
+    ] == [
+        (1, "Setup", 0),
+        (2, "Loops", 2),
+    ]
+
+
+async def test_only_creators_change_the_catalog_and_nothing_changes_otherwise(app: App, shop: Shop) -> None:
+    catalog = app.services.catalog
+    before = await snapshot(app.db)
+    with pytest.raises(NotAllowed):
+        await catalog.add_course(shop.community, shop.ana, "x1", Money("USD", 100), "Mine")
+    with pytest.raises(NotAllowed):
+        await catalog.edit_course(shop.community, shop.ana, "py101", "title", "Hacked")
+    with pytest.raises(NotAllowed):
+        await catalog.set_hidden(shop.community, shop.ana, "py101", True)
+    with pytest.raises(NotAllowed):
+        await catalog.add_lesson(shop.community, shop.ana, "py101", "Extra", "text")
+    assert await snapshot(app.db) == before
+
+
+@pytest.mark.parametrize(
+    ("code", "title", "expected"),
+    [
+        ("py101", "Again", "There is already a course py101."),
+        ("P", "Short code", "A course code is 2 to 30 lowercase letters, digits, - or _, like py101."),
+        ("has space", "x", "A course code is 2 to 30 lowercase letters, digits, - or _, like py101."),
+        ("ok2", "   ", "A title cannot be empty."),
+        ("ok3", "x" * 201, "A title is at most 200 characters."),
+    ],
+)
+async def test_bad_courses_are_refused_with_the_reason(
+    app: App, shop: Shop, code: str, title: str, expected: str
+) -> None:
+    before = await snapshot(app.db)
+    with pytest.raises(InvalidInput) as caught:
+        await app.services.catalog.add_course(shop.community, shop.mei, code, Money("USD", 100), title)
+    assert reason(caught) == expected
+    assert await snapshot(app.db) == before
+
+
+async def test_edits_change_the_course_and_hidden_courses_are_only_for_creators(app: App, shop: Shop) -> None:
+    catalog = app.services.catalog
+    await catalog.edit_course(shop.community, shop.mei, "py101", "price", Money("EUR", 2500))
+    await catalog.edit_course(shop.community, shop.mei, "py101", "points", 300)
+    edited = await catalog.edit_course(shop.community, shop.mei, "py101", "description", "Hands-on.")
+    assert (edited.price, edited.points_price, edited.description) == (Money("EUR", 2500), 300, "Hands-on.")
+
+    await catalog.set_hidden(shop.community, shop.mei, "py101", True)
+    assert await catalog.courses(shop.community) == []
+    with pytest.raises(InvalidInput) as caught:
+        await catalog.course(shop.community, "py101")
+    assert reason(caught) == "There is no course py101. /courses lists them."
+    assert (await catalog.course(shop.community, "py101", include_hidden=True)).hidden
+
+
+async def test_learning_opens_lessons_in_order_with_the_drip_and_only_for_owners(
+    app: App, shop: Shop, clock: ManualClock
+) -> None:
+    catalog, orders = app.services.catalog, app.services.orders
+    with pytest.raises(NotAllowed) as caught:
+        await catalog.learn(shop.ana, shop.course)
+    assert reason(caught) == "You do not own Python for data analysis yet: /buy py101"
+
+    order = await orders.order_course(shop.community, shop.ana, shop.course)
+    await orders.record_payment(order.id, provider="sandbox", provider_ref="s1", paid=order.amount)
+
+    first = await catalog.learn(shop.ana, shop.course)
+    assert (first.lesson and first.lesson.title, first.done, first.total) == ("Setup", 1, 2)
+    waiting = await catalog.learn(shop.ana, shop.course)
+    assert (waiting.lesson, waiting.opens_at) == (None, clock.now() + timedelta(days=2))
+    clock.advance(timedelta(days=2))
+    second = await catalog.learn(shop.ana, shop.course)
+    assert (second.lesson and second.lesson.title, second.just_completed) == ("Loops", True)
+    finished = await catalog.learn(shop.ana, shop.course)
+    assert (finished.lesson, finished.opens_at, finished.done) == (None, None, 2)
+    assert [(c.code, done, total) for c, done, total in await catalog.owned(shop.ana)] == [("py101", 2, 2)]
+    assert (await orders.get(order.id)).status is Status.FULFILLED

@@ -1,0 +1,132 @@
+"""bot/handlers/shop.py: the shop in chat, driven through the console protocol."""
+
+from __future__ import annotations
+
+from bot.app import App
+from tests.conftest import ConsoleDriver, snapshot
+
+SETUP = (
+    ":as Mei creator",
+    "/course add py101 19.99 USD Python for data analysis",
+    "/lesson add py101 Setup | Install Python 3.12 and pandas.",
+    "/lesson add py101 day=2 Loops | for x in range(3): print(x)",
+    "/course edit py101 completion 30",
+)
+
+
+async def test_a_creator_builds_a_course_in_chat(console: ConsoleDriver) -> None:
+    assert await console(*SETUP) == [
+        "(you are Mei, creator, in dm)",
+        "bot> Course py101 added: Python for data analysis, $19.99.",
+        "bot> Add lessons with /lesson add CODE [day=N] TITLE | CONTENT…",
+        "bot> Lesson 1 added: Setup",
+        "bot> Lesson 2 added: Loops",
+        "bot> Course py101 updated.",
+    ]
+    assert await console("/course hide py101", "/courses") == [
+        "bot> Course py101 is hidden from learners.",
+        "bot> Courses:",
+        "bot> py101  Python for data analysis · $19.99 (hidden)",
+        "bot> /course CODE for details, /buy CODE to buy.",
+    ]
+    assert await console(":as Ana", "/courses", "/course py101") == [
+        "(you are Ana, learner, in dm)",
+        "bot> No courses yet.",
+        "bot> There is no course py101. /courses lists them.",
+    ]
+
+
+async def test_a_learner_browses_buys_pays_and_learns(console: ConsoleDriver) -> None:
+    await console(*SETUP)
+    assert await console(":as Ana", "/course py101") == [
+        "(you are Ana, learner, in dm)",
+        "bot> Python for data analysis (py101)",
+        "bot> Price: $19.99",
+        "bot> 2 lessons",
+        "bot> 1. Setup",
+        "bot> 2. Loops (opens 2 days after purchase)",
+        "bot> [1] Buy",
+    ]
+    assert await console("1") == [
+        "bot> Order #1: Python for data analysis, $19.99. It stays open for 60 minutes.",
+        "bot> Sandbox payment: nothing is charged. Type :pay to complete it.",
+    ]
+    assert await console(":pay", ":pay") == [
+        "(sandbox payment completed)",
+        "bot> Payment received for order #1: Python for data analysis.",
+        "bot> It is yours now: /learn py101 opens the first lesson.",
+        "bot> +19 points for your purchase.",
+        "(no sandbox payment is pending for you)",
+    ]
+    assert await console("/learn py101", "/learn py101") == [
+        "bot> Lesson 1 of 2: Setup",
+        "bot> Install Python 3.12 and pandas.",
+        "bot> Your next lesson opens on 2026-01-07.",
+    ]
+    assert await console(":clock +2d", "/learn py101", "/mycourses") == [
+        "(sandbox time 2026-01-07 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)",
+        "bot> Lesson 2 of 2: Loops",
+        "bot> for x in range(3): print(x)",
+        "bot> You have finished Python for data analysis. Well done!",
+        "bot> +30 points for finishing it.",
+        "bot> Your courses:",
+        "bot> py101  Python for data analysis · 2 of 2 lessons done",
+        "bot> /learn CODE opens your next lesson.",
+    ]
+    assert await console("/orders", "/lang zh", "/orders") == [
+        "bot> Your orders:",
+        "bot> #1 Python for data analysis · $19.99 · delivered",
+        "bot> 语言已切换为中文。",
+        "bot> 你的订单：",
+        "bot> #1 Python for data analysis · US$19.99 · 已交付",
+    ]
+
+
+async def test_a_creator_refunds_and_the_buyer_is_told(console: ConsoleDriver) -> None:
+    await console(*SETUP, ":as Ana", "/buy py101", ":pay")
+    assert await console(":as Mei", "/refund 1 5", "/refund 1") == [
+        "(you are Mei, creator, in dm)",
+        "bot> Refunded $5.00 of order #1.",
+        "bot> Purchase points taken back: 4.",
+        "bot→Ana> You were refunded $5.00 for order #1: Python for data analysis.",
+        "bot> Refunded $14.99 of order #1.",
+        "bot> The course was taken back.",
+        "bot> Purchase points taken back: 15.",
+        "bot→Ana> You were refunded $14.99 for order #1: Python for data analysis.",
+    ]
+    assert await console(":as Ana", "/orders", "/learn py101") == [
+        "(you are Ana, learner, in dm)",
+        "bot> Your orders:",
+        "bot> #1 Python for data analysis · $19.99 · refunded",
+        "bot> You do not own Python for data analysis yet: /buy py101",
+    ]
+
+
+async def test_bad_shop_input_is_explained_and_changes_nothing(app: App, console: ConsoleDriver) -> None:
+    await console(*SETUP, ":as Ana", "/buy py101", ":pay", ":as Mei")
+    before = await snapshot(app.db)
+    replies = [
+        ("/course add js101 0 USD Free stuff", "bot> A price must be more than zero."),
+        ("/course add js101 -3 USD Negative", "bot> A price must be more than zero."),
+        ("/course add js101 9.999 USD Too precise", "bot> USD has 2 decimals; 9.999 has more."),
+        ("/course add js101 9 ZZZ Odd money", "bot> ZZZ is not a currency code (like USD, CNY, EUR or XTR)."),
+        ("/course add py101 9 USD Twice", "bot> There is already a course py101."),
+        (
+            "/course edit py101 colour red",
+            "bot> You can edit: title, description, price, points, completion.",
+        ),
+        ("/course edit nope title X", "bot> There is no course nope. /courses lists them."),
+        ("/lesson add py101 No bar in it", "bot> Usage: /lesson add CODE [day=N] TITLE | CONTENT…"),
+        ("/lesson add py101 Title |   ", "bot> A lesson needs some content."),
+        ("/buy nope", "bot> There is no course nope. /courses lists them."),
+        ("/refund 1 50", "bot> Order 1 can be refunded at most $19.99."),
+        ("/refund 99", "bot> There is no order 99."),
+    ]
+    for line, reply in replies:
+        assert (await console(line))[0] == reply, line
+    assert (await console(":as Ana", "/refund 1"))[1].startswith("bot> Only creators")
+    assert (await console("/course add js101 5 USD Mine")) == ["bot> Only creators can change the catalog."]
+    assert await console("/buy py101") == ["bot> You already own Python for data analysis: /learn py101"]
+    assert await snapshot(app.db, exclude=("activity", "job_runs")) == {
+        k: v for k, v in before.items() if k != "job_runs"
+    }
