@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.activity.log import ActivityLog
+from core.catalog.coupons import CouponService
 from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.ledger.points import PointsService
@@ -28,6 +29,7 @@ class Services:
     ledger: Ledger
     points: PointsService
     catalog: CatalogService
+    coupons: CouponService
     orders: OrderService
 
     @classmethod
@@ -41,8 +43,9 @@ class Services:
         ledger = Ledger(db, writer)
         points = PointsService(db, clock, ledger, settings, members)
         catalog = CatalogService(db, clock)
+        coupons = CouponService(db, clock)
         # Providers: the sandbox until real ones are configured (Stripe, Stars: issue 5).
-        orders = OrderService(db, clock, catalog, points, members, settings, [SandboxProvider()])
+        orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
         return cls(
             db=db,
             clock=clock,
@@ -52,6 +55,7 @@ class Services:
             ledger=ledger,
             points=points,
             catalog=catalog,
+            coupons=coupons,
             orders=orders,
         )
 

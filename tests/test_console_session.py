@@ -74,6 +74,7 @@ async def test_clock_moves_forward_and_runs_due_jobs(app: App, clock: ManualCloc
     async def tick(services: Services, now: object) -> None:
         ran.append(str(now))
 
+    app.jobs.jobs.clear()  # only this test's job, so "none due" means it
     app.jobs.job("tick", IntervalTrigger(hours=1, start_date=START))(tick)
     from bot.adapters.console.session import ConsoleSession
 

@@ -156,15 +156,34 @@ async def lesson(ctx: Context) -> Reply:
     return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
 
 
-@router.command("buy", aliases=("购买",), help=msg("Buy a course"), params=(Word("code", max_length=30),))
-async def buy(ctx: Context) -> Reply:
+@router.command(
+    "buy",
+    aliases=("购买",),
+    help=msg("Buy a course, with a coupon if you have one"),
+    params=(Word("code", max_length=30), Word("coupon", optional=True, max_length=40)),
+)
+async def buy(ctx: Context) -> list[Reply]:
     services = ctx.services
     found = await services.catalog.course(ctx.community, ctx.args["code"])
-    order = await services.orders.order_course(ctx.community, ctx.member, found)
+    order = await services.orders.order_course(ctx.community, ctx.member, found, ctx.args["coupon"])
+    if order.status is Status.FULFILLED:  # a coupon made it free
+        fulfilment = Fulfilment(order, fresh=True, points=order.purchase_points)
+        return [
+            Reply.text(msg("Coupon applied: {title} is free for you.", title=order.title)),
+            *fulfilment_replies(fulfilment, found),
+        ]
     checkout = await services.orders.providers[order.provider].start(order)
+    builder = ReplyBuilder()
+    if order.coupon_id is not None:
+        builder.text(
+            msg(
+                "Coupon applied: {off} off {price}.",
+                off=order.discount,
+                price=Money(order.amount.currency, order.list_minor),
+            )
+        ).line()
     builder = (
-        ReplyBuilder()
-        .text(
+        builder.text(
             msg(
                 "Order #{id}: {title}, {price}. It stays open for {minutes} minutes.",
                 id=order.id,
@@ -180,7 +199,7 @@ async def buy(ctx: Context) -> Reply:
         builder.segments.append(checkout.invoice)
     if checkout.url:
         builder.buttons((Button(msg("Pay"), url=checkout.url),))
-    return builder.build()
+    return [builder.build()]
 
 
 @router.command(

@@ -68,3 +68,28 @@ lesson_progress = Table(
     Column("lesson_id", BigId, ForeignKey("lessons.id"), primary_key=True),
     Column("completed_at", UTCDateTime, nullable=False),
 )
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("code", String(40), nullable=False),  # stored upper-case; typed in any case
+    Column("kind", String(10), nullable=False),  # percent | fixed
+    Column("value", BigInteger, nullable=False),  # percent 1–100, or minor units off
+    Column("currency", String(3), nullable=True),  # fixed coupons and minimum spends
+    Column("min_spend_minor", BigInteger, nullable=False, server_default="0"),
+    Column("max_uses", Integer, nullable=True),  # None: unlimited
+    Column("per_member", Integer, nullable=False, server_default="1"),
+    Column("used", Integer, nullable=False, server_default="0"),  # orders holding or having used it
+    Column("starts_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("products", Text, nullable=False, server_default=""),  # product codes, comma-separated; "" = all
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('percent', 'fixed')", name="kind_known"),
+    CheckConstraint("value > 0 AND (kind <> 'percent' OR value <= 100)", name="value_in_range"),
+    CheckConstraint("max_uses IS NULL OR used <= max_uses", name="within_max_uses"),
+    CheckConstraint("used >= 0", name="used_not_negative"),
+    UniqueConstraint("community_id", "code", name="uq_coupons_code"),
+)

@@ -39,6 +39,12 @@ class Order:
     fulfilled_at: datetime | None
     refunded: int = 0  # minor units refunded so far
     purchase_points: int = 0
+    list_minor: int = 0  # the price before a coupon
+    coupon_id: int | None = None
+
+    @property
+    def discount(self) -> Money:
+        return Money(self.amount.currency, max(0, self.list_minor - self.amount.minor))
 
     @property
     def refundable(self) -> int:

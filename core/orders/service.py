@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
+from core.catalog.coupons import CouponService
 from core.catalog.models import Course
 from core.catalog.money import Money, precision
 from core.catalog.service import CatalogService
@@ -35,6 +37,7 @@ from core.storage.upsert import insert_or_ignore
 log = logging.getLogger(__name__)
 
 PAYABLE = (Status.PENDING, Status.EXPIRED, Status.CANCELLED)  # money that arrives late is still taken
+FREE = "free"  # the provider name of orders a coupon made free
 
 
 class OrderService:
@@ -43,6 +46,7 @@ class OrderService:
         db: Database,
         clock: Clock,
         catalog: CatalogService,
+        coupons: CouponService,
         points: PointsService,
         members: MemberService,
         settings: SettingsService,
@@ -51,6 +55,7 @@ class OrderService:
         self._db = db
         self._clock = clock
         self._catalog = catalog
+        self._coupons = coupons
         self._points = points
         self._members = members
         self._settings = settings
@@ -71,8 +76,12 @@ class OrderService:
 
     # -- ordering ------------------------------------------------------------------------
 
-    async def order_course(self, community: Community, member: Member, course: Course) -> Order:
-        """A pending order for ``course`` at today's price (the open one if there is one)."""
+    async def order_course(
+        self, community: Community, member: Member, course: Course, coupon_code: str | None = None
+    ) -> Order:
+        """A pending order for ``course`` at today's price, less ``coupon_code``'s discount
+        (the open order for the same thing is reused). A free result (a 100% coupon) is
+        paid and delivered at once: check the returned order's status."""
         if course.hidden:
             raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=course.code))
         if await self._catalog.enrollment(member, course) is not None:
@@ -81,8 +90,9 @@ class OrderService:
             )
         now = self._clock.now()
         provider = self.provider_for(course.price.currency)
+        wanted_coupon = None if coupon_code is None else (await self._coupons.get(community, coupon_code)).id
         async with self._db.write() as conn:
-            open_row = (
+            open_rows = (
                 await conn.execute(
                     select(orders).where(
                         orders.c.member_id == member.id,
@@ -90,13 +100,20 @@ class OrderService:
                         orders.c.product_id == course.id,
                         orders.c.status == Status.PENDING.value,
                         orders.c.expires_at > now,
-                        orders.c.amount_minor == course.price.minor,
-                        orders.c.currency == course.price.currency,
                     )
                 )
-            ).first()
-            if open_row is not None:
-                return _order(open_row)
+            ).all()
+            for row in open_rows:
+                same = row.list_minor == course.price.minor and row.currency == course.price.currency
+                if same and row.coupon_id == wanted_coupon:
+                    return _order(row)
+                await self._cancel_row(conn, row)  # replaced by the order made below
+            coupon_id, off = None, 0
+            if coupon_code is not None:
+                coupon, off = await self._coupons.claim(
+                    conn, community, member, coupon_code, course.code, course.price
+                )
+                coupon_id = coupon.id
             minutes = await self._settings.get(community.id, "order.expiry_minutes")
             order_id = (
                 await conn.execute(
@@ -107,7 +124,9 @@ class OrderService:
                         product_kind="course",
                         product_id=course.id,
                         title=course.title,
-                        amount_minor=course.price.minor,
+                        list_minor=course.price.minor,
+                        amount_minor=course.price.minor - off,
+                        coupon_id=coupon_id,
                         currency=course.price.currency,
                         status=Status.PENDING.value,
                         provider=provider.name,
@@ -117,7 +136,22 @@ class OrderService:
                     .returning(orders.c.id)
                 )
             ).scalar_one()
-        return await self.get(order_id)
+        order = await self.get(order_id)
+        if order.amount.minor == 0:
+            await self.record_payment(
+                order.id, provider=FREE, provider_ref=f"free:{order.id}", paid=order.amount
+            )
+            order = await self.get(order_id)
+        return order
+
+    async def _cancel_row(self, conn: AsyncConnection, row: Any) -> None:
+        moved = await conn.execute(
+            update(orders)
+            .where(orders.c.id == row.id, orders.c.status == Status.PENDING.value)
+            .values(status=Status.CANCELLED.value)
+        )
+        if moved.rowcount == 1 and row.coupon_id is not None:
+            await CouponService.give_back(conn, row.coupon_id)
 
     async def get(self, order_id: int) -> Order:
         async with self._db.read() as conn:
@@ -151,17 +185,18 @@ class OrderService:
 
     async def cancel(self, member: Member, order_id: int) -> Order:
         async with self._db.write() as conn:
-            moved = await conn.execute(
-                update(orders)
-                .where(
-                    orders.c.id == order_id,
-                    orders.c.member_id == member.id,
-                    orders.c.status == Status.PENDING.value,
+            row = (
+                await conn.execute(
+                    select(orders).where(
+                        orders.c.id == order_id,
+                        orders.c.member_id == member.id,
+                        orders.c.status == Status.PENDING.value,
+                    )
                 )
-                .values(status=Status.CANCELLED.value)
-            )
-        if moved.rowcount != 1:
-            raise InvalidInput(msg("Order {id} is not one of your pending orders.", id=order_id))
+            ).first()
+            if row is None:
+                raise InvalidInput(msg("Order {id} is not one of your pending orders.", id=order_id))
+            await self._cancel_row(conn, row)
         return await self.get(order_id)
 
     async def by_provider_ref(self, provider: str, provider_ref: str) -> Order | None:
@@ -173,11 +208,14 @@ class OrderService:
     async def expire(self, order_id: int) -> bool:
         """A provider says the order's checkout expired: pending → expired (else nothing)."""
         async with self._db.write() as conn:
+            row = (await conn.execute(select(orders.c.coupon_id).where(orders.c.id == order_id))).first()
             moved = await conn.execute(
                 update(orders)
                 .where(orders.c.id == order_id, orders.c.status == Status.PENDING.value)
                 .values(status=Status.EXPIRED.value)
             )
+            if moved.rowcount == 1 and row is not None and row.coupon_id is not None:
+                await CouponService.give_back(conn, row.coupon_id)
         return moved.rowcount == 1
 
     # -- payment and fulfilment ----------------------------------------------------------
@@ -272,12 +310,18 @@ class OrderService:
             raise PaymentMismatch(f"order {order_id}: paid {paid}, expected {order.amount}")
         now = self._clock.now()
         async with self._db.write() as conn:
-            moved = await conn.execute(
-                update(orders)
-                .where(orders.c.id == order_id, orders.c.status.in_([s.value for s in PAYABLE]))
-                .values(status=Status.PAID.value, paid_at=now, provider=provider, provider_ref=provider_ref)
-            )
-            if moved.rowcount == 1:
+            for previous in PAYABLE:
+                moved = await conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order_id, orders.c.status == previous.value)
+                    .values(
+                        status=Status.PAID.value, paid_at=now, provider=provider, provider_ref=provider_ref
+                    )
+                )
+                if moved.rowcount != 1:
+                    continue
+                if previous is not Status.PENDING and order.coupon_id is not None:
+                    await CouponService.take_again(conn, order.coupon_id)
                 await record(
                     conn,
                     community_id=order.community_id,
@@ -291,6 +335,7 @@ class OrderService:
                     amount=paid.minor,
                     currency=paid.currency,
                 )
+                break
         return await self.fulfil(order_id)
 
     async def fulfil(self, order_id: int) -> Fulfilment:
@@ -457,14 +502,26 @@ class OrderService:
     # -- jobs ----------------------------------------------------------------------------
 
     async def expire_due(self, now: datetime) -> int:
-        """Pending orders past their time become expired."""
+        """Pending orders past their time become expired (and give back their coupon use)."""
+        expired = 0
         async with self._db.write() as conn:
-            moved = await conn.execute(
-                update(orders)
-                .where(orders.c.status == Status.PENDING.value, orders.c.expires_at <= now)
-                .values(status=Status.EXPIRED.value)
-            )
-        return moved.rowcount
+            rows = (
+                await conn.execute(
+                    select(orders.c.id, orders.c.coupon_id).where(
+                        orders.c.status == Status.PENDING.value, orders.c.expires_at <= now
+                    )
+                )
+            ).all()
+            for row in rows:
+                moved = await conn.execute(
+                    update(orders)
+                    .where(orders.c.id == row.id, orders.c.status == Status.PENDING.value)
+                    .values(status=Status.EXPIRED.value)
+                )
+                expired += moved.rowcount
+                if moved.rowcount == 1 and row.coupon_id is not None:
+                    await CouponService.give_back(conn, row.coupon_id)
+        return expired
 
     async def fulfil_stuck(self) -> list[Fulfilment]:
         """Fulfil orders left paid but undelivered (a crash between the two steps)."""
@@ -502,4 +559,6 @@ def _order(row: Any) -> Order:
         row.fulfilled_at,
         row.refunded_minor,
         row.purchase_points,
+        row.list_minor,
+        row.coupon_id,
     )

@@ -23,7 +23,9 @@ orders = Table(
     Column("product_kind", String(20), nullable=False),  # course (bundles and plans later)
     Column("product_id", BigId, nullable=False),
     Column("title", String(200), nullable=False),  # as it was when ordered
-    Column("amount_minor", BigInteger, nullable=False),
+    Column("list_minor", BigInteger, nullable=False),  # the price before any coupon
+    Column("amount_minor", BigInteger, nullable=False),  # what the member pays
+    Column("coupon_id", BigId, ForeignKey("coupons.id"), nullable=True),
     Column("currency", String(3), nullable=False),
     Column("status", String(20), nullable=False),  # pending, paid, fulfilled, cancelled, expired
     Column("provider", String(20), nullable=False),  # sandbox, stripe, stars, points
@@ -34,7 +36,7 @@ orders = Table(
     Column("fulfilled_at", UTCDateTime, nullable=True),
     Column("refunded_minor", BigInteger, nullable=False, server_default="0"),  # refunded so far
     Column("purchase_points", BigInteger, nullable=False, server_default="0"),  # points the purchase earned
-    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("amount_minor >= 0 AND amount_minor <= list_minor", name="amount_within_list"),
     CheckConstraint("refunded_minor BETWEEN 0 AND amount_minor", name="refund_within_amount"),
     CheckConstraint(
         "status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'refunded')", name="status_known"

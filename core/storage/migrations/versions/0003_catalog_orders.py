@@ -1,8 +1,8 @@
-"""catalog and orders: courses, lessons, enrollments, progress, orders, payment events
+"""catalog and orders: courses, lessons, enrollments, progress, coupons, orders, payment events
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 13:32:29.241342
+Create Date: 2026-11-22 13:40:53.173835
 """
 from collections.abc import Sequence
 
@@ -26,6 +26,30 @@ def upgrade() -> None:
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('received_at', core.storage.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('provider', 'event_id', name='pk_payment_events')
+    )
+    op.create_table('coupons',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('min_spend_minor', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('max_uses', sa.Integer(), nullable=True),
+    sa.Column('per_member', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('used', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('starts_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('ends_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('products', sa.Text(), server_default='', nullable=False),
+    sa.Column('disabled', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("kind IN ('percent', 'fixed')", name=op.f('ck_coupons_kind_known')),
+    sa.CheckConstraint("value > 0 AND (kind <> 'percent' OR value <= 100)", name=op.f('ck_coupons_value_in_range')),
+    sa.CheckConstraint('max_uses IS NULL OR used <= max_uses', name=op.f('ck_coupons_within_max_uses')),
+    sa.CheckConstraint('used >= 0', name=op.f('ck_coupons_used_not_negative')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_coupons_community_id_communities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coupons')),
+    sa.UniqueConstraint('community_id', 'code', name='uq_coupons_code')
     )
     op.create_table('courses',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -78,7 +102,9 @@ def upgrade() -> None:
     sa.Column('product_kind', sa.String(length=20), nullable=False),
     sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('list_minor', sa.BigInteger(), nullable=False),
     sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('coupon_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=False),
@@ -90,9 +116,10 @@ def upgrade() -> None:
     sa.Column('refunded_minor', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('purchase_points', sa.BigInteger(), server_default='0', nullable=False),
     sa.CheckConstraint("status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'refunded')", name=op.f('ck_orders_status_known')),
-    sa.CheckConstraint('amount_minor > 0', name=op.f('ck_orders_amount_positive')),
+    sa.CheckConstraint('amount_minor >= 0 AND amount_minor <= list_minor', name=op.f('ck_orders_amount_within_list')),
     sa.CheckConstraint('refunded_minor BETWEEN 0 AND amount_minor', name=op.f('ck_orders_refund_within_amount')),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_orders_community_id_communities')),
+    sa.ForeignKeyConstraint(['coupon_id'], ['coupons.id'], name=op.f('fk_orders_coupon_id_coupons')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_orders_member_id_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders'))
     )
@@ -122,4 +149,5 @@ def downgrade() -> None:
     op.drop_table('lessons')
     op.drop_table('enrollments')
     op.drop_table('courses')
+    op.drop_table('coupons')
     op.drop_table('payment_events')
