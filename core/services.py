@@ -7,6 +7,7 @@ from typing import Any
 
 from core.activity.log import ActivityLog
 from core.catalog.coupons import CouponService
+from core.catalog.mall import MallService
 from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.ledger.points import PointsService
@@ -30,6 +31,7 @@ class Services:
     points: PointsService
     catalog: CatalogService
     coupons: CouponService
+    mall: MallService
     orders: OrderService
 
     @classmethod
@@ -56,6 +58,7 @@ class Services:
             points=points,
             catalog=catalog,
             coupons=coupons,
+            mall=MallService(db, clock, ledger, catalog, coupons),
             orders=orders,
         )
 

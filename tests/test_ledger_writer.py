@@ -602,3 +602,50 @@ async def test_a_spend_by_another_process_between_batches_is_seen_by_the_next_ba
 
     assert again.outcome is Outcome.INSUFFICIENT and again.available == 0
     await assert_books_balance(one, people.community_id)
+
+
+async def test_a_guard_decides_inside_the_transaction_and_a_refusal_fails_only_its_posting(
+    app: App, people: People
+) -> None:
+    from sqlalchemy import insert, select
+
+    from core.storage.state_tables import app_state
+
+    ledger = app.services.ledger
+    await fund(ledger, people, people.ana, 10)
+    seen: list[str] = []
+
+    def guard(key: str, allow: bool) -> Callable[[Any], str | None]:
+        def check(conn: Any) -> str | None:
+            seen.append(key)
+            if not allow:
+                return "no"
+            conn.execute(insert(app_state).values(key=key, value="written"))
+            return None
+
+        return check
+
+    results = await asyncio.gather(
+        *(
+            ledger.post(
+                people.posting(
+                    people.ana, REDEMPTION, 3, key, kind=Kind.SPEND, guard=guard(key, allow=key != "g2")
+                )
+            )
+            for key in ("g1", "g2", "g3", "g4")
+        )
+    )
+    assert [r.outcome for r in results] == [Outcome.POSTED, Outcome.REFUSED, Outcome.POSTED, Outcome.POSTED]
+    assert results[1].refused == "no"
+    # A posting the ledger refuses never reaches its guard.
+    short = await ledger.post(
+        people.posting(people.ana, REDEMPTION, 3, "g5", kind=Kind.SPEND, guard=guard("g5", True))
+    )
+    assert short.outcome is Outcome.INSUFFICIENT and "g5" not in seen
+    async with app.db.read() as conn:
+        written = sorted(
+            (await conn.execute(select(app_state.c.key).where(app_state.c.key.like("g%")))).scalars()
+        )
+    assert written == ["g1", "g3", "g4"]
+    assert await ledger.balance(people.community_id, people.ana.id) == Balance(1, 10)
+    await assert_books_balance(ledger, people.community_id)

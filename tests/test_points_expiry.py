@@ -125,7 +125,9 @@ async def test_moving_the_console_clock_runs_the_job(console: ConsoleDriver) -> 
         "bot> Expiring in the next 30 days: 5",
         "bot> Today: messages 0/20, check-in done",
     ]
-    assert await console(":clock +31d") == ["(sandbox time 2026-02-05 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)"]
+    assert await console(":clock +31d") == [
+        "(sandbox time 2026-02-05 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)"
+    ]
     assert await console("/points") == [
         "bot> Points: 0",
         "bot> Tier: regular (×1) — 495 more to premium",
@@ -134,6 +136,8 @@ async def test_moving_the_console_clock_runs_the_job(console: ConsoleDriver) -> 
     assert (await console("/history"))[
         1
     ] == "bot> #2 2026-02-05 09:00 -5 expired: earned on or before 2026-01-06"
-    assert await console(":clock +1d") == ["(sandbox time 2026-02-06 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)"]
+    assert await console(":clock +1d") == [
+        "(sandbox time 2026-02-06 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)"
+    ]
     assert (await console("/points"))[0] == "bot> Points: 0"
     assert len(await console("/history")) == 3  # the title, the expiry and the check-in

@@ -6,6 +6,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -92,4 +93,42 @@ coupons = Table(
     CheckConstraint("max_uses IS NULL OR used <= max_uses", name="within_max_uses"),
     CheckConstraint("used >= 0", name="used_not_negative"),
     UniqueConstraint("community_id", "code", name="uq_coupons_code"),
+)
+
+mall_items = Table(
+    "mall_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("code", String(30), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),  # course | coupon | reward
+    Column("points", BigInteger, nullable=False),
+    Column("stock", Integer, nullable=True),  # None: unlimited
+    Column("per_member", Integer, nullable=True),  # None: no limit
+    Column("course_id", BigId, ForeignKey("courses.id"), nullable=True),  # kind course
+    Column("coupon_id", BigId, ForeignKey("coupons.id"), nullable=True),  # kind coupon: the terms to copy
+    Column("note", Text, nullable=False, server_default=""),  # how a reward is fulfilled
+    Column("redeemed", Integer, nullable=False, server_default="0"),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('course', 'coupon', 'reward')", name="kind_known"),
+    CheckConstraint("points > 0", name="points_positive"),
+    CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    UniqueConstraint("community_id", "code", name="uq_mall_items_code"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("item_id", BigId, ForeignKey("mall_items.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("key", String(200), nullable=False),  # the ledger posting's idempotency key
+    Column("detail", String(200), nullable=False, server_default=""),  # e.g. the coupon code issued
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("community_id", "key", name="uq_redemptions_key"),
+    Index("ix_redemptions_item_member", "item_id", "member_id"),
 )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+# A posting's guard: given the batch's (blocking) connection, None to let it post, else a reason.
+Guard = Callable[[Any], "str | None"]
 
 
 class SystemCode(StrEnum):
@@ -88,6 +93,10 @@ class Posting:
     caps: tuple[Cap, ...] = ()
     tiered: bool = False  # multiply by the credited member's tier
     partial: bool = False  # post what the debited member has, if less than asked
+    # Run inside the posting's own transaction once the ledger would accept it: None lets it
+    # post (and keeps whatever the guard wrote), a reason refuses it (the guard must then have
+    # written nothing). For value that moves with points: mall stock, redemption rows.
+    guard: Guard | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class Outcome(StrEnum):
     INSUFFICIENT = "insufficient"  # the debited member has too few points
     CAPPED = "capped"  # a cap (or a zero multiplier) leaves nothing to post
     INVALID = "invalid"  # e.g. reversing a missing or already reversed transfer
+    REFUSED = "refused"  # the posting's guard said no (sold out, a limit reached)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class PostingResult:
     available: int | None = None  # the debited member's balance when INSUFFICIENT
     earned_before: int | None = None  # the credited member's lifetime earned, around this posting
     earned_after: int | None = None
+    refused: str | None = None  # the guard's reason when REFUSED
 
     @property
     def ok(self) -> bool:

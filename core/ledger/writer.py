@@ -123,7 +123,7 @@ class LedgerWriter:
             else:
                 debit_key, credit_key = pairs[index]
                 debit, credit = ids[debit_key], ids[credit_key]
-                refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers)
+                refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers, store)
                 if refused is not None:
                     results[index] = refused
                 else:
@@ -166,6 +166,7 @@ class LedgerWriter:
         ids: dict[AccountKey, int],
         batch: _Batch,
         tiers: dict[int, tuple[Tier, ...]],
+        store: LedgerStore,
     ) -> tuple[PostingResult | None, int]:
         """Decide one posting against the batch state; when accepted, apply it to that state."""
         if debit == credit:
@@ -201,6 +202,10 @@ class LedgerWriter:
                 if not posting.partial or available <= 0:
                     return PostingResult(Outcome.INSUFFICIENT, available=available), 0
                 amount = available
+        if posting.guard is not None:
+            reason = posting.guard(store.conn)
+            if reason is not None:
+                return PostingResult(Outcome.REFUSED, refused=reason), 0
 
         # Accepted: apply to the batch state so later postings in this batch see it.
         debited.delta -= amount

@@ -1,8 +1,8 @@
-"""catalog and orders: courses, lessons, enrollments, progress, coupons, orders, payment events
+"""catalog and orders: courses, lessons, enrollments, progress, coupons, mall, orders, payment events
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 13:40:53.173835
+Create Date: 2026-11-22 13:47:17.244422
 """
 from collections.abc import Sequence
 
@@ -95,6 +95,30 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lessons')),
     sa.UniqueConstraint('course_id', 'position', name='uq_lessons_position')
     )
+    op.create_table('mall_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('stock', sa.Integer(), nullable=True),
+    sa.Column('per_member', sa.Integer(), nullable=True),
+    sa.Column('course_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('coupon_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('note', sa.Text(), server_default='', nullable=False),
+    sa.Column('redeemed', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('hidden', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("kind IN ('course', 'coupon', 'reward')", name=op.f('ck_mall_items_kind_known')),
+    sa.CheckConstraint('points > 0', name=op.f('ck_mall_items_points_positive')),
+    sa.CheckConstraint('stock IS NULL OR stock >= 0', name=op.f('ck_mall_items_stock_not_negative')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_mall_items_community_id_communities')),
+    sa.ForeignKeyConstraint(['coupon_id'], ['coupons.id'], name=op.f('fk_mall_items_coupon_id_coupons')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_mall_items_course_id_courses')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mall_items')),
+    sa.UniqueConstraint('community_id', 'code', name='uq_mall_items_code')
+    )
     op.create_table('orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -136,9 +160,31 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_lesson_progress_member_id_members')),
     sa.PrimaryKeyConstraint('member_id', 'lesson_id', name=op.f('pk_lesson_progress'))
     )
+    op.create_table('redemptions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.String(length=200), server_default='', nullable=False),
+    sa.Column('at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_redemptions_community_id_communities')),
+    sa.ForeignKeyConstraint(['item_id'], ['mall_items.id'], name=op.f('fk_redemptions_item_id_mall_items')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_redemptions_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redemptions')),
+    sa.UniqueConstraint('community_id', 'key', name='uq_redemptions_key')
+    )
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index('ix_redemptions_item_member', ['item_id', 'member_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemptions_item_member')
+
+    op.drop_table('redemptions')
     op.drop_table('lesson_progress')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_status_expires')
@@ -146,6 +192,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_orders_member_status')
 
     op.drop_table('orders')
+    op.drop_table('mall_items')
     op.drop_table('lessons')
     op.drop_table('enrollments')
     op.drop_table('courses')
