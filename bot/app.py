@@ -159,14 +159,11 @@ class App:
         from bot.handlers.shop import fulfilment_replies
 
         order = fulfilment.order
-        course = (
-            await self.services.catalog.course_by_id(order.product_id)
-            if order.product_kind == "course"
-            else None
-        )
+        product = await self.services.catalog.product_by_id(order.product_kind, order.product_id)
         community = await self.services.members.community_by_id(order.community_id)
         return [
-            await self.deliver_to_member(reply, community) for reply in fulfilment_replies(fulfilment, course)
+            await self.deliver_to_member(reply, community)
+            for reply in fulfilment_replies(fulfilment, product)
         ]
 
     def register_sender(self, send: Sender) -> None:

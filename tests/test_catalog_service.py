@@ -50,7 +50,7 @@ async def test_only_creators_change_the_catalog_and_nothing_changes_otherwise(ap
 @pytest.mark.parametrize(
     ("code", "title", "expected"),
     [
-        ("py101", "Again", "There is already a course py101."),
+        ("py101", "Again", "The code py101 is taken already."),
         ("P", "Short code", "A course code is 2 to 30 lowercase letters, digits, - or _, like py101."),
         ("has space", "x", "A course code is 2 to 30 lowercase letters, digits, - or _, like py101."),
         ("ok2", "   ", "A title cannot be empty."),
@@ -104,3 +104,37 @@ async def test_learning_opens_lessons_in_order_with_the_drip_and_only_for_owners
     assert (finished.lesson, finished.opens_at, finished.done) == (None, None, 2)
     assert [(c.code, done, total) for c, done, total in await catalog.owned(shop.ana)] == [("py101", 2, 2)]
     assert (await orders.get(order.id)).status is Status.FULFILLED
+
+
+async def test_a_bundle_groups_courses_at_its_own_price_and_codes_are_shared(app: App, shop: Shop) -> None:
+    catalog = app.services.catalog
+    ml = await catalog.add_course(shop.community, shop.mei, "ml201", Money("USD", 2999), "Machine learning")
+    bundle = await catalog.add_bundle(
+        shop.community, shop.mei, "path", Money("USD", 3999), "Data path", ["py101", "ml201"]
+    )
+    assert [c.code for c in bundle.courses] == ["py101", "ml201"]
+    product = await catalog.product(shop.community, "PATH")
+    assert (product.kind, product.price, [c.id for c in product.courses]) == (
+        "bundle",
+        Money("USD", 3999),
+        [shop.course.id, ml.id],
+    )
+    assert (await catalog.product(shop.community, "py101")).kind == "course"
+
+    await catalog.add_course(shop.community, shop.mei, "jp1", Money("JPY", 500), "Japanese")
+    before = await snapshot(app.db)
+    for code, currency, courses, expected in [
+        ("py101", "USD", ["py101", "ml201"], "The code py101 is taken already."),
+        ("mixed", "USD", ["py101", "jp1"], "A bundle's courses must be priced in its currency, USD."),
+        ("solo", "USD", ["py101", "py101"], "A bundle holds at least two courses."),
+        ("gone", "USD", ["py101", "nope"], "There is no course nope. /courses lists them."),
+    ]:
+        with pytest.raises(InvalidInput) as caught:
+            await catalog.add_bundle(shop.community, shop.mei, code, Money(currency, 100), "B", courses)
+        assert reason(caught) == expected
+    with pytest.raises(InvalidInput) as caught:
+        await catalog.add_course(shop.community, shop.mei, "path", Money("USD", 100), "Clash")
+    assert reason(caught) == "The code path is taken already."
+    with pytest.raises(NotAllowed):
+        await catalog.add_bundle(shop.community, shop.ana, "b2", Money("USD", 100), "B", ["py101", "ml201"])
+    assert await snapshot(app.db) == before

@@ -110,7 +110,7 @@ async def test_bad_shop_input_is_explained_and_changes_nothing(app: App, console
         ("/course add js101 -3 USD Negative", "bot> A price must be more than zero."),
         ("/course add js101 9.999 USD Too precise", "bot> USD has 2 decimals; 9.999 has more."),
         ("/course add js101 9 ZZZ Odd money", "bot> ZZZ is not a currency code (like USD, CNY, EUR or XTR)."),
-        ("/course add py101 9 USD Twice", "bot> There is already a course py101."),
+        ("/course add py101 9 USD Twice", "bot> The code py101 is taken already."),
         (
             "/course edit py101 colour red",
             "bot> You can edit: title, description, price, points, completion.",
@@ -130,3 +130,35 @@ async def test_bad_shop_input_is_explained_and_changes_nothing(app: App, console
     assert await snapshot(app.db, exclude=("activity", "job_runs")) == {
         k: v for k, v in before.items() if k != "job_runs"
     }
+
+
+async def test_a_bundle_is_shown_bought_with_a_notice_and_delivered(console: ConsoleDriver) -> None:
+    await console(
+        *SETUP,
+        "/course add ml201 29.99 USD Machine learning",
+        "/bundle add datapath 39.99 USD py101,ml201 Data path",
+        ":as Ana",
+        "/buy py101",
+        ":pay",
+    )
+    assert await console("/course datapath", "1", ":pay") == [
+        "bot> Data path (datapath)",
+        "bot> Price: $39.99",
+        "bot> Includes:",
+        "bot> · Python for data analysis (py101) — $19.99",
+        "bot> · Machine learning (ml201) — $29.99",
+        "bot> You save $9.99 against buying them one by one.",
+        "bot> [1] Buy",
+        "bot> You own already: Python for data analysis. The bundle price stays the same.",
+        "bot> Order #2: Data path, $39.99. It stays open for 60 minutes.",
+        "bot> Sandbox payment: nothing is charged. Type :pay to complete it.",
+        "(sandbox payment completed)",
+        "bot> Payment received for order #2: Data path.",
+        "bot> They are yours now: /learn py101, /learn ml201",
+        "bot> +39 points for your purchase.",
+    ]
+    assert (await console(":as Mei", "/refund 2"))[1:4] == [
+        "bot> Refunded $39.99 of order #2.",
+        "bot> The courses this order gave were taken back (those owned through other orders stay).",
+        "bot> Purchase points taken back: 39.",
+    ]

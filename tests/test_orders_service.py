@@ -274,3 +274,27 @@ async def test_a_refund_reported_twice_and_at_once_is_recorded_once(
     assert sum(r.points_clawed for r in results) == 19
     assert (await app.services.orders.get(order.id)).status is Status.REFUNDED
     assert (await balance(app, shop)).balance == 0
+
+
+async def test_a_bundle_grants_its_courses_and_a_full_refund_takes_back_only_those(
+    app: App, shop: Shop
+) -> None:
+    catalog, orders = app.services.catalog, app.services.orders
+    ml = await catalog.add_course(shop.community, shop.mei, "ml201", Money("USD", 2999), "Machine learning")
+    await catalog.add_bundle(
+        shop.community, shop.mei, "path", Money("USD", 3999), "Data path", ["py101", "ml201"]
+    )
+    await paid_order(app, shop)  # Ana owns py101 through its own order
+    bundle = await catalog.product(shop.community, "path")
+
+    order = await orders.order(shop.community, shop.ana, bundle)
+    done = await orders.record_payment(order.id, provider="sandbox", provider_ref="b1", paid=order.amount)
+    assert (done.fresh, done.points) == (True, 39)
+    assert await catalog.enrollment(shop.ana, ml) is not None
+    with pytest.raises(InvalidInput) as caught:
+        await orders.order(shop.community, shop.ana, bundle)
+    assert reason(caught) == "You already own every course in Data path."
+
+    await orders.refund(shop.community, shop.mei, order.id, None)
+    assert await catalog.enrollment(shop.ana, ml) is None
+    assert await catalog.enrollment(shop.ana, shop.course) is not None  # bought on its own

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from core.catalog.models import Course
+from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
 from core.commands.context import Context
 from core.commands.params import Int, Rest, Word
@@ -32,6 +32,7 @@ COURSE_USAGE = (
     "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"
 )
 LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
+BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
 _DAY = re.compile(r"^day=(\d{1,4})$", re.IGNORECASE)
 
 
@@ -44,12 +45,21 @@ def price_text(course: Course, locale: str) -> str:
 async def list_courses(ctx: Context) -> Reply:
     staff = ctx.member.role is Role.CREATOR
     found = await ctx.services.catalog.courses(ctx.community, include_hidden=staff)
+    bundles = await ctx.services.catalog.bundles(ctx.community, include_hidden=staff)
     if not found:
         return Reply.text(msg("No courses yet."))
     builder = ReplyBuilder().bold(msg("Courses:"))
     for course in found:
         builder.line().code(course.code).text(f"  {course.title} · {price_text(course, ctx.locale)}")
         if course.hidden:
+            builder.text(" ").text(msg("(hidden)"))
+    if bundles:
+        builder.line().bold(msg("Bundles:"))
+    for bundle in bundles:
+        included = "+".join(c.code for c in bundle.courses)
+        price = format_money(bundle.price, ctx.locale)
+        builder.line().code(bundle.code).text(f"  {bundle.title} ({included}) · {price}")
+        if bundle.hidden:
             builder.text(" ").text(msg("(hidden)"))
     return builder.line().text(msg("/course CODE for details, /buy CODE to buy.")).build()
 
@@ -102,7 +112,11 @@ async def course(ctx: Context) -> Reply:
 
 async def _show_course(ctx: Context, code: str) -> Reply:
     catalog = ctx.services.catalog
-    found = await catalog.course(ctx.community, code, include_hidden=ctx.member.role is Role.CREATOR)
+    creator = ctx.member.role is Role.CREATOR
+    product = await catalog.product(ctx.community, code, include_hidden=creator)
+    if product.kind == "bundle":
+        return await _show_bundle(ctx, product)
+    found = product.courses[0]
     lessons = await catalog.lessons(found)
     builder = ReplyBuilder().bold(found.title).text(f" ({found.code})").line()
     if found.description:
@@ -118,6 +132,46 @@ async def _show_course(ctx: Context, code: str) -> Reply:
     if await catalog.enrollment(ctx.member, found) is not None:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
+
+
+async def _show_bundle(ctx: Context, product: Product) -> Reply:
+    builder = ReplyBuilder().bold(product.title).text(f" ({product.code})").line()
+    builder.text(msg("Price: {price}", price=product.price)).line()
+    builder.text(msg("Includes:"))
+    total = 0
+    for course in product.courses:
+        total += course.price.minor
+        builder.line().text(f"· {course.title} ({course.code}) — {format_money(course.price, ctx.locale)}")
+    if total > product.price.minor:
+        saved = Money(product.price.currency, total - product.price.minor)
+        builder.line().text(msg("You save {amount} against buying them one by one.", amount=saved))
+    return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {product.code}"),)).build()
+
+
+@router.command(
+    "bundle",
+    aliases=("套餐",),
+    roles=CREATORS,
+    help=msg("Add a bundle of courses at its own price (creators)"),
+    params=(Word("action"), Rest("details", optional=True, max_length=500)),
+)
+async def bundle(ctx: Context) -> Reply:
+    parts = (ctx.args["details"] or "").split(maxsplit=4)
+    if ctx.args["action"].lower() != "add" or len(parts) < 5:
+        raise InvalidInput(msg("Usage: {usage}", usage=BUNDLE_USAGE))
+    code, amount, currency, course_codes, title = parts
+    added = await ctx.services.catalog.add_bundle(
+        ctx.community, ctx.member, code, parse_money(f"{amount} {currency}"), title, course_codes.split(",")
+    )
+    return Reply.text(
+        msg(
+            "Bundle {code} added: {title}, {price}, with {courses}.",
+            code=added.code,
+            title=added.title,
+            price=added.price,
+            courses=", ".join(c.code for c in added.courses),
+        )
+    )
 
 
 def _field_value(field: str, value: str) -> object:
@@ -164,8 +218,8 @@ async def lesson(ctx: Context) -> Reply:
 )
 async def buy(ctx: Context) -> list[Reply]:
     services = ctx.services
-    found = await services.catalog.course(ctx.community, ctx.args["code"])
-    order = await services.orders.order_course(ctx.community, ctx.member, found, ctx.args["coupon"])
+    found = await services.catalog.product(ctx.community, ctx.args["code"])
+    order = await services.orders.order(ctx.community, ctx.member, found, ctx.args["coupon"])
     if order.status is Status.FULFILLED:  # a coupon made it free
         fulfilment = Fulfilment(order, fresh=True, points=order.purchase_points)
         return [
@@ -174,6 +228,11 @@ async def buy(ctx: Context) -> list[Reply]:
         ]
     checkout = await services.orders.providers[order.provider].start(order)
     builder = ReplyBuilder()
+    owned = [c.title for c in found.courses if await services.catalog.enrollment(ctx.member, c) is not None]
+    if owned:
+        builder.text(
+            msg("You own already: {titles}. The bundle price stays the same.", titles=", ".join(owned))
+        ).line()
     if order.coupon_id is not None:
         builder.text(
             msg(
@@ -269,7 +328,7 @@ async def learn(ctx: Context) -> list[Reply]:
     return replies
 
 
-def fulfilment_replies(fulfilment: Fulfilment, course: Course | None) -> list[Reply]:
+def fulfilment_replies(fulfilment: Fulfilment, product: Product) -> list[Reply]:
     """What the buyer is told, privately, when an order is delivered (only when fresh)."""
     if not fulfilment.fresh:
         return []
@@ -277,8 +336,13 @@ def fulfilment_replies(fulfilment: Fulfilment, course: Course | None) -> list[Re
     lines: list[Msg | str] = [
         msg("Payment received for order #{id}: {title}.", id=order.id, title=order.title)
     ]
-    if course is not None:
-        lines.append(msg("It is yours now: /learn {code} opens the first lesson.", code=course.code))
+    if len(product.courses) == 1:
+        lines.append(
+            msg("It is yours now: /learn {code} opens the first lesson.", code=product.courses[0].code)
+        )
+    else:
+        codes = ", ".join(f"/learn {course.code}" for course in product.courses)
+        lines.append(msg("They are yours now: {commands}", commands=codes))
     if fulfilment.points:
         lines.append(
             nmsg("+{n} point for your purchase.", "+{n} points for your purchase.", fulfilment.points)
@@ -315,8 +379,12 @@ async def refund(ctx: Context) -> list[Reply]:
             title=order.title,
         )
     ]
-    if done.order.status is Status.REFUNDED and order.product_kind == "course":
-        lines.append(msg("The course was taken back."))
+    if done.order.status is Status.REFUNDED:
+        lines.append(
+            msg("The course was taken back.")
+            if order.product_kind == "course"
+            else msg("The courses this order gave were taken back (those owned through other orders stay).")
+        )
     if done.points_clawed:
         lines.append(msg("Purchase points taken back: {n}.", n=done.points_clawed))
     if done.points_short:

@@ -22,6 +22,36 @@ class Course:
 
 
 @dataclass(frozen=True)
+class Bundle:
+    id: int
+    community_id: int
+    code: str
+    title: str
+    price: Money
+    hidden: bool
+    courses: tuple[Course, ...]
+
+
+@dataclass(frozen=True)
+class Product:
+    """What an order is for: a course or a bundle of courses."""
+
+    kind: str  # course | bundle
+    id: int
+    code: str
+    title: str
+    price: Money
+    hidden: bool
+    courses: tuple[Course, ...]  # what it grants
+
+    @classmethod
+    def of(cls, item: Course | Bundle) -> Product:
+        if isinstance(item, Course):
+            return cls("course", item.id, item.code, item.title, item.price, item.hidden, (item,))
+        return cls("bundle", item.id, item.code, item.title, item.price, item.hidden, item.courses)
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: int
     course_id: int

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
-from core.catalog.models import Course, Enrollment, Lesson, NextLesson
+from core.catalog.models import Bundle, Course, Enrollment, Lesson, NextLesson, Product
 from core.catalog.money import Money
-from core.catalog.tables import courses, enrollments, lesson_progress, lessons
+from core.catalog.tables import bundle_courses, bundles, courses, enrollments, lesson_progress, lessons
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg
@@ -42,6 +42,7 @@ class CatalogService:
         _require_creator(community, actor)
         code = _checked_code(code)
         title = _checked_title(title)
+        await self._refuse_taken_code(community, code)
         values = {
             "community_id": community.id,
             "code": code,
@@ -140,7 +141,102 @@ class CatalogService:
             )
         return (await self.lessons(course))[position - 1]
 
+    async def add_bundle(
+        self,
+        community: Community,
+        actor: Member,
+        code: str,
+        price: Money,
+        title: str,
+        course_codes: list[str],
+    ) -> Bundle:
+        """A bundle of existing courses at its own price (its code shares the courses' namespace)."""
+        _require_creator(community, actor)
+        code = _checked_code(code)
+        title = _checked_title(title)
+        await self._refuse_taken_code(community, code)
+        members = [await self.course(community, c, include_hidden=True) for c in dict.fromkeys(course_codes)]
+        if len(members) < 2:
+            raise InvalidInput(msg("A bundle holds at least two courses."))
+        if any(c.price.currency != price.currency for c in members):
+            raise InvalidInput(
+                msg("A bundle's courses must be priced in its currency, {currency}.", currency=price.currency)
+            )
+        try:
+            async with self._db.write() as conn:
+                bundle_id = (
+                    await conn.execute(
+                        insert(bundles)
+                        .values(
+                            community_id=community.id,
+                            code=code,
+                            title=title,
+                            price_minor=price.minor,
+                            currency=price.currency,
+                            created_at=self._clock.now(),
+                        )
+                        .returning(bundles.c.id)
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    insert(bundle_courses), [{"bundle_id": bundle_id, "course_id": c.id} for c in members]
+                )
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="bundle.add",
+                    actor_member_id=actor.id,
+                    code=code,
+                    courses=[c.code for c in members],
+                    price=price.minor,
+                )
+        except IntegrityError:
+            raise InvalidInput(msg("There is already a bundle {code}.", code=code)) from None
+        return await self.bundle(community, code, include_hidden=True)
+
+    async def _refuse_taken_code(self, community: Community, code: str) -> None:
+        async with self._db.read() as conn:
+            for table in (courses, bundles):
+                taken = await conn.scalar(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.community_id == community.id, table.c.code == code)
+                )
+                if taken:
+                    raise InvalidInput(msg("The code {code} is taken already.", code=code))
+
     # -- reading -------------------------------------------------------------------------
+
+    async def bundles(self, community: Community, *, include_hidden: bool = False) -> list[Bundle]:
+        query = select(bundles.c.code).where(bundles.c.community_id == community.id).order_by(bundles.c.id)
+        if not include_hidden:
+            query = query.where(bundles.c.hidden.is_(False))
+        async with self._db.read() as conn:
+            codes = list((await conn.execute(query)).scalars())
+        return [await self.bundle(community, code, include_hidden=True) for code in codes]
+
+    async def bundle(self, community: Community, code: str, *, include_hidden: bool = False) -> Bundle:
+        query = select(bundles).where(bundles.c.community_id == community.id, bundles.c.code == code.lower())
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None or (row.hidden and not include_hidden):
+                raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=code[:30]))
+            return await _load_bundle(conn, row)
+
+    async def product(self, community: Community, code: str, *, include_hidden: bool = False) -> Product:
+        """The course or bundle called ``code``; InvalidInput when there is none for sale."""
+        try:
+            return Product.of(await self.course(community, code, include_hidden=include_hidden))
+        except InvalidInput:
+            return Product.of(await self.bundle(community, code, include_hidden=include_hidden))
+
+    async def product_by_id(self, kind: str, product_id: int) -> Product:
+        if kind == "course":
+            return Product.of(await self.course_by_id(product_id))
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(bundles).where(bundles.c.id == product_id))).one()
+            return Product.of(await _load_bundle(conn, row))
 
     async def courses(self, community: Community, *, include_hidden: bool = False) -> list[Course]:
         query = select(courses).where(courses.c.community_id == community.id).order_by(courses.c.id)
@@ -265,17 +361,29 @@ class CatalogService:
             .values(revoked_at=None, order_id=order_id, granted_at=at)
         )
 
-    async def revoke(self, conn: AsyncConnection, member_id: int, course_id: int, at: datetime) -> None:
-        """Take the course back inside the caller's transaction (a full refund)."""
+    async def revoke_order(self, conn: AsyncConnection, order_id: int, at: datetime) -> None:
+        """Take back what ``order_id`` granted, inside the caller's transaction (a full refund);
+        courses the member owned through another order stay."""
         await conn.execute(
             update(enrollments)
-            .where(
-                enrollments.c.member_id == member_id,
-                enrollments.c.course_id == course_id,
-                enrollments.c.revoked_at.is_(None),
-            )
+            .where(enrollments.c.order_id == order_id, enrollments.c.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+
+async def _load_bundle(conn: AsyncConnection, row: Any) -> Bundle:
+    members = (
+        await conn.execute(
+            select(courses)
+            .join(bundle_courses, bundle_courses.c.course_id == courses.c.id)
+            .where(bundle_courses.c.bundle_id == row.id)
+            .order_by(courses.c.id)
+        )
+    ).all()
+    price = Money(row.currency, row.price_minor)
+    return Bundle(
+        row.id, row.community_id, row.code, row.title, price, row.hidden, tuple(_course(m) for m in members)
+    )
 
 
 async def _progress(conn: AsyncConnection, member_id: int, course_id: int) -> tuple[int, int]:

@@ -132,3 +132,25 @@ redemptions = Table(
     UniqueConstraint("community_id", "key", name="uq_redemptions_key"),
     Index("ix_redemptions_item_member", "item_id", "member_id"),
 )
+
+bundles = Table(
+    "bundles",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("code", String(30), nullable=False),  # shares the course codes' namespace (/buy CODE)
+    Column("title", String(200), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("price_minor > 0", name="price_positive"),
+    UniqueConstraint("community_id", "code", name="uq_bundles_code"),
+)
+
+bundle_courses = Table(
+    "bundle_courses",
+    metadata,
+    Column("bundle_id", BigId, ForeignKey("bundles.id"), primary_key=True),
+    Column("course_id", BigId, ForeignKey("courses.id"), primary_key=True),
+)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
 from core.catalog.coupons import CouponService
-from core.catalog.models import Course
+from core.catalog.models import Course, Product
 from core.catalog.money import Money, precision
 from core.catalog.service import CatalogService
 from core.clock import Clock
@@ -79,39 +79,51 @@ class OrderService:
     async def order_course(
         self, community: Community, member: Member, course: Course, coupon_code: str | None = None
     ) -> Order:
-        """A pending order for ``course`` at today's price, less ``coupon_code``'s discount
+        return await self.order(community, member, Product.of(course), coupon_code)
+
+    async def order(
+        self, community: Community, member: Member, product: Product, coupon_code: str | None = None
+    ) -> Order:
+        """A pending order for ``product`` at today's price, less ``coupon_code``'s discount
         (the open order for the same thing is reused). A free result (a 100% coupon) is
-        paid and delivered at once: check the returned order's status."""
-        if course.hidden:
-            raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=course.code))
-        if await self._catalog.enrollment(member, course) is not None:
+        paid and delivered at once: check the returned order's status.
+
+        A bundle holding a course the member owns already is sold at its own price (no
+        pro-rating; /buy says which courses are owned); one whose courses are all owned is
+        refused, like an owned course."""
+        if product.hidden:
+            raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=product.code))
+        owned = [c for c in product.courses if await self._catalog.enrollment(member, c) is not None]
+        if len(owned) == len(product.courses):
             raise InvalidInput(
-                msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+                msg("You already own {title}: /learn {code}", title=product.title, code=owned[0].code)
+                if product.kind == "course"
+                else msg("You already own every course in {title}.", title=product.title)
             )
         now = self._clock.now()
-        provider = self.provider_for(course.price.currency)
+        provider = self.provider_for(product.price.currency)
         wanted_coupon = None if coupon_code is None else (await self._coupons.get(community, coupon_code)).id
         async with self._db.write() as conn:
             open_rows = (
                 await conn.execute(
                     select(orders).where(
                         orders.c.member_id == member.id,
-                        orders.c.product_kind == "course",
-                        orders.c.product_id == course.id,
+                        orders.c.product_kind == product.kind,
+                        orders.c.product_id == product.id,
                         orders.c.status == Status.PENDING.value,
                         orders.c.expires_at > now,
                     )
                 )
             ).all()
             for row in open_rows:
-                same = row.list_minor == course.price.minor and row.currency == course.price.currency
+                same = row.list_minor == product.price.minor and row.currency == product.price.currency
                 if same and row.coupon_id == wanted_coupon:
                     return _order(row)
                 await self._cancel_row(conn, row)  # replaced by the order made below
             coupon_id, off = None, 0
             if coupon_code is not None:
                 coupon, off = await self._coupons.claim(
-                    conn, community, member, coupon_code, course.code, course.price
+                    conn, community, member, coupon_code, product.code, product.price
                 )
                 coupon_id = coupon.id
             minutes = await self._settings.get(community.id, "order.expiry_minutes")
@@ -121,13 +133,13 @@ class OrderService:
                     .values(
                         community_id=community.id,
                         member_id=member.id,
-                        product_kind="course",
-                        product_id=course.id,
-                        title=course.title,
-                        list_minor=course.price.minor,
-                        amount_minor=course.price.minor - off,
+                        product_kind=product.kind,
+                        product_id=product.id,
+                        title=product.title,
+                        list_minor=product.price.minor,
+                        amount_minor=product.price.minor - off,
                         coupon_id=coupon_id,
-                        currency=course.price.currency,
+                        currency=product.price.currency,
                         status=Status.PENDING.value,
                         provider=provider.name,
                         created_at=now,
@@ -231,13 +243,13 @@ class OrderService:
             return msg("Order #{id} is no longer open for payment. Use /buy again.", id=order.id)
         if order.amount != paid:
             return msg("The price of order #{id} has changed. Use /buy again.", id=order.id)
-        if order.product_kind == "course":
-            course = await self._catalog.course_by_id(order.product_id)
-            member = await self._members.get_member(order.member_id)
-            if course.hidden:
-                return msg("{title} is no longer for sale.", title=order.title)
-            if await self._catalog.enrollment(member, course) is not None:
-                return msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+        product = await self._catalog.product_by_id(order.product_kind, order.product_id)
+        member = await self._members.get_member(order.member_id)
+        if product.hidden:
+            return msg("{title} is no longer for sale.", title=order.title)
+        owned = [c for c in product.courses if await self._catalog.enrollment(member, c) is not None]
+        if len(owned) == len(product.courses):
+            return msg("You already own {title}.", title=product.title)
         return None
 
     async def event_seen(self, provider: str, event_id: str) -> bool:
@@ -354,10 +366,12 @@ class OrderService:
                 .values(status=Status.FULFILLED.value, fulfilled_at=now, purchase_points=points)
             )
             fresh = moved.rowcount == 1
-            if fresh and order.product_kind == "course":
-                await self._catalog.grant(
-                    conn, order.community_id, order.member_id, order.product_id, order.id, now
-                )
+            if fresh:
+                product = await self._catalog.product_by_id(order.product_kind, order.product_id)
+                for course in product.courses:
+                    await self._catalog.grant(
+                        conn, order.community_id, order.member_id, course.id, order.id, now
+                    )
         return Fulfilment(await self.get(order_id), fresh=fresh, points=points if fresh else 0)
 
     async def _post_purchase_points(self, order: Order) -> int:
@@ -443,8 +457,8 @@ class OrderService:
             )
             raced = moved.rowcount != 1
             if not raced:
-                if full and order.product_kind == "course":
-                    await self._catalog.revoke(conn, order.member_id, order.product_id, now)
+                if full:
+                    await self._catalog.revoke_order(conn, order.id, now)
                 await record(
                     conn,
                     community_id=order.community_id,

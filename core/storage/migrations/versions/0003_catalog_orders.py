@@ -1,8 +1,8 @@
-"""catalog and orders: courses, lessons, enrollments, progress, coupons, mall, orders, payment events
+"""catalog and orders: courses, bundles, lessons, enrollments, progress, coupons, mall, orders, payment events
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 13:47:17.244422
+Create Date: 2026-11-22 13:51:07.279235
 """
 from collections.abc import Sequence
 
@@ -26,6 +26,20 @@ def upgrade() -> None:
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('received_at', core.storage.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('provider', 'event_id', name='pk_payment_events')
+    )
+    op.create_table('bundles',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('code', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('price_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('hidden', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('price_minor > 0', name=op.f('ck_bundles_price_positive')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_bundles_community_id_communities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bundles')),
+    sa.UniqueConstraint('community_id', 'code', name='uq_bundles_code')
     )
     op.create_table('coupons',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -68,6 +82,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_courses_community_id_communities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
     sa.UniqueConstraint('community_id', 'code', name='uq_courses_code')
+    )
+    op.create_table('bundle_courses',
+    sa.Column('bundle_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('course_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['bundle_id'], ['bundles.id'], name=op.f('fk_bundle_courses_bundle_id_bundles')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_bundle_courses_course_id_courses')),
+    sa.PrimaryKeyConstraint('bundle_id', 'course_id', name=op.f('pk_bundle_courses'))
     )
     op.create_table('enrollments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -195,6 +216,8 @@ def downgrade() -> None:
     op.drop_table('mall_items')
     op.drop_table('lessons')
     op.drop_table('enrollments')
+    op.drop_table('bundle_courses')
     op.drop_table('courses')
     op.drop_table('coupons')
+    op.drop_table('bundles')
     op.drop_table('payment_events')
