@@ -8,6 +8,7 @@ from typing import Any
 from core.activity.log import ActivityLog
 from core.catalog.coupons import CouponService
 from core.catalog.mall import MallService
+from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.ledger.points import PointsService
@@ -32,6 +33,7 @@ class Services:
     catalog: CatalogService
     coupons: CouponService
     mall: MallService
+    reviews: ReviewService
     orders: OrderService
 
     @classmethod
@@ -59,6 +61,7 @@ class Services:
             catalog=catalog,
             coupons=coupons,
             mall=MallService(db, clock, ledger, catalog, coupons),
+            reviews=ReviewService(db, clock, catalog),
             orders=orders,
         )
 

@@ -162,3 +162,35 @@ async def test_a_bundle_is_shown_bought_with_a_notice_and_delivered(console: Con
         "bot> The courses this order gave were taken back (those owned through other orders stay).",
         "bot> Purchase points taken back: 39.",
     ]
+
+
+async def test_owners_review_once_editably_and_staff_can_hide_a_review(
+    app: App, console: ConsoleDriver
+) -> None:
+    await console(*SETUP, ":as Ana", "/buy py101", ":pay", ":as Ben", "/buy py101", ":pay", ":as Sam")
+    assert await console(":as Cy", "/review py101 5 great") == [
+        "(you are Cy, learner, in dm)",
+        "bot> Only owners of Python for data analysis can review it.",
+    ]
+    assert await console(
+        ":as Ana", "/review py101 4 Clear and practical", "/review py101 5 Even better on the second read"
+    ) == [
+        "(you are Ana, learner, in dm)",
+        "bot> Thanks for reviewing Python for data analysis!",
+        "bot> Your review of Python for data analysis is updated.",
+    ]
+    await console(":as Ben", "/review py101 2 spam spam spam")
+    assert (await console("/course py101"))[5] == "bot> Rated 3.5 of 5 (2 reviews, /reviews py101)"
+    for line in ("/review py101 0", "/review py101 6", "/review py101 five"):
+        assert await console(line) == ["bot> Give 1 to 5 stars."], line
+    assert await console(":as Ben", "/review hide py101 @Ana") == [
+        "(you are Ben, learner, in dm)",
+        "bot> Only moderators and creators can hide reviews.",
+    ]
+    assert await console(":as Mei", "/review hide py101 @Ben", "/reviews py101") == [
+        "(you are Mei, creator, in dm)",
+        "bot> Ben's review of Python for data analysis is hidden.",
+        "bot> Reviews of Python for data analysis:",
+        "bot> ★★★★★ Ana: Even better on the second read",
+    ]
+    assert (await console("/course py101"))[5] == "bot> Rated 5.0 of 5 (1 review, /reviews py101)"

@@ -129,6 +129,17 @@ async def _show_course(ctx: Context, code: str) -> Reply:
             builder.text(" ").text(
                 nmsg("(opens {n} day after purchase)", "(opens {n} days after purchase)", lesson.unlock_days)
             )
+    rating = await ctx.services.reviews.rating(found)
+    if rating.average is not None:
+        builder.line().text(
+            nmsg(
+                "Rated {average} of 5 ({n} review, /reviews {code})",
+                "Rated {average} of 5 ({n} reviews, /reviews {code})",
+                rating.count,
+                average=f"{rating.average:.1f}",
+                code=found.code,
+            )
+        )
     if await catalog.enrollment(ctx.member, found) is not None:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
@@ -392,3 +403,53 @@ async def refund(ctx: Context) -> list[Reply]:
             msg("{n} purchase points were already spent and could not be taken back.", n=done.points_short)
         )
     return [Reply.text(*lines), Reply.text(*told, to_member=order.member_id)]
+
+
+@router.command(
+    "review",
+    aliases=("评价",),
+    help=msg("Rate a course you own, 1 to 5 stars with an optional text; staff: /review hide COURSE @member"),
+    params=(
+        Word("course", max_length=30),
+        Word("stars", max_length=40),
+        Rest("text", optional=True, max_length=1000),
+    ),
+)
+async def review(ctx: Context) -> Reply:
+    services = ctx.services
+    if ctx.args["course"].lower() == "hide":
+        found = await services.catalog.course(ctx.community, ctx.args["stars"], include_hidden=True)
+        author = await ctx.resolve_member((ctx.args["text"] or "").strip() or "@")
+        await services.reviews.hide(ctx.community, ctx.member, found, author)
+        return Reply.text(
+            msg("{name}'s review of {title} is hidden.", name=author.display_name, title=found.title)
+        )
+    found = await services.catalog.course(ctx.community, ctx.args["course"], include_hidden=True)
+    stars = ctx.args["stars"]
+    if not stars.isdigit() or not 1 <= int(stars) <= 5:
+        raise InvalidInput(msg("Give 1 to 5 stars."))
+    replaced = await services.reviews.review(ctx.member, found, int(stars), ctx.args["text"] or "")
+    return Reply.text(
+        msg("Your review of {title} is updated.", title=found.title)
+        if replaced
+        else msg("Thanks for reviewing {title}!", title=found.title)
+    )
+
+
+@router.command(
+    "reviews",
+    aliases=("评论",),
+    help=msg("Read the latest reviews of a course"),
+    params=(Word("course", max_length=30),),
+)
+async def list_reviews(ctx: Context) -> Reply:
+    found = await ctx.services.catalog.course(ctx.community, ctx.args["course"])
+    lines = await ctx.services.reviews.latest(found)
+    if not lines:
+        return Reply.text(msg("{title} has no reviews yet.", title=found.title))
+    builder = ReplyBuilder().bold(msg("Reviews of {title}:", title=found.title))
+    for line in lines:
+        builder.line().text(f"{'★' * line.stars}{'☆' * (5 - line.stars)} {line.member_name}")
+        if line.text:
+            builder.text(f": {line.text}")
+    return builder.build()

@@ -154,3 +154,19 @@ bundle_courses = Table(
     Column("bundle_id", BigId, ForeignKey("bundles.id"), primary_key=True),
     Column("course_id", BigId, ForeignKey("courses.id"), primary_key=True),
 )
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("course_id", BigId, ForeignKey("courses.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("stars", Integer, nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("hidden", Boolean, nullable=False, server_default="0"),  # by a moderator
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+    UniqueConstraint("course_id", "member_id", name="uq_reviews_member"),  # one per member, editable
+)

@@ -1,8 +1,8 @@
-"""catalog and orders: courses, bundles, lessons, enrollments, progress, coupons, mall, orders, payment events
+"""catalog and orders: courses, bundles, lessons, enrollments, progress, reviews, coupons, mall, orders, payment events
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 13:51:07.279235
+Create Date: 2026-11-22 13:53:40.085049
 """
 from collections.abc import Sequence
 
@@ -173,6 +173,23 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_provider_ref', ['provider', 'provider_ref'], unique=False)
         batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
 
+    op.create_table('reviews',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('course_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('stars', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), server_default='', nullable=False),
+    sa.Column('hidden', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('stars BETWEEN 1 AND 5', name=op.f('ck_reviews_stars_range')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_reviews_community_id_communities')),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_reviews_course_id_courses')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_reviews_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews')),
+    sa.UniqueConstraint('course_id', 'member_id', name='uq_reviews_member')
+    )
     op.create_table('lesson_progress',
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('lesson_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -207,6 +224,7 @@ def downgrade() -> None:
 
     op.drop_table('redemptions')
     op.drop_table('lesson_progress')
+    op.drop_table('reviews')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_status_expires')
         batch_op.drop_index('ix_orders_provider_ref')
