@@ -16,10 +16,10 @@ PLATFORM = "console"
 DEMO_COMMUNITY = "demo"
 GUIDE = (
     "Try this (you are Ana, a learner; type :help for the console's own commands):",
-    "  /help  /points  /checkin  /history  /top      what you can do; your points",
-    "  :in lounge, then chat (10+ characters)        messages in groups earn points",
-    "  :as Sam  then  /award @Ana 20 great question   a moderator's award (budget 200/day)",
-    "  :as Mei  then  /rules  /tier list  /audit       the creator's view; /lang zh for 中文",
+    "  /help  /points  /checkin  /top  :in lounge + chat   your points; group messages earn more",
+    "  /courses  /buy py101 SPRING15  :pay  /learn py101     buy with a coupon (sandbox), then learn",
+    "  /mall  /redeem sticker  /orders   :as Sam, /award @Ana 20 thanks   spend points; a moderator's award",
+    "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
 )
 
 
@@ -80,7 +80,38 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
     sam, sam_dm = UserRef(PLATFORM, "sam", "Sam"), ChatRef(PLATFORM, "dm:sam", ChatKind.PRIVATE, "Sam")
     award = "/award @Li 30 clear answer about pandas groupby"
     await app.handle(_event(community_name, sam_dm, sam, award, start + timedelta(days=6)))
+    await _seed_shop(app, community_name, start + timedelta(days=7))
     return True
+
+
+SHOP_SETUP = (
+    "/course add py101 19.99 USD Python for data analysis",
+    "/course edit py101 description Pandas from zero to your first report, one lesson a day.",
+    "/course edit py101 completion 20",
+    "/lesson add py101 Setup | Install Python 3.12 and pandas: https://pandas.pydata.org/getting_started.html",
+    "/lesson add py101 day=1 DataFrames | Load a CSV with pd.read_csv and look at df.head().",
+    "/lesson add py101 day=2 Group and summarise | df.groupby('city').sales.sum() — then plot it.",
+    "/course add ml201 29.99 USD Machine learning basics",
+    "/lesson add ml201 Your first model | Fit a LinearRegression with scikit-learn.",
+    "/bundle add datapath 39.99 USD py101,ml201 Data path",
+    "/coupon add spring15 15% uses=100",
+    "/mall add sticker 20 reward Studyhall sticker pack stock=50 | Mailed within a week; DM Mei your address",
+    "/mall add ml 300 course ml201 per=1",
+)
+
+
+async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
+    """The creator's catalog, a coupon and a mall; Li has bought py101 and reviewed it."""
+    mei, mei_dm = UserRef(PLATFORM, "mei", "Mei"), ChatRef(PLATFORM, "dm:mei", ChatKind.PRIVATE, "Mei")
+    for index, command in enumerate(SHOP_SETUP):
+        await app.handle(_event(community_name, mei_dm, mei, command, when + timedelta(minutes=index)))
+    li, li_dm = UserRef(PLATFORM, "li", "Li"), ChatRef(PLATFORM, "dm:li", ChatKind.PRIVATE, "Li")
+    await app.handle(_event(community_name, li_dm, li, "/buy py101", when + timedelta(hours=1)))
+    community = await app.community(community_name)
+    buyer = await app.services.members.ensure_member(community, li)
+    await app.pay_sandbox(community, buyer)
+    review = "/review py101 5 讲得很清楚，练习很实用。"
+    await app.handle(_event(community_name, li_dm, li, review, when + timedelta(hours=2)))
 
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:

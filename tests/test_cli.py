@@ -80,6 +80,57 @@ def test_console_session_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+SHOP_SCRIPT = """\
+:as Mei creator
+/course add py101 19.99 USD Python for data analysis
+/lesson add py101 Setup | Install Python 3.12 and pandas.
+/coupon add spring15 15%
+/mall add mug 30 reward Studyhall mug stock=1 | We post it to you
+:as Ana
+/help
+:as Mei
+/award @Ana 50 first project
+:as Ana
+/courses
+/course py101
+/buy py101 SPRING15
+:pay
+/learn py101
+/mall
+/redeem mug
+/points
+:as Mei
+/refund 1
+:as Ana
+/orders
+:quit
+"""
+
+
+def test_console_shop_end_to_end(db_url: str, tmp_path: Path) -> None:
+    """Browse, buy with a coupon, pay, receive the materials, learn, redeem, be refunded."""
+    result = studyhall(["console", "--db", db_url, "--community", "shophall"], tmp_path, stdin=SHOP_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for expected in (
+        "bot> py101  Python for data analysis · $19.99",
+        "bot> Coupon applied: $2.99 off $19.99.",
+        "bot> Order #1: Python for data analysis, $17.00. It stays open for 60 minutes.",
+        "(sandbox payment completed)",
+        "bot> It is yours now: /learn py101 opens the first lesson.",
+        "bot> Lesson 1 of 1: Setup",
+        "bot> You redeemed Studyhall mug for 30 points.",
+        "bot> How you get it: We post it to you",
+        "bot> Points: 37",  # 50 awarded + 17 for the purchase - 30 for the mug
+        "bot> Refunded $17.00 of order #1.",
+        "bot> Purchase points taken back: 17.",
+        "bot→Ana> You were refunded $17.00 for order #1: Python for data analysis.",
+        "bot> #1 Python for data analysis · $17.00 · refunded",
+    ):
+        assert expected in lines, expected
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_unmigrated_database_is_refused_with_a_hint(empty_db_url: str, tmp_path: Path) -> None:
     result = studyhall(["console", "--db", empty_db_url], tmp_path, stdin="/help\n")
     assert result.returncode == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import App
-from bot.demo import DEMO_MEMBERS, GUIDE, LOUNGE_CHAT, seed_demo
+from bot.demo import DEMO_MEMBERS, GUIDE, LOUNGE_CHAT, SHOP_SETUP, seed_demo
 from core.members.models import Role
 
 
@@ -18,11 +18,20 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     assert await members.count_members(community.id) == len(DEMO_MEMBERS)
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
-    # one /start per member, the lounge conversation, 8 check-ins and an award: all logged
-    assert await app.services.activity.count(community.id) == len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1
+    # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
+    # and Li's /buy and /review: all logged
+    assert await app.services.activity.count(community.id) == (
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 2
+    )
     li = (await members.find_by_name(community.id, "Li"))[0]
-    # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30)
-    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1 + 26 + 30
+    # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
+    # and 19 points for buying py101
+    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1 + 26 + 30 + 19
+    assert [c.code for c in await app.services.catalog.courses(community)] == ["py101", "ml201"]
+    py101 = await app.services.catalog.course(community, "py101")
+    assert await app.services.catalog.enrollment(li, py101) is not None
+    assert (await app.services.reviews.rating(py101)).count == 1
+    assert [i.code for i in await app.services.mall.items(community)] == ["sticker", "ml"]
     assert await app.services.ledger.totals(community.id) == (0, 0)
 
 
