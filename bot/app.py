@@ -159,7 +159,7 @@ class App:
         from bot.handlers.shop import fulfilment_replies
 
         order = fulfilment.order
-        product = await self.services.catalog.product_by_id(order.product_kind, order.product_id)
+        product = await self.services.orders.product_of(order)
         community = await self.services.members.community_by_id(order.community_id)
         return [
             await self.deliver_to_member(reply, community)
@@ -202,4 +202,13 @@ class App:
         # Orders the jobs delivered (a payment whose webhook never came): tell the buyers.
         for fulfilment in self.services.orders.take_delivered():
             await self.send(await self.fulfilment_notices(fulfilment))
+        await self.send(await self.pending_notices())
         return ran
+
+    async def pending_notices(self) -> list[Outgoing]:
+        """The notes jobs left for members (reminders, endings), addressed for delivery."""
+        outgoing = []
+        for community_id, reply in self.services.notices.take():
+            community = await self.services.members.community_by_id(community_id)
+            outgoing.append(await self.deliver_to_member(reply, community))
+        return outgoing

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.access.plans import PlanService
+from core.access.subscriptions import SubscriptionService
 from core.activity.log import ActivityLog
 from core.catalog.coupons import CouponService
 from core.catalog.mall import MallService
@@ -14,6 +16,7 @@ from core.clock import Clock
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
+from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
 from core.settings.service import SettingsService
@@ -34,6 +37,9 @@ class Services:
     coupons: CouponService
     mall: MallService
     reviews: ReviewService
+    plans: PlanService
+    subscriptions: SubscriptionService
+    notices: Notices
     orders: OrderService
 
     @classmethod
@@ -50,6 +56,9 @@ class Services:
         coupons = CouponService(db, clock)
         # Providers: the sandbox until real ones are configured (Stripe, Stars: issue 5).
         orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
+        notices = Notices()
+        plans = PlanService(db, clock)
+        subscriptions = SubscriptionService(db, clock, plans, orders, notices)
         return cls(
             db=db,
             clock=clock,
@@ -62,6 +71,9 @@ class Services:
             coupons=coupons,
             mall=MallService(db, clock, ledger, catalog, coupons),
             reviews=ReviewService(db, clock, catalog),
+            plans=plans,
+            subscriptions=subscriptions,
+            notices=notices,
             orders=orders,
         )
 

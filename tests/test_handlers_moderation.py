@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App
 from core.ledger.service import Balance
-from tests.conftest import ConsoleDriver, snapshot
+from tests.conftest import ALL_JOBS, ConsoleDriver, snapshot
 
 AWARD_USAGE = "bot> Usage: /award @member POINTS reason…"
 DEDUCT_USAGE = "bot> Usage: /deduct @member POINTS reason…"
@@ -103,7 +103,7 @@ async def test_the_moderator_budget_and_the_receiver_cap(app: App, console: Cons
     ]
     assert await console("/award @Ana 1001 a lot") == ["bot> Choose between 1 and 1000 points."]
     assert await console(":clock +1d", ":as Mo", "/award @Bo 200 new day") == [
-        "(sandbox time 2026-01-06 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)",
+        f"(sandbox time 2026-01-06 09:00 UTC; jobs run: {ALL_JOBS})",
         "(you are Mo, moderator, in dm)",
         "bot> Bo received 200 points: new day",
         "bot> Your award budget left today: 0",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import App
-from tests.conftest import ConsoleDriver, snapshot
+from tests.conftest import ALL_JOBS, ConsoleDriver, snapshot
 
 SETUP = (
     ":as Mei creator",
@@ -64,7 +64,7 @@ async def test_a_learner_browses_buys_pays_and_learns(console: ConsoleDriver) ->
         "bot> Your next lesson opens on 2026-01-07.",
     ]
     assert await console(":clock +2d", "/learn py101", "/mycourses") == [
-        "(sandbox time 2026-01-07 09:00 UTC; jobs run: points_expiry, orders, payments_reconcile)",
+        f"(sandbox time 2026-01-07 09:00 UTC; jobs run: {ALL_JOBS})",
         "bot> Lesson 2 of 2: Loops",
         "bot> for x in range(3): print(x)",
         "bot> You have finished Python for data analysis. Well done!",

@@ -5,9 +5,9 @@ from core.commands.router import Router
 
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
-    from bot.handlers import basics, coupons, mall, moderation, points, roles, rules, shop
+    from bot.handlers import basics, coupons, mall, moderation, points, roles, rules, shop, subscriptions
 
     router = Router()
-    for module in (basics, roles, points, moderation, rules, shop, coupons, mall):
+    for module in (basics, roles, points, moderation, rules, shop, coupons, mall, subscriptions):
         router.include(module.router)
     return router

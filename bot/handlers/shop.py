@@ -14,7 +14,7 @@ from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg
 from core.members.models import Role
-from core.orders.models import Fulfilment, RefundFailed, Status
+from core.orders.models import Fulfilment, Order, RefundFailed, Status
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
@@ -237,13 +237,21 @@ async def buy(ctx: Context) -> list[Reply]:
             Reply.text(msg("Coupon applied: {title} is free for you.", title=order.title)),
             *fulfilment_replies(fulfilment, found),
         ]
-    checkout = await services.orders.providers[order.provider].start(order)
-    builder = ReplyBuilder()
     owned = [c.title for c in found.courses if await services.catalog.enrollment(ctx.member, c) is not None]
-    if owned:
-        builder.text(
-            msg("You own already: {titles}. The bundle price stays the same.", titles=", ".join(owned))
-        ).line()
+    notice = (
+        [msg("You own already: {titles}. The bundle price stays the same.", titles=", ".join(owned))]
+        if owned
+        else []
+    )
+    return [await checkout_reply(ctx, order, notice)]
+
+
+async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = None) -> Reply:
+    """The order and how to pay it: the provider's note, link or in-chat invoice."""
+    checkout = await ctx.services.orders.providers[order.provider].start(order)
+    builder = ReplyBuilder()
+    for line in before or []:
+        builder.text(line).line()
     if order.coupon_id is not None:
         builder.text(
             msg(
@@ -269,7 +277,7 @@ async def buy(ctx: Context) -> list[Reply]:
         builder.segments.append(checkout.invoice)
     if checkout.url:
         builder.buttons((Button(msg("Pay"), url=checkout.url),))
-    return [builder.build()]
+    return builder.build()
 
 
 @router.command(
@@ -347,7 +355,9 @@ def fulfilment_replies(fulfilment: Fulfilment, product: Product) -> list[Reply]:
     lines: list[Msg | str] = [
         msg("Payment received for order #{id}: {title}.", id=order.id, title=order.title)
     ]
-    if len(product.courses) == 1:
+    if product.kind == "plan":
+        lines.append(msg("You are a member now: /subscription shows until when."))
+    elif len(product.courses) == 1:
         lines.append(
             msg("It is yours now: /learn {code} opens the first lesson.", code=product.courses[0].code)
         )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.catalog.models import Product
 from core.catalog.money import Money
 from core.i18n import Msg
+from core.members.models import Member
 from core.replies import Invoice
 
 
@@ -115,6 +120,18 @@ class ReconcilingProvider(PaymentProvider, Protocol):
 
 class RefundFailed(Exception):
     """The provider refused or failed a refund; the message is for the creator."""
+
+
+@dataclass(frozen=True)
+class ProductKind:
+    """A kind of product sold through orders besides courses and bundles (plans): how to find
+    one, whether a member may order it now, and what paying for it (and a full refund) does —
+    ``grant`` and ``revoke`` run inside the order's own transaction."""
+
+    resolve: Callable[[int], Awaitable[Product]]
+    check: Callable[[Member, Product], Awaitable[None]]  # raises InvalidInput to refuse
+    grant: Callable[[AsyncConnection, Order, datetime], Awaitable[None]]
+    revoke: Callable[[AsyncConnection, Order, datetime], Awaitable[None]]
 
 
 class PaymentMismatch(Exception):

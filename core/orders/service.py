@@ -28,7 +28,15 @@ from core.ledger.models import Cap, CapScope, Kind, MemberAccount, Outcome, Post
 from core.ledger.points import PointsService
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
-from core.orders.models import Fulfilment, Order, PaymentMismatch, PaymentProvider, Refund, Status
+from core.orders.models import (
+    Fulfilment,
+    Order,
+    PaymentMismatch,
+    PaymentProvider,
+    ProductKind,
+    Refund,
+    Status,
+)
 from core.orders.tables import orders, payment_events
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -61,6 +69,7 @@ class OrderService:
         self._settings = settings
         self.providers = {provider.name: provider for provider in providers}
         self._delivered_by_jobs: list[Fulfilment] = []
+        self._kinds: dict[str, ProductKind] = {}
 
     def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
         """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the
@@ -93,8 +102,11 @@ class OrderService:
         refused, like an owned course."""
         if product.hidden:
             raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=product.code))
+        kind = self._kinds.get(product.kind)
+        if kind is not None:
+            await kind.check(member, product)
         owned = [c for c in product.courses if await self._catalog.enrollment(member, c) is not None]
-        if len(owned) == len(product.courses):
+        if product.courses and len(owned) == len(product.courses):
             raise InvalidInput(
                 msg("You already own {title}: /learn {code}", title=product.title, code=owned[0].code)
                 if product.kind == "course"
@@ -243,14 +255,24 @@ class OrderService:
             return msg("Order #{id} is no longer open for payment. Use /buy again.", id=order.id)
         if order.amount != paid:
             return msg("The price of order #{id} has changed. Use /buy again.", id=order.id)
-        product = await self._catalog.product_by_id(order.product_kind, order.product_id)
+        product = await self.product_of(order)
         member = await self._members.get_member(order.member_id)
         if product.hidden:
             return msg("{title} is no longer for sale.", title=order.title)
         owned = [c for c in product.courses if await self._catalog.enrollment(member, c) is not None]
-        if len(owned) == len(product.courses):
+        if product.courses and len(owned) == len(product.courses):
             return msg("You already own {title}.", title=product.title)
         return None
+
+    def register_kind(self, name: str, kind: ProductKind) -> None:
+        """Sell another kind of product through orders (plans register themselves)."""
+        self._kinds[name] = kind
+
+    async def product_of(self, order: Order) -> Product:
+        kind = self._kinds.get(order.product_kind)
+        if kind is not None:
+            return await kind.resolve(order.product_id)
+        return await self._catalog.product_by_id(order.product_kind, order.product_id)
 
     async def event_seen(self, provider: str, event_id: str) -> bool:
         """Whether this provider event (a webhook delivery) was handled already."""
@@ -367,8 +389,10 @@ class OrderService:
             )
             fresh = moved.rowcount == 1
             if fresh:
-                product = await self._catalog.product_by_id(order.product_kind, order.product_id)
-                for course in product.courses:
+                kind = self._kinds.get(order.product_kind)
+                if kind is not None:
+                    await kind.grant(conn, order, now)
+                for course in (await self.product_of(order)).courses:
                     await self._catalog.grant(
                         conn, order.community_id, order.member_id, course.id, order.id, now
                     )
@@ -459,6 +483,9 @@ class OrderService:
             if not raced:
                 if full:
                     await self._catalog.revoke_order(conn, order.id, now)
+                    kind = self._kinds.get(order.product_kind)
+                    if kind is not None:
+                        await kind.revoke(conn, order, now)
                 await record(
                     conn,
                     community_id=order.community_id,

@@ -15,6 +15,7 @@ metadata = MetaData(
 
 def load_all_tables() -> MetaData:
     """Import every table module so ``metadata`` is complete (migrations, tests)."""
+    import core.access.tables
     import core.activity.tables
     import core.audit.tables
     import core.catalog.tables

@@ -78,6 +78,7 @@ class ConsoleSession:
         self.finished = False
         self._session_id = uuid.uuid4().hex[:8]
         self._sent = 0
+        self._held: list[Outgoing] | None = None
 
     @classmethod
     async def open(
@@ -95,9 +96,20 @@ class ConsoleSession:
         if offset is not None and isinstance(clock, OffsetClock):
             clock.offset = max(clock.offset, timedelta(seconds=float(offset)))
         session = cls(app, clock, community=community, locale=locale, write=write, member=member)
+        app.register_sender(session.deliver)
         await app.community(community)
         await app.run_due_jobs()  # start schedules on first use
         return session
+
+    async def deliver(self, outgoing: Outgoing) -> bool:
+        """Replies that answer no line typed here (reminders and notes from jobs, payments)."""
+        if outgoing.member is not None and not any(i.platform == PLATFORM for i in outgoing.identities):
+            return False
+        if self._held is not None:  # printed after the line that says what happened
+            self._held.append(outgoing)
+        else:
+            self._print([outgoing])
+        return True
 
     @property
     def prompt(self) -> str:
@@ -253,8 +265,13 @@ class ConsoleSession:
             raise ConsoleError(f"cannot move the clock: {error}") from None
         if isinstance(self.clock, OffsetClock):
             await set_state(self.app.db, CLOCK_STATE_KEY, str(self.clock.offset.total_seconds()))
-        ran = await self.app.run_due_jobs()
+        self._held = []
+        try:
+            ran = await self.app.run_due_jobs()
+        finally:
+            held, self._held = self._held, None
         self.write(f"(sandbox time {_fmt(self.clock.now())}; jobs run: {', '.join(ran) or 'none due'})")
+        self._print(held)
 
     async def _meta_pay(self, rest: str) -> None:
         community = await self.app.community(self.community)

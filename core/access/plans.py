@@ -1,0 +1,183 @@
+"""Plans: recurring paid access (a month, a quarter or a year), with a trial and a grace period."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.access.tables import plans
+from core.audit.log import record
+from core.catalog.models import Product
+from core.catalog.money import Money
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import msg
+from core.members.models import Community, Member, Role
+from core.storage.database import Database
+
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: int
+    community_id: int
+    code: str
+    title: str
+    price: Money
+    period: str
+    trial_days: int
+    grace_days: int
+    hidden: bool
+
+    def product(self) -> Product:
+        return Product("plan", self.id, self.code, self.title, self.price, self.hidden, ())
+
+
+def add_period(start: datetime, period: str) -> datetime:
+    """``start`` plus one period, by calendar months (Jan 31 + a month is Feb 28 or 29)."""
+    months = start.month - 1 + MONTHS[period]
+    year, month = start.year + months // 12, months % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
+
+
+class PlanService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(
+        self,
+        community: Community,
+        actor: Member,
+        *,
+        code: str,
+        title: str,
+        price: Money,
+        period: str,
+        trial_days: int = 0,
+        grace_days: int = 3,
+    ) -> Plan:
+        _require_creator(community, actor)
+        code = code.lower()
+        if not CODE.match(code):
+            raise InvalidInput(msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."))
+        if period not in MONTHS:
+            raise InvalidInput(msg("A plan renews every month, quarter or year."))
+        _check_days(trial_days, grace_days)
+        title = " ".join(title.split())[:200]
+        if not title:
+            raise InvalidInput(msg("A title cannot be empty."))
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert(plans).values(
+                        community_id=community.id,
+                        code=code,
+                        title=title,
+                        price_minor=price.minor,
+                        currency=price.currency,
+                        period=period,
+                        trial_days=trial_days,
+                        grace_days=grace_days,
+                        created_at=self._clock.now(),
+                    )
+                )
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="plan.add",
+                    actor_member_id=actor.id,
+                    code=code,
+                    price=price.minor,
+                    currency=price.currency,
+                    period=period,
+                )
+        except IntegrityError:
+            raise InvalidInput(msg("There is already a plan {code}.", code=code)) from None
+        return await self.get(community, code, include_hidden=True)
+
+    async def edit(self, community: Community, actor: Member, code: str, field: str, value: Any) -> Plan:
+        """``field``: title, price (Money), trial or grace (days), hidden (bool). A new price
+        applies from the next payment; periods already paid stay as they are."""
+        _require_creator(community, actor)
+        plan = await self.get(community, code, include_hidden=True)
+        if field == "title":
+            changes: dict[str, Any] = {"title": " ".join(str(value).split())[:200]}
+        elif field == "price":
+            changes = {"price_minor": value.minor, "currency": value.currency}
+        elif field in ("trial", "grace"):
+            trial, grace = (value, plan.grace_days) if field == "trial" else (plan.trial_days, value)
+            _check_days(trial, grace)
+            changes = {"trial_days": trial, "grace_days": grace}
+        elif field == "hidden":
+            changes = {"hidden": bool(value)}
+        else:
+            raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace"))
+        async with self._db.write() as conn:
+            await conn.execute(update(plans).where(plans.c.id == plan.id).values(**changes))
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="plan.edit",
+                actor_member_id=actor.id,
+                code=plan.code,
+                field=field,
+                value=str(value),
+            )
+        return await self.get(community, code, include_hidden=True)
+
+    async def list(self, community: Community, *, include_hidden: bool = False) -> list[Plan]:
+        query = select(plans).where(plans.c.community_id == community.id).order_by(plans.c.id)
+        if not include_hidden:
+            query = query.where(plans.c.hidden.is_(False))
+        async with self._db.read() as conn:
+            return [_plan(row) for row in await conn.execute(query)]
+
+    async def get(self, community: Community, code: str, *, include_hidden: bool = False) -> Plan:
+        query = select(plans).where(plans.c.community_id == community.id, plans.c.code == code.lower())
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or (row.hidden and not include_hidden):
+            raise InvalidInput(msg("There is no plan {code}. /plans lists them.", code=code[:30]))
+        return _plan(row)
+
+    async def by_id(self, plan_id: int) -> Plan:
+        async with self._db.read() as conn:
+            return _plan((await conn.execute(select(plans).where(plans.c.id == plan_id))).one())
+
+
+def _check_days(trial_days: int, grace_days: int) -> None:
+    if not 0 <= trial_days <= 365:
+        raise InvalidInput(msg("A trial lasts 0 to 365 days."))
+    if not 0 <= grace_days <= 90:
+        raise InvalidInput(msg("Grace lasts 0 to 90 days."))
+
+
+def _require_creator(community: Community, actor: Member) -> None:
+    if actor.role is not Role.CREATOR or actor.community_id != community.id:
+        raise NotAllowed(msg("Only creators can manage plans."))
+
+
+def _plan(row: Any) -> Plan:
+    return Plan(
+        row.id,
+        row.community_id,
+        row.code,
+        row.title,
+        Money(row.currency, row.price_minor),
+        row.period,
+        row.trial_days,
+        row.grace_days,
+        row.hidden,
+    )

@@ -1,0 +1,362 @@
+"""Subscriptions: a member's recurring access to a plan.
+
+States: trial → (paid) active → (period over, renewal unpaid) grace → ended; a cancelled
+subscription keeps its access to the end of the period it paid for, then ends without grace.
+A trial is given once per member and plan. Paying is an order for one period (the order
+machinery: providers, coupons, refunds); its fulfilment extends the period — from the end of
+the current one while it lasts, else from the payment — in the order's own transaction.
+
+The ``tend`` job moves subscriptions whose time is up and sends reminders (3 days before and
+on the day a trial or a paid period ends), each recorded so it is sent once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.access.plans import Plan, PlanService, add_period
+from core.access.tables import subscription_reminders, subscriptions
+from core.catalog.models import Product
+from core.clock import Clock
+from core.errors import InvalidInput
+from core.i18n import Msg, msg
+from core.members.models import Community, Member
+from core.notices import Notices
+from core.orders.models import Order, ProductKind
+from core.orders.service import OrderService
+from core.replies import Reply
+from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore
+
+LIVE = ("trial", "active", "grace")
+RENEW_WINDOW = timedelta(days=7)  # how early a paid period can be renewed
+REMIND_DAYS = (3, 0)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    member_id: int
+    plan: Plan
+    status: str
+    period_end: datetime
+    grace_until: datetime | None
+    cancel_at_period_end: bool
+    trial_used: bool
+
+    @property
+    def access_until(self) -> datetime:
+        return self.grace_until or self.period_end
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """What /subscribe did: started a trial, resumed a cancelled one, or made an order to pay."""
+
+    trial: Subscription | None = None
+    resumed: Subscription | None = None
+    order: Order | None = None
+
+
+class SubscriptionService:
+    def __init__(
+        self, db: Database, clock: Clock, plans: PlanService, orders: OrderService, notices: Notices
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._plans = plans
+        self._orders = orders
+        self._notices = notices
+        orders.register_kind(
+            "plan",
+            ProductKind(resolve=self._product, check=self._check, grant=self._extend, revoke=self._end_now),
+        )
+
+    # -- members -------------------------------------------------------------------------
+
+    async def subscribe(
+        self, community: Community, member: Member, plan: Plan, coupon: str | None = None
+    ) -> Subscribed:
+        now = self._clock.now()
+        current = await self.get(member, plan)
+        if current is not None and current.status in LIVE and current.cancel_at_period_end:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    update(subscriptions)
+                    .where(subscriptions.c.id == current.id)
+                    .values(cancel_at_period_end=False, updated_at=now)
+                )
+            return Subscribed(resumed=await self.get(member, plan))
+        if plan.trial_days and (current is None or not current.trial_used):
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert_or_ignore(self._db.dialect, subscriptions).values(
+                        community_id=community.id,
+                        member_id=member.id,
+                        plan_id=plan.id,
+                        status="ended",
+                        period_end=now,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                )
+                moved = await conn.execute(
+                    update(subscriptions)
+                    .where(
+                        subscriptions.c.member_id == member.id,
+                        subscriptions.c.plan_id == plan.id,
+                        subscriptions.c.trial_used.is_(False),
+                    )
+                    .values(
+                        status="trial",
+                        trial_used=True,
+                        period_end=now + timedelta(days=plan.trial_days),
+                        grace_until=None,
+                        cancel_at_period_end=False,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                )
+            if moved.rowcount == 1:
+                return Subscribed(trial=await self.get(member, plan))
+        return Subscribed(order=await self._orders.order(community, member, plan.product(), coupon))
+
+    async def cancel(self, member: Member, plan: Plan) -> Subscription:
+        """Stop renewing: access stays until the end of the period (or trial) already given."""
+        current = await self.get(member, plan)
+        if current is None or current.status not in LIVE:
+            raise InvalidInput(msg("You have no subscription to {title}.", title=plan.title))
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == current.id)
+                .values(cancel_at_period_end=True, updated_at=self._clock.now())
+            )
+        return await self.get(member, plan)  # type: ignore[return-value]
+
+    async def get(self, member: Member, plan: Plan) -> Subscription | None:
+        query = select(subscriptions).where(
+            subscriptions.c.member_id == member.id, subscriptions.c.plan_id == plan.id
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return _subscription(row, plan) if row else None
+
+    async def of_member(self, member: Member) -> list[Subscription]:
+        query = (
+            select(subscriptions).where(subscriptions.c.member_id == member.id).order_by(subscriptions.c.id)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_subscription(row, await self._plans.by_id(row.plan_id)) for row in rows]
+
+    async def entitled(self, member_id: int, plan_id: int) -> bool:
+        """Whether the member has the plan's access now (trial, paid period or grace)."""
+        query = select(subscriptions).where(
+            subscriptions.c.member_id == member_id, subscriptions.c.plan_id == plan_id
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return row is not None and row.status in LIVE
+
+    # -- orders --------------------------------------------------------------------------
+
+    async def _product(self, plan_id: int) -> Product:
+        return (await self._plans.by_id(plan_id)).product()
+
+    async def _check(self, member: Member, product: Product) -> None:
+        plan = await self._plans.by_id(product.id)
+        current = await self.get(member, plan)
+        now = self._clock.now()
+        if current is not None and current.status == "active" and current.period_end - now > RENEW_WINDOW:
+            raise InvalidInput(
+                msg(
+                    "You are subscribed to {title} until {date}; you can renew from 7 days before.",
+                    title=plan.title,
+                    date=current.period_end.date().isoformat(),
+                )
+            )
+
+    async def _extend(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
+        """A paid period: from the end of the current trial or period while it lasts, else now."""
+        plan = await self._plans.by_id(order.product_id)
+        await conn.execute(
+            insert_or_ignore(self._db.dialect, subscriptions).values(
+                community_id=order.community_id,
+                member_id=order.member_id,
+                plan_id=plan.id,
+                status="ended",
+                period_end=now,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        row = (
+            await conn.execute(
+                select(subscriptions).where(
+                    subscriptions.c.member_id == order.member_id, subscriptions.c.plan_id == plan.id
+                )
+            )
+        ).one()
+        start = row.period_end if row.status in ("trial", "active") and row.period_end > now else now
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == row.id)
+            .values(
+                status="active",
+                period_end=add_period(start, plan.period),
+                grace_until=None,
+                cancel_at_period_end=False,
+                updated_at=now,
+                **({"started_at": now} if row.status == "ended" else {}),
+            )
+        )
+
+    async def _end_now(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
+        """A fully refunded period: the access it paid for ends now."""
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.member_id == order.member_id, subscriptions.c.plan_id == order.product_id)
+            .values(status="ended", period_end=now, grace_until=None, updated_at=now)
+        )
+
+    # -- the job -------------------------------------------------------------------------
+
+    async def tend(self, now: datetime) -> dict[str, int]:
+        """Send due reminders; move trials and periods whose time is up. Idempotent."""
+        counts = {"reminded": 0, "grace": 0, "ended": 0}
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(subscriptions).where(
+                        subscriptions.c.status.in_(LIVE),
+                        subscriptions.c.period_end <= now + timedelta(days=max(REMIND_DAYS)),
+                    )
+                )
+            ).all()
+        for row in rows:
+            plan = await self._plans.by_id(row.plan_id)
+            sub = _subscription(row, plan)
+            if sub.status in ("trial", "active") and sub.period_end > now:
+                counts["reminded"] += await self._remind(sub, now)
+            elif sub.status in ("trial", "active"):
+                counts[await self._period_over(sub, now)] += 1
+            elif sub.grace_until is not None and sub.grace_until <= now:
+                await self._move(sub, "ended", now, grace_until=sub.grace_until)
+                self._tell(
+                    sub,
+                    msg(
+                        "Your subscription to {title} has ended. /subscribe {code} to come back.",
+                        title=plan.title,
+                        code=plan.code,
+                    ),
+                )
+                counts["ended"] += 1
+        return counts
+
+    async def _remind(self, sub: Subscription, now: datetime) -> int:
+        days_left = (sub.period_end - now).total_seconds() / 86400
+        due = [d for d in REMIND_DAYS if days_left <= max(d, 1)]
+        if not due:
+            return 0
+        kind = f"{sub.status}_end:{min(due)}"
+        async with self._db.write() as conn:
+            sent = await conn.execute(
+                insert_or_ignore(self._db.dialect, subscription_reminders).values(
+                    subscription_id=sub.id, kind=kind, period_end=sub.period_end, sent_at=now
+                )
+            )
+        if sent.rowcount != 1:
+            return 0
+        plan, date = sub.plan, sub.period_end.date().isoformat()
+        if sub.status == "trial":
+            text = msg(
+                "Your trial of {title} ends on {date}. /subscribe {code} to keep your access.",
+                title=plan.title,
+                date=date,
+                code=plan.code,
+            )
+        elif sub.cancel_at_period_end:
+            text = msg(
+                "Your subscription to {title} ends on {date}, as you cancelled it."
+                " /subscribe {code} to stay.",
+                title=plan.title,
+                date=date,
+                code=plan.code,
+            )
+        else:
+            text = msg(
+                "Your subscription to {title} renews on {date}:"
+                " /subscribe {code} to pay for the next {period}.",
+                title=plan.title,
+                date=date,
+                code=plan.code,
+                period=PERIOD_NAMES[plan.period],
+            )
+        self._tell(sub, text)
+        return 1
+
+    async def _period_over(self, sub: Subscription, now: datetime) -> str:
+        plan = sub.plan
+        if sub.status == "trial" or sub.cancel_at_period_end or plan.grace_days == 0:
+            await self._move(sub, "ended", now)
+            self._tell(
+                sub,
+                msg(
+                    "Your access to {title} has ended. /subscribe {code} to come back.",
+                    title=plan.title,
+                    code=plan.code,
+                ),
+            )
+            return "ended"
+        grace_until = sub.period_end + timedelta(days=plan.grace_days)
+        await self._move(sub, "grace", now, grace_until=grace_until)
+        self._tell(
+            sub,
+            msg(
+                "Your renewal of {title} is not paid yet. Your access continues until {date}: "
+                "/subscribe {code} to pay.",
+                title=plan.title,
+                date=grace_until.date().isoformat(),
+                code=plan.code,
+            ),
+        )
+        return "grace"
+
+    async def _move(
+        self, sub: Subscription, status: str, now: datetime, *, grace_until: datetime | None = None
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.id == sub.id,
+                    subscriptions.c.status == sub.status,
+                    subscriptions.c.period_end == sub.period_end,
+                )
+                .values(status=status, grace_until=grace_until, updated_at=now)
+            )
+
+    def _tell(self, sub: Subscription, text: Msg) -> None:
+        self._notices.add(sub.plan.community_id, Reply.text(text, to_member=sub.member_id))
+
+
+PERIOD_NAMES: dict[str, Msg] = {"month": msg("month"), "quarter": msg("quarter"), "year": msg("year")}
+
+
+def _subscription(row: Any, plan: Plan) -> Subscription:
+    return Subscription(
+        row.id,
+        row.member_id,
+        plan,
+        row.status,
+        row.period_end,
+        row.grace_until,
+        row.cancel_at_period_end,
+        row.trial_used,
+    )

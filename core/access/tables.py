@@ -1,0 +1,68 @@
+"""Plans (recurring access) and members' subscriptions to them."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from core.storage.metadata import metadata
+from core.storage.types import BigId, UTCDateTime
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("code", String(30), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period", String(10), nullable=False),  # month | quarter | year
+    Column("trial_days", Integer, nullable=False, server_default="0"),
+    Column("grace_days", Integer, nullable=False, server_default="3"),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("price_minor > 0", name="price_positive"),
+    CheckConstraint("period IN ('month', 'quarter', 'year')", name="period_known"),
+    CheckConstraint("trial_days BETWEEN 0 AND 365 AND grace_days BETWEEN 0 AND 90", name="days_in_range"),
+    UniqueConstraint("community_id", "code", name="uq_plans_code"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("plan_id", BigId, ForeignKey("plans.id"), nullable=False),
+    Column("status", String(10), nullable=False),  # trial | active | grace | ended
+    Column("period_end", UTCDateTime, nullable=False),  # access until (trial or paid period)
+    Column("grace_until", UTCDateTime, nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=False, server_default="0"),
+    Column("trial_used", Boolean, nullable=False, server_default="0"),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('trial', 'active', 'grace', 'ended')", name="status_known"),
+    UniqueConstraint("member_id", "plan_id", name="uq_subscriptions_member"),  # one row, renewed in place
+    Index("ix_subscriptions_status_period_end", "status", "period_end"),
+)
+
+# Reminders already sent, so a job that runs again (or twice) sends each once.
+subscription_reminders = Table(
+    "subscription_reminders",
+    metadata,
+    Column("subscription_id", BigId, ForeignKey("subscriptions.id"), nullable=False),
+    Column("kind", String(30), nullable=False),  # e.g. trial_end:3, period_end:0
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("subscription_id", "kind", "period_end", name="pk_subscription_reminders"),
+)

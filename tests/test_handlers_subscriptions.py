@@ -1,0 +1,86 @@
+"""bot/handlers/subscriptions.py: a membership's life, travelled through in the console."""
+
+from __future__ import annotations
+
+from bot.app import App
+from tests.conftest import ALL_JOBS, ConsoleDriver, snapshot
+
+SETUP = (":as Mei creator", "/plan add monthly 9.99 USD month trial=7 grace=3 Monthly membership")
+
+
+async def test_a_creator_sets_up_plans(console: ConsoleDriver) -> None:
+    assert await console(
+        *SETUP, "/plan add yearly 99 USD year Yearly", "/plan edit yearly price 89 USD", "/plans"
+    ) == [
+        "(you are Mei, creator, in dm)",
+        "bot> Plan monthly added: Monthly membership · $9.99 a month, 7-day trial.",
+        "bot> Plan yearly added: Yearly · $99.00 a year.",
+        "bot> Plan yearly updated: Yearly · $89.00 a year.",
+        "bot> Membership plans:",
+        "bot> monthly  Monthly membership · $9.99 a month, 7-day trial",
+        "bot> yearly  Yearly · $89.00 a year",
+        "bot> /subscribe CODE to join.",
+    ]
+
+
+async def test_trial_payment_renewal_grace_ending_and_coming_back(console: ConsoleDriver) -> None:
+    await console(*SETUP, ":as Ana")
+    assert await console("/subscribe monthly", ":clock +4d") == [
+        "bot> Your 7-day trial of Monthly membership has started; it runs until 2026-01-12.",
+        "bot> /subscribe monthly again any time to pay for the first month.",
+        f"(sandbox time 2026-01-09 09:00 UTC; jobs run: {ALL_JOBS})",
+        "bot> Your trial of Monthly membership ends on 2026-01-12. /subscribe monthly to keep your access.",
+    ]
+    assert await console("/subscribe monthly", ":pay", "/subscription") == [
+        "bot> Order #1: Monthly membership, $9.99. It stays open for 60 minutes.",
+        "bot> Sandbox payment: nothing is charged. Type :pay to complete it.",
+        "(sandbox payment completed)",
+        "bot> Payment received for order #1: Monthly membership.",
+        "bot> You are a member now: /subscription shows until when.",
+        "bot> +9 points for your purchase.",
+        "bot> Your memberships:",
+        "bot> Monthly membership · active · renews on 2026-02-12",
+    ]
+    # The renewal is not paid: a reminder, then grace, then the end.
+    assert await console(":clock 2026-02-09T09:00", ":clock 2026-02-12T09:00", ":clock 2026-02-15T09:00") == [
+        f"(sandbox time 2026-02-09 09:00 UTC; jobs run: {ALL_JOBS})",
+        "bot> Your subscription to Monthly membership renews on 2026-02-12:"
+        " /subscribe monthly to pay for the next month.",
+        f"(sandbox time 2026-02-12 09:00 UTC; jobs run: {ALL_JOBS})",
+        "bot> Your renewal of Monthly membership is not paid yet. Your access continues until 2026-02-15:"
+        " /subscribe monthly to pay.",
+        f"(sandbox time 2026-02-15 09:00 UTC; jobs run: {ALL_JOBS})",
+        "bot> Your subscription to Monthly membership has ended. /subscribe monthly to come back.",
+    ]
+    assert (await console("/subscribe monthly", ":pay", "/subscription"))[-1] == (
+        "bot> Monthly membership · active · renews on 2026-03-15"
+    )
+    assert await console("/cancel", "/subscription") == [
+        "bot> Monthly membership will not renew. Your access lasts until 2026-03-15;"
+        " /subscribe monthly to change your mind.",
+        "bot> Your memberships:",
+        "bot> Monthly membership · active · access until 2026-03-15",
+    ]
+
+
+async def test_bad_plan_and_subscription_input_changes_nothing(app: App, console: ConsoleDriver) -> None:
+    await console(*SETUP, ":as Ana", "/help", ":as Mei")
+    before = await snapshot(app.db)
+    for line, reply in [
+        ("/plan add weekly 1 USD week Weekly", "bot> A plan renews every month, quarter or year."),
+        ("/plan add monthly 1 USD month Again", "bot> There is already a plan monthly."),
+        ("/plan add p2 0 USD month Free", "bot> A price must be more than zero."),
+        ("/plan add p2 5 USD month trial=999 Long", "bot> A trial lasts 0 to 365 days."),
+        ("/plan edit monthly colour red", "bot> You can edit: title, price, trial, grace."),
+        ("/plan edit nope title X", "bot> There is no plan nope. /plans lists them."),
+        ("/plan add p2", "bot> Usage: /plan add CODE PRICE CURRENCY"),
+    ]:
+        assert (await console(line))[0].startswith(reply), line
+    assert await console(":as Ana", "/subscribe nope", "/cancel", "/subscription", "/plan list") == [
+        "(you are Ana, learner, in dm)",
+        "bot> There is no plan nope. /plans lists them.",
+        "bot> You have no membership. /plans lists them.",
+        "bot> You have no membership. /plans lists them.",
+        "bot> Only creators can use /plan.",
+    ]
+    assert await snapshot(app.db) == before
