@@ -122,13 +122,14 @@ class App:
         finally:
             current_locale.reset(token)
             await recorded
+        notes = await self.pending_notices()  # what the handler's work told others (an /access fix)
         if not replies:
-            return []
+            return notes
         # The handler may have changed the sender's language (/lang): answer in the new one.
         if event.kind in (EventKind.COMMAND, EventKind.MESSAGE, EventKind.BUTTON):
             member = await members.get_member(member.id)
             locale = await members.effective_locale(member, community, event.sender.language)
-        return [await self._address(reply, event, community, locale) for reply in replies]
+        return [await self._address(reply, event, community, locale) for reply in replies] + notes
 
     async def _address(self, reply: Reply, event: Event, community: Community, locale: str) -> Outgoing:
         if reply.to_member is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.access.paid_chats import PaidChatService
 from core.access.plans import PlanService
 from core.access.subscriptions import SubscriptionService
 from core.activity.log import ActivityLog
@@ -40,6 +41,7 @@ class Services:
     plans: PlanService
     subscriptions: SubscriptionService
     notices: Notices
+    paid_chats: PaidChatService
     orders: OrderService
 
     @classmethod
@@ -74,6 +76,7 @@ class Services:
             plans=plans,
             subscriptions=subscriptions,
             notices=notices,
+            paid_chats=PaidChatService(db, clock, members, catalog, plans, subscriptions, points, notices),
             orders=orders,
         )
 

@@ -5,9 +5,20 @@ from core.commands.router import Router
 
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
-    from bot.handlers import basics, coupons, mall, moderation, points, roles, rules, shop, subscriptions
+    from bot.handlers import (
+        basics,
+        coupons,
+        mall,
+        moderation,
+        paid_chats,
+        points,
+        roles,
+        rules,
+        shop,
+        subscriptions,
+    )
 
     router = Router()
-    for module in (basics, roles, points, moderation, rules, shop, coupons, mall, subscriptions):
+    for module in (basics, roles, points, moderation, rules, shop, coupons, mall, subscriptions, paid_chats):
         router.include(module.router)
     return router

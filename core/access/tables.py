@@ -66,3 +66,39 @@ subscription_reminders = Table(
     Column("sent_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("subscription_id", "kind", "period_end", name="pk_subscription_reminders"),
 )
+
+# A paid chat: being in it needs one of its bindings (a course owned, a plan subscribed, a tier).
+chat_bindings = Table(
+    "chat_bindings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),
+    Column("kind", String(10), nullable=False),  # course | plan | tier
+    Column("target", String(40), nullable=False),  # the course or plan code, or the tier name
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('course', 'plan', 'tier')", name="kind_known"),
+    UniqueConstraint("chat_id", "kind", "target", name="uq_chat_bindings_target"),
+)
+
+# Who is in each paid chat as far as studyhall knows (join and leave events, its own actions).
+chat_memberships = Table(
+    "chat_memberships",
+    metadata,
+    Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("in_chat", Boolean, nullable=False),
+    Column("invited_at", UTCDateTime, nullable=True),  # the last invite sent, so invites do not repeat
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("chat_id", "member_id", name="pk_chat_memberships"),
+)
+
+# Problems reconciliation could not fix, and when the creator was last told (once a day at most).
+access_problems = Table(
+    "access_problems",
+    metadata,
+    Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),
+    Column("problem", String(300), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("chat_id", "problem", name="pk_access_problems"),
+)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.adapters.console.access import ConsoleChatAccess
 from bot.adapters.render import render_plain
 from bot.app import App, Outgoing
 from core.clock import MovableClock, OffsetClock
@@ -32,7 +33,8 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 META_HELP = (
     ":as NAME [learner|moderator|creator]  act as NAME",
-    ":in CHAT  switch to group chat CHAT",
+    ":in CHAT  switch to group chat CHAT (joining it; a paid chat asks first)",
+    ":leave  leave the group chat you are in",
     ":dm  switch to your private chat with the bot",
     ":clock +3d | +2h | 2027-01-01T09:00  move the sandbox clock and run due jobs",
     ":pay  complete your pending sandbox payment",
@@ -97,6 +99,7 @@ class ConsoleSession:
             clock.offset = max(clock.offset, timedelta(seconds=float(offset)))
         session = cls(app, clock, community=community, locale=locale, write=write, member=member)
         app.register_sender(session.deliver)
+        app.services.paid_chats.ports.setdefault(PLATFORM, ConsoleChatAccess())
         await app.community(community)
         await app.run_due_jobs()  # start schedules on first use
         return session
@@ -199,6 +202,7 @@ class ConsoleSession:
             "as": self._meta_as,
             "in": self._meta_in,
             "dm": self._meta_dm,
+            "leave": self._meta_leave,
             "clock": self._meta_clock,
             "pay": self._meta_pay,
             "who": self._meta_who,
@@ -239,11 +243,34 @@ class ConsoleSession:
             raise ConsoleError(
                 "usage: :in CHAT (a chat name is 1 to 32 letters, digits, dots, dashes or underscores)"
             )
+        previous = self.where
         self.where = Where(self.where.member, rest.lstrip("#"))
         community = await self.app.community(self.community)
-        await self.app.services.members.ensure_chat(community, self._chat())
+        services = self.app.services
+        chat = await services.members.ensure_chat(community, self._chat())
+        member = await services.members.ensure_member(community, self._user())
+        if not await services.paid_chats.in_chat(chat, member):
+            # Entering a chat is joining it; a paid chat is asked to join (approved or not).
+            paid = await services.paid_chats.is_paid(chat)
+            kind = EventKind.JOIN_REQUEST if paid else EventKind.MEMBER_JOINED
+            answer = await self.app.handle(self._event(kind))
+            if paid and not await services.paid_chats.in_chat(chat, member):
+                self.where = previous
+                self.write(f"(you are not let into {rest.lstrip('#')})")
+                self._print(answer)
+                return
+            self._print(answer)
         self.buttons = []
         self.write(f"(in group chat {self.where.chat})")
+
+    async def _meta_leave(self, rest: str) -> None:
+        if self.where.chat is None:
+            raise ConsoleError("you are in your private chat; :in CHAT first")
+        left = self.where.chat
+        await self.app.handle(self._event(EventKind.MEMBER_LEFT))
+        self.where = Where(self.where.member, None)
+        self.buttons = []
+        self.write(f"(you left {left}; in your private chat with the bot)")
 
     async def _meta_dm(self, rest: str) -> None:
         self.where = Where(self.where.member, None)

@@ -1,8 +1,8 @@
-"""access: plans, subscriptions, reminders
+"""access: plans, subscriptions, reminders, paid chats
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-22 14:07:59.684973
+Create Date: 2026-11-22 14:13:33.642433
 """
 from collections.abc import Sequence
 
@@ -37,6 +37,36 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_plans_community_id_communities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
     sa.UniqueConstraint('community_id', 'code', name='uq_plans_code')
+    )
+    op.create_table('access_problems',
+    sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('problem', sa.String(length=300), nullable=False),
+    sa.Column('reported_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], name=op.f('fk_access_problems_chat_id_chats')),
+    sa.PrimaryKeyConstraint('chat_id', 'problem', name='pk_access_problems')
+    )
+    op.create_table('chat_bindings',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('community_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('target', sa.String(length=40), nullable=False),
+    sa.Column('created_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("kind IN ('course', 'plan', 'tier')", name=op.f('ck_chat_bindings_kind_known')),
+    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], name=op.f('fk_chat_bindings_chat_id_chats')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_chat_bindings_community_id_communities')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_chat_bindings')),
+    sa.UniqueConstraint('chat_id', 'kind', 'target', name='uq_chat_bindings_target')
+    )
+    op.create_table('chat_memberships',
+    sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('in_chat', sa.Boolean(), nullable=False),
+    sa.Column('invited_at', core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', core.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['chat_id'], ['chats.id'], name=op.f('fk_chat_memberships_chat_id_chats')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_chat_memberships_member_id_members')),
+    sa.PrimaryKeyConstraint('chat_id', 'member_id', name='pk_chat_memberships')
     )
     op.create_table('subscriptions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -76,4 +106,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_subscriptions_status_period_end')
 
     op.drop_table('subscriptions')
+    op.drop_table('chat_memberships')
+    op.drop_table('chat_bindings')
+    op.drop_table('access_problems')
     op.drop_table('plans')

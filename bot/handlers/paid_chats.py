@@ -1,0 +1,113 @@
+"""Paid chats: /bind, /unbind, /bindings, /access (creators), and the join, leave and join-request
+events every platform reports."""
+
+from __future__ import annotations
+
+from core.commands.context import Context
+from core.commands.params import Choice, Word
+from core.commands.router import CREATORS, GROUPS_ONLY, Router
+from core.events import EventKind
+from core.i18n import msg, nmsg
+from core.replies import Reply, ReplyBuilder
+
+router = Router()
+
+
+@router.command(
+    "bind",
+    aliases=("绑定",),
+    roles=CREATORS,
+    chats=GROUPS_ONLY,
+    help=msg("Make this group paid: only owners of a course, subscribers of a plan or a tier get in"),
+    params=(Choice("kind", choices=("course", "plan", "tier")), Word("target", max_length=40)),
+)
+async def bind(ctx: Context) -> Reply:
+    done = await ctx.services.paid_chats.bind(
+        ctx.community, ctx.member, ctx.chat, ctx.args["kind"], ctx.args["target"]
+    )
+    return Reply.text(
+        msg(
+            "{chat} is now paid: it needs {kind} {target}.",
+            chat=ctx.chat.title,
+            kind=done.kind,
+            target=done.target,
+        ),
+        msg(
+            "Members without it are taken out when they join or lapse; /access check shows what would change."
+        ),
+    )
+
+
+@router.command(
+    "unbind", aliases=("解绑",), roles=CREATORS, chats=GROUPS_ONLY, help=msg("Make this group free again")
+)
+async def unbind(ctx: Context) -> Reply:
+    removed = await ctx.services.paid_chats.unbind(ctx.community, ctx.member, ctx.chat)
+    if not removed:
+        return Reply.text(msg("{chat} was not paid.", chat=ctx.chat.title))
+    return Reply.text(msg("{chat} is free again.", chat=ctx.chat.title))
+
+
+@router.command("bindings", roles=CREATORS, help=msg("List the paid chats and what each needs"))
+async def bindings(ctx: Context) -> Reply:
+    found = await ctx.services.paid_chats.bindings(ctx.community)
+    if not found:
+        return Reply.text(msg("No paid chats yet. Send /bind course|plan|tier ID inside a group."))
+    builder = ReplyBuilder().bold(msg("Paid chats:"))
+    for binding in found:
+        builder.line().text(
+            f"{binding.chat.title} ({binding.chat.platform}): {binding.kind} {binding.target}"
+        )
+    return builder.build()
+
+
+@router.command(
+    "access",
+    aliases=("权限检查",),
+    roles=CREATORS,
+    help=msg(
+        "Check paid chats against who has paid: /access check shows the plan, /access fix carries it out"
+    ),
+    params=(Choice("action", choices=("check", "fix")),),
+)
+async def access(ctx: Context) -> Reply:
+    paid_chats = ctx.services.paid_chats
+    fix = ctx.args["action"] == "fix"
+    actions = await (paid_chats.reconcile(ctx.community) if fix else paid_chats.plan(ctx.community))
+    if not actions:
+        return Reply.text(msg("Paid chats are in order: nothing to do."))
+    builder = ReplyBuilder().bold(
+        nmsg("Done: {n} change.", "Done: {n} changes.", len(actions))
+        if fix
+        else nmsg("{n} change would be made:", "{n} changes would be made:", len(actions))
+    )
+    for action in actions:
+        verb = msg("remove") if action.verb == "remove" else msg("invite")
+        builder.line().text(verb).text(f" {action.member.display_name} · {action.chat.title} · ").text(
+            action.reason
+        )
+    if not fix:
+        builder.line().text(msg("/access fix to do it now (the scheduled check does it every 30 minutes)."))
+    return builder.build()
+
+
+@router.on_event(EventKind.JOIN_REQUEST)
+async def join_requested(ctx: Context) -> list[Reply]:
+    answer = await ctx.services.paid_chats.join_requested(
+        ctx.community, ctx.member, ctx.chat, ctx.event.sender.external_id
+    )
+    return [answer] if answer else []
+
+
+@router.on_event(EventKind.MEMBER_JOINED)
+async def joined(ctx: Context) -> list[Reply]:
+    answer = await ctx.services.paid_chats.joined(
+        ctx.community, ctx.member, ctx.chat, ctx.event.sender.external_id
+    )
+    return [answer] if answer else []
+
+
+@router.on_event(EventKind.MEMBER_LEFT)
+async def left(ctx: Context) -> list[Reply]:
+    await ctx.services.paid_chats.left(ctx.chat, ctx.member)
+    return []
