@@ -18,7 +18,7 @@ GUIDE = (
     "Try this (you are Ana, a learner; type :help for the console's own commands):",
     "  /help  /points  /checkin  /top  :in lounge + chat   your points; group messages earn more",
     "  /courses  /buy py101 SPRING15  :pay  /learn py101     buy with a coupon (sandbox), then learn",
-    "  /mall  /redeem sticker  /orders   :as Sam, /award @Ana 20 thanks   spend points; a moderator's award",
+    "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (trial)",
     "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
 )
 
@@ -97,6 +97,7 @@ SHOP_SETUP = (
     "/coupon add spring15 15% uses=100",
     "/mall add sticker 20 reward Studyhall sticker pack stock=50 | Mailed within a week; DM Mei your address",
     "/mall add ml 300 course ml201 per=1",
+    "/plan add monthly 9.99 USD month trial=7 grace=3 Demo Academy membership",
 )
 
 
@@ -112,6 +113,9 @@ async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
     await app.pay_sandbox(community, buyer)
     review = "/review py101 5 讲得很清楚，练习很实用。"
     await app.handle(_event(community_name, li_dm, li, review, when + timedelta(hours=2)))
+    # A members-only group for the membership plan.
+    vip = ChatRef(PLATFORM, "group:vip", ChatKind.GROUP, "vip")
+    await app.handle(_event(community_name, vip, mei, "/bind plan monthly", when + timedelta(hours=3)))
 
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:

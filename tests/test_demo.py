@@ -21,7 +21,7 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
     # and Li's /buy and /review: all logged
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 2
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3
     )
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
@@ -32,6 +32,9 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     assert await app.services.catalog.enrollment(li, py101) is not None
     assert (await app.services.reviews.rating(py101)).count == 1
     assert [i.code for i in await app.services.mall.items(community)] == ["sticker", "ml"]
+    assert [(b.chat.title, b.kind, b.target) for b in await app.services.paid_chats.bindings(community)] == [
+        ("vip", "plan", "monthly")
+    ]
     assert await app.services.ledger.totals(community.id) == (0, 0)
 
 
