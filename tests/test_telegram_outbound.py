@@ -431,3 +431,13 @@ def test_plain_text_survives_rendering_and_splitting(text: str) -> None:
     rendered = unescape("\n".join(htmls)).split("\n") if htmls else []
     assert [line for line in rendered if line.strip()] == [line for line in lines if line.strip()]
     assert _is_subsequence(rendered, lines)
+
+
+def test_an_invoice_follows_the_text_as_its_own_message() -> None:
+    from bot.adapters.telegram.outbound import InvoiceMessage
+    from core.replies import Invoice
+
+    reply = Reply((Text("Order #1"), Invoice("A" * 40, "", "order:1", "XTR", 50)))
+    messages = render_messages(reply, "en", CallbackData())
+    assert messages[0] == TextMessage("Order #1")
+    assert messages[1] == InvoiceMessage("A" * 32, "A" * 40, "order:1", "XTR", 50)  # title cut to 32

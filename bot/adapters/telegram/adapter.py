@@ -17,29 +17,34 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, Update
+from telegram import Bot, LabeledPrice, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.adapters.telegram.access import TelegramChatAccess
 from bot.adapters.telegram.commands import command_menus
 from bot.adapters.telegram.inbound import PLATFORM, event_from_update
 from bot.adapters.telegram.outbound import (
     CallbackData,
     DocumentMessage,
+    InvoiceMessage,
     OutboundMessage,
     PhotoMessage,
     TextMessage,
     render_messages,
 )
 from bot.adapters.telegram.rights import rights_report
+from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
+from core.catalog.money import Money
 from core.events import ChatKind, Event, EventKind
-from core.i18n import msg, normalize_locale, render
+from core.i18n import Msg, msg, normalize_locale, render
 from core.members.models import Role
+from core.orders.models import PaymentMismatch
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -121,6 +126,11 @@ class TelegramAdapter:
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
+        # What the core asks of Telegram: Stars payments, paid-chat operations, and delivering
+        # replies that answer no Telegram update (payments, reminders).
+        app.services.orders.register(TelegramStarsProvider(self.bot, app.services.members), first=True)
+        app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot)
+        app.register_sender(self.deliver)
 
     @property
     def bot(self) -> Bot:
@@ -188,6 +198,12 @@ class TelegramAdapter:
         if update.my_chat_member is not None:
             await self._on_bot_rights(update)
             return
+        if update.pre_checkout_query is not None:
+            await self._on_pre_checkout(update)
+            return
+        if update.message is not None and update.message.successful_payment is not None:
+            await self._on_paid(update)
+            return
         event = event_from_update(update, self.app.config.community, self.app.clock.now())
         if event is None:
             return
@@ -197,6 +213,63 @@ class TelegramAdapter:
                 return
         for outgoing in await self.app.handle(event, bot_username=self.bot.username):
             await self.deliver(outgoing, event)
+
+    async def _on_pre_checkout(self, update: Update) -> None:
+        """Telegram asks whether to take the Stars: yes only for the buyer's own open order at
+        its price (answered within Telegram's 10 seconds; any failure answers no)."""
+        query = update.pre_checkout_query
+        assert query is not None
+        locale = normalize_locale(query.from_user.language_code or "en")
+        reason = msg("This invoice is no longer valid. Use /buy again.")
+        try:
+            order_id = order_id_of(query.invoice_payload)
+            if order_id is not None:
+                orders = self.app.services.orders
+                reason = await orders.check_payable(order_id, Money(query.currency, query.total_amount))
+                if reason is None:
+                    order = await orders.get(order_id)
+                    reason = await self._payer_mismatch(order.member_id, query.from_user.id)
+        except Exception:
+            log.warning("telegram: pre-checkout check failed", exc_info=True)
+        if reason is None:
+            await _quietly(query.answer(ok=True))
+        else:
+            await _quietly(query.answer(ok=False, error_message=render(reason, locale)))
+
+    async def _payer_mismatch(self, member_id: int, payer: int) -> Msg | None:
+        identities = await self.app.services.members.identities_of(member_id)
+        if any(i.platform == PLATFORM and i.external_id == str(payer) for i in identities):
+            return None
+        return msg("This invoice is for another member. Use /buy to get your own.")
+
+    async def _on_paid(self, update: Update) -> None:
+        """The Stars arrived: the order is paid and delivered (once, however often Telegram
+        delivers this update)."""
+        message = update.message
+        assert message is not None and message.successful_payment is not None
+        paid = message.successful_payment
+        order_id = order_id_of(paid.invoice_payload)
+        if order_id is None:
+            log.error("telegram: a payment with an unknown payload %r", paid.invoice_payload)
+            return
+        try:
+            outgoing = await self.app.settle_payment(
+                order_id, NAME, paid.telegram_payment_charge_id, Money(paid.currency, paid.total_amount)
+            )
+        except PaymentMismatch:
+            # The Stars are in: never lose them; a creator refunds or delivers by hand.
+            log.error(
+                "telegram: payment %s for order %s does not match it",
+                paid.telegram_payment_charge_id,
+                order_id,
+            )
+            notice = msg(
+                "We received your payment but could not match it to your order; a creator will sort it out."
+            )
+            language = message.from_user.language_code if message.from_user else None
+            await _quietly(message.reply_text(render(notice, normalize_locale(language or "en"))))
+            return
+        await self.app.send(outgoing)
 
     async def _on_bot_rights(self, update: Update) -> None:
         """The bot's rights in a group changed: tell every creator what (if anything) to fix."""
@@ -271,6 +344,16 @@ class TelegramAdapter:
         elif isinstance(message, PhotoMessage):
             await self.bot.send_photo(
                 chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML
+            )
+        elif isinstance(message, InvoiceMessage):
+            await self.bot.send_invoice(
+                chat_id,
+                title=message.title,
+                description=message.description,
+                payload=message.payload,
+                currency=message.currency,
+                prices=[LabeledPrice(message.title, message.amount)],
+                provider_token="",
             )
         elif isinstance(message, DocumentMessage):
             await self.bot.send_document(

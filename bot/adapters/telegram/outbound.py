@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.cache import Cache
 from core.i18n import render
-from core.replies import Button, Buttons, File, Image, Link, Reply, Style, Text
+from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Style, Text
 
 MAX_MESSAGE = 4096
 MAX_CAPTION = 1024
@@ -43,7 +43,20 @@ class DocumentMessage:
     caption_html: str = ""
 
 
-OutboundMessage = TextMessage | PhotoMessage | DocumentMessage
+@dataclass(frozen=True)
+class InvoiceMessage:
+    """``sendInvoice`` in Telegram Stars (no provider token; one price)."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int
+
+
+OutboundMessage = TextMessage | PhotoMessage | DocumentMessage | InvoiceMessage
+MAX_INVOICE_TITLE = 32
+MAX_INVOICE_DESCRIPTION = 255
 
 
 class CallbackData:
@@ -105,6 +118,16 @@ def render_messages(reply: Reply, locale: str, callbacks: CallbackData) -> list[
         elif isinstance(segment, File):
             media.append(
                 DocumentMessage(segment.name, segment.data, _caption(render(segment.caption, locale)))
+            )
+        elif isinstance(segment, Invoice):
+            media.append(
+                InvoiceMessage(
+                    segment.title[:MAX_INVOICE_TITLE],
+                    (segment.description or segment.title)[:MAX_INVOICE_DESCRIPTION],
+                    segment.payload,
+                    segment.currency,
+                    segment.amount,
+                )
             )
     texts: list[str] = []
     fitting: list[str] = []
