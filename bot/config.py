@@ -86,6 +86,19 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
     ),
 }
 
+# Payment providers and their settings: (required, optional). A provider is on when its first
+# required setting is present; then every required one must be.
+PAYMENT_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ...]]] = {
+    "stripe": (
+        (
+            SettingSpec("STRIPE_SECRET_KEY", "stripe", "secret_key", secret=True),
+            SettingSpec("STRIPE_WEBHOOK_SECRET", "stripe", "webhook_secret", secret=True),
+            SettingSpec("STUDYHALL_PUBLIC_URL", "stripe", "public_url"),
+        ),
+        (SettingSpec("STRIPE_API_BASE", "stripe", "api_base"),),
+    ),
+}
+
 CORE_SETTINGS = {
     "database_url": SettingSpec("STUDYHALL_DATABASE_URL", "", "database_url", secret=True),
     "data_dir": SettingSpec("STUDYHALL_DATA_DIR", "", "data_dir"),
@@ -111,6 +124,7 @@ class Config:
     http_host: str = "127.0.0.1"  # the HTTP app (webhooks) listens here, behind your TLS proxy
     http_port: int = 8080
     adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
+    payment_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shown = make_url(self.database_url).render_as_string(hide_password=True)
@@ -119,14 +133,15 @@ class Config:
             f"default_locale={self.default_locale!r}, timezone={self.timezone!r}, "
             f"adapters={self.adapters!r}, community={self.community!r}, "
             f"log_level={self.log_level!r}, http={self.http_host}:{self.http_port}, "
-            f"adapter_settings={dict(self.adapter_settings)!r})"
+            f"adapter_settings={dict(self.adapter_settings)!r}, "
+            f"payment_settings={dict(self.payment_settings)!r})"
         )
 
     def secret_values(self) -> list[str]:
         """Every secret's plain value, so the log filter can redact them."""
         password = self.database_password
         values = list(dict.fromkeys([password, quote(password, safe="")])) if password else []
-        for settings in self.adapter_settings.values():
+        for settings in (*self.adapter_settings.values(), *self.payment_settings.values()):
             values.extend(v.reveal() for v in settings.values() if isinstance(v, Secret))
         return [v for v in values if v]
 
@@ -220,6 +235,20 @@ def load_config(
             values[spec.key] = Secret(value) if spec.secret else value
         adapter_settings[adapter] = values
 
+    payment_settings: dict[str, dict[str, str | Secret]] = {}
+    for provider, (required, optional) in PAYMENT_SETTINGS.items():
+        if _lookup(required[0], env, file_values) is None:
+            continue
+        values = {}
+        for spec in (*required, *optional):
+            value = _lookup(spec, env, file_values)
+            if value is None:
+                if spec in required:
+                    raise ConfigError(f"{spec.label} is missing; {provider} payments are on and need it")
+                continue
+            values[spec.key] = Secret(value) if spec.secret else value
+        payment_settings[provider] = values
+
     return Config(
         database_url=database_url,
         data_dir=data_dir,
@@ -231,6 +260,7 @@ def load_config(
         http_host=http_host,
         http_port=int(port_value),
         adapter_settings=adapter_settings,
+        payment_settings=payment_settings,
     )
 
 

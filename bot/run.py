@@ -36,6 +36,7 @@ async def run(config: Config) -> int:
         loop.add_signal_handler(sig, stopping.set)
     running: list[RunningAdapter] = []
     http = HttpServer(config.http_host, config.http_port)
+    _start_payments(app, config, http)
     try:
         for name in wanted:
             running.append(await _start(name, app, config, http))
@@ -55,6 +56,28 @@ async def run(config: Config) -> int:
         await app.close()  # flushes the writers: nothing queued is lost
         print("studyhall: stopped", flush=True)
     return 0
+
+
+def _start_payments(app: App, config: Config, http: HttpServer) -> None:
+    """Payment providers whose settings are present: registered with the orders, webhooks routed."""
+    settings = config.payment_settings.get("stripe")
+    if settings:
+        from bot.payments.stripe_checkout import StripeProvider
+        from bot.payments.stripe_webhook import StripeWebhook
+
+        provider = StripeProvider(
+            _reveal(settings["secret_key"]),
+            public_url=str(settings["public_url"]),
+            clock=app.clock,
+            api_base=str(settings["api_base"]) if settings.get("api_base") else None,
+        )
+        app.services.orders.register(provider, first=True)
+        StripeWebhook(app, _reveal(settings["webhook_secret"])).install(http)
+        print("studyhall: stripe payments on", flush=True)
+
+
+def _reveal(value: str | Secret) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
 
 
 async def _start(name: str, app: App, config: Config, http: HttpServer) -> RunningAdapter:

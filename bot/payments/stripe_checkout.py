@@ -1,0 +1,115 @@
+"""Stripe Checkout as a payment provider (core/orders/models.PaymentProvider).
+
+Each order gets a Checkout Session carrying its id (``client_reference_id`` and metadata),
+created with an idempotency key from the order, so asking twice gives the same session. The
+link goes to the buyer in chat; the webhook (``stripe_webhook.py``) reports the payment, and
+reconciliation lists recent sessions for any whose webhook never came.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import stripe
+
+from core.catalog.money import STARS, Money
+from core.clock import Clock
+from core.i18n import msg
+from core.orders.models import Checkout, Order, RefundFailed, SettledPayment
+
+log = logging.getLogger(__name__)
+
+NAME = "stripe"
+MIN_OPEN, MAX_OPEN = timedelta(minutes=31), timedelta(hours=23, minutes=59)  # Stripe's bounds, inside
+MAX_LISTED = 1_000  # sessions one reconciliation looks at
+
+
+class StripeProvider:
+    name = NAME
+
+    def __init__(
+        self, secret_key: str, *, public_url: str, clock: Clock, api_base: str | None = None
+    ) -> None:
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else {},
+            http_client=stripe.HTTPXClient(),
+            max_network_retries=2,
+        )
+        self._public_url = public_url.rstrip("/")
+        self._clock = clock
+
+    def accepts(self, currency: str) -> bool:
+        return currency != STARS
+
+    async def start(self, order: Order) -> Checkout:
+        now = self._clock.now()
+        closes = min(max(order.expires_at, now + MIN_OPEN), now + MAX_OPEN)
+        session = await self._client.v1.checkout.sessions.create_async(
+            params={
+                "mode": "payment",
+                "client_reference_id": str(order.id),
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": order.amount.currency.lower(),
+                            "unit_amount": order.amount.minor,
+                            "product_data": {"name": order.title[:250]},
+                        },
+                    }
+                ],
+                "metadata": {"order_id": str(order.id), "community_id": str(order.community_id)},
+                "payment_intent_data": {"metadata": {"order_id": str(order.id)}},
+                "success_url": f"{self._public_url}/paid?order={order.id}",
+                "cancel_url": f"{self._public_url}/cancelled?order={order.id}",
+                "expires_at": int(closes.timestamp()),
+            },
+            options={"idempotency_key": f"studyhall-checkout-{order.id}"},
+        )
+        return Checkout(
+            msg("Pay {price} securely with Stripe: press Pay.", price=order.amount), url=session.url
+        )
+
+    async def refund(self, order: Order, amount_minor: int) -> str:
+        if not order.provider_ref:
+            raise RefundFailed("the Stripe payment of this order is unknown")
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params={"payment_intent": order.provider_ref, "amount": amount_minor},
+                options={"idempotency_key": f"studyhall-refund-{order.id}-{order.refunded + amount_minor}"},
+            )
+        except stripe.StripeError as error:
+            log.warning("stripe: refund of order %s failed: %s", order.id, error.user_message or error)
+            raise RefundFailed(error.user_message or "Stripe refused the refund") from None
+        return str(refund.id)
+
+    async def settled_since(self, since: datetime) -> list[SettledPayment]:
+        """Paid sessions created since ``since`` (reconciliation)."""
+        page = await self._client.v1.checkout.sessions.list_async(
+            params={"created": {"gte": int(since.timestamp())}, "limit": 100}
+        )
+        settled: list[SettledPayment] = []
+        seen = 0
+        async for session in page.auto_paging_iter():
+            seen += 1
+            if seen > MAX_LISTED:
+                break
+            payment = settled_payment(session)
+            if payment is not None:
+                settled.append(payment)
+        return settled
+
+
+def settled_payment(session: object) -> SettledPayment | None:
+    """The payment a completed, paid Checkout Session reports for one of our orders."""
+    get = session.get  # type: ignore[attr-defined]
+    reference = str(get("client_reference_id") or "")
+    if get("status") != "complete" or get("payment_status") != "paid" or not reference.isdigit():
+        return None
+    return SettledPayment(
+        int(reference),
+        str(get("payment_intent") or get("id")),
+        Money(str(get("currency")).upper(), int(get("amount_total"))),
+    )

@@ -1,0 +1,92 @@
+"""The Stripe webhook on the project's HTTP app: ``POST /stripe/webhook``.
+
+Every delivery's ``Stripe-Signature`` is verified (HMAC with the endpoint's secret, 5 minutes'
+tolerance); anything unverifiable is answered 400 and changes nothing. Events already handled
+are skipped by id; the order's own state makes a duplicate, late or out-of-order delivery
+harmless too (an expired checkout never undoes a payment; a payment reported twice delivers
+once). A failure answers 500 so Stripe retries; a payment that does not match its order is
+logged for a human and answered 200 (retrying would not change it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+from aiohttp import web
+
+from bot.app import App
+from bot.http import HttpServer
+from bot.payments.stripe_checkout import NAME, settled_payment
+from core.errors import InvalidInput
+from core.orders.models import PaymentMismatch
+
+log = logging.getLogger(__name__)
+
+PATH = "/stripe/webhook"
+PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
+
+class StripeWebhook:
+    def __init__(self, app: App, secret: str) -> None:
+        self._app = app
+        self._secret = secret
+
+    def install(self, http: HttpServer) -> None:
+        http.add_post(PATH, self.receive)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        payload = (await request.read()).decode("utf-8", "replace")
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature", ""), self._secret
+            )
+        except (ValueError, stripe.SignatureVerificationError):
+            log.warning(
+                "stripe: refused a webhook call that is not signed with our secret (%s)", request.remote
+            )
+            return web.Response(status=400)
+        orders = self._app.services.orders
+        if await orders.event_seen(NAME, event.id):
+            return web.Response(status=200)
+        try:
+            order_id = await self._handle(event.type, event.data.object)
+        except PaymentMismatch:
+            log.error("stripe: event %s pays an amount its order does not have; left for a creator", event.id)
+            order_id = None
+        except InvalidInput:
+            log.warning("stripe: event %s names an order studyhall does not have", event.id)
+            order_id = None
+        except Exception:
+            log.exception("stripe: event %s failed; Stripe will retry", event.id)
+            return web.Response(status=500)
+        await orders.remember_event(NAME, event.id, event.type, order_id)
+        return web.Response(status=200)
+
+    async def _handle(self, kind: str, obj: Any) -> int | None:
+        orders = self._app.services.orders
+        if kind in PAID:
+            payment = settled_payment(obj)
+            if payment is None:  # not paid yet (a delayed method): its own event follows
+                return None
+            await self._app.send(
+                await self._app.settle_payment(payment.order_id, NAME, payment.provider_ref, payment.paid)
+            )
+            return payment.order_id
+        if kind == "checkout.session.expired":
+            reference = str(obj.get("client_reference_id") or "")
+            if reference.isdigit():
+                await orders.expire(int(reference))
+                return int(reference)
+            return None
+        if kind == "charge.refunded":
+            order = await orders.by_provider_ref(NAME, str(obj.get("payment_intent") or ""))
+            if order is None:
+                log.warning("stripe: a refund for a payment studyhall does not know")
+                return None
+            await orders.record_refund(
+                order.id, refunded_total=int(obj.get("amount_refunded") or 0), provider_ref=str(obj.get("id"))
+            )
+            return order.id
+        return None

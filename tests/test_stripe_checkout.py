@@ -1,0 +1,99 @@
+"""bot/payments/stripe_checkout.py: Checkout Sessions, refunds and reconciliation, against a local
+stand-in for the Stripe API (asserting the exact requests made)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import App
+from bot.payments.stripe_checkout import StripeProvider
+from core.catalog.money import Money
+from core.clock import ManualClock
+from core.orders.models import RefundFailed, SettledPayment, Status
+from tests.shop_fixtures import Shop
+from tests.stripe_peer import FakeStripe, paid_session, running_stripe
+
+
+@pytest.fixture
+async def stripe_api() -> AsyncIterator[tuple[FakeStripe, str]]:
+    fake = FakeStripe()
+    async with running_stripe(fake) as base:
+        yield fake, base
+
+
+@pytest.fixture
+def provider(app: App, stripe_api: tuple[FakeStripe, str], clock: ManualClock) -> StripeProvider:
+    stripe = StripeProvider(
+        "sk_test_123", public_url="https://hall.example/", clock=clock, api_base=stripe_api[1]
+    )
+    app.services.orders.register(stripe, first=True)
+    return stripe
+
+
+async def test_an_order_in_usd_gets_a_checkout_session_carrying_its_id(
+    app: App, shop: Shop, provider: StripeProvider, stripe_api: tuple[FakeStripe, str]
+) -> None:
+    fake, _ = stripe_api
+    order = await app.services.orders.order_course(shop.community, shop.ana, shop.course)
+    assert order.provider == "stripe"
+    checkout = await provider.start(order)
+    assert checkout.url == "https://checkout.stripe.test/c/pay/cs_test_1"
+    [(method, path, form, headers)] = fake.calls
+    assert (method, path) == ("POST", "/v1/checkout/sessions")
+    assert {k: form[k] for k in form if not k.startswith(("expires_at",))} == {
+        "mode": "payment",
+        "client_reference_id": str(order.id),
+        "line_items[0][quantity]": "1",
+        "line_items[0][price_data][currency]": "usd",
+        "line_items[0][price_data][unit_amount]": "1999",
+        "line_items[0][price_data][product_data][name]": "Python for data analysis",
+        "metadata[order_id]": str(order.id),
+        "metadata[community_id]": str(shop.community.id),
+        "payment_intent_data[metadata][order_id]": str(order.id),
+        "success_url": f"https://hall.example/paid?order={order.id}",
+        "cancel_url": f"https://hall.example/cancelled?order={order.id}",
+    }
+    assert headers["Idempotency-Key"] == f"studyhall-checkout-{order.id}"
+    assert headers["Authorization"] == "Bearer sk_test_123"
+
+
+async def test_stars_prices_are_not_for_stripe(provider: StripeProvider) -> None:
+    assert provider.accepts("USD") and provider.accepts("CNY") and not provider.accepts("XTR")
+
+
+async def test_a_refund_goes_to_the_payment_intent_once_per_amount(
+    app: App, shop: Shop, provider: StripeProvider, stripe_api: tuple[FakeStripe, str]
+) -> None:
+    fake, _ = stripe_api
+    orders = app.services.orders
+    order = await orders.order_course(shop.community, shop.ana, shop.course)
+    await orders.record_payment(order.id, provider="stripe", provider_ref="pi_123", paid=order.amount)
+    fake.calls.clear()
+
+    done = await orders.refund(shop.community, shop.mei, order.id, 500)
+    assert done.order.refunded == 500
+    [(_, path, form, headers)] = fake.calls
+    assert (path, form) == ("/v1/refunds", {"payment_intent": "pi_123", "amount": "500"})
+    assert headers["Idempotency-Key"] == f"studyhall-refund-{order.id}-500"
+
+    fake.refuse_refunds = "Charge has already been refunded."
+    with pytest.raises(RefundFailed, match="already been refunded"):
+        await orders.refund(shop.community, shop.mei, order.id, None)
+    assert (await orders.get(order.id)).refunded == 500  # nothing recorded for a refused refund
+
+
+async def test_reconciliation_delivers_a_paid_session_whose_webhook_never_came(
+    app: App, shop: Shop, provider: StripeProvider, stripe_api: tuple[FakeStripe, str], clock: ManualClock
+) -> None:
+    fake, _ = stripe_api
+    orders = app.services.orders
+    order = await orders.order_course(shop.community, shop.ana, shop.course)
+    fake.sessions = [paid_session(order.id, 1999, intent="pi_9"), {"id": "cs_other", "status": "open"}]
+
+    assert await provider.settled_since(clock.now()) == [SettledPayment(order.id, "pi_9", Money("USD", 1999))]
+    delivered = await orders.reconcile(clock.now())
+    assert [f.order.id for f in delivered] == [order.id]
+    assert (await orders.get(order.id)).status is Status.FULFILLED
+    assert await orders.reconcile(clock.now()) == []
