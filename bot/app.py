@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import Config
 from bot.handlers import build_router
@@ -94,6 +94,9 @@ class App:
         sender gets a short apology in the same chat."""
         if event.sender.is_bot:
             return []
+        if "\x00" in event.text or "\x00" in event.data:
+            # No platform sends NUL on purpose, and PostgreSQL cannot store it in text.
+            event = replace(event, text=event.text.replace("\x00", ""), data=event.data.replace("\x00", ""))
         try:
             return await self._handle(event, bot_username)
         except Exception:

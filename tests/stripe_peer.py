@@ -117,3 +117,25 @@ def paid_session(order_id: int, amount: int, currency: str = "usd", intent: str 
         "amount_total": amount,
         "currency": currency,
     }
+
+
+@asynccontextmanager
+async def running_localstripe() -> AsyncIterator[str]:
+    """localstripe (a stateful fake Stripe) served in this process on 127.0.0.1, its state in
+    memory only: its own CLI binds every interface and pickles to a fixed /tmp file."""
+    import localstripe.server
+    from localstripe.resources import store
+
+    store.clear()
+    saved = store.dump_to_disk
+    store.dump_to_disk = lambda: None  # type: ignore[method-assign]
+    runner = web.AppRunner(localstripe.server.app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        store.dump_to_disk = saved  # type: ignore[method-assign]
+        store.clear()

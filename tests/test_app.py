@@ -154,3 +154,19 @@ def test_any_text_from_a_learner_is_safe(
         assert transfer[5] in ("message", "checkin")
         assert runner.run(app.services.ledger.member_of_account(transfer[3])) == ana.id
     assert runner.run(app.services.ledger.totals(community.id)) == (0, 0)
+
+
+async def test_nul_characters_are_dropped_before_anything_sees_them(app: App) -> None:
+    chat = ChatRef("console", "dm:ana", ChatKind.PRIVATE, "Ana")
+    event = Event(
+        "console",
+        "testhall",
+        chat,
+        UserRef("console", "ana", "Ana"),
+        EventKind.COMMAND,
+        START,
+        text="/course \x00py\x00101",
+        message_id="1",
+    )
+    [reply] = await app.handle(event)
+    assert render_plain(reply.reply, "en").text == "There is no course py101. /courses lists them."

@@ -97,3 +97,35 @@ async def test_reconciliation_delivers_a_paid_session_whose_webhook_never_came(
     assert [f.order.id for f in delivered] == [order.id]
     assert (await orders.get(order.id)).status is Status.FULFILLED
     assert await orders.reconcile(clock.now()) == []
+
+
+async def test_refunds_against_localstripe_a_real_payment_intent(
+    app: App, shop: Shop, clock: ManualClock
+) -> None:
+    import stripe
+
+    from tests.stripe_peer import running_localstripe
+
+    orders = app.services.orders
+    async with running_localstripe() as base:
+        client = stripe.StripeClient(
+            "sk_test_local", base_addresses={"api": base}, http_client=stripe.HTTPXClient()
+        )
+        card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+        method = await client.v1.payment_methods.create_async(params={"type": "card", "card": card})
+        intent = await client.v1.payment_intents.create_async(
+            params={"amount": 1999, "currency": "usd", "payment_method": method.id, "confirm": True}
+        )
+        assert intent.status == "succeeded"
+        orders.register(
+            StripeProvider("sk_test_local", public_url="https://h", clock=clock, api_base=base), first=True
+        )
+        order = await orders.order_course(shop.community, shop.ana, shop.course)
+        await orders.record_payment(order.id, provider="stripe", provider_ref=intent.id, paid=order.amount)
+
+        await orders.refund(shop.community, shop.mei, order.id, 500)
+        done = await orders.refund(shop.community, shop.mei, order.id, None)
+
+        refunds = await client.v1.refunds.list_async(params={"payment_intent": intent.id})
+    assert sorted(r.amount for r in refunds.data) == [500, 1499]
+    assert (done.order.status, done.order.refunded) == (Status.REFUNDED, 1999)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import stripe
 
@@ -102,9 +103,14 @@ class StripeProvider:
         return settled
 
 
-def settled_payment(session: object) -> SettledPayment | None:
+def plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (stripe 16's objects are not dicts)."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def settled_payment(session: Any) -> SettledPayment | None:
     """The payment a completed, paid Checkout Session reports for one of our orders."""
-    get = session.get  # type: ignore[attr-defined]
+    get = plain(session).get
     reference = str(get("client_reference_id") or "")
     if get("status") != "complete" or get("payment_status") != "paid" or not reference.isdigit():
         return None

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.http import HttpServer
-from bot.payments.stripe_checkout import NAME, settled_payment
+from bot.payments.stripe_checkout import NAME, plain, settled_payment
 from core.errors import InvalidInput
 from core.orders.models import PaymentMismatch
 
@@ -51,7 +51,7 @@ class StripeWebhook:
         if await orders.event_seen(NAME, event.id):
             return web.Response(status=200)
         try:
-            order_id = await self._handle(event.type, event.data.object)
+            order_id = await self._handle(event.type, plain(event.data.object))
         except PaymentMismatch:
             log.error("stripe: event %s pays an amount its order does not have; left for a creator", event.id)
             order_id = None
