@@ -194,3 +194,15 @@ async def test_owners_review_once_editably_and_staff_can_hide_a_review(
         "bot> ★★★★★ Ana: Even better on the second read",
     ]
     assert (await console("/course py101"))[5] == "bot> Rated 5.0 of 5 (1 review, /reviews py101)"
+
+
+async def test_a_course_with_a_points_price_can_be_bought_with_points(console: ConsoleDriver) -> None:
+    await console(*SETUP, "/course edit py101 points 100", ":as Ana", "/help")
+    await console(":as Mei", "/award @Ana 120 great notes", ":as Ana")
+    assert (await console("/course py101"))[-2] == "bot> Or with points: /buy py101 points (100 points)"
+    assert await console("/buy py101 points", "/buy py101 points") == [
+        "bot> You bought Python for data analysis for 100 points.",
+        "bot> It is yours now: /learn py101 opens the first lesson.",
+        "bot> You already own Python for data analysis: /learn py101",
+    ]
+    assert (await console("/points"))[0] == "bot> Points: 20"

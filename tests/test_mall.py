@@ -180,3 +180,51 @@ async def test_one_member_racing_herself_past_the_limit_from_two_processes_gets_
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert await app.services.ledger.balance(shop.community.id, shop.ana.id) == Balance(45, 50)
+
+
+async def test_a_course_with_a_points_price_is_bought_with_points_once(app: App, shop: Shop) -> None:
+    mall, catalog = app.services.mall, app.services.catalog
+    with pytest.raises(InvalidInput) as caught:
+        await mall.buy_course_with_points(shop.community, shop.ana, shop.course, "b:0")
+    assert reason(caught) == "Python for data analysis cannot be bought with points."
+    course = await catalog.edit_course(shop.community, shop.mei, "py101", "points", 300)
+    await fund(app, shop, shop.ana, 250)
+    before = await snapshot(app.db)
+    with pytest.raises(InvalidInput) as caught:
+        await mall.buy_course_with_points(shop.community, shop.ana, course, "b:1")
+    assert reason(caught) == "Python for data analysis costs 300 points; you have 250."
+    # Nothing changed but the (empty) redemption account the ledger opened on first touch.
+    assert await snapshot(app.db, exclude=("activity", "ledger_accounts")) == {
+        k: v for k, v in before.items() if k != "ledger_accounts"
+    }
+    assert await balance(app, shop, shop.ana) == 250
+
+    await fund(app, shop, shop.ana, 100)
+    assert await mall.buy_course_with_points(shop.community, shop.ana, course, "b:2") == 300
+    assert await catalog.enrollment(shop.ana, course) is not None
+    assert await balance(app, shop, shop.ana) == 50
+    with pytest.raises(InvalidInput):
+        await mall.buy_course_with_points(shop.community, shop.ana, course, "b:3")
+    assert await balance(app, shop, shop.ana) == 50
+    lines = await mall.recent_redemptions(shop.community, shop.mei)
+    assert [(line.member_name, line.item_title, line.points) for line in lines] == [
+        ("Ana", "Python for data analysis", 300)
+    ]
+
+
+async def test_buying_a_course_with_points_twice_at_once_from_two_processes_spends_once(
+    app: App, second_app: App, shop: Shop
+) -> None:
+    course = await app.services.catalog.edit_course(shop.community, shop.mei, "py101", "points", 30)
+    await fund(app, shop, shop.ana, 100)
+    results = await asyncio.gather(
+        *(
+            (app, second_app)[i % 2].services.mall.buy_course_with_points(
+                shop.community, shop.ana, course, f"b:{i}"
+            )
+            for i in range(4)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(r == 30 for r in results) == 1
+    assert await balance(app, shop, shop.ana) == 70

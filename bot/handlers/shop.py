@@ -142,6 +142,10 @@ async def _show_course(ctx: Context, code: str) -> Reply:
         )
     if await catalog.enrollment(ctx.member, found) is not None:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
+    if found.points_price:
+        builder.line().text(
+            msg("Or with points: /buy {code} points ({points} points)", code=found.code, points=found.points_price)
+        )
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
 
 
@@ -224,12 +228,14 @@ async def lesson(ctx: Context) -> Reply:
 @router.command(
     "buy",
     aliases=("购买",),
-    help=msg("Buy a course, with a coupon if you have one"),
+    help=msg("Buy a course, with a coupon if you have one, or with points where it has a points price"),
     params=(Word("code", max_length=30), Word("coupon", optional=True, max_length=40)),
 )
 async def buy(ctx: Context) -> list[Reply]:
     services = ctx.services
     found = await services.catalog.product(ctx.community, ctx.args["code"])
+    if (ctx.args["coupon"] or "").lower() in ("points", "积分"):  # the points provider
+        return await _buy_with_points(ctx, found)
     order = await services.orders.order(ctx.community, ctx.member, found, ctx.args["coupon"])
     if order.status is Status.FULFILLED:  # a coupon made it free
         fulfilment = Fulfilment(order, fresh=True, points=order.purchase_points)
@@ -244,6 +250,21 @@ async def buy(ctx: Context) -> list[Reply]:
         else []
     )
     return [await checkout_reply(ctx, order, notice)]
+
+
+async def _buy_with_points(ctx: Context, found: Product) -> list[Reply]:
+    if found.kind != "course":
+        raise InvalidInput(msg("{title} cannot be bought with points.", title=found.title))
+    course = found.courses[0]
+    spent = await ctx.services.mall.buy_course_with_points(
+        ctx.community, ctx.member, course, ctx.event_key("buy")
+    )
+    return [
+        Reply.text(
+            msg("You bought {title} for {points} points.", title=course.title, points=spent),
+            msg("It is yours now: /learn {code} opens the first lesson.", code=course.code),
+        )
+    ]
 
 
 async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = None) -> Reply:

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.audit.log import record
 from core.catalog.coupons import CouponService
+from core.catalog.models import Course
 from core.catalog.service import CatalogService
-from core.catalog.tables import coupons, enrollments, mall_items, redemptions
+from core.catalog.tables import coupons, courses, enrollments, mall_items, redemptions
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg
@@ -29,6 +30,7 @@ from core.ledger.models import Kind, MemberAccount, Outcome, Posting, SystemAcco
 from core.ledger.service import Ledger
 from core.members.models import Community, Member, Role
 from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 KINDS = ("course", "coupon", "reward")
@@ -177,13 +179,14 @@ class MallService:
         query = (
             select(
                 members.c.display_name,
-                mall_items.c.title,
+                func.coalesce(mall_items.c.title, courses.c.title),
                 redemptions.c.points,
                 redemptions.c.detail,
                 redemptions.c.at,
             )
             .join(members, members.c.id == redemptions.c.member_id)
-            .join(mall_items, mall_items.c.id == redemptions.c.item_id)
+            .outerjoin(mall_items, mall_items.c.id == redemptions.c.item_id)
+            .outerjoin(courses, courses.c.id == redemptions.c.course_id)
             .where(redemptions.c.community_id == community.id)
             .order_by(redemptions.c.id.desc())
             .limit(limit)
@@ -213,6 +216,48 @@ class MallService:
         return _item(row)
 
     # -- redeeming -----------------------------------------------------------------------
+
+    async def buy_course_with_points(
+        self, community: Community, member: Member, course: Course, key: str
+    ) -> int:
+        """Pay a course's points price (the points provider): the points move and the course is
+        granted in one transaction. Returns the points spent; InvalidInput says why not."""
+        if course.points_price is None or course.hidden:
+            raise InvalidInput(msg("{title} cannot be bought with points.", title=course.title))
+        if await self._catalog.enrollment(member, course) is not None:
+            raise InvalidInput(
+                msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+            )
+        result = await self._ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=MemberAccount(member.id),
+                credit=SystemAccount(SystemCode.REDEMPTION),
+                amount=course.points_price,
+                kind=Kind.SPEND,
+                key=key,
+                at=self._clock.now(),
+                memo=course.title[:300],
+                actor_member_id=member.id,
+                guard=_CourseForPoints(course, community.id, member.id, key, self._clock.now()).grant,
+            )
+        )
+        if result.outcome is Outcome.INSUFFICIENT:
+            raise InvalidInput(
+                msg(
+                    "{title} costs {points} points; you have {have}.",
+                    title=course.title,
+                    points=course.points_price,
+                    have=result.available or 0,
+                )
+            )
+        if result.outcome is Outcome.REFUSED:
+            raise InvalidInput(
+                msg("You already own {title}: /learn {code}", title=course.title, code=course.code)
+            )
+        if not result.ok:
+            raise InvalidInput(msg("{title} cannot be redeemed right now.", title=course.title))
+        return course.points_price
 
     async def redeem(self, community: Community, member: Member, code: str, key: str) -> Redeemed:
         """Spend the item's points on it; InvalidInput says why not (and nothing changed).
@@ -313,14 +358,24 @@ class _Hand:
             )
         )
         if item.kind == "course" and item.course_id is not None:
+            # A refunded (revoked) course is granted again; an owned one is never granted twice.
             conn.execute(
-                insert(enrollments).values(
+                insert_or_ignore(conn.dialect.name, enrollments).values(
                     community_id=self.community_id,
                     member_id=self.member_id,
                     course_id=item.course_id,
                     order_id=None,
                     granted_at=self.at,
                 )
+            )
+            conn.execute(
+                update(enrollments)
+                .where(
+                    enrollments.c.member_id == self.member_id,
+                    enrollments.c.course_id == item.course_id,
+                    enrollments.c.revoked_at.is_not(None),
+                )
+                .values(revoked_at=None, order_id=None, granted_at=self.at)
             )
         elif item.kind == "coupon" and item.coupon_id is not None:
             template = conn.execute(select(coupons).where(coupons.c.id == item.coupon_id)).one()
@@ -341,6 +396,59 @@ class _Hand:
                 )
             )
         savepoint.commit()
+        return None
+
+
+@dataclass(frozen=True)
+class _CourseForPoints:
+    """The guard of a course bought with points: grants it (refuses if already owned)."""
+
+    course: Course
+    community_id: int
+    member_id: int
+    key: str
+    at: Any
+
+    def grant(self, conn: Connection) -> str | None:
+        owned = conn.scalar(
+            select(func.count())
+            .select_from(enrollments)
+            .where(
+                enrollments.c.member_id == self.member_id,
+                enrollments.c.course_id == self.course.id,
+                enrollments.c.revoked_at.is_(None),
+            )
+        )
+        if owned:
+            return LIMIT
+        conn.execute(
+            insert_or_ignore(conn.dialect.name, enrollments).values(
+                community_id=self.community_id,
+                member_id=self.member_id,
+                course_id=self.course.id,
+                order_id=None,
+                granted_at=self.at,
+            )
+        )
+        conn.execute(
+            update(enrollments)
+            .where(
+                enrollments.c.member_id == self.member_id,
+                enrollments.c.course_id == self.course.id,
+                enrollments.c.revoked_at.is_not(None),
+            )
+            .values(revoked_at=None, order_id=None, granted_at=self.at)
+        )
+        conn.execute(
+            insert(redemptions).values(
+                community_id=self.community_id,
+                course_id=self.course.id,
+                member_id=self.member_id,
+                points=self.course.points_price,
+                key=self.key[:200],
+                at=self.at,
+            )
+        )
         return None
 
 

@@ -123,12 +123,16 @@ redemptions = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
-    Column("item_id", BigId, ForeignKey("mall_items.id"), nullable=False),
+    Column("item_id", BigId, ForeignKey("mall_items.id"), nullable=True),  # a mall item, or
+    Column(
+        "course_id", BigId, ForeignKey("courses.id"), nullable=True
+    ),  # a course bought at its points price
     Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("key", String(200), nullable=False),  # the ledger posting's idempotency key
     Column("detail", String(200), nullable=False, server_default=""),  # e.g. the coupon code issued
     Column("at", UTCDateTime, nullable=False),
+    CheckConstraint("(item_id IS NULL) <> (course_id IS NULL)", name="item_or_course"),
     UniqueConstraint("community_id", "key", name="uq_redemptions_key"),
     Index("ix_redemptions_item_member", "item_id", "member_id"),
 )
