@@ -144,7 +144,11 @@ async def _show_course(ctx: Context, code: str) -> Reply:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
     if found.points_price:
         builder.line().text(
-            msg("Or with points: /buy {code} points ({points} points)", code=found.code, points=found.points_price)
+            msg(
+                "Or with points: /buy {code} points ({points} points)",
+                code=found.code,
+                points=found.points_price,
+            )
         )
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from telegram import Bot, LabeledPrice, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, ContextTypes, TypeHandler
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.adapters.telegram.access import TelegramChatAccess
@@ -35,6 +35,7 @@ from bot.adapters.telegram.outbound import (
     TextMessage,
     render_messages,
 )
+from bot.adapters.telegram.ratelimit import PerChatRateLimiter
 from bot.adapters.telegram.rights import rights_report
 from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
 from bot.app import App, Outgoing
@@ -116,8 +117,8 @@ class TelegramAdapter:
             .base_url(f"{api_base}/bot")
             .base_file_url(f"{api_base}/file/bot")
             .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
-            # A 429 pauses sending for its retry_after, then the request is tried again.
-            .rate_limiter(AIORateLimiter(max_retries=RETRIES_AFTER_429))
+            # A 429 pauses sending in its chat for its retry_after, then the request is tried again.
+            .rate_limiter(PerChatRateLimiter(max_retries=RETRIES_AFTER_429))
         )
         if request is not None:
             builder = builder.request(request)
