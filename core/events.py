@@ -46,6 +46,14 @@ class UserRef:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (adapters attach it only where a command needs it)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Event:
     """One inbound thing that happened in a chat.
 
@@ -66,4 +74,5 @@ class Event:
     message_id: str | None = None
     reply_to: str | None = None
     mentions: dict[str, UserRef] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
     raw: Any = None

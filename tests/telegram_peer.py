@@ -133,6 +133,8 @@ class RecordingRequest(BaseRequest):
         result: Any = self.results.get(endpoint, True)
         if isinstance(result, list):  # one answer per call, in order; the last one repeats
             result = result.pop(0) if len(result) > 1 else result[0]
+        if isinstance(result, bytes):  # a file download: the bytes themselves
+            return 200, result
         if endpoint == "getMe":
             result = {"id": 42, "is_bot": True, "first_name": "Study", "username": "studyhall_bot"}
         if isinstance(result, BotApiError):

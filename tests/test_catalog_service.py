@@ -138,3 +138,27 @@ async def test_a_bundle_groups_courses_at_its_own_price_and_codes_are_shared(app
     with pytest.raises(NotAllowed):
         await catalog.add_bundle(shop.community, shop.ana, "b2", Money("USD", 100), "B", ["py101", "ml201"])
     assert await snapshot(app.db) == before
+
+
+async def test_a_lessons_file_is_kept_and_handed_out_with_the_lesson(
+    app: App, shop: Shop, clock: ManualClock
+) -> None:
+    from core.catalog.service import MAX_FILE
+    from core.events import Attachment
+
+    catalog, orders = app.services.catalog, app.services.orders
+    slides = Attachment("slides.pdf", b"%PDF-1.4 " + bytes(range(256)))
+    added = await catalog.add_lesson(shop.community, shop.mei, "py101", "Slides", "", 0, slides)
+    assert added.file_name == "slides.pdf"
+    with pytest.raises(InvalidInput) as caught:
+        await catalog.add_lesson(
+            shop.community, shop.mei, "py101", "Huge", "", 0, Attachment("big.bin", bytes(MAX_FILE + 1))
+        )
+    assert reason(caught) == "A lesson's file can be at most 10 MB."
+    order = await orders.order_course(shop.community, shop.ana, shop.course)
+    await orders.record_payment(order.id, provider="sandbox", provider_ref="s", paid=order.amount)
+    await catalog.learn(shop.ana, shop.course)  # Setup
+    clock.advance(timedelta(days=2))
+    await catalog.learn(shop.ana, shop.course)  # Loops
+    third = await catalog.learn(shop.ana, shop.course)
+    assert third.lesson is not None and third.file == ("slides.pdf", slides.data)

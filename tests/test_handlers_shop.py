@@ -206,3 +206,22 @@ async def test_a_course_with_a_points_price_can_be_bought_with_points(console: C
         "bot> You already own Python for data analysis: /learn py101",
     ]
     assert (await console("/points"))[0] == "bot> Points: 20"
+
+
+async def test_a_lesson_can_come_with_a_file(console: ConsoleDriver, tmp_path: object) -> None:
+    from pathlib import Path
+
+    notes = Path(str(tmp_path)) / "week1-notes.txt"
+    notes.write_text("pandas cheat sheet\n", encoding="utf-8")
+    await console(*SETUP[:2])
+    assert await console(f":attach {notes}", "/lesson add py101 Cheat sheet | Keep it at hand.") == [
+        "(week1-notes.txt goes with your next message)",
+        "bot> Lesson 1 added: Cheat sheet, with the file week1-notes.txt",
+    ]
+    assert (await console(":attach /no/such/file"))[0].startswith("error: usage: :attach PATH")
+    await console(":as Ana", "/buy py101", ":pay")
+    assert await console("/learn py101") == [
+        "bot> Lesson 1 of 1: Cheat sheet",
+        "bot> Keep it at hand.[file week1-notes.txt]",
+        "bot> You have finished Python for data analysis. Well done!",
+    ]

@@ -195,3 +195,41 @@ async def test_a_join_request_to_a_paid_group_is_approved_for_owners_and_decline
     await bot(paid(ANA, 3, "order:1"))
     approved = await bot(request(ANA, 4))
     assert approved[0] == ("approveChatJoinRequest", {"chat_id": "-100500", "user_id": 100})
+
+
+async def test_a_file_sent_with_lesson_add_becomes_the_lessons_file(app: App) -> None:
+    community = await app.community()
+    members = app.services.members
+    mei = await members.ensure_member(community, UserRef("telegram", "9", "Mei"))
+    mei = await members.assign_role(community, mei, Role.CREATOR, via="test")
+    await app.services.catalog.add_course(community, mei, "py101", Money("USD", 1999), "Python")
+    recorder = RecordingRequest(
+        {
+            "getFile": {
+                "file_id": "doc1",
+                "file_unique_id": "u1",
+                "file_size": 9,
+                "file_path": "documents/f.pdf",
+            },
+            "f.pdf": b"%PDF-1.4\n",
+        }
+    )
+    adapter = TelegramAdapter(app, {"token": "1:DOC"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+        caption = "/lesson add py101 Slides | Read before Monday."
+        document = {"file_id": "doc1", "file_unique_id": "u1", "file_name": "week1.pdf", "file_size": 9}
+        payload = private(
+            MEI,
+            1,
+            document=document,
+            caption=caption,
+            caption_entities=[{"type": "bot_command", "offset": 0, "length": 7}],
+        )
+        await adapter._on_update(Update.de_json(payload, adapter.bot), None)  # type: ignore[arg-type]
+    finally:
+        await adapter.application.shutdown()
+    assert ("getFile", {"file_id": "doc1"}) in recorder.calls
+    course = await app.services.catalog.course(community, "py101")
+    [lesson] = await app.services.catalog.lessons(course)
+    assert (lesson.title, lesson.file_name) == ("Slides", "week1.pdf")

@@ -15,7 +15,7 @@ from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg
 from core.members.models import Role
 from core.orders.models import Fulfilment, Order, RefundFailed, Status
-from core.replies import Button, Reply, ReplyBuilder
+from core.replies import Button, File, Reply, ReplyBuilder
 
 router = Router()
 
@@ -221,11 +221,21 @@ async def lesson(ctx: Context) -> Reply:
     if day:
         days, text = int(day.group(1)), remainder
     title, bar, body = text.partition("|")
-    if not bar:
+    file = ctx.event.attachments[0] if ctx.event.attachments else None
+    if not bar and file is None:
         raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
     added = await ctx.services.catalog.add_lesson(
-        ctx.community, ctx.member, ctx.args["code"], title, body.strip(), days
+        ctx.community, ctx.member, ctx.args["code"], title, body.strip(), days, file
     )
+    if added.file_name:
+        return Reply.text(
+            msg(
+                "Lesson {n} added: {title}, with the file {file}",
+                n=added.position,
+                title=added.title,
+                file=added.file_name,
+            )
+        )
     return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
 
 
@@ -360,6 +370,8 @@ async def learn(ctx: Context) -> list[Reply]:
         .line()
         .text(step.lesson.body)
     )
+    if step.file is not None:
+        builder.segments.append(File(step.file[0], step.file[1]))
     replies = [builder.build()]
     if step.just_completed:
         points = await services.points.complete_course(

@@ -59,6 +59,7 @@ class Lesson:
     title: str
     body: str
     unlock_days: int
+    file_name: str | None = None  # the lesson's file, if it has one (its bytes load with /learn)
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,4 @@ class NextLesson:
     done: int
     total: int
     just_completed: bool = False  # this lesson finished the course
+    file: tuple[str, bytes] | None = None  # the lesson's file: name and bytes

@@ -17,15 +17,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import record
 from core.catalog.models import Bundle, Course, Enrollment, Lesson, NextLesson, Product
 from core.catalog.money import Money
-from core.catalog.tables import bundle_courses, bundles, courses, enrollments, lesson_progress, lessons
+from core.catalog.tables import (
+    bundle_courses,
+    bundles,
+    courses,
+    enrollments,
+    lesson_files,
+    lesson_progress,
+    lessons,
+)
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
+from core.events import Attachment
 from core.i18n import msg
 from core.members.models import Community, Member, Role
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+MAX_FILE = 10 * 2**20  # bytes in a lesson's file
 EDITABLE = ("title", "description", "price", "points", "completion")
 
 
@@ -117,28 +127,48 @@ class CatalogService:
         return await self.course(community, code, include_hidden=True)
 
     async def add_lesson(
-        self, community: Community, actor: Member, code: str, title: str, body: str, unlock_days: int = 0
+        self,
+        community: Community,
+        actor: Member,
+        code: str,
+        title: str,
+        body: str,
+        unlock_days: int = 0,
+        file: Attachment | None = None,
     ) -> Lesson:
-        """Append a lesson to the course; ``unlock_days`` after purchase it opens (drip)."""
+        """Append a lesson to the course: text and links, and optionally a file (at most
+        MAX_FILE bytes); ``unlock_days`` after purchase it opens (drip)."""
         _require_creator(community, actor)
         course = await self.course(community, code, include_hidden=True)
         title = _checked_title(title)
-        if not body.strip():
+        if not body.strip() and file is None:
             raise InvalidInput(msg("A lesson needs some content."))
+        if file is not None and len(file.data) > MAX_FILE:
+            raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20))
         async with self._db.write() as conn:
             last = await conn.scalar(
                 select(func.coalesce(func.max(lessons.c.position), 0)).where(lessons.c.course_id == course.id)
             )
             position = int(last or 0) + 1
-            await conn.execute(
-                insert(lessons).values(
-                    course_id=course.id,
-                    position=position,
-                    title=title,
-                    body=body[:4000],
-                    unlock_days=unlock_days,
+            lesson_id = (
+                await conn.execute(
+                    insert(lessons)
+                    .values(
+                        course_id=course.id,
+                        position=position,
+                        title=title,
+                        body=body[:4000],
+                        unlock_days=unlock_days,
+                    )
+                    .returning(lessons.c.id)
                 )
-            )
+            ).scalar_one()
+            if file is not None:
+                await conn.execute(
+                    insert(lesson_files).values(
+                        lesson_id=lesson_id, name=file.name[:200], data=file.data, size=len(file.data)
+                    )
+                )
         return (await self.lessons(course))[position - 1]
 
     async def add_bundle(
@@ -260,7 +290,12 @@ class CatalogService:
         return _course(row)
 
     async def lessons(self, course: Course) -> list[Lesson]:
-        query = select(lessons).where(lessons.c.course_id == course.id).order_by(lessons.c.position)
+        query = (
+            select(lessons, lesson_files.c.name.label("file_name"))
+            .outerjoin(lesson_files, lesson_files.c.lesson_id == lessons.c.id)
+            .where(lessons.c.course_id == course.id)
+            .order_by(lessons.c.position)
+        )
         async with self._db.read() as conn:
             return [_lesson(row) for row in await conn.execute(query)]
 
@@ -330,7 +365,15 @@ class CatalogService:
                     member_id=member.id, lesson_id=lesson.id, completed_at=now
                 )
             )
-        return NextLesson(lesson, None, done + 1, total, just_completed=done + 1 == total)
+            file_row = (
+                await conn.execute(
+                    select(lesson_files.c.name, lesson_files.c.data).where(
+                        lesson_files.c.lesson_id == lesson.id
+                    )
+                )
+            ).first()
+        file = (file_row.name, bytes(file_row.data)) if file_row else None
+        return NextLesson(lesson, None, done + 1, total, just_completed=done + 1 == total, file=file)
 
     async def grant(
         self,
@@ -434,4 +477,5 @@ def _course(row: Any) -> Course:
 
 
 def _lesson(row: Any) -> Lesson:
-    return Lesson(row.id, row.course_id, row.position, row.title, row.body, row.unlock_days)
+    file_name = getattr(row, "file_name", None)
+    return Lesson(row.id, row.course_id, row.position, row.title, row.body, row.unlock_days, file_name)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -47,6 +48,16 @@ lessons = Table(
     Column("unlock_days", Integer, nullable=False, server_default="0"),  # drip: days after purchase
     CheckConstraint("unlock_days >= 0", name="unlock_days_not_negative"),
     UniqueConstraint("course_id", "position", name="uq_lessons_position"),
+)
+
+# A file that comes with a lesson (slides, a notebook), kept in the database like the rest.
+lesson_files = Table(
+    "lesson_files",
+    metadata,
+    Column("lesson_id", BigId, ForeignKey("lessons.id"), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
 )
 
 enrollments = Table(

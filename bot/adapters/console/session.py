@@ -7,18 +7,20 @@ numbered options that typing the number presses.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.adapters.console.access import ConsoleChatAccess
 from bot.adapters.render import render_plain
 from bot.app import App, Outgoing
 from core.clock import MovableClock, OffsetClock
 from core.errors import StudyhallError
-from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
+from core.events import Attachment, ChatKind, ChatRef, Event, EventKind, UserRef
 from core.i18n import render
 from core.members.models import Role
 from core.replies import Button
@@ -30,6 +32,7 @@ DEFAULT_MEMBER = "guest"
 _NAME = re.compile(r"^[\w.\-]{1,32}$", re.UNICODE)
 _DELTA = re.compile(r"^\+(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_ATTACHMENT = 20 * 2**20  # what Telegram lets a bot download
 
 META_HELP = (
     ":as NAME [learner|moderator|creator]  act as NAME",
@@ -38,9 +41,19 @@ META_HELP = (
     ":dm  switch to your private chat with the bot",
     ":clock +3d | +2h | 2027-01-01T09:00  move the sandbox clock and run due jobs",
     ":pay  complete your pending sandbox payment",
+    ":attach PATH  send a file with your next message (for /lesson add)",
     ":who  show member, role, chat and time",
     ":quit  leave",
 )
+
+
+def _read_attachment(rest: str) -> Attachment:
+    path = Path(rest).expanduser()
+    if not rest or not path.is_file():
+        raise ConsoleError("usage: :attach PATH (a file; it goes with your next message)")
+    if path.stat().st_size > MAX_ATTACHMENT:
+        raise ConsoleError(f"{path.name} is larger than {MAX_ATTACHMENT // 2**20} MB")
+    return Attachment(path.name, path.read_bytes())
 
 
 class ConsoleError(Exception):
@@ -81,6 +94,7 @@ class ConsoleSession:
         self._session_id = uuid.uuid4().hex[:8]
         self._sent = 0
         self._held: list[Outgoing] | None = None
+        self._attached: Attachment | None = None
 
     @classmethod
     async def open(
@@ -161,7 +175,10 @@ class ConsoleSession:
 
     async def _send(self, text: str) -> None:
         kind = EventKind.COMMAND if text.lstrip().startswith(("/", "／")) else EventKind.MESSAGE
-        self._print(await self.app.handle(self._event(kind, text=text)))
+        event = self._event(kind, text=text)
+        if self._attached is not None:  # :attach FILE rides on this message
+            event, self._attached = replace(event, attachments=(self._attached,)), None
+        self._print(await self.app.handle(event))
 
     async def _press(self, number: int) -> None:
         if not 1 <= number <= len(self.buttons):
@@ -205,6 +222,7 @@ class ConsoleSession:
             "leave": self._meta_leave,
             "clock": self._meta_clock,
             "pay": self._meta_pay,
+            "attach": self._meta_attach,
             "who": self._meta_who,
             "quit": self._meta_quit,
             "help": self._meta_help,
@@ -299,6 +317,10 @@ class ConsoleSession:
             held, self._held = self._held, None
         self.write(f"(sandbox time {_fmt(self.clock.now())}; jobs run: {', '.join(ran) or 'none due'})")
         self._print(held)
+
+    async def _meta_attach(self, rest: str) -> None:
+        self._attached = await asyncio.to_thread(_read_attachment, rest)
+        self.write(f"({self._attached.name} goes with your next message)")
 
     async def _meta_pay(self, rest: str) -> None:
         community = await self.app.community(self.community)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, LabeledPrice, Update
+from telegram import Bot, Document, LabeledPrice, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
@@ -42,7 +42,7 @@ from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
 from core.catalog.money import Money
-from core.events import ChatKind, Event, EventKind
+from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import Msg, msg, normalize_locale, render
 from core.members.models import Role
 from core.orders.models import PaymentMismatch
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 CONCURRENT_UPDATES = 256  # updates handled at once (group messages share commits)
 DEFAULT_API_BASE = "https://api.telegram.org"
 RETRIES_AFTER_429 = 3
+MAX_DOWNLOAD = 20 * 2**20  # the Bot API's getFile limit
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what setWebhook accepts
 
 
@@ -212,8 +213,24 @@ class TelegramAdapter:
             event = await self._unpack_button(update, event)
             if event is None:
                 return
+        message = update.message
+        if event.kind is EventKind.COMMAND and message is not None and message.document is not None:
+            event = await self._with_document(message.document, event)
         for outgoing in await self.app.handle(event, bot_username=self.bot.username):
             await self.deliver(outgoing, event)
+
+    async def _with_document(self, document: Document, event: Event) -> Event:
+        """A file sent with a command (a lesson's slides): downloaded and attached to the event.
+        Bots can download up to 20 MB; a failure leaves the command without it."""
+        if document.file_size is not None and document.file_size > MAX_DOWNLOAD:
+            return event
+        try:
+            file = await self.bot.get_file(document.file_id)
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as error:
+            log.warning("telegram: could not download %s: %s", document.file_name, error)
+            return event
+        return replace(event, attachments=(Attachment(document.file_name or "file", data),))
 
     async def _on_pre_checkout(self, update: Update) -> None:
         """Telegram asks whether to take the Stars: yes only for the buyer's own open order at

@@ -190,6 +190,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews')),
     sa.UniqueConstraint('course_id', 'member_id', name='uq_reviews_member')
     )
+    op.create_table('lesson_files',
+    sa.Column('lesson_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], name=op.f('fk_lesson_files_lesson_id_lessons')),
+    sa.PrimaryKeyConstraint('lesson_id', name=op.f('pk_lesson_files'))
+    )
     op.create_table('lesson_progress',
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('lesson_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -227,6 +235,7 @@ def downgrade() -> None:
 
     op.drop_table('redemptions')
     op.drop_table('lesson_progress')
+    op.drop_table('lesson_files')
     op.drop_table('reviews')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_status_expires')
