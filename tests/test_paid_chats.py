@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ class FakePort:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.refuse: str | None = None
+        self.missing: list[str] = []
 
     async def _do(self, verb: str, account: str) -> None:
         self.calls.append((verb, account))
@@ -46,6 +48,9 @@ class FakePort:
 
     async def is_member(self, chat_id: str, account: str) -> bool:
         return True
+
+    async def missing_rights(self, chat_id: str) -> list[Any]:
+        return [msg("give the bot the {right} right", right=right) for right in self.missing]
 
 
 @pytest.fixture
@@ -182,3 +187,18 @@ async def test_only_creators_bind_group_chats_to_things_that_exist(app: App, sho
     assert await members.ensure_member(
         shop.community, UserRef("console", "x", "X")
     )  # unrelated members are fine
+
+
+async def test_rights_the_bot_lacks_are_reported_once_and_shown_by_a_check(
+    app: App, shop: Shop, port: FakePort
+) -> None:
+    paid = app.services.paid_chats
+    await vip(app, shop)
+    port.missing = ["Ban users"]
+    assert [(c.title, render(p, "en")) for c, p in await paid.problems(shop.community)] == [
+        ("vip", "give the bot the Ban users right")
+    ]
+    await paid.reconcile(shop.community)
+    await paid.reconcile(shop.community)
+    notes = [render(r.segments[0].content, "en") for _, r in app.services.notices.take()]  # type: ignore[union-attr]
+    assert notes == ["Paid chat vip: give the bot the Ban users right"]

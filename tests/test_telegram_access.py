@@ -129,3 +129,41 @@ async def test_refusals_become_a_message_the_creator_can_act_on(error: BotApiErr
         with pytest.raises(PlatformRefused) as refused:
             await access.single_use_invite(CHAT, for_account="5", expires_at=EXPIRES)
     assert says in render(refused.value.message, "en")
+
+
+ADMIN_RIGHTS = [
+    "can_be_edited",
+    "is_anonymous",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "fixes"),
+    [
+        (member("administrator", **dict.fromkeys(ADMIN_RIGHTS, True)), []),
+        (
+            member("administrator", **{**dict.fromkeys(ADMIN_RIGHTS, True), "can_restrict_members": False}),
+            ["give the bot the Ban users right"],
+        ),
+        (member("member"), ["make the bot an administrator that can invite users via link and ban users"]),
+        (member("left"), ["the bot is not in the group any more; add it again as an administrator"]),
+    ],
+)
+async def test_the_bots_own_rights_are_read_as_fixes_for_the_creator(
+    status: dict[str, Any], fixes: list[str]
+) -> None:
+    recorder = RecordingRequest({"getChatMember": status})
+    async for access in _access(recorder):
+        found = await access.missing_rights(CHAT)
+    assert [render(f, "en") for f in found] == fixes
+    assert calls(recorder)[0] == ("getChatMember", {"chat_id": CHAT, "user_id": 42})

@@ -73,9 +73,15 @@ async def bindings(ctx: Context) -> Reply:
 async def access(ctx: Context) -> Reply:
     paid_chats = ctx.services.paid_chats
     fix = ctx.args["action"] == "fix"
+    problems = await paid_chats.problems(ctx.community)
     actions = await (paid_chats.reconcile(ctx.community) if fix else paid_chats.plan(ctx.community))
-    if not actions:
+    if not actions and not problems:
         return Reply.text(msg("Paid chats are in order: nothing to do."))
+    if not actions:
+        builder = ReplyBuilder().bold(msg("Nothing to change, but the bot needs rights:"))
+        for chat, problem in problems:
+            builder.line().text(f"{chat.title}: ").text(problem)
+        return builder.build()
     builder = ReplyBuilder().bold(
         nmsg("Done: {n} change.", "Done: {n} changes.", len(actions))
         if fix
@@ -86,6 +92,8 @@ async def access(ctx: Context) -> Reply:
         builder.line().text(verb).text(f" {action.member.display_name} · {action.chat.title} · ").text(
             action.reason
         )
+    for chat, problem in problems:
+        builder.line().text(f"{chat.title}: ").text(problem)
     if not fix:
         builder.line().text(msg("/access fix to do it now (the scheduled check does it every 30 minutes)."))
     return builder.build()

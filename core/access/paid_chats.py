@@ -272,8 +272,25 @@ class PaidChatService:
                     actions.append(Action("invite", chat, member, msg("entitled but not in the chat")))
         return actions
 
+    async def problems(self, community: Community) -> list[tuple[Chat, Msg]]:
+        """What each paid chat's platform says the bot lacks there (its rights)."""
+        found: list[tuple[Chat, Msg]] = []
+        chats = {b.chat.id: b.chat for b in await self.bindings(community)}
+        for chat in chats.values():
+            port = self.ports.get(chat.platform)
+            if port is None:
+                continue
+            try:
+                found.extend((chat, problem) for problem in await port.missing_rights(chat.external_id))
+            except PlatformRefused as refused:
+                found.append((chat, refused.message))
+        return found
+
     async def reconcile(self, community: Community) -> list[Action]:
-        """Carry out the plan through the platforms' ports; returns what was done."""
+        """Carry out the plan through the platforms' ports; returns what was done. What the
+        bot lacks is reported to the creators (once a day per chat and problem)."""
+        for chat, problem in await self.problems(community):
+            await self._report(community, chat, problem)
         done: list[Action] = []
         for action in await self.plan(community):
             port = self.ports.get(action.chat.platform)

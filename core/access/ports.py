@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.errors import StudyhallError
+from core.i18n import Msg
 
 
 class PlatformRefused(StudyhallError):
@@ -30,3 +31,8 @@ class ChatAccess(Protocol):
         ...
 
     async def is_member(self, chat_id: str, account: str) -> bool: ...
+
+    async def missing_rights(self, chat_id: str) -> list[Msg]:
+        """What the bot lacks in the chat for paid access to work, each as a fix for the
+        creator ("give the bot the Ban users right in …"); empty when nothing is missing."""
+        ...

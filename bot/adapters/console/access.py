@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.i18n import Msg
+
 PLATFORM = "console"
 
 
@@ -23,6 +25,9 @@ class ConsoleChatAccess:
 
     async def remove(self, chat_id: str, account: str) -> None:
         return None
+
+    async def missing_rights(self, chat_id: str) -> list[Msg]:
+        return []  # the console's bot can do everything
 
     async def is_member(self, chat_id: str, account: str) -> bool:
         return True  # the core's own record is the console's truth

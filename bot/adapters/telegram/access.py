@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from telegram import Bot, ChatMember
+from telegram import Bot, ChatMember, ChatMemberAdministrator
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.adapters.telegram.inbound import PLATFORM
+from bot.adapters.telegram.rights import NEEDED_RIGHTS
 from core.access.ports import PlatformRefused
-from core.i18n import msg
+from core.i18n import Msg, msg
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,19 @@ class TelegramChatAccess:
         async with _refusals(chat_id):
             await self.bot.ban_chat_member(chat_id, int(account))
             await self.bot.unban_chat_member(chat_id, int(account), only_if_banned=True)
+
+    async def missing_rights(self, chat_id: str) -> list[Msg]:
+        async with _refusals(chat_id):
+            me = await self.bot.get_chat_member(chat_id, self.bot.id)
+        if me.status in (ChatMember.LEFT, ChatMember.BANNED):
+            return [msg("the bot is not in the group any more; add it again as an administrator")]
+        if not isinstance(me, ChatMemberAdministrator):
+            return [msg("make the bot an administrator that can invite users via link and ban users")]
+        return [
+            msg("give the bot the {right} right", right=label)
+            for attribute, label in NEEDED_RIGHTS
+            if not getattr(me, attribute, False)
+        ]
 
     async def is_member(self, chat_id: str, account: str) -> bool:
         async with _refusals(chat_id):
