@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.storage.checkpoint import Checkpointer
+from core.storage.checkpoint import CHECKPOINT_EVERY, Checkpointer
 
 
 def wal_database(path: Path) -> sqlite3.Connection:
@@ -27,12 +27,16 @@ def wait_until(condition: object, seconds: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_nudge_copies_the_wal_into_the_database_file(tmp_path: Path) -> None:
+def test_every_few_commits_the_wal_is_copied_into_the_database_file(tmp_path: Path) -> None:
     path = tmp_path / "hall.db"
     conn = wal_database(path)
     before = path.stat().st_size
     checkpointer = Checkpointer(str(path), busy_timeout_ms=1_000)
     try:
+        for _ in range(CHECKPOINT_EVERY - 1):
+            checkpointer.nudge()
+        time.sleep(0.05)
+        assert checkpointer.runs == 0  # not after every commit
         checkpointer.nudge()
         wait_until(lambda: checkpointer.runs >= 1)
     finally:
@@ -57,7 +61,8 @@ def test_a_failing_checkpoint_is_logged_and_the_thread_goes_on(tmp_path: Path, c
     path.write_bytes(b"this is not sqlite" * 100)
     checkpointer = Checkpointer(str(path), busy_timeout_ms=100)
     try:
-        checkpointer.nudge()
+        for _ in range(CHECKPOINT_EVERY):
+            checkpointer.nudge()
         wait_until(lambda: "background WAL checkpoint failed" in caplog.text)  # type: ignore[attr-defined]
         assert checkpointer.runs == 0
         assert any(t.name == "studyhall-checkpoint" and t.is_alive() for t in threading.enumerate())

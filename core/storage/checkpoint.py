@@ -4,7 +4,7 @@ By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 p
 single writer spends a large share of its time copying pages back into the database file
 (on this machine about as long as the inserts themselves). Here the writer's connection only
 checkpoints as a safety net, far later, and a background thread with its own connection runs
-PASSIVE checkpoints after commits. sqlite3 releases the GIL while it checkpoints, so the copy
+PASSIVE checkpoints every few commits. sqlite3 releases the GIL while it checkpoints, so the copy
 runs on the other core while the writer goes on with the next batch.
 """
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # The writer's own autocheckpoint, in pages: only reached if the background thread falls behind.
 WRITER_AUTOCHECKPOINT_PAGES = 20_000
+CHECKPOINT_EVERY = 4  # commits between background checkpoints
 
 
 class Checkpointer:
@@ -29,6 +30,7 @@ class Checkpointer:
 
     def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
         self._path = path
+        self._commits = 0
         self._busy_timeout_ms = busy_timeout_ms
         self._wanted = threading.Event()
         self._stopping = False
@@ -37,8 +39,11 @@ class Checkpointer:
         self._thread.start()
 
     def nudge(self) -> None:
-        """Ask for a checkpoint soon (after a commit)."""
-        self._wanted.set()
+        """After a commit: every CHECKPOINT_EVERY commits, ask for a checkpoint (a batch commit
+        writes hundreds of pages; SQLite's own default checkpoints every 1,000)."""
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._wanted.set()
 
     def stop(self) -> None:
         """Finish any checkpoint under way and end the thread."""
