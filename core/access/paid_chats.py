@@ -27,16 +27,18 @@ from core.access.tables import access_problems, chat_bindings, chat_memberships
 from core.audit.log import record
 from core.catalog.service import CatalogService
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
 from core.events import ChatKind
 from core.i18n import Msg, msg
 from core.ledger.points import PointsService
-from core.members.models import Chat, Community, Member, Role
+from core.members.models import Chat, Community, Member, Role, require_creator
 from core.members.service import MemberService
 from core.notices import Notices
 from core.replies import Reply
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore, insert_or_update
+
+BINDING_FOR_CREATORS = msg("Only creators can bind paid chats.")
 
 KINDS = ("course", "plan", "tier")
 INVITE_AGAIN_AFTER = timedelta(days=1)
@@ -86,7 +88,7 @@ class PaidChatService:
     # -- creators ------------------------------------------------------------------------
 
     async def bind(self, community: Community, actor: Member, chat: Chat, kind: str, target: str) -> Binding:
-        _require_creator(community, actor)
+        require_creator(community, actor, BINDING_FOR_CREATORS)
         if chat.kind is not ChatKind.GROUP:
             raise InvalidInput(msg("Bind a group chat: send /bind inside the group."))
         if kind not in KINDS:
@@ -115,7 +117,7 @@ class PaidChatService:
         return Binding(chat, kind, target)
 
     async def unbind(self, community: Community, actor: Member, chat: Chat) -> int:
-        _require_creator(community, actor)
+        require_creator(community, actor, BINDING_FOR_CREATORS)
         async with self._db.write() as conn:
             gone = await conn.execute(delete(chat_bindings).where(chat_bindings.c.chat_id == chat.id))
             await record(
@@ -429,8 +431,3 @@ class PaidChatService:
                     msg("Paid chat {chat}: {problem}", chat=chat.title, problem=problem), to_member=creator.id
                 ),
             )
-
-
-def _require_creator(community: Community, actor: Member) -> None:
-    if actor.role is not Role.CREATOR or actor.community_id != community.id:
-        raise NotAllowed(msg("Only creators can bind paid chats."))

@@ -16,10 +16,12 @@ from core.audit.log import record
 from core.catalog.models import Product
 from core.catalog.money import Money
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
 from core.i18n import msg
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
+
+PLANS_FOR_CREATORS = msg("Only creators can manage plans.")
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -66,7 +68,7 @@ class PlanService:
         trial_days: int = 0,
         grace_days: int = 3,
     ) -> Plan:
-        _require_creator(community, actor)
+        require_creator(community, actor, PLANS_FOR_CREATORS)
         code = code.lower()
         if not CODE.match(code):
             raise InvalidInput(msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."))
@@ -109,7 +111,7 @@ class PlanService:
     async def edit(self, community: Community, actor: Member, code: str, field: str, value: Any) -> Plan:
         """``field``: title, price (Money), trial or grace (days), hidden (bool). A new price
         applies from the next payment; periods already paid stay as they are."""
-        _require_creator(community, actor)
+        require_creator(community, actor, PLANS_FOR_CREATORS)
         plan = await self.get(community, code, include_hidden=True)
         if field == "title":
             changes: dict[str, Any] = {"title": " ".join(str(value).split())[:200]}
@@ -162,11 +164,6 @@ def _check_days(trial_days: int, grace_days: int) -> None:
         raise InvalidInput(msg("A trial lasts 0 to 365 days."))
     if not 0 <= grace_days <= 90:
         raise InvalidInput(msg("Grace lasts 0 to 90 days."))
-
-
-def _require_creator(community: Community, actor: Member) -> None:
-    if actor.role is not Role.CREATOR or actor.community_id != community.id:
-        raise NotAllowed(msg("Only creators can manage plans."))
 
 
 def _plan(row: Any) -> Plan:

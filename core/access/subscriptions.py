@@ -94,17 +94,7 @@ class SubscriptionService:
             return Subscribed(resumed=await self.get(member, plan))
         if plan.trial_days and (current is None or not current.trial_used):
             async with self._db.write() as conn:
-                await conn.execute(
-                    insert_or_ignore(self._db.dialect, subscriptions).values(
-                        community_id=community.id,
-                        member_id=member.id,
-                        plan_id=plan.id,
-                        status="ended",
-                        period_end=now,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                )
+                await self._ensure_row(conn, community.id, member.id, plan.id, now)
                 moved = await conn.execute(
                     update(subscriptions)
                     .where(
@@ -185,17 +175,7 @@ class SubscriptionService:
     async def _extend(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
         """A paid period: from the end of the current trial or period while it lasts, else now."""
         plan = await self._plans.by_id(order.product_id)
-        await conn.execute(
-            insert_or_ignore(self._db.dialect, subscriptions).values(
-                community_id=order.community_id,
-                member_id=order.member_id,
-                plan_id=plan.id,
-                status="ended",
-                period_end=now,
-                started_at=now,
-                updated_at=now,
-            )
-        )
+        await self._ensure_row(conn, order.community_id, order.member_id, plan.id, now)
         row = (
             await conn.execute(
                 select(subscriptions).where(
@@ -214,6 +194,22 @@ class SubscriptionService:
                 cancel_at_period_end=False,
                 updated_at=now,
                 **({"started_at": now} if row.status == "ended" else {}),
+            )
+        )
+
+    async def _ensure_row(
+        self, conn: AsyncConnection, community_id: int, member_id: int, plan_id: int, now: datetime
+    ) -> None:
+        """The member's one row for the plan (an ended one if new), to move with UPDATEs."""
+        await conn.execute(
+            insert_or_ignore(self._db.dialect, subscriptions).values(
+                community_id=community_id,
+                member_id=member_id,
+                plan_id=plan_id,
+                status="ended",
+                period_end=now,
+                started_at=now,
+                updated_at=now,
             )
         )
 

@@ -25,10 +25,12 @@ from core.audit.log import record
 from core.catalog.money import Money
 from core.catalog.tables import coupons
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
 from core.i18n import msg
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
+
+COUPONS_FOR_CREATORS = msg("Only creators can manage coupons.")
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
 HOLDING = ("pending", "paid", "fulfilled", "refunded")  # order states that keep their coupon use
@@ -79,7 +81,7 @@ class CouponService:
         self._clock = clock
 
     async def add(self, community: Community, actor: Member, terms: CouponTerms) -> Coupon:
-        _require_creator(community, actor)
+        require_creator(community, actor, COUPONS_FOR_CREATORS)
         code = terms.code.upper()
         if not CODE.match(code):
             raise InvalidInput(msg("A coupon code is 2 to 40 letters, digits, - or _, like SPRING15."))
@@ -126,7 +128,7 @@ class CouponService:
         return await self.get(community, code)
 
     async def disable(self, community: Community, actor: Member, code: str) -> Coupon:
-        _require_creator(community, actor)
+        require_creator(community, actor, COUPONS_FOR_CREATORS)
         coupon = await self.get(community, code)
         async with self._db.write() as conn:
             await conn.execute(update(coupons).where(coupons.c.id == coupon.id).values(disabled=True))
@@ -239,11 +241,6 @@ class CouponService:
                 ),
             )
         )
-
-
-def _require_creator(community: Community, actor: Member) -> None:
-    if actor.role is not Role.CREATOR or actor.community_id != community.id:
-        raise NotAllowed(msg("Only creators can manage coupons."))
 
 
 def _coupon(row: Any) -> Coupon:

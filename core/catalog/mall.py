@@ -21,16 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from core.audit.log import record
 from core.catalog.coupons import CouponService
 from core.catalog.models import Course
-from core.catalog.service import CatalogService
+from core.catalog.service import CatalogService, grant_statements
 from core.catalog.tables import coupons, courses, enrollments, mall_items, redemptions
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
 from core.i18n import msg
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
 from core.ledger.service import Ledger
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
-from core.storage.upsert import insert_or_ignore
+
+MALL_FOR_CREATORS = msg("Only creators can manage the mall.")
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 KINDS = ("course", "coupon", "reward")
@@ -98,7 +99,7 @@ class MallService:
     ) -> MallItem:
         """``target``: the course code (kind course) or the coupon code whose terms each
         redeemer gets a personal copy of (kind coupon)."""
-        _require_creator(community, actor)
+        require_creator(community, actor, MALL_FOR_CREATORS)
         code = code.lower()
         if not CODE.match(code):
             raise InvalidInput(msg("An item code is 2 to 30 lowercase letters, digits, - or _, like mug."))
@@ -148,7 +149,7 @@ class MallService:
         return await self.get(community, code, include_hidden=True)
 
     async def set_stock(self, community: Community, actor: Member, code: str, stock: int | None) -> MallItem:
-        _require_creator(community, actor)
+        require_creator(community, actor, MALL_FOR_CREATORS)
         item = await self.get(community, code, include_hidden=True)
         async with self._db.write() as conn:
             await conn.execute(update(mall_items).where(mall_items.c.id == item.id).values(stock=stock))
@@ -164,7 +165,7 @@ class MallService:
         return await self.get(community, code, include_hidden=True)
 
     async def set_hidden(self, community: Community, actor: Member, code: str, hidden: bool) -> MallItem:
-        _require_creator(community, actor)
+        require_creator(community, actor, MALL_FOR_CREATORS)
         item = await self.get(community, code, include_hidden=True)
         async with self._db.write() as conn:
             await conn.execute(update(mall_items).where(mall_items.c.id == item.id).values(hidden=hidden))
@@ -173,7 +174,7 @@ class MallService:
     async def recent_redemptions(
         self, community: Community, actor: Member, limit: int = 20
     ) -> list[RedemptionLine]:
-        _require_creator(community, actor)
+        require_creator(community, actor, MALL_FOR_CREATORS)
         from core.members.tables import members
 
         query = (
@@ -359,24 +360,10 @@ class _Hand:
         )
         if item.kind == "course" and item.course_id is not None:
             # A refunded (revoked) course is granted again; an owned one is never granted twice.
-            conn.execute(
-                insert_or_ignore(conn.dialect.name, enrollments).values(
-                    community_id=self.community_id,
-                    member_id=self.member_id,
-                    course_id=item.course_id,
-                    order_id=None,
-                    granted_at=self.at,
-                )
-            )
-            conn.execute(
-                update(enrollments)
-                .where(
-                    enrollments.c.member_id == self.member_id,
-                    enrollments.c.course_id == item.course_id,
-                    enrollments.c.revoked_at.is_not(None),
-                )
-                .values(revoked_at=None, order_id=None, granted_at=self.at)
-            )
+            for statement in grant_statements(
+                conn.dialect.name, self.community_id, self.member_id, item.course_id, None, self.at
+            ):
+                conn.execute(statement)
         elif item.kind == "coupon" and item.coupon_id is not None:
             template = conn.execute(select(coupons).where(coupons.c.id == item.coupon_id)).one()
             conn.execute(
@@ -421,24 +408,10 @@ class _CourseForPoints:
         )
         if owned:
             return LIMIT
-        conn.execute(
-            insert_or_ignore(conn.dialect.name, enrollments).values(
-                community_id=self.community_id,
-                member_id=self.member_id,
-                course_id=self.course.id,
-                order_id=None,
-                granted_at=self.at,
-            )
-        )
-        conn.execute(
-            update(enrollments)
-            .where(
-                enrollments.c.member_id == self.member_id,
-                enrollments.c.course_id == self.course.id,
-                enrollments.c.revoked_at.is_not(None),
-            )
-            .values(revoked_at=None, order_id=None, granted_at=self.at)
-        )
+        for statement in grant_statements(
+            conn.dialect.name, self.community_id, self.member_id, self.course.id, None, self.at
+        ):
+            conn.execute(statement)
         conn.execute(
             insert(redemptions).values(
                 community_id=self.community_id,
@@ -450,11 +423,6 @@ class _CourseForPoints:
             )
         )
         return None
-
-
-def _require_creator(community: Community, actor: Member) -> None:
-    if actor.role is not Role.CREATOR or actor.community_id != community.id:
-        raise NotAllowed(msg("Only creators can manage the mall."))
 
 
 def _item(row: Any) -> MallItem:

@@ -30,9 +30,11 @@ from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.events import Attachment
 from core.i18n import msg
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
+
+CATALOG_FOR_CREATORS = msg("Only creators can change the catalog.")
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 MAX_FILE = 10 * 2**20  # bytes in a lesson's file
@@ -49,7 +51,7 @@ class CatalogService:
     async def add_course(
         self, community: Community, actor: Member, code: str, price: Money, title: str
     ) -> Course:
-        _require_creator(community, actor)
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
         code = _checked_code(code)
         title = _checked_title(title)
         await self._refuse_taken_code(community, code)
@@ -83,7 +85,7 @@ class CatalogService:
         self, community: Community, actor: Member, code: str, field: str, value: Any
     ) -> Course:
         """``field``: title, description, price (Money), points (int or None), completion (int)."""
-        _require_creator(community, actor)
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
         if field == "title":
             changes: dict[str, Any] = {"title": _checked_title(value)}
@@ -112,7 +114,7 @@ class CatalogService:
         return await self.course(community, code, include_hidden=True)
 
     async def set_hidden(self, community: Community, actor: Member, code: str, hidden: bool) -> Course:
-        _require_creator(community, actor)
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
         async with self._db.write() as conn:
             await conn.execute(update(courses).where(courses.c.id == course.id).values(hidden=hidden))
@@ -138,7 +140,7 @@ class CatalogService:
     ) -> Lesson:
         """Append a lesson to the course: text and links, and optionally a file (at most
         MAX_FILE bytes); ``unlock_days`` after purchase it opens (drip)."""
-        _require_creator(community, actor)
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
         title = _checked_title(title)
         if not body.strip() and file is None:
@@ -181,7 +183,7 @@ class CatalogService:
         course_codes: list[str],
     ) -> Bundle:
         """A bundle of existing courses at its own price (its code shares the courses' namespace)."""
-        _require_creator(community, actor)
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
         code = _checked_code(code)
         title = _checked_title(title)
         await self._refuse_taken_code(community, code)
@@ -385,24 +387,8 @@ class CatalogService:
         at: datetime,
     ) -> None:
         """Give the member the course inside the caller's transaction (again after a revoke)."""
-        await conn.execute(
-            insert_or_ignore(self._db.dialect, enrollments).values(
-                community_id=community_id,
-                member_id=member_id,
-                course_id=course_id,
-                order_id=order_id,
-                granted_at=at,
-            )
-        )
-        await conn.execute(
-            update(enrollments)
-            .where(
-                enrollments.c.member_id == member_id,
-                enrollments.c.course_id == course_id,
-                enrollments.c.revoked_at.is_not(None),
-            )
-            .values(revoked_at=None, order_id=order_id, granted_at=at)
-        )
+        for statement in grant_statements(self._db.dialect, community_id, member_id, course_id, order_id, at):
+            await conn.execute(statement)
 
     async def revoke_order(self, conn: AsyncConnection, order_id: int, at: datetime) -> None:
         """Take back what ``order_id`` granted, inside the caller's transaction (a full refund);
@@ -412,6 +398,29 @@ class CatalogService:
             .where(enrollments.c.order_id == order_id, enrollments.c.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+
+def grant_statements(
+    dialect: str, community_id: int, member_id: int, course_id: int, order_id: int | None, at: datetime
+) -> list[Any]:
+    """The statements that give a member a course: the enrollment if there is none, and a
+    revoked one (after a refund) restored. For async callers and for ledger guards alike."""
+    return [
+        insert_or_ignore(dialect, enrollments).values(
+            community_id=community_id,
+            member_id=member_id,
+            course_id=course_id,
+            order_id=order_id,
+            granted_at=at,
+        ),
+        update(enrollments)
+        .where(
+            enrollments.c.member_id == member_id,
+            enrollments.c.course_id == course_id,
+            enrollments.c.revoked_at.is_not(None),
+        )
+        .values(revoked_at=None, order_id=order_id, granted_at=at),
+    ]
 
 
 async def _load_bundle(conn: AsyncConnection, row: Any) -> Bundle:
@@ -439,11 +448,6 @@ async def _progress(conn: AsyncConnection, member_id: int, course_id: int) -> tu
         .where(lesson_progress.c.member_id == member_id, lessons.c.course_id == course_id)
     )
     return int(total or 0), int(done or 0)
-
-
-def _require_creator(community: Community, actor: Member) -> None:
-    if actor.role is not Role.CREATOR or actor.community_id != community.id:
-        raise NotAllowed(msg("Only creators can change the catalog."))
 
 
 def _checked_code(code: str) -> str:

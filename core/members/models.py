@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from core.errors import NotAllowed
 from core.events import ChatKind
 from core.i18n import Msg, msg
 
@@ -72,3 +73,10 @@ class Chat:
     external_id: str
     kind: ChatKind
     title: str
+
+
+def require_creator(community: Community, actor: Member, refusal: Msg) -> None:
+    """Authorization in the core, whatever the adapter checked: ``actor`` must be a creator of
+    ``community``; else NotAllowed with ``refusal``."""
+    if actor.role is not Role.CREATOR or actor.community_id != community.id:
+        raise NotAllowed(refusal)
