@@ -15,6 +15,7 @@ from core.access.tables import plans
 from core.audit.log import record
 from core.catalog.models import Product
 from core.catalog.money import Money
+from core.catalog.service import checked_title
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import msg
@@ -75,9 +76,7 @@ class PlanService:
         if period not in MONTHS:
             raise InvalidInput(msg("A plan renews every month, quarter or year."))
         _check_days(trial_days, grace_days)
-        title = " ".join(title.split())[:200]
-        if not title:
-            raise InvalidInput(msg("A title cannot be empty."))
+        title = checked_title(title)
         try:
             async with self._db.write() as conn:
                 await conn.execute(
@@ -114,7 +113,7 @@ class PlanService:
         require_creator(community, actor, PLANS_FOR_CREATORS)
         plan = await self.get(community, code, include_hidden=True)
         if field == "title":
-            changes: dict[str, Any] = {"title": " ".join(str(value).split())[:200]}
+            changes: dict[str, Any] = {"title": checked_title(str(value))}
         elif field == "price":
             changes = {"price_minor": value.minor, "currency": value.currency}
         elif field in ("trial", "grace"):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from core.audit.log import record
 from core.catalog.coupons import CouponService
 from core.catalog.models import Course
-from core.catalog.service import CatalogService, grant_statements
+from core.catalog.service import CatalogService, checked_title, grant_statements
 from core.catalog.tables import coupons, courses, enrollments, mall_items, redemptions
 from core.clock import Clock
 from core.errors import InvalidInput
@@ -113,9 +113,7 @@ class MallService:
             title = title or (await self._catalog.course_by_id(course_id)).title
         elif kind == "coupon":
             coupon_id = (await self._coupons.get(community, target or "")).id
-        title = " ".join(title.split())[:200]
-        if not title:
-            raise InvalidInput(msg("A title cannot be empty."))
+        title = checked_title(title)
         try:
             async with self._db.write() as conn:
                 await conn.execute(

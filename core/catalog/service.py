@@ -53,7 +53,7 @@ class CatalogService:
     ) -> Course:
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         code = _checked_code(code)
-        title = _checked_title(title)
+        title = checked_title(title)
         await self._refuse_taken_code(community, code)
         values = {
             "community_id": community.id,
@@ -88,7 +88,7 @@ class CatalogService:
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
         if field == "title":
-            changes: dict[str, Any] = {"title": _checked_title(value)}
+            changes: dict[str, Any] = {"title": checked_title(value)}
         elif field == "description":
             changes = {"description": str(value)[:4000]}
         elif field == "price":
@@ -142,7 +142,7 @@ class CatalogService:
         MAX_FILE bytes); ``unlock_days`` after purchase it opens (drip)."""
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
-        title = _checked_title(title)
+        title = checked_title(title)
         if not body.strip() and file is None:
             raise InvalidInput(msg("A lesson needs some content."))
         if file is not None and len(file.data) > MAX_FILE:
@@ -185,7 +185,7 @@ class CatalogService:
         """A bundle of existing courses at its own price (its code shares the courses' namespace)."""
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         code = _checked_code(code)
-        title = _checked_title(title)
+        title = checked_title(title)
         await self._refuse_taken_code(community, code)
         members = [await self.course(community, c, include_hidden=True) for c in dict.fromkeys(course_codes)]
         if len(members) < 2:
@@ -457,7 +457,8 @@ def _checked_code(code: str) -> str:
     return code
 
 
-def _checked_title(title: str) -> str:
+def checked_title(title: str) -> str:
+    """A title with its spaces tidied; InvalidInput when empty or longer than 200 characters."""
     title = " ".join(title.split())
     if not title:
         raise InvalidInput(msg("A title cannot be empty."))
