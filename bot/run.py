@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.app import App
@@ -70,10 +71,18 @@ def _start_payments(app: App, config: Config, http: HttpServer) -> None:
             public_url=str(settings["public_url"]),
             clock=app.clock,
             api_base=str(settings["api_base"]) if settings.get("api_base") else None,
+            plan_period=_plan_period(app),
         )
         app.services.orders.register(provider, first=True)
         StripeWebhook(app, _reveal(settings["webhook_secret"])).install(http)
         print("studyhall: stripe payments on", flush=True)
+
+
+def _plan_period(app: App) -> Callable[[int], Awaitable[str]]:
+    async def period(plan_id: int) -> str:
+        return (await app.services.plans.by_id(plan_id)).period
+
+    return period
 
 
 def _reveal(value: str | Secret) -> str:

@@ -31,7 +31,15 @@ class FakeStripe:
         app.router.add_post("/v1/checkout/sessions", self._create_session)
         app.router.add_get("/v1/checkout/sessions", self._list_sessions)
         app.router.add_post("/v1/refunds", self._refund)
+        app.router.add_post("/v1/subscriptions/{id}", self._update_subscription)
         return app
+
+    async def _update_subscription(self, request: web.Request) -> web.Response:
+        form = await self._record(request)
+        ends = form.get("cancel_at_period_end") == "true"
+        return web.json_response(
+            {"id": request.match_info["id"], "object": "subscription", "cancel_at_period_end": ends}
+        )
 
     async def _record(self, request: web.Request) -> dict[str, str]:
         form = dict(parse_qsl(await request.text())) if request.method == "POST" else dict(request.query)

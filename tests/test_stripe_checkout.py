@@ -129,3 +129,48 @@ async def test_refunds_against_localstripe_a_real_payment_intent(
         refunds = await client.v1.refunds.list_async(params={"payment_intent": intent.id})
     assert sorted(r.amount for r in refunds.data) == [500, 1499]
     assert (done.order.status, done.order.refunded) == (Status.REFUNDED, 1999)
+
+
+async def test_a_plan_is_sold_as_a_stripe_subscription_and_cancel_stops_it_there(
+    app: App, shop: Shop, stripe_api: tuple[FakeStripe, str], clock: ManualClock
+) -> None:
+    fake, base = stripe_api
+    plans, subs, orders = app.services.plans, app.services.subscriptions, app.services.orders
+
+    async def period(plan_id: int) -> str:
+        return (await plans.by_id(plan_id)).period
+
+    stripe = StripeProvider(
+        "sk_test_1", public_url="https://h", clock=clock, api_base=base, plan_period=period
+    )
+    orders.register(stripe, first=True)
+    plan = await plans.add(
+        shop.community,
+        shop.mei,
+        code="quarterly",
+        title="Quarterly",
+        price=Money("USD", 2500),
+        period="quarter",
+    )
+    done = await subs.subscribe(shop.community, shop.ana, plan)
+    assert done.order is not None and done.order.provider == "stripe"
+    await stripe.start(done.order)
+    [(_, _, form, _)] = fake.calls
+    assert form["mode"] == "subscription"
+    assert (
+        form["line_items[0][price_data][recurring][interval]"],
+        form["line_items[0][price_data][recurring][interval_count]"],
+    ) == ("month", "3")
+    assert form["subscription_data[metadata][order_id]"] == str(done.order.id)
+    assert "payment_intent_data[metadata][order_id]" not in form
+
+    await orders.record_payment(
+        done.order.id, provider="stripe", provider_ref="sub_9", paid=done.order.amount
+    )
+    fake.calls.clear()
+    await subs.cancel(shop.ana, plan)
+    await subs.subscribe(shop.community, shop.ana, plan)  # changes her mind
+    assert [(path, form) for _, path, form, _ in fake.calls] == [
+        ("/v1/subscriptions/sub_9", {"cancel_at_period_end": "true"}),
+        ("/v1/subscriptions/sub_9", {"cancel_at_period_end": "false"}),
+    ]

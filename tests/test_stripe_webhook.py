@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import pytest
@@ -165,3 +166,64 @@ async def test_two_deliveries_at_once_to_two_processes_deliver_once(
     assert len(hook.told) + len(told) == 1
     assert (await app.services.orders.get(order.id)).status is Status.FULFILLED
     assert await app.services.ledger.balance(shop.community.id, shop.ana.id) == Balance(19, 19)
+
+
+async def test_a_plan_bought_with_stripe_renews_by_its_invoices_until_stripe_ends_it(
+    app: App, shop: Shop, hook: Hook, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from core.access.plans import add_period
+    from core.catalog.money import Money
+
+    plan = await app.services.plans.add(
+        shop.community, shop.mei, code="monthly", title="Monthly", price=Money("USD", 999), period="month"
+    )
+    subs = app.services.subscriptions
+    done = await subs.subscribe(shop.community, shop.ana, plan)
+    assert done.order is not None
+    async with app.db.write() as conn:
+        from sqlalchemy import update
+
+        from core.orders.tables import orders
+
+        await conn.execute(update(orders).where(orders.c.id == done.order.id).values(provider="stripe"))
+    app.services.orders.register(_Recurring(), first=True)
+    session = {**paid_session(done.order.id, 999), "mode": "subscription", "subscription": "sub_1"}
+    assert await hook.post(event("evt_1", "checkout.session.completed", session)) == 200
+    first = await subs.get(shop.ana, plan)
+    assert first is not None and (first.status, first.provider_ref) == ("active", "sub_1")
+    assert first.period_end == add_period(clock.now(), "month")
+
+    def invoice(event_id: str, kind: str, end: datetime, reason: str = "subscription_cycle") -> str:
+        lines = {"data": [{"period": {"start": 0, "end": int(end.timestamp())}}]}
+        return event(
+            event_id,
+            kind,
+            {"id": f"in_{event_id}", "subscription": "sub_1", "billing_reason": reason, "lines": lines},
+        )
+
+    second_end = add_period(first.period_end, "month")
+    assert await hook.post(invoice("evt_2", "invoice.paid", second_end)) == 200
+    renewed = await subs.get(shop.ana, plan)
+    assert renewed is not None and (renewed.status, renewed.period_end) == ("active", second_end)
+
+    clock.set(second_end + timedelta(hours=1))
+    assert await hook.post(invoice("evt_3", "invoice.payment_failed", second_end)) == 200
+    grace = await subs.get(shop.ana, plan)
+    assert grace is not None and grace.status == "grace" and await subs.entitled(shop.ana.id, plan.id)
+    assert any("did not go through" in str(o.reply) for o in hook.told)
+
+    assert await hook.post(event("evt_4", "customer.subscription.deleted", {"id": "sub_1"})) == 200
+    assert (await subs.get(shop.ana, plan)).status == "ended"  # type: ignore[union-attr]
+    assert not await subs.entitled(shop.ana.id, plan.id)
+
+
+class _Recurring:
+    """Stands in for the Stripe provider's flag (its API is not called in this test)."""
+
+    name = "stripe"
+    bills_plans_itself = True
+
+    def accepts(self, currency: str) -> bool:
+        return False

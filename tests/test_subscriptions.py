@@ -192,3 +192,33 @@ async def test_trials_started_at_once_from_two_processes_give_one_trial(
     )
     assert sum(r.trial is not None for r in results) == 1
     assert all(r.order is not None for r in results if r.trial is None)
+
+
+async def test_a_subscription_its_provider_renews_waits_a_day_for_the_renewal_before_grace(
+    app: App, shop: Shop, clock: ManualClock
+) -> None:
+    from sqlalchemy import update
+
+    from core.access.tables import subscriptions
+
+    subs = app.services.subscriptions
+    plan = await monthly(app, shop, grace_days=3)
+    await pay(app, shop, shop.ana, plan)
+    async with app.db.write() as conn:  # as if bought as a Stripe subscription
+        await conn.execute(update(subscriptions).values(provider="stripe", provider_ref="sub_1"))
+    sub = await subs.get(shop.ana, plan)
+    assert sub is not None and sub.renews_by_itself
+
+    clock.set(sub.period_end - 2 * DAY)
+    await subs.tend(clock.now())
+    [(_, note)] = app.services.notices.take()
+    assert render(note.segments[0].content, "en").startswith(
+        "Your subscription to Monthly renews by itself on"
+    )  # type: ignore[union-attr]
+    clock.set(sub.period_end + timedelta(hours=12))
+    assert (await subs.tend(clock.now()))["grace"] == 0  # the provider's invoice normally comes first
+    assert await subs.renewed_by_provider("stripe", "sub_1", add_period(sub.period_end, "month"))
+    renewed = await subs.get(shop.ana, plan)
+    assert renewed is not None and renewed.period_end == add_period(sub.period_end, "month")
+    clock.set(renewed.period_end + 2 * DAY)
+    assert (await subs.tend(clock.now()))["grace"] == 1  # no renewal came: grace after all

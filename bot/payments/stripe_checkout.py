@@ -9,6 +9,7 @@ reconciliation lists recent sessions for any whose webhook never came.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,14 +25,23 @@ log = logging.getLogger(__name__)
 NAME = "stripe"
 MIN_OPEN, MAX_OPEN = timedelta(minutes=31), timedelta(hours=23, minutes=59)  # Stripe's bounds, inside
 MAX_LISTED = 1_000  # sessions one reconciliation looks at
+RECURRING = {"month": ("month", 1), "quarter": ("month", 3), "year": ("year", 1)}
 
 
 class StripeProvider:
     name = NAME
+    bills_plans_itself = True  # a plan bought here is a Stripe subscription that renews by itself
 
     def __init__(
-        self, secret_key: str, *, public_url: str, clock: Clock, api_base: str | None = None
+        self,
+        secret_key: str,
+        *,
+        public_url: str,
+        clock: Clock,
+        api_base: str | None = None,
+        plan_period: Callable[[int], Awaitable[str]] | None = None,
     ) -> None:
+        """``plan_period``: a plan's period (month, quarter, year) by its id, for subscriptions."""
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else {},
@@ -40,6 +50,7 @@ class StripeProvider:
         )
         self._public_url = public_url.rstrip("/")
         self._clock = clock
+        self._plan_period = plan_period
 
     def accepts(self, currency: str) -> bool:
         return currency != STARS
@@ -47,30 +58,44 @@ class StripeProvider:
     async def start(self, order: Order) -> Checkout:
         now = self._clock.now()
         closes = min(max(order.expires_at, now + MIN_OPEN), now + MAX_OPEN)
+        price_data: dict[str, Any] = {
+            "currency": order.amount.currency.lower(),
+            "unit_amount": order.amount.minor,
+            "product_data": {"name": order.title[:250]},
+        }
+        metadata = {"order_id": str(order.id), "community_id": str(order.community_id)}
+        params: dict[str, Any] = {
+            "client_reference_id": str(order.id),
+            "metadata": metadata,
+            "success_url": f"{self._public_url}/paid?order={order.id}",
+            "cancel_url": f"{self._public_url}/cancelled?order={order.id}",
+            "expires_at": int(closes.timestamp()),
+        }
+        if order.product_kind == "plan" and self._plan_period is not None:
+            # A Stripe subscription: it charges every period by itself; invoices come by webhook.
+            interval, count = RECURRING[await self._plan_period(order.product_id)]
+            price_data["recurring"] = {"interval": interval, "interval_count": count}
+            params.update(mode="subscription", subscription_data={"metadata": metadata})
+        else:
+            params.update(mode="payment", payment_intent_data={"metadata": {"order_id": str(order.id)}})
+        params["line_items"] = [{"quantity": 1, "price_data": price_data}]
         session = await self._client.v1.checkout.sessions.create_async(
-            params={
-                "mode": "payment",
-                "client_reference_id": str(order.id),
-                "line_items": [
-                    {
-                        "quantity": 1,
-                        "price_data": {
-                            "currency": order.amount.currency.lower(),
-                            "unit_amount": order.amount.minor,
-                            "product_data": {"name": order.title[:250]},
-                        },
-                    }
-                ],
-                "metadata": {"order_id": str(order.id), "community_id": str(order.community_id)},
-                "payment_intent_data": {"metadata": {"order_id": str(order.id)}},
-                "success_url": f"{self._public_url}/paid?order={order.id}",
-                "cancel_url": f"{self._public_url}/cancelled?order={order.id}",
-                "expires_at": int(closes.timestamp()),
-            },
+            params=params,  # type: ignore[arg-type]
             options={"idempotency_key": f"studyhall-checkout-{order.id}"},
         )
         return Checkout(
             msg("Pay {price} securely with Stripe: press Pay.", price=order.amount), url=session.url
+        )
+
+    async def stop_renewing(self, subscription_id: str) -> None:
+        """/cancel: the Stripe subscription ends at the end of the paid period."""
+        await self._client.v1.subscriptions.update_async(
+            subscription_id, params={"cancel_at_period_end": True}
+        )
+
+    async def resume_renewing(self, subscription_id: str) -> None:
+        await self._client.v1.subscriptions.update_async(
+            subscription_id, params={"cancel_at_period_end": False}
         )
 
     async def refund(self, order: Order, amount_minor: int) -> str:
@@ -114,8 +139,8 @@ def settled_payment(session: Any) -> SettledPayment | None:
     reference = str(get("client_reference_id") or "")
     if get("status") != "complete" or get("payment_status") != "paid" or not reference.isdigit():
         return None
+    # A subscription is known by its id (its invoices name it); a one-off payment by its intent.
+    ref = get("subscription") if get("mode") == "subscription" else get("payment_intent")
     return SettledPayment(
-        int(reference),
-        str(get("payment_intent") or get("id")),
-        Money(str(get("currency")).upper(), int(get("amount_total"))),
+        int(reference), str(ref or get("id")), Money(str(get("currency")).upper(), int(get("amount_total")))
     )

@@ -11,6 +11,7 @@ logged for a human and answered 200 (retrying would not change it).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PATH = "/stripe/webhook"
 PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+# Subscriptions: invoice.paid extends a period, invoice.payment_failed starts grace,
+# customer.subscription.deleted ends it.
 
 
 class StripeWebhook:
@@ -80,6 +83,21 @@ class StripeWebhook:
                 await orders.expire(int(reference))
                 return int(reference)
             return None
+        if kind == "invoice.paid" and obj.get("billing_reason") != "subscription_create":
+            # A renewal (the first period came with the checkout): runs to the invoice's period end.
+            ref, end = _subscription_of(obj), _period_end(obj)
+            if ref and end:
+                await self._app.services.subscriptions.renewed_by_provider(NAME, ref, end)
+            return None
+        if kind == "invoice.payment_failed":
+            ref = _subscription_of(obj)
+            if ref and await self._app.services.subscriptions.renewal_failed_by_provider(NAME, ref):
+                await self._app.send(await self._app.pending_notices())
+            return None
+        if kind == "customer.subscription.deleted":
+            if await self._app.services.subscriptions.ended_by_provider(NAME, str(obj.get("id"))):
+                await self._app.send(await self._app.pending_notices())
+            return None
         if kind == "charge.refunded":
             order = await orders.by_provider_ref(NAME, str(obj.get("payment_intent") or ""))
             if order is None:
@@ -90,3 +108,22 @@ class StripeWebhook:
             )
             return order.id
         return None
+
+
+def _subscription_of(invoice: dict[str, Any]) -> str | None:
+    """The subscription an invoice bills (older API versions name it at the top, newer ones
+    under ``parent``)."""
+    direct = invoice.get("subscription")
+    if direct:
+        return str(direct)
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return str(details["subscription"]) if details.get("subscription") else None
+
+
+def _period_end(invoice: dict[str, Any]) -> datetime | None:
+    """When the period this invoice paid for ends (its subscription line's period)."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    ends = [line.get("period", {}).get("end") for line in lines if line.get("period", {}).get("end")]
+    if not ends:
+        return None
+    return datetime.fromtimestamp(max(int(end) for end in ends), UTC)

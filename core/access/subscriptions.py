@@ -12,6 +12,7 @@ on the day a trial or a paid period ends), each recorded so it is sent once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,8 +34,11 @@ from core.replies import Reply
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
 
+log = logging.getLogger(__name__)
+
 LIVE = ("trial", "active", "grace")
 RENEW_WINDOW = timedelta(days=7)  # how early a paid period can be renewed
+PROVIDER_SLACK = timedelta(days=1)  # how long a self-renewing period waits for its provider's renewal
 REMIND_DAYS = (3, 0)
 
 
@@ -48,6 +52,12 @@ class Subscription:
     grace_until: datetime | None
     cancel_at_period_end: bool
     trial_used: bool
+    provider: str | None = None  # set when a provider bills it by itself (Stripe)
+    provider_ref: str | None = None
+
+    @property
+    def renews_by_itself(self) -> bool:
+        return self.provider_ref is not None
 
     @property
     def access_until(self) -> datetime:
@@ -85,6 +95,7 @@ class SubscriptionService:
         now = self._clock.now()
         current = await self.get(member, plan)
         if current is not None and current.status in LIVE and current.cancel_at_period_end:
+            await self._tell_provider(current, "resume_renewing")
             async with self._db.write() as conn:
                 await conn.execute(
                     update(subscriptions)
@@ -121,6 +132,7 @@ class SubscriptionService:
         current = await self.get(member, plan)
         if current is None or current.status not in LIVE:
             raise InvalidInput(msg("You have no subscription to {title}.", title=plan.title))
+        await self._tell_provider(current, "stop_renewing")
         async with self._db.write() as conn:
             await conn.execute(
                 update(subscriptions)
@@ -128,6 +140,89 @@ class SubscriptionService:
                 .values(cancel_at_period_end=True, updated_at=self._clock.now())
             )
         return await self.get(member, plan)  # type: ignore[return-value]
+
+    async def _tell_provider(self, sub: Subscription, action: str) -> None:
+        """For a subscription its provider bills by itself, stop or resume renewing there first
+        (so studyhall never says "cancelled" while Stripe keeps charging)."""
+        if not sub.renews_by_itself:
+            return
+        provider = self._orders.providers.get(sub.provider or "")
+        call = getattr(provider, action, None)
+        if call is None:
+            raise InvalidInput(
+                msg("{provider} is not set up here, so this cannot be changed now.", provider=sub.provider)
+            )
+        try:
+            await call(sub.provider_ref)
+        except Exception:
+            log.warning(
+                "subscriptions: %s %s at %s failed", action, sub.provider_ref, sub.provider, exc_info=True
+            )
+            raise InvalidInput(msg("The payment provider could not be reached; please try again.")) from None
+
+    # -- renewals the provider reports (webhooks) -----------------------------------------
+
+    async def renewed_by_provider(self, provider: str, ref: str, period_end: datetime) -> bool:
+        """The provider charged the next period, which runs until ``period_end``. Idempotent."""
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.provider == provider,
+                    subscriptions.c.provider_ref == ref,
+                    subscriptions.c.period_end <= period_end,
+                )
+                .values(status="active", period_end=period_end, grace_until=None, updated_at=now)
+            )
+        return moved.rowcount == 1
+
+    async def renewal_failed_by_provider(self, provider: str, ref: str) -> bool:
+        """The provider could not charge the renewal: grace starts now (it keeps retrying)."""
+        row = await self._by_ref(provider, ref)
+        if row is None or row.status != "active":
+            return False
+        plan = await self._plans.by_id(row.plan_id)
+        now = self._clock.now()
+        sub = _subscription(row, plan)
+        await self._move(
+            sub, "grace", now, grace_until=max(now, sub.period_end) + timedelta(days=plan.grace_days)
+        )
+        self._tell(
+            sub,
+            msg(
+                "Your payment for {title} did not go through. Your access continues for {days} days while "
+                "it is tried again; update your card with the provider.",
+                title=plan.title,
+                days=plan.grace_days,
+            ),
+        )
+        return True
+
+    async def ended_by_provider(self, provider: str, ref: str) -> bool:
+        """The provider ended the subscription (cancelled there, or its retries ran out)."""
+        row = await self._by_ref(provider, ref)
+        if row is None or row.status == "ended":
+            return False
+        plan = await self._plans.by_id(row.plan_id)
+        now = self._clock.now()
+        await self._move(_subscription(row, plan), "ended", now)
+        self._tell(
+            _subscription(row, plan),
+            msg(
+                "Your subscription to {title} has ended. /subscribe {code} to come back.",
+                title=plan.title,
+                code=plan.code,
+            ),
+        )
+        return True
+
+    async def _by_ref(self, provider: str, ref: str) -> Any:
+        query = select(subscriptions).where(
+            subscriptions.c.provider == provider, subscriptions.c.provider_ref == ref
+        )
+        async with self._db.read() as conn:
+            return (await conn.execute(query)).first()
 
     async def get(self, member: Member, plan: Plan) -> Subscription | None:
         query = select(subscriptions).where(
@@ -184,6 +279,8 @@ class SubscriptionService:
             )
         ).one()
         start = row.period_end if row.status in ("trial", "active") and row.period_end > now else now
+        provider = self._orders.providers.get(order.provider)
+        recurring = bool(getattr(provider, "bills_plans_itself", False)) and order.provider_ref is not None
         await conn.execute(
             update(subscriptions)
             .where(subscriptions.c.id == row.id)
@@ -193,6 +290,8 @@ class SubscriptionService:
                 grace_until=None,
                 cancel_at_period_end=False,
                 updated_at=now,
+                provider=order.provider if recurring else None,
+                provider_ref=order.provider_ref if recurring else None,
                 **({"started_at": now} if row.status == "ended" else {}),
             )
         )
@@ -241,6 +340,12 @@ class SubscriptionService:
             if sub.status in ("trial", "active") and sub.period_end > now:
                 counts["reminded"] += await self._remind(sub, now)
             elif sub.status in ("trial", "active"):
+                if (
+                    sub.renews_by_itself
+                    and not sub.cancel_at_period_end
+                    and now < sub.period_end + PROVIDER_SLACK
+                ):
+                    continue  # the provider's renewal normally arrives first
                 counts[await self._period_over(sub, now)] += 1
             elif sub.grace_until is not None and sub.grace_until <= now:
                 await self._move(sub, "ended", now, grace_until=sub.grace_until)
@@ -276,6 +381,12 @@ class SubscriptionService:
                 title=plan.title,
                 date=date,
                 code=plan.code,
+            )
+        elif sub.renews_by_itself and not sub.cancel_at_period_end:
+            text = msg(
+                "Your subscription to {title} renews by itself on {date}. /cancel stops it.",
+                title=plan.title,
+                date=date,
             )
         elif sub.cancel_at_period_end:
             text = msg(
@@ -355,4 +466,6 @@ def _subscription(row: Any, plan: Plan) -> Subscription:
         row.grace_until,
         row.cancel_at_period_end,
         row.trial_used,
+        row.provider,
+        row.provider_ref,
     )

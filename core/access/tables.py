@@ -49,11 +49,16 @@ subscriptions = Table(
     Column("grace_until", UTCDateTime, nullable=True),
     Column("cancel_at_period_end", Boolean, nullable=False, server_default="0"),
     Column("trial_used", Boolean, nullable=False, server_default="0"),
+    # Who bills it and their id for it (a Stripe subscription renews by itself; its invoices
+    # arrive by webhook). None: renewed by /subscribe, one period at a time.
+    Column("provider", String(20), nullable=True),
+    Column("provider_ref", String(200), nullable=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("status IN ('trial', 'active', 'grace', 'ended')", name="status_known"),
     UniqueConstraint("member_id", "plan_id", name="uq_subscriptions_member"),  # one row, renewed in place
     Index("ix_subscriptions_status_period_end", "status", "period_end"),
+    Index("ix_subscriptions_provider_ref", "provider", "provider_ref"),
 )
 
 # Reminders already sent, so a job that runs again (or twice) sends each once.

@@ -78,6 +78,8 @@ def upgrade() -> None:
     sa.Column('grace_until', core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('cancel_at_period_end', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('trial_used', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('provider', sa.String(length=20), nullable=True),
+    sa.Column('provider_ref', sa.String(length=200), nullable=True),
     sa.Column('started_at', core.storage.types.UTCDateTime(), nullable=False),
     sa.Column('updated_at', core.storage.types.UTCDateTime(), nullable=False),
     sa.CheckConstraint("status IN ('trial', 'active', 'grace', 'ended')", name=op.f('ck_subscriptions_status_known')),
@@ -89,6 +91,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.create_index('ix_subscriptions_status_period_end', ['status', 'period_end'], unique=False)
+        batch_op.create_index('ix_subscriptions_provider_ref', ['provider', 'provider_ref'], unique=False)
 
     op.create_table('subscription_reminders',
     sa.Column('subscription_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -103,6 +106,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('subscription_reminders')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscriptions_provider_ref')
         batch_op.drop_index('ix_subscriptions_status_period_end')
 
     op.drop_table('subscriptions')
