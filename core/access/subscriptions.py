@@ -172,6 +172,22 @@ class SubscriptionService:
 
     # -- renewals the provider reports (webhooks) -----------------------------------------
 
+    async def billed_by_provider(self, order: Order, provider: str, ref: str, period_end: datetime) -> None:
+        """From ``order`` on, the provider bills the plan by itself (a Stars subscription's
+        first charge): known there as ``ref``, the period ends when the provider says."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.member_id == order.member_id,
+                    subscriptions.c.plan_id == order.product_id,
+                    subscriptions.c.status == "active",
+                )
+                .values(
+                    provider=provider, provider_ref=ref, period_end=period_end, updated_at=self._clock.now()
+                )
+            )
+
     async def renewed_by_provider(self, provider: str, ref: str, period_end: datetime) -> bool:
         """The provider charged the next period, which runs until ``period_end``. Idempotent."""
         now = self._clock.now()
@@ -184,6 +200,18 @@ class SubscriptionService:
                     subscriptions.c.period_end <= period_end,
                 )
                 .values(status="active", period_end=period_end, grace_until=None, updated_at=now)
+            )
+        if moved.rowcount == 1:
+            row = await self._by_ref(provider, ref)
+            plan = await self._plans.by_id(row.plan_id)
+            self._points.forget_tier_grants(row.community_id)  # a grace may have ended
+            self._tell(
+                _subscription(row, plan),
+                msg(
+                    "Your subscription to {title} renewed; it runs until {date}.",
+                    title=plan.title,
+                    date=period_end.date().isoformat(),
+                ),
             )
         return moved.rowcount == 1
 
@@ -226,6 +254,11 @@ class SubscriptionService:
             ),
         )
         return True
+
+    async def billed_by(self, provider: str, ref: str) -> Subscription | None:
+        """The subscription the provider bills as ``ref``, if any."""
+        row = await self._by_ref(provider, ref)
+        return None if row is None else _subscription(row, await self._plans.by_id(row.plan_id))
 
     async def _by_ref(self, provider: str, ref: str) -> Any:
         query = select(subscriptions).where(
