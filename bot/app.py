@@ -118,7 +118,7 @@ class App:
             ActivityRecord(community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text))
         )
         locale = await members.effective_locale(member, community, event.sender.language)
-        ctx = Context(event, community, chat, member, locale, self.services)
+        ctx = Context(event, community, chat, member, locale, self.services, bot_username=bot_username)
         token = current_locale.set(locale)
         try:
             replies = await self.router.dispatch(ctx, bot_username)
@@ -163,7 +163,8 @@ class App:
         fulfilment = await self.services.orders.record_payment(
             order_id, provider=provider, provider_ref=provider_ref, paid=paid
         )
-        return await self.fulfilment_notices(fulfilment)
+        # With what the delivery told others (a referrer's commission).
+        return await self.fulfilment_notices(fulfilment) + await self.pending_notices()
 
     async def fulfilment_notices(self, fulfilment: Fulfilment) -> list[Outgoing]:
         from bot.handlers.shop import fulfilment_replies

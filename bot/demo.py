@@ -19,6 +19,7 @@ GUIDE = (
     "  /help  /points  /checkin  /top  :in lounge + chat   your points; group messages earn more",
     "  /courses  /buy py101 SPRING15  :pay  /learn py101     buy with a coupon (sandbox), then learn",
     "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (premium)",
+    "  /ref  /commissions  :clock +15d                       Omar came through your link and bought",
     "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
 )
 
@@ -98,6 +99,7 @@ SHOP_SETUP = (
     "/mall add sticker 20 reward Studyhall sticker pack stock=50 | Mailed within a week; DM Mei your address",
     "/mall add ml 300 course ml201 per=1",
     "/plan add monthly 9.99 USD month trial=7 grace=3 tier=premium Demo Academy membership",
+    "/commission set all 10% 5%",
 )
 
 
@@ -116,6 +118,14 @@ async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
     # A members-only group for the membership plan.
     vip = ChatRef(PLATFORM, "group:vip", ChatKind.GROUP, "vip")
     await app.handle(_event(community_name, vip, mei, "/bind plan monthly", when + timedelta(hours=3)))
+    # Omar came through Ana's invitation and bought ml201: Ana has a commission on hold.
+    ana = await app.services.members.ensure_member(community, UserRef(PLATFORM, "ana", "Ana"))
+    link = f"/start ref_{await app.services.referrals.code_of(ana)}"
+    omar, omar_dm = UserRef(PLATFORM, "omar", "Omar"), ChatRef(PLATFORM, "dm:omar", ChatKind.PRIVATE, "Omar")
+    await app.handle(_event(community_name, omar_dm, omar, link, when + timedelta(hours=4)))
+    await app.handle(_event(community_name, omar_dm, omar, "/buy ml201", when + timedelta(hours=5)))
+    await app.pay_sandbox(community, await app.services.members.ensure_member(community, omar))
+    app.services.notices.take()  # the seed's notes to Ana are not news when she opens the demo
 
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:

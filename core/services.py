@@ -20,6 +20,8 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.referrals.commissions import CommissionService
+from core.referrals.service import ReferralService
 from core.settings.service import SettingsService
 from core.storage.batching import GroupCommit
 from core.storage.database import Database
@@ -43,6 +45,8 @@ class Services:
     notices: Notices
     paid_chats: PaidChatService
     orders: OrderService
+    referrals: ReferralService
+    commissions: CommissionService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -61,6 +65,7 @@ class Services:
         notices = Notices()
         plans = PlanService(db, clock, points)
         subscriptions = SubscriptionService(db, clock, plans, orders, notices, points)
+        referrals = ReferralService(db, clock, members, points, settings, orders, notices)
         return cls(
             db=db,
             clock=clock,
@@ -78,6 +83,10 @@ class Services:
             notices=notices,
             paid_chats=PaidChatService(db, clock, members, catalog, plans, subscriptions, points, notices),
             orders=orders,
+            referrals=referrals,
+            commissions=CommissionService(
+                db, clock, members, catalog, plans, settings, referrals, orders, notices
+            ),
         )
 
     async def close(self) -> None:

@@ -31,7 +31,8 @@ from tests.shop_fixtures import Shop
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
-ALL_JOBS = "points_expiry, orders, subscriptions, paid_chats, payments_reconcile"  # as :clock lists them
+# Every job, as :clock lists them.
+ALL_JOBS = "points_expiry, orders, subscriptions, paid_chats, referrals, payments_reconcile"
 
 
 # -- no internet ----------------------------------------------------------------------------

@@ -19,9 +19,9 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
-    # and Li's /buy and /review: all logged
+    # Li's /buy and /review, the /bind, and Omar's /start through Ana's link and /buy: all logged
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2
     )
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
@@ -36,7 +36,11 @@ async def test_seed_creates_the_community_once(app: App) -> None:
         ("vip", "plan", "monthly")
     ]
     assert await app.services.ledger.totals(community.id) == (0, 0)
+    # Ana invited Omar, who bought ml201 ($29.99): her 10% waits out the hold.
+    ana = (await members.find_by_name(community.id, "Ana"))[0]
+    [balance] = await app.services.commissions.balances(ana)
+    assert (balance.currency, balance.pending, balance.available) == ("USD", 299, 0)
 
 
-def test_guide_is_five_lines_after_its_title() -> None:
-    assert len(GUIDE) == 5
+def test_guide_is_a_title_and_five_lines() -> None:
+    assert len(GUIDE) == 6

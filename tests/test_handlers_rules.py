@@ -31,6 +31,12 @@ DEFAULT_RULES = [
     "bot> order.expiry_minutes = 60 — minutes an unpaid order stays open",
     "bot> purchase.points_percent = 100 — purchase points per 100 units of currency spent"
     " (100: one point per unit)",
+    "bot> referral.window_days = 30 — days after first contact in which a referral link still counts",
+    "bot> referral.join_points = 20 — points to the referrer when the referee takes part",
+    "bot> referral.purchase_points = 50 — points to the referrer at the referee's first purchase",
+    "bot> referral.welcome_points = 10 — points for someone who joins through a link",
+    "bot> referral.staff = off — links of moderators and creators attribute referrals too",
+    "bot> commission.hold_days = 14 — days a commission is held for refunds",
 ]
 DEFAULT_TIERS = [
     "bot> Tiers (by lifetime earned points):",
@@ -49,9 +55,7 @@ async def test_everyone_reads_the_rules(console: ConsoleDriver) -> None:
         "bot> message.points = 1 — 每条合格群消息的积分",
         "bot> message.min_length = 10 — 消息获得积分所需的最少字符数",
     ]
-    assert out[-1] == (
-        "bot> purchase.points_percent = 100 — 每消费 100 个货币单位获得的购买积分（100：每单位 1 积分）"
-    )
+    assert out[-1] == "bot> commission.hold_days = 14 — 佣金为退款冻结的天数"
 
 
 async def test_creators_change_the_rules(app: App, console: ConsoleDriver) -> None:

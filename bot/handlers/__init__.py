@@ -12,6 +12,7 @@ def build_router() -> Router:
         moderation,
         paid_chats,
         points,
+        referrals,
         roles,
         rules,
         shop,
@@ -19,6 +20,19 @@ def build_router() -> Router:
     )
 
     router = Router()
-    for module in (basics, roles, points, moderation, rules, shop, coupons, mall, subscriptions, paid_chats):
+    modules = (
+        basics,
+        roles,
+        points,
+        moderation,
+        rules,
+        shop,
+        coupons,
+        mall,
+        subscriptions,
+        paid_chats,
+        referrals,
+    )
+    for module in modules:
         router.include(module.router)
     return router

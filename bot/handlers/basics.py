@@ -6,6 +6,7 @@ from core.commands.context import Context
 from core.commands.params import Choice, Word
 from core.commands.router import Router
 from core.i18n import msg
+from core.referrals.service import code_from_payload
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
@@ -26,12 +27,18 @@ LANGUAGE = Choice(
     params=(Word("payload", optional=True),),
 )
 async def start(ctx: Context) -> Reply:
+    builder = ReplyBuilder().bold(
+        msg("Welcome to {community}, {name}!", community=ctx.community.name, name=ctx.member.display_name)
+    )
+    code = code_from_payload(ctx.args["payload"])  # a referral link: t.me/bot?start=ref_CODE
+    if code is not None:
+        came = await ctx.services.referrals.attribute(ctx.community, ctx.member, code)
+        if came is not None:
+            builder.line().text(msg("{name} invited you.", name=came.referrer.display_name))
+            if came.welcome_points:
+                builder.text(" ").text(msg("+{points} welcome points.", points=came.welcome_points))
     return (
-        ReplyBuilder()
-        .bold(
-            msg("Welcome to {community}, {name}!", community=ctx.community.name, name=ctx.member.display_name)
-        )
-        .line()
+        builder.line()
         .text(msg("Send /help to see what you can do here."))
         .buttons(
             (

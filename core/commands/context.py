@@ -26,6 +26,7 @@ class Context:
     services: Services
     args: dict[str, Any] = field(default_factory=dict)
     router: Router | None = None  # set by the router that dispatches this context
+    bot_username: str | None = None  # the bot's own name on the platform, where it has one
 
     def event_key(self, purpose: str) -> str:
         """An idempotency key for what this event causes: a redelivered message gives the

@@ -10,6 +10,7 @@ they are posted before the order is marked fulfilled: a crash in between leaves 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,11 @@ class OrderService:
         self.providers = {provider.name: provider for provider in providers}
         self._delivered_by_jobs: list[Fulfilment] = []
         self._kinds: dict[str, ProductKind] = {}
+        # Other packages' follow-ups (referral commissions), run after an order is delivered
+        # and after a refund is recorded, outside those transactions. Each must be idempotent;
+        # a failed one is logged and caught up by that package's own job.
+        self._on_fulfilled: list[Callable[[Order], Awaitable[None]]] = []
+        self._on_refunded: list[Callable[[Order], Awaitable[None]]] = []
 
     def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
         """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the
@@ -264,6 +270,19 @@ class OrderService:
             return msg("You already own {title}.", title=product.title)
         return None
 
+    def on_fulfilled(self, hook: Callable[[Order], Awaitable[None]]) -> None:
+        self._on_fulfilled.append(hook)
+
+    def on_refunded(self, hook: Callable[[Order], Awaitable[None]]) -> None:
+        self._on_refunded.append(hook)
+
+    async def _run_hooks(self, hooks: list[Callable[[Order], Awaitable[None]]], order: Order) -> None:
+        for hook in hooks:
+            try:
+                await hook(order)
+            except Exception:
+                log.exception("orders: a follow-up of order %s failed (its job catches up)", order.id)
+
     def register_kind(self, name: str, kind: ProductKind) -> None:
         """Sell another kind of product through orders (plans register themselves)."""
         self._kinds[name] = kind
@@ -396,7 +415,10 @@ class OrderService:
                     await self._catalog.grant(
                         conn, order.community_id, order.member_id, course.id, order.id, now
                     )
-        return Fulfilment(await self.get(order_id), fresh=fresh, points=points if fresh else 0)
+        delivered = await self.get(order_id)
+        if fresh:
+            await self._run_hooks(self._on_fulfilled, delivered)
+        return Fulfilment(delivered, fresh=fresh, points=points if fresh else 0)
 
     async def _post_purchase_points(self, order: Order) -> int:
         percent = await self._settings.get(order.community_id, "purchase.points_percent")
@@ -522,7 +544,9 @@ class OrderService:
                     wanted=wanted,
                     taken=clawed,
                 )
-        return Refund(await self.get(order_id), total - order.refunded, clawed, wanted - clawed)
+        refunded = await self.get(order_id)
+        await self._run_hooks(self._on_refunded, refunded)
+        return Refund(refunded, total - order.refunded, clawed, wanted - clawed)
 
     async def _claw_back(self, order: Order, points: int, total: int) -> int:
         result = await self._points.ledger.post(

@@ -85,5 +85,27 @@ SETTINGS: dict[str, Setting] = {
             10_000,
             msg("purchase points per 100 units of currency spent (100: one point per unit)"),
         ),
+        IntSetting(
+            "referral.window_days",
+            30,
+            1,
+            365,
+            msg("days after first contact in which a referral link still counts"),
+        ),
+        IntSetting(
+            "referral.join_points", 20, 0, 100_000, msg("points to the referrer when the referee takes part")
+        ),
+        IntSetting(
+            "referral.purchase_points",
+            50,
+            0,
+            100_000,
+            msg("points to the referrer at the referee's first purchase"),
+        ),
+        IntSetting(
+            "referral.welcome_points", 10, 0, 100_000, msg("points for someone who joins through a link")
+        ),
+        BoolSetting("referral.staff", False, msg("links of moderators and creators attribute referrals too")),
+        IntSetting("commission.hold_days", 14, 0, 365, msg("days a commission is held for refunds")),
     )
 }

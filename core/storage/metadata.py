@@ -22,6 +22,7 @@ def load_all_tables() -> MetaData:
     import core.ledger.tables
     import core.members.tables
     import core.orders.tables
+    import core.referrals.tables
     import core.settings.tables
     import core.storage.state_tables  # noqa: F401
 

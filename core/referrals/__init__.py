@@ -1,0 +1,1 @@
+"""Referrals: codes, attribution, rewards in points, and commissions in money."""
