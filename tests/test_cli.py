@@ -131,6 +131,35 @@ def test_console_shop_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_console_referral_funnel_end_to_end(db_url: str, tmp_path: Path) -> None:
+    """Share a link; a newcomer starts with it, takes part and buys; the hold passes; the
+    creator pays the commission out. Two runs: the first learns Ana's code."""
+    args = ["console", "--db", db_url, "--community", "refhall"]
+    setup = ":as Mei creator\n/course add py101 19.99 USD Python\n/commission set py101 10%\n:as Ana\n/ref\n"
+    first = studyhall(args, tmp_path, stdin=setup)
+    assert first.returncode == 0, first.stderr
+    [link] = [line.split(": ", 1)[1] for line in first.stdout.splitlines() if "invitation link" in line]
+    funnel = f":as Ben\n{link}\n/checkin\n/buy py101\n:pay\n:clock +15d\n:as Mei\n/payouts\n"
+    funnel += "/payouts pay @Ana bank-42\n:as Ana\n/commissions\n/ref\n"
+    result = studyhall(args, tmp_path, stdin=funnel)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for expected in (
+        "bot> Ana invited you. +10 welcome points.",
+        "bot→Ana> Ben, whom you invited, has joined in.",
+        "bot→Ana> A commission of $1.99 is now available to you (/commissions).",
+        "bot> Ana: $1.99 available, $0.00 held",
+        "bot> Recorded: Ana was paid $1.99.",
+        "bot> Commissions: $1.99 earned ($0.00 available, $0.00 pending, $1.99 paid)",
+        "bot> Invited 1 · took part 1 · first purchases 1",
+    ):
+        assert expected in lines, (expected, lines)
+    # The sandbox clock starts at the real time: the date is today's plus the 14-day hold.
+    earned = "bot→Ana> You earned a commission of $1.99 on Ben's order; it is available from "
+    assert any(line.startswith(earned) for line in lines)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_unmigrated_database_is_refused_with_a_hint(empty_db_url: str, tmp_path: Path) -> None:
     result = studyhall(["console", "--db", empty_db_url], tmp_path, stdin="/help\n")
     assert result.returncode == 2
