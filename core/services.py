@@ -20,6 +20,7 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
 from core.settings.service import SettingsService
@@ -47,6 +48,7 @@ class Services:
     orders: OrderService
     referrals: ReferralService
     commissions: CommissionService
+    qa: QAService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -87,6 +89,7 @@ class Services:
             commissions=CommissionService(
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
+            qa=QAService(db, clock, members, points, settings, notices),
         )
 
     async def close(self) -> None:

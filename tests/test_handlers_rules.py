@@ -37,6 +37,10 @@ DEFAULT_RULES = [
     "bot> referral.welcome_points = 10 — points for someone who joins through a link",
     "bot> referral.staff = off — links of moderators and creators attribute referrals too",
     "bot> commission.hold_days = 14 — days a commission is held for refunds",
+    "bot> qa.accept_bonus = 10 — points for an accepted answer, besides the bounty",
+    "bot> qa.expire_days = 7 — days a question waits for an accepted answer",
+    "bot> qa.escalate = off — unanswered questions go to moderators instead of expiring",
+    "bot> qa.suggest_percent = 35 — how similar an answered question must be to be suggested (0: off)",
 ]
 DEFAULT_TIERS = [
     "bot> Tiers (by lifetime earned points):",
@@ -55,7 +59,7 @@ async def test_everyone_reads_the_rules(console: ConsoleDriver) -> None:
         "bot> message.points = 1 — 每条合格群消息的积分",
         "bot> message.min_length = 10 — 消息获得积分所需的最少字符数",
     ]
-    assert out[-1] == "bot> commission.hold_days = 14 — 佣金为退款冻结的天数"
+    assert out[-1] == "bot> qa.suggest_percent = 35 — 已解答问题需要多相似才会被推荐（0：关闭）"
 
 
 async def test_creators_change_the_rules(app: App, console: ConsoleDriver) -> None:

@@ -12,6 +12,7 @@ def build_router() -> Router:
         moderation,
         paid_chats,
         points,
+        qa,
         referrals,
         roles,
         rules,
@@ -32,6 +33,7 @@ def build_router() -> Router:
         subscriptions,
         paid_chats,
         referrals,
+        qa,
     )
     for module in modules:
         router.include(module.router)

@@ -38,6 +38,7 @@ class Kind(StrEnum):
     EXPIRY = "expiry"
     REVERSAL = "reversal"
     COMPLETION = "completion"  # finishing a course
+    BOUNTY = "bounty"  # a question's bounty into escrow, and out to the answerer or back
 
 
 # Credits of these kinds from issuance count as earned (tiers, leaderboards, caps).

@@ -357,6 +357,14 @@ class Ledger:
             total, lowest = (await conn.execute(query)).one()
         return int(total), min(0, int(lowest))
 
+    async def system_balance(self, community_id: int, account: SystemAccount) -> int:
+        """A system account's balance (escrow: the bounties held now)."""
+        query = select(ledger_accounts.c.balance).where(
+            ledger_accounts.c.community_id == community_id, ledger_accounts.c.code == str(account.code)
+        )
+        async with self._db.read() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
+
     async def balances_match_transfers(self, community_id: int) -> bool:
         """Every account's balance equals credits minus debits of its transfers."""
         credits = _sum_of_transfers(ledger_transfers.c.credit_account_id)

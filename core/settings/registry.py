@@ -107,5 +107,17 @@ SETTINGS: dict[str, Setting] = {
         ),
         BoolSetting("referral.staff", False, msg("links of moderators and creators attribute referrals too")),
         IntSetting("commission.hold_days", 14, 0, 365, msg("days a commission is held for refunds")),
+        IntSetting(
+            "qa.accept_bonus", 10, 0, 10_000, msg("points for an accepted answer, besides the bounty")
+        ),
+        IntSetting("qa.expire_days", 7, 1, 365, msg("days a question waits for an accepted answer")),
+        BoolSetting("qa.escalate", False, msg("unanswered questions go to moderators instead of expiring")),
+        IntSetting(
+            "qa.suggest_percent",
+            35,
+            0,
+            100,
+            msg("how similar an answered question must be to be suggested (0: off)"),
+        ),
     )
 }

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from core.storage.metadata import load_all_tables
+from core.storage.metadata import is_modelled, load_all_tables
 
 target_metadata = load_all_tables()
 
@@ -16,6 +16,7 @@ def run_migrations() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_modelled,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,705 @@
+"""Questions and answers with point bounties.
+
+A bounty moves from the asker into escrow in the same ledger transaction that records the
+question; accepting an answer pays it out to the answerer, and expiry returns it — each of
+those is one ledger posting whose guard moves the question out of ``open`` with a conditional
+UPDATE in the same transaction, so of two accepts, or an accept and an expiry, exactly one
+happens. The accepted answerer also earns ``qa.accept_bonus`` participation points (their tier
+multiplier applies; daily cap ``cap.answer``).
+
+Before a question is posted, answered ones like it are suggested (core/qa/suggest.py); the
+asker can post anyway. After ``qa.expire_days`` a question nobody answered returns its bounty
+(or, with ``qa.escalate`` on, goes to the moderators); one with answers but none accepted goes
+to the moderators, who can accept the best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from core.audit.log import record
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import Msg, msg
+from core.ledger.models import (
+    Cap,
+    CapScope,
+    Kind,
+    MemberAccount,
+    Outcome,
+    Posting,
+    SystemAccount,
+    SystemCode,
+)
+from core.ledger.points import PointsService
+from core.members.models import Chat, Community, Member, Role
+from core.members.service import MemberService
+from core.notices import Notices
+from core.qa.search import search_questions
+from core.qa.suggest import similar
+from core.qa.tables import answer_votes, answers, qa_documents, qa_drafts, questions
+from core.qa.terms import indexed
+from core.replies import Reply
+from core.settings.service import SettingsService
+from core.storage.database import Database
+from core.storage.upsert import insert_or_ignore, insert_or_update
+
+MIN_TEXT, MAX_TEXT = 5, 2000
+MAX_BOUNTY = 100_000
+SUGGEST_FROM = 2_000  # the newest answered questions compared with a new one
+CLOSED = msg("That question is no longer open.")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: int
+    asker_id: int
+    text: str
+    bounty: int
+    status: str  # open | answered | expired
+    accepted_answer_id: int | None
+    hidden: bool
+    created_at: datetime
+    answers: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: int
+    question_id: int
+    answerer_id: int
+    text: str
+    votes: int
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What /ask did: posted the question, or held it back to suggest similar ones."""
+
+    question: Question | None = None
+    suggestions: tuple[Question, ...] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    question: Question
+    answer: Answer
+    bounty: int
+    bonus: int
+
+
+class QAService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        members: MemberService,
+        points: PointsService,
+        settings: SettingsService,
+        notices: Notices,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._members = members
+        self._points = points
+        self._settings = settings
+        self._notices = notices
+
+    # -- asking --------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        community: Community,
+        member: Member,
+        chat: Chat,
+        text: str,
+        bounty: int,
+        key: str,
+        *,
+        message_id: str | None = None,
+        anyway: bool = False,
+    ) -> Asked:
+        """Post a question, its bounty held in escrow; unless ``anyway``, first suggest
+        answered ones like it (the question then waits as a draft for /askanyway)."""
+        text = _checked_text(text)
+        if not 0 <= bounty <= MAX_BOUNTY:
+            raise InvalidInput(msg("A bounty is 0 to {max} points.", max=MAX_BOUNTY))
+        if not anyway:
+            suggestions = await self.suggestions(community, text)
+            if suggestions:
+                await self._save_draft(member, chat, text, bounty, message_id)
+                return Asked(suggestions=tuple(suggestions))
+        now = self._clock.now()
+        values = {
+            "community_id": community.id,
+            "asker_member_id": member.id,
+            "chat_id": chat.id,
+            "message_id": message_id,
+            "key": key[:200],
+            "text": text,
+            "bounty": bounty,
+            "status": "open",
+            "created_at": now,
+        }
+        if bounty:
+            result = await self._points.ledger.post(
+                Posting(
+                    community_id=community.id,
+                    debit=MemberAccount(member.id),
+                    credit=SystemAccount(SystemCode.ESCROW),
+                    amount=bounty,
+                    kind=Kind.BOUNTY,
+                    key=f"ask:{key}"[:200],
+                    at=now,
+                    memo=text[:300],
+                    guard=_Post(values).insert,
+                )
+            )
+            if result.outcome is Outcome.INSUFFICIENT:
+                raise InvalidInput(
+                    msg(
+                        "You have {points} points: not enough for a bounty of {bounty}.",
+                        points=result.available or 0,
+                        bounty=bounty,
+                    )
+                )
+            if not result.ok:
+                raise InvalidInput(msg("The question could not be posted right now."))
+        else:
+            async with self._db.write() as conn:
+                await conn.run_sync(_Post(values).insert)
+        await self._drop_draft(member)
+        return Asked(question=await self._question_by_key(community.id, key[:200]))
+
+    async def ask_draft(self, community: Community, member: Member, key: str) -> Asked:
+        """Post the member's held-back question as it is (/askanyway)."""
+        async with self._db.read() as conn:
+            draft = (await conn.execute(select(qa_drafts).where(qa_drafts.c.member_id == member.id))).first()
+        if draft is None:
+            raise InvalidInput(msg("You have no question waiting. /ask TEXT to ask one."))
+        chat = await self._members.chat_by_id(draft.chat_id)
+        return await self.ask(
+            community, member, chat, draft.text, draft.bounty, key, message_id=draft.message_id, anyway=True
+        )
+
+    async def suggestions(self, community: Community, text: str) -> list[Question]:
+        percent = await self._settings.get(community.id, "qa.suggest_percent")
+        if percent <= 0:
+            return []
+        query = (
+            select(questions.c.id, questions.c.text)
+            .where(
+                questions.c.community_id == community.id,
+                questions.c.status == "answered",
+                questions.c.hidden.is_(False),
+            )
+            .order_by(questions.c.id.desc())
+            .limit(SUGGEST_FROM)
+        )
+        async with self._db.read() as conn:
+            candidates = [(row.id, row.text) for row in await conn.execute(query)]
+        return [await self.question(community, qid) for qid in similar(candidates, text, percent / 100)]
+
+    async def _save_draft(
+        self, member: Member, chat: Chat, text: str, bounty: int, message_id: str | None
+    ) -> None:
+        values = {
+            "member_id": member.id,
+            "chat_id": chat.id,
+            "message_id": message_id,
+            "text": text,
+            "bounty": bounty,
+            "created_at": self._clock.now(),
+        }
+        async with self._db.write() as conn:
+            await conn.execute(
+                insert_or_update(
+                    self._db.dialect, qa_drafts, values, keys=("member_id",), update=tuple(values)[1:]
+                )
+            )
+
+    async def _drop_draft(self, member: Member) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(delete(qa_drafts).where(qa_drafts.c.member_id == member.id))
+
+    # -- answering -----------------------------------------------------------------------
+
+    async def answer(
+        self, community: Community, member: Member, question_id: int, text: str, key: str
+    ) -> tuple[Question, Answer]:
+        question = await self.question(community, question_id)
+        if question.status != "open":
+            raise InvalidInput(CLOSED)
+        if question.asker_id == member.id:
+            raise InvalidInput(msg("You cannot answer your own question."))
+        text = _checked_text(text)
+        async with self._db.write() as conn:
+            added = await conn.execute(
+                insert_or_ignore(self._db.dialect, answers, keys=("community_id", "key")).values(
+                    community_id=community.id,
+                    question_id=question.id,
+                    answerer_member_id=member.id,
+                    key=key[:200],
+                    text=text,
+                    created_at=self._clock.now(),
+                )
+            )
+            answer_id = (
+                await conn.execute(
+                    select(answers.c.id).where(
+                        answers.c.community_id == community.id, answers.c.key == key[:200]
+                    )
+                )
+            ).scalar_one()
+            if added.rowcount == 1:
+                await conn.execute(
+                    insert(qa_documents).values(
+                        community_id=community.id,
+                        question_id=question.id,
+                        answer_id=answer_id,
+                        terms=indexed(text),
+                    )
+                )
+        answer = await self._answer(answer_id)
+        if added.rowcount == 1:
+            self._notices.add(
+                community.id,
+                Reply.text(
+                    msg(
+                        "{name} answered your question #{question}: {text}",
+                        name=member.display_name,
+                        question=question.id,
+                        text=_short(text),
+                    ),
+                    msg("/accept A{answer} if it solves it.", answer=answer.id),
+                    to_member=question.asker_id,
+                ),
+            )
+        return question, answer
+
+    async def question_replied_to(self, chat: Chat, message_id: str) -> Question | None:
+        """The open question asked by the message ``message_id`` in ``chat``, if any."""
+        query = select(questions).where(
+            questions.c.chat_id == chat.id,
+            questions.c.message_id == message_id,
+            questions.c.status == "open",
+            questions.c.hidden.is_(False),
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _question(row)
+
+    async def upvote(self, community: Community, member: Member, answer_id: int) -> tuple[Answer, bool]:
+        """One vote per member and answer (not their own); whether this one counted."""
+        answer = await self._visible_answer(community, answer_id)
+        if answer.answerer_id == member.id:
+            raise InvalidInput(msg("You cannot vote for your own answer."))
+        async with self._db.write() as conn:
+            added = await conn.execute(
+                insert_or_ignore(self._db.dialect, answer_votes).values(
+                    answer_id=answer.id, member_id=member.id, at=self._clock.now()
+                )
+            )
+            if added.rowcount == 1:
+                await conn.execute(
+                    update(answers).where(answers.c.id == answer.id).values(votes=answers.c.votes + 1)
+                )
+        return await self._answer(answer.id), added.rowcount == 1
+
+    # -- accepting -----------------------------------------------------------------------
+
+    async def accept(self, community: Community, actor: Member, answer_id: int) -> Accepted:
+        """The asker (or a moderator) accepts an answer: the bounty and the bonus go to its
+        author. Of two accepts at once, one happens; the other is told it is closed."""
+        answer = await self._visible_answer(community, answer_id)
+        question = await self.question(community, answer.question_id)
+        if actor.id != question.asker_id and not actor.role.is_staff:
+            raise NotAllowed(msg("Only the asker or a moderator can accept an answer."))
+        if question.status != "open":
+            raise InvalidInput(CLOSED)
+        now = self._clock.now()
+        close = _Close(question.id, "open", "answered", now, answer.id)
+        if question.bounty:
+            result = await self._points.ledger.post(
+                Posting(
+                    community_id=community.id,
+                    debit=SystemAccount(SystemCode.ESCROW),
+                    credit=MemberAccount(answer.answerer_id),
+                    amount=question.bounty,
+                    kind=Kind.BOUNTY,
+                    key=f"accept:{question.id}",
+                    at=now,
+                    memo=f"question #{question.id}",
+                    actor_member_id=actor.id,
+                    guard=close.move,
+                )
+            )
+            if result.outcome is not Outcome.POSTED:
+                raise InvalidInput(CLOSED)
+        else:
+            async with self._db.write() as conn:
+                if await conn.run_sync(close.move) is not None:
+                    raise InvalidInput(CLOSED)
+        async with self._db.write() as conn:
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action="qa.accept",
+                actor_member_id=actor.id,
+                subject_member_id=answer.answerer_id,
+                question=question.id,
+                answer=answer.id,
+                bounty=question.bounty,
+            )
+        bonus = await self.pay_bonus(community, question.id)
+        closed = await self.question(
+            community, question.id, include_hidden=True
+        )  # hidden meanwhile: still paid
+        accepted = Accepted(closed, answer, question.bounty, bonus)
+        self._notices.add(
+            community.id,
+            Reply.text(
+                msg(
+                    "Your answer to question #{question} was accepted: +{points} points.",
+                    question=question.id,
+                    points=question.bounty + bonus,
+                ),
+                to_member=answer.answerer_id,
+            ),
+        )
+        return accepted
+
+    async def pay_bonus(self, community: Community, question_id: int) -> int:
+        """The accept bonus for an answered question's answerer, once (the job catches up
+        one a crash left unpaid)."""
+        question = await self.question(community, question_id, include_hidden=True)
+        if question.status != "answered" or question.accepted_answer_id is None:
+            return 0
+        answer = await self._answer(question.accepted_answer_id)
+        rules = await self._settings.all(community.id)
+        amount, now = rules["qa.accept_bonus"], self._clock.now()
+        posted = 0
+        if amount > 0:
+            granted = await self._points.granted_tier(community, answer.answerer_id)
+            result = await self._points.ledger.post(
+                Posting(
+                    community_id=community.id,
+                    debit=SystemAccount(SystemCode.ISSUANCE),
+                    credit=MemberAccount(answer.answerer_id),
+                    amount=amount,
+                    kind=Kind.ANSWER,
+                    key=f"accept-bonus:{question.id}",
+                    at=now,
+                    memo=f"accepted answer #{answer.id}",
+                    tiered=True,
+                    tier_floor=granted[0] if granted else None,
+                    caps=(
+                        Cap(
+                            CapScope.CREDIT,
+                            (Kind.ANSWER,),
+                            self._points.day_start(community, now),
+                            rules["cap.answer"],
+                            True,
+                        ),
+                    ),
+                )
+            )
+            if result.ok and result.transfer is not None:
+                posted = result.transfer.amount
+        async with self._db.write() as conn:
+            await conn.execute(update(questions).where(questions.c.id == question.id).values(bonus_paid=True))
+        return posted
+
+    # -- moderation ----------------------------------------------------------------------
+
+    async def hide(self, community: Community, actor: Member, kind: str, item_id: int, reason: str) -> None:
+        """Take a question or an answer out of listings and search (moderators); a hidden
+        open question returns its bounty to the asker."""
+        if not actor.role.is_staff or actor.community_id != community.id:
+            raise NotAllowed(msg("Only moderators can hide questions and answers."))
+        if not reason.strip():
+            raise InvalidInput(msg("Say why it is hidden."))
+        now = self._clock.now()
+        if kind == "question":
+            question = await self.question(community, item_id, include_hidden=True)
+            if question.status == "open":
+                await self._close_and_return(community, question, now)
+            async with self._db.write() as conn:
+                await conn.execute(update(questions).where(questions.c.id == question.id).values(hidden=True))
+                await conn.execute(
+                    update(qa_documents)
+                    .where(qa_documents.c.question_id == question.id, qa_documents.c.answer_id.is_(None))
+                    .values(hidden=True)
+                )
+                subject = question.asker_id
+        else:
+            answer = await self._answer(item_id, community_id=community.id)
+            async with self._db.write() as conn:
+                await conn.execute(update(answers).where(answers.c.id == answer.id).values(hidden=True))
+                await conn.execute(
+                    update(qa_documents).where(qa_documents.c.answer_id == answer.id).values(hidden=True)
+                )
+                subject = answer.answerer_id
+        async with self._db.write() as conn:
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action=f"qa.hide_{kind}",
+                actor_member_id=actor.id,
+                subject_member_id=subject,
+                item=item_id,
+                reason=reason[:300],
+            )
+
+    # -- the job -------------------------------------------------------------------------
+
+    async def tend(self, now: datetime) -> dict[str, int]:
+        """Open questions past ``qa.expire_days``: no answers → the bounty goes back (or to
+        the moderators with ``qa.escalate``); answers but none accepted → the moderators.
+        Also pays any accept bonus a crash left unpaid. Idempotent."""
+        counts = {"expired": 0, "escalated": 0, "bonuses": 0}
+        query = (
+            select(questions, func.count(answers.c.id).label("answer_count"))
+            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
+            .where(questions.c.status == "open", questions.c.created_at <= now - timedelta(days=1))
+            .group_by(*questions.c)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            unpaid = (
+                await conn.execute(
+                    select(questions.c.id, questions.c.community_id).where(
+                        questions.c.status == "answered", questions.c.bonus_paid.is_(False)
+                    )
+                )
+            ).all()
+        for row in rows:
+            community = await self._members.community_by_id(row.community_id)
+            rules = await self._settings.all(community.id)
+            if row.created_at > now - timedelta(days=rules["qa.expire_days"]):
+                continue
+            question = _question(row)
+            if row.answer_count == 0 and not rules["qa.escalate"]:
+                if await self._close_and_return(community, question, now):
+                    counts["expired"] += 1
+                    self._notices.add(
+                        community.id,
+                        Reply.text(_expired_note(question), to_member=question.asker_id),
+                    )
+            elif row.escalated_at is None:
+                await self._escalate(community, question, row.answer_count, now)
+                counts["escalated"] += 1
+        for question_id, community_id in unpaid:
+            await self.pay_bonus(await self._members.community_by_id(community_id), question_id)
+            counts["bonuses"] += 1
+        return counts
+
+    async def _close_and_return(self, community: Community, question: Question, now: datetime) -> bool:
+        """Close an open question and give its bounty back; False when it closed meanwhile."""
+        close = _Close(question.id, "open", "expired", now, None)
+        if not question.bounty:
+            async with self._db.write() as conn:
+                return await conn.run_sync(close.move) is None
+        result = await self._points.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ESCROW),
+                credit=MemberAccount(question.asker_id),
+                amount=question.bounty,
+                kind=Kind.BOUNTY,
+                key=f"return:{question.id}",
+                at=now,
+                memo=f"question #{question.id}",
+                guard=close.move,
+            )
+        )
+        return result.outcome is Outcome.POSTED
+
+    async def _escalate(
+        self, community: Community, question: Question, answer_count: int, now: datetime
+    ) -> None:
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(questions)
+                .where(questions.c.id == question.id, questions.c.escalated_at.is_(None))
+                .values(escalated_at=now)
+            )
+        if moved.rowcount != 1:
+            return
+        note = (
+            msg(
+                "Question #{id} has {n} answers but none accepted: /q {id}, then /accept the best one.",
+                id=question.id,
+                n=answer_count,
+            )
+            if answer_count
+            else msg("Question #{id} has no answer yet: /q {id}", id=question.id)
+        )
+        for moderator in await self._members.members_by_role(community.id, [Role.MODERATOR, Role.CREATOR]):
+            self._notices.add(community.id, Reply.text(note, _short(question.text), to_member=moderator.id))
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def question(
+        self, community: Community, question_id: int, *, include_hidden: bool = False
+    ) -> Question:
+        query = (
+            select(questions, func.count(answers.c.id).label("answer_count"))
+            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
+            .where(questions.c.id == question_id, questions.c.community_id == community.id)
+            .group_by(*questions.c)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or (row.hidden and not include_hidden):
+            raise InvalidInput(msg("There is no question #{id}.", id=question_id))
+        return _question(row)
+
+    async def _question_by_key(self, community_id: int, key: str) -> Question:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(questions).where(questions.c.community_id == community_id, questions.c.key == key)
+                )
+            ).one()
+        return _question(row)
+
+    async def answers_of(self, question: Question) -> list[Answer]:
+        """Visible answers: the accepted one first, then by votes."""
+        query = select(answers).where(answers.c.question_id == question.id, answers.c.hidden.is_(False))
+        async with self._db.read() as conn:
+            found = [_answer(row) for row in await conn.execute(query)]
+        return sorted(found, key=lambda a: (a.id != question.accepted_answer_id, -a.votes, a.id))
+
+    async def listing(
+        self, community: Community, which: str, member: Member, limit: int = 10
+    ) -> list[Question]:
+        """``open``: open ones, newest first; ``mine``: the member's; ``top``: by their
+        answers' votes, then bounty."""
+        votes = func.coalesce(func.sum(answers.c.votes), 0).label("answer_votes")
+        query = (
+            select(questions, func.count(answers.c.id).label("answer_count"), votes)
+            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
+            .where(questions.c.community_id == community.id, questions.c.hidden.is_(False))
+            .group_by(*questions.c)
+            .limit(limit)
+        )
+        if which == "open":
+            query = query.where(questions.c.status == "open").order_by(questions.c.id.desc())
+        elif which == "mine":
+            query = query.where(questions.c.asker_member_id == member.id).order_by(questions.c.id.desc())
+        else:
+            query = query.order_by(votes.desc(), questions.c.bounty.desc(), questions.c.id.desc())
+        async with self._db.read() as conn:
+            return [_question(row) for row in await conn.execute(query)]
+
+    async def search(self, community: Community, text: str, limit: int = 5) -> list[Question]:
+        async with self._db.read() as conn:
+            ids = await search_questions(conn, community.id, text, limit)
+        return [await self.question(community, qid) for qid in ids]
+
+    async def _answer(self, answer_id: int, *, community_id: int | None = None) -> Answer:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(answers).where(answers.c.id == answer_id))).first()
+        if row is None or (community_id is not None and row.community_id != community_id):
+            raise InvalidInput(msg("There is no answer #{id}.", id=answer_id))
+        return _answer(row)
+
+    async def _visible_answer(self, community: Community, answer_id: int) -> Answer:
+        answer = await self._answer(answer_id, community_id=community.id)
+        if answer.hidden:
+            raise InvalidInput(msg("There is no answer #{id}.", id=answer_id))
+        return answer
+
+
+@dataclass(frozen=True)
+class _Post:
+    """Inserts the question and its search document (a bounty's guard, or on its own)."""
+
+    values: dict[str, Any]
+
+    def insert(self, conn: Connection) -> str | None:
+        added = conn.execute(
+            insert_or_ignore(conn.dialect.name, questions, keys=("community_id", "key")).values(**self.values)
+        )
+        if added.rowcount == 1:
+            question_id = conn.execute(
+                select(questions.c.id).where(
+                    questions.c.community_id == self.values["community_id"],
+                    questions.c.key == self.values["key"],
+                )
+            ).scalar_one()
+            conn.execute(
+                insert(qa_documents).values(
+                    community_id=self.values["community_id"],
+                    question_id=question_id,
+                    terms=indexed(self.values["text"]),
+                )
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class _Close:
+    """Moves a question from one status to the next, or refuses when it has moved already
+    (a posting's guard: the bounty moves only with it)."""
+
+    question_id: int
+    before: str
+    after: str
+    at: datetime
+    answer_id: int | None
+
+    def move(self, conn: Connection) -> str | None:
+        moved = conn.execute(
+            update(questions)
+            .where(questions.c.id == self.question_id, questions.c.status == self.before)
+            .values(status=self.after, closed_at=self.at, accepted_answer_id=self.answer_id)
+        )
+        return None if moved.rowcount == 1 else "closed"
+
+
+def _checked_text(text: str) -> str:
+    text = " ".join(text.split())
+    if not MIN_TEXT <= len(text) <= MAX_TEXT:
+        raise InvalidInput(msg("Write {min} to {max} characters.", min=MIN_TEXT, max=MAX_TEXT))
+    return text
+
+
+def _short(text: str, length: int = 120) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _expired_note(question: Question) -> Msg:
+    if question.bounty:
+        return msg(
+            "Nobody answered your question #{id}; its bounty of {points} points is back with you.",
+            id=question.id,
+            points=question.bounty,
+        )
+    return msg("Nobody answered your question #{id}; it is closed.", id=question.id)
+
+
+def _question(row: Any) -> Question:
+    return Question(
+        row.id,
+        row.asker_member_id,
+        row.text,
+        row.bounty,
+        row.status,
+        row.accepted_answer_id,
+        row.hidden,
+        row.created_at,
+        getattr(row, "answer_count", 0),
+    )
+
+
+def _answer(row: Any) -> Answer:
+    return Answer(row.id, row.question_id, row.answerer_member_id, row.text, row.votes, row.hidden)
