@@ -25,7 +25,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def _environment(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "STUDYHALL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_", "STUDYHALL_"))}
     env.update(STUDYHALL_DATABASE_URL=db_url, STUDYHALL_DATA_DIR=str(tmp_path / "data"), **extra)
     return env
 
