@@ -41,10 +41,12 @@ REASON = "studyhall: paid access"
 
 def paid_roles(channel: discord.abc.GuildChannel) -> list[discord.Role]:
     """The roles the channel's overwrites allow to view it, leaving out @everyone, roles that
-    integrations manage (bots' own roles) and staff roles."""
+    integrations manage and the bot's own roles, and staff roles."""
+    me = channel.guild.me
+    mine = set(me.roles) if me is not None else set()
     found = []
     for target, overwrite in channel.overwrites.items():
-        if not isinstance(target, discord.Role) or target.is_default() or target.managed:
+        if not isinstance(target, discord.Role) or target.is_default() or target.managed or target in mine:
             continue
         if overwrite.view_channel is not True:
             continue

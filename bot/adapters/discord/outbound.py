@@ -68,10 +68,17 @@ class OutboundMessage:
         return kwargs
 
 
+class StatelessView(discord.ui.View):
+    """Buttons without callbacks: discord.py keeps no state for the view (nothing to lose on a
+    restart); a press arrives as an interaction whose custom_id is the button's data."""
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
 def build_view(rows: tuple[tuple[ButtonSpec, ...], ...]) -> discord.ui.View:
-    """Components for the rows. The view is stopped before it is sent, so discord.py keeps no
-    state for it: a press arrives as an interaction whose custom_id is the button's data."""
-    view = discord.ui.View(timeout=None)
+    """Components for the rows, in order."""
+    view = StatelessView(timeout=None)
     for index, row in enumerate(rows):
         for spec in row:
             if spec.url:
@@ -85,7 +92,6 @@ def build_view(rows: tuple[tuple[ButtonSpec, ...], ...]) -> discord.ui.View:
                         row=index,
                     )
                 )
-    view.stop()
     return view
 
 
