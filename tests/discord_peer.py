@@ -142,6 +142,7 @@ class Peer:
             "user_name": user.name,
             "bot_id": str(self.bot.id),
             "locale": "en-US",
+            "command": "points",
             **values,
         }
         text = (PAYLOADS / f"{name}.json").read_text()

@@ -148,6 +148,14 @@ async def test_a_button_press_runs_its_command(peer: Peer, app: App) -> None:
     assert "语言已切换为中文" in sent[-1].text
 
 
+async def test_a_slash_command_with_nothing_to_say_takes_the_thinking_away(peer: Peer) -> None:
+    sent = await peer.interact("slash_points", command="gone")  # registered by an older version
+    assert [s.kind for s in sent] == ["defer", "delete"]
+    sent = await peer.interact("slash_points", command="checkin")
+    assert [s.kind for s in sent] == ["defer", "followup"] and not sent[0].ephemeral  # not personal
+    assert "Checked in" in sent[1].text
+
+
 async def test_an_unknown_button_has_expired(peer: Peer) -> None:
     sent = await peer.interact("button", custom_id="h:" + "0" * 32)
     assert [(s.kind, s.ephemeral) for s in sent] == [("message", True)]

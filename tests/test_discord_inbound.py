@@ -108,6 +108,7 @@ async def test_an_interaction_carries_the_members_locale(peer: Peer) -> None:
         "user_id": str(peer.ana.id),
         "user_name": "Ana",
         "locale": "zh-CN",
+        "command": "points",
     }
     payload = json.loads(re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], text))
     interaction = discord.Interaction(data=payload, state=peer.adapter.client._connection)
