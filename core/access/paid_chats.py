@@ -55,7 +55,7 @@ class Binding:
 
 @dataclass(frozen=True)
 class Action:
-    """One step of a reconciliation plan: remove or invite ``member`` for ``reason``."""
+    """One step of a reconciliation plan: remove, invite or admit ``member`` for ``reason``."""
 
     verb: str  # remove | invite | admit (on platforms that let the bot add members itself)
     chat: Chat
