@@ -140,13 +140,19 @@ class App:
         return await self.deliver_to_member(reply, community)
 
     async def pay_sandbox(self, community: Community, member: Member) -> list[Outgoing] | None:
-        """Complete the member's newest pending sandbox order (the console's ``:pay``);
-        None when there is none. Returns what the buyer is told."""
+        """The console's ``:pay``: complete the member's newest pending sandbox order, or
+        else renew their membership that is due (as a member would with their card on file);
+        None when nothing is to pay. Returns what the buyer is told."""
         from core.orders.sandbox import NAME as SANDBOX
 
         order = await self.services.orders.pending(member, SANDBOX)
         if order is None:
-            return None
+            due = await self.services.subscriptions.due_for_renewal(member)
+            if not due:
+                return None
+            order = (await self.services.subscriptions.subscribe(community, member, due[0].plan)).order
+            if order is None or order.provider != SANDBOX:
+                return None
         return await self.settle_payment(order.id, SANDBOX, f"sandbox:{order.id}", order.amount)
 
     async def settle_payment(

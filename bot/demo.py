@@ -18,7 +18,7 @@ GUIDE = (
     "Try this (you are Ana, a learner; type :help for the console's own commands):",
     "  /help  /points  /checkin  /top  :in lounge + chat   your points; group messages earn more",
     "  /courses  /buy py101 SPRING15  :pay  /learn py101     buy with a coupon (sandbox), then learn",
-    "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (trial)",
+    "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (premium)",
     "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
 )
 
@@ -97,7 +97,7 @@ SHOP_SETUP = (
     "/coupon add spring15 15% uses=100",
     "/mall add sticker 20 reward Studyhall sticker pack stock=50 | Mailed within a week; DM Mei your address",
     "/mall add ml 300 course ml201 per=1",
-    "/plan add monthly 9.99 USD month trial=7 grace=3 Demo Academy membership",
+    "/plan add monthly 9.99 USD month trial=7 grace=3 tier=premium Demo Academy membership",
 )
 
 

@@ -65,6 +65,7 @@ class Invoice:
     payload: str
     currency: str
     amount: int  # minor units (Stars: whole stars)
+    every_days: int | None = None  # a subscription: charged again every that many days
 
 
 Segment = Text | Link | Buttons | Image | File | Invoice

@@ -59,8 +59,8 @@ class Services:
         # Providers: the sandbox until real ones are configured (Stripe, Stars: issue 5).
         orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
         notices = Notices()
-        plans = PlanService(db, clock)
-        subscriptions = SubscriptionService(db, clock, plans, orders, notices)
+        plans = PlanService(db, clock, points)
+        subscriptions = SubscriptionService(db, clock, plans, orders, notices, points)
         return cls(
             db=db,
             clock=clock,

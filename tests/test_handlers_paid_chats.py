@@ -85,3 +85,21 @@ async def test_creators_see_bindings_and_a_dry_run(console: ConsoleDriver) -> No
         "bot> lounge is free again.",
         "bot> lounge was not paid.",
     ]
+
+
+async def test_a_tier_chat_lets_in_whom_a_plan_gives_the_tier(console: ConsoleDriver) -> None:
+    await console(":as Mei creator", "/plan add gold 20 USD month grace=0 tier=VIP Gold", ":in lounge")
+    await console("/bind tier VIP", ":dm", ":as Ana")
+    assert await console(":in lounge") == [
+        "(you are not let into lounge)",
+        "bot> lounge is for members only. To get in: tier VIP.",
+    ]
+    await console("/subscribe gold", ":pay")
+    assert await console(":in lounge", ":dm") == [
+        "bot→Ana> Welcome to lounge!",
+        "(in group chat lounge)",
+        "(in your private chat with the bot)",
+    ]
+    # The plan ends: the tier goes with it, and so does the chat.
+    out = await console(":clock +32d")
+    assert out[-1] == "bot> lounge is for members only. To get in: tier VIP."

@@ -71,7 +71,9 @@ async def test_bad_plan_and_subscription_input_changes_nothing(app: App, console
         ("/plan add monthly 1 USD month Again", "bot> There is already a plan monthly."),
         ("/plan add p2 0 USD month Free", "bot> A price must be more than zero."),
         ("/plan add p2 5 USD month trial=999 Long", "bot> A trial lasts 0 to 365 days."),
-        ("/plan edit monthly colour red", "bot> You can edit: title, price, trial, grace."),
+        ("/plan edit monthly colour red", "bot> You can edit: title, price, trial, grace, tier."),
+        ("/plan edit monthly tier gold", "bot> There is no tier gold. Tiers: regular, premium, VIP."),
+        ("/plan add p2 5 USD month tier=gold Gold", "bot> There is no tier gold."),
         ("/plan edit nope title X", "bot> There is no plan nope. /plans lists them."),
         ("/plan add p2", "bot> Usage: /plan add CODE PRICE CURRENCY"),
     ]:
@@ -84,3 +86,57 @@ async def test_bad_plan_and_subscription_input_changes_nothing(app: App, console
         "bot> Only creators can use /plan.",
     ]
     assert await snapshot(app.db) == before
+
+
+async def test_a_plan_grants_its_tier_while_it_lasts(console: ConsoleDriver) -> None:
+    await console(":as Mei creator", "/plan add gold 20 USD month grace=0 tier=vip Gold circle")
+    assert (await console("/plans"))[1] == "bot> gold  Gold circle · $20.00 a month, VIP tier"
+    await console(":as Ana", "/subscribe gold", ":pay")
+    # The top tier, though her points reach none: nothing "more to" show.
+    assert (await console("/points"))[1] == "bot> Tier: VIP (×1.5) through your membership Gold circle"
+    # Participation points count x1.5 (5 for a check-in become 7), and no upgrade is announced.
+    assert await console("/checkin") == ["bot> Checked in: +7 points.", "bot> Streak: 1 day."]
+    # The plan ends: back to the tier her points reach.
+    await console(":clock +32d")
+    assert (await console("/points"))[1].startswith("bot> Tier: regular (×1)")
+    assert await console("/checkin") == ["bot> Checked in: +5 points.", "bot> Streak: 1 day."]
+
+
+async def test_a_creator_changes_the_tier_a_plan_grants(console: ConsoleDriver) -> None:
+    await console(
+        ":as Mei creator", "/plan add gold 20 USD month Gold circle", ":as Ana", "/subscribe gold", ":pay"
+    )
+    assert (await console("/points"))[1].startswith("bot> Tier: regular (×1)")
+    assert await console(":as Mei", "/plan edit gold tier premium", ":as Ana") == [
+        "(you are Mei, creator, in dm)",
+        "bot> Plan gold updated: Gold circle · $20.00 a month, premium tier.",
+        "(you are Ana, learner, in dm)",
+    ]
+    assert (await console("/points"))[1].startswith(
+        "bot> Tier: premium (×1.2) through your membership Gold circle"
+    )
+    await console(":as Mei", "/plan edit gold tier none", ":as Ana")
+    assert (await console("/points"))[1].startswith("bot> Tier: regular (×1)")
+
+
+async def test_pay_alone_renews_a_membership_that_is_due(console: ConsoleDriver) -> None:
+    await console(*SETUP, ":as Ana", "/subscribe monthly")  # the trial, until 2026-01-12
+    assert await console(":pay") == [
+        "(sandbox payment completed)",
+        "bot> Payment received for order #1: Monthly membership.",
+        "bot> You are a member now: /subscription shows until when.",
+        "bot> +9 points for your purchase.",
+    ]
+    assert (await console("/subscription"))[-1] == "bot> Monthly membership · active · renews on 2026-02-12"
+    # Nothing is due weeks before the renewal; in grace, :pay pays the next period.
+    assert await console(":pay") == ["(no sandbox payment is pending for you)"]
+    await console(":clock 2026-02-13T09:00")
+    assert (await console("/subscription"))[-1].startswith("bot> Monthly membership · in grace")
+    assert (await console(":pay"))[:2] == [
+        "(sandbox payment completed)",
+        "bot> Payment received for order #2: Monthly membership.",
+    ]
+    assert (await console("/subscription"))[-1] == "bot> Monthly membership · active · renews on 2026-03-13"
+    # A cancelled membership is not renewed by :pay.
+    await console("/cancel", ":clock 2026-03-10T09:00")
+    assert await console(":pay") == ["(no sandbox payment is pending for you)"]

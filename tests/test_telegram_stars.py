@@ -233,3 +233,92 @@ async def test_a_file_sent_with_lesson_add_becomes_the_lessons_file(app: App) ->
     course = await app.services.catalog.course(community, "py101")
     [lesson] = await app.services.catalog.lessons(course)
     assert (lesson.title, lesson.file_name) == ("Slides", "week1.pdf")
+
+
+def charged(
+    user: dict[str, Any], update_id: int, payload: str, charge: str, expires: int, *, first: bool
+) -> dict[str, Any]:
+    """A Stars subscription's charge as Telegram sends it (first, or a renewal)."""
+    update = paid(user, update_id, payload, charge)
+    payment = update["message"]["successful_payment"]
+    payment.update(is_recurring=True, subscription_expiration_date=expires)
+    if first:
+        payment["is_first_recurring"] = True
+    return update
+
+
+async def add_plan(app: App, code: str, period: str) -> None:
+    community = await app.community()
+    mei = (await app.services.members.find_by_name(community.id, "Mei"))[0]
+    await app.services.plans.add(
+        community, mei, code=code, title="Stars circle", price=Money("XTR", 50), period=period
+    )
+
+
+async def test_a_monthly_stars_plan_is_a_stars_subscription_that_renews_by_itself(app: App, bot: Bot) -> None:
+    await add_plan(app, "circle", "month")
+    bot.recorder.results["createInvoiceLink"] = "https://t.me/$sub-circle"
+    calls = await bot(command(ANA, 1, "/subscribe circle"))
+    assert [e for e, _ in calls] == ["sendMessage", "createInvoiceLink", "sendMessage"]
+    link = calls[1][1]
+    assert (link["payload"], link["currency"], link["subscription_period"]) == ("order:1", "XTR", 2592000)
+    assert link["prices"] == [{"label": "Stars circle", "amount": 50}]
+    assert calls[2][1]["text"] == "Stars circle: 50 ⭐ every 30 days"
+    assert calls[2][1]["reply_markup"]["inline_keyboard"] == [
+        [{"text": "Subscribe for 50 ⭐", "url": "https://t.me/$sub-circle"}]
+    ]
+    assert await bot(pre_checkout(ANA, 2, "order:1")) == [
+        ("answerPreCheckoutQuery", {"pre_checkout_query_id": "q2", "ok": True})
+    ]
+    now = int(app.clock.now().timestamp())
+    first = await bot(charged(ANA, 3, "order:1", "tg-sub-1", now + 30 * 86400, first=True))
+    assert "Payment received for order #1: Stars circle." in first[0][1]["text"]
+    community = await app.community()
+    ana = (await app.services.members.find_by_name(community.id, "Ana"))[0]
+    plan = await app.services.plans.get(community, "circle")
+    sub = await app.services.subscriptions.get(ana, plan)
+    assert sub is not None and sub.renews_by_itself
+    assert (sub.provider, sub.provider_ref, int(sub.period_end.timestamp())) == (
+        "stars",
+        "tg-sub-1",
+        now + 30 * 86400,
+    )
+    # Telegram may ask again before a renewal: the running subscription's price is accepted.
+    assert await bot(pre_checkout(ANA, 4, "order:1")) == [
+        ("answerPreCheckoutQuery", {"pre_checkout_query_id": "q4", "ok": True})
+    ]
+    # Thirty days on, Telegram charges again: the period runs to the new expiry, once.
+    renewal = charged(ANA, 5, "order:1", "tg-sub-2", now + 60 * 86400, first=False)
+    told = await bot(renewal)
+    assert [e for e, _ in told] == ["sendMessage"]
+    assert "Your subscription to Stars circle renewed" in told[0][1]["text"]
+    assert await bot(renewal) == []
+    sub = await app.services.subscriptions.get(ana, plan)
+    assert sub is not None and int(sub.period_end.timestamp()) == now + 60 * 86400
+    # /cancel stops Telegram's charges first; /subscribe resumes them.
+    cancelled = await bot(command(ANA, 6, "/cancel"))
+    assert cancelled[0] == (
+        "editUserStarSubscription",
+        {"user_id": 100, "telegram_payment_charge_id": "tg-sub-1", "is_canceled": True},
+    )
+    assert (await app.services.subscriptions.get(ana, plan)).cancel_at_period_end  # type: ignore[union-attr]
+    resumed = await bot(command(ANA, 7, "/subscribe circle"))
+    assert resumed[0] == (
+        "editUserStarSubscription",
+        {"user_id": 100, "telegram_payment_charge_id": "tg-sub-1", "is_canceled": False},
+    )
+
+
+async def test_a_yearly_stars_plan_is_paid_one_period_at_a_time(app: App, bot: Bot) -> None:
+    await add_plan(app, "year", "year")
+    calls = await bot(command(ANA, 1, "/subscribe year"))
+    assert [e for e, _ in calls] == ["sendMessage", "sendInvoice"]
+    assert "subscription_period" not in calls[1][1]
+
+
+async def test_a_renewal_charge_for_no_known_subscription_is_recorded_not_lost(app: App, bot: Bot) -> None:
+    await bot(command(ANA, 1, "/buy stars1"))
+    await bot(paid(ANA, 2, "order:1"))
+    now = int(app.clock.now().timestamp())
+    assert await bot(charged(ANA, 3, "order:1", "tg-odd", now + 86400, first=False)) == []
+    assert await app.services.orders.event_seen("stars", "tg-odd")

@@ -74,6 +74,8 @@ async def points(ctx: Context) -> Reply:
     builder.line().text(
         msg("Tier: {tier} ({multiplier})", tier=summary.tier.name, multiplier=summary.tier.multiplier_text)
     )
+    if summary.tier_source is not None:
+        builder.text(" ").text(msg("through your membership {plan}", plan=summary.tier_source))
     if summary.next_tier is not None:
         builder.text(" — ").text(
             msg(

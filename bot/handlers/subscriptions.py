@@ -19,9 +19,10 @@ from core.replies import Reply, ReplyBuilder
 
 router = Router()
 
-ADD_USAGE = "/plan add CODE PRICE CURRENCY month|quarter|year [trial=DAYS] [grace=DAYS] TITLE…"
-EDIT_USAGE = "/plan edit CODE title|price|trial|grace|hide|show VALUE…"
+ADD_USAGE = "/plan add CODE PRICE CURRENCY month|quarter|year [trial=DAYS] [grace=DAYS] [tier=NAME] TITLE…"
+EDIT_USAGE = "/plan edit CODE title|price|trial|grace|tier|hide|show VALUE…"
 _DAYS = re.compile(r"^(trial|grace)=(\d{1,3})$", re.IGNORECASE)
+_TIER = re.compile(r"^tier=(\S{1,40})$", re.IGNORECASE)
 STATUS_LABELS: dict[str, Msg] = {
     "trial": msg("trial"),
     "active": msg("active"),
@@ -32,12 +33,14 @@ STATUS_LABELS: dict[str, Msg] = {
 
 def plan_line(plan: Plan) -> Msg:
     trial = msg(", {n}-day trial", n=plan.trial_days) if plan.trial_days else ""
+    tier = msg(", {tier} tier", tier=plan.tier) if plan.tier else ""
     return msg(
-        "{title} · {price} a {period}{trial}",
+        "{title} · {price} a {period}{trial}{tier}",
         title=plan.title,
         price=plan.price,
         period=PERIOD_NAMES[plan.period],
         trial=trial,
+        tier=tier,
     )
 
 
@@ -68,7 +71,8 @@ async def plan(ctx: Context) -> Reply:
         return await list_plans(ctx)
     if action == "add":
         days = {m.group(1).lower(): int(m.group(2)) for m in map(_DAYS.match, words) if m}
-        rest = [w for w in words if not _DAYS.match(w)]
+        tiers = [m.group(1) for m in map(_TIER.match, words) if m]
+        rest = [w for w in words if not _DAYS.match(w) and not _TIER.match(w)]
         if len(rest) < 5:
             raise InvalidInput(msg("Usage: {usage}", usage=ADD_USAGE))
         code, amount, currency, period, title = rest[0], rest[1], rest[2], rest[3].lower(), " ".join(rest[4:])
@@ -81,6 +85,7 @@ async def plan(ctx: Context) -> Reply:
             period=period,
             trial_days=days.get("trial", 0),
             grace_days=days.get("grace", 3),
+            tier=tiers[-1] if tiers else None,
         )
         return Reply.text(msg("Plan {code} added: {line}.", code=added.code, line=plan_line(added)))
     if action == "edit" and len(words) >= 2:
@@ -93,6 +98,8 @@ async def plan(ctx: Context) -> Reply:
             if not value.isdigit() or len(value) > 3:
                 raise InvalidInput(msg("{field} takes a number of days.", field=field))
             edited = await plans.edit(ctx.community, ctx.member, code, field, int(value))
+        elif field == "tier" and value:
+            edited = await plans.edit(ctx.community, ctx.member, code, "tier", value)
         else:
             edited = await plans.edit(ctx.community, ctx.member, code, field, value)
         return Reply.text(msg("Plan {code} updated: {line}.", code=edited.code, line=plan_line(edited)))

@@ -86,8 +86,8 @@ class StripeWebhook:
         if kind == "invoice.paid" and obj.get("billing_reason") != "subscription_create":
             # A renewal (the first period came with the checkout): runs to the invoice's period end.
             ref, end = _subscription_of(obj), _period_end(obj)
-            if ref and end:
-                await self._app.services.subscriptions.renewed_by_provider(NAME, ref, end)
+            if ref and end and await self._app.services.subscriptions.renewed_by_provider(NAME, ref, end):
+                await self._app.send(await self._app.pending_notices())
             return None
         if kind == "invoice.payment_failed":
             ref = _subscription_of(obj)

@@ -176,7 +176,8 @@ class PaidChatService:
         tiers = await self._points.tiers(community)
         wanted = next((t for t in tiers if t.name == binding.target), None)
         earned = (await self._points.ledger.balance(community.id, member.id)).earned
-        return wanted is not None and earned >= wanted.threshold
+        tier = await self._points.tier_of(community, member.id, earned)
+        return wanted is not None and tier.threshold >= wanted.threshold
 
     async def how_to_get_in(self, community: Community, chat: Chat) -> Msg:
         """What the chat asks for, as the member is told when refused."""

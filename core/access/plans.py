@@ -19,6 +19,7 @@ from core.catalog.service import checked_title
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import msg
+from core.ledger.points import PointsService
 from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
 
@@ -39,6 +40,7 @@ class Plan:
     trial_days: int
     grace_days: int
     hidden: bool
+    tier: str | None = None  # the tier its subscribers have, whatever their points
 
     def product(self) -> Product:
         return Product("plan", self.id, self.code, self.title, self.price, self.hidden, ())
@@ -53,9 +55,10 @@ def add_period(start: datetime, period: str) -> datetime:
 
 
 class PlanService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, points: PointsService) -> None:
         self._db = db
         self._clock = clock
+        self._points = points
 
     async def add(
         self,
@@ -68,6 +71,7 @@ class PlanService:
         period: str,
         trial_days: int = 0,
         grace_days: int = 3,
+        tier: str | None = None,
     ) -> Plan:
         require_creator(community, actor, PLANS_FOR_CREATORS)
         code = code.lower()
@@ -77,6 +81,7 @@ class PlanService:
             raise InvalidInput(msg("A plan renews every month, quarter or year."))
         _check_days(trial_days, grace_days)
         title = checked_title(title)
+        tier = await self._known_tier(community, tier)
         try:
             async with self._db.write() as conn:
                 await conn.execute(
@@ -89,6 +94,7 @@ class PlanService:
                         period=period,
                         trial_days=trial_days,
                         grace_days=grace_days,
+                        tier=tier,
                         created_at=self._clock.now(),
                     )
                 )
@@ -102,14 +108,16 @@ class PlanService:
                     price=price.minor,
                     currency=price.currency,
                     period=period,
+                    tier=tier,
                 )
         except IntegrityError:
             raise InvalidInput(msg("There is already a plan {code}.", code=code)) from None
         return await self.get(community, code, include_hidden=True)
 
     async def edit(self, community: Community, actor: Member, code: str, field: str, value: Any) -> Plan:
-        """``field``: title, price (Money), trial or grace (days), hidden (bool). A new price
-        applies from the next payment; periods already paid stay as they are."""
+        """``field``: title, price (Money), trial or grace (days), hidden (bool), tier (a tier
+        name, or None for none). A new price applies from the next payment; periods already
+        paid stay as they are; a new tier applies to current subscribers at once."""
         require_creator(community, actor, PLANS_FOR_CREATORS)
         plan = await self.get(community, code, include_hidden=True)
         if field == "title":
@@ -122,8 +130,10 @@ class PlanService:
             changes = {"trial_days": trial, "grace_days": grace}
         elif field == "hidden":
             changes = {"hidden": bool(value)}
+        elif field == "tier":
+            changes = {"tier": await self._known_tier(community, value)}
         else:
-            raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace"))
+            raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace, tier"))
         async with self._db.write() as conn:
             await conn.execute(update(plans).where(plans.c.id == plan.id).values(**changes))
             await record(
@@ -136,6 +146,7 @@ class PlanService:
                 field=field,
                 value=str(value),
             )
+        self._points.forget_tier_grants(community.id)
         return await self.get(community, code, include_hidden=True)
 
     async def list(self, community: Community, *, include_hidden: bool = False) -> list[Plan]:
@@ -157,6 +168,22 @@ class PlanService:
         async with self._db.read() as conn:
             return _plan((await conn.execute(select(plans).where(plans.c.id == plan_id))).one())
 
+    async def _known_tier(self, community: Community, name: str | None) -> str | None:
+        """The community's tier of that name (as the creator spelled it there), or None."""
+        if name is None or name.casefold() in ("none", "-"):
+            return None
+        tiers = await self._points.tiers(community)
+        found = next((t for t in tiers if t.name.casefold() == name.casefold()), None)
+        if found is None:
+            raise InvalidInput(
+                msg(
+                    "There is no tier {name}. Tiers: {tiers}.",
+                    name=name[:40],
+                    tiers=", ".join(t.name for t in tiers),
+                )
+            )
+        return found.name
+
 
 def _check_days(trial_days: int, grace_days: int) -> None:
     if not 0 <= trial_days <= 365:
@@ -176,4 +203,5 @@ def _plan(row: Any) -> Plan:
         row.trial_days,
         row.grace_days,
         row.hidden,
+        row.tier,
     )

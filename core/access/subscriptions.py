@@ -21,11 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.access.plans import Plan, PlanService, add_period
-from core.access.tables import subscription_reminders, subscriptions
+from core.access.tables import plans, subscription_reminders, subscriptions
 from core.catalog.models import Product
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
+from core.ledger.points import PointsService, TierGrant
 from core.members.models import Community, Member
 from core.notices import Notices
 from core.orders.models import Order, ProductKind
@@ -75,17 +76,25 @@ class Subscribed:
 
 class SubscriptionService:
     def __init__(
-        self, db: Database, clock: Clock, plans: PlanService, orders: OrderService, notices: Notices
+        self,
+        db: Database,
+        clock: Clock,
+        plans: PlanService,
+        orders: OrderService,
+        notices: Notices,
+        points: PointsService,
     ) -> None:
         self._db = db
         self._clock = clock
         self._plans = plans
         self._orders = orders
         self._notices = notices
+        self._points = points
         orders.register_kind(
             "plan",
             ProductKind(resolve=self._product, check=self._check, grant=self._extend, revoke=self._end_now),
         )
+        points.add_tier_grants(self.tier_grants)
 
     # -- members -------------------------------------------------------------------------
 
@@ -124,6 +133,7 @@ class SubscriptionService:
                     )
                 )
             if moved.rowcount == 1:
+                self._points.forget_tier_grants(community.id)
                 return Subscribed(trial=await self.get(member, plan))
         return Subscribed(order=await self._orders.order(community, member, plan.product(), coupon))
 
@@ -162,6 +172,22 @@ class SubscriptionService:
 
     # -- renewals the provider reports (webhooks) -----------------------------------------
 
+    async def billed_by_provider(self, order: Order, provider: str, ref: str, period_end: datetime) -> None:
+        """From ``order`` on, the provider bills the plan by itself (a Stars subscription's
+        first charge): known there as ``ref``, the period ends when the provider says."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.member_id == order.member_id,
+                    subscriptions.c.plan_id == order.product_id,
+                    subscriptions.c.status == "active",
+                )
+                .values(
+                    provider=provider, provider_ref=ref, period_end=period_end, updated_at=self._clock.now()
+                )
+            )
+
     async def renewed_by_provider(self, provider: str, ref: str, period_end: datetime) -> bool:
         """The provider charged the next period, which runs until ``period_end``. Idempotent."""
         now = self._clock.now()
@@ -174,6 +200,18 @@ class SubscriptionService:
                     subscriptions.c.period_end <= period_end,
                 )
                 .values(status="active", period_end=period_end, grace_until=None, updated_at=now)
+            )
+        if moved.rowcount == 1:
+            row = await self._by_ref(provider, ref)
+            plan = await self._plans.by_id(row.plan_id)
+            self._points.forget_tier_grants(row.community_id)  # a grace may have ended
+            self._tell(
+                _subscription(row, plan),
+                msg(
+                    "Your subscription to {title} renewed; it runs until {date}.",
+                    title=plan.title,
+                    date=period_end.date().isoformat(),
+                ),
             )
         return moved.rowcount == 1
 
@@ -217,6 +255,11 @@ class SubscriptionService:
         )
         return True
 
+    async def billed_by(self, provider: str, ref: str) -> Subscription | None:
+        """The subscription the provider bills as ``ref``, if any."""
+        row = await self._by_ref(provider, ref)
+        return None if row is None else _subscription(row, await self._plans.by_id(row.plan_id))
+
     async def _by_ref(self, provider: str, ref: str) -> Any:
         query = select(subscriptions).where(
             subscriptions.c.provider == provider, subscriptions.c.provider_ref == ref
@@ -239,6 +282,42 @@ class SubscriptionService:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_subscription(row, await self._plans.by_id(row.plan_id)) for row in rows]
+
+    async def due_for_renewal(self, member: Member) -> list[Subscription]:
+        """The member's memberships whose next period can be paid now and that nothing pays
+        by itself: in grace, or a trial or period ending within the renewal window; the
+        soonest ending first. Cancelled ones are not due."""
+        now = self._clock.now()
+        return sorted(
+            (
+                sub
+                for sub in await self.of_member(member)
+                if not sub.renews_by_itself
+                and not sub.cancel_at_period_end
+                and (
+                    sub.status == "grace"
+                    or (sub.status in ("trial", "active") and sub.period_end - now <= RENEW_WINDOW)
+                )
+            ),
+            key=lambda sub: sub.access_until,
+        )
+
+    async def tier_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
+        """Members whose live subscription's plan grants a tier (the points package asks)."""
+        query = (
+            select(subscriptions.c.member_id, plans.c.tier, plans.c.title)
+            .join(plans, plans.c.id == subscriptions.c.plan_id)
+            .where(
+                subscriptions.c.community_id == community_id,
+                subscriptions.c.status.in_(LIVE),
+                plans.c.tier.is_not(None),
+            )
+        )
+        grants: dict[int, list[TierGrant]] = {}
+        async with self._db.read() as conn:
+            for row in await conn.execute(query):
+                grants.setdefault(row.member_id, []).append(TierGrant(row.tier, row.title))
+        return grants
 
     async def entitled(self, member_id: int, plan_id: int) -> bool:
         """Whether the member has the plan's access now (trial, paid period or grace)."""
@@ -295,6 +374,7 @@ class SubscriptionService:
                 **({"started_at": now} if row.status == "ended" else {}),
             )
         )
+        self._points.forget_tier_grants(order.community_id)
 
     async def _ensure_row(
         self, conn: AsyncConnection, community_id: int, member_id: int, plan_id: int, now: datetime
@@ -319,6 +399,7 @@ class SubscriptionService:
             .where(subscriptions.c.member_id == order.member_id, subscriptions.c.plan_id == order.product_id)
             .values(status="ended", period_end=now, grace_until=None, updated_at=now)
         )
+        self._points.forget_tier_grants(order.community_id)
 
     # -- the job -------------------------------------------------------------------------
 
@@ -448,6 +529,7 @@ class SubscriptionService:
                 )
                 .values(status=status, grace_until=grace_until, updated_at=now)
             )
+        self._points.forget_tier_grants(sub.plan.community_id)
 
     def _tell(self, sub: Subscription, text: Msg) -> None:
         self._notices.add(sub.plan.community_id, Reply.text(text, to_member=sub.member_id))

@@ -31,6 +31,8 @@ plans = Table(
     Column("grace_days", Integer, nullable=False, server_default="3"),
     Column("hidden", Boolean, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
+    # A tier its subscribers have whatever their points (its multiplier, its chats).
+    Column("tier", String(40), nullable=True),
     CheckConstraint("price_minor > 0", name="price_positive"),
     CheckConstraint("period IN ('month', 'quarter', 'year')", name="period_known"),
     CheckConstraint("trial_days BETWEEN 0 AND 365 AND grace_days BETWEEN 0 AND 90", name="days_in_range"),

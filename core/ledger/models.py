@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.ledger.tiers import Tier
+
 # A posting's guard: given the batch's (blocking) connection, None to let it post, else a reason.
 Guard = Callable[[Any], "str | None"]
 
@@ -92,6 +94,9 @@ class Posting:
     reverses_id: int | None = None
     caps: tuple[Cap, ...] = ()
     tiered: bool = False  # multiply by the credited member's tier
+    # With ``tiered``: the tier the credited member has at least, whatever their points (a
+    # plan grants it); the writer multiplies by the higher of the two.
+    tier_floor: Tier | None = None
     partial: bool = False  # post what the debited member has, if less than asked
     # Run inside the posting's own transaction once the ledger would accept it: None lets it
     # post (and keeps whatever the guard wrote), a reason refuses it (the guard must then have

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -34,7 +35,7 @@ from core.ledger.models import (
 )
 from core.ledger.service import Balance, Ledger
 from core.ledger.tables import ledger_tiers
-from core.ledger.tiers import DEFAULT_TIERS, Tier, next_tier, tier_for
+from core.ledger.tiers import DEFAULT_TIERS, Tier, effective_tier, next_tier, tier_for
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.settings.service import SettingsService
@@ -51,6 +52,19 @@ _TIER_NAME = re.compile(r"^[\w\-]{1,40}$", re.UNICODE)
 class _Recent:
     last_earned: datetime | None = None
     texts: deque[bytes] = field(default_factory=lambda: deque(maxlen=50))
+
+
+@dataclass(frozen=True)
+class TierGrant:
+    """A tier a member has whatever their points, and what gives it (a plan's title)."""
+
+    tier: str
+    source: str
+
+
+# Who has which granted tier in a community now: member id → grants (another package, such
+# as plans, provides them; the ledger package does not know it).
+TierGrants = Callable[[int], Awaitable[dict[int, list[TierGrant]]]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class Summary:
     today: dict[str, int]
     caps: dict[str, int]
     checked_in_today: bool
+    tier_source: str | None = None  # what grants the tier when points alone do not reach it
 
 
 class PointsService:
@@ -91,6 +106,9 @@ class PointsService:
         self._members = members
         self._recent: OrderedDict[int, _Recent] = OrderedDict()
         self._tiers: Cache[int, tuple[Tier, ...]] = Cache(max_size=10_000, ttl=10.0)
+        self._grant_sources: list[TierGrants] = []
+        # Short-lived: a subscription that starts or ends in another process shows within it.
+        self._grants: Cache[int, dict[int, list[TierGrant]]] = Cache(max_size=10_000, ttl=10.0)
 
     # -- time --------------------------------------------------------------------------
 
@@ -125,6 +143,7 @@ class PointsService:
         if recent.last_earned is not None and abs(at - recent.last_earned) < cooldown:
             return None
         recent.last_earned = max(at, recent.last_earned or at)
+        granted = await self.granted_tier(community, member.id)
         result = await self.ledger.post(
             Posting(
                 community_id=community.id,
@@ -135,6 +154,7 @@ class PointsService:
                 key=key,
                 at=at,
                 tiered=True,
+                tier_floor=granted[0] if granted else None,
                 caps=(
                     Cap(
                         CapScope.CREDIT,
@@ -148,7 +168,7 @@ class PointsService:
         )
         if result.outcome is not Outcome.POSTED:
             return None
-        return Earned(result, await self._upgrade(community, result))
+        return Earned(result, await self._upgrade(community, result, granted))
 
     def _remember(self, member_id: int) -> _Recent:
         recent = self._recent.get(member_id)
@@ -198,6 +218,7 @@ class PointsService:
         amount = rules["checkin.points"] + bonus
         if amount <= 0:
             raise InvalidInput(msg("Check-ins earn no points here right now."))
+        granted = await self.granted_tier(community, member.id)
         result = await self.ledger.post(
             Posting(
                 community_id=community.id,
@@ -209,6 +230,7 @@ class PointsService:
                 at=at,
                 memo=f"streak {streak}",
                 tiered=True,
+                tier_floor=granted[0] if granted else None,
                 caps=(
                     Cap(
                         CapScope.CREDIT,
@@ -224,7 +246,7 @@ class PointsService:
             return CheckinOutcome(True, 0, streak)
         if result.outcome is not Outcome.POSTED:
             return CheckinOutcome(False, 0, streak)
-        return CheckinOutcome(False, result.amount, streak, await self._upgrade(community, result))
+        return CheckinOutcome(False, result.amount, streak, await self._upgrade(community, result, granted))
 
     # -- moderators ----------------------------------------------------------------------
 
@@ -272,7 +294,8 @@ class PointsService:
                     cap=rules["cap.award"],
                 )
             )
-        return Earned(result, await self._upgrade(community, result))
+        granted = await self.granted_tier(community, target.id)
+        return Earned(result, await self._upgrade(community, result, granted))
 
     async def deduct(
         self, community: Community, actor: Member, target: Member, amount: int, reason: str, key: str
@@ -406,12 +429,49 @@ class PointsService:
         self._tiers.drop(community.id)
         return tier
 
-    async def _upgrade(self, community: Community, result: PostingResult) -> Tier | None:
+    async def _upgrade(
+        self, community: Community, result: PostingResult, granted: tuple[Tier, str] | None
+    ) -> Tier | None:
+        """The tier this posting's points lifted the member to, if it did (a tier a plan
+        already gives them is no news)."""
         if result.earned_before is None or result.earned_after is None:
             return None
-        tiers = await self.tiers(community)
-        before, after = tier_for(tiers, result.earned_before), tier_for(tiers, result.earned_after)
+        tiers, floor = await self.tiers(community), granted[0] if granted else None
+        before = effective_tier(tiers, result.earned_before, floor)
+        after = effective_tier(tiers, result.earned_after, floor)
         return after if after.threshold > before.threshold else None
+
+    # -- tiers granted by other packages (plans) -------------------------------------------
+
+    def add_tier_grants(self, source: TierGrants) -> None:
+        self._grant_sources.append(source)
+
+    def forget_tier_grants(self, community_id: int) -> None:
+        """A grant changed in this process: read them again on next use."""
+        self._grants.drop(community_id)
+
+    async def granted_tier(self, community: Community, member_id: int) -> tuple[Tier, str] | None:
+        """The highest tier something other than points gives the member, with its source."""
+        grants = self._grants.get(community.id)
+        if grants is None:
+            grants = {}
+            for source in self._grant_sources:
+                for holder, found in (await source(community.id)).items():
+                    grants.setdefault(holder, []).extend(found)
+            self._grants.put(community.id, grants)
+        mine = grants.get(member_id)
+        if not mine:
+            return None
+        by_name = {tier.name.casefold(): tier for tier in await self.tiers(community)}
+        known = [(by_name[g.tier.casefold()], g.source) for g in mine if g.tier.casefold() in by_name]
+        if not known:
+            return None  # the tier was renamed or removed since the plan named it
+        return max(known, key=lambda pair: (pair[0].threshold, pair[0].multiplier_pct))
+
+    async def tier_of(self, community: Community, member_id: int, earned: int) -> Tier:
+        """The member's tier now: by lifetime points, or a granted one if higher."""
+        granted = await self.granted_tier(community, member_id)
+        return effective_tier(await self.tiers(community), earned, granted[0] if granted else None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -431,14 +491,18 @@ class PointsService:
             window=timedelta(days=30),
         )
         caps = {kind: rules[f"cap.{kind}"] for kind in ("message", "checkin", "award", "answer", "referral")}
+        granted = await self.granted_tier(community, member.id)
+        by_points = tier_for(tiers, balance.earned)
+        tier = effective_tier(tiers, balance.earned, granted[0] if granted else None)
         return Summary(
             balance,
-            tier_for(tiers, balance.earned),
-            next_tier(tiers, balance.earned),
+            tier,
+            next_tier(tiers, max(balance.earned, tier.threshold)),
             expiring,
             today,
             caps,
             today.get(Kind.CHECKIN, 0) > 0,
+            granted[1] if granted and tier != by_points else None,
         )
 
     async def leaderboard(

@@ -33,6 +33,19 @@ def tier_for(tiers: Sequence[Tier], earned: int) -> Tier:
     return max(reached, key=lambda tier: (tier.threshold, tier.multiplier_pct))
 
 
+def higher_tier(a: Tier, b: Tier | None) -> Tier:
+    """The higher of two tiers (by threshold, then multiplier); ``a`` when ``b`` is None."""
+    if b is None:
+        return a
+    return max(a, b, key=lambda tier: (tier.threshold, tier.multiplier_pct))
+
+
+def effective_tier(tiers: Sequence[Tier], earned: int, granted: Tier | None) -> Tier:
+    """The member's tier: the one their lifetime points reached, or the one a plan grants
+    them, whichever is higher."""
+    return higher_tier(tier_for(tiers, earned), granted)
+
+
 def next_tier(tiers: Sequence[Tier], earned: int) -> Tier | None:
     ahead = [tier for tier in tiers if tier.threshold > earned]
     return min(ahead, key=lambda tier: tier.threshold) if ahead else None

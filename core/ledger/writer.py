@@ -31,7 +31,7 @@ from core.ledger.models import (
     Transfer,
 )
 from core.ledger.store import LedgerStore, SqliteLedgerStore
-from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
+from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
 
@@ -184,9 +184,8 @@ class LedgerWriter:
         amount = posting.amount
         if posting.tiered and credited.member_id is not None:
             community_tiers = tiers.get(posting.community_id, DEFAULT_TIERS)
-            amount = apply_multiplier(
-                amount, tier_for(community_tiers, credited.earned + credited.earned_delta)
-            )
+            earned = credited.earned + credited.earned_delta
+            amount = apply_multiplier(amount, effective_tier(community_tiers, earned, posting.tier_floor))
         actor = ids.get((posting.community_id, posting.actor_member_id)) if posting.actor_member_id else None
         for cap_index, cap in enumerate(posting.caps):
             subject = credit if cap.scope is CapScope.CREDIT else actor

@@ -14,10 +14,19 @@ import logging
 import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, Document, LabeledPrice, Update
+from telegram import (
+    Bot,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    SuccessfulPayment,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
@@ -45,7 +54,7 @@ from core.catalog.money import Money
 from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import Msg, msg, normalize_locale, render
 from core.members.models import Role
-from core.orders.models import PaymentMismatch
+from core.orders.models import Order, PaymentMismatch
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -130,7 +139,9 @@ class TelegramAdapter:
         self.application.add_error_handler(self._on_error)
         # What the core asks of Telegram: Stars payments, paid-chat operations, and delivering
         # replies that answer no Telegram update (payments, reminders).
-        app.services.orders.register(TelegramStarsProvider(self.bot, app.services.members), first=True)
+        services = app.services
+        stars = TelegramStarsProvider(self.bot, services.members, services.plans, services.orders)
+        services.orders.register(stars, first=True)
         app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot)
         app.register_sender(self.deliver)
 
@@ -244,8 +255,10 @@ class TelegramAdapter:
             if order_id is not None:
                 orders = self.app.services.orders
                 reason = await orders.check_payable(order_id, Money(query.currency, query.total_amount))
+                order = await orders.get(order_id)
+                if reason is not None and await self._renews(order, query.total_amount):
+                    reason = None  # the next charge of a Stars subscription this order began
                 if reason is None:
-                    order = await orders.get(order_id)
                     reason = await self._payer_mismatch(order.member_id, query.from_user.id)
         except Exception:
             log.warning("telegram: pre-checkout check failed", exc_info=True)
@@ -253,6 +266,13 @@ class TelegramAdapter:
             await _quietly(query.answer(ok=True))
         else:
             await _quietly(query.answer(ok=False, error_message=render(reason, locale)))
+
+    async def _renews(self, order: Order, amount: int) -> bool:
+        """Whether ``order`` began a Stars subscription that is still running, at that price."""
+        if order.provider != NAME or not order.provider_ref or order.amount.minor != amount:
+            return False
+        sub = await self.app.services.subscriptions.billed_by(NAME, order.provider_ref)
+        return sub is not None and sub.status != "ended"
 
     async def _payer_mismatch(self, member_id: int, payer: int) -> Msg | None:
         identities = await self.app.services.members.identities_of(member_id)
@@ -269,6 +289,9 @@ class TelegramAdapter:
         order_id = order_id_of(paid.invoice_payload)
         if order_id is None:
             log.error("telegram: a payment with an unknown payload %r", paid.invoice_payload)
+            return
+        if paid.is_recurring and not paid.is_first_recurring:
+            await self._on_renewal(order_id, paid)
             return
         try:
             outgoing = await self.app.settle_payment(
@@ -287,7 +310,35 @@ class TelegramAdapter:
             language = message.from_user.language_code if message.from_user else None
             await _quietly(message.reply_text(render(notice, normalize_locale(language or "en"))))
             return
+        if paid.is_recurring and paid.subscription_expiration_date is not None:
+            # A Stars subscription's first charge: Telegram bills the next ones by itself.
+            await self.app.services.subscriptions.billed_by_provider(
+                await self.app.services.orders.get(order_id),
+                NAME,
+                paid.telegram_payment_charge_id,
+                paid.subscription_expiration_date,
+            )
         await self.app.send(outgoing)
+
+    async def _on_renewal(self, order_id: int, paid: SuccessfulPayment) -> None:
+        """Telegram charged a Stars subscription again: the period runs to the new expiry.
+        Each charge is recorded once by its id (Telegram may deliver the update again)."""
+        orders, subscriptions = self.app.services.orders, self.app.services.subscriptions
+        charge = paid.telegram_payment_charge_id
+        if await orders.event_seen(NAME, charge):
+            return
+        order = await orders.get(order_id)
+        end = paid.subscription_expiration_date
+        renewed = (
+            order.provider_ref is not None
+            and end is not None
+            and await subscriptions.renewed_by_provider(NAME, order.provider_ref, end)
+        )
+        await orders.remember_event(NAME, charge, "subscription.renewal", order_id)
+        if not renewed:
+            log.error("telegram: Stars renewal %s for order %s matches no subscription", charge, order_id)
+            return
+        await self.app.send(await self.app.pending_notices())
 
     async def _on_bot_rights(self, update: Update) -> None:
         """The bot's rights in a group changed: tell every creator what (if anything) to fix."""
@@ -362,6 +413,21 @@ class TelegramAdapter:
         elif isinstance(message, PhotoMessage):
             await self.bot.send_photo(
                 chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML
+            )
+        elif isinstance(message, InvoiceMessage) and message.every_days:
+            link = await self.bot.create_invoice_link(
+                title=message.title,
+                description=message.description,
+                payload=message.payload,
+                currency=message.currency,
+                prices=[LabeledPrice(message.title, message.amount)],
+                subscription_period=timedelta(days=message.every_days),
+            )
+            await self.bot.send_message(
+                chat_id,
+                message.button_html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(message.button_label, url=link)]]),
             )
         elif isinstance(message, InvoiceMessage):
             await self.bot.send_invoice(

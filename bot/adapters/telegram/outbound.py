@@ -14,7 +14,8 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.adapters.callbacks import CallbackData
-from core.i18n import render
+from core.catalog.money import Money, format_money
+from core.i18n import msg, render
 from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Style, Text
 
 MAX_MESSAGE = 4096
@@ -43,13 +44,18 @@ class DocumentMessage:
 
 @dataclass(frozen=True)
 class InvoiceMessage:
-    """``sendInvoice`` in Telegram Stars (no provider token; one price)."""
+    """``sendInvoice`` in Telegram Stars (no provider token; one price). With ``every_days``,
+    a subscription: Telegram only bills those through an invoice link (``createInvoiceLink``
+    with ``subscription_period``), sent as a message whose button opens it."""
 
     title: str
     description: str
     payload: str
     currency: str
     amount: int
+    every_days: int | None = None
+    button_html: str = ""  # the subscription message's text and button label
+    button_label: str = ""
 
 
 OutboundMessage = TextMessage | PhotoMessage | DocumentMessage | InvoiceMessage
@@ -93,6 +99,8 @@ def render_messages(reply: Reply, locale: str, callbacks: CallbackData) -> list[
                 DocumentMessage(segment.name, segment.data, _caption(render(segment.caption, locale)))
             )
         elif isinstance(segment, Invoice):
+            price = format_money(Money(segment.currency, segment.amount), locale)
+            every = segment.every_days
             media.append(
                 InvoiceMessage(
                     segment.title[:MAX_INVOICE_TITLE],
@@ -100,6 +108,22 @@ def render_messages(reply: Reply, locale: str, callbacks: CallbackData) -> list[
                     segment.payload,
                     segment.currency,
                     segment.amount,
+                    every,
+                    escape(
+                        render(
+                            msg(
+                                "{title}: {price} every {days} days",
+                                title=segment.title,
+                                price=price,
+                                days=every,
+                            ),
+                            locale,
+                        ),
+                        quote=False,
+                    )
+                    if every
+                    else "",
+                    render(msg("Subscribe for {price}", price=price), locale) if every else "",
                 )
             )
     texts: list[str] = []
