@@ -276,6 +276,29 @@ async def test_closed_dms_are_told_in_the_channel(
     assert "I could not send you a direct message" in notice.content
 
 
+async def test_closed_dms_after_a_slash_command_show_the_note_only_to_them(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def closed(user_id: int) -> None:
+        raise discord.Forbidden(
+            FakeResponse(403, "Forbidden"), {"code": 50007, "message": "Cannot send messages to this user"}
+        )
+
+    await _creator(app, peer.mei)
+    await peer.dm("!tier set premium 5 x1.2", member=peer.mei)  # the first check-in reaches it
+    peer.sent()
+    monkeypatch.setattr(peer.adapter.client.http, "start_private_message", closed)
+    sent = await peer.interact("slash_points", command="checkin")
+    assert [(s.kind, s.ephemeral) for s in sent] == [
+        ("defer", False),
+        ("followup", False),
+        ("followup", True),
+    ]
+    assert "Checked in" in sent[1].text
+    assert "You reached the premium tier" in sent[2].text
+    assert peer.sent() == []  # nothing about it in the channel
+
+
 async def test_slash_commands_sync_to_the_configured_servers(
     peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
