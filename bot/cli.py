@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, Secret, load_config
 from bot.logs import configure_logging
 from core.storage.database import Database, safe_url
 from core.storage.migrate import NotMigrated, upgrade
@@ -53,10 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--db", help="database URL (default from configuration)")
     migrate.set_defaults(run=_run_migrate)
 
-    run = commands.add_parser("run", help="run every configured adapter (Telegram) until stopped")
+    run = commands.add_parser("run", help="run every configured adapter (Telegram, Discord) until stopped")
     run.add_argument("--db", help="database URL (default from configuration)")
     run.add_argument("--community", help="community name (default from configuration)")
     run.set_defaults(run=_run_adapters)
+
+    discord = commands.add_parser("discord", help="Discord setup: the invite URL")
+    discord_commands = discord.add_subparsers(dest="discord_command", required=True)
+    invite = discord_commands.add_parser(
+        "invite-url", help="print the URL that adds the bot to a server with the permissions it needs"
+    )
+    invite.add_argument(
+        "--client-id", help="the application id (default: read from DISCORD_TOKEN)", default=None
+    )
+    invite.set_defaults(run=_run_discord_invite_url)
 
     for name, runner, text in (
         ("console", _run_console, "chat with the bot in this terminal"),
@@ -103,6 +113,33 @@ def _run_adapters(config: Config, args: argparse.Namespace) -> int:
         config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=True
     )
     return asyncio.run(run(config))
+
+
+def _run_discord_invite_url(config: Config, args: argparse.Namespace) -> int:
+    from bot.adapters.discord.invite import (
+        PERMISSIONS,
+        PRIVILEGED_INTENTS,
+        application_id_from_token,
+        invite_url,
+    )
+
+    client_id = args.client_id
+    token = config.adapter_settings.get("discord", {}).get("token")
+    if client_id is None and isinstance(token, Secret):
+        client_id = application_id_from_token(token.reveal())
+    if not client_id or not str(client_id).isdigit():
+        print(
+            "studyhall: give --client-id (Developer Portal → your application → Application ID),"
+            " or set DISCORD_TOKEN",
+            file=sys.stderr,
+        )
+        return 2
+    print(invite_url(str(client_id)))
+    print(f"Permissions {PERMISSIONS.value}: View Channels, Send Messages (also in threads), Embed Links,")
+    print("  Attach Files, Read Message History, Manage Roles (paid roles).")
+    print(f"In the Developer Portal → Bot, turn on: {', '.join(PRIVILEGED_INTENTS)}.")
+    print("Then put the bot's role above every paid role (Server Settings → Roles).")
+    return 0
 
 
 def _run_console(config: Config, args: argparse.Namespace) -> int:

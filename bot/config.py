@@ -75,7 +75,13 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
             SettingSpec("TELEGRAM_API_BASE", "telegram", "api_base"),
         ),
     ),
-    "discord": ((SettingSpec("DISCORD_TOKEN", "discord", "token", secret=True),), ()),
+    "discord": (
+        (SettingSpec("DISCORD_TOKEN", "discord", "token", secret=True),),
+        (
+            SettingSpec("DISCORD_GUILDS", "discord", "guilds"),
+            SettingSpec("DISCORD_GLOBAL_COMMANDS", "discord", "global_commands"),
+        ),
+    ),
     "wechat": (
         (
             SettingSpec("WECHAT_APP_ID", "wechat", "app_id"),
@@ -234,6 +240,7 @@ def load_config(
                 continue
             values[spec.key] = Secret(value) if spec.secret else value
         adapter_settings[adapter] = values
+    _check_discord(adapter_settings.get("discord", {}))
 
     payment_settings: dict[str, dict[str, str | Secret]] = {}
     for provider, (required, optional) in PAYMENT_SETTINGS.items():
@@ -302,6 +309,17 @@ def _lookup(spec: SettingSpec, env: Mapping[str, str], file_values: Mapping[str,
         else:
             raise ConfigError(f"{spec.label} must be a string")
     return value.strip() or None
+
+
+def _check_discord(settings: Mapping[str, str | Secret]) -> None:
+    guilds = str(settings.get("guilds") or "")
+    if any(not guild.strip().isdigit() for guild in guilds.split(",") if guild.strip()):
+        spec = ADAPTER_SETTINGS["discord"][1][0]
+        raise ConfigError(f"{spec.label} is {guilds!r}; expected server ids separated by commas")
+    flag = str(settings.get("global_commands") or "false").lower()
+    if flag not in ("1", "0", "true", "false", "yes", "no"):
+        spec = ADAPTER_SETTINGS["discord"][1][1]
+        raise ConfigError(f"{spec.label} is {flag!r}; expected true or false")
 
 
 def _check_database_url(url: str) -> None:

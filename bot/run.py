@@ -15,7 +15,7 @@ from bot.http import HttpServer
 
 log = logging.getLogger(__name__)
 
-NETWORK_ADAPTERS = ("telegram",)  # Discord and WeChat join as their adapters land
+NETWORK_ADAPTERS = ("telegram", "discord")  # WeChat joins when its adapter lands
 JOBS_EVERY_SECONDS = 60.0
 
 
@@ -27,7 +27,7 @@ async def run(config: Config) -> int:
     wanted = [name for name in config.adapters if name in NETWORK_ADAPTERS]
     if not wanted:
         log.error("no network adapter configured")
-        print("studyhall: no adapter to run; set TELEGRAM_TOKEN (see README, Configuration)")
+        print("studyhall: no adapter to run; set TELEGRAM_TOKEN or DISCORD_TOKEN (see README, Configuration)")
         return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll otherwise
     app = await App.open(config)
@@ -104,4 +104,10 @@ async def _start(name: str, app: App, config: Config, http: HttpServer) -> Runni
         else:
             await adapter.start_polling()
         return adapter
+    if name == "discord":
+        from bot.adapters.discord.adapter import DiscordAdapter
+
+        discord_adapter = DiscordAdapter(app, config.adapter_settings["discord"])
+        await discord_adapter.start()
+        return discord_adapter
     raise ValueError(f"unknown adapter {name}")

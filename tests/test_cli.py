@@ -198,3 +198,24 @@ def test_demo_seeds_once_and_starts_as_ana(tmp_path: Path) -> None:
     second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n")
     assert second.returncode == 0, second.stderr
     assert "bot> Role: moderator" in second.stdout
+
+
+def test_discord_invite_url_from_the_token(tmp_path: Path) -> None:
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GxYz12.not-a-real-secret"
+    result = studyhall(["discord", "invite-url"], tmp_path, env={"DISCORD_TOKEN": token})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "https://discord.com/oauth2/authorize?client_id=123456789012345678"
+        "&scope=bot+applications.commands&permissions=275146460160"
+    )
+    assert "Server Members Intent, Message Content Intent" in result.stdout
+    assert token not in result.stdout + result.stderr
+
+
+def test_discord_invite_url_needs_an_application_id(tmp_path: Path) -> None:
+    result = studyhall(["discord", "invite-url"], tmp_path, env={"DISCORD_TOKEN": ""})
+    assert result.returncode == 2
+    assert "--client-id" in result.stderr
+    given = studyhall(["discord", "invite-url", "--client-id", "42"], tmp_path, env={"DISCORD_TOKEN": ""})
+    assert given.returncode == 0 and "client_id=42&" in given.stdout

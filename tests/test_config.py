@@ -325,3 +325,22 @@ def test_database_password_is_not_in_repr_of_config() -> None:
     config = load_config(env={"STUDYHALL_DATABASE_URL": PG_URL})
     assert DB_PASSWORD not in repr(config)
     assert DB_PASSWORD not in str(config)
+
+
+def test_discord_guilds_and_global_commands() -> None:
+    config = load_config(
+        env={"DISCORD_TOKEN": "d-secret-1", "DISCORD_GUILDS": "111, 222", "DISCORD_GLOBAL_COMMANDS": "true"}
+    )
+    assert "discord" in config.adapters
+    settings = config.adapter_settings["discord"]
+    assert settings["guilds"] == "111, 222" and settings["global_commands"] == "true"
+    assert "d-secret-1" in config.secret_values() and "d-secret-1" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("DISCORD_GUILDS", "111,my-server"), ("DISCORD_GLOBAL_COMMANDS", "maybe")]
+)
+def test_bad_discord_settings_name_the_key(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(env={"DISCORD_TOKEN": "d-secret-1", key: value})
+    assert key in str(error.value) and "d-secret-1" not in str(error.value)

@@ -202,3 +202,43 @@ async def test_rights_the_bot_lacks_are_reported_once_and_shown_by_a_check(
     await paid.reconcile(shop.community)
     notes = [render(r.segments[0].content, "en") for _, r in app.services.notices.take()]  # type: ignore[union-attr]
     assert notes == ["Paid chat vip: give the bot the Ban users right"]
+
+
+class AdmittingPort(FakePort):
+    """A platform where the bot lets members in itself (Discord: the channel's role)."""
+
+    async def admit(self, chat_id: str, account: str) -> None:
+        await self._do("admit", account)
+
+
+async def test_where_the_platform_admits_directly_the_entitled_are_let_in_not_invited(
+    app: App, shop: Shop
+) -> None:
+    port = AdmittingPort()
+    app.services.paid_chats.ports["console"] = port
+    paid = app.services.paid_chats
+    chat = await vip(app, shop)
+    await buy(app, shop, shop.ben)
+    assert [(a.verb, a.member.display_name) for a in await paid.plan(shop.community)] == [("admit", "Ben")]
+    done = await paid.reconcile(shop.community)
+    assert [(a.verb, a.member.display_name) for a in done] == [("admit", "Ben")]
+    assert port.calls == [("admit", "ben")]  # no invite link
+    notes = [render(r.segments[0].content, "en") for _, r in app.services.notices.take()]  # type: ignore[union-attr]
+    assert notes == ["You now have access to vip."]
+    assert await paid.in_chat(chat, shop.ben)
+    assert await paid.reconcile(shop.community) == []  # idempotent
+
+
+async def test_a_refused_admission_is_reported_and_retried_later_not_marked_done(
+    app: App, shop: Shop
+) -> None:
+    port = AdmittingPort()
+    port.refuse = "yes"
+    app.services.paid_chats.ports["console"] = port
+    paid = app.services.paid_chats
+    chat = await vip(app, shop)
+    await buy(app, shop, shop.ben)
+    assert await paid.reconcile(shop.community) == []
+    assert not await paid.in_chat(chat, shop.ben)
+    notes = [render(r.segments[0].content, "en") for _, r in app.services.notices.take()]  # type: ignore[union-attr]
+    assert notes == ["Paid chat vip: give the bot the Ban users right"]  # to the creator, once

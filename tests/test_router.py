@@ -197,3 +197,11 @@ async def test_restricted_commands_read_the_role_afresh(routed_app: App, calls: 
     assert (await routed_app.services.members.get_member(ana.id)).role is Role.MODERATOR  # cached
     assert await send(routed_app, "/staffonly") == "Only moderators and creators can use /staffonly."
     assert calls == ["staff"]
+
+
+def test_personal_commands_are_marked_and_the_rest_are_not() -> None:
+    from bot.handlers import build_router
+
+    router = build_router()
+    personal = {spec.name for spec in router.commands.values() if spec.personal}
+    assert personal == {"points", "history", "orders", "mycourses", "subscription", "whoami"}

@@ -3,16 +3,22 @@ answers a user through the Telegram emulator, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.app import App
+from bot.config import Config, Secret
+from bot.http import HttpServer
+from bot.run import _start
 from tests.telegram_peer import available, running_emulator
 
 TOKEN = "654321:RUN-token"
@@ -25,7 +31,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def _environment(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "STUDYHALL_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_", "STUDYHALL_"))}
     env.update(STUDYHALL_DATABASE_URL=db_url, STUDYHALL_DATA_DIR=str(tmp_path / "data"), **extra)
     return env
 
@@ -40,7 +46,7 @@ def test_run_without_an_adapter_says_what_to_set(db_url: str, tmp_path: Path) ->
         cwd=ROOT,
     )
     assert result.returncode == 2
-    assert "TELEGRAM_TOKEN" in result.stdout
+    assert "TELEGRAM_TOKEN" in result.stdout and "DISCORD_TOKEN" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -82,3 +88,36 @@ def test_run_serves_telegram_until_sigterm(db_url: str, tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "studyhall: stopped" in out
     assert TOKEN not in out + err  # the token never reaches the output
+
+
+async def test_discord_logs_in_and_keeps_its_gateway_in_the_background(
+    app: App, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import discord
+
+    calls: list[object] = []
+    closed = asyncio.Event()
+
+    async def login(self: discord.Client, token: str) -> None:
+        calls.append(("login", token))
+
+    async def connect(self: discord.Client, *, reconnect: bool = True) -> None:
+        calls.append("connect")
+        await closed.wait()
+
+    async def close(self: discord.Client) -> None:
+        calls.append("close")
+        closed.set()
+
+    monkeypatch.setattr(discord.Client, "login", login)
+    monkeypatch.setattr(discord.Client, "connect", connect)
+    monkeypatch.setattr(discord.Client, "close", close)
+    settings = {"discord": {"token": Secret("d-secret-token")}}
+    adapter = await _start(
+        "discord", app, replace(config, adapter_settings=settings), HttpServer("127.0.0.1", 0)
+    )
+    await asyncio.sleep(0)
+    assert calls == [("login", "d-secret-token"), "connect"]
+    assert "discord" in app.services.paid_chats.ports
+    await adapter.stop()
+    assert calls[-1] == "close"

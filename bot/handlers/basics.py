@@ -96,7 +96,12 @@ async def lang(ctx: Context) -> Reply:
     return Reply.text(msg("Language set to English."))
 
 
-@router.command("whoami", aliases=("我是谁", "me"), help=msg("Show your member profile and linked accounts"))
+@router.command(
+    "whoami",
+    aliases=("我是谁", "me"),
+    help=msg("Show your member profile and linked accounts"),
+    personal=True,
+)
 async def whoami(ctx: Context) -> Reply:
     member = ctx.member
     identities = await ctx.services.members.identities_of(member.id)

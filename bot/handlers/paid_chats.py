@@ -25,6 +25,7 @@ async def bind(ctx: Context) -> Reply:
     done = await ctx.services.paid_chats.bind(
         ctx.community, ctx.member, ctx.chat, ctx.args["kind"], ctx.args["target"]
     )
+    problems = await ctx.services.paid_chats.problems_in(ctx.chat)
     return Reply.text(
         msg(
             "{chat} is now paid: it needs {kind} {target}.",
@@ -35,6 +36,7 @@ async def bind(ctx: Context) -> Reply:
         msg(
             "Members without it are taken out when they join or lapse; /access check shows what would change."
         ),
+        *([msg("Before it works, fix this:"), *problems] if problems else []),
     )
 
 
@@ -88,7 +90,7 @@ async def access(ctx: Context) -> Reply:
         else nmsg("{n} change would be made:", "{n} changes would be made:", len(actions))
     )
     for action in actions:
-        verb = msg("remove") if action.verb == "remove" else msg("invite")
+        verb = {"remove": msg("remove"), "admit": msg("give access")}.get(action.verb, msg("invite"))
         builder.line().text(verb).text(f" {action.member.display_name} · {action.chat.title} · ").text(
             action.reason
         )

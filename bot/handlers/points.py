@@ -63,7 +63,10 @@ async def earn_for_taking_part(ctx: Context) -> Reply | None:
 
 
 @router.command(
-    "points", aliases=("积分", "balance", "p"), help=msg("Your points, tier and what expires soon")
+    "points",
+    aliases=("积分", "balance", "p"),
+    help=msg("Your points, tier and what expires soon"),
+    personal=True,
 )
 async def points(ctx: Context) -> Reply:
     summary = await ctx.services.points.summary(ctx.community, ctx.member)
@@ -98,6 +101,7 @@ async def points(ctx: Context) -> Reply:
     "history",
     aliases=("记录", "明细"),
     help=msg("Your latest point movements"),
+    personal=True,
     params=(Int("count", optional=True, minimum=1, maximum=50),),
 )
 async def history(ctx: Context) -> Reply:

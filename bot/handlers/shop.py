@@ -316,7 +316,11 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
 
 
 @router.command(
-    "orders", aliases=("订单",), help=msg("Your orders"), params=(Int("count", optional=True, maximum=50),)
+    "orders",
+    aliases=("订单",),
+    help=msg("Your orders"),
+    params=(Int("count", optional=True, maximum=50),),
+    personal=True,
 )
 async def list_orders(ctx: Context) -> Reply:
     found = await ctx.services.orders.of_member(ctx.member, ctx.args["count"] or 10)
@@ -330,7 +334,7 @@ async def list_orders(ctx: Context) -> Reply:
     return builder.build()
 
 
-@router.command("mycourses", aliases=("我的课程",), help=msg("The courses you own"))
+@router.command("mycourses", aliases=("我的课程",), help=msg("The courses you own"), personal=True)
 async def my_courses(ctx: Context) -> Reply:
     owned = await ctx.services.catalog.owned(ctx.member)
     if not owned:

@@ -150,7 +150,12 @@ async def subscribe(ctx: Context) -> list[Reply]:
     return [await checkout_reply(ctx, order)]
 
 
-@router.command("subscription", aliases=("我的订阅",), help=msg("Your memberships and until when they run"))
+@router.command(
+    "subscription",
+    aliases=("我的订阅",),
+    help=msg("Your memberships and until when they run"),
+    personal=True,
+)
 async def subscription(ctx: Context) -> Reply:
     found = await ctx.services.subscriptions.of_member(ctx.member)
     if not found:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from core.access.plans import PlanService
-from core.access.ports import ChatAccess, PlatformRefused
+from core.access.ports import AdmitsDirectly, ChatAccess, PlatformRefused
 from core.access.subscriptions import SubscriptionService
 from core.access.tables import access_problems, chat_bindings, chat_memberships
 from core.audit.log import record
@@ -55,9 +55,9 @@ class Binding:
 
 @dataclass(frozen=True)
 class Action:
-    """One step of a reconciliation plan: remove or invite ``member`` for ``reason``."""
+    """One step of a reconciliation plan: remove, invite or admit ``member`` for ``reason``."""
 
-    verb: str  # remove | invite
+    verb: str  # remove | invite | admit (on platforms that let the bot add members itself)
     chat: Chat
     member: Member
     reason: Msg
@@ -272,7 +272,8 @@ class PaidChatService:
                     and now - row.invited_at < INVITE_AGAIN_AFTER
                 )
                 if (row is None or not row.in_chat) and not recently and not member.role.is_staff:
-                    actions.append(Action("invite", chat, member, msg("entitled but not in the chat")))
+                    verb = "admit" if isinstance(self.ports.get(chat.platform), AdmitsDirectly) else "invite"
+                    actions.append(Action(verb, chat, member, msg("entitled but not in the chat")))
         return actions
 
     async def problems(self, community: Community) -> list[tuple[Chat, Msg]]:
@@ -280,14 +281,18 @@ class PaidChatService:
         found: list[tuple[Chat, Msg]] = []
         chats = {b.chat.id: b.chat for b in await self.bindings(community)}
         for chat in chats.values():
-            port = self.ports.get(chat.platform)
-            if port is None:
-                continue
-            try:
-                found.extend((chat, problem) for problem in await port.missing_rights(chat.external_id))
-            except PlatformRefused as refused:
-                found.append((chat, refused.message))
+            found.extend((chat, problem) for problem in await self.problems_in(chat))
         return found
+
+    async def problems_in(self, chat: Chat) -> list[Msg]:
+        """What the chat's platform says the bot lacks there for paid access to work."""
+        port = self.ports.get(chat.platform)
+        if port is None:
+            return []
+        try:
+            return await port.missing_rights(chat.external_id)
+        except PlatformRefused as refused:
+            return [refused.message]
 
     async def reconcile(self, community: Community) -> list[Action]:
         """Carry out the plan through the platforms' ports; returns what was done. What the
@@ -308,6 +313,16 @@ class PaidChatService:
                         community.id,
                         Reply.text(
                             await self.how_to_get_in(community, action.chat), to_member=action.member.id
+                        ),
+                    )
+                elif action.verb == "admit" and isinstance(port, AdmitsDirectly):
+                    await port.admit(action.chat.external_id, account)
+                    await self._mark(action.chat, action.member, in_chat=True, invited=True)
+                    self._notices.add(
+                        community.id,
+                        Reply.text(
+                            msg("You now have access to {chat}.", chat=action.chat.title),
+                            to_member=action.member.id,
                         ),
                     )
                 else:

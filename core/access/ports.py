@@ -1,11 +1,15 @@
 """What the core asks of a platform to control who is in a paid chat. Each adapter implements
 it with its platform's operations (Telegram: invite links, join requests, ban then unban;
-Discord: roles). The core never imports an SDK: it sees these methods and PlatformRefused."""
+Discord: roles). The core never imports an SDK: it sees these methods and PlatformRefused.
+
+A platform where the bot can let a member in itself (Discord: give them the chat's role)
+implements AdmitsDirectly too; reconciliation then admits entitled members instead of sending
+them an invite link."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.errors import StudyhallError
 from core.i18n import Msg
@@ -35,4 +39,13 @@ class ChatAccess(Protocol):
     async def missing_rights(self, chat_id: str) -> list[Msg]:
         """What the bot lacks in the chat for paid access to work, each as a fix for the
         creator ("give the bot the Ban users right in …"); empty when nothing is missing."""
+        ...
+
+
+@runtime_checkable
+class AdmitsDirectly(Protocol):
+    """A ChatAccess that can let a member in without their doing anything."""
+
+    async def admit(self, chat_id: str, account: str) -> None:
+        """Give the account access to the chat now (raises PlatformRefused)."""
         ...

@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.commands.context import Context
 from core.commands.params import ArgError, Param, describe
@@ -49,6 +49,9 @@ class CommandSpec:
     chats: frozenset[ChatKind] = ANY_CHAT
     params: tuple[Param, ...] = ()
     hidden: bool = False
+    # The answer is about the sender alone (a balance, orders): platforms that can show a reply
+    # to one person inside a group (Discord's ephemeral replies) show it only to them.
+    personal: bool = False
 
     @property
     def usage(self) -> str:
@@ -81,9 +84,11 @@ class Router:
         chats: frozenset[ChatKind] = ANY_CHAT,
         params: Sequence[Param] = (),
         hidden: bool = False,
+        personal: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.add(CommandSpec(name, help, handler, tuple(aliases), roles, chats, tuple(params), hidden))
+            spec = CommandSpec(name, help, handler, tuple(aliases), roles, chats, tuple(params))
+            self.add(replace(spec, hidden=hidden, personal=personal))
             return handler
 
         return register

@@ -8,13 +8,12 @@ messages of its own.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from core.cache import Cache
+from bot.adapters.callbacks import CallbackData
 from core.catalog.money import Money, format_money
 from core.i18n import msg, render
 from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Style, Text
@@ -22,7 +21,6 @@ from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Sty
 MAX_MESSAGE = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64  # Bot API limit on callback_data
-_LONG_DATA_PREFIX = "h:"
 
 
 @dataclass(frozen=True)
@@ -63,31 +61,6 @@ class InvoiceMessage:
 OutboundMessage = TextMessage | PhotoMessage | DocumentMessage | InvoiceMessage
 MAX_INVOICE_TITLE = 32
 MAX_INVOICE_DESCRIPTION = 255
-
-
-class CallbackData:
-    """Button data that fits in Telegram's 64 bytes.
-
-    Short data goes as it is. Longer data (a command with long arguments) is kept here and
-    sent as a short token; after a restart such a token is unknown and the button answers
-    that it has expired instead of doing something else.
-    """
-
-    def __init__(self, max_size: int = 100_000) -> None:
-        self._long: Cache[str, str] = Cache(max_size=max_size)
-
-    def pack(self, data: str) -> str:
-        if len(data.encode()) <= MAX_CALLBACK_BYTES and not data.startswith(_LONG_DATA_PREFIX):
-            return data
-        token = _LONG_DATA_PREFIX + hashlib.sha256(data.encode()).hexdigest()[:32]
-        self._long.put(token, data)
-        return token
-
-    def unpack(self, sent: str) -> str | None:
-        """The data a button carried, or None when it has expired."""
-        if not sent.startswith(_LONG_DATA_PREFIX):
-            return sent
-        return self._long.get(sent)
 
 
 @dataclass(frozen=True)

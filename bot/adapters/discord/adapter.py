@@ -1,0 +1,335 @@
+"""The Discord adapter: a discord.py Client feeding the App.
+
+Inbound: guild and DM messages (``!points`` and ``/points`` typed as text), slash commands and
+button presses (interactions), members joining and leaving the server, and paid roles given
+or taken (joining or leaving that role's paid channel). Each becomes an Event for
+``App.handle``; the replies go back as messages, or as followups to the interaction, ephemeral
+in a guild channel when the command is ``personal`` (a balance, orders).
+
+Outbound to members (DMs) also serves the App's other senders' work: payments and job notes
+reach Discord members through ``deliver``. A member whose DMs are closed is told where they
+are (privately when they just used a slash command, else in the channel).
+
+Sending relies on discord.py's per-route rate-limit buckets for replies; pushes that answer no
+event (job notes) are paced on top of that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import discord
+from aiolimiter import AsyncLimiter
+
+from bot.adapters.discord.access import DiscordChatAccess, paid_role
+from bot.adapters.discord.commands import invocation_text, slash_commands
+from bot.adapters.discord.inbound import (
+    PLATFORM,
+    chat_ref,
+    event_from_interaction,
+    event_from_message,
+    guild_ref,
+    membership_event,
+)
+from bot.adapters.discord.invite import INTENTS
+from bot.adapters.discord.outbound import OutboundMessage, callback_data, render_messages
+from bot.app import App, Outgoing
+from bot.config import Secret
+from core.commands.parser import parse_command
+from core.commands.router import BUTTON_COMMAND_PREFIX
+from core.events import Attachment, ChatKind, Event, EventKind
+from core.i18n import msg, normalize_locale, render
+from core.replies import Reply
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD = 10 * 2**20  # a lesson's file, as on the other platforms
+PUSHES_PER_SECOND = 5  # DMs that answer no event (job notes, payments), well under 50 requests/s
+
+
+class StudyhallClient(discord.Client):
+    """discord.py's Client with its gateway events handed to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none(), **options)
+        self.adapter = adapter
+
+    async def on_ready(self) -> None:
+        await self.adapter.on_ready()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        await self.adapter.on_member_join(member)
+
+    async def on_member_remove(self, member: discord.Member) -> None:
+        await self.adapter.on_member_remove(member)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        await self.adapter.on_member_update(before, after)
+
+
+class DiscordAdapter:
+    def __init__(self, app: App, settings: Mapping[str, str | Secret]) -> None:
+        self.app = app
+        token = settings["token"]
+        self._token = token.reveal() if isinstance(token, Secret) else token
+        self.guild_ids = tuple(int(g) for g in str(settings.get("guilds") or "").split(",") if g.strip())
+        self.global_commands = str(settings.get("global_commands") or "").lower() in ("1", "true", "yes")
+        self.client = StudyhallClient(self)
+        self.callbacks = callback_data()
+        self._pushes = AsyncLimiter(PUSHES_PER_SECOND, 1)
+        self._synced = False
+        self._runner: asyncio.Task[None] | None = None
+        # What the core asks of Discord: paid roles, and delivering replies that answer no
+        # Discord event (payments, reminders).
+        app.services.paid_chats.ports[PLATFORM] = DiscordChatAccess(self.client)
+        app.register_sender(self.deliver)
+
+    @property
+    def community(self) -> str:
+        return self.app.config.community
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in (a bad token fails here) and keep the gateway connection in the background."""
+        await self.client.login(self._token)
+        self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._runner is not None:
+            try:
+                await self._runner
+            except Exception:
+                log.info("discord: the gateway task ended with an error", exc_info=True)
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s to %d servers", self.client.user, len(self.client.guilds))
+        if not self._synced:
+            self._synced = True
+            await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Publish the slash commands to the configured guilds (at once) and, when asked,
+        globally (Discord takes up to an hour to show those). Best effort: a failure is
+        logged with what to do, and the prefix form still works."""
+        application_id = self.client.application_id
+        if application_id is None:
+            log.warning("discord: no application id yet; slash commands not synced")
+            return
+        payload = slash_commands(self.app.router)
+        targets: list[int | None] = [*self.guild_ids, *([None] if self.global_commands else [])]
+        for guild_id in targets:
+            try:
+                if guild_id is None:
+                    await self.client.http.bulk_upsert_global_commands(application_id, payload)
+                else:
+                    await self.client.http.bulk_upsert_guild_commands(application_id, guild_id, payload)
+            except discord.HTTPException as error:
+                log.warning(
+                    "discord: syncing slash commands to %s failed (%s); invite the bot with the"
+                    " applications.commands scope (studyhall discord invite-url)",
+                    guild_id or "all servers",
+                    error,
+                )
+        if targets:
+            log.info("discord: %d slash commands synced to %d targets", len(payload), len(targets))
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        event = event_from_message(message, self.community)
+        if event is None:
+            return
+        if event.kind is EventKind.COMMAND and message.attachments:
+            event = await _with_attachment(message.attachments[0], event)
+        for outgoing in await self.app.handle(event):
+            await self.deliver(outgoing, event)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = dict(interaction.data or {})  # type: ignore[arg-type]
+        in_guild = interaction.guild_id is not None
+        now = self.app.clock.now()
+        if interaction.type is discord.InteractionType.application_command:
+            text = invocation_text(self.app.router, data)
+            private = in_guild and self._personal(text)
+            await _quietly(interaction.response.defer(ephemeral=private, thinking=True))
+            event = event_from_interaction(interaction, self.community, now, text=text)
+        elif interaction.type is discord.InteractionType.component:
+            button = self.callbacks.unpack(str(data.get("custom_id", "")))
+            locale = normalize_locale(str(interaction.locale)) or "en"
+            if button is None:
+                notice = msg("This button has expired. Please send the command again.")
+                await _quietly(interaction.response.send_message(render(notice, locale), ephemeral=True))
+                return
+            private = in_guild and self._personal(button.removeprefix(BUTTON_COMMAND_PREFIX))
+            await _quietly(interaction.response.defer(ephemeral=private, thinking=private))
+            event = event_from_interaction(interaction, self.community, now, data=button)
+        else:
+            return  # autocomplete, modals: none of ours
+        answered = False
+        for outgoing in await self.app.handle(event):
+            answered = (
+                await self.deliver(outgoing, event, interaction=interaction, private=private) or answered
+            )
+        if not answered and interaction.type is discord.InteractionType.application_command:
+            # Nothing to say (an unknown command in a group): take the "thinking…" away.
+            await _quietly(interaction.delete_original_response())
+
+    def _personal(self, text: str) -> bool:
+        parsed = parse_command(text)
+        spec = self.app.router.find(parsed.name) if parsed is not None else None
+        return spec is not None and spec.personal
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        await self._membership(member, guild_ref(member.guild), EventKind.MEMBER_JOINED)
+
+    async def on_member_remove(self, member: discord.Member) -> None:
+        await self._membership(member, guild_ref(member.guild), EventKind.MEMBER_LEFT)
+        for channel in _paid_channels(member.guild, set(member.roles)):
+            await self._membership(member, chat_ref(channel), EventKind.MEMBER_LEFT)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        """A paid role given is joining its paid channels; taken away, leaving them."""
+        had, has = set(before.roles), set(after.roles)
+        for channel in _paid_channels(after.guild, has - had):
+            await self._membership(after, chat_ref(channel), EventKind.MEMBER_JOINED)
+        for channel in _paid_channels(after.guild, had - has):
+            await self._membership(after, chat_ref(channel), EventKind.MEMBER_LEFT)
+
+    async def _membership(self, member: discord.Member, chat: Any, kind: EventKind) -> None:
+        if member.bot:
+            return
+        now = self.app.clock.now()
+        key = f"{chat.external_id}:{member.id}:{kind}:{now.timestamp()}"
+        event = membership_event(member, chat, kind, self.community, now, key)
+        for outgoing in await self.app.handle(event):
+            await self.deliver(outgoing, event)
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def deliver(
+        self,
+        outgoing: Outgoing,
+        event: Event | None = None,
+        *,
+        interaction: discord.Interaction | None = None,
+        private: bool = False,
+    ) -> bool:
+        """Send one reply. Into a chat: as a followup when it answers an interaction there,
+        else a message. To a member: a DM to their Discord account; when their DMs are closed
+        they are told privately (after a slash command) or in the channel the event came from.
+        Returns whether it was sent."""
+        reply, locale = outgoing.reply, outgoing.locale
+        if outgoing.chat is not None:
+            if outgoing.chat.platform != PLATFORM:
+                return False
+            if interaction is not None and event is not None and outgoing.chat == event.chat:
+                return await self._followup(interaction, reply, locale, ephemeral=private)
+            channel = await self._messageable(outgoing.chat.external_id)
+            return channel is not None and await self._send(channel, reply, locale)
+        account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
+        if account is None:
+            return False
+        if event is None:
+            async with self._pushes:
+                sent = await self._send_dm(account.external_id, reply, locale)
+        else:
+            sent = await self._send_dm(account.external_id, reply, locale)
+        if sent or event is None or event.chat.kind is ChatKind.PRIVATE or outgoing.member is None:
+            return sent
+        if interaction is not None and str(interaction.user.id) == account.external_id:
+            # They just used a command here: show them the reply where only they see it.
+            return await self._followup(interaction, reply, locale, ephemeral=True)
+        notice = msg(
+            "{name}, I could not send you a direct message. Allow direct messages from server members"
+            " (Privacy Settings) and try again.",
+            name=outgoing.member.display_name,
+        )
+        channel = await self._messageable(event.chat.external_id)
+        if channel is not None:
+            await self._send(channel, Reply.text(notice), locale)
+        return False
+
+    async def _send_dm(self, account: str, reply: Reply, locale: str) -> bool:
+        if not account.isdigit():
+            return False
+        user = self.client.get_user(int(account))
+        try:
+            if user is None:
+                user = await self.client.fetch_user(int(account))
+            return await self._send(user, reply, locale)
+        except discord.HTTPException as error:
+            log.info("discord: cannot reach user %s: %s", account, error)
+            return False
+
+    async def _messageable(self, channel_id: str) -> discord.abc.Messageable | None:
+        if not channel_id.isdigit():
+            return None
+        channel = self.client.get_channel(int(channel_id))
+        if channel is None:
+            try:
+                channel = await self.client.fetch_channel(int(channel_id))
+            except discord.HTTPException as error:
+                log.info("discord: cannot reach channel %s: %s", channel_id, error)
+                return None
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
+    async def _send(self, target: discord.abc.Messageable, reply: Reply, locale: str) -> bool:
+        try:
+            for message in render_messages(reply, locale, self.callbacks):
+                await target.send(**message.send_kwargs())  # type: ignore[arg-type]
+        except discord.Forbidden as error:
+            # DMs closed, or no right to write there: the caller decides what to tell.
+            log.info("discord: cannot send to %s: %s", getattr(target, "id", "?"), error)
+            return False
+        return True
+
+    async def _followup(
+        self, interaction: discord.Interaction, reply: Reply, locale: str, *, ephemeral: bool
+    ) -> bool:
+        messages: list[OutboundMessage] = render_messages(reply, locale, self.callbacks)
+        try:
+            for message in messages:
+                await interaction.followup.send(ephemeral=ephemeral, **message.send_kwargs())  # type: ignore[arg-type]
+        except discord.HTTPException as error:
+            log.info("discord: interaction %s followup failed: %s", interaction.id, error)
+            return False
+        return True
+
+
+def _paid_channels(guild: discord.Guild, roles: set[discord.Role]) -> list[discord.abc.GuildChannel]:
+    if not roles:
+        return []
+    return [channel for channel in guild.text_channels if paid_role(channel) in roles]
+
+
+async def _with_attachment(attachment: discord.Attachment, event: Event) -> Event:
+    """A file sent with a command (a lesson's slides), attached to the event; one too large or
+    that cannot be downloaded leaves the command without it."""
+    if attachment.size > MAX_DOWNLOAD:
+        return event
+    try:
+        data = await attachment.read()
+    except (discord.HTTPException, OSError) as error:
+        log.warning("discord: could not download %s: %s", attachment.filename, error)
+        return event
+    return replace(event, attachments=(Attachment(attachment.filename, data),))
+
+
+async def _quietly(call: Any) -> None:
+    """Await a best-effort call (acknowledging an interaction) whose failure changes nothing."""
+    try:
+        await call
+    except discord.HTTPException as error:
+        log.info("discord: %s", error)

@@ -1,0 +1,226 @@
+"""The Discord side of the tests: dpytest (a fake gateway and HTTP client for discord.py)
+driving the real adapter, recorded interaction payloads, and a recording stand-in for the
+webhook endpoints interactions answer through (dpytest simulates no interactions).
+
+dpytest's ``Guild.create_role`` and reactions are broken with discord.py 2.7 and not used;
+roles come from ``backend.make_role`` and positions are set on the role objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import discord
+import discord.ext.test as dpytest
+from discord.ext.test import backend, factories
+from discord.webhook import async_ as webhooks
+
+from bot.adapters.discord.adapter import DiscordAdapter
+from bot.app import App
+
+PAYLOADS = Path(__file__).parent / "peers" / "discord"
+APPLICATION_ID = "1300000000000000001"
+
+
+@dataclass
+class Sent:
+    """One answer to an interaction: its kind (``defer``, ``message``, ``followup``, ``delete``),
+    whether only the user sees it, and what it said."""
+
+    kind: str
+    ephemeral: bool
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        embeds = self.payload.get("embeds") or []
+        parts = [self.payload.get("content") or ""]
+        parts += [f"{e.get('title', '')}\n{e.get('description', '')}" for e in embeds]
+        return "\n".join(p for p in parts if p)
+
+
+class RecordingWebhooks(webhooks.AsyncWebhookAdapter):
+    """discord.py's webhook adapter with the HTTP call replaced by a record (and the answers
+    Discord gives)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Sent] = []
+        self._ids = count(1314000000000000001)
+
+    async def create_interaction_response(self, interaction_id: int, token: str, **kwargs: Any) -> Any:
+        payload = kwargs["params"].payload or {}
+        data = payload.get("data") or {}
+        kind = "message" if payload.get("type") == 4 else "defer"
+        self.sent.append(Sent(kind, bool((data.get("flags") or 0) & 64), data))
+        return {"interaction": {"id": str(interaction_id), "type": 2}}
+
+    async def execute_webhook(self, webhook_id: int, token: str, **kwargs: Any) -> Any:
+        payload = kwargs.get("payload") or {}
+        if kwargs.get("multipart"):
+            payload = json.loads(kwargs["multipart"][0]["value"])
+        self.sent.append(Sent("followup", bool((payload.get("flags") or 0) & 64), payload))
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": str(self.channel_id),
+            "content": payload.get("content", ""),
+            "embeds": payload.get("embeds", []),
+            "attachments": [],
+            "author": {
+                "id": APPLICATION_ID,
+                "username": "studyhall",
+                "discriminator": "0000",
+                "avatar": None,
+            },
+            "timestamp": "2026-01-05T09:00:00.000000+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 0,
+            "flags": payload.get("flags", 0),
+        }
+
+    async def delete_original_interaction_response(self, *args: Any, **kwargs: Any) -> None:
+        self.sent.append(Sent("delete", False))
+
+    channel_id: int = 0
+
+
+@dataclass
+class Peer:
+    adapter: DiscordAdapter
+    guild: discord.Guild
+    lounge: discord.TextChannel
+    vip: discord.TextChannel
+    ana: discord.Member
+    mei: discord.Member
+    webhooks: RecordingWebhooks
+
+    @property
+    def bot(self) -> discord.Member:
+        me = self.guild.me
+        assert me is not None
+        return me
+
+    async def say(self, text: str, channel: Any = None, member: discord.Member | None = None) -> None:
+        await dpytest.message(text, channel or self.lounge, member or self.ana)
+
+    async def dm(self, text: str, member: discord.Member | None = None) -> None:
+        user = member or self.ana
+        channel = await user.create_dm()
+        await dpytest.message(text, channel, user)
+
+    def sent(self) -> list[discord.Message]:
+        """What the bot sent (messages and DMs) since the last call, oldest first."""
+        found = []
+        while not dpytest.sent_queue.empty():
+            found.append(dpytest.sent_queue.get_nowait())
+        return found
+
+    def texts(self) -> list[str]:
+        return [text_of(message) for message in self.sent()]
+
+    async def interact(self, name: str, *, member: discord.Member | None = None, **values: str) -> list[Sent]:
+        """Deliver a recorded INTERACTION_CREATE through discord.py's own parser; returns how
+        the adapter answered it."""
+        user = member or self.ana
+        fill = {
+            "application_id": APPLICATION_ID,
+            "guild_id": str(self.guild.id),
+            "channel_id": str(self.lounge.id),
+            "user_id": str(user.id),
+            "user_name": user.name,
+            "bot_id": str(self.bot.id),
+            "locale": "en-US",
+            "command": "points",
+            **values,
+        }
+        text = (PAYLOADS / f"{name}.json").read_text()
+        text = re.sub(r"\{(\w+)\}", lambda m: json.dumps(fill[m.group(1)])[1:-1], text)
+        payload = json.loads(text)
+        self.webhooks.sent.clear()
+        self.webhooks.channel_id = self.lounge.id
+        self.adapter.client._connection.parse_interaction_create(payload)
+        await dpytest.run_all_events()
+        return list(self.webhooks.sent)
+
+
+def text_of(message: discord.Message) -> str:
+    parts = [message.content or ""]
+    parts += [f"{e.title or ''}\n{e.description or ''}" for e in message.embeds]
+    return "\n".join(p for p in parts if p)
+
+
+def make_role(guild: discord.Guild, name: str, position: int, **permissions: bool) -> discord.Role:
+    role = backend.make_role(name, guild, permissions=discord.Permissions(**permissions).value)
+    role.position = position  # dpytest puts every new role at position 1
+    return role
+
+
+async def give_role(member: discord.Member, role: discord.Role) -> None:
+    await dpytest.add_role(member, role)
+    await dpytest.run_all_events()
+
+
+def set_overwrite(
+    channel: discord.TextChannel, target: discord.Role | discord.Member, **allowed: bool
+) -> None:
+    """A permission overwrite on the channel, as a CHANNEL_UPDATE from Discord would bring it.
+    (dpytest's ``set_permission_overrides`` writes the overwrite type as "role"/"member"
+    where discord.py 2.7 expects 0/1, so every overwrite would turn into a member's.)"""
+    data = factories.dict_from_channel(channel)
+    kept = [
+        {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+        for o in channel._overwrites
+        if o.id != target.id
+    ]
+    allow, deny = discord.PermissionOverwrite(**allowed).pair()
+    kind = 0 if isinstance(target, discord.Role) else 1
+    kept.append({"id": str(target.id), "type": kind, "allow": str(allow.value), "deny": str(deny.value)})
+    data["permission_overwrites"] = kept
+    backend.get_state().parse_channel_update(data)
+
+
+def make_private(channel: discord.TextChannel, role: discord.Role, bot: discord.Member | None = None) -> None:
+    """The usual paid channel: hidden from @everyone, visible to one role (and to the bot's
+    role, so it can answer there)."""
+    set_overwrite(channel, channel.guild.default_role, view_channel=False)
+    set_overwrite(channel, role, view_channel=True)
+    if bot is not None:
+        set_overwrite(channel, bot.top_role, view_channel=True)
+
+
+@asynccontextmanager
+async def running_peer(app: App, *, manage_roles: bool = True) -> AsyncIterator[Peer]:
+    """The adapter on a dpytest server: channels #lounge and #vip, members Ana and Mei, and
+    the bot with a 'studyhall' role (Manage Roles unless told otherwise) at position 10."""
+    adapter = DiscordAdapter(app, {"token": "unused-by-dpytest"})
+    await adapter.client._async_setup_hook()  # what login does first: the client gets its loop
+    dpytest.configure(
+        adapter.client, guilds=["Python Club"], text_channels=["lounge", "vip"], members=["Ana", "Mei"]
+    )
+    config = dpytest.get_config()
+    guild = config.guilds[0]
+    lounge, vip = (c for c in config.channels if isinstance(c, discord.TextChannel))
+    ana, mei = config.members
+    recorder = RecordingWebhooks()
+    token = webhooks.async_context.set(recorder)
+    me = guild.me
+    assert me is not None
+    bot_role = make_role(guild, "studyhall", 10, manage_roles=manage_roles)
+    await give_role(me, bot_role)
+    try:
+        yield Peer(adapter, guild, lounge, vip, ana, mei, recorder)
+    finally:
+        webhooks.async_context.reset(token)
+        await dpytest.empty_queue()

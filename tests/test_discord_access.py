@@ -1,0 +1,144 @@
+"""bot/adapters/discord/access.py: paid access as roles on dpytest's server — which role is a
+channel's paid role, every way the bot cannot manage it (each a precise fix for the creator),
+and the role operations the core's reconciliation calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.discord.access import DiscordChatAccess, paid_role, paid_roles, role_problems
+from bot.app import App
+from core.access.ports import AdmitsDirectly, ChatAccess, PlatformRefused
+from core.i18n import render
+from tests.discord_peer import Peer, give_role, make_private, make_role, running_peer, set_overwrite
+
+
+@pytest.fixture
+async def peer(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Peer]:
+    monkeypatch.chdir(tmp_path)
+    async with running_peer(app) as running:
+        yield running
+
+
+def problems(peer: Peer) -> list[str]:
+    return [render(problem, "en") for problem in role_problems(peer.vip)]
+
+
+async def test_it_is_a_chat_access_port_that_admits_directly(peer: Peer) -> None:
+    access: ChatAccess = DiscordChatAccess(peer.adapter.client)
+    assert access.platform == "discord"
+    assert isinstance(access, AdmitsDirectly)
+
+
+async def test_the_paid_role_is_the_one_role_allowed_to_see_a_private_channel(peer: Peer) -> None:
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    assert paid_role(peer.vip) == paid  # the bot's own role (Manage Roles) is staff: not counted
+    mods = make_role(peer.guild, "Mods", 6, manage_messages=True)
+    set_overwrite(peer.vip, mods, view_channel=True)
+    assert paid_role(peer.vip) == paid
+    assert problems(peer) == []
+
+
+async def test_a_channel_everyone_sees_has_no_paid_role(peer: Peer) -> None:
+    assert paid_roles(peer.vip) == []
+    found = problems(peer)
+    assert any("#vip is visible to everyone" in p and "deny View Channel for @everyone" in p for p in found)
+    assert any("#vip has no paid role" in p for p in found)
+
+
+async def test_two_candidate_roles_are_ambiguous_and_named(peer: Peer) -> None:
+    make_private(peer.vip, make_role(peer.guild, "Gold", 5), bot=peer.bot)
+    set_overwrite(peer.vip, make_role(peer.guild, "Silver", 4), view_channel=True)
+    assert paid_role(peer.vip) is None
+    (problem,) = problems(peer)
+    assert "#vip lets several roles see it (Silver, Gold)" in problem
+
+
+async def test_a_paid_role_above_the_bots_highest_role_is_reported_precisely(peer: Peer) -> None:
+    paid = make_role(peer.guild, "PaidRole", 11)  # the bot's role is at 10
+    make_private(peer.vip, paid, bot=peer.bot)
+    assert problems(peer) == [
+        "Move the studyhall role above PaidRole in Server Settings → Roles: a bot can only give roles"
+        " below its own highest role."
+    ]
+    paid.position = 9
+    assert problems(peer) == []
+
+
+async def test_without_manage_roles_the_creator_is_told_where_to_grant_it(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with running_peer(app, manage_roles=False) as peer:
+        make_private(peer.vip, make_role(peer.guild, "Paid", 5), bot=peer.bot)
+        assert problems(peer) == [
+            "Give the studyhall role the Manage Roles permission (Server Settings → Roles → studyhall)."
+        ]
+        access = DiscordChatAccess(peer.adapter.client)
+        with pytest.raises(PlatformRefused) as refused:
+            await access.admit(str(peer.vip.id), str(peer.ana.id))
+        assert "Manage Roles" in render(refused.value.message, "en")
+        assert [render(m, "zh_CN") for m in await access.missing_rights(str(peer.vip.id))] == [
+            "请给 studyhall 身份组开启“管理身份组”权限（服务器设置 → 身份组 → studyhall）。"
+        ]
+
+
+async def test_admit_remove_and_membership_are_the_role(peer: Peer) -> None:
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    access = DiscordChatAccess(peer.adapter.client)
+    chat, ana = str(peer.vip.id), str(peer.ana.id)
+    assert not await access.is_member(chat, ana)
+    await access.admit(chat, ana)
+    assert paid in peer.ana.roles and await access.is_member(chat, ana)
+    await access.admit(chat, ana)  # again: nothing changes
+    await access.remove(chat, ana)
+    assert paid not in peer.ana.roles and not await access.is_member(chat, ana)
+    await access.remove(chat, ana)  # nothing to take: fine
+    await access.approve_join(chat, ana)
+    assert paid in peer.ana.roles
+    await access.decline_join(chat, ana)
+    assert paid not in peer.ana.roles
+
+
+async def test_someone_not_in_the_server_cannot_be_admitted(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    access = DiscordChatAccess(peer.adapter.client)
+    with pytest.raises(PlatformRefused) as refused:
+        await access.admit(str(peer.vip.id), "no-such-account")
+    assert "no longer in the server" in render(refused.value.message, "en")
+    await access.remove(str(peer.vip.id), "no-such-account")  # nothing to take
+
+
+async def test_a_channel_the_bot_cannot_see_is_a_problem_not_a_crash(peer: Peer) -> None:
+    access = DiscordChatAccess(peer.adapter.client)
+    with pytest.raises(PlatformRefused) as refused:
+        await access.missing_rights("424242424242424242")
+    assert "cannot see that channel" in render(refused.value.message, "en")
+
+
+async def test_the_core_reports_the_hierarchy_problem_to_creators(peer: Peer, app: App) -> None:
+    """/access check (and the scheduled check) show what the role setup lacks."""
+    from bot.adapters.discord.inbound import user_ref
+    from core.members.models import Role
+
+    community = await app.community()
+    members = app.services.members
+    mei = await members.ensure_member(community, user_ref(peer.mei))
+    await members.assign_role(community, mei, Role.CREATOR, via="test")
+    paid = make_role(peer.guild, "Paid", 12)
+    make_private(peer.vip, paid, bot=peer.bot)
+    await peer.dm("!plan add monthly 9.99 USD month Monthly membership", member=peer.mei)
+    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    await give_role(peer.ana, paid)  # someone got it by hand; the bot cannot take it back
+    peer.sent()
+    await peer.dm("!access check", member=peer.mei)
+    (answer,) = peer.texts()
+    assert "Move the studyhall role above Paid in Server Settings → Roles" in answer

@@ -1,0 +1,318 @@
+"""bot/adapters/discord/adapter.py end to end: the real discord.py Client and the real adapter
+on dpytest's simulated gateway and HTTP (messages, prefix commands, DMs, members, roles), and
+recorded interaction payloads for slash commands and buttons parsed by discord.py itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+
+from bot.adapters.discord.commands import slash_commands
+from bot.adapters.discord.inbound import guild_ref, user_ref
+from bot.app import App
+from core.clock import ManualClock
+from core.i18n import msg
+from core.members.models import Role
+from core.replies import Reply
+from tests.discord_peer import Peer, give_role, make_private, make_role, running_peer
+
+
+class FakeResponse(NamedTuple):
+    status: int
+    reason: str
+
+
+@pytest.fixture
+async def peer(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Peer]:
+    monkeypatch.chdir(tmp_path)  # dpytest writes sent attachments into the working directory
+    async with running_peer(app) as running:
+        running.sent()
+        yield running
+
+
+async def test_prefix_commands_in_a_channel_answer_there(peer: Peer) -> None:
+    await peer.say("!points")
+    (answer,) = peer.sent()
+    assert answer.channel == peer.lounge
+    assert "Points: 0" in (answer.embeds[0].title or "")
+
+
+async def test_slash_words_typed_as_text_and_help_work_too(peer: Peer) -> None:
+    await peer.say("/help")
+    (answer,) = peer.texts()
+    assert "/points" in answer and "/checkin" in answer
+
+
+async def test_group_messages_earn_points_silently_and_dms_do_not(peer: Peer, app: App) -> None:
+    await peer.say("this is a long enough message to earn")
+    await peer.dm("and this private message is long enough too")
+    assert peer.texts() == []
+    community = await app.community()
+    member = await app.services.members.find_by_identity(community.id, "discord", str(peer.ana.id))
+    assert member is not None
+    balance = await app.services.ledger.balance(community.id, member.id)
+    assert balance.balance == 1
+
+
+async def test_checkin_then_points_in_a_dm(peer: Peer) -> None:
+    await peer.dm("!checkin")
+    await peer.dm("!points")
+    checkin, points = peer.sent()
+    assert "5" in (checkin.content or "")
+    assert isinstance(checkin.channel, discord.DMChannel)
+    assert "Points: 5" in (points.embeds[0].title or "")
+
+
+async def test_unknown_words_after_the_prefix_are_quiet_in_a_channel_but_hinted_in_a_dm(peer: Peer) -> None:
+    await peer.say("!nosuchcommand")
+    assert peer.texts() == []
+    await peer.dm("!nosuchcommand")
+    (hint,) = peer.texts()
+    assert "Unknown command /nosuchcommand" in hint
+
+
+async def test_an_exclamation_alone_is_a_plain_message(peer: Peer) -> None:
+    await peer.say("! not a command")
+    await peer.say("!!!")
+    assert peer.texts() == []
+
+
+async def test_a_discord_mention_names_the_member(peer: Peer, app: App) -> None:
+    community = await app.community()
+    members = app.services.members
+    await peer.say("hello everyone, Mei here", member=peer.mei)  # Mei talks first: she is a member
+    mei = await members.find_by_identity(community.id, "discord", str(peer.mei.id))
+    assert mei is not None
+    await members.assign_role(community, mei, Role.CREATOR, via="test")
+    await peer.say("hi, I am new here")  # Ana too
+    peer.sent()
+    await peer.say(f"!award <@{peer.ana.id}> 30 great first question", member=peer.mei)
+    announced, note = peer.sent()
+    assert announced.channel == peer.lounge
+    assert "received 30 points" in announced.content and "Ana" in announced.content
+    assert isinstance(note.channel, discord.DMChannel)  # and Ana is told privately
+    assert "gave you 30 points" in note.content
+    ana = await members.find_by_identity(community.id, "discord", str(peer.ana.id))
+    assert ana is not None
+    assert (await app.services.ledger.balance(community.id, ana.id)).balance == 31
+
+
+async def test_learners_are_refused_staff_commands_with_a_clear_message(peer: Peer) -> None:
+    await peer.say(f"!award <@{peer.mei.id}> 30 nice")
+    (answer,) = peer.texts()
+    assert "Only moderators and creators can use /award." in answer
+
+
+async def test_a_slash_command_for_a_personal_answer_is_ephemeral_in_a_channel(peer: Peer) -> None:
+    sent = await peer.interact("slash_points")
+    assert [s.kind for s in sent] == ["defer", "followup"]
+    assert all(s.ephemeral for s in sent)
+    assert "Points: 0" in sent[1].text
+    assert peer.sent() == []  # nothing in the channel for everyone
+
+
+async def test_a_slash_command_in_chinese_answers_in_chinese(peer: Peer) -> None:
+    sent = await peer.interact("slash_points", locale="zh-CN")
+    assert "积分" in sent[-1].text
+
+
+async def test_a_slash_command_with_typed_options_reaches_the_core(peer: Peer, app: App) -> None:
+    community = await app.community()
+    members = app.services.members
+    await peer.say("hello, Ana is here to learn")
+    mei = await members.ensure_member(community, user_ref(peer.mei))
+    await members.assign_role(community, mei, Role.CREATOR, via="test")
+    sent = await peer.interact(
+        "slash_award", member=peer.mei, target_id=str(peer.ana.id), target_name=peer.ana.name
+    )
+    assert [s.kind for s in sent] == ["defer", "followup"]
+    assert not any(s.ephemeral for s in sent)  # an award is announced where it was given
+    assert "25" in sent[1].text
+    ana = await members.find_by_identity(community.id, "discord", str(peer.ana.id))
+    assert ana is not None
+    assert (await app.services.ledger.balance(community.id, ana.id)).balance == 26
+
+
+async def test_a_button_press_runs_its_command(peer: Peer, app: App) -> None:
+    await peer.say("!lang")
+    (choose,) = peer.texts()  # dpytest keeps no components; outbound's tests check them
+    assert "Choose your language" in choose
+    sent = await peer.interact("button", custom_id="cmd:/lang zh")
+    assert sent[0].kind == "defer"
+    assert "语言已切换为中文" in sent[-1].text
+
+
+async def test_a_slash_command_with_nothing_to_say_takes_the_thinking_away(peer: Peer) -> None:
+    sent = await peer.interact("slash_points", command="gone")  # registered by an older version
+    assert [s.kind for s in sent] == ["defer", "delete"]
+    sent = await peer.interact("slash_points", command="checkin")
+    assert [s.kind for s in sent] == ["defer", "followup"] and not sent[0].ephemeral  # not personal
+    assert "Checked in" in sent[1].text
+
+
+async def test_an_unknown_button_has_expired(peer: Peer) -> None:
+    sent = await peer.interact("button", custom_id="h:" + "0" * 32)
+    assert [(s.kind, s.ephemeral) for s in sent] == [("message", True)]
+    assert "expired" in sent[0].payload["content"]
+
+
+async def _creator(app: App, member: discord.Member) -> None:
+    community = await app.community()
+    mei = await app.services.members.ensure_member(community, user_ref(member))
+    await app.services.members.assign_role(community, mei, Role.CREATOR, via="test")
+
+
+async def _paid_vip(peer: Peer) -> discord.Role:
+    """#vip made private to the role Paid (below the bot's role), the bot allowed to see it."""
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    return paid
+
+
+async def test_paid_access_is_the_channel_role_from_bind_to_lapse(
+    peer: Peer, app: App, clock: ManualClock
+) -> None:
+    await app.run_due_jobs()  # the jobs' schedules start now
+    paid = await _paid_vip(peer)
+    await _creator(app, peer.mei)
+    await peer.dm("!plan add monthly 9.99 USD month trial=7 Monthly membership", member=peer.mei)
+    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    texts = peer.texts()
+    assert "#vip is now paid: it needs plan monthly." in texts[-1]
+    assert "fix this" not in texts[-1]  # the roles are set up right
+
+    await peer.dm("!subscribe monthly")  # the trial
+    await peer.dm("!access fix", member=peer.mei)
+    texts = peer.texts()
+    assert any("You now have access to #vip." in text for text in texts)
+    assert any("give access" in text and "Ana" in text for text in texts)
+    assert paid in peer.ana.roles
+
+    await peer.dm("!access check", member=peer.mei)  # joined through the role: nothing to do
+    assert "Paid chats are in order: nothing to do." in peer.texts()[-1]
+
+    clock.advance(timedelta(days=8))  # the trial ends; the scheduled check takes the role back
+    assert "paid_chats" in await app.run_due_jobs()
+    await dpytest.run_all_events()
+    assert paid not in peer.ana.roles
+    assert any("#vip is for members only. To get in: /subscribe monthly." in t for t in peer.texts())
+
+
+async def test_a_paid_role_given_by_hand_to_someone_without_access_is_taken_back(
+    peer: Peer, app: App
+) -> None:
+    paid = await _paid_vip(peer)
+    await _creator(app, peer.mei)
+    await peer.dm("!plan add monthly 9.99 USD month trial=7 Monthly membership", member=peer.mei)
+    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    await peer.say("hello there, I would like to join")
+    peer.sent()
+    await give_role(peer.ana, paid)
+    assert paid not in peer.ana.roles
+    assert any("#vip is for members only" in text for text in peer.texts())
+
+
+async def test_bind_says_precisely_what_the_roles_lack(peer: Peer, app: App) -> None:
+    paid = make_role(peer.guild, "Paid", 20)  # above the bot's own role
+    make_private(peer.vip, paid, bot=peer.bot)
+    await _creator(app, peer.mei)
+    await peer.dm("!plan add monthly 9.99 USD month Monthly membership", member=peer.mei)
+    peer.sent()
+    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    (answer,) = peer.texts()
+    assert "Before it works, fix this:" in answer
+    assert "Move the studyhall role above Paid in Server Settings → Roles" in answer
+
+
+async def test_joining_and_leaving_the_server_are_recorded(peer: Peer, app: App) -> None:
+    omar = await dpytest.member_join(peer.guild, name="Omar")
+    await dpytest.run_all_events()
+    community = await app.community()
+    members = app.services.members
+    member = await members.find_by_identity(community.id, "discord", str(omar.id))
+    assert member is not None
+    chat = await members.ensure_chat(community, guild_ref(peer.guild))
+    assert await app.services.paid_chats.in_chat(chat, member)
+    await peer.guild.kick(omar)
+    await dpytest.run_all_events()
+    assert not await app.services.paid_chats.in_chat(chat, member)
+
+
+async def test_job_notes_reach_discord_members_by_dm(peer: Peer, app: App) -> None:
+    await peer.say("hello there, a message from Ana")
+    community = await app.community()
+    ana = await app.services.members.find_by_identity(community.id, "discord", str(peer.ana.id))
+    assert ana is not None
+    app.services.notices.add(
+        community.id, Reply.text(msg("You now have access to {chat}.", chat="#vip"), to_member=ana.id)
+    )
+    await app.send(await app.pending_notices())
+    (note,) = peer.sent()
+    assert isinstance(note.channel, discord.DMChannel)
+    assert note.content == "You now have access to #vip."
+
+
+async def test_closed_dms_are_told_in_the_channel(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def closed(user_id: int) -> None:
+        raise discord.Forbidden(
+            FakeResponse(403, "Forbidden"), {"code": 50007, "message": "Cannot send messages to this user"}
+        )
+
+    monkeypatch.setattr(peer.adapter.client.http, "start_private_message", closed)
+    await _creator(app, peer.mei)
+    await peer.say("hello, Ana is here to learn")
+    await peer.say(f"!award <@{peer.ana.id}> 10 kind words", member=peer.mei)
+    announced, notice = peer.sent()
+    assert "received 10 points" in announced.content
+    assert notice.channel == peer.lounge
+    assert "I could not send you a direct message" in notice.content
+
+
+async def test_closed_dms_after_a_slash_command_show_the_note_only_to_them(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def closed(user_id: int) -> None:
+        raise discord.Forbidden(
+            FakeResponse(403, "Forbidden"), {"code": 50007, "message": "Cannot send messages to this user"}
+        )
+
+    await _creator(app, peer.mei)
+    await peer.dm("!tier set premium 5 x1.2", member=peer.mei)  # the first check-in reaches it
+    peer.sent()
+    monkeypatch.setattr(peer.adapter.client.http, "start_private_message", closed)
+    sent = await peer.interact("slash_points", command="checkin")
+    assert [(s.kind, s.ephemeral) for s in sent] == [
+        ("defer", False),
+        ("followup", False),
+        ("followup", True),
+    ]
+    assert "Checked in" in sent[1].text
+    assert "You reached the premium tier" in sent[2].text
+    assert peer.sent() == []  # nothing about it in the channel
+
+
+async def test_slash_commands_sync_to_the_configured_servers(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[int, int, list[dict[str, Any]]]] = []
+
+    async def upsert(application_id: int, guild_id: int, payload: list[dict[str, Any]]) -> list[Any]:
+        calls.append((application_id, guild_id, payload))
+        return []
+
+    monkeypatch.setattr(peer.adapter.client.http, "bulk_upsert_guild_commands", upsert)
+    peer.adapter.client._connection.application_id = 42
+    peer.adapter.guild_ids = (peer.guild.id,)
+    await peer.adapter.sync_commands()
+    [(application_id, guild_id, payload)] = calls
+    assert (application_id, guild_id) == (42, peer.guild.id)
+    assert payload == slash_commands(app.router)
+    assert "points" in [command["name"] for command in payload]
