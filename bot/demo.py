@@ -20,6 +20,7 @@ GUIDE = (
     "  /courses  /buy py101 SPRING15  :pay  /learn py101     buy with a coupon (sandbox), then learn",
     "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (premium)",
     "  /ref  /commissions  :clock +15d                       Omar came through your link and bought",
+    "  /questions  /q 2  /answer 2 …  /search 分组           Q&A: answer Omar's question for its bounty",
     "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
 )
 
@@ -82,6 +83,7 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
     award = "/award @Li 30 clear answer about pandas groupby"
     await app.handle(_event(community_name, sam_dm, sam, award, start + timedelta(days=6)))
     await _seed_shop(app, community_name, start + timedelta(days=7))
+    await _seed_questions(app, community_name, start + timedelta(days=8))
     return True
 
 
@@ -126,6 +128,35 @@ async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
     await app.handle(_event(community_name, omar_dm, omar, "/buy ml201", when + timedelta(hours=5)))
     await app.pay_sandbox(community, await app.services.members.ensure_member(community, omar))
     app.services.notices.take()  # the seed's notes to Ana are not news when she opens the demo
+
+
+QUESTIONS = (
+    # (asker, question, answerer, answer): answered and accepted when an answerer is given
+    (
+        "li",
+        "pandas 怎么按某一列分组求平均值？ bounty 10",
+        "sam",
+        "df.groupby('city')['sales'].mean() 就可以。",
+    ),
+    ("omar", "How do I read an Excel file with pandas? bounty 5", None, None),
+)
+
+
+async def _seed_questions(app: App, community_name: str, when: datetime) -> None:
+    """Li's question, answered by Sam and accepted; Omar's, open with a bounty for Ana."""
+    lounge = ChatRef(PLATFORM, "group:lounge", ChatKind.GROUP, "lounge")
+    for number, (asker, question, answerer, answer) in enumerate(QUESTIONS, start=1):
+        at = when + timedelta(hours=number)
+        asking = UserRef(PLATFORM, asker, asker.title())
+        await app.handle(_event(community_name, lounge, asking, f"/ask {question}", at))
+        if answerer is None:
+            continue
+        answering = UserRef(PLATFORM, answerer, answerer.title())
+        await app.handle(_event(community_name, lounge, answering, f"/answer {number} {answer}", at))
+        await app.handle(
+            _event(community_name, lounge, asking, f"/accept A{number}", at + timedelta(minutes=5))
+        )
+    app.services.notices.take()
 
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:

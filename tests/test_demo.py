@@ -19,14 +19,15 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
-    # Li's /buy and /review, the /bind, and Omar's /start through Ana's link and /buy: all logged
+    # Li's /buy and /review, the /bind, Omar's /start through Ana's link and /buy, and two
+    # questions (one answered and accepted): all logged
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2 + 4
     )
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
-    # and 19 points for buying py101
-    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1 + 26 + 30 + 19
+    # and 19 points for buying py101, less the bounty of 10 on her question
+    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1 + 26 + 30 + 19 - 10
     assert [c.code for c in await app.services.catalog.courses(community)] == ["py101", "ml201"]
     py101 = await app.services.catalog.course(community, "py101")
     assert await app.services.catalog.enrollment(li, py101) is not None
@@ -42,5 +43,5 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     assert (balance.currency, balance.pending, balance.available) == ("USD", 299, 0)
 
 
-def test_guide_is_a_title_and_five_lines() -> None:
-    assert len(GUIDE) == 6
+def test_guide_is_a_title_and_six_lines() -> None:
+    assert len(GUIDE) == 7
