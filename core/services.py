@@ -9,6 +9,7 @@ from core.access.paid_chats import PaidChatService
 from core.access.plans import PlanService
 from core.access.subscriptions import SubscriptionService
 from core.activity.log import ActivityLog
+from core.analytics.service import AnalyticsService
 from core.catalog.coupons import CouponService
 from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
@@ -49,6 +50,7 @@ class Services:
     referrals: ReferralService
     commissions: CommissionService
     qa: QAService
+    analytics: AnalyticsService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -90,6 +92,7 @@ class Services:
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
             qa=QAService(db, clock, members, points, settings, notices),
+            analytics=AnalyticsService(db, clock, members),
         )
 
     async def close(self) -> None:
