@@ -21,6 +21,7 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.pushes.service import PushService
 from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
@@ -51,6 +52,7 @@ class Services:
     commissions: CommissionService
     qa: QAService
     analytics: AnalyticsService
+    pushes: PushService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -68,8 +70,9 @@ class Services:
         orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
         notices = Notices()
         plans = PlanService(db, clock, points)
-        subscriptions = SubscriptionService(db, clock, plans, orders, notices, points)
+        subscriptions = SubscriptionService(db, clock, plans, orders, notices, points, settings)
         referrals = ReferralService(db, clock, members, points, settings, orders, notices)
+        analytics = AnalyticsService(db, clock, members)
         return cls(
             db=db,
             clock=clock,
@@ -92,7 +95,8 @@ class Services:
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
             qa=QAService(db, clock, members, points, settings, notices),
-            analytics=AnalyticsService(db, clock, members),
+            analytics=analytics,
+            pushes=PushService(db, clock, members, settings, analytics),
         )
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ def build_router() -> Router:
         moderation,
         paid_chats,
         points,
+        pushes,
         qa,
         referrals,
         roles,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         paid_chats,
         referrals,
         qa,
+        pushes,
     )
     for module in modules:
         router.include(module.router)
