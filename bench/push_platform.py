@@ -10,6 +10,8 @@ message key once (as a gateway with idempotency keys would), counting the repeat
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +48,7 @@ class FakePlatform:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/send", self._send)
+        app.router.add_get("/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -57,6 +60,20 @@ class FakePlatform:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "accepted": self.accepted,
+            "repeats": self.repeats,
+            "accounts": len(self.deliveries),
+            "duplicates": sum(n - 1 for n in self.deliveries.values()),
+            "busy_seconds": (self.last_at - self.first_at) if self.first_at and self.last_at else 0.0,
+        }
+
+    async def _stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
 
     def _take(self) -> float:
         """0 when a message may pass now, else the seconds until one may."""
@@ -125,3 +142,15 @@ class HttpPushChannel:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def serve(rate: float, burst: int) -> None:
+    """Run a platform until killed, printing its URL (the benchmark runs it in a process of
+    its own, so its work does not share the sender's core)."""
+    platform = FakePlatform(rate, burst)
+    print(await platform.start(), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(float(sys.argv[1]), int(sys.argv[2])))

@@ -716,10 +716,7 @@ class PushService:
                 if expired():
                     p.results.append(_Result(row, "release"))
                 else:
-                    # A send and its result count against the window until committed: after a
-                    # crash at most ``window`` messages can have gone out unrecorded.
-                    await window.acquire()
-                    p.results.append(replace(await self._deliver(p, row), held=True))
+                    p.results.append(await self._deliver(p, row, window))
                 wake.set()
 
         async def recorder() -> None:
@@ -836,12 +833,21 @@ class PushService:
                 closed.add(member_id)
         return closed
 
-    async def _deliver(self, p: _Pipeline, row: _Row) -> _Result:
+    async def _deliver(self, p: _Pipeline, row: _Row, window: asyncio.Semaphore) -> _Result:
+        """Send one row. Its result holds a slot of ``window`` (taken once it may go out) until
+        it is committed: after a crash at most ``window`` messages went out unrecorded."""
         campaign = p.campaigns[row.campaign_id]
         reply = Reply.text(self._text(p, campaign, row))
         key = f"push:{row.campaign_id}:{row.member_id}"
-        for _ in range(MAX_RATE_RETRIES):
-            await p.pacer.wait(row.account)
+        await p.pacer.wait(row.account)
+        await window.acquire()
+        result = await self._attempt(p, row, reply, key)
+        return replace(result, held=True)
+
+    async def _attempt(self, p: _Pipeline, row: _Row, reply: Reply, key: str) -> _Result:
+        for attempt in range(MAX_RATE_RETRIES):
+            if attempt:
+                await p.pacer.wait(row.account)
             try:
                 message_id = await p.channel.push(row.account, reply, row.locale, key)
             except RateLimited as error:
