@@ -458,7 +458,9 @@ class PushService:
             settings = await self._settings.all(community.id)
             if settings["push.welcome"]:
                 for kind, days in WELCOME_STEPS.items():
+                    campaign = await self._automation_campaign(community, kind, now)
                     due_before = now - timedelta(days=days)
+                    already = select(push_outbox.c.member_id).where(push_outbox.c.campaign_id == campaign.id)
                     async with self._db.read() as conn:
                         joined = list(
                             (
@@ -468,12 +470,12 @@ class PushService:
                                         members.c.role == "learner",
                                         members.c.created_at <= due_before,
                                         members.c.created_at > due_before - WELCOME_CATCH_UP,
+                                        members.c.id.not_in(already),
                                     )
                                 )
                             ).scalars()
                         )
                     if joined:
-                        campaign = await self._automation_campaign(community, kind, now)
                         queued["welcome"] += await self._enqueue(community, campaign, joined, now)
             if settings["push.winback"]:
                 queued["winback"] += await self._win_back(community, settings["push.winback_days"], now)
