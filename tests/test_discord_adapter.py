@@ -4,6 +4,7 @@ recorded interaction payloads for slash commands and buttons parsed by discord.p
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -468,3 +469,121 @@ async def test_a_mall_item_is_redeemed_with_its_button_and_with_redeem(peer: Pee
     assert peer.texts() == ["Studyhall T-shirt costs 5 points; you have 0."]
     ana = await _member_of(app, peer.ana)
     assert (await app.services.ledger.balance(ana.community_id, ana.id)).balance == 0
+
+
+async def test_a_referral_by_slash_start_and_by_typed_start_pays_the_referrer_by_dm(
+    peer: Peer, app: App, clock: ManualClock
+) -> None:
+    await app.run_due_jobs()  # the jobs' schedules start now
+    await _sell_py101(peer, app)
+    await peer.dm("!commission set py101 10%", member=peer.mei)
+    assert peer.texts() == ["Referrers now earn 10% on py101."]
+    await peer.dm("!ref")
+    (link,) = peer.texts()
+    match = re.fullmatch(
+        r"\*\*Your invitation link:\*\* `/start (ref_\w+)`\n"
+        r"Invited 0 · took part 0 · first purchases 0\nPoints from invitations: 0",
+        link,
+    )
+    assert match is not None
+    payload = match.group(1)
+
+    omar = await dpytest.member_join(peer.guild, name="Omar")
+    li = await dpytest.member_join(peer.guild, name="Li")
+    await dpytest.run_all_events()
+    sent = await peer.interact("slash_points", member=omar, command="start", options={"payload": payload})
+    assert sent[1].text == (
+        "Welcome to testhall, Omar!\nAna invited you. +10 welcome points.\n"
+        "Send /help to see what you can do here."
+    )
+    assert [c.label for c in components_of(sent[1].payload)] == ["Help", "Language"]
+    await peer.dm(f"/start {payload}", member=li)  # typed as text in a DM
+    assert peer.texts() == [
+        "Welcome to testhall, Li!\nAna invited you. +10 welcome points.\n"
+        "Send /help to see what you can do here."
+    ]
+    ana = await _member_of(app, peer.ana)
+    for referee in (omar, li):
+        referral = await app.services.referrals.referral_of((await _member_of(app, referee)).id)
+        assert referral is not None and referral.referrer_id == ana.id
+
+    await peer.dm("!buy py101", member=omar)
+    peer.sent()
+    await _pay(app, omar)
+    bought, first, commission = peer.sent()
+    assert await _in_dm(bought, omar)
+    assert bought.content.startswith("Payment received for order #1: Python for data analysis.")
+    assert await _in_dm(first, peer.ana) and await _in_dm(commission, peer.ana)
+    assert first.content == "Omar, whom you invited, made a first purchase.\n+50 points for your invitation."
+    assert commission.content == (
+        "You earned a commission of $1.99 on Omar's order; it is available from 2026-01-19."
+    )
+    await peer.dm("!commissions")
+    assert peer.texts() == [
+        "Your commissions:\nCommissions: $1.99 earned ($0.00 available, $1.99 pending, $0.00 paid)\n"
+        "Latest:\nOrder #1 (level 1): $1.99 · held until 2026-01-19"
+    ]
+
+    clock.advance(timedelta(days=15))  # the hold ends; the referrals job tells Ana
+    assert "referrals" in await app.run_due_jobs()
+    await dpytest.run_all_events()
+    (released,) = peer.sent()
+    assert await _in_dm(released, peer.ana)
+    assert released.content == "A commission of $1.99 is now available to you (/commissions)."
+
+
+QUESTION = "How do I merge two DataFrames on a common column in pandas?"
+POSTED = (
+    "Question #1 is posted. Its bounty of 5 points is held until you accept an answer.\n"
+    "Answer with /answer 1 TEXT, or reply to the question."
+)
+
+
+async def _answered_by_reply(peer: Peer, app: App, to: discord.Message | dict[str, Any]) -> None:
+    """Mei answers question #1 by replying to it; Ana accepts; the bounty is Mei's."""
+    mei = discord.utils.escape_markdown(peer.mei.display_name)
+    await peer.reply("Use pd.merge(left, right, on='key').", to=to, member=peer.mei)
+    answered, told = peer.sent()
+    assert answered.channel == peer.lounge
+    assert answered.content == "Your answer A1 to question #1 is in."
+    assert await _in_dm(told, peer.ana)
+    assert told.content == (
+        f"{mei} answered your question #1: Use pd.merge(left, right, on='key').\n/accept A1 if it solves it."
+    )
+
+    await peer.say("!accept A1")
+    accepted, paid = peer.sent()
+    assert accepted.content == f"Answer A1 accepted: {mei} receives 15 points."  # the bounty and the bonus
+    assert await _in_dm(paid, peer.mei)
+    assert paid.content == "Your answer to question #1 was accepted: +15 points."
+    mei_member = await _member_of(app, peer.mei)
+    assert (await app.services.ledger.balance(mei_member.community_id, mei_member.id)).balance == 16
+
+
+async def test_a_question_is_answered_by_a_discord_reply_accepted_and_found(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")  # 5 points for the bounty
+    peer.sent()
+    asked = await peer.say(f"!ask {QUESTION} bounty 5")
+    assert peer.texts() == [POSTED]
+    await _answered_by_reply(peer, app, asked)
+
+    await peer.say("!search merge dataframes")
+    found = f"Found:\n\\#1 {QUESTION} (answered, 1 answers · bounty 5)"
+    assert peer.texts() == [found]
+    sent = await peer.interact("slash_points", command="search", options={"words": "merge dataframes"})
+    assert sent[1].text == found
+
+
+async def test_a_reply_to_another_message_is_no_answer(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")
+    await peer.say(f"!ask {QUESTION} bounty 5")
+    other = await peer.say("and a message that asks nothing at all", member=peer.mei)
+    peer.sent()
+    await peer.reply("Use pd.merge(left, right, on='key').", to=other)
+    assert peer.texts() == []
+    await peer.say("!q 1")
+    ana = discord.utils.escape_markdown(peer.ana.display_name)
+    assert peer.texts() == [
+        f"**Question #1 by {ana}** · open · bounty 5\n{QUESTION}\n"
+        "/answer 1 TEXT to answer; /up A… to upvote; the asker can /accept A…."
+    ]
