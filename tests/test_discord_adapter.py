@@ -574,6 +574,15 @@ async def test_a_question_is_answered_by_a_discord_reply_accepted_and_found(peer
     assert sent[1].text == found
 
 
+async def test_a_reply_to_a_slash_ask_answers_it(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")
+    peer.sent()
+    sent = await peer.interact("slash_points", command="ask", options={"question": f"{QUESTION} bounty 5"})
+    assert [(s.kind, s.ephemeral) for s in sent] == [("defer", False), ("followup", False)]
+    assert sent[1].text == POSTED
+    await _answered_by_reply(peer, app, sent[1].message)  # the bot's message is the question
+
+
 async def test_a_reply_to_another_message_is_no_answer(peer: Peer, app: App) -> None:
     await peer.dm("!checkin")
     await peer.say(f"!ask {QUESTION} bounty 5")
