@@ -596,3 +596,18 @@ async def test_a_reply_to_another_message_is_no_answer(peer: Peer, app: App) -> 
         f"**Question #1 by {ana}** · open · bounty 5\n{QUESTION}\n"
         "/answer 1 TEXT to answer; /up A… to upvote; the asker can /accept A…."
     ]
+
+
+async def test_a_coupon_is_applied_through_the_slash_buy_option(peer: Peer, app: App) -> None:
+    await _sell_py101(peer, app)
+    await peer.dm("!coupon add SPRING 25%", member=peer.mei)
+    peer.sent()
+    sent = await peer.interact("slash_points", command="buy", options={"code": "py101", "coupon": "SPRING"})
+    assert sent[1].text == (
+        "Coupon applied: $4.99 off $19.99.\n"
+        "Order #1: Python for data analysis, $15.00. It stays open for 60 minutes.\n"
+        "Sandbox payment: nothing is charged. Type :pay to complete it."
+    )
+    await _pay(app, peer.ana)
+    (delivered,) = peer.texts()
+    assert delivered.startswith("Payment received for order #1: Python for data analysis.\n")
