@@ -6,6 +6,7 @@ from core.commands.router import Router
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
     from bot.handlers import (
+        analytics,
         basics,
         coupons,
         mall,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         paid_chats,
         referrals,
         qa,
+        analytics,
     )
     for module in modules:
         router.include(module.router)
