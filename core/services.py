@@ -21,6 +21,7 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.privacy.service import PrivacyService
 from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
@@ -51,6 +52,7 @@ class Services:
     commissions: CommissionService
     qa: QAService
     analytics: AnalyticsService
+    privacy: PrivacyService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -93,6 +95,7 @@ class Services:
             ),
             qa=QAService(db, clock, members, points, settings, notices),
             analytics=AnalyticsService(db, clock, members),
+            privacy=PrivacyService(db, clock, members, points),
         )
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ from core.commands.router import Router
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
     from bot.handlers import (
+        account,
         analytics,
         basics,
         coupons,
@@ -36,6 +37,7 @@ def build_router() -> Router:
         referrals,
         qa,
         analytics,
+        account,
     )
     for module in modules:
         router.include(module.router)
