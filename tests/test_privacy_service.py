@@ -183,3 +183,33 @@ async def test_creators_export_the_members(app: App, world: World) -> None:
     assert any(r.startswith(f"{world.ana.id},Ana,learner,") and r.endswith(",console,10,1") for r in rows)
     with pytest.raises(NotAllowed):
         await app.services.privacy.export_members(world.community, world.ana)
+
+
+async def test_of_two_subscriptions_to_one_plan_the_longer_stays(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    plans, subs = app.services.plans, app.services.subscriptions
+    plan = await plans.add(
+        world.community,
+        world.mei,
+        code="monthly",
+        title="Monthly",
+        price=Money("USD", 500),
+        period="month",
+        trial_days=7,
+    )
+    await subs.subscribe(world.community, world.ana, plan)  # a 7-day trial
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)
+    paid = await subs.subscribe(world.community, tg, plan)  # a trial too, then a paid month
+    assert paid.trial is not None
+    order = (await subs.subscribe(world.community, tg, plan)).order
+    assert order is not None
+    await app.services.orders.record_payment(
+        order.id, provider="sandbox", provider_ref="s1", paid=order.amount
+    )
+    longer = await subs.get(tg, plan)
+    privacy = app.services.privacy
+    await privacy.link(world.community, tg, await privacy.link_code(world.ana))
+    kept = await subs.get(world.ana, plan)
+    assert kept is not None and kept.id == longer.id and kept.status == "active"  # type: ignore[union-attr]
+    assert await subs.of_member(world.ana) == [kept]
