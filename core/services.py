@@ -21,6 +21,7 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.privacy.service import PrivacyService
 from core.pushes.service import PushService
 from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
@@ -52,6 +53,7 @@ class Services:
     commissions: CommissionService
     qa: QAService
     analytics: AnalyticsService
+    privacy: PrivacyService
     pushes: PushService
 
     @classmethod
@@ -96,6 +98,7 @@ class Services:
             ),
             qa=QAService(db, clock, members, points, settings, notices),
             analytics=analytics,
+            privacy=PrivacyService(db, clock, members, points),
             pushes=PushService(db, clock, members, settings, analytics),
         )
 

@@ -4,7 +4,7 @@ scheduling, A/B status, automations, /mute and /unmute; the pushes job sends on 
 from __future__ import annotations
 
 from bot.app import App
-from tests.conftest import ConsoleDriver, snapshot
+from tests.conftest import ALL_JOBS, ConsoleDriver, snapshot
 
 PREVIEW = [
     "bot> Push #1 to all: a preview",
@@ -59,8 +59,7 @@ async def test_a_scheduled_push_waits_for_its_time_and_quiet_hours(console: Cons
     await console("1")
     assert (await console(":clock 2026-01-05T23:30"))[1:] == []  # quiet until 07:00
     assert await console(":clock 2026-01-06T07:00") == [
-        "(sandbox time 2026-01-06 07:00 UTC; jobs run: points_expiry, orders, subscriptions, paid_chats,"
-        " referrals, qa, pushes, payments_reconcile)",
+        f"(sandbox time 2026-01-06 07:00 UTC; jobs run: {ALL_JOBS})",
         "bot→Ana> Good morning",
         "bot→Ben> Good morning",
     ]

@@ -6,6 +6,8 @@ from core.commands.router import Router
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
     from bot.handlers import (
+        account,
+        analytics,
         basics,
         coupons,
         mall,
@@ -35,6 +37,8 @@ def build_router() -> Router:
         paid_chats,
         referrals,
         qa,
+        analytics,
+        account,
         pushes,
     )
     for module in modules:
