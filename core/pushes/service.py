@@ -9,15 +9,16 @@ inside the single writer's ``BEGIN IMMEDIATE`` — and marks a row ``sent`` (wit
 platform's message id) only after the platform accepted the message, by a conditional update
 that only the lease holder can make.
 
-The delivery guarantee: every recipient is sent to, and no row is sent by two workers at once.
-A worker that dies leaves its claimed rows ``sending``; once the lease expires another worker
-claims them again. Rows claimed but not yet handed to the platform cost nothing; the only
-messages a crash can repeat are those the platform accepted while the result was not yet
-recorded: sends in flight and results waiting for their group commit together never exceed
-``window`` (32) per worker. Each send carries a key
-unique per campaign and member, so a platform or gateway that deduplicates by it makes the
-repeat harmless: exactly once per member. Telegram, Discord and WeChat take no such key, so
-there a crash may repeat those few messages, never more, and never loses one.
+The delivery guarantee: every recipient is sent to, and no row is held by two workers at once
+(unless one stalls past its lease, ``lease``, 2 minutes; its late result is then ignored and
+counted in ``lost_leases``). A worker that dies leaves its claimed rows ``sending``; once the
+lease expires another worker claims them again. Rows claimed but not yet handed to the
+platform cost nothing; the only messages a crash can repeat are those the platform accepted
+while their result was not yet recorded: sends in flight and results waiting for their group
+commit together never exceed ``window`` (32) per worker. Each send carries a key unique per
+campaign and member, so a platform or gateway that deduplicates by it makes the repeat
+harmless: exactly once per member. Telegram, Discord and WeChat take no such key, so there a
+crash may repeat up to ``window`` messages, never more, and never loses one.
 """
 
 from __future__ import annotations
