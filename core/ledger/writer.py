@@ -30,7 +30,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
-from core.ledger.store import LedgerStore, SqliteLedgerStore
+from core.ledger.store import LedgerStore, Moved, SqliteLedgerStore
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, tier_for
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
@@ -70,6 +70,8 @@ class _Batch:
     shapes: set[CapShape] = field(default_factory=set)
     usage: dict[tuple[CapShape, int], int] = field(default_factory=dict)  # (shape, subject account)
     earned: dict[int, tuple[int, int]] = field(default_factory=dict)  # posting index: before, after
+    loaded: set[tuple[CapShape, int]] = field(default_factory=set)  # usage pairs known before the batch
+    moved: list[Moved] = field(default_factory=list)  # what accepted postings moved, for usage caches
 
 
 def _shape(cap: Cap) -> CapShape:
@@ -151,9 +153,12 @@ class LedgerWriter:
             for a in batch.accounts.values()
         ]
 
+        sums = {pair: batch.usage[pair] for pair in batch.loaded}
+
         def remember() -> None:
             self._ids.update(created)
             store.remember_balances(rows)
+            store.remember_usage(sums, batch.moved)
 
         after_commit(store.conn, remember)
 
@@ -210,6 +215,7 @@ class LedgerWriter:
         # Accepted: apply to the batch state so later postings in this batch see it.
         debited.delta -= amount
         credited.delta += amount
+        batch.moved.append((str(posting.kind), posting.at, credit, actor, amount))
         if posting.reverses_id is not None:
             batch.reversed_ids.add(posting.reverses_id)
         for shape in batch.shapes:
@@ -305,7 +311,8 @@ class LedgerWriter:
         ids: dict[AccountKey, int],
         batch: _Batch,
     ) -> None:
-        """What each cap subject has used already: one grouped query per cap shape."""
+        """What each cap subject has used already: from the store's committed sums where it
+        keeps them, else one grouped query per cap shape."""
         subjects: dict[CapShape, set[int]] = defaultdict(set)
         for posting in postings:
             for cap in posting.caps:
@@ -314,6 +321,13 @@ class LedgerWriter:
                 subjects[shape].add(ids[(posting.community_id, key)])
         batch.shapes = set(subjects)
         for shape, accounts in subjects.items():
+            cached = store.cached_usage(shape)
+            for account in accounts:
+                batch.usage[(shape, account)] = cached.get(account, 0)
+            batch.loaded.update((shape, account) for account in accounts)
+            accounts = {account for account in accounts if account not in cached}
+            if not accounts:
+                continue
             scope, kinds, since = shape
             if scope is CapScope.CREDIT:
                 to_account = {account: account for account in accounts}
