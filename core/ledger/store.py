@@ -125,6 +125,10 @@ class LedgerStore:
     def remember_balances(self, rows: Sequence[LockedRow]) -> None:
         """Called after commit with the accounts' new values (a store may cache them)."""
 
+    def keeps_usage(self) -> bool:
+        """Whether this store keeps committed usage sums between batches (see remember_usage)."""
+        return False
+
     def cached_usage(self, shape: UsageShape) -> dict[int, int]:
         """Committed usage sums of ``shape`` per subject account that this store knows (the
         writer queries only the others). This store keeps none."""
@@ -264,6 +268,9 @@ class SqliteLedgerStore(LedgerStore):
         for row in rows:
             cache[row[0]] = row
 
+    def keeps_usage(self) -> bool:
+        return bool(self._committed(check=False).usage)
+
     def cached_usage(self, shape: UsageShape) -> dict[int, int]:
         # Like balances: exact while no other connection has committed (lock_accounts checks
         # at the start of every batch, before usage is asked for).
@@ -302,13 +309,16 @@ class SqliteLedgerStore(LedgerStore):
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         # UPDATE … FROM changes each row once: an account listed twice gets its deltas summed.
-        merged: dict[int, tuple[int, int]] = {}
-        for account, delta, earned_delta in changes:
-            before = merged.get(account, (0, 0))
-            merged[account] = (before[0] + delta, before[1] + earned_delta)
-        rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
+        accounts = [account for account, _, _ in changes]
+        rows: Sequence[tuple[int, int, int]] = changes
+        if len(set(accounts)) != len(accounts):
+            merged: dict[int, tuple[int, int]] = {}
+            for account, delta, earned_delta in changes:
+                before = merged.get(account, (0, 0))
+                merged[account] = (before[0] + delta, before[1] + earned_delta)
+            rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
         cache = self._committed(check=False).balances
-        for account in merged:  # until remember_balances has the committed values
+        for account in accounts:  # until remember_balances has the committed values
             cache.pop(account, None)
         add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), rows)
 
@@ -341,7 +351,23 @@ class SqliteLedgerStore(LedgerStore):
         return list(range(top + 1, top + 1 + count))
 
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
-        rows = [(*_transfer_values(t)[:8], sqlite_time(t.at), t.key, t.reverses_id) for t in transfers]
+        times: dict[datetime, str] = {}  # a batch's postings often share their time
+        rows = [
+            (
+                t.id,
+                t.community_id,
+                t.debit_account_id,
+                t.credit_account_id,
+                t.amount,
+                t.kind,
+                t.memo,
+                t.actor_member_id,
+                times[t.at] if t.at in times else times.setdefault(t.at, sqlite_time(t.at)),
+                t.key,
+                t.reverses_id,
+            )
+            for t in transfers
+        ]
         insert_rows(self.raw, "ledger_transfers", TRANSFER_COLUMNS, rows)
 
 
