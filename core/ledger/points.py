@@ -515,11 +515,8 @@ class PointsService:
     async def summary(self, community: Community, member: Member) -> Summary:
         rules = await self._settings.all(community.id)
         now = self._clock.now()
-        balance = await self.ledger.balance(community.id, member.id)
+        balance, today = await self.ledger.standing(community.id, member.id, self.day_start(community, now))
         tiers = await self.tiers(community)
-        today = await self.ledger.earned_by_kind_since(
-            community.id, member.id, self.day_start(community, now)
-        )
         expiring = await self.ledger.expiring_within(
             community.id,
             member.id,
