@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("ledger", "ingest", "analytics")
+BENCHMARKS = ("ledger", "ingest", "analytics", "push")
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
 from core.privacy.service import PrivacyService
+from core.pushes.service import PushService
 from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
@@ -53,6 +54,7 @@ class Services:
     qa: QAService
     analytics: AnalyticsService
     privacy: PrivacyService
+    pushes: PushService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -70,8 +72,9 @@ class Services:
         orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
         notices = Notices()
         plans = PlanService(db, clock, points)
-        subscriptions = SubscriptionService(db, clock, plans, orders, notices, points)
+        subscriptions = SubscriptionService(db, clock, plans, orders, notices, points, settings)
         referrals = ReferralService(db, clock, members, points, settings, orders, notices)
+        analytics = AnalyticsService(db, clock, members)
         return cls(
             db=db,
             clock=clock,
@@ -94,8 +97,9 @@ class Services:
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
             qa=QAService(db, clock, members, points, settings, notices),
-            analytics=AnalyticsService(db, clock, members),
+            analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),
+            pushes=PushService(db, clock, members, settings, analytics),
         )
 
     async def close(self) -> None:

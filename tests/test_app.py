@@ -138,8 +138,17 @@ def test_any_text_from_a_learner_is_safe(
     chat = ChatRef("console", "group:lounge", ChatKind.GROUP, "lounge") if in_group else None
     # A learner's own referral code is made the first time they ask for it (/ref); a learner
     # may ask and answer questions (checked below: only her own points move, into escrow).
+    # She may also mute pushes to herself (/mute), checked below too.
     qa_tables = ("questions", "answers", "answer_votes", "qa_documents", "qa_drafts")
-    ignored = ("activity", "chats", "ledger_accounts", "ledger_transfers", "referral_codes", *qa_tables)
+    ignored = (
+        "activity",
+        "chats",
+        "ledger_accounts",
+        "ledger_transfers",
+        "referral_codes",
+        "push_mutes",
+        *qa_tables,
+    )
     before = runner.run(snapshot(app.db, exclude=ignored))
     transfers_before = runner.run(snapshot(app.db))["ledger_transfers"]
     out = runner.run(app.handle(event(app.config.community, text, user=user, chat=chat)))
@@ -152,6 +161,7 @@ def test_any_text_from_a_learner_is_safe(
     community = runner.run(app.community())
     ana = runner.run(app.services.members.find_by_identity(community.id, "console", "ana"))
     assert ana is not None
+    assert {row[1] for row in runner.run(snapshot(app.db))["push_mutes"]} <= {ana.id}
     new = [t for t in runner.run(snapshot(app.db))["ledger_transfers"] if t not in transfers_before]
     for transfer in new:
         debit, credit, kind = transfer[2], transfer[3], transfer[5]

@@ -328,6 +328,36 @@ async def test_slash_commands_sync_to_the_configured_servers(
     assert "points" in [command["name"] for command in payload]
 
 
+async def test_a_push_goes_by_dm_and_closed_dms_are_a_skip_reason(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def closed(user_id: int) -> None:
+        raise discord.Forbidden(
+            FakeResponse(403, "Forbidden"), {"code": 50007, "message": "Cannot send messages to this user"}
+        )
+
+    await peer.say("hello there, a message from Ana")
+    community = await app.community()
+    await _creator(app, peer.mei)
+    mei = await app.services.members.find_by_identity(community.id, "discord", str(peer.mei.id))
+    assert mei is not None
+    for key in ("push.quiet_start", "push.quiet_end"):
+        await app.services.settings.set(community.id, key, "0", actor=mei)
+    pushes = app.services.pushes
+    monkeypatch.setattr(peer.adapter.client.http, "start_private_message", closed)
+    first = await pushes.draft(community, mei, "all", "First notice")
+    assert first.per_platform == {"discord": 1}
+    await pushes.confirm(community, mei, first.campaign.id)
+    assert (await pushes.send_due()).skipped == 1
+    assert (await pushes.status(community, mei, first.campaign.id)).skipped == {"dms_closed": 1}
+    monkeypatch.undo()
+    again = await pushes.draft(community, mei, "all", "Live class at 8")
+    await pushes.confirm(community, mei, again.campaign.id)
+    assert (await pushes.send_due()).sent == 1
+    (note,) = peer.sent()
+    assert isinstance(note.channel, discord.DMChannel) and note.content == "Live class at 8"
+
+
 # -- the shop, referrals and Q&A on Discord -------------------------------------------------
 
 

@@ -36,7 +36,7 @@ async def test_trial_pay_renew_fail_grace_removal_pay_again_back_in(console: Con
     await console("/subscribe monthly", ":pay")
     assert await console(":clock +30m") == [
         "(sandbox time 2026-01-13 09:30 UTC; jobs run: orders, subscriptions, paid_chats, referrals,"
-        " payments_reconcile)",
+        " pushes, payments_reconcile)",
         "bot> You have access to vip: join with :in vip (for you only, valid 24 hours).",
     ]
     await console(":in vip", ":dm")

@@ -43,7 +43,8 @@ async def test_the_whole_funnel_from_link_to_payout(console: ConsoleDriver) -> N
     # Taking part (a check-in) is what earns Ana the join reward, at the next job run.
     await console("/checkin")
     assert await console(":clock +10m") == [
-        "(sandbox time 2026-01-05 09:10 UTC; jobs run: orders, subscriptions, referrals, payments_reconcile)",
+        "(sandbox time 2026-01-05 09:10 UTC; jobs run: orders, subscriptions, referrals, pushes,"
+        " payments_reconcile)",
         "bot→Ana> Ben, whom you invited, has joined in.",
         "bot→Ana> +20 points for your invitation.",
     ]

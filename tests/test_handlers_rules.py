@@ -41,6 +41,12 @@ DEFAULT_RULES = [
     "bot> qa.expire_days = 7 — days a question waits for an accepted answer",
     "bot> qa.escalate = off — unanswered questions go to moderators instead of expiring",
     "bot> qa.suggest_percent = 35 — how similar an answered question must be to be suggested (0: off)",
+    "bot> push.quiet_start = 22 — hour when quiet hours begin: pushes wait (community time)",
+    "bot> push.quiet_end = 8 — hour when quiet hours end (equal to the start: none)",
+    "bot> push.welcome = off — welcome sequence: messages on day 0, 1 and 3 after joining",
+    "bot> push.winback = off — a win-back message to members at risk of leaving",
+    "bot> push.winback_days = 30 — days before a member may get another win-back message",
+    "bot> push.renewal_reminders = on — reminders before a trial or subscription ends",
 ]
 DEFAULT_TIERS = [
     "bot> Tiers (by lifetime earned points):",
@@ -59,7 +65,7 @@ async def test_everyone_reads_the_rules(console: ConsoleDriver) -> None:
         "bot> message.points = 1 — 每条合格群消息的积分",
         "bot> message.min_length = 10 — 消息获得积分所需的最少字符数",
     ]
-    assert out[-1] == "bot> qa.suggest_percent = 35 — 已解答问题需要多相似才会被推荐（0：关闭）"
+    assert out[-1] == "bot> push.renewal_reminders = on — 试用或订阅结束前的提醒"
 
 
 async def test_creators_change_the_rules(app: App, console: ConsoleDriver) -> None:

@@ -146,6 +146,21 @@ async def test_reminders_go_three_days_before_and_on_the_day_once_each(
     ]
 
 
+async def test_reminders_switched_off_are_not_sent_but_the_period_still_ends(
+    app: App, shop: Shop, clock: ManualClock
+) -> None:
+    subs = app.services.subscriptions
+    await app.services.settings.set(shop.community.id, "push.renewal_reminders", "off", actor=shop.mei)
+    plan = await monthly(app, shop, trial_days=7)
+    await subs.subscribe(shop.community, shop.ana, plan)
+    texts = []
+    for _day in range(8):
+        assert (await subs.tend(clock.now()))["reminded"] == 0
+        texts += [render(r.segments[0].content, "en") for _, r in app.services.notices.take()]  # type: ignore[union-attr]
+        clock.advance(DAY)
+    assert texts == ["Your access to Monthly has ended. /subscribe monthly to come back."]
+
+
 async def test_a_full_refund_of_a_period_ends_the_access(app: App, shop: Shop) -> None:
     subs, orders = app.services.subscriptions, app.services.orders
     plan = await monthly(app, shop)

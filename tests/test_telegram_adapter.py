@@ -13,9 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
+from core.events import UserRef
+from core.members.models import Role
+from core.pushes.delivery import RateLimited, Unreachable
+from core.pushes.tables import push_outbox
+from core.replies import Reply
 from tests.conftest import START
 from tests.telegram_peer import EmulatorRequest, available, running_emulator
 
@@ -308,3 +314,51 @@ async def test_a_429_is_waited_out_and_the_message_still_goes(app: App) -> None:
     assert delivered
     assert [endpoint for endpoint, _ in recorder.calls if endpoint == "sendMessage"] == ["sendMessage"] * 2
     assert waited >= 1.0  # retry_after honoured, not hammered
+
+
+async def test_a_push_reaches_a_member_in_their_private_chat(
+    running: tuple[TelegramAdapter, Chat], app: App
+) -> None:
+    adapter, chat = running
+    await chat.send(ANA, _private(ANA), "/start")
+    await chat.bot_messages(ANA["id"])
+    community = await app.community()
+    members = app.services.members
+    mei = await members.ensure_member(community, UserRef("console", "mei", "Mei"))
+    mei = await members.assign_role(community, mei, Role.CREATOR, via="test")
+    for key in ("push.quiet_start", "push.quiet_end"):
+        await app.services.settings.set(community.id, key, "0", actor=mei)
+    pushes = app.services.pushes
+    assert pushes.channels["telegram"] is adapter
+    draft = await pushes.draft(community, mei, "all", "Live class at 8")
+    assert draft.per_platform == {"telegram": 1}
+    await pushes.confirm(community, mei, draft.campaign.id)
+    assert (await pushes.send_due()).sent == 1
+    (message,) = await chat.bot_messages(ANA["id"])
+    assert message["text"] == "Live class at 8"
+    async with app.db.read() as conn:
+        (message_id,) = (await conn.execute(select(push_outbox.c.message_id))).scalars()
+    assert message_id  # the id Telegram gave the message
+
+
+async def test_pushes_to_blocked_members_and_lasting_429s_become_neutral_errors(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.adapters.telegram.adapter as adapter_module
+    from tests.telegram_peer import BotApiError, RecordingRequest
+
+    monkeypatch.setattr(adapter_module, "RETRIES_AFTER_429", 0)  # the 429 comes straight through
+    blocked = BotApiError(403, "Forbidden: bot was blocked by the user")
+    flood = BotApiError(429, "Too Many Requests: retry after 7", retry_after=7)
+    recorder = RecordingRequest({"sendMessage": [blocked, flood]})
+    adapter = TelegramAdapter(app, {"token": "1:RL"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+        with pytest.raises(Unreachable) as unreachable:
+            await adapter.push("5", Reply.text("hi"), "en", "push:1:1")
+        with pytest.raises(RateLimited) as limited:
+            await adapter.push("5", Reply.text("hi"), "en", "push:1:1")
+    finally:
+        await adapter.application.shutdown()
+    assert unreachable.value.reason == "blocked"
+    assert limited.value.retry_after == 7

@@ -14,6 +14,7 @@ def build_router() -> Router:
         moderation,
         paid_chats,
         points,
+        pushes,
         qa,
         referrals,
         roles,
@@ -38,6 +39,7 @@ def build_router() -> Router:
         qa,
         analytics,
         account,
+        pushes,
     )
     for module in modules:
         router.include(module.router)

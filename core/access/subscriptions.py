@@ -7,7 +7,8 @@ machinery: providers, coupons, refunds); its fulfilment extends the period — f
 the current one while it lasts, else from the payment — in the order's own transaction.
 
 The ``tend`` job moves subscriptions whose time is up and sends reminders (3 days before and
-on the day a trial or a paid period ends), each recorded so it is sent once.
+on the day a trial or a paid period ends), each recorded so it is sent once; a community turns
+them off with ``push.renewal_reminders``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from core.notices import Notices
 from core.orders.models import Order, ProductKind
 from core.orders.service import OrderService
 from core.replies import Reply
+from core.settings.service import SettingsService
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
 
@@ -83,8 +85,10 @@ class SubscriptionService:
         orders: OrderService,
         notices: Notices,
         points: PointsService,
+        settings: SettingsService | None = None,
     ) -> None:
         self._db = db
+        self._settings = settings  # push.renewal_reminders: reminders on or off
         self._clock = clock
         self._plans = plans
         self._orders = orders
@@ -419,7 +423,8 @@ class SubscriptionService:
             plan = await self._plans.by_id(row.plan_id)
             sub = _subscription(row, plan)
             if sub.status in ("trial", "active") and sub.period_end > now:
-                counts["reminded"] += await self._remind(sub, now)
+                if await self._reminders_on(plan.community_id):
+                    counts["reminded"] += await self._remind(sub, now)
             elif sub.status in ("trial", "active"):
                 if (
                     sub.renews_by_itself
@@ -440,6 +445,11 @@ class SubscriptionService:
                 )
                 counts["ended"] += 1
         return counts
+
+    async def _reminders_on(self, community_id: int) -> bool:
+        if self._settings is None:
+            return True
+        return bool(await self._settings.get(community_id, "push.renewal_reminders"))
 
     async def _remind(self, sub: Subscription, now: datetime) -> int:
         days_left = (sub.period_end - now).total_seconds() / 86400

@@ -54,4 +54,7 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("member_scores", "member_id"): Handling(False, "delete", "drop"),
     ("marketing_spend", "actor_member_id"): Handling(False, "keep", "repoint"),
     ("link_codes", "member_id"): Handling(False, "delete", "drop"),
+    ("push_campaigns", "created_by"): Handling(True, "keep", "keep"),  # a creator's pushes
+    ("push_outbox", "member_id"): Handling(True, "delete", "repoint:campaign_id"),  # what was sent
+    ("push_mutes", "member_id"): Handling(True, "delete", "repoint:community_id"),
 }

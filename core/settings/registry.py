@@ -119,5 +119,15 @@ SETTINGS: dict[str, Setting] = {
             100,
             msg("how similar an answered question must be to be suggested (0: off)"),
         ),
+        IntSetting(
+            "push.quiet_start", 22, 0, 24, msg("hour when quiet hours begin: pushes wait (community time)")
+        ),
+        IntSetting("push.quiet_end", 8, 0, 24, msg("hour when quiet hours end (equal to the start: none)")),
+        BoolSetting("push.welcome", False, msg("welcome sequence: messages on day 0, 1 and 3 after joining")),
+        BoolSetting("push.winback", False, msg("a win-back message to members at risk of leaving")),
+        IntSetting(
+            "push.winback_days", 30, 1, 365, msg("days before a member may get another win-back message")
+        ),
+        BoolSetting("push.renewal_reminders", True, msg("reminders before a trial or subscription ends")),
     )
 }

@@ -23,6 +23,7 @@ def load_all_tables() -> MetaData:
     import core.ledger.tables
     import core.members.tables
     import core.orders.tables
+    import core.pushes.tables
     import core.qa.tables
     import core.referrals.tables
     import core.settings.tables

@@ -23,7 +23,8 @@ from core.errors import StudyhallError
 from core.events import Attachment, ChatKind, ChatRef, Event, EventKind, UserRef
 from core.i18n import render
 from core.members.models import Role
-from core.replies import Button
+from core.pushes.delivery import Pace, Unreachable
+from core.replies import Button, Reply
 from core.storage.state import get_state, set_state
 
 PLATFORM = "console"
@@ -58,6 +59,25 @@ def _read_attachment(rest: str) -> Attachment:
 
 class ConsoleError(Exception):
     """A meta line that cannot be carried out; printed as ``error: …``."""
+
+
+class ConsolePushChannel:
+    """Pushes to console members print as ``bot→NAME>`` lines, like any note from a job."""
+
+    pace = Pace(1000, burst=100)
+
+    def __init__(self, session: ConsoleSession) -> None:
+        self._session = session
+
+    async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
+        app = self._session.app
+        community = await app.community(self._session.community)
+        member = await app.services.members.find_by_identity(community.id, PLATFORM, account)
+        if member is None:
+            raise Unreachable("no_account")
+        identities = tuple(await app.services.members.identities_of(member.id))
+        await self._session.deliver(Outgoing(reply, locale, member=member, identities=identities))
+        return key
 
 
 @dataclass
@@ -113,6 +133,7 @@ class ConsoleSession:
             clock.offset = max(clock.offset, timedelta(seconds=float(offset)))
         session = cls(app, clock, community=community, locale=locale, write=write, member=member)
         app.register_sender(session.deliver)
+        app.services.pushes.channels.setdefault(PLATFORM, ConsolePushChannel(session))
         app.services.paid_chats.ports.setdefault(PLATFORM, ConsoleChatAccess())
         await app.community(community)
         await app.run_due_jobs()  # start schedules on first use

@@ -43,6 +43,7 @@ from core.commands.parser import parse_command
 from core.commands.router import BUTTON_COMMAND_PREFIX
 from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import msg, normalize_locale, render
+from core.pushes.delivery import PACES, RateLimited, Unreachable
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class StudyhallClient(discord.Client):
 
 
 class DiscordAdapter:
+    pace = PACES[PLATFORM]  # for pushes (core/pushes): 25 DMs/s, under the 50 requests/s
+
     def __init__(self, app: App, settings: Mapping[str, str | Secret]) -> None:
         self.app = app
         token = settings["token"]
@@ -93,6 +96,7 @@ class DiscordAdapter:
         # Discord event (payments, reminders).
         app.services.paid_chats.ports[PLATFORM] = DiscordChatAccess(self.client)
         app.register_sender(self.deliver)
+        app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
 
     @property
     def community(self) -> str:
@@ -260,6 +264,25 @@ class DiscordAdapter:
         if channel is not None:
             await self._send(channel, Reply.text(notice), locale)
         return False
+
+    async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
+        """The push channel (core/pushes): a DM to ``account``; returns the last message's id.
+        discord.py waits out 429s by itself; one it gives up on → RateLimited; DMs closed or
+        no such user → Unreachable. (Discord takes no idempotency key for messages.)"""
+        if not account.isdigit():
+            raise Unreachable("no_account")
+        last: discord.Message | None = None
+        try:
+            user = self.client.get_user(int(account)) or await self.client.fetch_user(int(account))
+            for message in render_messages(reply, locale, self.callbacks):
+                last = await user.send(**message.send_kwargs())  # type: ignore[arg-type]
+        except discord.RateLimited as error:
+            raise RateLimited(error.retry_after) from error
+        except discord.Forbidden as error:
+            raise Unreachable("dms_closed") from error
+        except discord.NotFound as error:
+            raise Unreachable("no_account") from error
+        return str(last.id) if last is not None else ""
 
     async def _send_dm(self, account: str, reply: Reply, locale: str) -> bool:
         if not account.isdigit():

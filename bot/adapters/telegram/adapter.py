@@ -24,11 +24,12 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LabeledPrice,
+    Message,
     SuccessfulPayment,
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -44,7 +45,7 @@ from bot.adapters.telegram.outbound import (
     TextMessage,
     render_messages,
 )
-from bot.adapters.telegram.ratelimit import PerChatRateLimiter
+from bot.adapters.telegram.ratelimit import PerChatRateLimiter, retry_seconds
 from bot.adapters.telegram.rights import rights_report
 from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
 from bot.app import App, Outgoing
@@ -55,6 +56,7 @@ from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import Msg, msg, normalize_locale, render
 from core.members.models import Role
 from core.orders.models import Order, PaymentMismatch
+from core.pushes.delivery import PACES, RateLimited, Unreachable
 from core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def _sender_key(update: object) -> tuple[int, int] | None:
 
 
 class TelegramAdapter:
+    pace = PACES[PLATFORM]  # for pushes (core/pushes): 30/s, 1/s per chat
+
     def __init__(
         self,
         app: App,
@@ -144,6 +148,7 @@ class TelegramAdapter:
         services.orders.register(stars, first=True)
         app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot)
         app.register_sender(self.deliver)
+        app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
 
     @property
     def bot(self) -> Bot:
@@ -401,9 +406,26 @@ class TelegramAdapter:
             return False
         return True
 
-    async def _send_one(self, chat_id: str, message: OutboundMessage) -> None:
+    async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
+        """The push channel (core/pushes): the reply to ``account``'s private chat; returns
+        the last message's id. A 429 the rate limiter could not wait out → RateLimited;
+        blocked or never started → Unreachable. (Telegram takes no idempotency key.)"""
+        last: Message | None = None
+        try:
+            for message in render_messages(reply, locale, self.callbacks):
+                last = await self._send_one(account, message) or last
+        except RetryAfter as error:
+            raise RateLimited(retry_seconds(error)) from error
+        except Forbidden as error:
+            raise Unreachable("blocked") from error
+        except BadRequest as error:
+            log.info("telegram: cannot push to %s: %s", account, error.message)
+            raise Unreachable("dms_closed") from error
+        return str(last.message_id) if last is not None else ""
+
+    async def _send_one(self, chat_id: str, message: OutboundMessage) -> Message | None:
         if isinstance(message, TextMessage):
-            await self.bot.send_message(
+            return await self.bot.send_message(
                 chat_id,
                 message.html,
                 parse_mode=ParseMode.HTML,
@@ -411,7 +433,7 @@ class TelegramAdapter:
                 disable_web_page_preview=True,
             )
         elif isinstance(message, PhotoMessage):
-            await self.bot.send_photo(
+            return await self.bot.send_photo(
                 chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML
             )
         elif isinstance(message, InvoiceMessage) and message.every_days:
@@ -423,14 +445,14 @@ class TelegramAdapter:
                 prices=[LabeledPrice(message.title, message.amount)],
                 subscription_period=timedelta(days=message.every_days),
             )
-            await self.bot.send_message(
+            return await self.bot.send_message(
                 chat_id,
                 message.button_html,
                 parse_mode=ParseMode.HTML,
                 reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(message.button_label, url=link)]]),
             )
         elif isinstance(message, InvoiceMessage):
-            await self.bot.send_invoice(
+            return await self.bot.send_invoice(
                 chat_id,
                 title=message.title,
                 description=message.description,
@@ -440,13 +462,14 @@ class TelegramAdapter:
                 provider_token="",
             )
         elif isinstance(message, DocumentMessage):
-            await self.bot.send_document(
+            return await self.bot.send_document(
                 chat_id,
                 message.data,
                 filename=message.name,
                 caption=message.caption_html or None,
                 parse_mode=ParseMode.HTML,
             )
+        return None
 
 
 def _locale_of(event: Event) -> str:

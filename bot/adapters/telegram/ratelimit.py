@@ -68,7 +68,7 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
                 if attempt == retries:
                     log.warning("telegram: %s still rate-limited after %d retries", endpoint, retries)
                     raise
-                wait = _seconds(error) + 0.1
+                wait = retry_seconds(error) + 0.1
                 log.info("telegram: 429 on %s for chat %s; waiting %.1f s in that chat", endpoint, chat, wait)
                 until = asyncio.get_running_loop().time() + wait
                 self._paused_until[chat] = max(self._paused_until.get(chat, 0.0), until)
@@ -103,7 +103,7 @@ def _chat_key(chat_id: object) -> int | str | None:
     return str(chat_id)  # an @channelusername
 
 
-def _seconds(error: RetryAfter) -> float:
+def retry_seconds(error: RetryAfter) -> float:
     delay = getattr(error, "_retry_after", None)  # a timedelta since PTB 22.2 (the int is deprecated)
     if isinstance(delay, timedelta):
         return delay.total_seconds()
