@@ -144,7 +144,7 @@ async def test_bad_commission_and_payout_input_changes_nothing(app: App, console
     before = await snapshot(app.db)
     for who, line, reply in [
         ("Mei", "/commission set py101 120%", "bot> A commission is at most 100%."),
-        ("Mei", "/commission set py101 ten", "bot> A commission is a percentage like 10% or 12.5%, not ten."),
+        ("Mei", "/commission set py101 ten", "bot> A commission is a percentage like 10 or 12.5, not ten."),
         ("Mei", "/commission set py101 60% 50%", "bot> Both levels together are at most 100%."),
         ("Mei", "/commission set nope 10%", "bot> There is no course, bundle or plan nope."),
         ("Mei", "/commission drop py101", "bot> Usage: /commission set CODE|all PERCENT"),
