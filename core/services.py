@@ -14,6 +14,7 @@ from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
 from core.clock import Clock
+from core.delivery.service import DeliveryService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
@@ -49,6 +50,7 @@ class Services:
     referrals: ReferralService
     commissions: CommissionService
     qa: QAService
+    delivery: DeliveryService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -90,6 +92,7 @@ class Services:
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
             qa=QAService(db, clock, members, points, settings, notices),
+            delivery=DeliveryService(db, clock),
         )
 
     async def close(self) -> None:
