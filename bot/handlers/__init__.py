@@ -8,6 +8,7 @@ def build_router() -> Router:
     from bot.handlers import (
         basics,
         coupons,
+        delivery,
         mall,
         moderation,
         paid_chats,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         paid_chats,
         referrals,
         qa,
+        delivery,
     )
     for module in modules:
         router.include(module.router)
