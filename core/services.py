@@ -9,6 +9,7 @@ from core.access.paid_chats import PaidChatService
 from core.access.plans import PlanService
 from core.access.subscriptions import SubscriptionService
 from core.activity.log import ActivityLog
+from core.analytics.service import AnalyticsService
 from core.catalog.coupons import CouponService
 from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
@@ -51,6 +52,7 @@ class Services:
     commissions: CommissionService
     qa: QAService
     delivery: DeliveryService
+    analytics: AnalyticsService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -93,6 +95,7 @@ class Services:
             ),
             qa=QAService(db, clock, members, points, settings, notices),
             delivery=DeliveryService(db, clock),
+            analytics=AnalyticsService(db, clock, members),
         )
 
     async def close(self) -> None:

@@ -3,13 +3,16 @@ driving the real adapter, recorded interaction payloads, and a recording stand-i
 webhook endpoints interactions answer through (dpytest simulates no interactions).
 
 dpytest's ``Guild.create_role`` and reactions are broken with discord.py 2.7 and not used;
-roles come from ``backend.make_role`` and positions are set on the role objects.
+roles come from ``backend.make_role`` and positions are set on the role objects. dpytest keeps
+no components on the messages it makes: ``Peer.components`` reads them from what the bot sent
+over (fake) HTTP. It has no replies either: ``Peer.reply`` sends a message with a reference.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ from bot.app import App
 
 PAYLOADS = Path(__file__).parent / "peers" / "discord"
 APPLICATION_ID = "1300000000000000001"
+STRING, INTEGER = 3, 4  # application command option types
+_INTERACTION_IDS = count(1312222222222222301)
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Sent:
     kind: str
     ephemeral: bool
     payload: dict[str, Any] = field(default_factory=dict)
+    message: dict[str, Any] = field(default_factory=dict)  # a followup: the message Discord made
 
     @property
     def text(self) -> str:
@@ -66,8 +72,7 @@ class RecordingWebhooks(webhooks.AsyncWebhookAdapter):
         payload = kwargs.get("payload") or {}
         if kwargs.get("multipart"):
             payload = json.loads(kwargs["multipart"][0]["value"])
-        self.sent.append(Sent("followup", bool((payload.get("flags") or 0) & 64), payload))
-        return {
+        message = {
             "id": str(next(self._ids)),
             "channel_id": str(self.channel_id),
             "content": payload.get("content", ""),
@@ -88,12 +93,37 @@ class RecordingWebhooks(webhooks.AsyncWebhookAdapter):
             "pinned": False,
             "type": 0,
             "flags": payload.get("flags", 0),
+            "webhook_id": APPLICATION_ID,
+            "application_id": APPLICATION_ID,
+            "interaction_metadata": self.interaction,  # what Discord tells of the command
         }
+        self.sent.append(Sent("followup", bool((payload.get("flags") or 0) & 64), payload, message))
+        return message
 
     async def delete_original_interaction_response(self, *args: Any, **kwargs: Any) -> None:
         self.sent.append(Sent("delete", False))
 
     channel_id: int = 0
+    interaction: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    """A button as Discord received it: its label and custom_id (a press) or url (a link)."""
+
+    label: str
+    custom_id: str = ""
+    url: str = ""
+    style: int = 0
+
+
+def components_of(payload: dict[str, Any]) -> list[Component]:
+    """The buttons in a message payload's action rows, in order."""
+    return [
+        Component(c.get("label", ""), c.get("custom_id", ""), c.get("url", ""), c.get("style", 0))
+        for row in payload.get("components") or []
+        for c in row.get("components") or []
+    ]
 
 
 @dataclass
@@ -105,6 +135,7 @@ class Peer:
     ana: discord.Member
     mei: discord.Member
     webhooks: RecordingWebhooks
+    payloads: list[dict[str, Any]] = field(default_factory=list)  # each message the bot sent
 
     @property
     def bot(self) -> discord.Member:
@@ -112,13 +143,40 @@ class Peer:
         assert me is not None
         return me
 
-    async def say(self, text: str, channel: Any = None, member: discord.Member | None = None) -> None:
-        await dpytest.message(text, channel or self.lounge, member or self.ana)
+    async def say(
+        self, text: str, channel: Any = None, member: discord.Member | None = None
+    ) -> discord.Message:
+        return await dpytest.message(text, channel or self.lounge, member or self.ana)
 
     async def dm(self, text: str, member: discord.Member | None = None) -> None:
         user = member or self.ana
         channel = await user.create_dm()
         await dpytest.message(text, channel, user)
+
+    async def reply(
+        self, text: str, to: discord.Message | dict[str, Any], member: discord.Member | None = None
+    ) -> discord.Message:
+        """A Discord reply (type 19 with a message reference) to ``to`` in #lounge, as the
+        gateway sends it: ``to`` is a message, or a followup's payload (``Sent.message``)."""
+        author = member or self.ana
+        referenced = to if isinstance(to, dict) else factories.dict_from_message(to)
+        data = factories.make_message_dict(self.lounge, author, content=text, type=19)
+        data["message_reference"] = {
+            "type": 0,
+            "message_id": str(referenced["id"]),
+            "channel_id": str(self.lounge.id),
+            "guild_id": str(self.guild.id),
+        }
+        data["referenced_message"] = referenced
+        backend.get_state().parse_message_create(data)
+        await dpytest.run_all_events()
+        message = backend.get_state()._get_message(data["id"])
+        assert message is not None
+        return message
+
+    def components(self) -> list[Component]:
+        """The buttons on the last message the bot sent (dpytest's copy keeps none)."""
+        return components_of(self.payloads[-1]) if self.payloads else []
 
     def sent(self) -> list[discord.Message]:
         """What the bot sent (messages and DMs) since the last call, oldest first."""
@@ -130,9 +188,17 @@ class Peer:
     def texts(self) -> list[str]:
         return [text_of(message) for message in self.sent()]
 
-    async def interact(self, name: str, *, member: discord.Member | None = None, **values: str) -> list[Sent]:
+    async def interact(
+        self,
+        name: str,
+        *,
+        member: discord.Member | None = None,
+        options: dict[str, str | int] | None = None,
+        **values: str,
+    ) -> list[Sent]:
         """Deliver a recorded INTERACTION_CREATE through discord.py's own parser; returns how
-        the adapter answered it."""
+        the adapter answered it. ``options``: a slash command's option values (strings and
+        integers, typed as Discord types them)."""
         user = member or self.ana
         fill = {
             "application_id": APPLICATION_ID,
@@ -148,8 +214,20 @@ class Peer:
         text = (PAYLOADS / f"{name}.json").read_text()
         text = re.sub(r"\{(\w+)\}", lambda m: json.dumps(fill[m.group(1)])[1:-1], text)
         payload = json.loads(text)
+        payload["id"] = str(next(_INTERACTION_IDS))  # each interaction is a new one
+        if options is not None:
+            payload["data"]["options"] = [
+                {"name": key, "type": INTEGER if isinstance(value, int) else STRING, "value": value}
+                for key, value in options.items()
+            ]
         self.webhooks.sent.clear()
         self.webhooks.channel_id = self.lounge.id
+        self.webhooks.interaction = {
+            "id": payload["id"],
+            "type": payload["type"],
+            "user": payload["member"]["user"],
+            "authorizing_integration_owners": payload["authorizing_integration_owners"],
+        }
         self.adapter.client._connection.parse_interaction_create(payload)
         await dpytest.run_all_events()
         return list(self.webhooks.sent)
@@ -219,8 +297,18 @@ async def running_peer(app: App, *, manage_roles: bool = True) -> AsyncIterator[
     assert me is not None
     bot_role = make_role(guild, "studyhall", 10, manage_roles=manage_roles)
     await give_role(me, bot_role)
+    peer = Peer(adapter, guild, lounge, vip, ana, mei, recorder)
+    http = adapter.client.http
+    send_message = http.send_message
+
+    async def recording_send(channel_id: int, *, params: Any) -> Any:
+        peer.payloads.append(dict(params.payload or {}))
+        channel = sys._getframe(1).f_locals.get("channel")  # noqa: F841 (dpytest reads its caller's)
+        return await send_message(channel_id, params=params)
+
+    http.send_message = recording_send  # type: ignore[method-assign]
     try:
-        yield Peer(adapter, guild, lounge, vip, ana, mei, recorder)
+        yield peer
     finally:
         webhooks.async_context.reset(token)
         await dpytest.empty_queue()

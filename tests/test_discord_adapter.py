@@ -4,6 +4,7 @@ recorded interaction payloads for slash commands and buttons parsed by discord.p
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,9 +19,18 @@ from bot.adapters.discord.inbound import guild_ref, user_ref
 from bot.app import App
 from core.clock import ManualClock
 from core.i18n import msg
-from core.members.models import Role
+from core.members.models import Member, Role
+from core.orders.models import Checkout, Order
 from core.replies import Reply
-from tests.discord_peer import Peer, give_role, make_private, make_role, running_peer
+from tests.discord_peer import (
+    Component,
+    Peer,
+    components_of,
+    give_role,
+    make_private,
+    make_role,
+    running_peer,
+)
 
 
 class FakeResponse(NamedTuple):
@@ -316,3 +326,288 @@ async def test_slash_commands_sync_to_the_configured_servers(
     assert (application_id, guild_id) == (42, peer.guild.id)
     assert payload == slash_commands(app.router)
     assert "points" in [command["name"] for command in payload]
+
+
+# -- the shop, referrals and Q&A on Discord -------------------------------------------------
+
+
+async def _member_of(app: App, user: discord.abc.User) -> Member:
+    community = await app.community()
+    found = await app.services.members.find_by_identity(community.id, "discord", str(user.id))
+    assert found is not None
+    return found
+
+
+async def _in_dm(message: discord.Message, user: discord.Member) -> bool:
+    return message.channel.id == (await user.create_dm()).id
+
+
+async def _sell_py101(peer: Peer, app: App) -> None:
+    """Mei (a creator) puts the course py101 with one lesson on sale, from her DMs."""
+    await _creator(app, peer.mei)
+    await peer.dm("!course add py101 19.99 USD Python for data analysis", member=peer.mei)
+    await peer.dm("!lesson add py101 Setup | Install Python and pandas.", member=peer.mei)
+    assert peer.texts() == [
+        "Course py101 added: Python for data analysis, $19.99.\n"
+        "Add lessons with /lesson add CODE [day=N] TITLE \\| CONTENT…",
+        "Lesson 1 added: Setup",
+    ]
+
+
+async def _pay(app: App, user: discord.abc.User) -> None:
+    """The sandbox provider's payment, delivered the way payments are (through app.send)."""
+    paid = await app.pay_sandbox(await app.community(), await _member_of(app, user))
+    assert paid is not None
+    await app.send(paid)
+
+
+async def test_a_course_is_listed_bought_with_its_button_paid_and_learned(peer: Peer, app: App) -> None:
+    await _sell_py101(peer, app)
+    await peer.say("!courses")
+    assert peer.texts() == [
+        "Courses:\n`py101`  Python for data analysis · $19.99\n/course CODE for details, /buy CODE to buy."
+    ]
+    await peer.say("!course py101")
+    assert peer.texts() == ["**Python for data analysis** (py101)\nPrice: $19.99\n1 lesson\n1. Setup"]
+    (buy,) = peer.components()  # a Discord button whose press is the command
+    assert (buy.label, buy.custom_id, buy.url) == ("Buy", "cmd:/buy py101", "")
+
+    sent = await peer.interact("button", custom_id=buy.custom_id)
+    assert [(s.kind, s.ephemeral) for s in sent] == [("defer", False), ("followup", False)]
+    assert sent[1].text == (
+        "Order #1: Python for data analysis, $19.99. It stays open for 60 minutes.\n"
+        "Sandbox payment: nothing is charged. Type :pay to complete it."
+    )
+
+    await _pay(app, peer.ana)
+    (delivered,) = peer.sent()
+    assert await _in_dm(delivered, peer.ana)
+    assert delivered.content == (
+        "Payment received for order #1: Python for data analysis.\n"
+        "It is yours now: /learn py101 opens the first lesson.\n"
+        "+19 points for your purchase."
+    )
+    await peer.dm("!learn py101")
+    assert peer.texts() == [
+        "Lesson 1 of 1: Setup\nInstall Python and pandas.",
+        "You have finished Python for data analysis. Well done!",
+    ]
+    sent = await peer.interact("slash_points", command="orders")  # personal: only Ana sees it
+    assert [(s.kind, s.ephemeral) for s in sent] == [("defer", True), ("followup", True)]
+    assert sent[1].text == "Your orders:\n\\#1 Python for data analysis · $19.99 · delivered"
+
+
+async def test_a_slash_course_and_buy_carry_their_buttons_and_typed_options(peer: Peer, app: App) -> None:
+    await _sell_py101(peer, app)
+    sent = await peer.interact("slash_points", command="course", options={"code": "py101"})
+    assert sent[1].text == "**Python for data analysis** (py101)\nPrice: $19.99\n1 lesson\n1. Setup"
+    assert components_of(sent[1].payload) == [Component("Buy", custom_id="cmd:/buy py101", style=2)]
+    sent = await peer.interact("slash_points", command="buy", options={"code": "py101"})
+    assert sent[1].text.startswith("Order #1: Python for data analysis, $19.99.")
+
+
+class LinkCheckout:
+    """A provider that answers like Stripe Checkout: a hosted page to open."""
+
+    name = "stripe"
+
+    def accepts(self, currency: str) -> bool:
+        return currency == "USD"
+
+    async def start(self, order: Order) -> Checkout:
+        url = f"https://checkout.stripe.com/c/pay/cs_test_{order.id}"
+        return Checkout(msg("Pay {price} securely with Stripe: press Pay.", price=order.amount), url=url)
+
+    async def refund(self, order: Order, amount_minor: int) -> str:
+        return f"re_test_{order.id}"
+
+
+async def test_a_checkout_url_is_a_link_button_and_its_payment_is_delivered_by_dm(
+    peer: Peer, app: App
+) -> None:
+    app.services.orders.register(LinkCheckout(), first=True)
+    await _sell_py101(peer, app)
+    await peer.dm("!buy py101")
+    assert peer.texts() == [
+        "Order #1: Python for data analysis, $19.99. It stays open for 60 minutes.\n"
+        "Pay $19.99 securely with Stripe: press Pay."
+    ]
+    (pay,) = peer.components()
+    assert pay == Component("Pay", url="https://checkout.stripe.com/c/pay/cs_test_1", style=5)  # a link
+
+    sent = await peer.interact("slash_points", command="buy", options={"code": "py101"})  # again
+    assert sent[1].text.startswith("Order #1: Python for data analysis, $19.99.")  # still open
+    assert components_of(sent[1].payload) == [
+        Component("Pay", url="https://checkout.stripe.com/c/pay/cs_test_1", style=5)
+    ]
+
+    order = await app.services.orders.get(1)  # what the Stripe webhook does once it is paid
+    await app.send(await app.settle_payment(order.id, "stripe", "cs_test_1", order.amount))
+    (delivered,) = peer.sent()
+    assert await _in_dm(delivered, peer.ana)
+    assert delivered.content.startswith("Payment received for order #1: Python for data analysis.\n")
+
+
+async def test_a_mall_item_is_redeemed_with_its_button_and_with_redeem(peer: Peer, app: App) -> None:
+    await _creator(app, peer.mei)
+    await peer.dm("!mall add tshirt 5 reward Studyhall T-shirt | We post it to you", member=peer.mei)
+    assert peer.texts() == ["Mall item tshirt added: Studyhall T-shirt, 5 points, stock unlimited."]
+    await peer.say("!mall")
+    assert peer.texts() == [
+        "Mall (points):\n`tshirt`  Studyhall T-shirt · 5 · unlimited\n/redeem CODE to get one."
+    ]
+    (redeem,) = peer.components()
+    assert (redeem.label, redeem.custom_id) == ("Studyhall T-shirt", "cmd:/redeem tshirt")
+
+    sent = await peer.interact("button", custom_id=redeem.custom_id)
+    assert sent[-1].text == "Studyhall T-shirt costs 5 points; you have 0."
+    await peer.dm("!checkin")
+    assert peer.texts() == ["Checked in: +5 points.\nStreak: 1 day."]
+    sent = await peer.interact("button", custom_id=redeem.custom_id)
+    assert sent[-1].text == "You redeemed Studyhall T-shirt for 5 points.\nHow you get it: We post it to you"
+    await peer.dm("!redeem tshirt")  # typed, with nothing left
+    assert peer.texts() == ["Studyhall T-shirt costs 5 points; you have 0."]
+    ana = await _member_of(app, peer.ana)
+    assert (await app.services.ledger.balance(ana.community_id, ana.id)).balance == 0
+
+
+async def test_a_referral_by_slash_start_and_by_typed_start_pays_the_referrer_by_dm(
+    peer: Peer, app: App, clock: ManualClock
+) -> None:
+    await app.run_due_jobs()  # the jobs' schedules start now
+    await _sell_py101(peer, app)
+    await peer.dm("!commission set py101 10%", member=peer.mei)
+    assert peer.texts() == ["Referrers now earn 10% on py101."]
+    await peer.dm("!ref")
+    (link,) = peer.texts()
+    match = re.fullmatch(
+        r"\*\*Your invitation link:\*\* `/start (ref_\w+)`\n"
+        r"Invited 0 · took part 0 · first purchases 0\nPoints from invitations: 0",
+        link,
+    )
+    assert match is not None
+    payload = match.group(1)
+
+    omar = await dpytest.member_join(peer.guild, name="Omar")
+    li = await dpytest.member_join(peer.guild, name="Li")
+    await dpytest.run_all_events()
+    sent = await peer.interact("slash_points", member=omar, command="start", options={"payload": payload})
+    assert sent[1].text == (
+        "Welcome to testhall, Omar!\nAna invited you. +10 welcome points.\n"
+        "Send /help to see what you can do here."
+    )
+    assert [c.label for c in components_of(sent[1].payload)] == ["Help", "Language"]
+    await peer.dm(f"/start {payload}", member=li)  # typed as text in a DM
+    assert peer.texts() == [
+        "Welcome to testhall, Li!\nAna invited you. +10 welcome points.\n"
+        "Send /help to see what you can do here."
+    ]
+    ana = await _member_of(app, peer.ana)
+    for referee in (omar, li):
+        referral = await app.services.referrals.referral_of((await _member_of(app, referee)).id)
+        assert referral is not None and referral.referrer_id == ana.id
+
+    await peer.dm("!buy py101", member=omar)
+    peer.sent()
+    await _pay(app, omar)
+    bought, first, commission = peer.sent()
+    assert await _in_dm(bought, omar)
+    assert bought.content.startswith("Payment received for order #1: Python for data analysis.")
+    assert await _in_dm(first, peer.ana) and await _in_dm(commission, peer.ana)
+    assert first.content == "Omar, whom you invited, made a first purchase.\n+50 points for your invitation."
+    assert commission.content == (
+        "You earned a commission of $1.99 on Omar's order; it is available from 2026-01-19."
+    )
+    await peer.dm("!commissions")
+    assert peer.texts() == [
+        "Your commissions:\nCommissions: $1.99 earned ($0.00 available, $1.99 pending, $0.00 paid)\n"
+        "Latest:\nOrder #1 (level 1): $1.99 · held until 2026-01-19"
+    ]
+
+    clock.advance(timedelta(days=15))  # the hold ends; the referrals job tells Ana
+    assert "referrals" in await app.run_due_jobs()
+    await dpytest.run_all_events()
+    (released,) = peer.sent()
+    assert await _in_dm(released, peer.ana)
+    assert released.content == "A commission of $1.99 is now available to you (/commissions)."
+
+
+QUESTION = "How do I merge two DataFrames on a common column in pandas?"
+POSTED = (
+    "Question #1 is posted. Its bounty of 5 points is held until you accept an answer.\n"
+    "Answer with /answer 1 TEXT, or reply to the question."
+)
+
+
+async def _answered_by_reply(peer: Peer, app: App, to: discord.Message | dict[str, Any]) -> None:
+    """Mei answers question #1 by replying to it; Ana accepts; the bounty is Mei's."""
+    mei = discord.utils.escape_markdown(peer.mei.display_name)
+    await peer.reply("Use pd.merge(left, right, on='key').", to=to, member=peer.mei)
+    answered, told = peer.sent()
+    assert answered.channel == peer.lounge
+    assert answered.content == "Your answer A1 to question #1 is in."
+    assert await _in_dm(told, peer.ana)
+    assert told.content == (
+        f"{mei} answered your question #1: Use pd.merge(left, right, on='key').\n/accept A1 if it solves it."
+    )
+
+    await peer.say("!accept A1")
+    accepted, paid = peer.sent()
+    assert accepted.content == f"Answer A1 accepted: {mei} receives 15 points."  # the bounty and the bonus
+    assert await _in_dm(paid, peer.mei)
+    assert paid.content == "Your answer to question #1 was accepted: +15 points."
+    mei_member = await _member_of(app, peer.mei)
+    assert (await app.services.ledger.balance(mei_member.community_id, mei_member.id)).balance == 16
+
+
+async def test_a_question_is_answered_by_a_discord_reply_accepted_and_found(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")  # 5 points for the bounty
+    peer.sent()
+    asked = await peer.say(f"!ask {QUESTION} bounty 5")
+    assert peer.texts() == [POSTED]
+    await _answered_by_reply(peer, app, asked)
+
+    await peer.say("!search merge dataframes")
+    found = f"Found:\n\\#1 {QUESTION} (answered, 1 answers · bounty 5)"
+    assert peer.texts() == [found]
+    sent = await peer.interact("slash_points", command="search", options={"words": "merge dataframes"})
+    assert sent[1].text == found
+
+
+async def test_a_reply_to_a_slash_ask_answers_it(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")
+    peer.sent()
+    sent = await peer.interact("slash_points", command="ask", options={"question": f"{QUESTION} bounty 5"})
+    assert [(s.kind, s.ephemeral) for s in sent] == [("defer", False), ("followup", False)]
+    assert sent[1].text == POSTED
+    await _answered_by_reply(peer, app, sent[1].message)  # the bot's message is the question
+
+
+async def test_a_reply_to_another_message_is_no_answer(peer: Peer, app: App) -> None:
+    await peer.dm("!checkin")
+    await peer.say(f"!ask {QUESTION} bounty 5")
+    other = await peer.say("and a message that asks nothing at all", member=peer.mei)
+    peer.sent()
+    await peer.reply("Use pd.merge(left, right, on='key').", to=other)
+    assert peer.texts() == []
+    await peer.say("!q 1")
+    ana = discord.utils.escape_markdown(peer.ana.display_name)
+    assert peer.texts() == [
+        f"**Question #1 by {ana}** · open · bounty 5\n{QUESTION}\n"
+        "/answer 1 TEXT to answer; /up A… to upvote; the asker can /accept A…."
+    ]
+
+
+async def test_a_coupon_is_applied_through_the_slash_buy_option(peer: Peer, app: App) -> None:
+    await _sell_py101(peer, app)
+    await peer.dm("!coupon add SPRING 25%", member=peer.mei)
+    peer.sent()
+    sent = await peer.interact("slash_points", command="buy", options={"code": "py101", "coupon": "SPRING"})
+    assert sent[1].text == (
+        "Coupon applied: $4.99 off $19.99.\n"
+        "Order #1: Python for data analysis, $15.00. It stays open for 60 minutes.\n"
+        "Sandbox payment: nothing is charged. Type :pay to complete it."
+    )
+    await _pay(app, peer.ana)
+    (delivered,) = peer.texts()
+    assert delivered.startswith("Payment received for order #1: Python for data analysis.\n")

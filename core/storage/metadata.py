@@ -17,6 +17,7 @@ def load_all_tables() -> MetaData:
     """Import every table module so ``metadata`` is complete (migrations, tests)."""
     import core.access.tables
     import core.activity.tables
+    import core.analytics.tables
     import core.audit.tables
     import core.catalog.tables
     import core.delivery.tables

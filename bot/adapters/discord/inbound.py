@@ -77,8 +77,6 @@ def event_from_message(message: discord.Message, community: str) -> Event | None
         if message.author.bot or not text.strip() or len(text) > MAX_TEXT:
             return None
         text = command_text(text)
-        reference = message.reference
-        replied = reference.message_id if reference is not None else None
         return Event(
             PLATFORM,
             community,
@@ -88,13 +86,26 @@ def event_from_message(message: discord.Message, community: str) -> Event | None
             message.created_at,
             text=text,
             message_id=f"{message.channel.id}:{message.id}",
-            reply_to=f"{message.channel.id}:{replied}" if replied else None,
+            reply_to=replied_to(message),
             mentions=mentions_in(text, message.mentions),
             raw=message,
         )
     except Exception:  # a malformed message must never stop the others
         log.warning("skipped a malformed Discord message %s", getattr(message, "id", "?"), exc_info=True)
         return None
+
+
+def replied_to(message: discord.Message) -> str | None:
+    """The Event.message_id of what ``message`` replies to. A reply to the bot's answer to a
+    slash command replies to that command (``interaction:ID``, the id its event had): a slash
+    /ask has no message of the member's own, the bot's answer is the question members see."""
+    reference = message.reference
+    if reference is None or reference.message_id is None:
+        return None
+    resolved = reference.resolved
+    if isinstance(resolved, discord.Message) and resolved.interaction_metadata is not None:
+        return f"interaction:{resolved.interaction_metadata.id}"
+    return f"{message.channel.id}:{reference.message_id}"
 
 
 def event_from_interaction(
