@@ -20,6 +20,7 @@ from bot.http import HttpServer
 from core.catalog.money import Money
 from core.clock import ManualClock
 from core.commands.context import Context
+from core.commands.params import Rest
 from core.commands.router import CommandSpec
 from core.events import UserRef
 from core.i18n import msg
@@ -475,3 +476,36 @@ async def test_creators_commands_are_refused_to_followers_in_their_language(serv
     ana = await app.services.members.get_member(await _member(app, ANA))
     assert ana.role is Role.LEARNER
     assert community.name == app.config.community
+
+
+async def test_one_followers_messages_are_handled_in_the_order_they_came(plain: Server, app: App) -> None:
+    order: list[str] = []
+
+    async def first(ctx: Context) -> Reply:
+        order.append("first starts")
+        await asyncio.sleep(0.5)
+        order.append("first ends")
+        return Reply.text("one")
+
+    async def second(ctx: Context) -> Reply:
+        order.append(f"second from {ctx.event.sender.external_id[:4]}")
+        return Reply.text("two")
+
+    app.router.add(CommandSpec("first", msg("Done."), first))
+    app.router.add(CommandSpec("second", msg("Done."), second))
+    one = asyncio.create_task(plain.say(ANA, "/first"))
+    await asyncio.sleep(0.1)
+    two = asyncio.create_task(plain.say(ANA, "/second"))
+    other = asyncio.create_task(plain.say(BEN, "/second"))  # another follower is not held up
+    assert await other == "two"
+    assert (await one, await two) == ("one", "two")
+    assert order == ["first starts", "second from oBen", "first ends", "second from oAna"]
+
+
+async def test_user_content_cannot_break_out_of_the_passive_replys_xml(server: Server, app: App) -> None:
+    async def echo(ctx: Context) -> Reply:
+        return Reply.text(ctx.args["text"])
+
+    app.router.add(CommandSpec("echo", msg("Done."), echo, params=(Rest("text"),)))
+    sneaky = "a]]></Content><MsgType><![CDATA[image]]></MsgType><Content><![CDATA[b"
+    assert await server.say(ANA, f"/echo {sneaky}") == sneaky

@@ -129,12 +129,17 @@ async def running_wechat(fake: FakeWeChat) -> AsyncIterator[str]:
 # -- callback traffic -------------------------------------------------------------------------
 
 
+def cdata(text: str) -> str:
+    """``text`` inside CDATA, a "]]>" in it split across two sections."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
 def text_xml(openid: str, content: str, msg_id: int, created: int | None = None) -> str:
     return (
         f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
         f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
         f"<CreateTime>{created or int(time.time())}</CreateTime>"
-        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(content)}</Content>"
         f"<MsgId>{msg_id}</MsgId></xml>"
     )
 

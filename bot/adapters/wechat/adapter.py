@@ -125,6 +125,7 @@ class WeChatAdapter:
         self.passive_seconds = passive_seconds
         self._inflight: dict[str, _InFlight] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._followers: dict[str, tuple[asyncio.Lock, int]] = {}
         self._forgot_at = 0.0
         app.register_sender(self.deliver)
         app.services.orders.on_fulfilled(self._on_paid)
@@ -193,6 +194,10 @@ class WeChatAdapter:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), remaining)
+        except asyncio.CancelledError:  # the request went away: never answer into it
+            if not waiter.done():
+                waiter.cancel()
+            raise
         except TimeoutError:
             if waiter.done():  # given its answer just as time ran out
                 return waiter.result()
@@ -200,18 +205,28 @@ class WeChatAdapter:
             return SUCCESS
 
     async def _run(self, inbound: Inbound, entry: _InFlight) -> None:
+        lock, users = self._followers.get(inbound.openid, (asyncio.Lock(), 0))
+        self._followers[inbound.openid] = (lock, users + 1)
         try:
-            if await self.delivery.take_inbound(PLATFORM, inbound.dedup_key) is not None:
-                log.info("wechat: %s was handled before; answered success", inbound.dedup_key)
-                return
-            outgoing = await self._handle(inbound)
-            await self._answer_with(inbound, outgoing, entry)
+            # One follower's messages are handled in the order they came (a command, then
+            # the number that answers its options); different followers run concurrently.
+            async with lock:
+                if await self.delivery.take_inbound(PLATFORM, inbound.dedup_key) is not None:
+                    log.info("wechat: %s was handled before; answered success", inbound.dedup_key)
+                    return
+                outgoing = await self._handle(inbound)
+                await self._answer_with(inbound, outgoing, entry)
             await self._forget_old_keys()
         except Exception:
             log.exception("wechat: handling %s failed", inbound.dedup_key)
         finally:
             entry.release()
             self._inflight.pop(inbound.dedup_key, None)
+            lock, users = self._followers[inbound.openid]
+            if users == 1:
+                del self._followers[inbound.openid]
+            else:
+                self._followers[inbound.openid] = (lock, users - 1)
 
     async def _forget_old_keys(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -270,7 +285,10 @@ class WeChatAdapter:
         if messages and isinstance(messages[0], WxText):
             waiter = entry.newest_waiter()
             if waiter is not None:
-                reply = TextReply(source=inbound.account, target=inbound.openid, content=messages[0].text)
+                # wechatpy wraps the text in CDATA as it is: a "]]>" in it (user content)
+                # would end the section and let the rest be read as XML.
+                content = messages[0].text.replace("]]>", "]]]]><![CDATA[>")
+                reply = TextReply(source=inbound.account, target=inbound.openid, content=content)
                 waiter.set_result(reply.render())
                 messages = messages[1:]
         entry.release()
