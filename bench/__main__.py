@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("ledger", "ingest")
+BENCHMARKS = ("ledger", "ingest", "analytics")
 
 
 def main(argv: list[str]) -> int:

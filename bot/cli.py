@@ -1,4 +1,4 @@
-"""The ``studyhall`` command line: migrate, console, demo, run."""
+"""The ``studyhall`` command line: migrate, console, demo, run, jobs, report, discord."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, Secret, load_config
 from bot.logs import configure_logging
@@ -77,6 +78,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     menu.add_argument("--print", dest="print_only", action="store_true", help="print it; publish nothing")
     menu.set_defaults(run=_run_wechat_menu)
+
+    jobs = commands.add_parser(
+        "jobs", help="the scheduled jobs: list them, run one now, or run the scheduler"
+    )
+    jobs.add_argument("--db", help="database URL (default from configuration)")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_commands.add_parser("list", help="every job, its schedule and its last run").set_defaults(
+        run=_run_jobs_list
+    )
+    run_one = jobs_commands.add_parser("run", help="run one job now (a progress bar for long ones)")
+    run_one.add_argument("name")
+    run_one.set_defaults(run=_run_job)
+    jobs_commands.add_parser("serve", help="run the scheduler alone, without adapters").set_defaults(
+        run=_run_jobs_serve
+    )
+
+    report = commands.add_parser("report", help="write a community's analytics as one HTML file")
+    report.add_argument("--db", help="database URL (default from configuration)")
+    report.add_argument("--community", help="community name (default from configuration)")
+    report.add_argument("--html", required=True, help="the file to write")
+    report.add_argument("--locale", choices=("en", "zh_CN", "zh"), default="en", help="the report's language")
+    report.set_defaults(run=_run_report)
 
     for name, runner, text in (
         ("console", _run_console, "chat with the bot in this terminal"),
@@ -204,6 +227,107 @@ def _run_demo(config: Config, args: argparse.Namespace) -> int:
         config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
     )
     return run_console(config, member=args.member or "Ana", seed=True)
+
+
+def _with_app(config: Config, work: Any) -> int:
+    from bot.app import App
+
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
+    )
+
+    async def go() -> int:
+        app = await App.open(config)
+        try:
+            return int(await work(app))
+        finally:
+            await app.close()
+
+    return asyncio.run(go())
+
+
+def _run_jobs_list(config: Config, args: argparse.Namespace) -> int:
+    async def work(app: Any) -> int:
+        from core.storage.state_tables import job_runs
+
+        async with app.db.read() as conn:
+            runs = {r.name: r for r in await conn.execute(job_runs.select())}
+        for spec in app.jobs.jobs.values():
+            run = runs.get(spec.name)
+            last = f"{run.last_run_at:%Y-%m-%d %H:%M} {run.last_status}" if run else "never"
+            print(f"{spec.name:<20} {spec.trigger!s:<45} last: {last}")
+            if spec.description:
+                print(f"{'':<20} {spec.description}")
+        return 0
+
+    return _with_app(config, work)
+
+
+def _run_job(config: Config, args: argparse.Namespace) -> int:
+    async def work(app: Any) -> int:
+        if args.name not in app.jobs.jobs:
+            print(f"studyhall: no job {args.name}; `studyhall jobs list` shows them", file=sys.stderr)
+            return 2
+
+        def progress(done: int, total: int) -> None:
+            width = 30
+            filled = width * done // max(total, 1)
+            print(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            if done == total:
+                print(file=sys.stderr)
+
+        ok = await app.job_runner.run_job(args.name, progress=progress)
+        await app.send(await app.pending_notices())
+        print(f"studyhall: job {args.name} {'done' if ok else 'failed (see data/studyhall.log)'}")
+        return 0 if ok else 1
+
+    return _with_app(config, work)
+
+
+def _run_jobs_serve(config: Config, args: argparse.Namespace) -> int:
+    """The scheduler without adapters (a separate jobs process); notes wait for the adapters."""
+    import signal
+
+    from bot.scheduler import JobScheduler
+
+    async def work(app: Any) -> int:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        scheduler = JobScheduler(app)
+        scheduler.start()
+        print("studyhall: scheduler running", flush=True)
+        try:
+            await stopping.wait()
+        finally:
+            await scheduler.stop()
+        return 0
+
+    return _with_app(config, work)
+
+
+def _run_report(config: Config, args: argparse.Namespace) -> int:
+    from bot.reports.html import html_report
+
+    async def work(app: Any) -> int:
+        community = await app.services.members.get_community(config.community)
+        if community is None:
+            print(f"studyhall: no community {config.community}", file=sys.stderr)
+            return 2
+        summary = await app.services.analytics.run(community)
+        locale = "zh_CN" if args.locale in ("zh", "zh_CN") else "en"
+        page = html_report(community.name, summary, locale)
+        await asyncio.to_thread(Path(args.html).write_text, page, encoding="utf-8")
+        print(f"studyhall: wrote {args.html}")
+        return 0
+
+    return _with_app(config, work)
 
 
 if __name__ == "__main__":

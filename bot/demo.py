@@ -21,7 +21,7 @@ GUIDE = (
     "  /mall  /redeem sticker   /plans  /subscribe monthly  :in vip   points; a membership (premium)",
     "  /ref  /commissions  :clock +15d                       Omar came through your link and bought",
     "  /questions  /q 2  /answer 2 …  /search 分组           Q&A: answer Omar's question for its bounty",
-    "  :as Mei  then  /rules  /audit  /refund 2  /lang zh     the creator's view; 中文",
+    "  :as Mei  then  /stats  /segments  /retention  /lang zh  the creator's view; 中文",
 )
 
 
@@ -84,6 +84,7 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
     await app.handle(_event(community_name, sam_dm, sam, award, start + timedelta(days=6)))
     await _seed_shop(app, community_name, start + timedelta(days=7))
     await _seed_questions(app, community_name, start + timedelta(days=8))
+    await _seed_crowd(app, community_name)
     return True
 
 
@@ -156,6 +157,55 @@ async def _seed_questions(app: App, community_name: str, when: datetime) -> None
         await app.handle(
             _event(community_name, lounge, asking, f"/accept A{number}", at + timedelta(minutes=5))
         )
+    app.services.notices.take()
+
+
+CROWD = (
+    # name, weeks since joining, days active (ago), buys py101
+    *(
+        (name, 10 - i, range(1 + i % 3, 40, 3), i % 2 == 0)
+        for i, name in enumerate(("Chen", "Priya", "Tomás", "Yuki", "Amara", "Wei", "Lena", "Kofi"))
+    ),
+    *(
+        (name, 8 - i % 6, (15 + i, 22 + i), False)
+        for i, name in enumerate(
+            ("Sofia", "Hiro", "Zara", "Mateo", "Ines", "Ravi", "Mina", "Jonas", "Lucía", "Arjun")
+        )
+    ),
+    *(
+        (name, 12, (45 + i, 52 + i, 60), i == 0)
+        for i, name in enumerate(("Olga", "Femi", "Noor", "Bao", "Elif", "Sam Lee"))
+    ),
+)
+
+
+async def _seed_crowd(app: App, community_name: str) -> None:
+    """Two dozen more learners who joined over three months — regulars, occasional visitors and
+    some who drifted away — so /stats, /retention and /segments have something to show."""
+    from sqlalchemy import update
+
+    from core.members.tables import members as members_table
+
+    community = await app.community(community_name)
+    now = app.clock.now()
+    lounge = ChatRef(PLATFORM, "group:lounge", ChatKind.GROUP, "lounge")
+    for name, weeks, days, buys in CROWD:
+        user = UserRef(PLATFORM, name.lower().replace(" ", "-"), name)
+        member = await app.services.members.ensure_member(community, user)
+        async with app.db.write() as conn:  # they joined weeks ago
+            await conn.execute(
+                update(members_table)
+                .where(members_table.c.id == member.id)
+                .values(created_at=now - timedelta(weeks=weeks))
+            )
+        app.services.members.forget_cached(member.id)
+        for ago in days:
+            text = f"{name}: notes on today's lesson, day {ago}"
+            await app.handle(_event(community_name, lounge, user, text, now - timedelta(days=ago)))
+        if buys:
+            dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
+            await app.handle(_event(community_name, dm, user, "/buy py101", now - timedelta(days=2)))
+            await app.pay_sandbox(community, member)
     app.services.notices.take()
 
 

@@ -12,11 +12,11 @@ from typing import Protocol
 from bot.app import App
 from bot.config import Config, Secret
 from bot.http import HttpServer
+from bot.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
 NETWORK_ADAPTERS = ("telegram", "discord", "wechat")
-JOBS_EVERY_SECONDS = 60.0
 
 
 class RunningAdapter(Protocol):
@@ -41,6 +41,7 @@ async def run(config: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     running: list[RunningAdapter] = []
+    scheduler = JobScheduler(app)
     http = HttpServer(config.http_host, config.http_port)
     _start_payments(app, config, http)
     try:
@@ -50,12 +51,10 @@ async def run(config: Config) -> int:
         if len(http.app.router.routes()) > 1:  # more than the health check: webhooks to serve
             await http.start()
             print(f"studyhall: http on {config.http_host}:{config.http_port}", flush=True)
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), JOBS_EVERY_SECONDS)
-            except TimeoutError:
-                await app.run_due_jobs()
+        scheduler.start()
+        await stopping.wait()
     finally:
+        await scheduler.stop()
         await http.stop()
         for adapter in reversed(running):
             await adapter.stop()

@@ -22,6 +22,7 @@ from core.members.service import MemberService
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
+from core.privacy.service import PrivacyService
 from core.qa.service import QAService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
@@ -53,6 +54,7 @@ class Services:
     qa: QAService
     delivery: DeliveryService
     analytics: AnalyticsService
+    privacy: PrivacyService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -96,6 +98,7 @@ class Services:
             qa=QAService(db, clock, members, points, settings, notices),
             delivery=DeliveryService(db, clock),
             analytics=AnalyticsService(db, clock, members),
+            privacy=PrivacyService(db, clock, members, points),
         )
 
     async def close(self) -> None:

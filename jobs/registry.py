@@ -20,7 +20,8 @@ from core.storage.state_tables import job_runs
 
 log = logging.getLogger(__name__)
 
-JobFunction = Callable[[Services, datetime], Awaitable[None]]
+JobFunction = Callable[..., Awaitable[None]]  # (services, now[, progress=...])
+Progress = Callable[[int, int], None]  # (done, total): for a progress bar
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class JobSpec:
     trigger: BaseTrigger
     run: JobFunction
     description: str = ""
+    reports_progress: bool = False  # ``run`` takes ``progress=`` (long jobs, for `jobs run`)
 
 
 @dataclass
@@ -75,13 +77,18 @@ class JobRunner:
                 ran.append(spec.name)
         return ran
 
-    async def run_job(self, name: str, now: datetime | None = None) -> bool:
+    async def run_job(
+        self, name: str, now: datetime | None = None, *, progress: Progress | None = None
+    ) -> bool:
         """Run one job now; record the outcome. True when it succeeded."""
         spec = self._registry.jobs[name]
         now = now or self._services.clock.now()
         new = await self._last_run(name) is None
         try:
-            await spec.run(self._services, now)
+            if spec.reports_progress and progress is not None:
+                await spec.run(self._services, now, progress=progress)
+            else:
+                await spec.run(self._services, now)
         except Exception as error:
             log.exception("job %s failed", name)
             await self._mark(name, None, "failed", repr(error)[:2000], new=new, fallback=now)

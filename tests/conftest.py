@@ -32,7 +32,7 @@ from tests.shop_fixtures import Shop
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 # Every job, as :clock lists them.
-ALL_JOBS = "points_expiry, orders, subscriptions, paid_chats, referrals, qa, payments_reconcile"
+ALL_JOBS = "points_expiry, orders, subscriptions, paid_chats, referrals, qa, analytics, payments_reconcile"
 
 
 # -- no internet ----------------------------------------------------------------------------

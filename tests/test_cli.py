@@ -260,3 +260,28 @@ def test_wechat_menu_print_and_missing_settings(tmp_path: Path) -> None:
     assert printed.returncode == 0 and '"key": "cmd:/checkin"' in printed.stdout
     refused = studyhall(["wechat", "menu"], tmp_path)
     assert refused.returncode == 2 and "WECHAT_APP_ID" in refused.stderr
+
+
+def test_jobs_list_and_run_one(db_url: str, tmp_path: Path) -> None:
+    listed = studyhall(["jobs", "--db", db_url, "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines() if line and not line.startswith(" ")]
+    assert {"analytics", "orders", "subscriptions", "paid_chats", "referrals", "qa"} <= set(names)
+    ran = studyhall(["jobs", "--db", db_url, "run", "analytics"], tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "studyhall: job analytics done" in ran.stdout
+    unknown = studyhall(["jobs", "--db", db_url, "run", "nope"], tmp_path)
+    assert unknown.returncode == 2 and "no job nope" in unknown.stderr
+
+
+def test_report_writes_one_html_file(db_url: str, tmp_path: Path) -> None:
+    setup = ":as Mei creator\n/help\n"
+    studyhall(["console", "--db", db_url, "--community", "rephall"], tmp_path, stdin=setup)
+    out = tmp_path / "report.html"
+    result = studyhall(["report", "--db", db_url, "--community", "rephall", "--html", str(out)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "<h1>rephall</h1>" in page
+    assert "data:image/png;base64," in page
+    missing = studyhall(["report", "--db", db_url, "--community", "nowhere", "--html", str(out)], tmp_path)
+    assert missing.returncode == 2 and "no community nowhere" in missing.stderr

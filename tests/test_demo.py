@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import App
-from bot.demo import DEMO_MEMBERS, GUIDE, LOUNGE_CHAT, SHOP_SETUP, seed_demo
+from bot.demo import CROWD, DEMO_MEMBERS, GUIDE, LOUNGE_CHAT, SHOP_SETUP, seed_demo
 from core.members.models import Role
 
 
@@ -15,14 +15,15 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     assert community is not None
     owner = await members.get_member(community.owner_member_id or 0)
     assert owner.display_name == "Mei" and owner.role is Role.CREATOR
-    assert await members.count_members(community.id) == len(DEMO_MEMBERS)
+    assert await members.count_members(community.id) == len(DEMO_MEMBERS) + len(CROWD)
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
     # Li's /buy and /review, the /bind, Omar's /start through Ana's link and /buy, and two
-    # questions (one answered and accepted): all logged
+    # questions (one answered and accepted), and the crowd's messages and purchases: all logged
+    crowd = sum(len(days) + int(buys) for _, _, days, buys in CROWD)
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2 + 4
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2 + 4 + crowd
     )
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),

@@ -273,7 +273,7 @@ async def test_the_synchronous_client_never_blocks_the_event_loop(plain: Server,
         return original(*args)
 
     plain.adapter.api._client.message.send_text = slow_send  # type: ignore[method-assign]
-    await plain.say(ANA, "帮助")  # opens Ana's window
+    await plain.say(ANA, "积分")  # opens Ana's window
     community = await app.community()
     ana = await app.services.members.find_by_identity(community.id, "wechat", ANA)
     assert ana is not None
@@ -300,7 +300,7 @@ async def test_a_menu_click_runs_its_command(server: Server) -> None:
 
 
 async def test_following_with_a_referral_scene_attributes_the_referral(server: Server, app: App) -> None:
-    await server.say(ANA, "帮助")
+    await server.say(ANA, "积分")
     community = await app.community()
     ana = await app.services.members.find_by_identity(community.id, "wechat", ANA)
     assert ana is not None
@@ -391,7 +391,7 @@ async def _member(app: App, openid: str) -> int:
 async def test_pushes_respect_the_window_and_skipped_ones_are_recorded(
     plain: Server, app: App, clock: ManualClock
 ) -> None:
-    await plain.say(ANA, "帮助")
+    await plain.say(ANA, "积分")
     community = await app.community()
     ana = await _member(app, ANA)
 
@@ -401,7 +401,7 @@ async def test_pushes_respect_the_window_and_skipped_ones_are_recorded(
     for n in range(6):
         await push(f"note {n}")
     assert plain.fake.texts(ANA) == [f"note {n}" for n in range(5)]  # 5 after a message
-    await plain.say(ANA, "帮助")  # a new message: 5 more
+    await plain.say(ANA, "积分")  # a new message: 5 more
     await push("note 6")
     clock.advance(timedelta(hours=48, minutes=1))
     await push("note 7")  # the window has closed
@@ -432,7 +432,7 @@ async def test_a_click_allows_three_messages_within_a_minute(
 async def test_a_payment_opens_unlimited_messages_for_48_hours(
     plain: Server, app: App, shop: Shop, clock: ManualClock
 ) -> None:
-    await plain.say(ANA, "帮助")
+    await plain.say(ANA, "积分")
     community = await app.community()
     ana_id = await _member(app, ANA)
     ana = await app.services.members.get_member(ana_id)
@@ -451,7 +451,7 @@ async def test_a_payment_opens_unlimited_messages_for_48_hours(
 
 
 async def test_a_follower_wechat_refuses_is_recorded_with_wechats_reason(plain: Server, app: App) -> None:
-    await plain.say(ANA, "帮助")
+    await plain.say(ANA, "积分")
     plain.fake.errors["message/custom/send"] = [43004]  # the follower unfollowed meanwhile
     community = await app.community()
     ana = await _member(app, ANA)
@@ -469,7 +469,7 @@ async def test_members_without_wechat_are_left_to_other_adapters(plain: Server, 
 
 
 async def test_creators_commands_are_refused_to_followers_in_their_language(server: Server, app: App) -> None:
-    await server.say(ANA, "帮助")
+    await server.say(ANA, "积分")
     refusal = await server.say(ANA, "/role @微信用户0001 moderator")
     assert "只有创作者" in refusal
     community = await app.community()
@@ -509,3 +509,15 @@ async def test_user_content_cannot_break_out_of_the_passive_replys_xml(server: S
     app.router.add(CommandSpec("echo", msg("Done."), echo, params=(Rest("text"),)))
     sneaky = "a]]></Content><MsgType><![CDATA[image]]></MsgType><Content><![CDATA[b"
     assert await server.say(ANA, f"/echo {sneaky}") == sneaky
+
+
+async def test_a_long_answer_goes_passively_then_by_customer_service(plain: Server) -> None:
+    first = await plain.say(ANA, "帮助")  # the whole command list: more than one message holds
+    assert first.startswith("你在这里可以使用的命令")
+    for _ in range(50):
+        if plain.fake.texts(ANA):
+            break
+        await asyncio.sleep(0.05)
+    rest = plain.fake.texts(ANA)
+    assert rest and "/whoami" in rest[-1]
+    assert all(len(text.encode()) <= 2000 for text in [first, *rest])

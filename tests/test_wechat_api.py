@@ -153,3 +153,10 @@ def test_wechats_own_addresses_are_the_default() -> None:
     api = WeChatApi(APP_ID, APP_SECRET)
     assert (api.api_base, api.show_qr_url) == (DEFAULT_API_BASE, SHOW_QR_URL)
     api.close()
+
+
+async def test_concurrent_first_calls_fetch_one_token(wechat: tuple[FakeWeChat, WeChatApi]) -> None:
+    fake, api = wechat
+    await asyncio.gather(*(api.send_text("oAna", f"m{n}") for n in range(6)))
+    assert fake.paths().count("token") == 1
+    assert sorted(fake.texts()) == [f"m{n}" for n in range(6)]

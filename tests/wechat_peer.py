@@ -35,6 +35,7 @@ class FakeWeChat:
     """
 
     calls: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
+    accepted: list[dict[str, Any]] = field(default_factory=list)  # customer-service messages taken
     errors: dict[str, list[int]] = field(default_factory=dict)
     tokens_issued: int = 0
 
@@ -49,12 +50,8 @@ class FakeWeChat:
         return app
 
     def sent(self, kind: str = "text") -> list[dict[str, Any]]:
-        """The customer-service messages of ``kind`` sent, oldest first."""
-        return [
-            body
-            for _, path, _, body in self.calls
-            if path.endswith("message/custom/send") and body.get("msgtype") == kind
-        ]
+        """The customer-service messages of ``kind`` WeChat took, oldest first."""
+        return [body for body in self.accepted if body.get("msgtype") == kind]
 
     def texts(self, openid: str | None = None) -> list[str]:
         return [m["text"]["content"] for m in self.sent("text") if openid in (None, m["touser"])]
@@ -84,7 +81,12 @@ class FakeWeChat:
     async def _json_call(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())
         self.calls.append(("POST", request.path, dict(request.query), body))
-        return self._check_token(request) or self._error(request.path) or web.json_response({"errcode": 0})
+        refused = self._check_token(request) or self._error(request.path)
+        if refused is not None:
+            return refused
+        if request.path.endswith("message/custom/send"):
+            self.accepted.append(body)
+        return web.json_response({"errcode": 0})
 
     async def _qrcode(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())

@@ -6,6 +6,8 @@ from core.commands.router import Router
 def build_router() -> Router:
     """A fresh router holding every handler module's commands."""
     from bot.handlers import (
+        account,
+        analytics,
         basics,
         coupons,
         delivery,
@@ -36,6 +38,8 @@ def build_router() -> Router:
         referrals,
         qa,
         delivery,
+        analytics,
+        account,
     )
     for module in modules:
         router.include(module.router)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 class IncentiveReport:
     treated: int
     treated_repeat_rate: float
-    control: int
+    control: int  # members without an incentive
     control_repeat_rate: float  # weighted to the treated members' bands
+    matched_control: int  # those in a band some treated member is in (the comparison's sample)
     difference: float
     z: float | None
     likely_real: bool
@@ -49,8 +50,9 @@ def compare(rows: list[tuple[bool, str, bool]]) -> IncentiveReport:
     return IncentiveReport(
         t_n,
         round(t_rate, 4),
-        c_n,
+        sum(c[1][0] for c in bands.values()),
         round(c_rate, 4),
+        c_n,
         round(t_rate - c_rate, 4),
         None if z is None else round(z, 2),
         z is not None and abs(z) >= 1.96,

@@ -244,7 +244,15 @@ class MemberService:
             row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
         if row is None:
             raise NotFound(msg("No such member."))
+        if row.merged_into is not None:  # linked into another member (/link): that one answers
+            return self._members.put(member_id, await self.get_member(row.merged_into, fresh=fresh))
         return self._members.put(member_id, _member(row))
+
+    def forget_cached(self, member_id: int) -> None:
+        """A member's row or identities changed in a way the caches cannot see (a merge)."""
+        self._members.drop(member_id)
+        self._identities.drop(member_id)
+        self._identity_members.clear()
 
     async def find_by_name(self, community_id: int, name: str) -> list[Member]:
         """Members whose display name is ``name`` (case-insensitive), oldest first."""

@@ -37,6 +37,10 @@ members = Table(
     Column("role", String(20), nullable=False),
     Column("locale", String(10), nullable=True),  # None: follow platform hint / community
     Column("created_at", UTCDateTime, nullable=False),
+    # A member merged into another by /link: every lookup goes to that one instead. (No
+    # foreign key: adding one would make SQLite rebuild the table every other one points at.)
+    Column("merged_into", BigId, nullable=True),
+    Column("forgotten_at", UTCDateTime, nullable=True),  # /forget: personal data erased
     CheckConstraint("role IN ('learner', 'moderator', 'creator')", name="role_known"),
     Index("ix_members_community_name", "community_id", "name_key"),
 )
@@ -67,4 +71,17 @@ chats = Table(
     Column("bot_present", Boolean, nullable=False, default=True),
     CheckConstraint("kind IN ('private', 'group', 'channel')", name="kind_known"),
     UniqueConstraint("community_id", "platform", "external_id", name="uq_chats_ref"),
+)
+
+# One-time codes that join an account on another platform to a member (/link).
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_link_codes_member", "member_id", "created_at"),
 )

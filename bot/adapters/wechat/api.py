@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -49,11 +50,20 @@ class WeChatApiError(Exception):
 
 
 class _Client(WeChatClient):  # type: ignore[misc]
-    """WeChatClient with every address under ``api_base``."""
+    """WeChatClient with every address under ``api_base``, fetching its access token once
+    for concurrent callers (the token endpoint has a daily quota of 2,000)."""
 
     def __init__(self, app_id: str, secret: str, api_base: str) -> None:
         super().__init__(app_id, secret, timeout=TIMEOUT_SECONDS)
         self.API_BASE_URL = api_base
+        self._token_lock = threading.Lock()
+
+    @property
+    def access_token(self) -> str:
+        # Checked and, when missing or expiring, fetched by one thread at a time: the others
+        # then find it fresh. (A token WeChat rejects is fetched again directly, unlocked.)
+        with self._token_lock:
+            return str(super().access_token)
 
     def fetch_access_token(self) -> dict[str, Any]:
         return self._fetch_access_token(

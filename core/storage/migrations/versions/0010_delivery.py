@@ -1,7 +1,7 @@
 """delivery: send windows, skipped messages, inbound dedup, numbered options
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 07:01:26.229228
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 import core.storage.types
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Reports made from the analytics summaries: charts (PNG) and the HTML report."""

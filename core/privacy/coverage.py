@@ -1,0 +1,57 @@
+"""Every column that points at a member, and what exporting, forgetting and merging do to it.
+
+A test (tests/test_privacy_coverage.py) fails when a table gains such a column that is not
+listed here, so no package can store personal data that /mydata, /forget and /link ignore.
+
+- ``export``: the rows go into the member's /mydata file (columns naming other members are
+  left out, so the file holds nobody else's data).
+- ``forget``: ``keep`` — records accounting needs (orders, ledger, commissions) or history
+  (audit); they stay, attached to the anonymised member; ``delete`` — the rows go;
+  ``blank:COLUMN`` — the rows stay with that text emptied.
+- ``merge``: ``repoint`` — the rows move to the surviving member; ``repoint:KEYS`` — they move
+  unless the survivor has a row with the same KEYS (comma-separated; the survivor's stays, the
+  duplicate goes); ``drop`` — the merged member's rows go (derived data, made again);
+  ``keep`` — history that is never edited; ``custom`` — core/privacy/merge.py handles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Handling:
+    export: bool
+    forget: str
+    merge: str
+
+
+MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
+    ("identities", "member_id"): Handling(True, "delete", "repoint"),
+    ("activity", "member_id"): Handling(False, "keep", "repoint"),  # counts only, no message text
+    ("audit_log", "actor_member_id"): Handling(True, "keep", "keep"),
+    ("audit_log", "subject_member_id"): Handling(True, "keep", "keep"),
+    ("chat_memberships", "member_id"): Handling(True, "delete", "repoint:chat_id"),
+    ("enrollments", "member_id"): Handling(True, "keep", "repoint:course_id"),
+    ("lesson_progress", "member_id"): Handling(True, "keep", "repoint:lesson_id"),
+    ("reviews", "member_id"): Handling(True, "blank:text", "repoint:course_id"),
+    ("redemptions", "member_id"): Handling(True, "keep", "repoint"),
+    ("orders", "member_id"): Handling(True, "keep", "repoint"),
+    ("subscriptions", "member_id"): Handling(True, "keep", "custom"),
+    ("ledger_accounts", "member_id"): Handling(True, "keep", "custom"),
+    ("ledger_transfers", "actor_member_id"): Handling(False, "keep", "keep"),
+    ("referral_codes", "member_id"): Handling(True, "delete", "repoint:member_id"),
+    ("referrals", "referee_member_id"): Handling(True, "keep", "custom"),
+    ("referrals", "referrer_member_id"): Handling(True, "keep", "custom"),
+    ("commissions", "earner_member_id"): Handling(True, "keep", "repoint"),
+    ("commissions", "buyer_member_id"): Handling(False, "keep", "repoint"),
+    ("commission_transfers", "member_id"): Handling(True, "keep", "custom"),
+    ("commission_transfers", "actor_member_id"): Handling(False, "keep", "keep"),
+    ("questions", "asker_member_id"): Handling(True, "keep", "repoint"),  # shown as "deleted member"
+    ("answers", "answerer_member_id"): Handling(True, "keep", "repoint"),
+    ("answer_votes", "member_id"): Handling(True, "keep", "repoint:answer_id"),
+    ("qa_drafts", "member_id"): Handling(True, "delete", "drop"),
+    ("member_scores", "member_id"): Handling(False, "delete", "drop"),
+    ("marketing_spend", "actor_member_id"): Handling(False, "keep", "repoint"),
+    ("link_codes", "member_id"): Handling(False, "delete", "drop"),
+}

@@ -1,0 +1,90 @@
+"""Which process runs the scheduled jobs.
+
+On PostgreSQL several ``studyhall run`` processes may share the database; exactly one of them
+(the leader) runs the jobs: the one holding a session-level advisory lock, on a connection it
+keeps open. If that process dies, its connection closes, the lock goes with it, and another
+process takes over at its next tick. SQLite serves one machine and one process: always the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import text
+
+from core.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x5354_5544_5948  # "STUDYH": one lock per database for the scheduler
+
+
+class SchedulerLeader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._connection: Any = None
+        self._busy = asyncio.Lock()  # one use of the held connection at a time (a tick, a release)
+
+    @property
+    def leading(self) -> bool:
+        return self._db.dialect != "postgresql" or self._connection is not None
+
+    async def try_lead(self) -> bool:
+        """Lead if no other process does; True while this process leads."""
+        if self._db.dialect != "postgresql":
+            return True
+        async with self._busy:
+            return await self._try_lead()
+
+    async def _try_lead(self) -> bool:
+        if self._connection is not None:
+            # Ask again on the same connection: its session still holds the lock (true), or
+            # the connection was replaced under us and another process leads now (false).
+            try:
+                held = await self._connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
+                )
+                if held.scalar():
+                    await self._connection.commit()
+                    return True
+            except Exception:
+                log.warning("scheduler: lost the database connection that held leadership")
+            await self._drop()
+            return False
+        connection = await self._db.engine.connect()
+        try:
+            asked = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
+            got = asked.scalar()
+            await connection.commit()
+        except Exception:
+            await connection.close()
+            raise
+        if not got:
+            await connection.close()
+            return False
+        self._connection = connection
+        log.info("scheduler: this process now runs the jobs")
+        return True
+
+    async def release(self) -> None:
+        async with self._busy:
+            await self._release()
+
+    async def _release(self) -> None:
+        if self._connection is None:
+            return
+        try:
+            await self._connection.execute(text("SELECT pg_advisory_unlock_all()"))  # asked once per tick
+            await self._connection.commit()
+        finally:
+            await self._drop()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:
+                log.debug("scheduler: closing the leadership connection failed", exc_info=True)

@@ -1,0 +1,46 @@
+"""core/storage/leader.py: one process at a time leads the scheduler (PostgreSQL advisory
+lock); on SQLite the one process always does."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.storage.database import Database
+from core.storage.leader import SchedulerLeader
+
+
+async def test_one_leader_at_a_time_and_the_next_takes_over(db_url: str, backend: str) -> None:
+    first_db, second_db = Database(db_url), Database(db_url)
+    first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
+    try:
+        assert await first.try_lead()
+        if backend == "sqlite":
+            assert await second.try_lead()  # one machine, one process: nothing to share
+            return
+        assert not await second.try_lead()
+        assert await first.try_lead()  # still leading
+        await first.release()
+        assert await second.try_lead()
+        assert not await first.try_lead()
+    finally:
+        await first.release()
+        await second.release()
+        await first_db.dispose()
+        await second_db.dispose()
+
+
+async def test_a_leader_whose_process_dies_is_replaced(db_url: str, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL only: SQLite has one process")
+    first_db, second_db = Database(db_url), Database(db_url)
+    first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
+    try:
+        assert await first.try_lead()
+        await first._connection.invalidate()  # the connection drops, as when the process dies
+        assert await second.try_lead()
+        assert not await first.try_lead()  # it notices, and does not lead again
+    finally:
+        await first.release()
+        await second.release()
+        await first_db.dispose()
+        await second_db.dispose()

@@ -1,0 +1,185 @@
+"""core/privacy/service.py (and merge.py through it): linking and merging two members with
+data on both sides, a referral between them, conflicting entitlements; export and forget —
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from core.audit.tables import audit_log
+from core.catalog.models import Course
+from core.catalog.money import Money
+from core.clock import ManualClock
+from core.errors import InvalidInput, NotAllowed
+from core.events import UserRef
+from core.members.models import Community, Member, Role
+from core.referrals.tables import referrals
+
+ANA_TG = UserRef("telegram", "100", "Ana on Telegram")
+
+
+@dataclass
+class World:
+    community: Community
+    mei: Member
+    ana: Member  # on the console, since the start
+    ben: Member  # someone else
+    py101: Course
+    ml: Course
+
+
+async def buy(app: App, world: World, member: Member, course: Course) -> int:
+    order = await app.services.orders.order_course(world.community, member, course)
+    await app.services.orders.record_payment(
+        order.id, provider="sandbox", provider_ref=f"p{order.id}", paid=course.price
+    )
+    return order.id
+
+
+@pytest.fixture
+async def world(app: App) -> World:
+    community = await app.community()
+    members = app.services.members
+    mei = await members.assign_role(
+        community,
+        await members.ensure_member(community, UserRef("console", "mei", "Mei")),
+        Role.CREATOR,
+        via="t",
+    )
+    ana = await members.ensure_member(community, UserRef("console", "ana", "Ana"))
+    ben = await members.ensure_member(community, UserRef("console", "ben", "Ben"))
+    catalog = app.services.catalog
+    py101 = await catalog.add_course(community, mei, "py101", Money("USD", 1000), "Python")
+    ml = await catalog.add_course(community, mei, "ml", Money("USD", 2000), "ML")
+    return World(community, mei, ana, ben, py101, ml)
+
+
+async def second_account(app: App, world: World, clock: ManualClock) -> Member:
+    """Ana's Telegram account, a separate member with its own points, purchases and a referral
+    from her console account."""
+    clock.advance(timedelta(hours=1))
+    code = await app.services.referrals.code_of(world.ana)
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)
+    assert await app.services.referrals.attribute(world.community, tg, code) is not None  # +10 welcome
+    await buy(app, world, tg, world.py101)  # +10 purchase points; Ana gets +50 referral points
+    await buy(app, world, tg, world.ml)  # +20
+    await buy(app, world, world.ana, world.py101)  # +10: both own py101
+    return tg
+
+
+async def test_linking_merges_two_members_with_data_on_both_sides(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    tg = await second_account(app, world, clock)
+    ledger, privacy = app.services.ledger, app.services.privacy
+    assert (await ledger.balance(world.community.id, world.ana.id)).balance == 60
+    assert (await ledger.balance(world.community.id, tg.id)).balance == 40
+    code = await privacy.link_code(world.ana)
+    done = await privacy.link(world.community, tg, code)
+    assert done.merged and done.member.id == world.ana.id  # the older member survives
+    assert done.points_moved == 40
+    # The referral between the two accounts is gone, and the 50 points it paid are taken back.
+    assert (await ledger.balance(world.community.id, world.ana.id)).balance == 60 + 40 - 50
+    assert (await ledger.balance(world.community.id, tg.id)).balance == 0
+    assert await ledger.totals(world.community.id) == (0, 0)
+    async with app.db.read() as conn:
+        assert (await conn.execute(select(referrals))).all() == []
+        merge_rows = (await conn.execute(select(audit_log).where(audit_log.c.action == "member.merge"))).all()
+    assert len(merge_rows) == 1
+    # Everything follows the member: the Telegram account, orders, courses (py101 once).
+    members = app.services.members
+    assert (await members.find_by_identity(world.community.id, "telegram", "100")).id == world.ana.id  # type: ignore[union-attr]
+    assert {i.platform for i in await members.identities_of(world.ana.id)} == {"console", "telegram"}
+    assert len(await app.services.orders.of_member(world.ana)) == 3
+    owned = [course.code for course, *_ in await app.services.catalog.owned(world.ana)]
+    assert sorted(owned) == ["ml", "py101"]
+    # The merged member's id, wherever it is still held, answers with the survivor.
+    assert (await members.get_member(tg.id, fresh=True)).id == world.ana.id
+
+
+async def test_a_code_is_single_use_expires_and_is_rate_limited(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    privacy = app.services.privacy
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)
+    code = await privacy.link_code(world.ana)
+    with pytest.raises(InvalidInput):
+        await privacy.link(world.community, world.ana, code)  # from the same account
+    clock.advance(timedelta(minutes=11))
+    with pytest.raises(InvalidInput):
+        await privacy.link(world.community, tg, code)  # expired
+    code = await privacy.link_code(world.ana)
+    await privacy.link(world.community, tg, code)
+    other = await app.services.members.ensure_member(
+        world.community, UserRef("discord", "7", "Ana on Discord")
+    )
+    with pytest.raises(InvalidInput):
+        await privacy.link(world.community, other, code)  # used
+    for _ in range(3):
+        await privacy.link_code(world.ana)
+    with pytest.raises(InvalidInput):
+        await privacy.link_code(world.ana)  # five an hour
+
+
+async def test_unlink_detaches_an_account_but_never_the_last(app: App, world: World) -> None:
+    privacy = app.services.privacy
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)
+    await privacy.link(world.community, tg, await privacy.link_code(world.ana))
+    with pytest.raises(InvalidInput):
+        await privacy.unlink(world.community, world.ana, "discord")
+    await privacy.unlink(world.community, world.ana, "telegram")
+    again = await app.services.members.find_by_identity(world.community.id, "telegram", "100")
+    assert again is not None and again.id != world.ana.id
+    with pytest.raises(InvalidInput):
+        await privacy.unlink(world.community, world.ana, "console")  # her only account now
+
+
+async def test_mydata_holds_the_member_and_nobody_else(app: App, world: World, clock: ManualClock) -> None:
+    await buy(app, world, world.ana, world.py101)
+    await buy(app, world, world.ben, world.ml)
+    code = await app.services.referrals.code_of(world.ben)
+    exported = await app.services.privacy.export(world.ana)
+    text = json.dumps(exported)
+    assert exported["member"]["display_name"] == "Ana"
+    assert [o["title"] for o in exported["data"]["orders"]] == ["Python"]
+    assert {i["external_id"] for i in exported["data"]["identities"]} == {"ana"}
+    assert "ML" not in text and code not in text and '"ben"' not in text
+    # Columns naming other members (who awarded her, say) are left out of her rows.
+    for row in exported["data"].get("audit_log", []):
+        assert row.get("actor_member_id") in (None, world.ana.id)
+
+
+async def test_forget_leaves_the_ledger_balanced_and_the_member_unidentifiable(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    await buy(app, world, world.ana, world.py101)
+    await app.services.reviews.review(world.ana, world.py101, 5, "Great course, thanks Mei!")
+    privacy = app.services.privacy
+    await privacy.forget(world.community, world.ana)
+    members = app.services.members
+    gone = await members.get_member(world.ana.id, fresh=True)
+    assert gone.display_name == "deleted member"
+    assert await members.identities_of(world.ana.id) == []
+    assert await members.find_by_identity(world.community.id, "console", "ana") is None
+    assert len(await app.services.orders.of_member(gone)) == 1  # accounting keeps the order
+    assert (await app.services.ledger.balance(world.community.id, world.ana.id)).balance == 10
+    assert await app.services.ledger.totals(world.community.id) == (0, 0)
+    text = json.dumps(await privacy.export(gone))
+    assert "Ana" not in text and "Great course" not in text
+    with pytest.raises(NotAllowed):
+        await privacy.forget(world.community, world.mei)  # the owner
+
+
+async def test_creators_export_the_members(app: App, world: World) -> None:
+    await buy(app, world, world.ana, world.py101)
+    rows = (await app.services.privacy.export_members(world.community, world.mei)).decode().splitlines()
+    assert rows[0] == "member_id,name,role,joined,accounts,points,paid_orders"
+    assert any(r.startswith(f"{world.ana.id},Ana,learner,") and r.endswith(",console,10,1") for r in rows)
+    with pytest.raises(NotAllowed):
+        await app.services.privacy.export_members(world.community, world.ana)
