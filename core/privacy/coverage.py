@@ -54,4 +54,8 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("member_scores", "member_id"): Handling(False, "delete", "drop"),
     ("marketing_spend", "actor_member_id"): Handling(False, "keep", "repoint"),
     ("link_codes", "member_id"): Handling(False, "delete", "drop"),
+    ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
 }
+# Rows keyed by a platform account rather than a member (core/delivery: send windows, pending
+# options, skipped messages): forgetting a member deletes those of their accounts too.
+ACCOUNT_TABLES = ("delivery_windows", "pending_options", "delivery_skipped")
