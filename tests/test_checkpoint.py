@@ -46,6 +46,22 @@ def test_every_few_commits_the_wal_is_copied_into_the_database_file(tmp_path: Pa
     conn.close()
 
 
+def test_checkpoints_wait_for_the_minimum_interval_however_many_commits(tmp_path: Path) -> None:
+    path = tmp_path / "hall.db"
+    wal_database(path).close()
+    checkpointer = Checkpointer(str(path), busy_timeout_ms=1_000, min_interval=60.0)
+    try:
+        for _ in range(CHECKPOINT_EVERY):
+            checkpointer.nudge()
+        wait_until(lambda: checkpointer.runs >= 1)
+        for _ in range(10 * CHECKPOINT_EVERY):
+            checkpointer.nudge()
+        time.sleep(0.05)
+        assert checkpointer.runs == 1  # the next one waits a minute
+    finally:
+        checkpointer.stop()
+
+
 def test_nothing_runs_without_a_nudge_and_stop_ends_the_thread(tmp_path: Path) -> None:
     path = tmp_path / "hall.db"
     wal_database(path).close()

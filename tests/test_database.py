@@ -87,6 +87,20 @@ async def test_a_write_commits_when_the_block_ends(db: Database, db_url: str) ->
         await other.dispose()
 
 
+async def test_run_read_runs_blocking_reads_in_one_transaction_over_committed_rows(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute(insert(app_state).values(key="k", value="v"))
+
+    def read(conn: Connection) -> tuple[str, bool]:
+        value = conn.execute(select(app_state.c.value).where(app_state.c.key == "k")).scalar_one()
+        return value, conn.in_transaction()
+
+    assert await db.run_read(read) == ("v", True)
+    async with db.write() as conn:  # a later commit is seen by the next read
+        await conn.execute(update(app_state).where(app_state.c.key == "k").values(value="w"))
+    assert await db.run_read(read) == ("w", True)
+
+
 async def test_a_write_rolls_back_on_an_exception(db: Database) -> None:
     async with db.write() as conn:
         await conn.execute(insert(app_state).values(key="kept", value="before"))

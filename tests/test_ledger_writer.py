@@ -391,6 +391,41 @@ async def test_caps_count_what_the_same_batch_already_posted(app: App, people: P
     await assert_books_balance(ledger, people.community_id)
 
 
+async def test_caps_hold_across_batches_and_see_what_another_process_posted(
+    people: People, ledgers: tuple[Ledger, Ledger]
+) -> None:
+    first, second = ledgers
+    day = START.replace(hour=0)
+    daily = Cap(CapScope.CREDIT, (Kind.MESSAGE,), day, 20, clamp=True)
+    budget = Cap(CapScope.ACTOR, (Kind.AWARD,), day, 100)
+
+    def message(member: Member, amount: int, key: str) -> Posting:
+        return people.posting(ISSUANCE, member, amount, key, kind=Kind.MESSAGE, caps=(daily,))
+
+    def award(member: Member, amount: int, key: str) -> Posting:
+        return people.posting(
+            ISSUANCE, member, amount, key, kind=Kind.AWARD, actor_member_id=people.sam.id, caps=(budget,)
+        )
+
+    # One batch each: the writer's usage from earlier batches (a cache on SQLite) must count,
+    # and so must postings without the cap that move points of its kinds.
+    assert (await first.post(message(people.ana, 8, "m:1"))).amount == 8
+    assert (await first.post(people.posting(ISSUANCE, people.ana, 1, "m:2", kind=Kind.MESSAGE))).ok
+    assert (await first.post(message(people.ben, 3, "m:3"))).amount == 3
+    assert (await first.post(award(people.ben, 30, "a:1"))).amount == 30
+    assert (await first.post(message(people.ana, 6, "m:4"))).amount == 6
+    assert (await first.post(message(people.ana, 8, "m:5"))).amount == 5  # clamped: 15 of 20 used
+    # Another process posts for the same subjects in between.
+    assert (await second.post(message(people.ben, 4, "m:6"))).amount == 4
+    assert (await second.post(award(people.cai, 60, "a:2"))).amount == 60
+    over_budget = await first.post(award(people.ana, 20, "a:3"))
+    ben = await first.post(message(people.ben, 30, "m:7"))
+
+    assert over_budget.outcome is Outcome.CAPPED  # Sam gave 30 + 60 of his 100
+    assert (ben.outcome, ben.amount) == (Outcome.POSTED, 13)  # 3 + 4 of Ben's 20 used
+    assert (await first.post(message(people.ana, 1, "m:8"))).outcome is Outcome.CAPPED
+
+
 async def test_a_tier_reached_in_a_batch_applies_to_the_next_posting_in_it(app: App, people: People) -> None:
     ledger = app.services.ledger
     await fund(ledger, people, people.ana, 495)

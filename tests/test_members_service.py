@@ -605,14 +605,25 @@ async def test_concurrent_identity_misses_share_one_query(app: App, monkeypatch:
     ]
     fresh = MemberService(app.db, app.clock)  # empty caches
     reads = 0
-    original = app.db.read
+    original, original_run_read = app.db.read, app.db.run_read
+    in_run_read = False
 
     def counting_read():  # type: ignore[no-untyped-def]
         nonlocal reads
-        reads += 1
+        reads += not in_run_read  # run_read may use read() itself (PostgreSQL)
         return original()
 
+    async def counting_run_read(read):  # type: ignore[no-untyped-def]
+        nonlocal reads, in_run_read
+        reads += 1
+        in_run_read = True
+        try:
+            return await original_run_read(read)
+        finally:
+            in_run_read = False
+
     monkeypatch.setattr(app.db, "read", counting_read)
+    monkeypatch.setattr(app.db, "run_read", counting_run_read)
     found = await asyncio.gather(
         *(fresh.find_by_identity(community.id, "console", f"u{i}") for i in range(30)),
         fresh.find_by_identity(community.id, "console", "nobody"),

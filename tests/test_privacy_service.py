@@ -200,3 +200,33 @@ async def test_forget_deletes_what_delivery_kept_about_the_members_accounts(app:
     assert await delivery.options("console", "ana") == []
     assert await delivery.latest_skipped("console") == []
     assert await delivery.claim_send("console", "ben") is None  # others' windows stay
+
+
+async def test_of_two_subscriptions_to_one_plan_the_longer_stays(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    plans, subs = app.services.plans, app.services.subscriptions
+    plan = await plans.add(
+        world.community,
+        world.mei,
+        code="monthly",
+        title="Monthly",
+        price=Money("USD", 500),
+        period="month",
+        trial_days=7,
+    )
+    await subs.subscribe(world.community, world.ana, plan)  # a 7-day trial
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)
+    paid = await subs.subscribe(world.community, tg, plan)  # a trial too, then a paid month
+    assert paid.trial is not None
+    order = (await subs.subscribe(world.community, tg, plan)).order
+    assert order is not None
+    await app.services.orders.record_payment(
+        order.id, provider="sandbox", provider_ref="s1", paid=order.amount
+    )
+    longer = await subs.get(tg, plan)
+    privacy = app.services.privacy
+    await privacy.link(world.community, tg, await privacy.link_code(world.ana))
+    kept = await subs.get(world.ana, plan)
+    assert kept is not None and kept.id == longer.id and kept.status == "active"  # type: ignore[union-attr]
+    assert await subs.of_member(world.ana) == [kept]

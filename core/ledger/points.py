@@ -441,6 +441,43 @@ class PointsService:
         after = effective_tier(tiers, result.earned_after, floor)
         return after if after.threshold > before.threshold else None
 
+    # -- points other packages give (accepted answers, referrals) ---------------------------
+
+    async def issue(
+        self,
+        community: Community,
+        member_id: int,
+        amount: int,
+        kind: Kind,
+        key: str,
+        *,
+        memo: str = "",
+        tiered: bool = False,
+        at: datetime | None = None,
+    ) -> int:
+        """Points from issuance under the source's own daily cap (``cap.<kind>``, clamped to
+        what is left); with ``tiered`` the member's tier multiplier applies. Returns the points
+        posted (for a replayed ``key``, the first posting's)."""
+        at = at or self._clock.now()
+        granted = await self.granted_tier(community, member_id) if tiered else None
+        cap = await self._settings.get(community.id, f"cap.{kind}")
+        result = await self.ledger.post(
+            Posting(
+                community_id=community.id,
+                debit=SystemAccount(SystemCode.ISSUANCE),
+                credit=MemberAccount(member_id),
+                amount=amount,
+                kind=kind,
+                key=key,
+                at=at,
+                memo=memo[:300],
+                tiered=tiered,
+                tier_floor=granted[0] if granted else None,
+                caps=(Cap(CapScope.CREDIT, (kind,), self.day_start(community, at), cap, True),),
+            )
+        )
+        return result.transfer.amount if result.ok and result.transfer is not None else 0
+
     # -- tiers granted by other packages (plans) -------------------------------------------
 
     def add_tier_grants(self, source: TierGrants) -> None:
@@ -478,11 +515,8 @@ class PointsService:
     async def summary(self, community: Community, member: Member) -> Summary:
         rules = await self._settings.all(community.id)
         now = self._clock.now()
-        balance = await self.ledger.balance(community.id, member.id)
+        balance, today = await self.ledger.standing(community.id, member.id, self.day_start(community, now))
         tiers = await self.tiers(community)
-        today = await self.ledger.earned_by_kind_since(
-            community.id, member.id, self.day_start(community, now)
-        )
         expiring = await self.ledger.expiring_within(
             community.id,
             member.id,

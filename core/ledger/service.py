@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -36,6 +37,20 @@ from core.storage.database import Database
 
 MAX_AMOUNT = 10**12
 MAX_KEY = 200
+
+# Built once: interactive reads skip building and cache-keying the statement each time.
+_MEMBER_ACCOUNT = select(ledger_accounts.c.id, ledger_accounts.c.balance, ledger_accounts.c.earned).where(
+    ledger_accounts.c.community_id == bindparam("community"),
+    ledger_accounts.c.member_id == bindparam("member"),
+)
+_EARNED_BY_KIND = (
+    select(ledger_transfers.c.kind, func.sum(ledger_transfers.c.amount).label("points"))
+    .where(
+        ledger_transfers.c.credit_account_id == bindparam("account"),
+        ledger_transfers.c.at >= bindparam("since", type_=ledger_transfers.c.at.type),
+    )
+    .group_by(ledger_transfers.c.kind)
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,21 @@ class Ledger:
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
         return Balance(row.balance, row.earned) if row else Balance(0, 0)
+
+    async def standing(
+        self, community_id: int, member_id: int, since: datetime
+    ) -> tuple[Balance, dict[str, int]]:
+        """The member's balance, and what they earned per kind since ``since`` (for /points),
+        read together in one transaction."""
+
+        def read(conn: Connection) -> tuple[Balance, dict[str, int]]:
+            account = conn.execute(_MEMBER_ACCOUNT, {"community": community_id, "member": member_id}).first()
+            if account is None:
+                return Balance(0, 0), {}
+            rows = conn.execute(_EARNED_BY_KIND, {"account": account.id, "since": since})
+            return Balance(account.balance, account.earned), {row.kind: int(row.points) for row in rows}
+
+        return await self._db.run_read(read)
 
     async def transfer(self, community_id: int, transfer_id: int) -> Transfer | None:
         query = select(ledger_transfers).where(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from core.ledger.models import Transfer
+from core.ledger.models import CapScope, Transfer
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import Tier
 from core.storage.database import sqlite_time
@@ -43,6 +43,24 @@ TRANSFER_COLUMNS = (
 
 AccountRow = tuple[int, int | None, str | None]  # id, member_id, code
 LockedRow = tuple[int, int | None, int, int]  # id, member_id, balance, earned
+UsageShape = tuple[CapScope, tuple[str, ...], datetime]  # a cap's (scope, kinds, since)
+Moved = tuple[str, datetime, int, int | None, int]  # kind, at, credit account, actor account, amount
+MAX_CACHED_USAGE = 200_000  # (shape, subject) usage sums kept between batches
+MAX_USAGE_SHAPES = 64  # a few per day (message and check-in caps, award budgets)
+
+
+class _Committed:
+    """What one SQLite connection knows was committed: account rows and cap usage sums.
+
+    Valid only while no other connection has committed since (PRAGMA data_version)."""
+
+    __slots__ = ("balances", "usage", "usage_size", "version")
+
+    def __init__(self, version: int | None) -> None:
+        self.version = version
+        self.balances: dict[int, LockedRow] = {}
+        self.usage: dict[UsageShape, dict[int, int]] = {}  # shape -> subject account -> points
+        self.usage_size = 0
 
 
 class LedgerStore:
@@ -106,6 +124,19 @@ class LedgerStore:
 
     def remember_balances(self, rows: Sequence[LockedRow]) -> None:
         """Called after commit with the accounts' new values (a store may cache them)."""
+
+    def keeps_usage(self) -> bool:
+        """Whether this store keeps committed usage sums between batches (see remember_usage)."""
+        return False
+
+    def cached_usage(self, shape: UsageShape) -> dict[int, int]:
+        """Committed usage sums of ``shape`` per subject account that this store knows (the
+        writer queries only the others). This store keeps none."""
+        return {}
+
+    def remember_usage(self, sums: dict[tuple[UsageShape, int], int], accepted: Sequence[Moved]) -> None:
+        """After commit: ``sums`` are the committed usage of the (shape, subject) pairs the batch
+        loaded; ``accepted`` what it moved, for any other pairs a store keeps."""
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         """For each (account id, balance delta, earned delta): relative updates."""
@@ -220,7 +251,7 @@ class SqliteLedgerStore(LedgerStore):
         # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE). Balances this
         # connection committed are cached; the cache holds only while no other connection
         # has committed since (PRAGMA data_version), so it is exact, never merely recent.
-        cache = self._balance_cache()
+        cache = self._committed().balances
         missing = [account_id for account_id in account_ids if account_id not in cache]
         if missing:
             sql = (
@@ -233,31 +264,61 @@ class SqliteLedgerStore(LedgerStore):
         return [cache[account_id] for account_id in account_ids if account_id in cache]
 
     def remember_balances(self, rows: Sequence[LockedRow]) -> None:
-        cache = self._balance_cache(check=False)
+        cache = self._committed(check=False).balances
         for row in rows:
             cache[row[0]] = row
 
-    def _balance_cache(self, *, check: bool = True) -> dict[int, LockedRow]:
-        """This connection's cache of committed balances, emptied when another connection has
+    def keeps_usage(self) -> bool:
+        return bool(self._committed(check=False).usage)
+
+    def cached_usage(self, shape: UsageShape) -> dict[int, int]:
+        # Like balances: exact while no other connection has committed (lock_accounts checks
+        # at the start of every batch, before usage is asked for).
+        return self._committed(check=False).usage.get(shape, {})
+
+    def remember_usage(self, sums: dict[tuple[UsageShape, int], int], accepted: Sequence[Moved]) -> None:
+        committed = self._committed(check=False)
+        usage = committed.usage
+        # Pairs kept from earlier batches that this one did not load: add what it moved.
+        for shape, per_subject in usage.items():
+            scope, kinds, since = shape
+            for kind, at, credit, actor, amount in accepted:
+                if kind in kinds and at >= since:
+                    subject = credit if scope is CapScope.CREDIT else actor
+                    if subject in per_subject and (shape, subject) not in sums:
+                        per_subject[subject] += amount
+        if committed.usage_size + len(sums) > MAX_CACHED_USAGE or len(usage) > MAX_USAGE_SHAPES:
+            usage.clear()
+            committed.usage_size = 0
+        for (shape, subject), used in sums.items():
+            per_subject = usage.setdefault(shape, {})
+            committed.usage_size += subject not in per_subject
+            per_subject[subject] = used
+
+    def _committed(self, *, check: bool = True) -> _Committed:
+        """This connection's cache of committed rows, emptied when another connection has
         committed since it was filled, or when it grows past MAX_CACHED_BALANCES."""
         info = self.conn.info
-        version, cache = info.get(_BALANCES, (None, {}))
+        committed: _Committed = info.get(_BALANCES) or _Committed(None)
         if check:
             (now,) = self.raw.execute("PRAGMA data_version").fetchone()
-            if now != version or len(cache) > MAX_CACHED_BALANCES:
-                version, cache = now, {}
-                info[_BALANCES] = (version, cache)
-        return cache
+            if now != committed.version or len(committed.balances) > MAX_CACHED_BALANCES:
+                committed = _Committed(now)
+        info[_BALANCES] = committed
+        return committed
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         # UPDATE … FROM changes each row once: an account listed twice gets its deltas summed.
-        merged: dict[int, tuple[int, int]] = {}
-        for account, delta, earned_delta in changes:
-            before = merged.get(account, (0, 0))
-            merged[account] = (before[0] + delta, before[1] + earned_delta)
-        rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
-        cache = self._balance_cache(check=False)
-        for account in merged:  # until remember_balances has the committed values
+        accounts = [account for account, _, _ in changes]
+        rows: Sequence[tuple[int, int, int]] = changes
+        if len(set(accounts)) != len(accounts):
+            merged: dict[int, tuple[int, int]] = {}
+            for account, delta, earned_delta in changes:
+                before = merged.get(account, (0, 0))
+                merged[account] = (before[0] + delta, before[1] + earned_delta)
+            rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
+        cache = self._committed(check=False).balances
+        for account in accounts:  # until remember_balances has the committed values
             cache.pop(account, None)
         add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), rows)
 
@@ -290,7 +351,23 @@ class SqliteLedgerStore(LedgerStore):
         return list(range(top + 1, top + 1 + count))
 
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
-        rows = [(*_transfer_values(t)[:8], sqlite_time(t.at), t.key, t.reverses_id) for t in transfers]
+        times: dict[datetime, str] = {}  # a batch's postings often share their time
+        rows = [
+            (
+                t.id,
+                t.community_id,
+                t.debit_account_id,
+                t.credit_account_id,
+                t.amount,
+                t.kind,
+                t.memo,
+                t.actor_member_id,
+                times[t.at] if t.at in times else times.setdefault(t.at, sqlite_time(t.at)),
+                t.key,
+                t.reverses_id,
+            )
+            for t in transfers
+        ]
         insert_rows(self.raw, "ledger_transfers", TRANSFER_COLUMNS, rows)
 
 

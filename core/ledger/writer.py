@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
-from core.ledger.store import LedgerStore, SqliteLedgerStore
+from core.ledger.store import LedgerStore, Moved, SqliteLedgerStore
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
@@ -38,6 +38,7 @@ from core.storage.database import Database, after_commit
 TIER_CACHE_SECONDS = 10.0
 PRELOAD_LIMIT = 1_000_000  # accounts of a community whose ids are loaded in one query
 _CHUNK = 500  # ids per IN (...) list
+_NOT_EARNED = (None, None)
 
 
 # An account as a cheap dict key: (community id, member id) or (community id, system code).
@@ -70,6 +71,9 @@ class _Batch:
     shapes: set[CapShape] = field(default_factory=set)
     usage: dict[tuple[CapShape, int], int] = field(default_factory=dict)  # (shape, subject account)
     earned: dict[int, tuple[int, int]] = field(default_factory=dict)  # posting index: before, after
+    loaded: set[tuple[CapShape, int]] = field(default_factory=set)  # usage pairs known before the batch
+    moved: list[Moved] = field(default_factory=list)  # what accepted postings moved, for usage caches
+    track_moves: bool = False  # whether anything (batch caps, a usage cache) needs ``moved``
 
 
 def _shape(cap: Cap) -> CapShape:
@@ -98,16 +102,14 @@ class LedgerWriter:
     # -- one batch ------------------------------------------------------------------------
 
     def _apply(self, conn: Connection, postings: Sequence[Posting]) -> list[PostingResult]:
-        pairs = [((p.community_id, _key(p.debit)), (p.community_id, _key(p.credit))) for p in postings]
-        wanted = {key for pair in pairs for key in pair}
-        wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
         store = self._store(conn)
-        ids, created = self._account_ids(store, wanted)
+        ids, created, debits, credits, touched = self._accounts_of(store, postings)
         batch = _Batch()
-        batch.accounts = self._lock_accounts(store, sorted(set(ids.values())))
+        batch.accounts = self._lock_accounts(store, sorted(touched))
         batch.replays = self._existing(store, postings)
         self._load_reversals(store, postings, batch)
         self._load_usage(store, postings, ids, batch)
+        batch.track_moves = bool(batch.shapes) or store.keeps_usage()
         tiers = self._tiers_for(store, {p.community_id for p in postings if p.tiered})
 
         results: list[PostingResult | None] = [None] * len(postings)
@@ -121,8 +123,7 @@ class LedgerWriter:
             elif key in first_with_key:
                 repeats.append((index, first_with_key[key]))
             else:
-                debit_key, credit_key = pairs[index]
-                debit, credit = ids[debit_key], ids[credit_key]
+                debit, credit = debits[index], credits[index]
                 refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers, store)
                 if refused is not None:
                     results[index] = refused
@@ -130,10 +131,10 @@ class LedgerWriter:
                     first_with_key[key] = index
                     accepted.append((index, posting, amount, debit, credit))
 
-        transfers = self._insert(store, [(p, a, d, c) for _, p, a, d, c in accepted])
-        for (index, *_rest), transfer in zip(accepted, transfers, strict=True):
-            before, after = batch.earned.get(index, (None, None))
-            results[index] = PostingResult(Outcome.POSTED, transfer, earned_before=before, earned_after=after)
+        earned = batch.earned
+        for (index, _p, _a, _d, _c), transfer in zip(accepted, self._insert(store, accepted), strict=True):
+            before, after = earned.get(index, _NOT_EARNED)
+            results[index] = PostingResult(Outcome.POSTED, transfer, None, None, before, after)
         for index, first in repeats:
             first_result = results[first]
             assert first_result is not None and first_result.transfer is not None
@@ -141,6 +142,33 @@ class LedgerWriter:
         self._update_balances(store, batch)
         self._remember_after_commit(store, batch, created)
         return [result for result in results if result is not None]
+
+    def _accounts_of(
+        self, store: LedgerStore, postings: Sequence[Posting]
+    ) -> tuple[Mapping[AccountKey, int], dict[AccountKey, int], list[int], list[int], set[int]]:
+        """The batch's account ids: by key, those created here, each posting's debit and credit,
+        and all it touches (with acting members under a cap).
+
+        Usually every account is known already: then the ids come from the cache in one pass."""
+        cached = self._ids
+        debits: list[int] = []
+        credits: list[int] = []
+        for posting in postings:
+            community_id = posting.community_id
+            debit = cached.get((community_id, _key(posting.debit)))
+            credit = cached.get((community_id, _key(posting.credit)))
+            if debit is None or credit is None or _actor_capped(posting):
+                break  # a new account or an actor cap: the general path below
+            debits.append(debit)
+            credits.append(credit)
+        else:
+            return cached, {}, debits, credits, {*debits, *credits}
+        wanted = {(p.community_id, _key(ref)) for p in postings for ref in (p.debit, p.credit)}
+        wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
+        ids, created = self._account_ids(store, wanted)
+        debits = [ids[(p.community_id, _key(p.debit))] for p in postings]
+        credits = [ids[(p.community_id, _key(p.credit))] for p in postings]
+        return ids, created, debits, credits, set(ids.values())
 
     def _remember_after_commit(
         self, store: LedgerStore, batch: _Batch, created: dict[AccountKey, int]
@@ -151,9 +179,12 @@ class LedgerWriter:
             for a in batch.accounts.values()
         ]
 
+        sums = {pair: batch.usage[pair] for pair in batch.loaded}
+
         def remember() -> None:
             self._ids.update(created)
             store.remember_balances(rows)
+            store.remember_usage(sums, batch.moved)
 
         after_commit(store.conn, remember)
 
@@ -163,7 +194,7 @@ class LedgerWriter:
         posting: Posting,
         debit: int,
         credit: int,
-        ids: dict[AccountKey, int],
+        ids: Mapping[AccountKey, int],
         batch: _Batch,
         tiers: dict[int, tuple[Tier, ...]],
         store: LedgerStore,
@@ -209,6 +240,8 @@ class LedgerWriter:
         # Accepted: apply to the batch state so later postings in this batch see it.
         debited.delta -= amount
         credited.delta += amount
+        if batch.track_moves:
+            batch.moved.append((str(posting.kind), posting.at, credit, actor, amount))
         if posting.reverses_id is not None:
             batch.reversed_ids.add(posting.reverses_id)
         for shape in batch.shapes:
@@ -301,10 +334,11 @@ class LedgerWriter:
         self,
         store: LedgerStore,
         postings: Sequence[Posting],
-        ids: dict[AccountKey, int],
+        ids: Mapping[AccountKey, int],
         batch: _Batch,
     ) -> None:
-        """What each cap subject has used already: one grouped query per cap shape."""
+        """What each cap subject has used already: from the store's committed sums where it
+        keeps them, else one grouped query per cap shape."""
         subjects: dict[CapShape, set[int]] = defaultdict(set)
         for posting in postings:
             for cap in posting.caps:
@@ -313,6 +347,13 @@ class LedgerWriter:
                 subjects[shape].add(ids[(posting.community_id, key)])
         batch.shapes = set(subjects)
         for shape, accounts in subjects.items():
+            cached = store.cached_usage(shape)
+            for account in accounts:
+                batch.usage[(shape, account)] = cached.get(account, 0)
+            batch.loaded.update((shape, account) for account in accounts)
+            accounts = {account for account in accounts if account not in cached}
+            if not accounts:
+                continue
             scope, kinds, since = shape
             if scope is CapScope.CREDIT:
                 to_account = {account: account for account in accounts}
@@ -333,8 +374,10 @@ class LedgerWriter:
             result[community_id] = cached[1]
         return result
 
-    def _insert(self, store: LedgerStore, accepted: list[tuple[Posting, int, int, int]]) -> list[Transfer]:
-        """Insert the accepted transfers (posting, amount, debit, credit); returns them with ids."""
+    def _insert(
+        self, store: LedgerStore, accepted: Sequence[tuple[int, Posting, int, int, int]]
+    ) -> list[Transfer]:
+        """Insert the accepted transfers (index, posting, amount, debit, credit); returns them."""
         if not accepted:
             return []
         # Ids are allocated up front so the insert is one multi-row statement: SQLite cannot
@@ -354,7 +397,7 @@ class LedgerWriter:
                 p.key,
                 p.reverses_id,
             )
-            for new_id, (p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
+            for new_id, (_index, p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
         ]
         store.insert_transfers(transfers)
         return transfers

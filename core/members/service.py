@@ -168,34 +168,21 @@ class MemberService:
     ) -> None:
         """Resolve pending identity lookups, one query per (community, platform)."""
         try:
-            groups: dict[tuple[int, str], list[str]] = {}
-            for community_id, platform, external_id in batch:
-                groups.setdefault((community_id, platform), []).append(external_id)
-            found: dict[tuple[int, str, str], Member] = {}
-            async with self._db.read() as conn:
-                for (community_id, platform), external_ids in groups.items():
-                    for start in range(0, len(external_ids), 500):
-                        query = (
-                            select(members, identities.c.external_id.label("identity_external_id"))
-                            .join(identities, identities.c.member_id == members.c.id)
-                            .where(
-                                identities.c.community_id == community_id,
-                                identities.c.platform == platform,
-                                identities.c.external_id.in_(external_ids[start : start + 500]),
-                            )
-                        )
-                        for row in await conn.execute(query):
-                            key = (community_id, platform, row.identity_external_id)
-                            self._identity_members.put(key, row.id)
-                            found[key] = self._members.put(row.id, _member(row))
-                # Their identities too: the locale of a first reply needs them, and one
-                # query here spares one per member right after.
-                await self._prime_identities(conn, [member.id for member in found.values()])
+            wanted = list(batch)
+            rows, identity_rows = await self._db.run_read(lambda conn: _read_identities(conn, wanted))
         except Exception as error:  # every waiter gets the error; nothing is left hanging
             for future in batch.values():
                 if not future.done():
                     future.set_exception(error)
             return
+        found: dict[tuple[int, str, str], Member] = {}
+        for key, row in rows:
+            self._identity_members.put(key, row.id)
+            found[key] = self._members.put(row.id, _member(row))
+        # Their identities too: the locale of a first reply needs them, and one query there
+        # spares one per member right after.
+        for member_id, member_identities in identity_rows.items():
+            self._identities.put(member_id, member_identities)
         for key, future in batch.items():
             if not future.done():
                 future.set_result(found.get(key))
@@ -267,19 +254,6 @@ class MemberService:
         async with self._db.read() as conn:
             rows = await conn.execute(query)
         return [_member(r) for r in rows]
-
-    async def _prime_identities(self, conn: AsyncConnection, member_ids: Sequence[int]) -> None:
-        wanted = sorted({m for m in member_ids if self._identities.get(m) is None})
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            query = select(identities).where(identities.c.member_id.in_(chunk)).order_by(identities.c.id)
-            by_member: dict[int, list[Identity]] = {member_id: [] for member_id in chunk}
-            for r in await conn.execute(query):
-                by_member[r.member_id].append(
-                    Identity(r.id, r.member_id, r.platform, r.external_id, r.language_hint, r.created_at)
-                )
-            for member_id, found in by_member.items():
-                self._identities.put(member_id, found)
 
     async def identities_of(self, member_id: int) -> list[Identity]:
         cached = self._identities.get(member_id)
@@ -444,6 +418,39 @@ def _member(row: Any) -> Member:
 
 def _chat(row: Any) -> Chat:
     return Chat(row.id, row.community_id, row.platform, row.external_id, ChatKind(row.kind), row.title)
+
+
+def _read_identities(
+    conn: Connection, keys: Sequence[tuple[int, str, str]]
+) -> tuple[list[tuple[tuple[int, str, str], Any]], dict[int, list[Identity]]]:
+    """The member rows behind identity ``keys``, and every identity of those members, in one read."""
+    groups: dict[tuple[int, str], list[str]] = {}
+    for community_id, platform, external_id in keys:
+        groups.setdefault((community_id, platform), []).append(external_id)
+    found: list[tuple[tuple[int, str, str], Any]] = []
+    for (community_id, platform), external_ids in groups.items():
+        for start in range(0, len(external_ids), 500):
+            query = (
+                select(members, identities.c.external_id.label("identity_external_id"))
+                .join(identities, identities.c.member_id == members.c.id)
+                .where(
+                    identities.c.community_id == community_id,
+                    identities.c.platform == platform,
+                    identities.c.external_id.in_(external_ids[start : start + 500]),
+                )
+            )
+            for row in conn.execute(query):
+                found.append(((community_id, platform, row.identity_external_id), row))
+    wanted = sorted({row.id for _, row in found})
+    by_member: dict[int, list[Identity]] = {member_id: [] for member_id in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(identities).where(identities.c.member_id.in_(chunk)).order_by(identities.c.id)
+        for r in conn.execute(query):
+            by_member[r.member_id].append(
+                Identity(r.id, r.member_id, r.platform, r.external_id, r.language_hint, r.created_at)
+            )
+    return found, by_member
 
 
 # -- batch writes (run in the single writer's transaction; see core/storage/batching.py) ------

@@ -26,8 +26,6 @@ from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import Msg, msg
 from core.ledger.models import (
-    Cap,
-    CapScope,
     Kind,
     MemberAccount,
     Outcome,
@@ -382,36 +380,18 @@ class QAService:
         if question.status != "answered" or question.accepted_answer_id is None:
             return 0
         answer = await self._answer(question.accepted_answer_id)
-        rules = await self._settings.all(community.id)
-        amount, now = rules["qa.accept_bonus"], self._clock.now()
+        amount = await self._settings.get(community.id, "qa.accept_bonus")
         posted = 0
         if amount > 0:
-            granted = await self._points.granted_tier(community, answer.answerer_id)
-            result = await self._points.ledger.post(
-                Posting(
-                    community_id=community.id,
-                    debit=SystemAccount(SystemCode.ISSUANCE),
-                    credit=MemberAccount(answer.answerer_id),
-                    amount=amount,
-                    kind=Kind.ANSWER,
-                    key=f"accept-bonus:{question.id}",
-                    at=now,
-                    memo=f"accepted answer #{answer.id}",
-                    tiered=True,
-                    tier_floor=granted[0] if granted else None,
-                    caps=(
-                        Cap(
-                            CapScope.CREDIT,
-                            (Kind.ANSWER,),
-                            self._points.day_start(community, now),
-                            rules["cap.answer"],
-                            True,
-                        ),
-                    ),
-                )
+            posted = await self._points.issue(
+                community,
+                answer.answerer_id,
+                amount,
+                Kind.ANSWER,
+                f"accept-bonus:{question.id}",
+                memo=f"accepted answer #{answer.id}",
+                tiered=True,
             )
-            if result.ok and result.transfer is not None:
-                posted = result.transfer.amount
         async with self._db.write() as conn:
             await conn.execute(update(questions).where(questions.c.id == question.id).values(bonus_paid=True))
         return posted

@@ -28,11 +28,8 @@ from core.clock import Clock
 from core.i18n import msg
 from core.ledger.models import (
     TIERED_KINDS,
-    Cap,
-    CapScope,
     Kind,
     MemberAccount,
-    Outcome,
     Posting,
     SystemAccount,
     SystemCode,
@@ -330,27 +327,10 @@ class ReferralService:
         )
 
     async def _reward(self, community: Community, member_id: int, amount: int, key: str) -> int:
-        """Post referral points (under the daily cap); the points posted (a replay: the first)."""
+        """Referral points (under ``cap.referral``); the points posted (a replay: the first)."""
         if amount <= 0:
             return 0
-        now = self._clock.now()
-        cap = await self._settings.get(community.id, "cap.referral")
-        result = await self._points.ledger.post(
-            Posting(
-                community_id=community.id,
-                debit=SystemAccount(SystemCode.ISSUANCE),
-                credit=MemberAccount(member_id),
-                amount=amount,
-                kind=Kind.REFERRAL,
-                key=key,
-                at=now,
-                caps=(
-                    Cap(CapScope.CREDIT, (Kind.REFERRAL,), self._points.day_start(community, now), cap, True),
-                ),
-            )
-        )
-        ok = result.outcome in (Outcome.POSTED, Outcome.REPLAYED)
-        return result.transfer.amount if ok and result.transfer is not None else 0
+        return await self._points.issue(community, member_id, amount, Kind.REFERRAL, key)
 
     def _tell(self, community: Community, member_id: int, what: Any, points: int) -> None:
         lines = [what, msg("+{points} points for your invitation.", points=points)] if points else [what]

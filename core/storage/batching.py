@@ -54,7 +54,10 @@ class GroupCommit(Generic[T, R]):
         self._name = name
         self._max_batch = max_batch
         self._linger = linger
-        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]] | None] = asyncio.Queue()
+        # A plain list and one wake-up future: an asyncio.Queue costs several calls per item.
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._wake: asyncio.Future[None] | None = None  # set while the writer task waits
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.batches = 0  # observability: how many transactions, for benchmarks and tests
@@ -71,37 +74,41 @@ class GroupCommit(Generic[T, R]):
         """
         if self._closed:
             raise WriterClosed(f"{self._name} writer is closed")
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"{self._name}-writer")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, future))
+        if self._wake is not None:
+            if not self._wake.done():
+                self._wake.set_result(None)
+        elif self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name=f"{self._name}-writer")
         return future
 
     async def close(self) -> None:
         """Finish everything queued, then stop."""
         self._closed = True
         if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
+            self._stopping = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
             await self._task
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
+            if not self._pending:
+                if self._stopping:
+                    return
+                self._wake = asyncio.get_running_loop().create_future()
+                try:
+                    await self._wake
+                finally:
+                    self._wake = None
+                continue
             if self._linger:
                 await asyncio.sleep(self._linger)
-            stop = False
-            while len(batch) < self._max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
             await self._commit(batch)
-            if stop:
-                return
 
     def register(self, item_type: type, apply: BatchFunction[Any, Any]) -> None:
         """Route items of ``item_type`` to ``apply`` (for a writer built without one)."""

@@ -6,6 +6,10 @@ single writer spends a large share of its time copying pages back into the datab
 checkpoints as a safety net, far later, and a background thread with its own connection runs
 PASSIVE checkpoints every few commits. sqlite3 releases the GIL while it checkpoints, so the copy
 runs on the other core while the writer goes on with the next batch.
+
+Small batches commit hundreds of times a second, and each checkpoint copies the same hot
+pages (the ends of the tables and indexes) and syncs the file twice: so checkpoints also wait
+for a minimum interval, which bounds their cost by time rather than by commits.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
 # The writer's own autocheckpoint, in pages: only reached if the background thread falls behind.
 WRITER_AUTOCHECKPOINT_PAGES = 20_000
 CHECKPOINT_EVERY = 4  # commits between background checkpoints
+CHECKPOINT_MIN_INTERVAL = 0.1  # seconds, at least, between two background checkpoints
 
 
 class Checkpointer:
@@ -28,9 +34,13 @@ class Checkpointer:
     waits for readers or writers: it copies what it can and the next run copies the rest.
     """
 
-    def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
+    def __init__(
+        self, path: str, *, busy_timeout_ms: int, min_interval: float = CHECKPOINT_MIN_INTERVAL
+    ) -> None:
         self._path = path
         self._commits = 0
+        self._min_interval = min_interval
+        self._asked_at = -min_interval  # monotonic time of the last request
         self._busy_timeout_ms = busy_timeout_ms
         self._wanted = threading.Event()
         self._stopping = False
@@ -39,10 +49,16 @@ class Checkpointer:
         self._thread.start()
 
     def nudge(self) -> None:
-        """After a commit: every CHECKPOINT_EVERY commits, ask for a checkpoint (a batch commit
-        writes hundreds of pages; SQLite's own default checkpoints every 1,000)."""
+        """After a commit: every CHECKPOINT_EVERY commits, and no sooner than ``min_interval``
+        after the last time, ask for a checkpoint (a big batch commit writes hundreds of pages;
+        SQLite's own default checkpoints every 1,000)."""
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0:
+        if self._commits < CHECKPOINT_EVERY:
+            return
+        now = time.monotonic()
+        if now - self._asked_at >= self._min_interval:
+            self._commits = 0
+            self._asked_at = now
             self._wanted.set()
 
     def stop(self) -> None:

@@ -45,6 +45,8 @@ class Database:
         self._batch_conn: Connection | None = None
         self._batch_thread: ThreadPoolExecutor | None = None
         self._checkpointer: Checkpointer | None = None
+        self._read_engine: Engine | None = None
+        self._read_thread: ThreadPoolExecutor | None = None
 
     @property
     def dialect(self) -> str:
@@ -62,6 +64,41 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    async def run_read(self, read: Callable[[Connection], R]) -> R:
+        """Run ``read(connection)``, blocking SQLAlchemy code, inside one read transaction.
+
+        For interactive reads of several statements (a /points summary): through the async
+        engine each statement costs several hops to aiosqlite's thread and back, each waiting
+        for a turn of a busy event loop. On a SQLite file the whole function runs in one
+        reader thread on a plain pysqlite connection instead (one hop); elsewhere through
+        ``run_sync``.
+        """
+        if self.is_sqlite and self._file_path() is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._reader_thread(), self._run_read_sqlite, read)
+        async with self.read() as conn:
+            return await conn.run_sync(read)
+
+    def _run_read_sqlite(self, read: Callable[[Connection], R]) -> R:
+        # Runs in the reader thread only; its engine's pool keeps the connection open.
+        if self._read_engine is None:
+            self._read_engine = create_engine(self._sync_url(), pool_size=1, max_overflow=0)
+            _configure_sqlite(self._read_engine)
+        with self._read_engine.connect() as conn, conn.begin():
+            return read(conn)
+
+    def _reader_thread(self) -> ThreadPoolExecutor:
+        if self._read_thread is None:
+            self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studyhall-reader")
+        return self._read_thread
+
+    def _sync_url(self) -> Any:
+        return make_url(self.url.replace("+aiosqlite", "", 1))
+
+    def _file_path(self) -> str | None:
+        database = make_url(self.url).database
+        return database if database and database != ":memory:" else None
 
     async def run_batch(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
         """Run ``apply(connection, items)`` inside one write transaction, synchronously.
@@ -100,7 +137,7 @@ class Database:
         return result
 
     def _open_batch_connection(self) -> None:
-        url = make_url(self.url.replace("+aiosqlite", "", 1))
+        url = self._sync_url()
         self._batch_engine = create_engine(url, pool_size=1, max_overflow=0)
         _configure_sqlite(self._batch_engine)
         self._batch_conn = self._batch_engine.connect().execution_options(**{_WRITE: True})
@@ -122,12 +159,21 @@ class Database:
             self._batch_engine.dispose()
             self._batch_engine = None
 
+    def _close_read_engine(self) -> None:
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
+
     def _writer_thread(self) -> ThreadPoolExecutor:
         if self._batch_thread is None:
             self._batch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studyhall-writer")
         return self._batch_thread
 
     async def dispose(self) -> None:
+        if self._read_thread is not None:
+            reader, self._read_thread = self._read_thread, None
+            await asyncio.get_running_loop().run_in_executor(reader, self._close_read_engine)
+            reader.shutdown(wait=True)
         if self._batch_thread is not None:
             thread, self._batch_thread = self._batch_thread, None
             await asyncio.get_running_loop().run_in_executor(thread, self._close_batch_connection)
