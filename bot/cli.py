@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--db", help="database URL (default from configuration)")
     migrate.set_defaults(run=_run_migrate)
 
-    run = commands.add_parser("run", help="run every configured adapter (Telegram, Discord) until stopped")
+    run = commands.add_parser(
+        "run", help="run every configured adapter (Telegram, Discord, WeChat) until stopped"
+    )
     run.add_argument("--db", help="database URL (default from configuration)")
     run.add_argument("--community", help="community name (default from configuration)")
     run.set_defaults(run=_run_adapters)
@@ -68,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         "--client-id", help="the application id (default: read from DISCORD_TOKEN)", default=None
     )
     invite.set_defaults(run=_run_discord_invite_url)
+
+    wechat = commands.add_parser("wechat", help="WeChat Official Account setup: the menu")
+    wechat_commands = wechat.add_subparsers(dest="wechat_command", required=True)
+    menu = wechat_commands.add_parser(
+        "menu", help="publish the default menu (built from the commands) to the Official Account"
+    )
+    menu.add_argument("--print", dest="print_only", action="store_true", help="print it; publish nothing")
+    menu.set_defaults(run=_run_wechat_menu)
 
     jobs = commands.add_parser(
         "jobs", help="the scheduled jobs: list them, run one now, or run the scheduler"
@@ -162,6 +172,42 @@ def _run_discord_invite_url(config: Config, args: argparse.Namespace) -> int:
     print("  Attach Files, Read Message History, Manage Roles (paid roles).")
     print(f"In the Developer Portal → Bot, turn on: {', '.join(PRIVILEGED_INTENTS)}.")
     print("Then put the bot's role above every paid role (Server Settings → Roles).")
+    return 0
+
+
+def _run_wechat_menu(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.adapters.wechat.api import WeChatApi, WeChatApiError
+    from bot.adapters.wechat.menu import default_menu
+    from bot.handlers import build_router
+
+    menu = default_menu(build_router())
+    if args.print_only:
+        print(json.dumps(menu, ensure_ascii=False, indent=2))
+        return 0
+    settings = config.adapter_settings.get("wechat")
+    if not settings:
+        print("studyhall: set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_TOKEN first", file=sys.stderr)
+        return 2
+    configure_logging(
+        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
+    )
+    secret = settings["app_secret"]
+    api = WeChatApi(
+        str(settings["app_id"]),
+        secret.reveal() if isinstance(secret, Secret) else secret,
+        str(settings.get("api_base") or "") or None,
+    )
+    try:
+        asyncio.run(api.create_menu(menu))
+    except WeChatApiError as error:
+        print(f"studyhall: WeChat refused the menu: {error}", file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    items = sum(len(group["sub_button"]) for group in menu["button"])
+    print(f"studyhall: menu published: {len(menu['button'])} groups, {items} commands")
     return 0
 
 

@@ -88,7 +88,12 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
             SettingSpec("WECHAT_APP_SECRET", "wechat", "app_secret", secret=True),
             SettingSpec("WECHAT_TOKEN", "wechat", "token", secret=True),
         ),
-        (SettingSpec("WECHAT_AES_KEY", "wechat", "aes_key", secret=True),),
+        (
+            SettingSpec("WECHAT_AES_KEY", "wechat", "aes_key", secret=True),
+            SettingSpec("WECHAT_API_BASE", "wechat", "api_base"),
+            SettingSpec("WECHAT_PATH", "wechat", "path"),
+            SettingSpec("WECHAT_QR_DAYS", "wechat", "qr_days"),
+        ),
     ),
 }
 
@@ -241,6 +246,7 @@ def load_config(
             values[spec.key] = Secret(value) if spec.secret else value
         adapter_settings[adapter] = values
     _check_discord(adapter_settings.get("discord", {}))
+    _check_wechat(adapter_settings.get("wechat", {}))
 
     payment_settings: dict[str, dict[str, str | Secret]] = {}
     for provider, (required, optional) in PAYMENT_SETTINGS.items():
@@ -320,6 +326,36 @@ def _check_discord(settings: Mapping[str, str | Secret]) -> None:
     if flag not in ("1", "0", "true", "false", "yes", "no"):
         spec = ADAPTER_SETTINGS["discord"][1][1]
         raise ConfigError(f"{spec.label} is {flag!r}; expected true or false")
+
+
+def _check_wechat(settings: Mapping[str, str | Secret]) -> None:
+    if not settings:
+        return
+    specs = {spec.key: spec for spec in (*ADAPTER_SETTINGS["wechat"][0], *ADAPTER_SETTINGS["wechat"][1])}
+    aes_key = settings.get("aes_key")
+    if isinstance(aes_key, Secret) and (
+        len(aes_key.reveal()) != 43 or not aes_key.reveal().replace("+", "").replace("/", "").isalnum()
+    ):
+        raise ConfigError(
+            f"{specs['aes_key'].label} must be the 43-character EncodingAESKey from the WeChat console"
+        )
+    token = settings.get("token")
+    if isinstance(token, Secret) and not (3 <= len(token.reveal()) <= 32 and token.reveal().isalnum()):
+        raise ConfigError(
+            f"{specs['token'].label} must be 3 to 32 letters or digits, as set in the WeChat console"
+        )
+    path = str(settings.get("path") or "/wechat")
+    if not path.startswith("/"):
+        raise ConfigError(f"{specs['path'].label} is {path!r}; expected a path such as /wechat")
+    days = str(settings.get("qr_days") or "")
+    if days and not (days.isdigit() and 1 <= int(days) <= 30):
+        raise ConfigError(
+            f"{specs['qr_days'].label} is {days!r}; expected 1 to 30 (days a temporary QR code lasts), "
+            "or leave it unset for permanent codes"
+        )
+    base = str(settings.get("api_base") or "")
+    if base and not base.startswith(("http://", "https://")):
+        raise ConfigError(f"{specs['api_base'].label} is {base!r}; expected an http(s) URL")
 
 
 def _check_database_url(url: str) -> None:

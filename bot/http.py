@@ -1,5 +1,5 @@
-"""The project's one HTTP app (aiohttp): every webhook — Telegram today; payments and WeChat
-as they land — is a route on it. It listens on STUDYHALL_HTTP_HOST:STUDYHALL_HTTP_PORT; put a
+"""The project's one HTTP app (aiohttp): every webhook — Telegram, Stripe and the WeChat
+callback — is a route on it. It listens on STUDYHALL_HTTP_HOST:STUDYHALL_HTTP_PORT; put a
 TLS-terminating proxy in front of it."""
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ class HttpServer:
 
     def add_post(self, path: str, handler: web.Handler) -> None:
         self.app.router.add_post(path, handler)
+
+    def add_get(self, path: str, handler: web.Handler) -> None:
+        self.app.router.add_get(path, handler, allow_head=False)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -16,7 +16,7 @@ from bot.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
-NETWORK_ADAPTERS = ("telegram", "discord")  # WeChat joins when its adapter lands
+NETWORK_ADAPTERS = ("telegram", "discord", "wechat")
 
 
 class RunningAdapter(Protocol):
@@ -27,9 +27,14 @@ async def run(config: Config) -> int:
     wanted = [name for name in config.adapters if name in NETWORK_ADAPTERS]
     if not wanted:
         log.error("no network adapter configured")
-        print("studyhall: no adapter to run; set TELEGRAM_TOKEN or DISCORD_TOKEN (see README, Configuration)")
+        print(
+            "studyhall: no adapter to run; set TELEGRAM_TOKEN, DISCORD_TOKEN or the WECHAT_ settings"
+            " (see README, Configuration)"
+        )
         return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll otherwise
+    # requests (wechatpy) logs each URL at DEBUG, and WeChat's carry the access token.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     app = await App.open(config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,4 +114,10 @@ async def _start(name: str, app: App, config: Config, http: HttpServer) -> Runni
         discord_adapter = DiscordAdapter(app, config.adapter_settings["discord"])
         await discord_adapter.start()
         return discord_adapter
+    if name == "wechat":
+        from bot.adapters.wechat.adapter import WeChatAdapter
+
+        wechat = WeChatAdapter(app, config.adapter_settings["wechat"])
+        wechat.install(http)
+        return wechat
     raise ValueError(f"unknown adapter {name}")

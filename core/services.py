@@ -15,6 +15,7 @@ from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
 from core.clock import Clock
+from core.delivery.service import DeliveryService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
@@ -52,6 +53,7 @@ class Services:
     referrals: ReferralService
     commissions: CommissionService
     qa: QAService
+    delivery: DeliveryService
     analytics: AnalyticsService
     privacy: PrivacyService
     pushes: PushService
@@ -97,6 +99,7 @@ class Services:
                 db, clock, members, catalog, plans, settings, referrals, orders, notices
             ),
             qa=QAService(db, clock, members, points, settings, notices),
+            delivery=DeliveryService(db, clock),
             analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),
             pushes=PushService(db, clock, members, settings, analytics),

@@ -221,6 +221,47 @@ def test_discord_invite_url_needs_an_application_id(tmp_path: Path) -> None:
     assert given.returncode == 0 and "client_id=42&" in given.stdout
 
 
+async def test_wechat_menu_publishes_the_default_menu(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.wechat_peer import APP_ID, APP_SECRET, TOKEN, FakeWeChat, running_wechat
+
+    fake = FakeWeChat()
+    async with running_wechat(fake) as base:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDYHALL_", "WECHAT_"))}
+        env.update(
+            STUDYHALL_DATA_DIR=str(tmp_path / "data"),
+            WECHAT_APP_ID=APP_ID,
+            WECHAT_APP_SECRET=APP_SECRET,
+            WECHAT_TOKEN=TOKEN,
+            WECHAT_API_BASE=base,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "wechat",
+            "menu",
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert "menu published: 3 groups" in out.decode()
+    [menu] = [body for _, path, _, body in fake.calls if path.endswith("menu/create")]
+    assert [group["name"] for group in menu["button"]] == ["学习", "积分", "更多"]
+    assert APP_SECRET not in out.decode() + err.decode()
+
+
+def test_wechat_menu_print_and_missing_settings(tmp_path: Path) -> None:
+    printed = studyhall(["wechat", "menu", "--print"], tmp_path)
+    assert printed.returncode == 0 and '"key": "cmd:/checkin"' in printed.stdout
+    refused = studyhall(["wechat", "menu"], tmp_path)
+    assert refused.returncode == 2 and "WECHAT_APP_ID" in refused.stderr
+
+
 def test_jobs_list_and_run_one(db_url: str, tmp_path: Path) -> None:
     listed = studyhall(["jobs", "--db", db_url, "list"], tmp_path)
     assert listed.returncode == 0, listed.stderr

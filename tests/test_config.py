@@ -275,6 +275,10 @@ def test_token_is_not_in_an_error_about_another_setting() -> None:
     assert TELEGRAM_TOKEN not in str(error.value)
 
 
+WECHAT_TOKEN = "wxToken8"
+WECHAT_AES_KEY = "wxAesKey7aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # an EncodingAESKey is 43 characters
+
+
 def _full_env() -> dict[str, str]:
     return {
         "STUDYHALL_DATABASE_URL": PG_URL,
@@ -284,15 +288,15 @@ def _full_env() -> dict[str, str]:
         "TELEGRAM_WEBHOOK_URL": "https://example.test/tg",
         "WECHAT_APP_ID": "wx-public-id",
         "WECHAT_APP_SECRET": "wx-app-secret-9",
-        "WECHAT_TOKEN": "wx-token-8",
-        "WECHAT_AES_KEY": "wx-aes-key-7",
+        "WECHAT_TOKEN": WECHAT_TOKEN,
+        "WECHAT_AES_KEY": WECHAT_AES_KEY,
     }
 
 
 def test_secret_values_lists_every_secret_and_nothing_else() -> None:
     config = load_config(env=_full_env())
     assert sorted(config.secret_values()) == sorted(
-        [DB_PASSWORD, TELEGRAM_TOKEN, WEBHOOK_SECRET, "wx-app-secret-9", "wx-token-8", "wx-aes-key-7"]
+        [DB_PASSWORD, TELEGRAM_TOKEN, WEBHOOK_SECRET, "wx-app-secret-9", WECHAT_TOKEN, WECHAT_AES_KEY]
     )
 
 
@@ -316,7 +320,7 @@ def test_secret_prints_as_stars() -> None:
 
 def test_adapter_secrets_are_not_in_repr_of_config() -> None:
     text = repr(load_config(env=_full_env()))
-    for value in (TELEGRAM_TOKEN, WEBHOOK_SECRET, "wx-app-secret-9", "wx-token-8", "wx-aes-key-7"):
+    for value in (TELEGRAM_TOKEN, WEBHOOK_SECRET, "wx-app-secret-9", WECHAT_TOKEN, WECHAT_AES_KEY):
         assert value not in text
     assert "wx-public-id" in text  # public settings still show, to help debugging
 

@@ -185,6 +185,23 @@ async def test_creators_export_the_members(app: App, world: World) -> None:
         await app.services.privacy.export_members(world.community, world.ana)
 
 
+async def test_forget_deletes_what_delivery_kept_about_the_members_accounts(app: App, world: World) -> None:
+    from core.delivery.service import Option, SkipReason
+
+    delivery = app.services.delivery
+    await delivery.contact("console", "ana")
+    await delivery.set_options("console", "ana", [Option("cmd:/help")])
+    await delivery.skipped("console", "ana", world.ana.id, SkipReason.QUOTA_USED, "a note for Ana")
+    await delivery.contact("console", "ben")
+    exported = json.dumps(await app.services.privacy.export(world.ana))
+    assert "a note for Ana" in exported
+    await app.services.privacy.forget(world.community, world.ana)
+    assert await delivery.claim_send("console", "ana") is SkipReason.NO_CONTACT
+    assert await delivery.options("console", "ana") == []
+    assert await delivery.latest_skipped("console") == []
+    assert await delivery.claim_send("console", "ben") is None  # others' windows stay
+
+
 async def test_of_two_subscriptions_to_one_plan_the_longer_stays(
     app: App, world: World, clock: ManualClock
 ) -> None:

@@ -31,7 +31,11 @@ ROOT = Path(__file__).parent.parent
 
 
 def _environment(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_", "STUDYHALL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "DISCORD_", "WECHAT_", "STUDYHALL_"))
+    }
     env.update(STUDYHALL_DATABASE_URL=db_url, STUDYHALL_DATA_DIR=str(tmp_path / "data"), **extra)
     return env
 
@@ -46,7 +50,9 @@ def test_run_without_an_adapter_says_what_to_set(db_url: str, tmp_path: Path) ->
         cwd=ROOT,
     )
     assert result.returncode == 2
-    assert "TELEGRAM_TOKEN" in result.stdout and "DISCORD_TOKEN" in result.stdout
+    assert (
+        "TELEGRAM_TOKEN" in result.stdout and "DISCORD_TOKEN" in result.stdout and "WECHAT_" in result.stdout
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -121,3 +127,62 @@ async def test_discord_logs_in_and_keeps_its_gateway_in_the_background(
     assert "discord" in app.services.paid_chats.ports
     await adapter.stop()
     assert calls[-1] == "close"
+
+
+async def test_run_serves_the_wechat_callback_until_sigterm(db_url: str, tmp_path: Path) -> None:
+    from tests.telegram_peer import free_port
+    from tests.wechat_peer import (
+        AES_KEY,
+        APP_ID,
+        APP_SECRET,
+        FakeWeChat,
+        open_reply,
+        post,
+        running_wechat,
+        safe_request,
+        text_xml,
+    )
+    from tests.wechat_peer import (
+        TOKEN as WECHAT_TOKEN,
+    )
+
+    fake = FakeWeChat()
+    port = free_port()
+    async with running_wechat(fake) as api_base:
+        env = _environment(
+            db_url,
+            tmp_path,
+            WECHAT_APP_ID=APP_ID,
+            WECHAT_APP_SECRET=APP_SECRET,
+            WECHAT_TOKEN=WECHAT_TOKEN,
+            WECHAT_AES_KEY=AES_KEY,
+            WECHAT_API_BASE=api_base,
+            STUDYHALL_HTTP_PORT=str(port),
+            STUDYHALL_LOG_LEVEL="DEBUG",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            RUN,
+            "run",
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert process.stdout is not None
+            assert (await process.stdout.readline()).decode().strip() == "studyhall: wechat adapter running"
+            assert (await process.stdout.readline()).decode().startswith("studyhall: http on")
+            signed = safe_request(text_xml("oOmarOpenid0000000000000042", "帮助", 9001))
+            status, body = await post(f"http://127.0.0.1:{port}", signed)
+            assert status == 200
+            assert "你在这里可以使用的命令" in open_reply(body, signed)["Content"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    assert "studyhall: stopped" in out.decode()
+    log = (tmp_path / "data" / "studyhall.log").read_text()
+    for secret in (APP_SECRET, WECHAT_TOKEN, AES_KEY):
+        assert secret not in out.decode() + err.decode() + log

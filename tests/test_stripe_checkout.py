@@ -59,6 +59,30 @@ async def test_an_order_in_usd_gets_a_checkout_session_carrying_its_id(
     assert headers["Authorization"] == "Bearer sk_test_123"
 
 
+async def test_an_order_in_cny_also_offers_wechat_pay_and_alipay(
+    app: App, shop: Shop, provider: StripeProvider, stripe_api: tuple[FakeStripe, str]
+) -> None:
+    fake, _ = stripe_api
+    catalog = app.services.catalog
+    course = await catalog.add_course(shop.community, shop.mei, "zh101", Money("CNY", 9900), "数据分析入门")
+    order = await app.services.orders.order_course(shop.community, shop.ana, course)
+    checkout = await provider.start(order)
+    assert checkout.url is not None
+    [(_, _, form, _)] = fake.calls
+    assert form["line_items[0][price_data][currency]"] == "cny"
+    assert [form[f"payment_method_types[{i}]"] for i in range(3)] == ["card", "alipay", "wechat_pay"]
+    assert form["payment_method_options[wechat_pay][client]"] == "web"
+
+
+async def test_an_order_in_usd_is_paid_by_the_methods_the_dashboard_enables(
+    app: App, shop: Shop, provider: StripeProvider, stripe_api: tuple[FakeStripe, str]
+) -> None:
+    fake, _ = stripe_api
+    await provider.start(await app.services.orders.order_course(shop.community, shop.ana, shop.course))
+    [(_, _, form, _)] = fake.calls
+    assert not any(key.startswith("payment_method") for key in form)
+
+
 async def test_stars_prices_are_not_for_stripe(provider: StripeProvider) -> None:
     assert provider.accepts("USD") and provider.accepts("CNY") and not provider.accepts("XTR")
 

@@ -10,12 +10,15 @@ from core.errors import InvalidInput
 from core.i18n import Msg, msg
 from core.referrals.commissions import Balance, parse_percent, percent_text
 from core.referrals.service import PAYLOAD_PREFIX
-from core.replies import File, Reply, ReplyBuilder
+from core.replies import File, Link, Reply, ReplyBuilder
 
 router = Router()
 
 RATE_USAGE = "/commission set CODE|all PERCENT [LEVEL2_PERCENT] · /commission list"
 PAYOUTS_USAGE = "/payouts · /payouts csv · /payouts pay @member REFERENCE…"
+# A link the WeChat adapter turns into a QR code that follows the Official Account with
+# this scene (``qr:ref_CODE``); WeChat has no start links.
+QR_PREFIX = "qr:"
 
 
 def invite_link(ctx: Context, code: str) -> str:
@@ -24,6 +27,14 @@ def invite_link(ctx: Context, code: str) -> str:
     if ctx.event.platform == "telegram" and ctx.bot_username:
         return f"https://t.me/{ctx.bot_username}?start={payload}"
     return f"/start {payload}"
+
+
+def invite_qr(ctx: Context, code: str) -> Link | None:
+    """On WeChat, the member's invitation as a QR code (scanning it follows the Official
+    Account with their code as the scene); elsewhere None."""
+    if ctx.event.platform != "wechat":
+        return None
+    return Link(msg("Your invitation QR code"), f"{QR_PREFIX}{PAYLOAD_PREFIX}{code}")
 
 
 @router.command(
@@ -51,6 +62,10 @@ async def ref(ctx: Context) -> Reply:
     )
     for balance in balances:
         builder.line().text(_earned_line(balance))
+    qr = invite_qr(ctx, stats.code)
+    if qr is not None:
+        builder.line().text(msg("Share the QR code below: whoever scans it and follows is your invitee."))
+        builder.segments.append(qr)
     return builder.build()
 
 

@@ -26,6 +26,11 @@ NAME = "stripe"
 MIN_OPEN, MAX_OPEN = timedelta(minutes=31), timedelta(hours=23, minutes=59)  # Stripe's bounds, inside
 MAX_LISTED = 1_000  # sessions one reconciliation looks at
 RECURRING = {"month": ("month", 1), "quarter": ("month", 3), "year": ("year", 1)}
+# One-off payments in these currencies also offer WeChat Pay and Alipay on the Checkout page
+# (WeChat Pay's "web" client shows a QR code the buyer scans in WeChat). Both are for one-off
+# payments only: a subscription is paid by card.
+WALLET_CURRENCIES = frozenset({"CNY"})
+WALLET_METHODS = ("card", "alipay", "wechat_pay")
 
 
 class StripeProvider:
@@ -78,6 +83,9 @@ class StripeProvider:
             params.update(mode="subscription", subscription_data={"metadata": metadata})
         else:
             params.update(mode="payment", payment_intent_data={"metadata": {"order_id": str(order.id)}})
+            if order.amount.currency in WALLET_CURRENCIES:
+                params["payment_method_types"] = list(WALLET_METHODS)
+                params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
         params["line_items"] = [{"quantity": 1, "price_data": price_data}]
         session = await self._client.v1.checkout.sessions.create_async(
             params=params,  # type: ignore[arg-type]

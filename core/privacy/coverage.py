@@ -57,4 +57,8 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("push_campaigns", "created_by"): Handling(True, "keep", "keep"),  # a creator's pushes
     ("push_outbox", "member_id"): Handling(True, "delete", "repoint:campaign_id"),  # what was sent
     ("push_mutes", "member_id"): Handling(True, "delete", "repoint:community_id"),
+    ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
 }
+# Rows keyed by a platform account rather than a member (core/delivery: send windows, pending
+# options, skipped messages): forgetting a member deletes those of their accounts too.
+ACCOUNT_TABLES = ("delivery_windows", "pending_options", "delivery_skipped")

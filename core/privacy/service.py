@@ -30,7 +30,7 @@ from core.members.service import MemberService
 from core.members.tables import communities, identities, link_codes, members
 from core.orders.tables import orders
 from core.privacy import merge
-from core.privacy.coverage import MEMBER_COLUMNS
+from core.privacy.coverage import ACCOUNT_TABLES, MEMBER_COLUMNS
 from core.referrals.tables import commission_transfers, commissions
 from core.storage.database import Database
 from core.storage.metadata import load_all_tables
@@ -300,7 +300,14 @@ class PrivacyService:
         tables = load_all_tables().tables
         ids = await self._own_ids(member)
         now = self._clock.now()
+        accounts = [(i.platform, i.external_id) for m in ids for i in await self._members.identities_of(m)]
         async with self._db.write() as conn:
+            for table_name in ACCOUNT_TABLES:  # before the identities that name them go
+                table = tables[table_name]
+                for platform, external_id in accounts:
+                    await conn.execute(
+                        delete(table).where(table.c.platform == platform, table.c.external_id == external_id)
+                    )
             for (table_name, column_name), handling in MEMBER_COLUMNS.items():
                 table = tables[table_name]
                 if handling.forget == "delete":

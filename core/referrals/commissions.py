@@ -91,9 +91,7 @@ def parse_percent(text: str) -> int:
     """``12.5``, ``12.5%`` or ``12,5`` → 1250 basis points (0 to 100%)."""
     match = _PERCENT.match(text.strip())
     if match is None:
-        raise InvalidInput(
-            msg("A commission is a percentage like 10 or 12.5, not {value}.", value=text[:20])
-        )
+        raise InvalidInput(msg("A commission is a percentage like 10 or 12.5, not {value}.", value=text[:20]))
     whole, part = match.group(1), (match.group(2) or "").ljust(2, "0")
     bp = int(whole) * 100 + int(part)
     if bp > 10_000:

@@ -20,6 +20,7 @@ def load_all_tables() -> MetaData:
     import core.analytics.tables
     import core.audit.tables
     import core.catalog.tables
+    import core.delivery.tables
     import core.ledger.tables
     import core.members.tables
     import core.orders.tables

@@ -1,0 +1,1 @@
+"""The WeChat Official Account adapter (wechatpy): see adapter.py."""

@@ -1,0 +1,139 @@
+"""The WeChat API calls studyhall makes, on wechatpy's WeChatClient, off the event loop.
+
+WeChatClient is synchronous (requests): every call runs in a small thread pool of its own so
+the event loop never blocks and a slow WeChat cannot take the default executor's threads.
+``api_base`` points every call — the access token included, which wechatpy itself fetches
+from a fixed address — at WeChat or at a proxy or a local fake (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+SHOW_QR_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"  # not under the API base at WeChat
+TIMEOUT_SECONDS = 10.0
+THREADS = 8
+# Errors that mean "this follower cannot get it now" rather than "WeChat is broken".
+REFUSALS = {
+    43004: "unfollowed",  # require subscribe
+    40003: "unknown_openid",
+    45015: "window_closed",  # response out of time limit
+    45047: "quota_used",  # out of response count limit
+    45009: "daily_quota",  # API daily quota reached
+}
+
+
+class WeChatApiError(Exception):
+    """A WeChat API call failed: ``code`` is WeChat's errcode (None: no answer or HTTP error)."""
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(f"WeChat API error {code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def refusal(self) -> str | None:
+        """Why WeChat would not deliver to this follower, when that is what it said."""
+        return REFUSALS.get(self.code) if self.code is not None else None
+
+
+class _Client(WeChatClient):  # type: ignore[misc]
+    """WeChatClient with every address under ``api_base``, fetching its access token once
+    for concurrent callers (the token endpoint has a daily quota of 2,000)."""
+
+    def __init__(self, app_id: str, secret: str, api_base: str) -> None:
+        super().__init__(app_id, secret, timeout=TIMEOUT_SECONDS)
+        self.API_BASE_URL = api_base
+        self._token_lock = threading.Lock()
+
+    @property
+    def access_token(self) -> str:
+        # Checked and, when missing or expiring, fetched by one thread at a time: the others
+        # then find it fresh. (A token WeChat rejects is fetched again directly, unlocked.)
+        with self._token_lock:
+            return str(super().access_token)
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        return self._fetch_access_token(
+            url=f"{self.API_BASE_URL}token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
+
+
+class WeChatApi:
+    def __init__(self, app_id: str, secret: str, api_base: str | None = None) -> None:
+        base = (api_base or DEFAULT_API_BASE).rstrip("/") + "/"
+        self.api_base = base
+        self.show_qr_url = SHOW_QR_URL if api_base is None else f"{base}showqrcode"
+        self._client = _Client(app_id, secret, base)
+        self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="wechat-api")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except WeChatClientException as error:
+            # Its text names the errcode and errmsg only; the request (with the access token
+            # in its URL) is never logged.
+            raise WeChatApiError(error.errcode, str(error.errmsg)) from None
+        except requests.RequestException as error:
+            raise WeChatApiError(None, f"{what}: {type(error).__name__}") from None
+
+    async def send_text(self, openid: str, text: str) -> None:
+        """A customer-service text message."""
+        await self._call("send_text", self._client.message.send_text, openid, text)
+
+    async def send_image(self, openid: str, png: bytes) -> None:
+        """Upload ``png`` as temporary media, then send it as a customer-service image."""
+        media_id = await self.upload_image(png)
+        await self.send_image_media(openid, media_id)
+
+    async def upload_image(self, png: bytes) -> str:
+        result = await self._call(
+            "upload", self._client.media.upload, "image", ("image.png", io.BytesIO(png), "image/png")
+        )
+        return str(result["media_id"])
+
+    async def send_image_media(self, openid: str, media_id: str) -> None:
+        await self._call("send_image", self._client.message.send_image, openid, media_id)
+
+    async def create_qr(self, scene: str, expire_seconds: int | None = None) -> str:
+        """A QR code carrying ``scene`` (permanent, or temporary for ``expire_seconds``); its ticket."""
+        data: dict[str, Any] = {"action_info": {"scene": {"scene_str": scene}}}
+        if expire_seconds:
+            data.update(action_name="QR_STR_SCENE", expire_seconds=expire_seconds)
+        else:
+            data["action_name"] = "QR_LIMIT_STR_SCENE"
+        result = await self._call("qrcode", self._client.qrcode.create, data)
+        return str(result["ticket"])
+
+    def qr_url(self, ticket: str) -> str:
+        return requests.Request("GET", self.show_qr_url, params={"ticket": ticket}).prepare().url or ""
+
+    async def qr_image(self, ticket: str) -> bytes:
+        """The QR code's image (showqrcode needs no access token)."""
+
+        def fetch() -> bytes:
+            response = requests.get(self.show_qr_url, params={"ticket": ticket}, timeout=TIMEOUT_SECONDS)
+            response.raise_for_status()
+            return response.content
+
+        return await self._call("showqrcode", fetch)
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        await self._call("menu", self._client.menu.create, menu)

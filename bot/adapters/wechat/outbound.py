@@ -1,0 +1,91 @@
+"""Replies → what an Official Account can send: text, images and referral QR codes.
+
+WeChat has no markup and no inline buttons. Text is plain (bold and code lose their style);
+buttons become numbered options under the text (``[1] 帮助``) that the follower answers with
+the bare number; a link button shows its address. Images go as images; a file cannot be sent
+to a follower, so its name and caption are said instead. A referral link (``qr:ref_CODE``,
+from ``/ref``) becomes a QR code image that follows the Official Account with that scene.
+Text longer than WeChat takes in one message is split on line boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.adapters.render import render_plain
+from bot.handlers.referrals import QR_PREFIX
+from core.delivery.service import Option
+from core.i18n import msg, render
+from core.replies import Image, Link, Reply
+
+MAX_TEXT_BYTES = 2000  # WeChat takes 2,048 bytes of text in a reply or customer-service message
+
+
+@dataclass(frozen=True)
+class WxText:
+    text: str
+
+
+@dataclass(frozen=True)
+class WxImage:
+    png: bytes
+
+
+@dataclass(frozen=True)
+class WxQr:
+    scene: str  # ref_CODE
+
+
+WxMessage = WxText | WxImage | WxQr
+
+
+@dataclass(frozen=True)
+class Rendered:
+    messages: tuple[WxMessage, ...]
+    options: tuple[Option, ...]  # what a bare number picks, when the reply had buttons
+
+
+def render_reply(reply: Reply, locale: str) -> Rendered:
+    qr = [s for s in reply.segments if isinstance(s, Link) and s.url.startswith(QR_PREFIX)]
+    images = [s for s in reply.segments if isinstance(s, Image)]
+    # Images go as images of their own: only a caption stays in the text.
+    segments = [s for s in reply.segments if s not in qr and not isinstance(s, Image)]
+    plain = render_plain(replace(reply, segments=tuple(segments)), locale)
+    captions = [render(image.caption, locale) for image in images if image.caption]
+    lines = [text for text in (plain.text, *captions) if text]
+    options: list[Option] = []
+    for number, (label, button) in enumerate(plain.buttons, start=1):
+        options.append(Option(button.data, button.url))
+        lines.append(f"[{number}] {label}: {button.url}" if button.url else f"[{number}] {label}")
+    if options:
+        lines.append(render(msg("Reply with a number to choose."), locale))
+    messages: list[WxMessage] = [WxText(chunk) for chunk in split_text("\n".join(lines))]
+    messages.extend(WxImage(image.png) for image in images)
+    messages.extend(WxQr(link.url[len(QR_PREFIX) :]) for link in qr if isinstance(link, Link))
+    return Rendered(tuple(messages), tuple(options))
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """``text`` in pieces of at most ``limit`` UTF-8 bytes, cut at line ends where possible."""
+    text = text.strip("\n")
+    if not text:
+        return []
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while len(line.encode()) > limit:  # one very long line: cut it by characters
+            cut = limit
+            while len(line[:cut].encode()) > limit:
+                cut -= 1
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces

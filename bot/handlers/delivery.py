@@ -1,0 +1,56 @@
+"""/undelivered (creators): messages a platform's send rules kept from members (WeChat's
+48-hour customer-service window), counted by reason, with the latest few."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.commands.context import Context
+from core.commands.params import Int
+from core.commands.router import CREATORS, Router
+from core.i18n import Msg, msg
+from core.replies import Reply, ReplyBuilder
+
+router = Router()
+
+PLATFORMS = ("wechat",)  # the platforms whose sends are budgeted
+LATEST = 5
+REASONS: dict[str, Msg] = {
+    "no_contact": msg("never wrote to the account"),
+    "window_closed": msg("48 hours passed since their last message"),
+    "quota_used": msg("messages allowed since their last message used up"),
+    "unfollowed": msg("unfollowed the account"),
+    "unknown_openid": msg("unknown follower"),
+    "daily_quota": msg("the account's daily quota was reached"),
+    "refused": msg("the platform refused it"),
+    "failed": msg("the platform could not be reached"),
+}
+
+
+@router.command(
+    "undelivered",
+    aliases=("未送达",),
+    roles=CREATORS,
+    help=msg("Messages WeChat's send rules kept from members, by reason (creators)"),
+    params=(Int("days", optional=True, minimum=1, maximum=90),),
+)
+async def undelivered(ctx: Context) -> Reply:
+    days = ctx.args["days"] or 7
+    since = ctx.services.clock.now() - timedelta(days=days)
+    delivery = ctx.services.delivery
+    builder = ReplyBuilder().bold(msg("Undelivered in the last {days} days:", days=days))
+    total = 0
+    for platform in PLATFORMS:
+        for reason, count in sorted((await delivery.skipped_since(platform, since)).items()):
+            total += count
+            builder.line().text(f"{platform} · ").text(REASONS.get(reason, reason)).text(f": {count}")
+        latest = [s for s in await delivery.latest_skipped(platform, LATEST) if s.created_at >= since]
+        if latest:
+            builder.line().text(msg("Latest:"))
+        for skipped in latest:
+            when = skipped.created_at.strftime("%Y-%m-%d %H:%M")
+            builder.line().text(f"{when} · ").text(REASONS.get(skipped.reason, skipped.reason))
+            builder.text(f" · {skipped.preview[:60]}")
+    if not total:
+        return Reply.text(msg("Every message was delivered in the last {days} days.", days=days))
+    return builder.build()

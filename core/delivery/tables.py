@@ -1,0 +1,57 @@
+"""Per-recipient send windows, messages that could not be sent, inbound deliveries already
+taken, and the numbered options a recipient may answer with a bare number."""
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+
+from core.storage.metadata import metadata
+from core.storage.types import BigId, UTCDateTime
+
+# What a platform lets the bot send to one account, from that account's last contacts. The
+# counters move by conditional UPDATEs, so processes sharing the database agree.
+delivery_windows = Table(
+    "delivery_windows",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("external_id", String(100), primary_key=True),
+    Column("message_at", UTCDateTime, nullable=True),  # the account's last message
+    Column("message_sent", Integer, nullable=False, server_default="0"),  # pushes since then
+    Column("interaction_at", UTCDateTime, nullable=True),  # last menu click, follow or scan
+    Column("interaction_sent", Integer, nullable=False, server_default="0"),
+    Column("paid_at", UTCDateTime, nullable=True),  # last payment
+)
+
+# A message the bot could not send, and why (never silently lost).
+delivery_skipped = Table(
+    "delivery_skipped",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("platform", String(20), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=True),
+    Column("reason", String(40), nullable=False),
+    Column("preview", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_delivery_skipped_platform_created", "platform", "created_at"),
+)
+
+# Inbound deliveries already taken (a message id, or a request nonce with its body's digest):
+# a retry or a replay finds its row and is not handled again, whichever process it reaches.
+inbound_seen = Table(
+    "inbound_seen",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_inbound_seen_seen_at", "seen_at"),
+)
+
+# The buttons of the last reply an account got, where buttons are numbered options (JSON).
+pending_options = Table(
+    "pending_options",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("external_id", String(100), primary_key=True),
+    Column("options", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
