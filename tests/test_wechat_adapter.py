@@ -521,3 +521,19 @@ async def test_a_long_answer_goes_passively_then_by_customer_service(plain: Serv
     rest = plain.fake.texts(ANA)
     assert rest and "/whoami" in rest[-1]
     assert all(len(text.encode()) <= 2000 for text in [first, *rest])
+
+
+async def test_the_push_channel_shares_the_followers_window(
+    plain: Server, app: App, clock: ManualClock
+) -> None:
+    from core.pushes.delivery import Unreachable
+
+    assert app.services.pushes.channels["wechat"] is plain.adapter
+    await plain.say(ANA, "积分")
+    for n in range(5):
+        assert await plain.adapter.push(ANA, Reply.text(f"push {n}"), "zh_CN", f"push:1:{n}") == ""
+    assert plain.fake.texts(ANA)[-5:] == [f"push {n}" for n in range(5)]
+    with pytest.raises(Unreachable) as closed:  # 5 after a message: the sixth waits for the next
+        await plain.adapter.push(ANA, Reply.text("push 5"), "zh_CN", "push:1:5")
+    assert closed.value.reason == "wechat_window"
+    assert plain.fake.texts(ANA)[-1] == "push 4"

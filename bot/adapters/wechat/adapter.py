@@ -60,6 +60,7 @@ from core.delivery.service import DeliveryService, SkipReason
 from core.events import Event, EventKind
 from core.i18n import msg, render
 from core.orders.models import Order
+from core.pushes.delivery import PACES, Unreachable
 from core.replies import Reply
 from core.storage.state import get_state, set_state
 
@@ -101,6 +102,8 @@ def _reveal(value: str | Secret | None) -> str | None:
 
 
 class WeChatAdapter:
+    pace = PACES[PLATFORM]  # for pushes (core/pushes); the 48-hour window is checked per send
+
     def __init__(
         self,
         app: App,
@@ -129,6 +132,7 @@ class WeChatAdapter:
         self._forgot_at = 0.0
         app.register_sender(self.deliver)
         app.services.orders.on_fulfilled(self._on_paid)
+        app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
 
     @property
     def delivery(self) -> DeliveryService:
@@ -327,6 +331,22 @@ class WeChatAdapter:
         messages = await self._rendered(openid, render_reply(outgoing.reply, outgoing.locale))
         member_id = outgoing.member.id if outgoing.member is not None else await self._member_id(openid)
         return await self._push(openid, member_id, _merge_texts(list(messages)))
+
+    async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
+        """The push channel (core/pushes): customer-service messages to ``account``, each
+        taking its allowance of the follower's window (core/delivery) first, so pushes and
+        notes share one budget. Outside the window → Unreachable (the push records the skip).
+        WeChat takes no idempotency key and returns no message id."""
+        rendered = await self._rendered(account, render_reply(reply, locale))
+        for message in _merge_texts(list(rendered)):
+            reason = await self.delivery.claim_send(PLATFORM, account)
+            if reason is not None:
+                raise Unreachable("wechat_window")
+            try:
+                await self._send_one(account, message)
+            except WeChatApiError as error:
+                raise Unreachable(str(error.refusal or SkipReason.FAILED)) from error
+        return ""
 
     async def _push(self, openid: str, member_id: int | None, messages: list[WxMessage]) -> bool:
         sent_all = True
