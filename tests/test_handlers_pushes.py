@@ -154,3 +154,10 @@ async def test_the_welcome_sequence_through_the_console(console: ConsoleDriver) 
     assert (await console(":clock +1d"))[1:] == []
     assert (await console(":as Ana", "/mute", ":as Mei", ":clock +1d"))[4:] == []  # Ana muted
     assert await console("/push auto welcome1 default") == ["bot> welcome1 uses its default text again."]
+
+
+async def test_a_push_is_prepared_in_private_not_in_a_group(app: App, console: ConsoleDriver) -> None:
+    await console(":as Mei creator", ":in lounge")
+    before = await snapshot(app.db)
+    assert await console("/push all Hello everyone") == ["bot> Use /push in a private chat with the bot."]
+    assert await snapshot(app.db) == before

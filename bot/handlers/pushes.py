@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from core.commands.context import Context
 from core.commands.params import Rest, Word
-from core.commands.router import CREATORS, Router
+from core.commands.router import CREATORS, PRIVATE_ONLY, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
 from core.pushes.schedule import parse_send_time
@@ -55,6 +55,7 @@ AUTOMATION_NAMES: dict[str, Msg] = {
     "push",
     aliases=("推送",),
     roles=CREATORS,
+    chats=PRIVATE_ONLY,  # the preview names segments and counts: not for the whole group
     help=msg("Send a message to a segment of members, with a preview first (creators)"),
     params=(Word("segment", max_length=60), Rest("text", optional=True, max_length=2 * MAX_TEXT + 100)),
 )
