@@ -298,3 +298,27 @@ async def test_a_bundle_grants_its_courses_and_a_full_refund_takes_back_only_tho
     await orders.refund(shop.community, shop.mei, order.id, None)
     assert await catalog.enrollment(shop.ana, ml) is None
     assert await catalog.enrollment(shop.ana, shop.course) is not None  # bought on its own
+
+
+async def test_a_renewal_reported_to_two_processes_at_once_is_kept_once(
+    app: App, second_app: App, shop: Shop
+) -> None:
+    from core.catalog.models import Product
+
+    product = Product("plan", 7, "monthly", "Monthly", Money("USD", 999), False, ())
+    kept = await asyncio.gather(
+        *(
+            process.services.orders.record_renewal(
+                shop.community.id,
+                shop.ana.id,
+                product,
+                provider="stripe",
+                provider_ref="in_9",
+                paid=Money("USD", 999),
+            )
+            for process in (app, second_app, app)
+        )
+    )
+    assert sum(order is not None for order in kept) == 1
+    [order] = [o for o in await app.services.orders.of_member(shop.ana) if o.provider_ref == "in_9"]
+    assert (order.status, order.amount, order.purchase_points) == (Status.FULFILLED, Money("USD", 999), 9)

@@ -200,13 +200,26 @@ async def test_a_plan_bought_with_stripe_renews_by_its_invoices_until_stripe_end
         return event(
             event_id,
             kind,
-            {"id": f"in_{event_id}", "subscription": "sub_1", "billing_reason": reason, "lines": lines},
+            {
+                "id": f"in_{event_id}",
+                "subscription": "sub_1",
+                "billing_reason": reason,
+                "lines": lines,
+                "amount_paid": 999,
+                "currency": "usd",
+            },
         )
 
     second_end = add_period(first.period_end, "month")
     assert await hook.post(invoice("evt_2", "invoice.paid", second_end)) == 200
     renewed = await subs.get(shop.ana, plan)
     assert renewed is not None and (renewed.status, renewed.period_end) == ("active", second_end)
+    # The renewal is an order too (revenue, refunds, commissions), once however often it comes.
+    assert await hook.post(invoice("evt_2b", "invoice.paid", second_end)) == 200  # the same period again
+    kept = [o for o in await app.services.orders.of_member(shop.ana) if o.provider_ref == "in_evt_2"]
+    assert [(o.amount, o.status.value, o.title) for o in kept] == [
+        (Money("USD", 999), "fulfilled", "Monthly")
+    ]
 
     clock.set(second_end + timedelta(hours=1))
     assert await hook.post(invoice("evt_3", "invoice.payment_failed", second_end)) == 200

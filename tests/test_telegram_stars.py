@@ -295,6 +295,12 @@ async def test_a_monthly_stars_plan_is_a_stars_subscription_that_renews_by_itsel
     assert await bot(renewal) == []
     sub = await app.services.subscriptions.get(ana, plan)
     assert sub is not None and int(sub.period_end.timestamp()) == now + 60 * 86400
+    # The renewal charge is kept as an order of its own, once.
+    orders = await app.services.orders.of_member(ana)
+    assert sorted((o.provider_ref, o.amount.minor, o.status.value) for o in orders) == [
+        ("tg-sub-1", 50, "fulfilled"),
+        ("tg-sub-2", 50, "fulfilled"),
+    ]
     # /cancel stops Telegram's charges first; /subscribe resumes them.
     cancelled = await bot(command(ANA, 6, "/cancel"))
     assert cancelled[0] == (

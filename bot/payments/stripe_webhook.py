@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.app import App
 from bot.http import HttpServer
 from bot.payments.stripe_checkout import NAME, plain, settled_payment
+from core.catalog.money import Money
 from core.errors import InvalidInput
 from core.orders.models import PaymentMismatch
 
@@ -86,7 +87,11 @@ class StripeWebhook:
         if kind == "invoice.paid" and obj.get("billing_reason") != "subscription_create":
             # A renewal (the first period came with the checkout): runs to the invoice's period end.
             ref, end = _subscription_of(obj), _period_end(obj)
-            if ref and end and await self._app.services.subscriptions.renewed_by_provider(NAME, ref, end):
+            subscriptions = self._app.services.subscriptions
+            if ref and end and await subscriptions.renewed_by_provider(NAME, ref, end):
+                paid = _amount_paid(obj)
+                if paid is not None and obj.get("id"):  # kept as an order: revenue, refunds, commissions
+                    await subscriptions.renewal_paid(NAME, ref, str(obj["id"]), paid)
                 await self._app.send(await self._app.pending_notices())
             return None
         if kind == "invoice.payment_failed":
@@ -118,6 +123,14 @@ def _subscription_of(invoice: dict[str, Any]) -> str | None:
         return str(direct)
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return str(details["subscription"]) if details.get("subscription") else None
+
+
+def _amount_paid(invoice: dict[str, Any]) -> Money | None:
+    """What the invoice took, in minor units (Stripe's amounts are minor units already)."""
+    amount, currency = invoice.get("amount_paid"), invoice.get("currency")
+    if not isinstance(amount, int) or amount <= 0 or not currency:
+        return None
+    return Money(str(currency).upper(), amount)
 
 
 def _period_end(invoice: dict[str, Any]) -> datetime | None:

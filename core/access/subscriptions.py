@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.access.plans import Plan, PlanService, add_period
 from core.access.tables import plans, subscription_reminders, subscriptions
 from core.catalog.models import Product
+from core.catalog.money import Money
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
@@ -258,6 +259,21 @@ class SubscriptionService:
             ),
         )
         return True
+
+    async def renewal_paid(self, provider: str, ref: str, charge_ref: str, paid: Money) -> Order | None:
+        """Keep a renewal the provider charged (``charge_ref``: its invoice or charge id) as an
+        order of the subscription's member and plan; None when already kept or unknown."""
+        sub = await self.billed_by(provider, ref)
+        if sub is None:
+            return None
+        return await self._orders.record_renewal(
+            sub.plan.community_id,
+            sub.member_id,
+            sub.plan.product(),
+            provider=provider,
+            provider_ref=charge_ref,
+            paid=paid,
+        )
 
     async def billed_by(self, provider: str, ref: str) -> Subscription | None:
         """The subscription the provider bills as ``ref``, if any."""

@@ -315,6 +315,87 @@ class OrderService:
                 )
             )
 
+    async def record_renewal(
+        self,
+        community_id: int,
+        member_id: int,
+        product: Product,
+        *,
+        provider: str,
+        provider_ref: str,
+        paid: Money,
+    ) -> Order | None:
+        """A period the provider charged by itself (a subscription's renewal, already applied
+        to the subscription): kept as a paid, delivered order, so revenue, refunds and
+        commissions see it. Once per ``provider_ref`` (None the second time), atomically."""
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            fresh = await conn.execute(
+                insert_or_ignore(self._db.dialect, payment_events).values(
+                    provider=provider[:20],
+                    event_id=f"renewal:{provider_ref}"[:200],
+                    kind="renewal",
+                    order_id=None,
+                    received_at=now,
+                )
+            )
+            if fresh.rowcount != 1:
+                return None
+            order_id = (
+                await conn.execute(
+                    insert(orders)
+                    .values(
+                        community_id=community_id,
+                        member_id=member_id,
+                        product_kind=product.kind,
+                        product_id=product.id,
+                        title=product.title,
+                        list_minor=paid.minor,
+                        amount_minor=paid.minor,
+                        currency=paid.currency,
+                        status=Status.FULFILLED.value,
+                        provider=provider,
+                        provider_ref=provider_ref,
+                        created_at=now,
+                        expires_at=now,
+                        paid_at=now,
+                        fulfilled_at=now,
+                    )
+                    .returning(orders.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                update(payment_events)
+                .where(
+                    payment_events.c.provider == provider[:20],
+                    payment_events.c.event_id == f"renewal:{provider_ref}"[:200],
+                )
+                .values(order_id=order_id)
+            )
+            await record(
+                conn,
+                community_id=community_id,
+                at=now,
+                action="order.renewal",
+                actor_member_id=None,
+                subject_member_id=member_id,
+                order=order_id,
+                provider=provider,
+                ref=provider_ref,
+                amount=paid.minor,
+                currency=paid.currency,
+            )
+        order = await self.get(order_id)
+        points = await self._post_purchase_points(order)
+        if points:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    update(orders).where(orders.c.id == order_id).values(purchase_points=points)
+                )
+        order = await self.get(order_id)
+        await self._run_hooks(self._on_fulfilled, order)
+        return order
+
     async def reconcile(self, since: datetime) -> list[Fulfilment]:
         """Ask providers that can list payments for those settled since ``since`` and record
         any we missed (a webhook that never arrived). Returns what was delivered now."""

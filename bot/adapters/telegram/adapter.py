@@ -343,6 +343,11 @@ class TelegramAdapter:
         if not renewed:
             log.error("telegram: Stars renewal %s for order %s matches no subscription", charge, order_id)
             return
+        # Kept as an order too: revenue, refunds (refundStarPayment by this charge) and commissions.
+        assert order.provider_ref is not None
+        await subscriptions.renewal_paid(
+            NAME, order.provider_ref, charge, Money(paid.currency, paid.total_amount)
+        )
         await self.app.send(await self.app.pending_notices())
 
     async def _on_bot_rights(self, update: Update) -> None:
