@@ -29,9 +29,7 @@ async def compute_analytics(services: Services, now: datetime, *, progress: Prog
     due = []
     for community in communities:
         local = now.astimezone(ZoneInfo(community.timezone))
-        previous = last.get(community.id)
-        if previous is not None and previous.tzinfo is None:
-            previous = previous.replace(tzinfo=now.tzinfo)
+        previous = last.get(community.id)  # aware UTC (UTCDateTime)
         if local.hour >= LOCAL_HOUR and (
             previous is None or previous.astimezone(local.tzinfo).date() < local.date()
         ):

@@ -92,7 +92,7 @@ async def load_members(conn: AsyncConnection, community_id: int, now: datetime) 
     ):
         i = position.get(member_id)
         if i is not None:
-            last[i] = _aware(at)
+            last[i] = at
     days = func.count(func.distinct(func.date(activity.c.at)))
     active_30 = column(
         await conn.execute(
@@ -162,7 +162,7 @@ async def load_members(conn: AsyncConnection, community_id: int, now: datetime) 
     )
     return Loaded(
         ids,
-        [_aware(r.created_at) for r in rows],
+        [r.created_at for r in rows],
         last,
         active_30,
         column(by_kind["message"]),
@@ -268,9 +268,3 @@ def _pairs(rows: list[Any]) -> tuple[NDArray, NDArray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     array = np.array([(r[0], r[1]) for r in rows], dtype=np.int64)
     return array[:, 0], array[:, 1]
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

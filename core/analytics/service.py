@@ -160,18 +160,18 @@ class AnalyticsService:
         month = now.strftime("%Y-%m")
         first_order: dict[int, datetime] = {}
         for order in paid:
-            first_order.setdefault(order.member_id, data._aware(order.paid_at))  # type: ignore[arg-type]
+            first_order.setdefault(order.member_id, order.paid_at)
         month_ago = now - timedelta(days=30)
         new_buyers = sum(1 for at in first_order.values() if at and at >= month_ago)
-        recent = {o.member_id for o in paid if data._aware(o.paid_at) >= now - timedelta(days=60)}
-        lately = {o.member_id for o in paid if data._aware(o.paid_at) >= month_ago}
+        recent = {o.member_id for o in paid if o.paid_at >= now - timedelta(days=60)}
+        lately = {o.member_id for o in paid if o.paid_at >= month_ago}
         buyer_churn = churn_rate(recent, lately)
         reports = []
         for currency in sorted({o.currency for o in paid} | {c for _, c, _ in subs}):
             report = revenue_report(
                 currency,
                 [
-                    PaidOrder(o.member_id, o.title, data._aware(o.paid_at).strftime("%Y-%m"), int(o.net))  # type: ignore[union-attr]
+                    PaidOrder(o.member_id, o.title, o.paid_at.strftime("%Y-%m"), int(o.net))
                     for o in paid
                     if o.currency == currency
                 ],
@@ -199,7 +199,7 @@ class AnalyticsService:
                 )
             ).first()
         now = self._clock.now()
-        if row is None or data._aware(row.computed_at) < now - STALE_AFTER:  # type: ignore[operator]
+        if row is None or row.computed_at < now - STALE_AFTER:
             return await self.run(community, now)
         return json.loads(row.summary)
 
@@ -374,7 +374,7 @@ def _forecasts(loaded: data.Loaded, paid: list[Any], now: datetime) -> dict[str,
             signups[week] += 1
     sales = {w: 0 for w in weeks}
     for order in paid:
-        week = data.week_of(data._aware(order.paid_at))  # type: ignore[arg-type]
+        week = data.week_of(order.paid_at)
         if week in sales:
             sales[week] += 1
     return {
