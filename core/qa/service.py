@@ -201,7 +201,7 @@ class QAService:
         )
         async with self._db.read() as conn:
             candidates = [(row.id, row.text) for row in await conn.execute(query)]
-        return [await self.question(community, qid) for qid in similar(candidates, text, percent / 100)]
+        return await self._questions(community, similar(candidates, text, percent / 100))
 
     async def _save_draft(
         self, member: Member, chat: Chat, text: str, bounty: int, message_id: str | None
@@ -445,11 +445,8 @@ class QAService:
         the moderators with ``qa.escalate``); answers but none accepted → the moderators.
         Also pays any accept bonus a crash left unpaid. Idempotent."""
         counts = {"expired": 0, "escalated": 0, "bonuses": 0}
-        query = (
-            select(questions, func.count(answers.c.id).label("answer_count"))
-            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
-            .where(questions.c.status == "open", questions.c.created_at <= now - timedelta(days=1))
-            .group_by(*questions.c)
+        query = _with_answer_counts().where(
+            questions.c.status == "open", questions.c.created_at <= now - timedelta(days=1)
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
@@ -530,11 +527,8 @@ class QAService:
     async def question(
         self, community: Community, question_id: int, *, include_hidden: bool = False
     ) -> Question:
-        query = (
-            select(questions, func.count(answers.c.id).label("answer_count"))
-            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
-            .where(questions.c.id == question_id, questions.c.community_id == community.id)
-            .group_by(*questions.c)
+        query = _with_answer_counts().where(
+            questions.c.id == question_id, questions.c.community_id == community.id
         )
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
@@ -565,10 +559,8 @@ class QAService:
         answers' votes, then bounty."""
         votes = func.coalesce(func.sum(answers.c.votes), 0).label("answer_votes")
         query = (
-            select(questions, func.count(answers.c.id).label("answer_count"), votes)
-            .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
+            _with_answer_counts(votes)
             .where(questions.c.community_id == community.id, questions.c.hidden.is_(False))
-            .group_by(*questions.c)
             .limit(limit)
         )
         if which == "open":
@@ -583,7 +575,18 @@ class QAService:
     async def search(self, community: Community, text: str, limit: int = 5) -> list[Question]:
         async with self._db.read() as conn:
             ids = await search_questions(conn, community.id, text, limit)
-        return [await self.question(community, qid) for qid in ids]
+        return await self._questions(community, ids)
+
+    async def _questions(self, community: Community, ids: list[int]) -> list[Question]:
+        """Visible questions by id, in the order of ``ids``, in one query."""
+        if not ids:
+            return []
+        query = _with_answer_counts().where(
+            questions.c.community_id == community.id, questions.c.id.in_(ids), questions.c.hidden.is_(False)
+        )
+        async with self._db.read() as conn:
+            found = {row.id: _question(row) for row in await conn.execute(query)}
+        return [found[qid] for qid in ids if qid in found]
 
     async def _answer(self, answer_id: int, *, community_id: int | None = None) -> Answer:
         async with self._db.read() as conn:
@@ -644,6 +647,15 @@ class _Close:
             .values(status=self.after, closed_at=self.at, accepted_answer_id=self.answer_id)
         )
         return None if moved.rowcount == 1 else "closed"
+
+
+def _with_answer_counts(*columns: Any) -> Any:
+    """Questions with the number of their visible answers (``answer_count``), and ``columns``."""
+    return (
+        select(questions, func.count(answers.c.id).label("answer_count"), *columns)
+        .outerjoin(answers, (answers.c.question_id == questions.c.id) & answers.c.hidden.is_(False))
+        .group_by(*questions.c)
+    )
 
 
 def _checked_text(text: str) -> str:
