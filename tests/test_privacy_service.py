@@ -230,3 +230,16 @@ async def test_of_two_subscriptions_to_one_plan_the_longer_stays(
     kept = await subs.get(world.ana, plan)
     assert kept is not None and kept.id == longer.id and kept.status == "active"  # type: ignore[union-attr]
     assert await subs.of_member(world.ana) == [kept]
+
+
+async def test_commissions_between_two_accounts_of_one_member_are_cancelled(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    from core.referrals.commissions import Balance
+
+    await app.services.commissions.set_rate(world.community, world.mei, "all", 1000)
+    tg = await second_account(app, world, clock)  # Ana earned 10% on her Telegram account's orders
+    assert await app.services.commissions.balances(world.ana) == [Balance("USD", 300, 0, 0)]
+    privacy = app.services.privacy
+    await privacy.link(world.community, tg, await privacy.link_code(world.ana))
+    assert await app.services.commissions.balances(world.ana) == [Balance("USD", 0, 0, 0)]

@@ -31,7 +31,7 @@ from core.members.tables import communities, identities, link_codes, members
 from core.orders.tables import orders
 from core.privacy import merge
 from core.privacy.coverage import ACCOUNT_TABLES, MEMBER_COLUMNS
-from core.referrals.tables import commission_transfers, commissions
+from core.referrals.commissions import cancel_commissions_between
 from core.storage.database import Database
 from core.storage.metadata import load_all_tables
 
@@ -182,34 +182,7 @@ class PrivacyService:
         from core.referrals.tables import referrals
 
         pair = (mutual.referee_member_id, mutual.referrer_member_id)
-        rows = (
-            await conn.execute(
-                select(commissions).where(
-                    commissions.c.earner_member_id.in_(pair), commissions.c.buyer_member_id.in_(pair)
-                )
-            )
-        ).all()
-        for row in rows:
-            left = row.amount_minor - row.reversed_minor
-            if left <= 0:
-                continue
-            await conn.execute(
-                update(commissions).where(commissions.c.id == row.id).values(reversed_minor=row.amount_minor)
-            )
-            await conn.execute(
-                insert(commission_transfers).values(
-                    community_id=community.id,
-                    debit_account=f"{row.status}:{row.earner_member_id}",
-                    credit_account="expense",
-                    amount_minor=left,
-                    currency=row.currency,
-                    kind="cancel" if row.status == "pending" else "clawback",
-                    commission_id=row.id,
-                    member_id=row.earner_member_id,
-                    at=now,
-                    idempotency_key=f"self-referral:{row.id}",
-                )
-            )
+        await cancel_commissions_between(conn, community.id, pair, now)
         await conn.execute(delete(referrals).where(referrals.c.referee_member_id == mutual.referee_member_id))
 
     async def unlink(self, community: Community, member: Member, platform: str) -> Member:

@@ -574,6 +574,45 @@ class CommissionService:
         self._notices.add(community_id, Reply.text(text, to_member=member_id))
 
 
+async def cancel_commissions_between(
+    conn: AsyncConnection, community_id: int, pair: tuple[int, int], now: datetime
+) -> int:
+    """Cancel, in the caller's transaction, every commission one of ``pair`` earned on the
+    other's orders (they turned out to be one person: /link): what is left of each goes back to
+    the expense account, from pending or available as it stands. Returns how many."""
+    rows = (
+        await conn.execute(
+            select(commissions).where(
+                commissions.c.earner_member_id.in_(pair), commissions.c.buyer_member_id.in_(pair)
+            )
+        )
+    ).all()
+    cancelled = 0
+    for row in rows:
+        left = row.amount_minor - row.reversed_minor
+        if left <= 0:
+            continue
+        await conn.execute(
+            update(commissions).where(commissions.c.id == row.id).values(reversed_minor=row.amount_minor)
+        )
+        await conn.execute(
+            insert(commission_transfers).values(
+                community_id=community_id,
+                debit_account=f"{row.status}:{row.earner_member_id}",
+                credit_account=EXPENSE,
+                amount_minor=left,
+                currency=row.currency,
+                kind="cancel" if row.status == "pending" else "clawback",
+                commission_id=row.id,
+                member_id=row.earner_member_id,
+                at=now,
+                idempotency_key=f"self-referral:{row.id}",
+            )
+        )
+        cancelled += 1
+    return cancelled
+
+
 async def _balances_on(
     conn: AsyncConnection, community_id: int, member_id: int | None = None
 ) -> dict[int, list[Balance]]:
