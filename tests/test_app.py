@@ -136,7 +136,7 @@ def test_any_text_from_a_learner_is_safe(
     runner, app = sync_app
     user = UserRef("console", "ana", "Ana")
     chat = ChatRef("console", "group:lounge", ChatKind.GROUP, "lounge") if in_group else None
-    # A learner's own referral code is made the first time they ask for it (/ref); a learner
+    # A learner's own referral and link codes are made when they ask for them (/ref, /link); a learner
     # may ask and answer questions (checked below: only her own points move, into escrow).
     # She may also mute pushes to herself (/mute), checked below too.
     qa_tables = ("questions", "answers", "answer_votes", "qa_documents", "qa_drafts")
@@ -146,6 +146,7 @@ def test_any_text_from_a_learner_is_safe(
         "ledger_accounts",
         "ledger_transfers",
         "referral_codes",
+        "link_codes",
         "push_mutes",
         *qa_tables,
     )
