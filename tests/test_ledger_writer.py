@@ -523,6 +523,53 @@ async def test_keys_from_earlier_batches_are_replayed_inside_a_new_batch(app: Ap
     await assert_books_balance(ledger, people.community_id)
 
 
+async def test_a_replayed_spend_is_replayed_even_where_it_could_no_longer_be_paid(
+    app: App, people: People
+) -> None:
+    """The writer inserts before it looks keys up; a posting it refused must still be checked
+    for a replay, or a retried spend would read as "too few points"."""
+    ledger = app.services.ledger
+    await fund(ledger, people, people.ana, 10)
+    spent = await ledger.post(people.posting(people.ana, REDEMPTION, 8, "spend:1", kind=Kind.SPEND))
+
+    again, other = await gather_one_batch(
+        ledger,
+        [
+            people.posting(people.ana, REDEMPTION, 8, "spend:1", kind=Kind.SPEND),
+            people.posting(people.ana, people.ben, 2, "gift:1"),
+        ],
+    )
+
+    assert again.outcome is Outcome.REPLAYED and again.transfer == spent.transfer
+    assert other.outcome is Outcome.POSTED
+    assert await ledger.balance(people.community_id, people.ana.id) == Balance(0, 10)
+    await assert_books_balance(ledger, people.community_id)
+
+
+async def test_a_replay_beside_a_new_account_undoes_nothing_it_should_keep(app: App, people: People) -> None:
+    ledger = app.services.ledger
+    earlier = await ledger.post(people.posting(ISSUANCE, people.ana, 5, "k:1", kind=Kind.AWARD))
+
+    results = await gather_one_batch(
+        ledger,
+        [
+            people.posting(ISSUANCE, people.cai, 3, "k:new", kind=Kind.AWARD),  # Cai's first account
+            people.posting(ISSUANCE, people.ana, 5, "k:1", kind=Kind.AWARD),
+            people.posting(ISSUANCE, people.ana, 4, "k:2", kind=Kind.AWARD),
+        ],
+    )
+
+    assert [r.outcome for r in results] == [Outcome.POSTED, Outcome.REPLAYED, Outcome.POSTED]
+    assert results[1].transfer == earlier.transfer
+    assert await ledger.balance(people.community_id, people.cai.id) == Balance(3, 3)
+    assert await ledger.balance(people.community_id, people.ana.id) == Balance(9, 9)
+    assert [line.transfer.key for line in await ledger.history(people.community_id, people.ana.id)] == [
+        "k:2",
+        "k:1",
+    ]
+    await assert_books_balance(ledger, people.community_id)
+
+
 # -- a batch that fails as a whole ----------------------------------------------------------------
 
 

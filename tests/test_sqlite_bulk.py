@@ -55,3 +55,15 @@ def test_select_all_returns_every_row_in_one_step_with_types_kept(raw: sqlite3.C
 
 def test_select_all_of_no_rows_is_an_empty_list(raw: sqlite3.Connection) -> None:
     assert sqlite_bulk.select_all(raw, "SELECT id FROM t", ("id",)) == []
+
+
+@pytest.mark.parametrize("limit", [30_000, 7])
+def test_insert_rows_skipping_conflicts_counts_what_went_in(
+    raw: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b"), [(2, 0, 0)])
+    monkeypatch.setattr(sqlite_bulk, "MAX_VARIABLES", limit)
+    rows = [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+    assert sqlite_bulk.insert_rows(raw, "t", ("id", "a", "b"), rows, skip_conflicts=True) == 2
+    assert raw.execute("SELECT id, a FROM t ORDER BY id").fetchall() == [(1, 1), (2, 0), (3, 3)]
+    assert sqlite_bulk.insert_values(raw, "t", ("id", "a", "b"), [4, 4, 4, 5, 5, 5]) == 2

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.ledger.tiers import Tier
 
@@ -105,8 +105,10 @@ class Posting:
     guard: Guard | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(NamedTuple):
+    """One immutable ledger row. A named tuple, not a frozen dataclass: the writer makes one
+    per posting, and a frozen dataclass's ``__init__`` costs several times more."""
+
     id: int
     community_id: int
     debit_account_id: int
@@ -129,8 +131,9 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # the posting's guard said no (sold out, a limit reached)
 
 
-@dataclass(frozen=True)
-class PostingResult:
+class PostingResult(NamedTuple):
+    """What became of one posting (a named tuple for the same reason as ``Transfer``)."""
+
     outcome: Outcome
     transfer: Transfer | None = None
     capped_by: int | None = None  # index into Posting.caps

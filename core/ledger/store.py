@@ -10,7 +10,8 @@ keys go in as one JSON parameter, which also keeps the SQL text constant (statem
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from core.ledger.models import CapScope, Transfer
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import Tier
 from core.storage.database import sqlite_time
-from core.storage.sqlite_bulk import add_to_columns, as_json, insert_rows, select_all
+from core.storage.sqlite_bulk import add_to_columns, as_json, insert_values, select_all
 from core.storage.upsert import insert_or_ignore
 
 _CHUNK = 500  # values per IN (...) list
@@ -42,23 +43,38 @@ TRANSFER_COLUMNS = (
 )
 
 AccountRow = tuple[int, int | None, str | None]  # id, member_id, code
-LockedRow = tuple[int, int | None, int, int]  # id, member_id, balance, earned
 UsageShape = tuple[CapScope, tuple[str, ...], datetime]  # a cap's (scope, kinds, since)
 Moved = tuple[str, datetime, int, int | None, int]  # kind, at, credit account, actor account, amount
 MAX_CACHED_USAGE = 200_000  # (shape, subject) usage sums kept between batches
 MAX_USAGE_SHAPES = 64  # a few per day (message and check-in caps, award budgets)
 
 
+@dataclass(slots=True)
+class LockedAccount:
+    """An account row locked by a batch: its committed values and what the batch moves."""
+
+    id: int
+    member_id: int | None
+    balance: int
+    earned: int
+    delta: int = 0
+    earned_delta: int = 0
+
+
 class _Committed:
     """What one SQLite connection knows was committed: account rows and cap usage sums.
 
-    Valid only while no other connection has committed since (PRAGMA data_version)."""
+    Valid only while no other connection has committed since (PRAGMA data_version), and only
+    if the last batch that locked accounts here told what it committed (``dirty`` is False).
+    The cached accounts are the very objects batches work on: a committed batch folds its
+    deltas into them (``remember_balances``), so nothing is copied per account."""
 
-    __slots__ = ("balances", "usage", "usage_size", "version")
+    __slots__ = ("balances", "dirty", "usage", "usage_size", "version")
 
     def __init__(self, version: int | None) -> None:
         self.version = version
-        self.balances: dict[int, LockedRow] = {}
+        self.dirty = False
+        self.balances: dict[int, LockedAccount] = {}
         self.usage: dict[UsageShape, dict[int, int]] = {}  # shape -> subject account -> points
         self.usage_size = 0
 
@@ -108,22 +124,24 @@ class LedgerStore:
         if rows:
             self.conn.execute(insert_or_ignore(self.conn.dialect.name, ledger_accounts), rows)
 
-    def lock_accounts(self, account_ids: Sequence[int]) -> list[LockedRow]:
-        """The accounts' balances, locked until commit (``FOR UPDATE`` in id order)."""
+    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
+        """The accounts' balances by id, locked until commit (``FOR UPDATE`` in id order)."""
         columns = (
             ledger_accounts.c.id,
             ledger_accounts.c.member_id,
             ledger_accounts.c.balance,
             ledger_accounts.c.earned,
         )
-        rows: list[LockedRow] = []
+        locked: dict[int, LockedAccount] = {}
         for chunk in _chunks(sorted(account_ids)):
             query = select(*columns).where(ledger_accounts.c.id.in_(chunk)).order_by(ledger_accounts.c.id)
-            rows.extend(tuple(row) for row in self.conn.execute(query.with_for_update()))  # type: ignore[misc]
-        return rows
+            for row in self.conn.execute(query.with_for_update()):
+                locked[row[0]] = LockedAccount(*row)
+        return locked
 
-    def remember_balances(self, rows: Sequence[LockedRow]) -> None:
-        """Called after commit with the accounts' new values (a store may cache them)."""
+    def remember_balances(self, accounts: Iterable[LockedAccount]) -> None:
+        """Called after commit with the batch's accounts, deltas not yet folded in (a store
+        may cache them)."""
 
     def keeps_usage(self) -> bool:
         """Whether this store keeps committed usage sums between batches (see remember_usage)."""
@@ -199,11 +217,26 @@ class LedgerStore:
         )
         return sorted(self.conn.execute(sequence, {"n": count}).scalars())
 
+    # Whether insert_transfers_unless_taken is cheaper than looking the keys up first (the
+    # writer then skips the lookup, see LedgerWriter._apply).
+    skips_taken_keys = False
+
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
-        self.conn.execute(
-            insert(ledger_transfers),
-            [dict(zip(TRANSFER_COLUMNS, _transfer_values(t), strict=True)) for t in transfers],
-        )
+        if transfers:
+            # A Transfer is a tuple in TRANSFER_COLUMNS order.
+            self.conn.execute(
+                insert(ledger_transfers), [dict(zip(TRANSFER_COLUMNS, t, strict=True)) for t in transfers]
+            )
+
+    def insert_transfers_unless_taken(self, transfers: Sequence[Transfer]) -> bool:
+        """Insert the transfers only if none of their idempotency keys is taken; whether it did."""
+        by_community: dict[int, list[str]] = {}
+        for transfer in transfers:
+            by_community.setdefault(transfer.community_id, []).append(transfer.key)
+        if any(self.transfers_with_keys(community_id, keys) for community_id, keys in by_community.items()):
+            return False
+        self.insert_transfers(transfers)
+        return True
 
     # -- tiers ---------------------------------------------------------------------------
 
@@ -247,12 +280,23 @@ class SqliteLedgerStore(LedgerStore):
                     (community_id, as_json(values)),
                 )
 
-    def lock_accounts(self, account_ids: Sequence[int]) -> list[LockedRow]:
+    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
         # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE). Balances this
         # connection committed are cached; the cache holds only while no other connection
         # has committed since (PRAGMA data_version), so it is exact, never merely recent.
-        cache = self._committed().balances
-        missing = [account_id for account_id in account_ids if account_id not in cache]
+        committed = self._committed()
+        if committed.dirty:  # the last batch rolled back, or never said what it committed
+            committed.balances.clear()
+        committed.dirty = True
+        cache = committed.balances
+        locked: dict[int, LockedAccount] = {}
+        missing: list[int] = []
+        for account_id in account_ids:
+            account = cache.get(account_id)
+            if account is None:
+                missing.append(account_id)
+            else:
+                locked[account_id] = account
         if missing:
             sql = (
                 "SELECT id, member_id, balance, earned FROM ledger_accounts"
@@ -260,13 +304,17 @@ class SqliteLedgerStore(LedgerStore):
             )
             columns = ("id", "member_id", "balance", "earned")
             for row in select_all(self.raw, sql, columns, (as_json(missing),)):
-                cache[row[0]] = tuple(row)  # type: ignore[assignment]
-        return [cache[account_id] for account_id in account_ids if account_id in cache]
+                locked[row[0]] = cache[row[0]] = LockedAccount(*row)
+        return locked
 
-    def remember_balances(self, rows: Sequence[LockedRow]) -> None:
-        cache = self._committed(check=False).balances
-        for row in rows:
-            cache[row[0]] = row
+    def remember_balances(self, accounts: Iterable[LockedAccount]) -> None:
+        committed = self._committed(check=False)
+        for account in accounts:
+            if account.delta or account.earned_delta:
+                account.balance += account.delta
+                account.earned += account.earned_delta
+                account.delta = account.earned_delta = 0
+        committed.dirty = False
 
     def keeps_usage(self) -> bool:
         return bool(self._committed(check=False).usage)
@@ -309,17 +357,15 @@ class SqliteLedgerStore(LedgerStore):
 
     def add_to_balances(self, changes: Sequence[tuple[int, int, int]]) -> None:
         # UPDATE … FROM changes each row once: an account listed twice gets its deltas summed.
-        accounts = [account for account, _, _ in changes]
         rows: Sequence[tuple[int, int, int]] = changes
-        if len(set(accounts)) != len(accounts):
+        if len({account for account, _, _ in changes}) != len(changes):
             merged: dict[int, tuple[int, int]] = {}
             for account, delta, earned_delta in changes:
                 before = merged.get(account, (0, 0))
                 merged[account] = (before[0] + delta, before[1] + earned_delta)
             rows = [(account, delta, earned) for account, (delta, earned) in merged.items()]
-        cache = self._committed(check=False).balances
-        for account in accounts:  # until remember_balances has the committed values
-            cache.pop(account, None)
+        # The cached rows are stale until remember_balances folds the batch's deltas in.
+        self._committed(check=False).dirty = True
         add_to_columns(self.raw, "ledger_accounts", ("balance", "earned"), rows)
 
     def transfers_with_keys(self, community_id: int, keys: Sequence[str]) -> list[Transfer]:
@@ -350,25 +396,29 @@ class SqliteLedgerStore(LedgerStore):
         (top,) = self.raw.execute("SELECT coalesce(max(id), 0) FROM ledger_transfers").fetchone()
         return list(range(top + 1, top + 1 + count))
 
+    skips_taken_keys = True
+
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
+        self._insert_transfers(transfers, skip_taken=False)
+
+    def insert_transfers_unless_taken(self, transfers: Sequence[Transfer]) -> bool:
+        # One statement that skips rows whose key is taken; if it skipped any, the rows it did
+        # insert are deleted again (their ids are the batch's, allocated above the maximum).
+        if self._insert_transfers(transfers, skip_taken=True) == len(transfers):
+            return True
+        self.raw.execute("DELETE FROM ledger_transfers WHERE id >= ?", (transfers[0].id,))
+        return False
+
+    def _insert_transfers(self, transfers: Sequence[Transfer], *, skip_taken: bool) -> int:
         times: dict[datetime, str] = {}  # a batch's postings often share their time
-        rows = [
-            (
-                t.id,
-                t.community_id,
-                t.debit_account_id,
-                t.credit_account_id,
-                t.amount,
-                t.kind,
-                t.memo,
-                t.actor_member_id,
-                times[t.at] if t.at in times else times.setdefault(t.at, sqlite_time(t.at)),
-                t.key,
-                t.reverses_id,
-            )
-            for t in transfers
-        ]
-        insert_rows(self.raw, "ledger_transfers", TRANSFER_COLUMNS, rows)
+        values: list[Any] = []
+        for transfer in transfers:  # a Transfer is a tuple in TRANSFER_COLUMNS order
+            values += transfer
+            at = transfer.at
+            values[-3] = times[at] if at in times else times.setdefault(at, sqlite_time(at))
+        return insert_values(
+            self.raw, "ledger_transfers", TRANSFER_COLUMNS, values, skip_conflicts=skip_taken
+        )
 
 
 def transfer_from_row(row: Any) -> Transfer:
@@ -384,22 +434,6 @@ def transfer_from_row(row: Any) -> Transfer:
         row.at,
         row.idempotency_key,
         row.reverses_id,
-    )
-
-
-def _transfer_values(t: Transfer) -> tuple[Any, ...]:
-    return (
-        t.id,
-        t.community_id,
-        t.debit_account_id,
-        t.credit_account_id,
-        t.amount,
-        t.kind,
-        t.memo,
-        t.actor_member_id,
-        t.at,
-        t.key,
-        t.reverses_id,
     )
 
 

@@ -30,7 +30,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
-from core.ledger.store import LedgerStore, Moved, SqliteLedgerStore
+from core.ledger.store import LedgerStore, LockedAccount, Moved, SqliteLedgerStore
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
@@ -47,24 +47,16 @@ _NOT_EARNED = (None, None)
 AccountKey = tuple[int, int | str]
 
 
-@dataclass(slots=True)
-class _Account:
-    id: int
-    member_id: int | None
-    balance: int
-    earned: int
-    delta: int = 0
-    earned_delta: int = 0
-
-
 CapShape = tuple[CapScope, tuple[str, ...], Any]  # (scope, kinds, since)
+# After a batch found an idempotency key already taken, this many batches look keys up first.
+LOOKUP_BATCHES_AFTER_REPLAY = 16
 
 
 @dataclass
 class _Batch:
     """Working state of one batch while its postings are decided in order."""
 
-    accounts: dict[int, _Account] = field(default_factory=dict)
+    accounts: dict[int, LockedAccount] = field(default_factory=dict)
     replays: dict[tuple[int, str], Transfer] = field(default_factory=dict)
     originals: dict[int, Transfer] = field(default_factory=dict)
     reversed_ids: set[int] = field(default_factory=set)
@@ -74,6 +66,18 @@ class _Batch:
     loaded: set[tuple[CapShape, int]] = field(default_factory=set)  # usage pairs known before the batch
     moved: list[Moved] = field(default_factory=list)  # what accepted postings moved, for usage caches
     track_moves: bool = False  # whether anything (batch caps, a usage cache) needs ``moved``
+
+
+@dataclass(slots=True)
+class _Accounts:
+    """Account ids of a batch: by key, those created by it, and each posting's pair."""
+
+    ids: Mapping[AccountKey, int]
+    created: dict[AccountKey, int]
+    debits: list[int]
+    credits: list[int]
+    touched: set[int]
+    guarded: bool  # some posting has a guard (it may write, so it must run only once)
 
 
 def _shape(cap: Cap) -> CapShape:
@@ -87,6 +91,7 @@ class LedgerWriter:
         self._ids: dict[AccountKey, int] = {}  # account ids never change
         self._preloaded: set[int] = set()
         self._tiers: dict[int, tuple[float, tuple[Tier, ...]]] = {}
+        self._lookup_batches = 0  # batches left that look keys up before inserting
         self.commits = commits or GroupCommit(db, name="ledger")
         self.commits.register(Posting, self._apply)
 
@@ -103,12 +108,31 @@ class LedgerWriter:
 
     def _apply(self, conn: Connection, postings: Sequence[Posting]) -> list[PostingResult]:
         store = self._store(conn)
-        ids, created, debits, credits, touched = self._accounts_of(store, postings)
+        accounts = self._accounts_of(store, postings)
+        # Replayed keys are rare, and the unique index checks every key on insert anyway:
+        # where the store can tell which rows a key conflict skipped, the batch inserts first
+        # and, only if a key was taken, undoes that insert and decides again knowing the
+        # replays. Guards are excluded: what they write would be written twice.
+        optimistic = store.skips_taken_keys and not accounts.guarded and not self._lookup_batches
+        self._lookup_batches = max(0, self._lookup_batches - 1)
+        results = self._decide_and_write(store, postings, accounts, look_up_keys=not optimistic)
+        if results is None:
+            self._lookup_batches = LOOKUP_BATCHES_AFTER_REPLAY
+            results = self._decide_and_write(store, postings, accounts, look_up_keys=True)
+            assert results is not None
+        return results
+
+    def _decide_and_write(
+        self, store: LedgerStore, postings: Sequence[Posting], accounts: _Accounts, *, look_up_keys: bool
+    ) -> list[PostingResult] | None:
+        """Decide the postings in order and write the accepted ones; None if, without
+        ``look_up_keys``, an idempotency key turned out to be taken (nothing is then written)."""
         batch = _Batch()
-        batch.accounts = self._lock_accounts(store, sorted(touched))
-        batch.replays = self._existing(store, postings)
+        batch.accounts = store.lock_accounts(accounts.touched)
+        if look_up_keys:
+            batch.replays = self._existing(store, postings)
         self._load_reversals(store, postings, batch)
-        self._load_usage(store, postings, ids, batch)
+        self._load_usage(store, postings, accounts.ids, batch)
         batch.track_moves = bool(batch.shapes) or store.keeps_usage()
         tiers = self._tiers_for(store, {p.community_id for p in postings if p.tiered})
 
@@ -116,23 +140,35 @@ class LedgerWriter:
         accepted: list[tuple[int, Posting, int, int, int]] = []  # (index, posting, amount, debit, credit)
         first_with_key: dict[tuple[int, str], int] = {}
         repeats: list[tuple[int, int]] = []  # (index, index of the first posting with its key)
+        replays, debits, credits, ids = batch.replays, accounts.debits, accounts.credits, accounts.ids
         for index, posting in enumerate(postings):
             key = (posting.community_id, posting.key)
-            if key in batch.replays:
-                results[index] = PostingResult(Outcome.REPLAYED, batch.replays[key])
-            elif key in first_with_key:
+            if key in first_with_key:
                 repeats.append((index, first_with_key[key]))
+                continue
+            if replays and key in replays:
+                results[index] = PostingResult(Outcome.REPLAYED, replays[key])
+                continue
+            debit, credit = debits[index], credits[index]
+            if debit == credit:
+                results[index] = PostingResult(Outcome.INVALID)
+                continue
+            refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers, store)
+            if refused is not None:
+                results[index] = refused
             else:
-                debit, credit = debits[index], credits[index]
-                refused, amount = self._decide(index, posting, debit, credit, ids, batch, tiers, store)
-                if refused is not None:
-                    results[index] = refused
-                else:
-                    first_with_key[key] = index
-                    accepted.append((index, posting, amount, debit, credit))
+                first_with_key[key] = index
+                accepted.append((index, posting, amount, debit, credit))
 
+        if not look_up_keys and self._any_refused_was_posted(store, postings, results):
+            return None
+        transfers = self._transfers(store, accepted)
+        if look_up_keys:
+            store.insert_transfers(transfers)
+        elif not store.insert_transfers_unless_taken(transfers):
+            return None
         earned = batch.earned
-        for (index, _p, _a, _d, _c), transfer in zip(accepted, self._insert(store, accepted), strict=True):
+        for (index, _p, _a, _d, _c), transfer in zip(accepted, transfers, strict=True):
             before, after = earned.get(index, _NOT_EARNED)
             results[index] = PostingResult(Outcome.POSTED, transfer, None, None, before, after)
         for index, first in repeats:
@@ -140,50 +176,62 @@ class LedgerWriter:
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
         self._update_balances(store, batch)
-        self._remember_after_commit(store, batch, created)
-        return [result for result in results if result is not None]
+        self._remember_after_commit(store, batch, accounts.created)
+        return results  # type: ignore[return-value]  # every index has its result now
 
-    def _accounts_of(
-        self, store: LedgerStore, postings: Sequence[Posting]
-    ) -> tuple[Mapping[AccountKey, int], dict[AccountKey, int], list[int], list[int], set[int]]:
+    def _any_refused_was_posted(
+        self, store: LedgerStore, postings: Sequence[Posting], results: Sequence[PostingResult | None]
+    ) -> bool:
+        """Whether a posting refused without looking its key up is a replay after all (a
+        replayed spend may now find too few points, a replayed reversal its original reversed)."""
+        refused: dict[int, list[str]] = defaultdict(list)
+        for posting, result in zip(postings, results, strict=True):
+            if result is not None:
+                refused[posting.community_id].append(posting.key)
+        return any(store.transfers_with_keys(community_id, keys) for community_id, keys in refused.items())
+
+    def _accounts_of(self, store: LedgerStore, postings: Sequence[Posting]) -> _Accounts:
         """The batch's account ids: by key, those created here, each posting's debit and credit,
         and all it touches (with acting members under a cap).
 
-        Usually every account is known already: then the ids come from the cache in one pass."""
+        Usually every account is known already: then the ids come from the cache in one pass.
+        (A SystemCode is a StrEnum: as a key it equals its text.)"""
         cached = self._ids
         debits: list[int] = []
         credits: list[int] = []
+        guarded = False
         for posting in postings:
             community_id = posting.community_id
-            debit = cached.get((community_id, _key(posting.debit)))
-            credit = cached.get((community_id, _key(posting.credit)))
-            if debit is None or credit is None or _actor_capped(posting):
+            ref = posting.debit
+            debit = cached.get((community_id, ref.member_id if type(ref) is MemberAccount else ref.code))  # type: ignore[union-attr]
+            ref = posting.credit
+            credit = cached.get((community_id, ref.member_id if type(ref) is MemberAccount else ref.code))  # type: ignore[union-attr]
+            if debit is None or credit is None or (posting.caps and _actor_capped(posting)):
                 break  # a new account or an actor cap: the general path below
+            if posting.guard is not None:
+                guarded = True
             debits.append(debit)
             credits.append(credit)
         else:
-            return cached, {}, debits, credits, {*debits, *credits}
+            return _Accounts(cached, {}, debits, credits, {*debits, *credits}, guarded)
         wanted = {(p.community_id, _key(ref)) for p in postings for ref in (p.debit, p.credit)}
         wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
         ids, created = self._account_ids(store, wanted)
         debits = [ids[(p.community_id, _key(p.debit))] for p in postings]
         credits = [ids[(p.community_id, _key(p.credit))] for p in postings]
-        return ids, created, debits, credits, set(ids.values())
+        guarded = any(p.guard is not None for p in postings)
+        return _Accounts(ids, created, debits, credits, set(ids.values()), guarded)
 
     def _remember_after_commit(
         self, store: LedgerStore, batch: _Batch, created: dict[AccountKey, int]
     ) -> None:
         """Once the batch has committed: its new account ids and balances are facts."""
-        rows = [
-            (a.id, a.member_id, a.balance + a.delta, a.earned + a.earned_delta)
-            for a in batch.accounts.values()
-        ]
-
+        accounts = batch.accounts.values()
         sums = {pair: batch.usage[pair] for pair in batch.loaded}
 
         def remember() -> None:
             self._ids.update(created)
-            store.remember_balances(rows)
+            store.remember_balances(accounts)
             store.remember_usage(sums, batch.moved)
 
         after_commit(store.conn, remember)
@@ -199,15 +247,16 @@ class LedgerWriter:
         tiers: dict[int, tuple[Tier, ...]],
         store: LedgerStore,
     ) -> tuple[PostingResult | None, int]:
-        """Decide one posting against the batch state; when accepted, apply it to that state."""
-        if debit == credit:
-            return PostingResult(Outcome.INVALID), 0
-        if posting.reverses_id is not None:
-            original = batch.originals.get(posting.reverses_id)
+        """Decide one posting against the batch state; when accepted, apply it to that state.
+
+        Ordered so that a plain transfer (no reversal, tier, cap or guard) tests little."""
+        reverses_id = posting.reverses_id
+        if reverses_id is not None:
+            original = batch.originals.get(reverses_id)
             if (
                 original is None
                 or original.community_id != posting.community_id
-                or posting.reverses_id in batch.reversed_ids
+                or reverses_id in batch.reversed_ids
                 or (original.debit_account_id, original.credit_account_id) != (credit, debit)
             ):
                 return PostingResult(Outcome.INVALID), 0
@@ -217,13 +266,18 @@ class LedgerWriter:
             community_tiers = tiers.get(posting.community_id, DEFAULT_TIERS)
             earned = credited.earned + credited.earned_delta
             amount = apply_multiplier(amount, effective_tier(community_tiers, earned, posting.tier_floor))
-        actor = ids.get((posting.community_id, posting.actor_member_id)) if posting.actor_member_id else None
-        for cap_index, cap in enumerate(posting.caps):
-            subject = credit if cap.scope is CapScope.CREDIT else actor
-            left = cap.limit - batch.usage.get((_shape(cap), subject or 0), 0)
-            if left <= 0 or (amount > left and not cap.clamp):
-                return PostingResult(Outcome.CAPPED, capped_by=cap_index), 0
-            amount = min(amount, left)
+        actor = None
+        if posting.caps:
+            if posting.actor_member_id:
+                actor = ids.get((posting.community_id, posting.actor_member_id))
+            for cap_index, cap in enumerate(posting.caps):
+                subject = credit if cap.scope is CapScope.CREDIT else actor
+                left = cap.limit - batch.usage.get((_shape(cap), subject or 0), 0)
+                if left <= 0 or (amount > left and not cap.clamp):
+                    return PostingResult(Outcome.CAPPED, capped_by=cap_index), 0
+                amount = min(amount, left)
+        elif batch.track_moves and posting.actor_member_id:
+            actor = ids.get((posting.community_id, posting.actor_member_id))
         if amount <= 0:
             return PostingResult(Outcome.CAPPED), 0
         if debited.member_id is not None:
@@ -242,21 +296,22 @@ class LedgerWriter:
         credited.delta += amount
         if batch.track_moves:
             batch.moved.append((str(posting.kind), posting.at, credit, actor, amount))
-        if posting.reverses_id is not None:
-            batch.reversed_ids.add(posting.reverses_id)
+        if reverses_id is not None:
+            batch.reversed_ids.add(reverses_id)
         for shape in batch.shapes:
             scope, kinds, since = shape
             if str(posting.kind) in kinds and posting.at >= since:
                 subject = credit if scope is CapScope.CREDIT else actor
                 if subject is not None:
                     batch.usage[(shape, subject)] = batch.usage.get((shape, subject), 0) + amount
-        earned = _earned_change(posting, amount, batch)
-        if earned > 0:
-            before = credited.earned + credited.earned_delta
-            credited.earned_delta += earned
-            batch.earned[index] = (before, before + earned)
-        elif earned < 0:
-            debited.earned_delta = max(debited.earned_delta + earned, -debited.earned)
+        if reverses_id is not None or type(posting.debit) is SystemAccount:
+            earned = _earned_change(posting, amount, batch)
+            if earned > 0:
+                before = credited.earned + credited.earned_delta
+                credited.earned_delta += earned
+                batch.earned[index] = (before, before + earned)
+            elif earned < 0:
+                debited.earned_delta = max(debited.earned_delta + earned, -debited.earned)
         return None, amount
 
     # -- database work ------------------------------------------------------------------
@@ -310,9 +365,6 @@ class LedgerWriter:
         if remember:
             self._ids.update(found)
         return found
-
-    def _lock_accounts(self, store: LedgerStore, account_ids: list[int]) -> dict[int, _Account]:
-        return {row[0]: _Account(*row) for row in store.lock_accounts(account_ids)}
 
     def _existing(self, store: LedgerStore, postings: Sequence[Posting]) -> dict[tuple[int, str], Transfer]:
         by_community: dict[int, set[str]] = defaultdict(set)
@@ -374,16 +426,16 @@ class LedgerWriter:
             result[community_id] = cached[1]
         return result
 
-    def _insert(
+    def _transfers(
         self, store: LedgerStore, accepted: Sequence[tuple[int, Posting, int, int, int]]
     ) -> list[Transfer]:
-        """Insert the accepted transfers (index, posting, amount, debit, credit); returns them."""
+        """The transfers of the accepted postings (index, posting, amount, debit, credit)."""
         if not accepted:
             return []
         # Ids are allocated up front so the insert is one multi-row statement: SQLite cannot
         # promise RETURNING order for a multi-row insert.
         new_ids = store.allocate_ids(len(accepted))
-        transfers = [
+        return [
             Transfer(
                 new_id,
                 p.community_id,
@@ -399,8 +451,6 @@ class LedgerWriter:
             )
             for new_id, (_index, p, amount, debit, credit) in zip(new_ids, accepted, strict=True)
         ]
-        store.insert_transfers(transfers)
-        return transfers
 
     def _update_balances(self, store: LedgerStore, batch: _Batch) -> None:
         changes = [

@@ -117,6 +117,20 @@ class Database:
         _run_all(callbacks)
         return result
 
+    @property
+    def batches_in_thread(self) -> bool:
+        """Whether batches run synchronously in this database's writer thread (SQLite), so a
+        batch writer can hand that thread a whole run of batches (``run_in_writer``)."""
+        return self.is_sqlite
+
+    async def run_in_writer(self, work: Callable[[], R]) -> R:
+        """Run ``work()`` in the SQLite writer thread, where it may call ``run_batch_here``."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread(), work)
+
+    def run_batch_here(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
+        """``run_batch`` from inside the writer thread (in ``run_in_writer``), without a hop."""
+        return self._run_batch_sqlite(apply, items)
+
     def _run_batch_sqlite(self, apply: Callable[[Connection, Sequence[T]], R], items: Sequence[T]) -> R:
         # Runs in the writer thread only, which keeps one connection open between batches.
         if self._batch_conn is None:

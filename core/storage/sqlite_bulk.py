@@ -15,15 +15,36 @@ from typing import Any
 MAX_VARIABLES = 30_000  # below SQLite's 32,766 bound on host parameters
 
 
-def insert_rows(raw: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT ``rows`` into ``table`` with as few statements as the parameter limit allows."""
+def insert_rows(
+    raw: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> int:
+    """INSERT ``rows`` into ``table`` with as few statements as the parameter limit allows;
+    returns how many rows went in (fewer with ``skip_conflicts``: ON CONFLICT DO NOTHING)."""
+    return insert_values(
+        raw, table, columns, [value for row in rows for value in row], skip_conflicts=skip_conflicts
+    )
+
+
+def insert_values(
+    raw: Any, table: str, columns: Sequence[str], values: Sequence[Any], *, skip_conflicts: bool = False
+) -> int:
+    """``insert_rows`` with the rows' values already laid end to end, row after row."""
     width = len(columns)
-    per_statement = max(1, MAX_VARIABLES // width)
+    per_statement = max(1, MAX_VARIABLES // width) * width
     row_marks = "(" + ",".join("?" * width) + ")"
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([row_marks] * len(chunk))}"
-        raw.execute(sql, [value for row in chunk for value in row])
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    inserted = 0
+    for start in range(0, len(values), per_statement):
+        chunk = values[start : start + per_statement]
+        sql = head + ",".join([row_marks] * (len(chunk) // width)) + tail
+        inserted += raw.execute(sql, chunk).rowcount
+    return inserted
 
 
 def add_to_columns(raw: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
