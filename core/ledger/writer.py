@@ -5,6 +5,11 @@ Inside the transaction the touched account rows are locked (``BEGIN IMMEDIATE`` 
 the batch changes; every posting is then decided in order, and balances move by relative
 ``UPDATE … SET balance = balance + :delta``.  The CHECK on member balances and the unique
 idempotency key stay the last word: if either fires, the batch is retried posting by posting.
+
+On SQLite a batch does not look its keys up first: the insert skips rows whose key is taken
+and says how many went in. If one was skipped (a replay), that insert is deleted and the batch
+decided again knowing the replays; the next few batches then look up first. Postings refused
+without a lookup are checked for a replay before anything is written.
 """
 
 from __future__ import annotations
