@@ -29,7 +29,8 @@ class Cache(Generic[K, V]):
         if self._ttl is not None and time.monotonic() - stored_at > self._ttl:
             del self._data[key]
             return None
-        self._data.move_to_end(key)
+        if len(self._data) > self._max_size >> 1:  # recency matters only near the bound
+            self._data.move_to_end(key)
         return value
 
     def put(self, key: K, value: V) -> V:

@@ -85,8 +85,14 @@ class _Accounts:
     guarded: bool  # some posting has a guard (it may write, so it must run only once)
 
 
+_SORTED_KINDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def _shape(cap: Cap) -> CapShape:
-    return (cap.scope, tuple(sorted(str(kind) for kind in cap.kinds)), cap.since)
+    kinds = _SORTED_KINDS.get(cap.kinds)
+    if kinds is None:  # a handful of distinct kind sets exist, asked for on every capped posting
+        kinds = _SORTED_KINDS[cap.kinds] = tuple(sorted(str(kind) for kind in cap.kinds))
+    return (cap.scope, kinds, cap.since)
 
 
 class LedgerWriter:

@@ -240,7 +240,13 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # On the DB-API cursor: exec_driver_sql's statement machinery costs more than the
+        # BEGIN itself, and every batch and read begins one.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        finally:
+            cursor.close()
 
 
 def sqlite_time(at: datetime) -> str:
@@ -248,7 +254,8 @@ def sqlite_time(at: datetime) -> str:
     hot paths that write with the raw driver."""
     if at.tzinfo is not UTC:
         at = at.astimezone(UTC)
-    return at.replace(tzinfo=None).isoformat(" ", "microseconds")  # several times faster than strftime
+    # isoformat is several times faster than strftime; cutting "+00:00" than replace(tzinfo=None).
+    return at.isoformat(" ", "microseconds")[:-6]
 
 
 def safe_url(url: str) -> str:
