@@ -276,15 +276,26 @@ async def test_lock_accounts_sees_a_change_another_connection_committed(
     assert locked(await run(lambda store: store.lock_accounts([ana]))) == [(ana, hall.ana, 5, 0)]
 
 
-async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed(
-    db: Database, hall: Hall, backend: str
-) -> None:
+SqliteBatch = Callable[[Callable[[SqliteLedgerStore], R]], Awaitable[R]]
+
+
+@pytest.fixture
+def sqlite_batch(db: Database, backend: str) -> SqliteBatch[Any]:
+    """Run a function of a SqliteLedgerStore as one writer batch (SQLite only)."""
     if backend != "sqlite":
         pytest.skip("SqliteLedgerStore only")
-    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
 
     async def batch(work: Callable[[SqliteLedgerStore], R]) -> R:
         return await db.run_batch(lambda conn, _items: work(SqliteLedgerStore(conn)), [None])
+
+    return batch
+
+
+async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed(
+    db: Database, hall: Hall, sqlite_batch: SqliteBatch[Any]
+) -> None:
+    batch = sqlite_batch
+    ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
 
     def move(store: SqliteLedgerStore) -> None:
         (account,) = store.lock_accounts([ana]).values()
@@ -298,14 +309,10 @@ async def test_sqlite_store_answers_from_the_balances_it_was_told_were_committed
 
 
 async def test_sqlite_store_reads_the_rows_again_after_a_batch_that_did_not_commit(
-    db: Database, hall: Hall, backend: str
+    db: Database, hall: Hall, sqlite_batch: SqliteBatch[Any]
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("SqliteLedgerStore only")
+    batch = sqlite_batch
     ana = await add_account(db, hall.id, member_id=hall.ana, balance=50)
-
-    async def batch(work: Callable[[SqliteLedgerStore], R]) -> R:
-        return await db.run_batch(lambda conn, _items: work(SqliteLedgerStore(conn)), [None])
 
     def move_then_fail(store: SqliteLedgerStore) -> None:
         (account,) = store.lock_accounts([ana]).values()
