@@ -23,7 +23,7 @@ from bot.config import Config
 from core.catalog.money import Money
 from core.clock import ManualClock
 from core.events import UserRef
-from core.members.models import Role
+from core.members.models import Member, Role
 from core.storage.database import Database
 from core.storage.metadata import load_all_tables
 from core.storage.migrate import upgrade
@@ -208,6 +208,14 @@ async def snapshot(db: Database, *, exclude: tuple[str, ...] = ("activity",)) ->
             rows = (await conn.execute(table.select())).all()
             tables[table.name] = sorted((tuple(row) for row in rows), key=repr)
     return tables
+
+
+async def console_member(app: App, name: str, role: Role | None = None) -> Member:
+    """The console member called ``name`` (handle: its lower case), given ``role`` if any."""
+    community = await app.community()
+    members = app.services.members
+    member = await members.ensure_member(community, UserRef("console", name.lower(), name))
+    return await members.assign_role(community, member, role, via="t") if role else member
 
 
 # -- the shop ---------------------------------------------------------------------------------

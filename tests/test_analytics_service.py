@@ -16,6 +16,7 @@ from core.clock import ManualClock
 from core.errors import InvalidInput, NotAllowed
 from core.events import ChatKind, ChatRef, UserRef
 from core.members.models import Community, Member, Role
+from tests.conftest import console_member
 
 
 @dataclass
@@ -33,12 +34,7 @@ async def shaped(app: App, clock: ManualClock) -> Shaped:
     sleepers (last seen 45 days ago)."""
     community = await app.community()
     members = app.services.members
-    mei = await members.assign_role(
-        community,
-        await members.ensure_member(community, UserRef("console", "mei", "Mei")),
-        Role.CREATOR,
-        via="t",
-    )
+    mei = await console_member(app, "Mei", Role.CREATOR)
     course = await app.services.catalog.add_course(community, mei, "py101", Money("USD", 1999), "Python")
     chat = await members.ensure_chat(community, ChatRef("console", "g", ChatKind.GROUP, "g"))
     now = clock.now()

@@ -19,7 +19,7 @@ from bot.handlers import build_router
 from core.clock import ManualClock
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
 from core.members.models import Role
-from tests.conftest import START, snapshot
+from tests.conftest import START, console_member, snapshot
 
 WHEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -51,12 +51,7 @@ async def test_first_contact_creates_member_chat_and_activity(app: App) -> None:
 async def test_private_replies_go_to_the_member_in_their_language(app: App) -> None:
     community = await app.community()
     members = app.services.members
-    mei = await members.assign_role(
-        community,
-        await members.ensure_member(community, UserRef("console", "mei", "Mei")),
-        Role.CREATOR,
-        via="t",
-    )
+    mei = await console_member(app, "Mei", Role.CREATOR)
     li = await members.ensure_member(community, UserRef("console", "li", "Li"))
     await members.set_locale(li, "zh")
     out = await app.handle(

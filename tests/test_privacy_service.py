@@ -20,6 +20,7 @@ from core.errors import InvalidInput, NotAllowed
 from core.events import UserRef
 from core.members.models import Community, Member, Role
 from core.referrals.tables import referrals
+from tests.conftest import console_member
 
 ANA_TG = UserRef("telegram", "100", "Ana on Telegram")
 
@@ -46,12 +47,7 @@ async def buy(app: App, world: World, member: Member, course: Course) -> int:
 async def world(app: App) -> World:
     community = await app.community()
     members = app.services.members
-    mei = await members.assign_role(
-        community,
-        await members.ensure_member(community, UserRef("console", "mei", "Mei")),
-        Role.CREATOR,
-        via="t",
-    )
+    mei = await console_member(app, "Mei", Role.CREATOR)
     ana = await members.ensure_member(community, UserRef("console", "ana", "Ana"))
     ben = await members.ensure_member(community, UserRef("console", "ben", "Ben"))
     catalog = app.services.catalog

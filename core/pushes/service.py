@@ -504,22 +504,9 @@ class PushService:
         if not due:
             return 0
         async with self._db.write() as conn:
-            campaign_id = (
-                await conn.execute(
-                    insert(push_campaigns)
-                    .values(
-                        community_id=community.id,
-                        kind="winback",
-                        segment="at-risk",
-                        status="scheduled",
-                        send_at=now,
-                        seed=0,
-                        created_at=now,
-                        confirmed_at=now,
-                    )
-                    .returning(push_campaigns.c.id)
-                )
-            ).scalar_one()
+            campaign_id = await _insert_automation_campaign(
+                conn, community.id, "winback", segment="at-risk", status="scheduled", now=now
+            )
         return await self._enqueue(community, await self._campaign(community, campaign_id), due, now)
 
     async def _automation_campaign(self, community: Community, kind: str, now: datetime) -> Campaign:
@@ -533,22 +520,9 @@ class PushService:
             async with self._db.write() as conn:
                 found = (await conn.execute(query.order_by(push_campaigns.c.id).limit(1))).scalar()
                 if found is None:
-                    found = (
-                        await conn.execute(
-                            insert(push_campaigns)
-                            .values(
-                                community_id=community.id,
-                                kind=kind,
-                                segment="new",
-                                status="sending",
-                                send_at=now,
-                                seed=0,
-                                created_at=now,
-                                confirmed_at=now,
-                            )
-                            .returning(push_campaigns.c.id)
-                        )
-                    ).scalar_one()
+                    found = await _insert_automation_campaign(
+                        conn, community.id, kind, segment="new", status="sending", now=now
+                    )
         return await self._campaign(community, int(found))
 
     async def _enqueue(
@@ -1097,3 +1071,24 @@ def _campaign(row: Any) -> Campaign:
         row.seed,
         row.created_at,
     )
+
+
+async def _insert_automation_campaign(
+    conn: AsyncConnection, community_id: int, kind: str, *, segment: str, status: str, now: datetime
+) -> int:
+    """A campaign the automations start themselves: confirmed at once, sent from ``now``."""
+    statement = (
+        insert(push_campaigns)
+        .values(
+            community_id=community_id,
+            kind=kind,
+            segment=segment,
+            status=status,
+            send_at=now,
+            seed=0,
+            created_at=now,
+            confirmed_at=now,
+        )
+        .returning(push_campaigns.c.id)
+    )
+    return int((await conn.execute(statement)).scalar_one())
