@@ -351,8 +351,9 @@ async def test_an_insufficient_posting_does_not_affect_its_neighbours(app: App, 
     await assert_books_balance(ledger, people.community_id)
 
 
-async def test_caps_count_what_the_same_batch_already_posted(app: App, people: People) -> None:
-    ledger = app.services.ledger
+def capped_postings(people: People) -> tuple[Callable[..., Posting], Callable[..., Posting]]:
+    """(message, award): issuance under a daily message cap of 20 (clamped) per member, and
+    under Sam's daily award budget of 100; each takes (member, amount, key)."""
     day = START.replace(hour=0)
     daily = Cap(CapScope.CREDIT, (Kind.MESSAGE,), day, 20, clamp=True)
     budget = Cap(CapScope.ACTOR, (Kind.AWARD,), day, 100)
@@ -364,6 +365,13 @@ async def test_caps_count_what_the_same_batch_already_posted(app: App, people: P
         return people.posting(
             ISSUANCE, member, amount, key, kind=Kind.AWARD, actor_member_id=people.sam.id, caps=(budget,)
         )
+
+    return message, award
+
+
+async def test_caps_count_what_the_same_batch_already_posted(app: App, people: People) -> None:
+    ledger = app.services.ledger
+    message, award = capped_postings(people)
 
     results = await gather_one_batch(
         ledger,
@@ -395,17 +403,7 @@ async def test_caps_hold_across_batches_and_see_what_another_process_posted(
     people: People, ledgers: tuple[Ledger, Ledger]
 ) -> None:
     first, second = ledgers
-    day = START.replace(hour=0)
-    daily = Cap(CapScope.CREDIT, (Kind.MESSAGE,), day, 20, clamp=True)
-    budget = Cap(CapScope.ACTOR, (Kind.AWARD,), day, 100)
-
-    def message(member: Member, amount: int, key: str) -> Posting:
-        return people.posting(ISSUANCE, member, amount, key, kind=Kind.MESSAGE, caps=(daily,))
-
-    def award(member: Member, amount: int, key: str) -> Posting:
-        return people.posting(
-            ISSUANCE, member, amount, key, kind=Kind.AWARD, actor_member_id=people.sam.id, caps=(budget,)
-        )
+    message, award = capped_postings(people)
 
     # One batch each: the writer's usage from earlier batches (a cache on SQLite) must count,
     # and so must postings without the cap that move points of its kinds.

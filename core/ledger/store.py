@@ -180,6 +180,17 @@ class LedgerStore:
             found.extend(transfer_from_row(row) for row in self.conn.execute(query))
         return found
 
+    def transfers_with_any_key(self, keys: Iterable[tuple[int, str]]) -> list[Transfer]:
+        """The transfers with any of these (community id, idempotency key) pairs."""
+        by_community: dict[int, set[str]] = {}
+        for community_id, key in keys:
+            by_community.setdefault(community_id, set()).add(key)
+        return [
+            transfer
+            for community_id, wanted in by_community.items()
+            for transfer in self.transfers_with_keys(community_id, list(wanted))
+        ]
+
     def transfers_by_id(self, transfer_ids: Sequence[int]) -> list[Transfer]:
         found: list[Transfer] = []
         for chunk in _chunks(sorted(transfer_ids)):
@@ -230,10 +241,7 @@ class LedgerStore:
 
     def insert_transfers_unless_taken(self, transfers: Sequence[Transfer]) -> bool:
         """Insert the transfers only if none of their idempotency keys is taken; whether it did."""
-        by_community: dict[int, list[str]] = {}
-        for transfer in transfers:
-            by_community.setdefault(transfer.community_id, []).append(transfer.key)
-        if any(self.transfers_with_keys(community_id, keys) for community_id, keys in by_community.items()):
+        if self.transfers_with_any_key((t.community_id, t.key) for t in transfers):
             return False
         self.insert_transfers(transfers)
         return True

@@ -195,18 +195,18 @@ class LedgerWriter:
     ) -> bool:
         """Whether a posting refused without looking its key up is a replay after all (a
         replayed spend may now find too few points, a replayed reversal its original reversed)."""
-        refused: dict[int, list[str]] = defaultdict(list)
-        for posting, result in zip(postings, results, strict=True):
-            if result is not None:
-                refused[posting.community_id].append(posting.key)
-        return any(store.transfers_with_keys(community_id, keys) for community_id, keys in refused.items())
+        refused = (
+            (posting.community_id, posting.key)
+            for posting, result in zip(postings, results, strict=True)
+            if result is not None
+        )
+        return bool(store.transfers_with_any_key(refused))
 
     def _accounts_of(self, store: LedgerStore, postings: Sequence[Posting]) -> _Accounts:
         """The batch's account ids: by key, those created here, each posting's debit and credit,
         and all it touches (with acting members under a cap).
 
-        Usually every account is known already: then the ids come from the cache in one pass.
-        (A SystemCode is a StrEnum: as a key it equals its text.)"""
+        Usually every account is known already: then the ids come from the cache in one pass."""
         cached = self._ids
         debits: list[int] = []
         credits: list[int] = []
@@ -378,14 +378,8 @@ class LedgerWriter:
         return found
 
     def _existing(self, store: LedgerStore, postings: Sequence[Posting]) -> dict[tuple[int, str], Transfer]:
-        by_community: dict[int, set[str]] = defaultdict(set)
-        for posting in postings:
-            by_community[posting.community_id].add(posting.key)
-        return {
-            (community_id, transfer.key): transfer
-            for community_id, keys in by_community.items()
-            for transfer in store.transfers_with_keys(community_id, list(keys))
-        }
+        found = store.transfers_with_any_key((p.community_id, p.key) for p in postings)
+        return {(transfer.community_id, transfer.key): transfer for transfer in found}
 
     def _load_reversals(self, store: LedgerStore, postings: Sequence[Posting], batch: _Batch) -> None:
         wanted = [p.reverses_id for p in postings if p.reverses_id is not None]
@@ -472,7 +466,9 @@ class LedgerWriter:
 
 
 def _key(ref: AccountRef) -> int | str:
-    return ref.member_id if type(ref) is MemberAccount else ref.code.value  # type: ignore[union-attr]
+    """An account's key within its community (``_accounts_of`` inlines this on its fast path;
+    a SystemCode is a StrEnum, so as a key it equals its text)."""
+    return ref.member_id if type(ref) is MemberAccount else ref.code  # type: ignore[union-attr]
 
 
 def _actor_capped(posting: Posting) -> bool:

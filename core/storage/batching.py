@@ -139,15 +139,24 @@ class GroupCommit(Generic[T, R]):
 
     def _commit_here(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[Outcome]:
         """``_commit`` for the writer thread: one outcome per entry."""
-        items = [item for item, _ in batch]
         try:
-            results = self._db.run_batch_here(self._apply_checked, items)
+            results = self._db.run_batch_here(self._apply_checked, [item for item, _ in batch])
         except Exception as error:
-            if len(batch) == 1:
-                log.exception("%s write failed", self._name)
-                return [(False, error)]
-            log.warning("%s batch of %d failed; retrying one by one", self._name, len(batch), exc_info=True)
-            return [outcome for entry in batch for outcome in self._commit_here([entry])]
+            if self._retry_alone(batch):
+                return [outcome for entry in batch for outcome in self._commit_here([entry])]
+            return [(False, error)]
+        return self._committed(batch, results)
+
+    def _retry_alone(self, batch: Sequence[tuple[T, asyncio.Future[R]]]) -> bool:
+        """After a failed batch: log it; whether to retry its items one by one (a single
+        item's failure is its caller's)."""
+        if len(batch) == 1:
+            log.exception("%s write failed", self._name)
+            return False
+        log.warning("%s batch of %d failed; retrying one by one", self._name, len(batch), exc_info=True)
+        return True
+
+    def _committed(self, batch: Sequence[tuple[T, asyncio.Future[R]]], results: Sequence[R]) -> list[Outcome]:
         self.batches += 1
         self.items += len(batch)
         return [(True, result) for result in results]
@@ -177,24 +186,16 @@ class GroupCommit(Generic[T, R]):
         return results
 
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        items = [item for item, _ in batch]
         try:
-            results = await self._db.run_batch(self._apply_checked, items)
+            results = await self._db.run_batch(self._apply_checked, [item for item, _ in batch])
         except Exception as error:
-            if len(batch) == 1:
-                log.exception("%s write failed", self._name)
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(error)
-                return
-            log.warning("%s batch of %d failed; retrying one by one", self._name, len(batch), exc_info=True)
-            for entry in batch:
-                await self._commit([entry])
+            if self._retry_alone(batch):
+                for entry in batch:
+                    await self._commit([entry])
+            else:
+                _settle(batch, [(False, error)])
             return
-        self.batches += 1
-        self.items += len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        _settle(batch, self._committed(batch, results))
 
 
 def _settle(batch: Sequence[tuple[Any, asyncio.Future[Any]]], outcomes: Sequence[Outcome]) -> None:
