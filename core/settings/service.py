@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from core.cache import Cache
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg
 from core.members.models import Member, Role
@@ -22,13 +22,16 @@ class SettingsService:
     def __init__(self, db: Database) -> None:
         self._db = db
         # Other processes may change settings: re-read after a short while.
-        self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._cache: Cache[int, dict[str, Any]] = Cache(max_size=10_000, ttl=CACHE_SECONDS)
 
     async def all(self, community_id: int) -> dict[str, Any]:
         """Every setting's effective value for the community."""
-        entry = self._cache.get(community_id)
-        if entry is not None and time.monotonic() - entry[0] < CACHE_SECONDS:
-            return entry[1]
+        cached = self._cache.get(community_id, self._read_all)
+        if cached is not None:
+            return cached
+        return self._cache.put(community_id, await self._read_all(community_id))
+
+    async def _read_all(self, community_id: int) -> dict[str, Any]:
         async with self._db.read() as conn:
             rows = await conn.execute(
                 select(community_settings.c.key, community_settings.c.value).where(
@@ -40,7 +43,6 @@ class SettingsService:
         for key, spec in SETTINGS.items():
             raw = stored.get(key)
             cached[key] = spec.default if raw is None else _decode(spec, raw)
-        self._cache[community_id] = (time.monotonic(), cached)
         return cached
 
     async def get(self, community_id: int, key: str) -> Any:
@@ -70,7 +72,7 @@ class SettingsService:
                         self._db.dialect, community_settings, row, ["community_id", "key"], ["value"]
                     )
                 )
-        self._cache.pop(community_id, None)
+        self._cache.drop(community_id)
         return value
 
 
