@@ -17,12 +17,13 @@ from core.catalog.money import Money
 from core.clock import Clock, SystemClock
 from core.commands.context import Context
 from core.commands.router import Router
-from core.events import ChatRef, Event, EventKind
+from core.events import ChatKind, ChatRef, Event, EventKind
 from core.i18n import current_locale, msg
 from core.members.models import Community, Identity, Member
 from core.orders.models import Fulfilment
 from core.replies import Reply
 from core.services import Services
+from core.storage.batching import urgent_writes
 from core.storage.database import Database
 from core.storage.migrate import ensure_migrated
 from jobs import build_registry
@@ -97,6 +98,9 @@ class App:
         if "\x00" in event.text or "\x00" in event.data:
             # No platform sends NUL on purpose, and PostgreSQL cannot store it in text.
             event = replace(event, text=event.text.replace("\x00", ""), data=event.data.replace("\x00", ""))
+        # Someone waits for an answer to anything but a plain group message: its writes go first.
+        urgent = event.kind is not EventKind.MESSAGE or event.chat.kind is ChatKind.PRIVATE
+        token = urgent_writes.set(urgent)
         try:
             return await self._handle(event, bot_username)
         except Exception:
@@ -107,6 +111,8 @@ class App:
                 error_id=error_id,
             )
             return [Outgoing(Reply.text(apology), self.config.default_locale, chat=event.chat)]
+        finally:
+            urgent_writes.reset(token)
 
     async def _handle(self, event: Event, bot_username: str | None) -> list[Outgoing]:
         members = self.services.members

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from core.storage.batching import GroupCommit, WriterClosed
+from core.storage.batching import GroupCommit, WriterClosed, urgent_writes
 from core.storage.database import Database
 from core.storage.state_tables import app_state
 
@@ -86,6 +86,33 @@ async def test_max_batch_bounds_each_transaction(db: Database) -> None:
 
     assert results == [f"k{i:02d}!" for i in range(10)]
     assert [len(batch) for batch in recorder.batches] == [4, 4, 2]
+
+
+async def test_urgent_writes_go_in_the_next_batch_ahead_of_the_queue(db: Database) -> None:
+    recorder = Recorder()
+    commits: GroupCommit[str, str] = GroupCommit(db, recorder, name="test", max_batch=4)
+    await commits.submit("warm-up")
+
+    async def answer_someone() -> str:
+        token = urgent_writes.set(True)
+        try:
+            return await commits.submit("urgent")
+        finally:
+            urgent_writes.reset(token)
+
+    # Queued in one turn of the loop: a backlog of group writes, then one a person waits on.
+    backlog = [commits.enqueue(f"g{i}") for i in range(10)]
+    urgent = asyncio.ensure_future(answer_someone())
+    assert await urgent == "urgent!"
+    assert await asyncio.gather(*backlog) == [f"g{i}!" for i in range(10)]
+    await commits.close()
+
+    # The writer took the first four before the urgent one was queued; then the urgent one,
+    # on its own; then the rest of the backlog in order.
+    batches = recorder.batches[1:]
+    assert ["urgent"] in batches
+    assert batches.index(["urgent"]) <= 1
+    assert [item for batch in batches for item in batch if item != "urgent"] == [f"g{i}" for i in range(10)]
 
 
 async def test_linger_lets_a_late_submission_join_the_batch(db: Database) -> None:

@@ -12,6 +12,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -31,6 +32,12 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, the exception)
 # How long one run of batches may hold the SQLite writer thread before other work queued on
 # that thread (a single write through Database.run_batch) gets its turn.
 DRAIN_SECONDS = 0.05
+
+
+# Set while handling an event someone waits on for an answer (a command, a private message):
+# the writes queued meanwhile go in the next batch ahead of the queue, so an answer waits
+# for at most the batch being committed and its own small one, not for a busy group's backlog.
+urgent_writes: ContextVar[bool] = ContextVar("urgent_writes", default=False)
 
 
 class WriterClosed(RuntimeError):
@@ -61,8 +68,9 @@ class GroupCommit(Generic[T, R]):
         self._name = name
         self._max_batch = max_batch
         self._linger = linger
-        # A plain list and one wake-up future: an asyncio.Queue costs several calls per item.
+        # Plain lists and one wake-up future: an asyncio.Queue costs several calls per item.
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._urgent: list[tuple[T, asyncio.Future[R]]] = []  # queued under urgent_writes
         self._wake: asyncio.Future[None] | None = None  # set while the writer task waits
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -83,7 +91,7 @@ class GroupCommit(Generic[T, R]):
             raise WriterClosed(f"{self._name} writer is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._pending.append((item, future))
+        (self._urgent if urgent_writes.get() else self._pending).append((item, future))
         if self._wake is not None:
             if not self._wake.done():
                 self._wake.set_result(None)
@@ -102,7 +110,7 @@ class GroupCommit(Generic[T, R]):
 
     async def _run(self) -> None:
         while True:
-            if not self._pending:
+            if not self._pending and not self._urgent:
                 if self._stopping:
                     return
                 self._wake = asyncio.get_running_loop().create_future()
@@ -116,9 +124,7 @@ class GroupCommit(Generic[T, R]):
             if self._db.batches_in_thread:
                 await self._db.run_in_writer(functools.partial(self._drain, asyncio.get_running_loop()))
                 continue
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            await self._commit(batch)
+            await self._commit(self._take())
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the SQLite writer thread: commit batch after batch while items are pending,
@@ -126,16 +132,22 @@ class GroupCommit(Generic[T, R]):
 
         A hop back to the event loop between batches leaves the writer thread idle until
         the loop gets round to starting the next one (measured: about 1 ms per 20 ms batch
-        in the ledger benchmark). Only this thread takes from ``_pending`` while it drains;
+        in the ledger benchmark). Only this thread takes from the queues while it drains;
         the loop only appends, so taking a slice and deleting it is safe."""
         deadline = time.monotonic() + DRAIN_SECONDS
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: len(batch)]
+        while self._pending or self._urgent:
+            batch = self._take()
             outcomes = self._commit_here(batch)
             loop.call_soon_threadsafe(_settle, batch, outcomes)
             if time.monotonic() > deadline:
                 return
+
+    def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
+        """The next batch: urgent items first, on their own (a small batch commits soon)."""
+        queue = self._urgent if self._urgent else self._pending
+        batch = queue[: self._max_batch]
+        del queue[: len(batch)]
+        return batch
 
     def _commit_here(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[Outcome]:
         """``_commit`` for the writer thread: one outcome per entry."""
