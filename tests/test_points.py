@@ -7,7 +7,8 @@ deductions, reversals, expiry and the leaderboard.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -791,3 +792,25 @@ async def test_leaderboard_leaves_out_reversed_points_and_keeps_ten(app: App, cl
     top = await _standings(points, community, "all")
     assert top[0] == ("L10", 20) and ("L11", 1) not in top and len(top) == 10
     assert top[-1] == ("L01", 11)
+
+
+def test_day_start_is_local_midnight_across_midnight_zones_and_daylight_saving() -> None:
+    def community(zone: str) -> Community:
+        return Community(1, "c", "en", zone, None, datetime(2026, 1, 1, tzinfo=UTC))
+
+    new_york, shanghai = community("America/New_York"), community("Asia/Shanghai")
+    local = ZoneInfo("America/New_York")
+    # 2026-03-08: clocks go forward at 02:00 in New York; that day has 23 hours.
+    for at, day in [
+        (datetime(2026, 3, 8, 4, 59, tzinfo=UTC), date(2026, 3, 7)),  # 23:59 on the 7th
+        (datetime(2026, 3, 8, 5, 0, tzinfo=UTC), date(2026, 3, 8)),  # midnight, EST
+        (datetime(2026, 3, 9, 3, 59, tzinfo=UTC), date(2026, 3, 8)),  # 23:59 EDT
+        (datetime(2026, 3, 9, 4, 0, tzinfo=UTC), date(2026, 3, 9)),
+        (datetime(2026, 3, 8, 12, 0, tzinfo=UTC), date(2026, 3, 8)),  # back to a day seen before
+    ]:
+        start = PointsService.day_start(new_york, at)
+        assert start == datetime.combine(day, time(0), tzinfo=local) and start.tzinfo == local
+        # The day remembered for one zone is never another zone's answer.
+        assert PointsService.day_start(shanghai, at) == datetime.combine(
+            at.astimezone(ZoneInfo("Asia/Shanghai")).date(), time(0), tzinfo=ZoneInfo("Asia/Shanghai")
+        )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
@@ -18,8 +17,9 @@ from core.storage.database import Database, sqlite_time
 from core.storage.sqlite_bulk import insert_rows
 
 
-@dataclass(frozen=True)
-class ActivityRecord:
+class ActivityRecord(NamedTuple):
+    """One row of the activity log (a named tuple: one is built for every inbound event)."""
+
     community_id: int
     member_id: int
     chat_id: int

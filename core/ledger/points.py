@@ -13,7 +13,8 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -46,6 +47,8 @@ RECENT_MEMBERS = 200_000  # members whose cooldown and recent texts are remember
 WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
 _SPACES = re.compile(r"\s+")
 _TIER_NAME = re.compile(r"^[\w\-]{1,40}$", re.UNICODE)
+# Per time zone: the local day found last, as (start in UTC, end in UTC, start in the zone).
+_DAYS: dict[str, tuple[datetime, datetime, datetime]] = {}
 
 
 @dataclass
@@ -119,8 +122,17 @@ class PointsService:
     @staticmethod
     def day_start(community: Community, at: datetime) -> datetime:
         """Midnight of ``at``'s local day in the community's time zone (aware)."""
+        # Every earning posting asks (its daily cap starts there): the day found last per
+        # zone answers until its end, without a time-zone conversion.
+        known = _DAYS.get(community.timezone)
+        if known is not None and known[0] <= at < known[1]:
+            return known[2]
         zone = ZoneInfo(community.timezone)
-        return datetime.combine(at.astimezone(zone).date(), time(0), tzinfo=zone)
+        day = at.astimezone(zone).date()
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        _DAYS[community.timezone] = (start.astimezone(UTC), end.astimezone(UTC), start)
+        return start
 
     # -- messages ----------------------------------------------------------------------
 
@@ -134,7 +146,7 @@ class PointsService:
         normalized = _SPACES.sub(" ", text.strip()).casefold()
         fingerprint = hashlib.blake2b(normalized.encode(), digest_size=8).digest()
         window = rules["message.repeat_window"]
-        repeated = fingerprint in list(recent.texts)[-window:] if window else False
+        repeated = window > 0 and fingerprint in islice(reversed(recent.texts), window)
         recent.texts.append(fingerprint)
         if repeated or len(normalized) < rules["message.min_length"] or rules["message.points"] <= 0:
             return None
@@ -383,13 +395,16 @@ class PointsService:
     # -- tiers ---------------------------------------------------------------------------
 
     async def tiers(self, community: Community) -> tuple[Tier, ...]:
-        cached = self._tiers.get(community.id)
+        cached = self._tiers.get(community.id, self._read_tiers)
         if cached is not None:
             return cached
+        return self._tiers.put(community.id, await self._read_tiers(community.id))
+
+    async def _read_tiers(self, community_id: int) -> tuple[Tier, ...]:
         async with self._db.read() as conn:
-            rows = await conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community.id))
+            rows = await conn.execute(select(ledger_tiers).where(ledger_tiers.c.community_id == community_id))
             tiers = tuple(Tier(r.name, r.threshold, r.multiplier_pct) for r in rows)
-        return self._tiers.put(community.id, tuple(sorted(tiers or DEFAULT_TIERS, key=lambda t: t.threshold)))
+        return tuple(sorted(tiers or DEFAULT_TIERS, key=lambda t: t.threshold))
 
     async def set_tier(
         self, community: Community, actor: Member, name: str, threshold: int, multiplier_pct: int
@@ -437,6 +452,8 @@ class PointsService:
         if result.earned_before is None or result.earned_after is None:
             return None
         tiers, floor = await self.tiers(community), granted[0] if granted else None
+        if not _crosses_threshold(tiers, result.earned_before, result.earned_after):
+            return None  # the usual case: no tier lies between, so none was reached
         before = effective_tier(tiers, result.earned_before, floor)
         after = effective_tier(tiers, result.earned_after, floor)
         return after if after.threshold > before.threshold else None
@@ -489,13 +506,9 @@ class PointsService:
 
     async def granted_tier(self, community: Community, member_id: int) -> tuple[Tier, str] | None:
         """The highest tier something other than points gives the member, with its source."""
-        grants = self._grants.get(community.id)
+        grants = self._grants.get(community.id, self._read_grants)
         if grants is None:
-            grants = {}
-            for source in self._grant_sources:
-                for holder, found in (await source(community.id)).items():
-                    grants.setdefault(holder, []).extend(found)
-            self._grants.put(community.id, grants)
+            grants = self._grants.put(community.id, await self._read_grants(community.id))
         mine = grants.get(member_id)
         if not mine:
             return None
@@ -504,6 +517,13 @@ class PointsService:
         if not known:
             return None  # the tier was renamed or removed since the plan named it
         return max(known, key=lambda pair: (pair[0].threshold, pair[0].multiplier_pct))
+
+    async def _read_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
+        grants: dict[int, list[TierGrant]] = {}
+        for source in self._grant_sources:
+            for holder, found in (await source(community_id)).items():
+                grants.setdefault(holder, []).extend(found)
+        return grants
 
     async def tier_of(self, community: Community, member_id: int, earned: int) -> Tier:
         """The member's tier now: by lifetime points, or a granted one if higher."""
@@ -553,6 +573,11 @@ class PointsService:
             community.id, since, exclude_member_ids=exclude, limit=limit
         )
         return [(await self._members.get_member(s.member_id), s.points) for s in standings]
+
+
+def _crosses_threshold(tiers: tuple[Tier, ...], before: int, after: int) -> bool:
+    """Whether a tier's threshold lies in (before, after]."""
+    return any(before < tier.threshold <= after for tier in tiers)
 
 
 def _streak(days: set[date], today: date) -> int:

@@ -27,10 +27,16 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
 
 def tier_for(tiers: Sequence[Tier], earned: int) -> Tier:
     """The highest tier whose threshold ``earned`` has reached (tiers need not be sorted)."""
-    reached = [tier for tier in tiers if tier.threshold <= earned]
-    if not reached:
-        return Tier("regular", 0, 100)
-    return max(reached, key=lambda tier: (tier.threshold, tier.multiplier_pct))
+    # A loop, not max() over a list: every tiered posting asks, in the writer and the handler.
+    best: Tier | None = None
+    for tier in tiers:
+        if tier.threshold <= earned and (
+            best is None
+            or tier.threshold > best.threshold
+            or (tier.threshold == best.threshold and tier.multiplier_pct > best.multiplier_pct)
+        ):
+            best = tier
+    return best if best is not None else Tier("regular", 0, 100)
 
 
 def higher_tier(a: Tier, b: Tier | None) -> Tier:
