@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
+from bot.adapters.telegram.adapter import CONCURRENT_UPDATES
 from bot.app import App
 from bot.config import Config
 from core.clock import ManualClock
@@ -28,7 +29,8 @@ from core.ledger.tables import ledger_transfers
 EVENTS = int(__import__("os").environ.get("BENCH_EVENTS", 200_000))
 MEMBERS = int(__import__("os").environ.get("BENCH_MEMBERS", 5_000))
 CHATS = 20
-WORKERS = int(__import__("os").environ.get("BENCH_WORKERS", 64))
+# As many messages in flight as the Telegram adapter handles at once.
+WORKERS = int(__import__("os").environ.get("BENCH_WORKERS", CONCURRENT_UPDATES))
 PROBE_EVERY = 0.005  # seconds between /points probes
 PLATFORM = "bench"
 WORDS = """python pandas numpy lesson homework question answer thanks deadline project review chapter
@@ -193,6 +195,7 @@ def main() -> None:
             "p99_ms": round(ours["p99"], 2),
             "postings": int(ours["postings"]),
             "probes": int(ours["probes"]),
+            "in_flight": WORKERS,
         }
     )
 
