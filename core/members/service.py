@@ -515,24 +515,31 @@ def _write_chats(conn: Connection, items: Sequence[_ChatWrite]) -> list[Chat]:
     """Find or create each chat (taking over a new title); returns the chats."""
     found: list[Chat] = []
     for item in items:
+        # Usually a chat not seen before (a member's first private message): one statement
+        # creates and returns it. A conflict means it exists (perhaps just created by another
+        # process: then theirs stands), and it is read below.
+        values = {
+            "community_id": item.community_id,
+            "platform": item.platform,
+            "external_id": item.external_id,
+            "kind": item.kind,
+            "title": item.title,
+            "created_at": item.at,
+            "bot_present": True,
+        }
+        created = conn.execute(
+            insert_or_ignore(conn.dialect.name, chats).values(values).returning(chats)
+        ).first()
+        if created is not None:
+            found.append(_chat(created))
+            continue
         query = select(chats).where(
             chats.c.community_id == item.community_id,
             chats.c.platform == item.platform,
             chats.c.external_id == item.external_id,
         )
-        row = conn.execute(query).first()
-        if row is None:  # another process may create it meanwhile: then theirs stands
-            values = {
-                "community_id": item.community_id,
-                "platform": item.platform,
-                "external_id": item.external_id,
-                "kind": item.kind,
-                "title": item.title,
-                "created_at": item.at,
-                "bot_present": True,
-            }
-            conn.execute(insert_or_ignore(conn.dialect.name, chats), [values])
-        elif item.title and row.title != item.title:
+        row = conn.execute(query).one()
+        if item.title and row.title != item.title:
             conn.execute(update(chats).where(chats.c.id == row.id).values(title=item.title))
         else:
             found.append(_chat(row))
