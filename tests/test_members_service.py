@@ -597,6 +597,41 @@ async def test_concurrent_first_creators_make_exactly_one_owner_and_one_owner_au
     assert [e.subject_member_id for e in owner_entries] == [owner_id]
 
 
+async def test_misses_arriving_during_a_lookup_wait_for_it_and_share_the_next(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = app.services.members
+    community = await service.ensure_community("wavehall", default_locale="en", timezone="UTC")
+    created = [
+        await service.ensure_member(community, UserRef("console", f"w{i}", f"W{i}")) for i in range(40)
+    ]
+    fresh = MemberService(app.db, app.clock)  # empty caches
+    original_run_read = app.db.run_read
+    gate = asyncio.Event()
+    lookups: list[int] = []
+
+    async def slow_run_read(read):  # type: ignore[no-untyped-def]
+        lookups.append(1)
+        await gate.wait()  # the first lookup is still running while the next waves arrive
+        return await original_run_read(read)
+
+    monkeypatch.setattr(app.db, "run_read", slow_run_read)
+    first = [asyncio.ensure_future(fresh.find_by_identity(community.id, "console", "w0"))]
+    await asyncio.sleep(0.01)
+    waves = []
+    for wave in range(3):  # three turns of the loop, ten misses each
+        waves += [
+            asyncio.ensure_future(fresh.find_by_identity(community.id, "console", f"w{i}"))
+            for i in range(1 + 10 * wave, 11 + 10 * wave)
+        ]
+        await asyncio.sleep(0.01)
+    assert len(lookups) == 1  # one at a time: the waves wait for the running one
+    gate.set()
+    found = await asyncio.gather(*first, *waves)
+    assert [m.id for m in found if m] == [m.id for m in created[:31]]
+    assert len(lookups) == 2  # and the three waves shared the next
+
+
 async def test_concurrent_identity_misses_share_one_query(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     service = app.services.members
     community = await service.ensure_community("batchhall", default_locale="en", timezone="UTC")
