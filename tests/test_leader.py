@@ -3,7 +3,10 @@ lock); on SQLite the one process always does."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from sqlalchemy import text
 
 from core.storage.database import Database
 from core.storage.leader import SchedulerLeader
@@ -39,6 +42,30 @@ async def test_a_leader_whose_process_dies_is_replaced(db_url: str, backend: str
         await first._connection.invalidate()  # the connection drops, as when the process dies
         assert await second.try_lead()
         assert not await first.try_lead()  # it notices, and does not lead again
+    finally:
+        await first.release()
+        await second.release()
+        await first_db.dispose()
+        await second_db.dispose()
+
+
+async def test_a_leader_cancelled_mid_query_releases_and_another_can_lead(db_url: str, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL only: SQLite has one process")
+    first_db, second_db = Database(db_url), Database(db_url)
+    first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
+    try:
+        assert await first.try_lead()
+        # As when the scheduler shuts down during a tick: the query on the held connection is
+        # cancelled, and the connection is left in a failed transaction.
+        query = asyncio.ensure_future(first._connection.execute(text("SELECT pg_sleep(5)")))
+        await asyncio.sleep(0.2)
+        query.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await query
+        await first.release()  # no error, and the session (with its lock) is gone
+        assert not first.leading
+        assert await second.try_lead()
     finally:
         await first.release()
         await second.release()

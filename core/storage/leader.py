@@ -51,7 +51,7 @@ class SchedulerLeader:
                     return True
             except Exception:
                 log.warning("scheduler: lost the database connection that held leadership")
-            await self._drop()
+            await self._drop(broken=True)
             return False
         connection = await self._db.engine.connect()
         try:
@@ -78,13 +78,22 @@ class SchedulerLeader:
         try:
             await self._connection.execute(text("SELECT pg_advisory_unlock_all()"))  # asked once per tick
             await self._connection.commit()
-        finally:
+        except Exception:
+            # A tick cancelled mid-query (the scheduler shutting down) leaves the connection
+            # unusable; ending its session ends the lock too.
+            log.debug("scheduler: unlocking failed; dropping the session instead", exc_info=True)
+            await self._drop(broken=True)
+        else:
             await self._drop()
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, broken: bool = False) -> None:
+        """Let go of the leadership connection. A ``broken`` one is invalidated, not pooled: a
+        pooled session would keep its advisory lock, and no other process could lead."""
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
+                if broken:
+                    await connection.invalidate()
                 await connection.close()
             except Exception:
                 log.debug("scheduler: closing the leadership connection failed", exc_info=True)
