@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from core.ledger.models import CapScope, Transfer
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import Tier
-from core.storage.database import sqlite_time
+from core.storage.database import from_sqlite_time, sqlite_time
 from core.storage.sqlite_bulk import add_to_columns, as_json, insert_values, select_all
 from core.storage.upsert import insert_or_ignore
 
@@ -446,7 +446,7 @@ def transfer_from_row(row: Any) -> Transfer:
 
 
 def _transfer_from_sqlite(row: Sequence[Any]) -> Transfer:
-    at = datetime.fromisoformat(row[8]).replace(tzinfo=UTC)
+    at = from_sqlite_time(row[8])
     return Transfer(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], at, row[9], row[10])
 
 

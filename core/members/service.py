@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -25,7 +25,7 @@ from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale
 from core.members.models import Chat, Community, Identity, Member, Role
 from core.members.tables import chats, communities, identities, members
 from core.storage.batching import GroupCommit
-from core.storage.database import Database
+from core.storage.database import Database, from_sqlite_time
 from core.storage.sqlite_bulk import as_json, select_all
 from core.storage.upsert import insert_or_ignore
 
@@ -439,11 +439,8 @@ def _read_identities(
     """The members behind identity ``keys``, and every identity of those members, in one read."""
     if conn.dialect.name == "sqlite":
         return _read_identities_sqlite(conn.connection.driver_connection, keys)
-    groups: dict[tuple[int, str], list[str]] = {}
-    for community_id, platform, external_id in keys:
-        groups.setdefault((community_id, platform), []).append(external_id)
     found: list[tuple[tuple[int, str, str], Member]] = []
-    for (community_id, platform), external_ids in groups.items():
+    for (community_id, platform), external_ids in _by_platform(keys).items():
         for start in range(0, len(external_ids), 500):
             query = (
                 select(members, identities.c.external_id.label("identity_external_id"))
@@ -485,27 +482,28 @@ def _read_identities_sqlite(
 ) -> tuple[list[tuple[tuple[int, str, str], Member]], dict[int, list[Identity]]]:
     """``_read_identities`` on the raw driver: a busy group's cold start asks for thousands of
     members, and SQLAlchemy's row handling cost more than the reads (about 10 µs a member)."""
-    groups: dict[tuple[int, str], list[str]] = {}
-    for community_id, platform, external_id in keys:
-        groups.setdefault((community_id, platform), []).append(external_id)
     found: list[tuple[tuple[int, str, str], Member]] = []
     columns = ("community", "platform", "external", "id", "member_community", "name", "role", "locale", "at")
-    for (community_id, platform), external_ids in groups.items():
+    for (community_id, platform), external_ids in _by_platform(keys).items():
         params = (community_id, platform, as_json(external_ids))
         for row in select_all(raw, _MEMBERS_BY_IDENTITY, columns, params):
-            member = Member(row[3], row[4], row[5], Role(row[6]), row[7], _stored_time(row[8]))
+            member = Member(row[3], row[4], row[5], Role(row[6]), row[7], from_sqlite_time(row[8]))
             found.append(((row[0], row[1], row[2]), member))
     by_member: dict[int, list[Identity]] = {member.id: [] for _, member in found}
     if by_member:
         columns = ("id", "member_id", "platform", "external_id", "language_hint", "created_at")
         for row in select_all(raw, _IDENTITIES_OF, columns, (as_json(list(by_member)),)):
-            by_member[row[1]].append(Identity(row[0], row[1], row[2], row[3], row[4], _stored_time(row[5])))
+            identity = Identity(row[0], row[1], row[2], row[3], row[4], from_sqlite_time(row[5]))
+            by_member[row[1]].append(identity)
     return found, by_member
 
 
-def _stored_time(text: str) -> datetime:
-    """A UTCDateTime column's text as SQLite stores it (naive UTC) → aware UTC."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+def _by_platform(keys: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str], list[str]]:
+    """Identity keys grouped by (community, platform): one query each."""
+    groups: dict[tuple[int, str], list[str]] = {}
+    for community_id, platform, external_id in keys:
+        groups.setdefault((community_id, platform), []).append(external_id)
+    return groups
 
 
 # -- batch writes (run in the single writer's transaction; see core/storage/batching.py) ------
@@ -538,13 +536,11 @@ def _write_chats(conn: Connection, items: Sequence[_ChatWrite]) -> list[Chat]:
             chats.c.platform == item.platform,
             chats.c.external_id == item.external_id,
         )
-        row = conn.execute(query).one()
-        if item.title and row.title != item.title:
-            conn.execute(update(chats).where(chats.c.id == row.id).values(title=item.title))
-        else:
-            found.append(_chat(row))
-            continue
-        found.append(_chat(conn.execute(query).one()))
+        chat = _chat(conn.execute(query).one())
+        if item.title and chat.title != item.title:
+            conn.execute(update(chats).where(chats.c.id == chat.id).values(title=item.title))
+            chat = replace(chat, title=item.title)
+        found.append(chat)
     return found
 
 

@@ -258,6 +258,11 @@ def sqlite_time(at: datetime) -> str:
     return at.isoformat(" ", "microseconds")[:-6]
 
 
+def from_sqlite_time(text: str) -> datetime:
+    """The reverse of ``sqlite_time``: a stored UTCDateTime text (naive UTC) → aware UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def safe_url(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
