@@ -4,6 +4,7 @@ lock); on SQLite the one process always does."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -12,19 +13,13 @@ from core.storage.database import Database
 from core.storage.leader import SchedulerLeader
 
 
-async def test_one_leader_at_a_time_and_the_next_takes_over(db_url: str, backend: str) -> None:
+@pytest.fixture
+async def leaders(db_url: str) -> AsyncIterator[tuple[SchedulerLeader, SchedulerLeader]]:
+    """Two would-be leaders, as in two processes: each with its own engine."""
     first_db, second_db = Database(db_url), Database(db_url)
     first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
     try:
-        assert await first.try_lead()
-        if backend == "sqlite":
-            assert await second.try_lead()  # one machine, one process: nothing to share
-            return
-        assert not await second.try_lead()
-        assert await first.try_lead()  # still leading
-        await first.release()
-        assert await second.try_lead()
-        assert not await first.try_lead()
+        yield first, second
     finally:
         await first.release()
         await second.release()
@@ -32,42 +27,50 @@ async def test_one_leader_at_a_time_and_the_next_takes_over(db_url: str, backend
         await second_db.dispose()
 
 
-async def test_a_leader_whose_process_dies_is_replaced(db_url: str, backend: str) -> None:
+def postgresql_only(backend: str) -> None:
     if backend == "sqlite":
         pytest.skip("PostgreSQL only: SQLite has one process")
-    first_db, second_db = Database(db_url), Database(db_url)
-    first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
-    try:
-        assert await first.try_lead()
-        await first._connection.invalidate()  # the connection drops, as when the process dies
-        assert await second.try_lead()
-        assert not await first.try_lead()  # it notices, and does not lead again
-    finally:
-        await first.release()
-        await second.release()
-        await first_db.dispose()
-        await second_db.dispose()
 
 
-async def test_a_leader_cancelled_mid_query_releases_and_another_can_lead(db_url: str, backend: str) -> None:
+async def test_one_leader_at_a_time_and_the_next_takes_over(
+    leaders: tuple[SchedulerLeader, SchedulerLeader], backend: str
+) -> None:
+    first, second = leaders
+    assert await first.try_lead()
     if backend == "sqlite":
-        pytest.skip("PostgreSQL only: SQLite has one process")
-    first_db, second_db = Database(db_url), Database(db_url)
-    first, second = SchedulerLeader(first_db), SchedulerLeader(second_db)
-    try:
-        assert await first.try_lead()
-        # As when the scheduler shuts down during a tick: the query on the held connection is
-        # cancelled, and the connection is left in a failed transaction.
-        query = asyncio.ensure_future(first._connection.execute(text("SELECT pg_sleep(5)")))
-        await asyncio.sleep(0.2)
-        query.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await query
-        await first.release()  # no error, and the session (with its lock) is gone
-        assert not first.leading
-        assert await second.try_lead()
-    finally:
-        await first.release()
-        await second.release()
-        await first_db.dispose()
-        await second_db.dispose()
+        assert await second.try_lead()  # one machine, one process: nothing to share
+        return
+    assert not await second.try_lead()
+    assert await first.try_lead()  # still leading
+    await first.release()
+    assert await second.try_lead()
+    assert not await first.try_lead()
+
+
+async def test_a_leader_whose_process_dies_is_replaced(
+    leaders: tuple[SchedulerLeader, SchedulerLeader], backend: str
+) -> None:
+    postgresql_only(backend)
+    first, second = leaders
+    assert await first.try_lead()
+    await first._connection.invalidate()  # the connection drops, as when the process dies
+    assert await second.try_lead()
+    assert not await first.try_lead()  # it notices, and does not lead again
+
+
+async def test_a_leader_cancelled_mid_query_releases_and_another_can_lead(
+    leaders: tuple[SchedulerLeader, SchedulerLeader], backend: str
+) -> None:
+    postgresql_only(backend)
+    first, second = leaders
+    assert await first.try_lead()
+    # As when the scheduler shuts down during a tick: the query on the held connection is
+    # cancelled, and the connection is left in a failed transaction.
+    query = asyncio.ensure_future(first._connection.execute(text("SELECT pg_sleep(5)")))
+    await asyncio.sleep(0.2)
+    query.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await query
+    await first.release()  # no error, and the session (with its lock) is gone
+    assert not first.leading
+    assert await second.try_lead()
