@@ -25,8 +25,8 @@ from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Member, Role
 from core.storage.database import Database
-from core.storage.metadata import load_all_tables
 from core.storage.migrate import upgrade
+from core.storage.schema import load_all_tables
 from tests.shop_fixtures import Shop
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()

@@ -11,7 +11,7 @@ from core.activity.log import ActivityLog, ActivityRecord
 from core.activity.tables import activity
 from core.clock import ManualClock
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
-from core.storage.metadata import load_all_tables
+from core.storage.schema import load_all_tables
 
 SECRET = "my card number is 4111-1111-1111-1111 zebra-marker-719"
 GROUP = ChatRef("telegram", "-100", ChatKind.GROUP, "Study group")

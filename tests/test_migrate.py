@@ -14,7 +14,6 @@ from sqlalchemy.engine import Connection, make_url
 from bot.app import App
 from bot.config import Config
 from core.storage.database import Database
-from core.storage.metadata import is_modelled, load_all_tables
 from core.storage.migrate import (
     MIGRATIONS,
     NotMigrated,
@@ -23,6 +22,7 @@ from core.storage.migrate import (
     head_revision,
     upgrade,
 )
+from core.storage.schema import is_modelled, load_all_tables
 from core.storage.state import get_state, set_state
 
 PASSWORD = "hunter2-not-for-logs"

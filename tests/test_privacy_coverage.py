@@ -4,7 +4,7 @@ strategy named there is one the code knows."""
 from __future__ import annotations
 
 from core.privacy.coverage import MEMBER_COLUMNS
-from core.storage.metadata import load_all_tables
+from core.storage.schema import load_all_tables
 
 
 def member_columns() -> set[tuple[str, str]]:

@@ -29,7 +29,7 @@ from core.ledger.tables import ledger_accounts
 from core.members.tables import communities, members
 from core.privacy.coverage import MEMBER_COLUMNS
 from core.referrals.tables import commission_transfers, referrals
-from core.storage.metadata import load_all_tables
+from core.storage.schema import load_all_tables
 
 ROLE_RANK = {"learner": 0, "moderator": 1, "creator": 2}
 

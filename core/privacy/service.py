@@ -33,7 +33,7 @@ from core.privacy import merge
 from core.privacy.coverage import ACCOUNT_TABLES, MEMBER_COLUMNS
 from core.referrals.commissions import cancel_commissions_between
 from core.storage.database import Database
-from core.storage.metadata import load_all_tables
+from core.storage.schema import load_all_tables
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8

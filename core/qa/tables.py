@@ -69,7 +69,7 @@ answer_votes = Table(
 
 # One search document per question and per answer (``terms``: core/qa/terms.indexed). On
 # SQLite an FTS5 table mirrors it by triggers; on PostgreSQL a GIN index covers it (both made
-# by migration 0007, outside these definitions: core.storage.metadata.UNMODELLED_PREFIXES).
+# by migration 0007, outside these definitions: core.storage.schema.UNMODELLED_PREFIXES).
 # A later SQLite migration that rebuilds qa_documents must create those triggers again.
 qa_documents = Table(
     "qa_documents",

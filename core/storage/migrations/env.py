@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from core.storage.metadata import is_modelled, load_all_tables
+from core.storage.schema import is_modelled, load_all_tables
 
 target_metadata = load_all_tables()
 
