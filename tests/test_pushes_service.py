@@ -26,8 +26,9 @@ from core.errors import InvalidInput, NotAllowed, NotFound
 from core.events import ChatKind, ChatRef, UserRef
 from core.i18n import render
 from core.members.models import Community, Member, Role
+from core.pushes.campaigns import two_proportion_z
 from core.pushes.delivery import Pace, RateLimited, Unreachable
-from core.pushes.service import MAX_ATTEMPTS, two_proportion_z
+from core.pushes.outbox import MAX_ATTEMPTS
 from core.pushes.tables import push_campaigns, push_outbox
 from core.replies import Reply, Text
 from tests.conftest import START, snapshot
@@ -418,7 +419,7 @@ def test_the_z_test_tells_a_real_difference_from_chance() -> None:
 
 
 def test_the_split_depends_on_the_seed_only() -> None:
-    from core.pushes.service import Campaign, _split
+    from core.pushes.campaigns import Campaign, _split
 
     def campaign(seed: int) -> Campaign:
         return Campaign(1, 1, "push", "all", "a", "b", "draft", START, seed, START)

@@ -12,8 +12,9 @@ from core.commands.params import Rest, Word
 from core.commands.router import CREATORS, PRIVATE_ONLY, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
+from core.pushes.automations import AUTOMATIONS
+from core.pushes.campaigns import Campaign, CampaignStatus, Comparison, Preview
 from core.pushes.schedule import parse_send_time
-from core.pushes.service import AUTOMATIONS, Campaign, CampaignStatus, Comparison, Preview
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
