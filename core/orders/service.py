@@ -23,11 +23,11 @@ from core.catalog.models import Course, Product
 from core.catalog.money import Money, precision
 from core.catalog.service import CatalogService
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput
 from core.i18n import Msg, msg
 from core.ledger.models import Cap, CapScope, Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
 from core.ledger.points import PointsService
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member
 from core.members.service import MemberService
 from core.orders.models import (
     Fulfilment,
@@ -35,13 +35,13 @@ from core.orders.models import (
     PaymentMismatch,
     PaymentProvider,
     ProductKind,
-    Refund,
     Status,
 )
-from core.orders.tables import orders, payment_events
+from core.orders.provider_reports import ProviderReports
+from core.orders.refunds import OrderRefunds
+from core.orders.tables import orders
 from core.settings.service import SettingsService
 from core.storage.database import Database
-from core.storage.upsert import insert_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ PAYABLE = (Status.PENDING, Status.EXPIRED, Status.CANCELLED)  # money that arriv
 FREE = "free"  # the provider name of orders a coupon made free
 
 
-class OrderService:
+class OrderService(ProviderReports, OrderRefunds):
     def __init__(
         self,
         db: Database,
@@ -293,143 +293,6 @@ class OrderService:
             return await kind.resolve(order.product_id)
         return await self._catalog.product_by_id(order.product_kind, order.product_id)
 
-    async def event_seen(self, provider: str, event_id: str) -> bool:
-        """Whether this provider event (a webhook delivery) was handled already."""
-        query = select(payment_events.c.event_id).where(
-            payment_events.c.provider == provider, payment_events.c.event_id == event_id
-        )
-        async with self._db.read() as conn:
-            return (await conn.execute(query)).first() is not None
-
-    async def remember_event(self, provider: str, event_id: str, kind: str, order_id: int | None) -> None:
-        """Record a handled provider event (after handling it: a crash before this only means
-        the redelivery is handled again, which the order's own state makes harmless)."""
-        async with self._db.write() as conn:
-            await conn.execute(
-                insert_or_ignore(self._db.dialect, payment_events).values(
-                    provider=provider[:20],
-                    event_id=event_id[:200],
-                    kind=kind[:100],
-                    order_id=order_id,
-                    received_at=self._clock.now(),
-                )
-            )
-
-    async def record_renewal(
-        self,
-        community_id: int,
-        member_id: int,
-        product: Product,
-        *,
-        provider: str,
-        provider_ref: str,
-        paid: Money,
-    ) -> Order | None:
-        """A period the provider charged by itself (a subscription's renewal, already applied
-        to the subscription): kept as a paid, delivered order, so revenue, refunds and
-        commissions see it. Once per ``provider_ref`` (None the second time), atomically."""
-        now = self._clock.now()
-        async with self._db.write() as conn:
-            fresh = await conn.execute(
-                insert_or_ignore(self._db.dialect, payment_events).values(
-                    provider=provider[:20],
-                    event_id=f"renewal:{provider_ref}"[:200],
-                    kind="renewal",
-                    order_id=None,
-                    received_at=now,
-                )
-            )
-            if fresh.rowcount != 1:
-                return None
-            order_id = (
-                await conn.execute(
-                    insert(orders)
-                    .values(
-                        community_id=community_id,
-                        member_id=member_id,
-                        product_kind=product.kind,
-                        product_id=product.id,
-                        title=product.title,
-                        list_minor=paid.minor,
-                        amount_minor=paid.minor,
-                        currency=paid.currency,
-                        status=Status.FULFILLED.value,
-                        provider=provider,
-                        provider_ref=provider_ref,
-                        created_at=now,
-                        expires_at=now,
-                        paid_at=now,
-                        fulfilled_at=now,
-                    )
-                    .returning(orders.c.id)
-                )
-            ).scalar_one()
-            await conn.execute(
-                update(payment_events)
-                .where(
-                    payment_events.c.provider == provider[:20],
-                    payment_events.c.event_id == f"renewal:{provider_ref}"[:200],
-                )
-                .values(order_id=order_id)
-            )
-            await record(
-                conn,
-                community_id=community_id,
-                at=now,
-                action="order.renewal",
-                actor_member_id=None,
-                subject_member_id=member_id,
-                order=order_id,
-                provider=provider,
-                ref=provider_ref,
-                amount=paid.minor,
-                currency=paid.currency,
-            )
-        order = await self.get(order_id)
-        points = await self._post_purchase_points(order)
-        if points:
-            async with self._db.write() as conn:
-                await conn.execute(
-                    update(orders).where(orders.c.id == order_id).values(purchase_points=points)
-                )
-        order = await self.get(order_id)
-        await self._run_hooks(self._on_fulfilled, order)
-        return order
-
-    async def reconcile(self, since: datetime) -> list[Fulfilment]:
-        """Ask providers that can list payments for those settled since ``since`` and record
-        any we missed (a webhook that never arrived). Returns what was delivered now."""
-        delivered: list[Fulfilment] = []
-        for provider in list(self.providers.values()):
-            settled_since = getattr(provider, "settled_since", None)
-            if settled_since is None:
-                continue
-            try:
-                payments = await settled_since(since)
-            except Exception:
-                log.warning("reconciliation with %s failed", provider.name, exc_info=True)
-                continue
-            for payment in payments:
-                try:
-                    fulfilment = await self.record_payment(
-                        payment.order_id,
-                        provider=provider.name,
-                        provider_ref=payment.provider_ref,
-                        paid=payment.paid,
-                    )
-                except (InvalidInput, PaymentMismatch):
-                    log.warning(
-                        "reconciliation: %s payment for order %s not recorded",
-                        provider.name,
-                        payment.order_id,
-                        exc_info=True,
-                    )
-                    continue
-                if fulfilment.fresh:
-                    delivered.append(fulfilment)
-        self._delivered_by_jobs.extend(delivered)
-        return delivered
-
     async def record_payment(
         self, order_id: int, *, provider: str, provider_ref: str, paid: Money
     ) -> Fulfilment:
@@ -531,119 +394,6 @@ class OrderService:
         if result.outcome in (Outcome.POSTED, Outcome.REPLAYED) and result.transfer is not None:
             return result.transfer.amount
         return 0
-
-    # -- refunds -------------------------------------------------------------------------
-
-    async def refund(self, community: Community, actor: Member, order_id: int, amount: int | None) -> Refund:
-        """Refund ``amount`` minor units (all that is left when None) through the order's
-        provider, then record it. Creators only."""
-        if actor.role is not Role.CREATOR or actor.community_id != community.id:
-            raise NotAllowed(msg("Only creators can refund orders."))
-        order = await self.get(order_id)
-        if order.community_id != community.id:
-            raise InvalidInput(msg("There is no order {id}.", id=order_id))
-        if order.refundable <= 0:
-            raise InvalidInput(msg("Order {id} has nothing left to refund.", id=order_id))
-        amount = order.refundable if amount is None else amount
-        if not 0 < amount <= order.refundable:
-            raise InvalidInput(
-                msg(
-                    "Order {id} can be refunded at most {left}.",
-                    id=order_id,
-                    left=Money(order.amount.currency, order.refundable),
-                )
-            )
-        provider = self.providers.get(order.provider)
-        if provider is None:
-            raise InvalidInput(
-                msg("Refunds through {provider} are not set up here.", provider=order.provider)
-            )
-        reference = await provider.refund(order, amount)
-        return await self.record_refund(
-            order_id, refunded_total=order.refunded + amount, provider_ref=reference, actor_member_id=actor.id
-        )
-
-    async def record_refund(
-        self, order_id: int, *, refunded_total: int, provider_ref: str, actor_member_id: int | None = None
-    ) -> Refund:
-        """The provider has refunded ``refunded_total`` of the order in all (a webhook, or our
-        own refund call). Idempotent: the total only rises, and the rise is recorded once.
-        A full refund revokes the course; purchase points are taken back in proportion, as
-        far as the member's balance allows (the shortfall is audited)."""
-        order = await self.get(order_id)
-        total = min(refunded_total, order.amount.minor)
-        if total <= order.refunded:
-            return Refund(order, 0)
-        now = self._clock.now()
-        full = total == order.amount.minor
-        async with self._db.write() as conn:
-            moved = await conn.execute(
-                update(orders)
-                .where(orders.c.id == order_id, orders.c.refunded_minor == order.refunded)
-                .values(refunded_minor=total, **({"status": Status.REFUNDED.value} if full else {}))
-            )
-            raced = moved.rowcount != 1
-            if not raced:
-                if full:
-                    await self._catalog.revoke_order(conn, order.id, now)
-                    kind = self._kinds.get(order.product_kind)
-                    if kind is not None:
-                        await kind.revoke(conn, order, now)
-                await record(
-                    conn,
-                    community_id=order.community_id,
-                    at=now,
-                    action="order.refund",
-                    actor_member_id=actor_member_id,
-                    subject_member_id=order.member_id,
-                    order=order_id,
-                    amount=total - order.refunded,
-                    total=total,
-                    ref=provider_ref,
-                )
-        if raced:  # another caller recorded a refund meanwhile: read the order again
-            return await self.record_refund(
-                order_id,
-                refunded_total=refunded_total,
-                provider_ref=provider_ref,
-                actor_member_id=actor_member_id,
-            )
-        wanted = order.purchase_points * total // order.amount.minor - (
-            order.purchase_points * order.refunded // order.amount.minor
-        )
-        clawed = await self._claw_back(order, wanted, total) if wanted > 0 else 0
-        if clawed < wanted:
-            async with self._db.write() as conn:
-                await record(
-                    conn,
-                    community_id=order.community_id,
-                    at=now,
-                    action="order.refund_points_short",
-                    actor_member_id=actor_member_id,
-                    subject_member_id=order.member_id,
-                    order=order_id,
-                    wanted=wanted,
-                    taken=clawed,
-                )
-        refunded = await self.get(order_id)
-        await self._run_hooks(self._on_refunded, refunded)
-        return Refund(refunded, total - order.refunded, clawed, wanted - clawed)
-
-    async def _claw_back(self, order: Order, points: int, total: int) -> int:
-        result = await self._points.ledger.post(
-            Posting(
-                community_id=order.community_id,
-                debit=MemberAccount(order.member_id),
-                credit=SystemAccount(SystemCode.ISSUANCE),
-                amount=points,
-                kind=Kind.DEDUCT,
-                key=f"refund:{order.id}:{total}",
-                at=self._clock.now(),
-                memo=f"refund of order #{order.id}",
-                partial=True,
-            )
-        )
-        return result.transfer.amount if result.ok and result.transfer is not None else 0
 
     # -- jobs ----------------------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""Refunds of orders: through the order's provider, or as the provider reports them; a full
+refund revokes what was bought, and purchase points are taken back in proportion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import update
+
+from core.audit.log import record
+from core.catalog.money import Money
+from core.catalog.service import CatalogService
+from core.clock import Clock
+from core.errors import InvalidInput, NotAllowed
+from core.i18n import msg
+from core.ledger.models import Kind, MemberAccount, Posting, SystemAccount, SystemCode
+from core.ledger.points import PointsService
+from core.members.models import Community, Member, Role
+from core.orders.models import Order, PaymentProvider, ProductKind, Refund, Status
+from core.orders.tables import orders
+from core.storage.database import Database
+
+
+class OrderRefunds:
+    """OrderService's refunds (core/orders/service.py)."""
+
+    _db: Database
+    _clock: Clock
+    _catalog: CatalogService
+    _points: PointsService
+    _kinds: dict[str, ProductKind]
+    _on_refunded: list[Callable[[Order], Awaitable[None]]]
+    providers: dict[str, PaymentProvider]
+
+    async def refund(self, community: Community, actor: Member, order_id: int, amount: int | None) -> Refund:
+        """Refund ``amount`` minor units (all that is left when None) through the order's
+        provider, then record it. Creators only."""
+        if actor.role is not Role.CREATOR or actor.community_id != community.id:
+            raise NotAllowed(msg("Only creators can refund orders."))
+        order = await self.get(order_id)
+        if order.community_id != community.id:
+            raise InvalidInput(msg("There is no order {id}.", id=order_id))
+        if order.refundable <= 0:
+            raise InvalidInput(msg("Order {id} has nothing left to refund.", id=order_id))
+        amount = order.refundable if amount is None else amount
+        if not 0 < amount <= order.refundable:
+            raise InvalidInput(
+                msg(
+                    "Order {id} can be refunded at most {left}.",
+                    id=order_id,
+                    left=Money(order.amount.currency, order.refundable),
+                )
+            )
+        provider = self.providers.get(order.provider)
+        if provider is None:
+            raise InvalidInput(
+                msg("Refunds through {provider} are not set up here.", provider=order.provider)
+            )
+        reference = await provider.refund(order, amount)
+        return await self.record_refund(
+            order_id, refunded_total=order.refunded + amount, provider_ref=reference, actor_member_id=actor.id
+        )
+
+    async def record_refund(
+        self, order_id: int, *, refunded_total: int, provider_ref: str, actor_member_id: int | None = None
+    ) -> Refund:
+        """The provider has refunded ``refunded_total`` of the order in all (a webhook, or our
+        own refund call). Idempotent: the total only rises, and the rise is recorded once.
+        A full refund revokes the course; purchase points are taken back in proportion, as
+        far as the member's balance allows (the shortfall is audited)."""
+        order = await self.get(order_id)
+        total = min(refunded_total, order.amount.minor)
+        if total <= order.refunded:
+            return Refund(order, 0)
+        now = self._clock.now()
+        full = total == order.amount.minor
+        async with self._db.write() as conn:
+            moved = await conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.refunded_minor == order.refunded)
+                .values(refunded_minor=total, **({"status": Status.REFUNDED.value} if full else {}))
+            )
+            raced = moved.rowcount != 1
+            if not raced:
+                if full:
+                    await self._catalog.revoke_order(conn, order.id, now)
+                    kind = self._kinds.get(order.product_kind)
+                    if kind is not None:
+                        await kind.revoke(conn, order, now)
+                await record(
+                    conn,
+                    community_id=order.community_id,
+                    at=now,
+                    action="order.refund",
+                    actor_member_id=actor_member_id,
+                    subject_member_id=order.member_id,
+                    order=order_id,
+                    amount=total - order.refunded,
+                    total=total,
+                    ref=provider_ref,
+                )
+        if raced:  # another caller recorded a refund meanwhile: read the order again
+            return await self.record_refund(
+                order_id,
+                refunded_total=refunded_total,
+                provider_ref=provider_ref,
+                actor_member_id=actor_member_id,
+            )
+        wanted = order.purchase_points * total // order.amount.minor - (
+            order.purchase_points * order.refunded // order.amount.minor
+        )
+        clawed = await self._claw_back(order, wanted, total) if wanted > 0 else 0
+        if clawed < wanted:
+            async with self._db.write() as conn:
+                await record(
+                    conn,
+                    community_id=order.community_id,
+                    at=now,
+                    action="order.refund_points_short",
+                    actor_member_id=actor_member_id,
+                    subject_member_id=order.member_id,
+                    order=order_id,
+                    wanted=wanted,
+                    taken=clawed,
+                )
+        refunded = await self.get(order_id)
+        await self._run_hooks(self._on_refunded, refunded)
+        return Refund(refunded, total - order.refunded, clawed, wanted - clawed)
+
+    async def _claw_back(self, order: Order, points: int, total: int) -> int:
+        result = await self._points.ledger.post(
+            Posting(
+                community_id=order.community_id,
+                debit=MemberAccount(order.member_id),
+                credit=SystemAccount(SystemCode.ISSUANCE),
+                amount=points,
+                kind=Kind.DEDUCT,
+                key=f"refund:{order.id}:{total}",
+                at=self._clock.now(),
+                memo=f"refund of order #{order.id}",
+                partial=True,
+            )
+        )
+        return result.transfer.amount if result.ok and result.transfer is not None else 0
