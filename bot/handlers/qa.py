@@ -11,7 +11,7 @@ from core.commands.router import STAFF, Router
 from core.errors import InvalidInput
 from core.events import ChatKind
 from core.i18n import Msg, msg
-from core.qa.service import Answer, Question
+from core.qa.models import Answer, Question
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
