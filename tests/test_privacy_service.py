@@ -231,7 +231,7 @@ async def test_of_two_subscriptions_to_one_plan_the_longer_stays(
 async def test_commissions_between_two_accounts_of_one_member_are_cancelled(
     app: App, world: World, clock: ManualClock
 ) -> None:
-    from core.referrals.commissions import Balance
+    from core.referrals.commission_models import Balance
 
     await app.services.commissions.set_rate(world.community, world.mei, "all", 1000)
     tg = await second_account(app, world, clock)  # Ana earned 10% on her Telegram account's orders

@@ -17,7 +17,7 @@ from bot.config import Config
 from core.catalog.money import Money
 from core.clock import ManualClock
 from core.errors import InvalidInput
-from core.referrals.commissions import Balance, commission_for, parse_percent, percent_text
+from core.referrals.commission_models import Balance, commission_for, parse_percent, percent_text
 from core.referrals.tables import commission_transfers, commissions
 from tests.shop_fixtures import Shop
 

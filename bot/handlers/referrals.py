@@ -8,7 +8,7 @@ from core.commands.params import MemberParam, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
-from core.referrals.commissions import Balance, parse_percent, percent_text
+from core.referrals.commission_models import Balance, parse_percent, percent_text
 from core.referrals.service import PAYLOAD_PREFIX
 from core.replies import File, Link, Reply, ReplyBuilder
 

@@ -31,7 +31,7 @@ from core.members.tables import communities, identities, link_codes, members
 from core.orders.tables import orders
 from core.privacy import merge
 from core.privacy.coverage import ACCOUNT_TABLES, MEMBER_COLUMNS
-from core.referrals.commissions import cancel_commissions_between
+from core.referrals.commission_ledger import cancel_commissions_between
 from core.storage.database import Database
 from core.storage.schema import load_all_tables
 

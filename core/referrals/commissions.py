@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select, update
 
 from core.access.plans import PlanService
 from core.audit.log import record
@@ -41,8 +38,10 @@ from core.notices import Notices
 from core.orders.models import Order, Status
 from core.orders.service import OrderService
 from core.orders.tables import orders as orders_table
+from core.referrals.commission_ledger import EXPENSE, CommissionLedger, _balances_on
+from core.referrals.commission_models import Balance, Commission, Rate, commission_for
 from core.referrals.service import ReferralService
-from core.referrals.tables import commission_rates, commission_transfers, commissions
+from core.referrals.tables import commission_rates, commissions
 from core.replies import Reply
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -50,66 +49,10 @@ from core.storage.upsert import insert_or_ignore, insert_or_update
 
 FOR_CREATORS = msg("Only creators can manage commissions.")
 ALL = "all"
-EXPENSE = "expense"
-_PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?%?$")
 CATCH_UP = timedelta(days=45)  # how far back the job looks for orders a hook missed
 
 
-@dataclass(frozen=True)
-class Rate:
-    code: str  # the product's code, or "all"
-    title: str
-    level1_bp: int  # basis points: 1250 = 12.5%
-    level2_bp: int
-
-
-@dataclass(frozen=True)
-class Commission:
-    id: int
-    order_id: int
-    level: int
-    buyer_id: int
-    amount: Money
-    reversed_minor: int
-    status: str  # pending | available
-    available_at: datetime
-
-    @property
-    def net_minor(self) -> int:
-        return self.amount.minor - self.reversed_minor
-
-
-@dataclass(frozen=True)
-class Balance:
-    currency: str
-    pending: int
-    available: int  # may be below zero after a clawback
-    paid: int
-
-
-def parse_percent(text: str) -> int:
-    """``12.5``, ``12.5%`` or ``12,5`` → 1250 basis points (0 to 100%)."""
-    match = _PERCENT.match(text.strip())
-    if match is None:
-        raise InvalidInput(msg("A commission is a percentage like 10 or 12.5, not {value}.", value=text[:20]))
-    whole, part = match.group(1), (match.group(2) or "").ljust(2, "0")
-    bp = int(whole) * 100 + int(part)
-    if bp > 10_000:
-        raise InvalidInput(msg("A commission is at most 100%."))
-    return bp
-
-
-def percent_text(bp: int) -> str:
-    whole, part = divmod(bp, 100)
-    return f"{whole}%" if part == 0 else f"{whole}.{part:02d}".rstrip("0") + "%"
-
-
-def commission_for(amount_minor: int, bp: int) -> int:
-    """The commission on ``amount_minor`` at ``bp`` basis points, rounded down."""
-    return amount_minor * bp // 10_000
-
-
-class CommissionService:
+class CommissionService(CommissionLedger):
     def __init__(
         self,
         db: Database,
@@ -528,120 +471,8 @@ class CommissionService:
             )
         return paid
 
-    # -- the ledger ------------------------------------------------------------------------
-
-    async def _transfer(
-        self,
-        conn: AsyncConnection,
-        community_id: int,
-        debit: str,
-        credit: str,
-        amount: int,
-        currency: str,
-        kind: str,
-        member_id: int,
-        key: str,
-        *,
-        commission_id: int | None = None,
-        reference: str = "",
-        actor_member_id: int | None = None,
-        ignore_replay: bool = False,
-    ) -> bool:
-        """One immutable transfer in the caller's transaction; False when ``key`` was used."""
-        values: dict[str, Any] = {
-            "community_id": community_id,
-            "debit_account": debit,
-            "credit_account": credit,
-            "amount_minor": amount,
-            "currency": currency,
-            "kind": kind,
-            "commission_id": commission_id,
-            "member_id": member_id,
-            "reference": reference,
-            "actor_member_id": actor_member_id,
-            "at": self._clock.now(),
-            "idempotency_key": key,
-        }
-        if ignore_replay:
-            done = await conn.execute(
-                insert_or_ignore(self._db.dialect, commission_transfers).values(**values)
-            )
-            return bool(done.rowcount == 1)
-        await conn.execute(insert(commission_transfers).values(**values))
-        return True
-
     def _tell(self, community_id: int, member_id: int, text: Any) -> None:
         self._notices.add(community_id, Reply.text(text, to_member=member_id))
-
-
-async def cancel_commissions_between(
-    conn: AsyncConnection, community_id: int, pair: tuple[int, int], now: datetime
-) -> int:
-    """Cancel, in the caller's transaction, every commission one of ``pair`` earned on the
-    other's orders (they turned out to be one person: /link): what is left of each goes back to
-    the expense account, from pending or available as it stands. Returns how many."""
-    rows = (
-        await conn.execute(
-            select(commissions).where(
-                commissions.c.earner_member_id.in_(pair), commissions.c.buyer_member_id.in_(pair)
-            )
-        )
-    ).all()
-    cancelled = 0
-    for row in rows:
-        left = row.amount_minor - row.reversed_minor
-        if left <= 0:
-            continue
-        await conn.execute(
-            update(commissions).where(commissions.c.id == row.id).values(reversed_minor=row.amount_minor)
-        )
-        await conn.execute(
-            insert(commission_transfers).values(
-                community_id=community_id,
-                debit_account=f"{row.status}:{row.earner_member_id}",
-                credit_account=EXPENSE,
-                amount_minor=left,
-                currency=row.currency,
-                kind="cancel" if row.status == "pending" else "clawback",
-                commission_id=row.id,
-                member_id=row.earner_member_id,
-                at=now,
-                idempotency_key=f"self-referral:{row.id}",
-            )
-        )
-        cancelled += 1
-    return cancelled
-
-
-async def _balances_on(
-    conn: AsyncConnection, community_id: int, member_id: int | None = None
-) -> dict[int, list[Balance]]:
-    """Each earner's balances by currency: the sums of their accounts' rows (credits less
-    debits), read on ``conn``."""
-    sums: dict[tuple[int, str, str], int] = {}
-    t = commission_transfers
-    for column, sign in ((t.c.credit_account, 1), (t.c.debit_account, -1)):
-        query = (
-            select(t.c.member_id, t.c.currency, column, func.sum(t.c.amount_minor))
-            .where(t.c.community_id == community_id, column != EXPENSE)
-            .group_by(t.c.member_id, t.c.currency, column)
-        )
-        if member_id is not None:
-            query = query.where(t.c.member_id == member_id)
-        for earner, currency, account, total in await conn.execute(query):
-            key = (earner, currency, account.split(":")[0])
-            sums[key] = sums.get(key, 0) + sign * int(total)
-    found: dict[int, list[Balance]] = {}
-    for earner, currency in sorted({(e, c) for e, c, _ in sums}):
-        found.setdefault(earner, []).append(
-            Balance(
-                currency,
-                sums.get((earner, currency, "pending"), 0),
-                sums.get((earner, currency, "available"), 0),
-                sums.get((earner, currency, "paid"), 0),
-            )
-        )
-    return found
 
 
 def _commission(row: Any) -> Commission:
