@@ -126,6 +126,14 @@ async def test_bad_qa_input_gets_a_clear_message_and_changes_nothing(
             "/ask How do I do it? bounty 999",
             "bot> You have 50 points: not enough for a bounty of 999.",
         ),
+        *[
+            (
+                "Ana",
+                f"/ask How do I do it? {bounty}",
+                f"bot> {bounty}: bounty takes a whole number from 1 to 100000.",
+            )
+            for bounty in ("bounty 99999999", "bounty " + "9" * 20, "bounty 0", "bounty -5", "悬赏 0")
+        ],
         ("Ana", "/answer 1 I answer myself", "bot> You cannot answer your own question."),
         ("Ana", "/answer 77 hello there", "bot> There is no question #77."),
         ("Ana", "/answer x1 hello there", "bot> x1 is not a question number."),

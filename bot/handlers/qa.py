@@ -6,17 +6,23 @@ from __future__ import annotations
 import re
 
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet
 from core.commands.params import Choice, Rest, Word
 from core.commands.router import STAFF, Router
 from core.errors import InvalidInput
 from core.events import ChatKind
 from core.i18n import Msg, msg
-from core.qa.service import Answer, Question
+from core.qa.service import MAX_BOUNTY, Answer, Question
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
 
-_BOUNTY = re.compile(r"^(?P<text>.*?)\s+(?:bounty|悬赏)\s*(?P<points>\d{1,7})\s*$", re.IGNORECASE | re.DOTALL)
+ASK_OPTIONS = OptionSet(
+    (IntOption("bounty", words=("bounty", "悬赏"), minimum=1, maximum=MAX_BOUNTY),),
+    usage="/ask QUESTION… [bounty N]",
+    example="/ask How do I read a CSV file with pandas?",
+    keyed=False,  # a question may hold a=b; only a closing "bounty N" is an option
+)
 _ID = re.compile(r"^[#＃]?(?P<kind>[qa]?)(?P<id>\d{1,12})$", re.IGNORECASE)
 STATUS: dict[str, Msg] = {"open": msg("open"), "answered": msg("answered"), "expired": msg("closed")}
 
@@ -48,12 +54,10 @@ def question_line(question: Question) -> Msg:
     aliases=("提问",),
     help=msg("Ask the community a question, with a bounty in points if you like"),
     params=(Rest("question", max_length=2100),),
+    options=(ASK_OPTIONS,),
 )
 async def ask(ctx: Context) -> Reply:
-    text, bounty = ctx.args["question"], 0
-    match = _BOUNTY.match(text)
-    if match:
-        text, bounty = match.group("text"), int(match.group("points"))
+    text, bounty = ctx.args["question"], ctx.options.get("bounty", 0)
     asked = await ctx.services.qa.ask(
         ctx.community,
         ctx.member,

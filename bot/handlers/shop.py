@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-import re
-
 from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
+from core.catalog.service import MAX_UNLOCK_DAYS
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
@@ -33,7 +33,13 @@ COURSE_USAGE = (
 )
 LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
 BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
-_DAY = re.compile(r"^day=(\d{1,4})$", re.IGNORECASE)
+LESSON_OPTIONS = OptionSet(
+    (IntOption("day", minimum=0, maximum=MAX_UNLOCK_DAYS),),
+    usage=LESSON_USAGE,
+    example="/lesson add py101 Reading CSV | pandas.read_csv(path, sep=';')",
+    action="add",
+    until="|",  # the lesson's content is the creator's own words, code with a=b included
+)
 
 
 def price_text(course: Course, locale: str) -> str:
@@ -210,16 +216,13 @@ def _field_value(field: str, value: str) -> object:
     "lesson",
     help=msg("Add a lesson to a course (creators)"),
     params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
+    options=(LESSON_OPTIONS,),
 )
 async def lesson(ctx: Context) -> Reply:
     if ctx.args["action"].lower() != "add":
         raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
     text = ctx.args["lesson"].strip()
-    days = 0
-    first, _, remainder = text.partition(" ")
-    day = _DAY.match(first)
-    if day:
-        days, text = int(day.group(1)), remainder
+    days = ctx.options.get("day", 0)
     title, bar, body = text.partition("|")
     file = ctx.event.attachments[0] if ctx.event.attachments else None
     if not bar and file is None:
