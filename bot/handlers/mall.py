@@ -67,10 +67,10 @@ async def mall(ctx: Context) -> Reply:
         added = await _add(ctx, details)
         return Reply.text(
             msg(
-                "Mall item {code} added: {title}, {points} points, stock {stock}.",
+                "Mall item {code} added: {title}, {points}, stock {stock}.",
                 code=added.code,
                 title=added.title,
-                points=added.points,
+                points=nmsg("{n} point", "{n} points", added.points),
                 stock=stock_text(added),
             )
         )
@@ -145,7 +145,12 @@ async def redeem(ctx: Context) -> Reply:
     )
     item = done.item
     lines: list[Msg | str] = [
-        msg("You redeemed {title} for {points} points.", title=item.title, points=done.points)
+        nmsg(
+            "You redeemed {title} for {n} point.",
+            "You redeemed {title} for {n} points.",
+            done.points,
+            title=item.title,
+        )
     ]
     if done.replayed:
         lines = [msg("You already redeemed {title} with this request.", title=item.title)]

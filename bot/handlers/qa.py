@@ -11,7 +11,7 @@ from core.commands.params import Choice, Rest, Word
 from core.commands.router import STAFF, Router
 from core.errors import InvalidInput
 from core.events import ChatKind
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.qa.service import MAX_BOUNTY, Answer, Question
 from core.replies import Button, Reply, ReplyBuilder
 
@@ -39,12 +39,13 @@ def _number(token: str, kind: str) -> int:
 
 def question_line(question: Question) -> Msg:
     bounty = msg(" · bounty {points}", points=question.bounty) if question.bounty else ""
-    return msg(
-        "#{id} {text} ({status}, {answers} answers{bounty})",
+    return nmsg(
+        "#{id} {text} ({status}, {n} answer{bounty})",
+        "#{id} {text} ({status}, {n} answers{bounty})",
+        question.answers,
         id=question.id,
         text=question.text if len(question.text) <= 80 else question.text[:79] + "…",
         status=STATUS[question.status],
-        answers=question.answers,
         bounty=bounty,
     )
 
@@ -83,7 +84,11 @@ async def ask_anyway(ctx: Context) -> Reply:
 
 
 def _posted(question: Question) -> Reply:
-    held = msg(" Its bounty of {points} points is held until you accept an answer.", points=question.bounty)
+    held = nmsg(
+        " Its bounty of {n} point is held until you accept an answer.",
+        " Its bounty of {n} points is held until you accept an answer.",
+        question.bounty,
+    )
     return Reply.text(
         msg("Question #{id} is posted.{held}", id=question.id, held=held if question.bounty else ""),
         msg("Answer with /answer {id} TEXT, or reply to the question.", id=question.id),
@@ -133,11 +138,12 @@ async def accept(ctx: Context) -> Reply:
     done = await ctx.services.qa.accept(ctx.community, ctx.member, _number(ctx.args["answer"], "a"))
     author = await ctx.services.members.get_member(done.answer.answerer_id)
     return Reply.text(
-        msg(
-            "Answer A{answer} accepted: {name} receives {points} points.",
+        nmsg(
+            "Answer A{answer} accepted: {name} receives {n} point.",
+            "Answer A{answer} accepted: {name} receives {n} points.",
+            done.bounty + done.bonus,
             answer=done.answer.id,
             name=author.display_name,
-            points=done.bounty + done.bonus,
         )
     )
 
@@ -147,7 +153,9 @@ async def up(ctx: Context) -> Reply:
     given, counted = await ctx.services.qa.upvote(ctx.community, ctx.member, _number(ctx.args["answer"], "a"))
     if not counted:
         return Reply.text(msg("You have upvoted A{answer} already.", answer=given.id))
-    return Reply.text(msg("Upvoted A{answer} ({votes} votes).", answer=given.id, votes=given.votes))
+    return Reply.text(
+        nmsg("Upvoted A{answer} ({n} vote).", "Upvoted A{answer} ({n} votes).", given.votes, answer=given.id)
+    )
 
 
 @router.command(
@@ -194,11 +202,12 @@ async def show(ctx: Context) -> Reply:
 async def _answer_line(ctx: Context, question: Question, item: Answer) -> Msg:
     author = await ctx.services.members.get_member(item.answerer_id)
     accepted = msg(" ✓ accepted") if item.id == question.accepted_answer_id else ""
-    return msg(
-        "A{id} {name} ({votes} votes){accepted}: {text}",
+    return nmsg(
+        "A{id} {name} ({n} vote){accepted}: {text}",
+        "A{id} {name} ({n} votes){accepted}: {text}",
+        item.votes,
         id=item.id,
         name=author.display_name,
-        votes=item.votes,
         accepted=accepted,
         text=item.text,
     )

@@ -150,10 +150,11 @@ async def _show_course(ctx: Context, code: str) -> Reply:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
     if found.points_price:
         builder.line().text(
-            msg(
-                "Or with points: /buy {code} points ({points} points)",
+            nmsg(
+                "Or with points: /buy {code} points ({n} point)",
+                "Or with points: /buy {code} points ({n} points)",
+                found.points_price,
                 code=found.code,
-                points=found.points_price,
             )
         )
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
@@ -278,7 +279,12 @@ async def _buy_with_points(ctx: Context, found: Product) -> list[Reply]:
     )
     return [
         Reply.text(
-            msg("You bought {title} for {points} points.", title=course.title, points=spent),
+            nmsg(
+                "You bought {title} for {n} point.",
+                "You bought {title} for {n} points.",
+                spent,
+                title=course.title,
+            ),
             msg("It is yours now: /learn {code} opens the first lesson.", code=course.code),
         )
     ]
@@ -300,12 +306,13 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
         ).line()
     builder = (
         builder.text(
-            msg(
-                "Order #{id}: {title}, {price}. It stays open for {minutes} minutes.",
+            nmsg(
+                "Order #{id}: {title}, {price}. It stays open for {n} minute.",
+                "Order #{id}: {title}, {price}. It stays open for {n} minutes.",
+                int((order.expires_at - order.created_at).total_seconds() // 60),
                 id=order.id,
                 title=order.title,
                 price=order.amount,
-                minutes=int((order.expires_at - order.created_at).total_seconds() // 60),
             )
         )
         .line()
@@ -345,7 +352,7 @@ async def my_courses(ctx: Context) -> Reply:
     builder = ReplyBuilder().bold(msg("Your courses:"))
     for found, done, total in owned:
         builder.line().code(found.code).text(f"  {found.title} · ").text(
-            msg("{done} of {total} lessons done", done=done, total=total)
+            nmsg("{done} of {n} lesson done", "{done} of {n} lessons done", total, done=done)
         )
     return builder.line().text(msg("/learn CODE opens your next lesson.")).build()
 

@@ -25,7 +25,7 @@ from core.catalog.service import CatalogService, checked_title, grant_statements
 from core.catalog.tables import coupons, courses, enrollments, mall_items, redemptions
 from core.clock import Clock
 from core.errors import InvalidInput
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
 from core.ledger.service import Ledger
 from core.members.models import Community, Member, require_creator
@@ -250,10 +250,11 @@ class MallService:
         )
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{title} costs {points} points; you have {have}.",
+                nmsg(
+                    "{title} costs {n} point; you have {have}.",
+                    "{title} costs {n} points; you have {have}.",
+                    course.points_price,
                     title=course.title,
-                    points=course.points_price,
                     have=result.available or 0,
                 )
             )
@@ -295,10 +296,11 @@ class MallService:
             return Redeemed(item, item.points, replayed=True)
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{title} costs {points} points; you have {have}.",
+                nmsg(
+                    "{title} costs {n} point; you have {have}.",
+                    "{title} costs {n} points; you have {have}.",
+                    item.points,
                     title=item.title,
-                    points=item.points,
                     have=result.available or 0,
                 )
             )

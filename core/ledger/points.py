@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from core.cache import Cache
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import (
     Cap,
     CapScope,
@@ -300,10 +300,11 @@ class PointsService:
                     )
                 )
             raise NotAllowed(
-                msg(
-                    "{name} has reached today's cap of {cap} points from awards.",
+                nmsg(
+                    "{name} has reached today's cap of {n} point from awards.",
+                    "{name} has reached today's cap of {n} points from awards.",
+                    rules["cap.award"],
                     name=target.display_name,
-                    cap=rules["cap.award"],
                 )
             )
         granted = await self.granted_tier(community, target.id)
@@ -330,8 +331,11 @@ class PointsService:
         )
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{name} has only {points} points.", name=target.display_name, points=result.available or 0
+                nmsg(
+                    "{name} has only {n} point.",
+                    "{name} has only {n} points.",
+                    result.available or 0,
+                    name=target.display_name,
                 )
             )
         return result
