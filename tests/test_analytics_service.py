@@ -15,8 +15,9 @@ from core.catalog.money import Money
 from core.clock import ManualClock
 from core.errors import InvalidInput, NotAllowed
 from core.events import ChatKind, ChatRef, UserRef
+from core.i18n import render
 from core.members.models import Community, Member, Role
-from tests.conftest import console_member
+from tests.conftest import console_member, snapshot
 
 
 @dataclass
@@ -97,6 +98,26 @@ async def test_segments_reach_their_members(app: App, shaped: Shaped) -> None:
     assert (await analytics.latest(shaped.community, shaped.mei))["clusters"][0]["name"] == "Superfans"
     with pytest.raises(InvalidInput):
         await analytics.members_in_segment(shaped.community, "nobody")
+
+
+async def test_only_a_cluster_of_the_latest_run_can_be_named(app: App, shaped: Shaped) -> None:
+    analytics = app.services.analytics
+    before = await snapshot(app.db)
+    with pytest.raises(InvalidInput) as caught:  # no run yet
+        await analytics.name_cluster(shaped.community, shaped.mei, 1, "Superfans")
+    assert caught.value.message.text == "There are no clusters yet to name: /segments shows when there are."
+    assert await snapshot(app.db) == before
+    summary = await analytics.run(shaped.community)
+    before = await snapshot(app.db)
+    for number in (0, summary["k"] + 1, 99):
+        with pytest.raises(InvalidInput) as caught:
+            await analytics.name_cluster(shaped.community, shaped.mei, number, "foo")
+        assert render(caught.value.message, "en") == (
+            f"There is no cluster {number}; the latest run has clusters 1 to {summary['k']}."
+        )
+    assert await snapshot(app.db) == before
+    await analytics.name_cluster(shaped.community, shaped.mei, summary["k"], "foo")
+    assert (await analytics.latest(shaped.community, shaped.mei))["clusters"][-1]["name"] == "foo"
 
 
 async def test_spend_gives_a_cac(app: App, shaped: Shaped) -> None:

@@ -20,6 +20,8 @@ from core.orders.models import Status
 from tests.conftest import snapshot
 from tests.shop_fixtures import Shop
 
+USE_LIMITS = "A coupon is used 1 to 1000000 times, 1 to 1000 per member."
+
 
 def reason(error: pytest.ExceptionInfo[Exception]) -> str:
     return render(error.value.message, "en")  # type: ignore[attr-defined]
@@ -156,13 +158,16 @@ async def test_only_creators_manage_coupons_and_bad_terms_are_refused(app: App, 
         await coupons.add(shop.community, shop.ana, CouponTerms("X1", "percent", 10))
     bad = [
         (CouponTerms("X", "percent", 10), "A coupon code is 2 to 40 letters, digits, - or _, like SPRING15."),
-        (CouponTerms("X1", "percent", 101), "A percent coupon takes 1 to 100."),
+        (CouponTerms("X1", "percent", 101), "A percent coupon takes 1% to 100%, like 15%."),
         (CouponTerms("X1", "fixed", 500), "A fixed coupon takes an amount with its currency, like 5 USD."),
         (
             CouponTerms("X1", "percent", 10, min_spend=100),
             "A minimum spend needs a currency, like min=50USD.",
         ),
-        (CouponTerms("X1", "percent", 10, max_uses=0), "Use limits must be at least 1."),
+        (CouponTerms("X1", "percent", 10, max_uses=0), USE_LIMITS),
+        (CouponTerms("X1", "percent", 10, max_uses=10**6 + 1), USE_LIMITS),
+        (CouponTerms("X1", "percent", 10, per_member=0), USE_LIMITS),
+        (CouponTerms("X1", "percent", 10, per_member=1001), USE_LIMITS),
     ]
     for terms, expected in bad:
         with pytest.raises(InvalidInput) as caught:

@@ -598,7 +598,7 @@ async def test_a_question_is_answered_by_a_discord_reply_accepted_and_found(peer
     await _answered_by_reply(peer, app, asked)
 
     await peer.say("!search merge dataframes")
-    found = f"Found:\n\\#1 {QUESTION} (answered, 1 answers · bounty 5)"
+    found = f"Found:\n\\#1 {QUESTION} (answered, 1 answer · bounty 5)"
     assert peer.texts() == [found]
     sent = await peer.interact("slash_points", command="search", options={"words": "merge dataframes"})
     assert sent[1].text == found

@@ -48,7 +48,10 @@ async def test_charts_come_as_images(console: ConsoleDriver) -> None:
 async def test_spend_and_naming(app: App, console: ConsoleDriver) -> None:
     await console(*SETUP)
     assert await console("/spend add 50 USD Xiaohongshu") == ["bot> Recorded $50.00 on xiaohongshu."]
-    assert await console("/segments name 1 Superfans") == ["bot> Cluster 1 is now called Superfans."]
+    # Two members are too few for K-means: there is no cluster 1 to name yet.
+    assert await console("/segments name 1 Superfans") == [
+        "bot> There are no clusters yet to name: /segments shows when there are."
+    ]
 
 
 async def test_learners_get_no_reports_and_bad_input_changes_nothing(

@@ -50,11 +50,14 @@ async def test_bad_coupon_input_is_explained_and_changes_nothing(app: App, conso
     before = await snapshot(app.db)
     replies = [
         ("/coupon add x1", "bot> Usage: /coupon add CODE 15% | 5 USD [min=50USD] [uses=N] [per=N]"),
-        ("/coupon add x1 150%", "bot> A percent coupon takes 1 to 100."),
-        ("/coupon add x1 5 USD colour=red", "bot> colour=red is not a coupon option"),
+        ("/coupon add x1 150%", "bot> A percent coupon takes 1% to 100%, like 15%."),
+        ("/coupon add c2 -10% uses=1", "bot> A percent coupon takes 1% to 100%, like 15%."),
+        ("/coupon add c2 x% uses=1", "bot> A percent coupon takes 1% to 100%, like 15%."),
+        ("/coupon add x1 5 USD colour=red", "bot> colour=red is not an option of /coupon add; it takes min="),
+        ("/coupon add x1 5 USD red", "bot> red is not a coupon option"),
         ("/coupon add x1 5 USD min=10EUR", "bot> The minimum spend must be in the coupon's currency, USD."),
-        ("/coupon add x1 10% uses=0", "bot> uses= takes a whole number from 1."),
-        ("/coupon add x1 10% until=soon", "bot> until= takes a date like 2026-12-31."),
+        ("/coupon add x1 10% uses=0", "bot> uses=0: uses takes a whole number from 1 to 1000000."),
+        ("/coupon add x1 10% until=soon", "bot> until=soon: until takes a date like 2026-12-31."),
         ("/coupon add x1 0 USD", "bot> A price must be more than zero."),
         ("/coupon disable nope", "bot> There is no coupon nope."),
         ("/coupon frobnicate", "bot> Usage: /coupon add CODE"),

@@ -39,7 +39,7 @@ async def test_ask_with_a_bounty_answer_accept_and_the_points_move(console: Cons
     ]
     assert await console(":as Ana", "/up A1", "/accept A1") == [
         "(you are Ana, learner, in lounge)",
-        "bot> Upvoted A1 (1 votes).",
+        "bot> Upvoted A1 (1 vote).",
         "bot> Answer A1 accepted: Ben receives 30 points.",
         "bot→Ben> Your answer to question #1 was accepted: +30 points.",
     ]
@@ -47,7 +47,7 @@ async def test_ask_with_a_bounty_answer_accept_and_the_points_move(console: Cons
     assert (await console(":as Ben", "/points"))[1] == "bot> Points: 30"  # 20 + 10 bonus
     assert await console("/questions top") == [
         "bot> Questions:",
-        "bot> #1 How do I merge two DataFrames on a key? (answered, 1 answers · bounty 20)",
+        "bot> #1 How do I merge two DataFrames on a key? (answered, 1 answer · bounty 20)",
         "bot> /q NUMBER shows one with its answers.",
     ]
     assert (await console("/search merge dataframes"))[1].startswith("bot> #1 How do I merge")
@@ -62,7 +62,7 @@ async def test_similar_answered_questions_are_suggested_and_the_asker_can_post_a
     await console("/accept A1", ":as Cai")
     assert await console("/ask Python 的装饰器怎么使用？") == [
         "bot> These answered questions look like yours:",
-        "bot> #1 Python 装饰器怎么用？ (answered, 1 answers) — /q 1",
+        "bot> #1 Python 装饰器怎么用？ (answered, 1 answer) — /q 1",
         "bot> [1] Post mine anyway",
     ]
     assert await console("1") == [
@@ -126,6 +126,14 @@ async def test_bad_qa_input_gets_a_clear_message_and_changes_nothing(
             "/ask How do I do it? bounty 999",
             "bot> You have 50 points: not enough for a bounty of 999.",
         ),
+        *[
+            (
+                "Ana",
+                f"/ask How do I do it? {bounty}",
+                f"bot> {bounty}: bounty takes a whole number from 1 to 100000.",
+            )
+            for bounty in ("bounty 99999999", "bounty " + "9" * 20, "bounty 0", "bounty -5", "悬赏 0")
+        ],
         ("Ana", "/answer 1 I answer myself", "bot> You cannot answer your own question."),
         ("Ana", "/answer 77 hello there", "bot> There is no question #77."),
         ("Ana", "/answer x1 hello there", "bot> x1 is not a question number."),

@@ -70,7 +70,21 @@ async def test_bad_plan_and_subscription_input_changes_nothing(app: App, console
         ("/plan add weekly 1 USD week Weekly", "bot> A plan renews every month, quarter or year."),
         ("/plan add monthly 1 USD month Again", "bot> There is already a plan monthly."),
         ("/plan add p2 0 USD month Free", "bot> A price must be more than zero."),
-        ("/plan add p2 5 USD month trial=999 Long", "bot> A trial lasts 0 to 365 days."),
+        (
+            "/plan add p2 5 USD month trial=999 Long",
+            "bot> trial=999: trial takes a whole number from 0 to 365.",
+        ),
+        (
+            "/plan add p2 9.99 USD month trial=-7 x",
+            "bot> trial=-7: trial takes a whole number from 0 to 365.",
+        ),
+        ("/plan add p2 9.99 USD month trial=99999999 x", "bot> trial=99999999: trial takes a whole"),
+        ("/plan add p2 9.99 USD month grace=99999999999 x", "bot> grace=99999999999: grace takes a whole"),
+        ("/plan add p2 9.99 USD month tier=a.b x", "bot> tier=a.b: tier takes a name"),
+        (
+            "/plan add p2 9.99 USD month colour=red x",
+            "bot> colour=red is not an option of /plan add; it takes trial=, grace=, tier=.",
+        ),
         ("/plan edit monthly colour red", "bot> You can edit: title, price, trial, grace, tier."),
         ("/plan edit monthly tier gold", "bot> There is no tier gold. Tiers: regular, premium, VIP."),
         ("/plan add p2 5 USD month tier=gold Gold", "bot> There is no tier gold."),

@@ -41,9 +41,10 @@ def test_every_message_has_a_zh_cn_translation() -> None:
     missing = []
     for key, where in sorted(source_messages().items()):
         entry = zh.get(key)
-        translated = entry is not None and entry.string and "fuzzy" not in entry.flags
-        if isinstance(translated, tuple | list):
-            translated = all(translated)
+        strings = [] if entry is None else entry.string
+        strings = list(strings) if isinstance(strings, tuple | list) else [strings]
+        # A plural entry is translated only when every form is (its msgstr is a tuple).
+        translated = bool(strings) and all(strings) and "fuzzy" not in entry.flags
         if not translated:
             missing.append(f"{where}: {key!r}")
     assert not missing, (

@@ -19,6 +19,9 @@ from core.members.models import Member
 from tests.conftest import snapshot
 from tests.shop_fixtures import Shop
 
+STOCK_RANGE = "Stock is 0 to 1000000, or unlimited."
+PER_RANGE = "A member may redeem an item 1 to 1000 times."
+
 
 def reason(error: pytest.ExceptionInfo[Exception]) -> str:
     return render(error.value.message, "en")  # type: ignore[attr-defined]
@@ -117,7 +120,14 @@ async def test_only_creators_stock_the_mall(app: App, shop: Shop) -> None:
         await mall.add(shop.community, shop.ana, code="mug", points=5, kind="reward", title="Mug")
     for values, expected in [
         ({"code": "m", "points": 5, "kind": "reward", "title": "Mug"}, "An item code is 2 to 30"),
-        ({"code": "mug", "points": 0, "kind": "reward", "title": "Mug"}, "An item costs at least 1 point."),
+        (
+            {"code": "mug", "points": 0, "kind": "reward", "title": "Mug"},
+            "An item costs 1 to 1000000000 points.",
+        ),
+        ({"code": "mug", "points": 5, "kind": "reward", "title": "Mug", "stock": -1}, STOCK_RANGE),
+        ({"code": "mug", "points": 5, "kind": "reward", "title": "Mug", "stock": 10**6 + 1}, STOCK_RANGE),
+        ({"code": "mug", "points": 5, "kind": "reward", "title": "Mug", "per_member": 0}, PER_RANGE),
+        ({"code": "mug", "points": 5, "kind": "reward", "title": "Mug", "per_member": 1001}, PER_RANGE),
         (
             {"code": "mug", "points": 5, "kind": "car", "title": "Mug"},
             "An item is one of: course, coupon, reward.",

@@ -8,9 +8,9 @@ import pytest
 
 from bot.app import App
 from core.commands.context import Context
+from core.commands.errors import ArgError
 from core.commands.params import (
     MAX_INT,
-    ArgError,
     Choice,
     Int,
     MemberParam,

@@ -317,7 +317,9 @@ async def test_tiers_default_and_creators_change_them(app: App, clock: ManualClo
         (mei, "x" * 41, 10, 100, InvalidInput, "A tier name is one word of up to 40 letters or digits."),
         (mei, "huge", 10**9 + 1, 100, InvalidInput, "The threshold must be between 0 and 1000000000."),
         (mei, "huge", -1, 100, InvalidInput, "The threshold must be between 0 and 1000000000."),
-        (mei, "huge", 10, 1001, InvalidInput, "The multiplier must be between 0 and 10."),
+        (mei, "huge", 10, 1001, InvalidInput, "The multiplier must be between 1 and 10."),
+        (mei, "huge", 10, 0, InvalidInput, "The multiplier must be between 1 and 10."),
+        (mei, "huge", 10, 99, InvalidInput, "The multiplier must be between 1 and 10."),
         (mei, "regular", 10, 100, InvalidInput, "One tier must start at 0 points."),
     ]
     before = await snapshot(app.db)

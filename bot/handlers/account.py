@@ -9,7 +9,7 @@ from core.commands.context import Context
 from core.commands.params import Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.replies import Button, File, Reply, ReplyBuilder
 
 router = Router()
@@ -35,7 +35,11 @@ async def link(ctx: Context) -> Reply:
         return Reply.text(msg("These accounts are one member already."))
     return Reply.text(
         msg("Linked: your accounts are one member now, {name}.", name=done.member.display_name),
-        msg("{points} points moved with them; /whoami lists your accounts.", points=done.points_moved),
+        nmsg(
+            "{n} point moved with them; /whoami lists your accounts.",
+            "{n} points moved with them; /whoami lists your accounts.",
+            done.points_moved,
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from core.commands.context import Context
 from core.commands.params import Choice, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
-from core.i18n import Msg, msg, render
+from core.i18n import Msg, msg, nmsg, render
 from core.replies import Image, Reply, ReplyBuilder
 
 router = Router()
@@ -90,11 +90,10 @@ async def stats(ctx: Context) -> Reply:
     signups, sales = s["forecast"]["signups"], s["forecast"]["sales"]
     builder.line().text(
         msg(
-            "Next week, forecast: {signups} sign-ups (typical error {signups_error}),"
-            " {sales} sales ({sales_error})",
-            signups=round(signups["next_value"]),
+            "Next week, forecast: {signups} (typical error {signups_error}), {sales} ({sales_error})",
+            signups=nmsg("{n} sign-up", "{n} sign-ups", round(signups["next_value"])),
             signups_error=_error(signups),
-            sales=round(sales["next_value"]),
+            sales=nmsg("{n} sale", "{n} sales", round(sales["next_value"])),
             sales_error=_error(sales),
         )
     )
@@ -201,11 +200,11 @@ async def segments(ctx: Context) -> Reply:
             centre = c["centroid"]
             builder.line().text(
                 msg(
-                    "{number}{name} — {size} members: {traits} (last active {recency} days ago,"
+                    "{number}{name} — {size}: {traits} (last active {recency} days ago,"
                     " {frequency} days a month, engagement {engagement})",
                     number=c["number"],
                     name=f" “{c['name']}”" if c.get("name") else "",
-                    size=c["size"],
+                    size=nmsg("{n} member", "{n} members", c["size"]),
                     traits=traits,
                     recency=centre["recency"],
                     frequency=centre["frequency"],

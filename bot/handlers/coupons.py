@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.catalog.coupons import Coupon, CouponTerms
+from core.catalog.coupons import MAX_USES, MAX_USES_PER_MEMBER, Coupon, CouponTerms
 from core.catalog.money import Money, parse_money
 from core.commands.context import Context
+from core.commands.options import AmountOption, CodesOption, DateOption, IntOption, OptionSet
 from core.commands.params import Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
+from core.numbers import parse_whole_number
 from core.replies import Reply, ReplyBuilder
 
 router = Router()
@@ -21,9 +24,20 @@ ADD_USAGE = (
     "/coupon add CODE 15% | 5 USD [min=50USD] [uses=N] [per=N]"
     " [from=YYYY-MM-DD] [until=YYYY-MM-DD] [for=py101,…]"
 )
-_PERCENT = re.compile(r"^(\d{1,3})%$")
-_OPTION = re.compile(r"^(min|uses|per|from|until|for)=(.+)$", re.IGNORECASE)
 _MONEY = re.compile(r"^(\d[\d.]*)([A-Za-z]{3})$")
+ADD_OPTIONS = OptionSet(
+    (
+        AmountOption("min", sample="5USD"),
+        IntOption("uses", minimum=1, maximum=MAX_USES),
+        IntOption("per", minimum=1, maximum=MAX_USES_PER_MEMBER),
+        DateOption("from"),
+        DateOption("until"),
+        CodesOption("for"),
+    ),
+    usage=ADD_USAGE,
+    example="/coupon add zz 10%",
+    action="add",
+)
 
 
 @router.command(
@@ -32,6 +46,7 @@ _MONEY = re.compile(r"^(\d[\d.]*)([A-Za-z]{3})$")
     roles=CREATORS,
     help=msg("Add, disable or list coupons (creators)"),
     params=(Word("action"), Rest("details", optional=True, max_length=500)),
+    options=(ADD_OPTIONS,),
 )
 async def coupon(ctx: Context) -> Reply:
     action, details = ctx.args["action"].lower(), (ctx.args["details"] or "").split()
@@ -48,35 +63,35 @@ async def coupon(ctx: Context) -> Reply:
         done = await coupons.disable(ctx.community, ctx.member, details[0])
         return Reply.text(msg("Coupon {code} is disabled.", code=done.code))
     if action == "add" and len(details) >= 2:
-        terms = parse_terms(details, ZoneInfo(ctx.community.timezone))
+        terms = parse_terms(details, ctx.options, ZoneInfo(ctx.community.timezone))
         added = await coupons.add(ctx.community, ctx.member, terms)
         zone = ZoneInfo(ctx.community.timezone)
         return Reply.text(msg("Coupon {code} added: {terms}.", code=added.code, terms=describe(added, zone)))
     raise InvalidInput(msg("Usage: {usage}", usage=ADD_USAGE + " | /coupon disable CODE | /coupon list"))
 
 
-def parse_terms(words: list[str], zone: ZoneInfo) -> CouponTerms:
-    """``CODE 15% [options]`` or ``CODE 5 USD [options]`` → CouponTerms (InvalidInput if not)."""
+def parse_terms(words: list[str], options: dict[str, Any], zone: ZoneInfo) -> CouponTerms:
+    """``CODE 15%`` or ``CODE 5 USD``, with ``options`` already taken out of the line
+    (see ADD_OPTIONS) → CouponTerms (InvalidInput if not)."""
     code, rest = words[0], words[1:]
-    percent = _PERCENT.match(rest[0])
-    if percent:
-        kind, value, currency, rest = "percent", int(percent.group(1)), None, rest[1:]
+    if rest[0].endswith("%"):
+        # The range is the coupon service's rule: it refuses -10% or 150% with what it takes.
+        value = parse_whole_number(rest[0][:-1], bound=100)
+        if value is None:
+            raise InvalidInput(msg("A percent coupon takes 1% to 100%, like 15%."))
+        kind, currency, rest = "percent", None, rest[1:]
     else:
         if len(rest) < 2:
             raise InvalidInput(msg("Usage: {usage}", usage=ADD_USAGE))
         amount = parse_money(f"{rest[0]} {rest[1]}")
         kind, value, currency, rest = "fixed", amount.minor, amount.currency, rest[2:]
-    options: dict[str, str] = {}
-    for word in rest:
-        match = _OPTION.match(word)
-        if match is None:
-            raise InvalidInput(
-                msg(
-                    "{word} is not a coupon option; options are min=, uses=, per=, from=, until=, for=.",
-                    word=word[:30],
-                )
+    if rest:
+        raise InvalidInput(
+            msg(
+                "{word} is not a coupon option; options are min=, uses=, per=, from=, until=, for=.",
+                word=rest[0][:30],
             )
-        options[match.group(1).lower()] = match.group(2)
+        )
     min_spend = 0
     if "min" in options:
         typed = _MONEY.match(options["min"])
@@ -94,11 +109,11 @@ def parse_terms(words: list[str], zone: ZoneInfo) -> CouponTerms:
         value=value,
         currency=currency,
         min_spend=min_spend,
-        max_uses=_count(options, "uses"),
-        per_member=_count(options, "per") or 1,
-        starts_at=_day(options, "from", zone),
-        ends_at=_day(options, "until", zone, end=True),
-        products=tuple(p for p in options.get("for", "").lower().split(",") if p),
+        max_uses=options.get("uses"),
+        per_member=options.get("per", 1),
+        starts_at=_start_of(options.get("from"), zone),
+        ends_at=_start_of(options["until"] + timedelta(days=1), zone) if "until" in options else None,
+        products=options.get("for", ()),
     )
 
 
@@ -126,22 +141,7 @@ def _last_day(ends_at: datetime, zone: ZoneInfo) -> str:
     return (ends_at.astimezone(zone) - timedelta(microseconds=1)).date().isoformat()
 
 
-def _count(options: dict[str, str], key: str) -> int | None:
-    if key not in options:
-        return None
-    value = options[key]
-    if not value.isdigit() or len(value) > 6 or int(value) <= 0:
-        raise InvalidInput(msg("{key}= takes a whole number from 1.", key=key))
-    return int(value)
-
-
-def _day(options: dict[str, str], key: str, zone: ZoneInfo, *, end: bool = False) -> datetime | None:
-    if key not in options:
-        return None
-    try:
-        day = date.fromisoformat(options[key])
-    except ValueError:
-        raise InvalidInput(msg("{key}= takes a date like 2026-12-31.", key=key)) from None
-    if end:  # until the end of that day, in the community's time zone
-        day += timedelta(days=1)
-    return datetime.combine(day, time(0), tzinfo=zone)
+def _start_of(day: date | None, zone: ZoneInfo) -> datetime | None:
+    """The midnight that starts ``day`` in the community's time zone (``until`` ends at the
+    midnight after its day)."""
+    return None if day is None else datetime.combine(day, time(0), tzinfo=zone)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from core.commands.context import Context
 from core.commands.params import Int
 from core.commands.router import CREATORS, Router
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.replies import Reply, ReplyBuilder
 
 router = Router()
@@ -38,7 +38,9 @@ async def undelivered(ctx: Context) -> Reply:
     days = ctx.args["days"] or 7
     since = ctx.services.clock.now() - timedelta(days=days)
     delivery = ctx.services.delivery
-    builder = ReplyBuilder().bold(msg("Undelivered in the last {days} days:", days=days))
+    builder = ReplyBuilder().bold(
+        nmsg("Undelivered in the last {n} day:", "Undelivered in the last {n} days:", days)
+    )
     total = 0
     for platform in PLATFORMS:
         for reason, count in sorted((await delivery.skipped_since(platform, since)).items()):
@@ -52,5 +54,11 @@ async def undelivered(ctx: Context) -> Reply:
             builder.line().text(f"{when} · ").text(REASONS.get(skipped.reason, skipped.reason))
             builder.text(f" · {skipped.preview[:60]}")
     if not total:
-        return Reply.text(msg("Every message was delivered in the last {days} days.", days=days))
+        return Reply.text(
+            nmsg(
+                "Every message was delivered in the last {n} day.",
+                "Every message was delivered in the last {n} days.",
+                days,
+            )
+        )
     return builder.build()

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import re
-
-from core.catalog.mall import MallItem
+from core.catalog.mall import MAX_PER_MEMBER, MAX_STOCK, MallItem
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet
 from core.commands.params import Rest, Word
 from core.commands.router import Router
 from core.errors import InvalidInput
@@ -19,7 +18,13 @@ router = Router()
 ADD_USAGE = (
     "/mall add CODE POINTS course COURSE | coupon COUPON TITLE… | reward TITLE… [| NOTE] [stock=N] [per=N]"
 )
-_OPTION = re.compile(r"^(stock|per)=(\d{1,7})$", re.IGNORECASE)
+ADD_OPTIONS = OptionSet(
+    (IntOption("stock", minimum=0, maximum=MAX_STOCK), IntOption("per", minimum=1, maximum=MAX_PER_MEMBER)),
+    usage=ADD_USAGE,
+    example="/mall add zz 5 reward Sticker | We post it",
+    action="add",
+    until="|",  # the note after | is the creator's own words
+)
 
 
 def stock_text(item: MallItem) -> Msg:
@@ -35,6 +40,7 @@ def stock_text(item: MallItem) -> Msg:
     aliases=("商城",),
     help=msg("Items you can redeem with points; creators also add and restock them"),
     params=(Word("action", optional=True), Rest("details", optional=True, max_length=1500)),
+    options=(ADD_OPTIONS,),
 )
 async def mall(ctx: Context) -> Reply:
     action = (ctx.args["action"] or "list").lower()
@@ -61,10 +67,10 @@ async def mall(ctx: Context) -> Reply:
         added = await _add(ctx, details)
         return Reply.text(
             msg(
-                "Mall item {code} added: {title}, {points} points, stock {stock}.",
+                "Mall item {code} added: {title}, {points}, stock {stock}.",
                 code=added.code,
                 title=added.title,
-                points=added.points,
+                points=nmsg("{n} point", "{n} points", added.points),
                 stock=stock_text(added),
             )
         )
@@ -104,15 +110,7 @@ async def mall(ctx: Context) -> Reply:
 
 async def _add(ctx: Context, details: str) -> MallItem:
     body, _, note = details.partition("|")
-    words = body.split()
-    options = {}
-    kept = []
-    for word in words:
-        match = _OPTION.match(word)
-        if match:
-            options[match.group(1).lower()] = int(match.group(2))
-        else:
-            kept.append(word)
+    kept = body.split()
     if len(kept) < 3 or not kept[1].isdigit() or len(kept[1]) > 9:
         raise InvalidInput(msg("Usage: {usage}", usage=ADD_USAGE))
     code, points, kind, rest = kept[0], int(kept[1]), kept[2].lower(), kept[3:]
@@ -130,8 +128,8 @@ async def _add(ctx: Context, details: str) -> MallItem:
         title=" ".join(rest),
         target=target,
         note=note.strip(),
-        stock=options.get("stock"),
-        per_member=options.get("per"),
+        stock=ctx.options.get("stock"),
+        per_member=ctx.options.get("per"),
     )
 
 
@@ -147,7 +145,12 @@ async def redeem(ctx: Context) -> Reply:
     )
     item = done.item
     lines: list[Msg | str] = [
-        msg("You redeemed {title} for {points} points.", title=item.title, points=done.points)
+        nmsg(
+            "You redeemed {title} for {n} point.",
+            "You redeemed {title} for {n} points.",
+            done.points,
+            title=item.title,
+        )
     ]
     if done.replayed:
         lines = [msg("You already redeemed {title} with this request.", title=item.title)]

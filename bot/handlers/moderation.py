@@ -143,10 +143,11 @@ async def reverse(ctx: Context) -> Reply:
     )
     assert result.transfer is not None
     return Reply.text(
-        msg(
-            "Transfer #{original} reversed by #{reversal} ({points} points).",
+        nmsg(
+            "Transfer #{original} reversed by #{reversal} ({n} point).",
+            "Transfer #{original} reversed by #{reversal} ({n} points).",
+            result.transfer.amount,
             original=ctx.args["transfer"],
             reversal=result.transfer.id,
-            points=result.transfer.amount,
         )
     )

@@ -161,7 +161,7 @@ async def checkin(ctx: Context) -> list[Reply]:
         return [Reply.text(msg("Checked in. Today's check-in points are used up."))]
     replies = [
         Reply.text(
-            msg("Checked in: +{points} points.", points=outcome.points),
+            nmsg("Checked in: +{n} point.", "Checked in: +{n} points.", outcome.points),
             nmsg("Streak: {n} day.", "Streak: {n} days.", outcome.streak),
         )
     ]

@@ -11,7 +11,7 @@ from core.commands.context import Context
 from core.commands.params import Rest, Word
 from core.commands.router import CREATORS, PRIVATE_ONLY, Router
 from core.errors import InvalidInput
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.pushes.automations import AUTOMATIONS
 from core.pushes.campaigns import Campaign, CampaignStatus, Comparison, Preview
 from core.pushes.schedule import parse_send_time
@@ -71,7 +71,12 @@ async def push(ctx: Context) -> Reply:
         campaign_id = _campaign_id(rest)
         stopped = await pushes.cancel(ctx.community, ctx.member, campaign_id)
         return Reply.text(
-            msg("Push #{id} cancelled; {n} messages will not be sent.", id=campaign_id, n=stopped)
+            nmsg(
+                "Push #{id} cancelled; {n} message will not be sent.",
+                "Push #{id} cancelled; {n} messages will not be sent.",
+                stopped,
+                id=campaign_id,
+            )
         )
     if action == "status":
         status = await pushes.status(ctx.community, ctx.member, _campaign_id(rest) if rest else None)
@@ -325,9 +330,8 @@ async def _automations(ctx: Context, rest: str) -> Reply:
     )
     builder.line().text(
         msg(
-            "Win-back for members at risk, at most once in {days} days: {state}"
-            " — /rules set push.winback on|off",
-            days=settings["push.winback_days"],
+            "Win-back for members at risk, at most once in {days}: {state} — /rules set push.winback on|off",
+            days=nmsg("{n} day", "{n} days", settings["push.winback_days"]),
             state=state(settings["push.winback"]),
         )
     )

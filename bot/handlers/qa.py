@@ -6,17 +6,24 @@ from __future__ import annotations
 import re
 
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet
 from core.commands.params import Choice, Rest, Word
 from core.commands.router import STAFF, Router
 from core.errors import InvalidInput
 from core.events import ChatKind
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.qa.models import Answer, Question
+from core.qa.service import MAX_BOUNTY
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
 
-_BOUNTY = re.compile(r"^(?P<text>.*?)\s+(?:bounty|悬赏)\s*(?P<points>\d{1,7})\s*$", re.IGNORECASE | re.DOTALL)
+ASK_OPTIONS = OptionSet(
+    (IntOption("bounty", words=("bounty", "悬赏"), minimum=1, maximum=MAX_BOUNTY),),
+    usage="/ask QUESTION… [bounty N]",
+    example="/ask How do I read a CSV file with pandas?",
+    keyed=False,  # a question may hold a=b; only a closing "bounty N" is an option
+)
 _ID = re.compile(r"^[#＃]?(?P<kind>[qa]?)(?P<id>\d{1,12})$", re.IGNORECASE)
 STATUS: dict[str, Msg] = {"open": msg("open"), "answered": msg("answered"), "expired": msg("closed")}
 
@@ -33,12 +40,13 @@ def _number(token: str, kind: str) -> int:
 
 def question_line(question: Question) -> Msg:
     bounty = msg(" · bounty {points}", points=question.bounty) if question.bounty else ""
-    return msg(
-        "#{id} {text} ({status}, {answers} answers{bounty})",
+    return nmsg(
+        "#{id} {text} ({status}, {n} answer{bounty})",
+        "#{id} {text} ({status}, {n} answers{bounty})",
+        question.answers,
         id=question.id,
         text=question.text if len(question.text) <= 80 else question.text[:79] + "…",
         status=STATUS[question.status],
-        answers=question.answers,
         bounty=bounty,
     )
 
@@ -48,12 +56,10 @@ def question_line(question: Question) -> Msg:
     aliases=("提问",),
     help=msg("Ask the community a question, with a bounty in points if you like"),
     params=(Rest("question", max_length=2100),),
+    options=(ASK_OPTIONS,),
 )
 async def ask(ctx: Context) -> Reply:
-    text, bounty = ctx.args["question"], 0
-    match = _BOUNTY.match(text)
-    if match:
-        text, bounty = match.group("text"), int(match.group("points"))
+    text, bounty = ctx.args["question"], ctx.options.get("bounty", 0)
     asked = await ctx.services.qa.ask(
         ctx.community,
         ctx.member,
@@ -79,7 +85,11 @@ async def ask_anyway(ctx: Context) -> Reply:
 
 
 def _posted(question: Question) -> Reply:
-    held = msg(" Its bounty of {points} points is held until you accept an answer.", points=question.bounty)
+    held = nmsg(
+        " Its bounty of {n} point is held until you accept an answer.",
+        " Its bounty of {n} points is held until you accept an answer.",
+        question.bounty,
+    )
     return Reply.text(
         msg("Question #{id} is posted.{held}", id=question.id, held=held if question.bounty else ""),
         msg("Answer with /answer {id} TEXT, or reply to the question.", id=question.id),
@@ -129,11 +139,12 @@ async def accept(ctx: Context) -> Reply:
     done = await ctx.services.qa.accept(ctx.community, ctx.member, _number(ctx.args["answer"], "a"))
     author = await ctx.services.members.get_member(done.answer.answerer_id)
     return Reply.text(
-        msg(
-            "Answer A{answer} accepted: {name} receives {points} points.",
+        nmsg(
+            "Answer A{answer} accepted: {name} receives {n} point.",
+            "Answer A{answer} accepted: {name} receives {n} points.",
+            done.bounty + done.bonus,
             answer=done.answer.id,
             name=author.display_name,
-            points=done.bounty + done.bonus,
         )
     )
 
@@ -143,7 +154,9 @@ async def up(ctx: Context) -> Reply:
     given, counted = await ctx.services.qa.upvote(ctx.community, ctx.member, _number(ctx.args["answer"], "a"))
     if not counted:
         return Reply.text(msg("You have upvoted A{answer} already.", answer=given.id))
-    return Reply.text(msg("Upvoted A{answer} ({votes} votes).", answer=given.id, votes=given.votes))
+    return Reply.text(
+        nmsg("Upvoted A{answer} ({n} vote).", "Upvoted A{answer} ({n} votes).", given.votes, answer=given.id)
+    )
 
 
 @router.command(
@@ -190,11 +203,12 @@ async def show(ctx: Context) -> Reply:
 async def _answer_line(ctx: Context, question: Question, item: Answer) -> Msg:
     author = await ctx.services.members.get_member(item.answerer_id)
     accepted = msg(" ✓ accepted") if item.id == question.accepted_answer_id else ""
-    return msg(
-        "A{id} {name} ({votes} votes){accepted}: {text}",
+    return nmsg(
+        "A{id} {name} ({n} vote){accepted}: {text}",
+        "A{id} {name} ({n} votes){accepted}: {text}",
+        item.votes,
         id=item.id,
         name=author.display_name,
-        votes=item.votes,
         accepted=accepted,
         text=item.text,
     )

@@ -8,7 +8,7 @@ from core.commands.context import Context
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.members.models import Role
 from core.replies import Reply, ReplyBuilder
 from core.settings.registry import SETTINGS
@@ -67,10 +67,11 @@ async def tier(ctx: Context) -> Reply:
         builder = ReplyBuilder().bold(msg("Tiers (by lifetime earned points):"))
         for item in await points.tiers(ctx.community):
             builder.line().text(
-                msg(
-                    "{name}: from {threshold} points, participation {multiplier}",
+                nmsg(
+                    "{name}: from {n} point, participation {multiplier}",
+                    "{name}: from {n} points, participation {multiplier}",
+                    item.threshold,
                     name=item.name,
-                    threshold=item.threshold,
                     multiplier=item.multiplier_text,
                 )
             )
@@ -80,10 +81,11 @@ async def tier(ctx: Context) -> Reply:
         raise InvalidInput(msg("Usage: {usage}", usage="/tier set NAME THRESHOLD MULTIPLIER"))
     saved = await points.set_tier(ctx.community, ctx.member, name, threshold, parse_multiplier(multiplier))
     return Reply.text(
-        msg(
-            "Tier {name} now starts at {threshold} points with participation {multiplier}.",
+        nmsg(
+            "Tier {name} now starts at {n} point with participation {multiplier}.",
+            "Tier {name} now starts at {n} points with participation {multiplier}.",
+            saved.threshold,
             name=saved.name,
-            threshold=saved.threshold,
             multiplier=saved.multiplier_text,
         )
     )

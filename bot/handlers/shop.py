@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-import re
-
 from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
+from core.catalog.service import MAX_UNLOCK_DAYS
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
@@ -33,7 +33,13 @@ COURSE_USAGE = (
 )
 LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
 BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
-_DAY = re.compile(r"^day=(\d{1,4})$", re.IGNORECASE)
+LESSON_OPTIONS = OptionSet(
+    (IntOption("day", minimum=0, maximum=MAX_UNLOCK_DAYS),),
+    usage=LESSON_USAGE,
+    example="/lesson add py101 Reading CSV | pandas.read_csv(path, sep=';')",
+    action="add",
+    until="|",  # the lesson's content is the creator's own words, code with a=b included
+)
 
 
 def price_text(course: Course, locale: str) -> str:
@@ -144,10 +150,11 @@ async def _show_course(ctx: Context, code: str) -> Reply:
         return builder.line().text(msg("You own this course: /learn {code}", code=found.code)).build()
     if found.points_price:
         builder.line().text(
-            msg(
-                "Or with points: /buy {code} points ({points} points)",
+            nmsg(
+                "Or with points: /buy {code} points ({n} point)",
+                "Or with points: /buy {code} points ({n} points)",
+                found.points_price,
                 code=found.code,
-                points=found.points_price,
             )
         )
     return builder.buttons((Button(msg("Buy"), data=f"cmd:/buy {found.code}"),)).build()
@@ -210,16 +217,13 @@ def _field_value(field: str, value: str) -> object:
     "lesson",
     help=msg("Add a lesson to a course (creators)"),
     params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
+    options=(LESSON_OPTIONS,),
 )
 async def lesson(ctx: Context) -> Reply:
     if ctx.args["action"].lower() != "add":
         raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
     text = ctx.args["lesson"].strip()
-    days = 0
-    first, _, remainder = text.partition(" ")
-    day = _DAY.match(first)
-    if day:
-        days, text = int(day.group(1)), remainder
+    days = ctx.options.get("day", 0)
     title, bar, body = text.partition("|")
     file = ctx.event.attachments[0] if ctx.event.attachments else None
     if not bar and file is None:
@@ -275,7 +279,12 @@ async def _buy_with_points(ctx: Context, found: Product) -> list[Reply]:
     )
     return [
         Reply.text(
-            msg("You bought {title} for {points} points.", title=course.title, points=spent),
+            nmsg(
+                "You bought {title} for {n} point.",
+                "You bought {title} for {n} points.",
+                spent,
+                title=course.title,
+            ),
             msg("It is yours now: /learn {code} opens the first lesson.", code=course.code),
         )
     ]
@@ -297,12 +306,13 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
         ).line()
     builder = (
         builder.text(
-            msg(
-                "Order #{id}: {title}, {price}. It stays open for {minutes} minutes.",
+            nmsg(
+                "Order #{id}: {title}, {price}. It stays open for {n} minute.",
+                "Order #{id}: {title}, {price}. It stays open for {n} minutes.",
+                int((order.expires_at - order.created_at).total_seconds() // 60),
                 id=order.id,
                 title=order.title,
                 price=order.amount,
-                minutes=int((order.expires_at - order.created_at).total_seconds() // 60),
             )
         )
         .line()
@@ -342,7 +352,7 @@ async def my_courses(ctx: Context) -> Reply:
     builder = ReplyBuilder().bold(msg("Your courses:"))
     for found, done, total in owned:
         builder.line().code(found.code).text(f"  {found.title} · ").text(
-            msg("{done} of {total} lessons done", done=done, total=total)
+            nmsg("{done} of {n} lesson done", "{done} of {n} lessons done", total, done=done)
         )
     return builder.line().text(msg("/learn CODE opens your next lesson.")).build()
 

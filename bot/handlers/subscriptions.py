@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.handlers.shop import checkout_reply, fulfilment_replies
-from core.access.plans import Plan
+from core.access.plans import MAX_GRACE_DAYS, MAX_TRIAL_DAYS, Plan
 from core.access.subscriptions import PERIOD_NAMES, Subscription
 from core.catalog.money import parse_money
 from core.commands.context import Context
+from core.commands.options import IntOption, OptionSet, WordOption
 from core.commands.params import Rest, Word
 from core.commands.router import Router
 from core.errors import InvalidInput
@@ -21,8 +20,16 @@ router = Router()
 
 ADD_USAGE = "/plan add CODE PRICE CURRENCY month|quarter|year [trial=DAYS] [grace=DAYS] [tier=NAME] TITLE…"
 EDIT_USAGE = "/plan edit CODE title|price|trial|grace|tier|hide|show VALUE…"
-_DAYS = re.compile(r"^(trial|grace)=(\d{1,3})$", re.IGNORECASE)
-_TIER = re.compile(r"^tier=(\S{1,40})$", re.IGNORECASE)
+ADD_OPTIONS = OptionSet(
+    (
+        IntOption("trial", minimum=0, maximum=MAX_TRIAL_DAYS),
+        IntOption("grace", minimum=0, maximum=MAX_GRACE_DAYS),
+        WordOption("tier", max_length=40, sample="premium"),
+    ),
+    usage=ADD_USAGE,
+    example="/plan add zz 9.99 USD month Monthly pass",
+    action="add",
+)
 STATUS_LABELS: dict[str, Msg] = {
     "trial": msg("trial"),
     "active": msg("active"),
@@ -63,6 +70,7 @@ async def list_plans(ctx: Context) -> Reply:
     roles=frozenset({Role.CREATOR}),
     help=msg("Add, edit or list membership plans (creators)"),
     params=(Word("action"), Rest("details", optional=True, max_length=500)),
+    options=(ADD_OPTIONS,),
 )
 async def plan(ctx: Context) -> Reply:
     action, words = ctx.args["action"].lower(), (ctx.args["details"] or "").split()
@@ -70,9 +78,7 @@ async def plan(ctx: Context) -> Reply:
     if action == "list":
         return await list_plans(ctx)
     if action == "add":
-        days = {m.group(1).lower(): int(m.group(2)) for m in map(_DAYS.match, words) if m}
-        tiers = [m.group(1) for m in map(_TIER.match, words) if m]
-        rest = [w for w in words if not _DAYS.match(w) and not _TIER.match(w)]
+        rest, options = words, ctx.options
         if len(rest) < 5:
             raise InvalidInput(msg("Usage: {usage}", usage=ADD_USAGE))
         code, amount, currency, period, title = rest[0], rest[1], rest[2], rest[3].lower(), " ".join(rest[4:])
@@ -83,9 +89,9 @@ async def plan(ctx: Context) -> Reply:
             title=title,
             price=parse_money(f"{amount} {currency}"),
             period=period,
-            trial_days=days.get("trial", 0),
-            grace_days=days.get("grace", 3),
-            tier=tiers[-1] if tiers else None,
+            trial_days=options.get("trial", 0),
+            grace_days=options.get("grace", 3),
+            tier=options.get("tier"),
         )
         return Reply.text(msg("Plan {code} added: {line}.", code=added.code, line=plan_line(added)))
     if action == "edit" and len(words) >= 2:

@@ -24,6 +24,8 @@ from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
 
 PLANS_FOR_CREATORS = msg("Only creators can manage plans.")
+MAX_TRIAL_DAYS = 365
+MAX_GRACE_DAYS = 90
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -186,10 +188,10 @@ class PlanService:
 
 
 def _check_days(trial_days: int, grace_days: int) -> None:
-    if not 0 <= trial_days <= 365:
-        raise InvalidInput(msg("A trial lasts 0 to 365 days."))
-    if not 0 <= grace_days <= 90:
-        raise InvalidInput(msg("Grace lasts 0 to 90 days."))
+    if not 0 <= trial_days <= MAX_TRIAL_DAYS:
+        raise InvalidInput(msg("A trial lasts 0 to {max} days.", max=MAX_TRIAL_DAYS))
+    if not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise InvalidInput(msg("Grace lasts 0 to {max} days.", max=MAX_GRACE_DAYS))
 
 
 def _plan(row: Any) -> Plan:

@@ -27,7 +27,7 @@ from core.catalog.models import Product
 from core.catalog.money import Money
 from core.clock import Clock
 from core.errors import InvalidInput
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.ledger.points import PointsService, TierGrant
 from core.members.models import Community, Member
 from core.notices import Notices
@@ -233,11 +233,13 @@ class SubscriptionService:
         )
         self._tell(
             sub,
-            msg(
-                "Your payment for {title} did not go through. Your access continues for {days} days while "
+            nmsg(
+                "Your payment for {title} did not go through. Your access continues for {n} day while "
                 "it is tried again; update your card with the provider.",
+                "Your payment for {title} did not go through. Your access continues for {n} days while "
+                "it is tried again; update your card with the provider.",
+                plan.grace_days,
                 title=plan.title,
-                days=plan.grace_days,
             ),
         )
         return True

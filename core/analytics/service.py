@@ -244,10 +244,30 @@ class AnalyticsService:
     # -- creators' changes ---------------------------------------------------------------
 
     async def name_cluster(self, community: Community, actor: Member, cluster: int, name: str) -> None:
+        """Name a cluster of the latest run (the name follows the cluster's number to later runs)."""
         require_creator(community, actor, FOR_CREATORS)
         name = " ".join(name.split())
         if not 1 <= len(name) <= 40 or name.lower() in (*RULES, "all") or name.isdigit():
             raise InvalidInput(msg("A segment name is 1 to 40 characters and not a rule's name or a number."))
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(analytics_runs).where(analytics_runs.c.community_id == community.id)
+                )
+            ).first()
+        summary = json.loads(row.summary) if row is not None else {}
+        numbers = [item["number"] for item in summary.get("clusters", [])]
+        if cluster not in numbers:
+            if not numbers:
+                raise InvalidInput(msg("There are no clusters yet to name: /segments shows when there are."))
+            raise InvalidInput(
+                msg(
+                    "There is no cluster {number}; the latest run has clusters {first} to {last}.",
+                    number=cluster,
+                    first=min(numbers),
+                    last=max(numbers),
+                )
+            )
         async with self._db.write() as conn:
             await conn.execute(
                 delete(segment_names).where(
@@ -264,26 +284,17 @@ class AnalyticsService:
                     update=("name",),
                 )
             )
-        # The stored summary carries the names: refresh them there too.
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(analytics_runs).where(analytics_runs.c.community_id == community.id)
-                )
-            ).first()
-        if row is not None:
-            summary = json.loads(row.summary)
-            for item in summary.get("clusters", []):
+            # The stored summary carries the names: refresh them there too.
+            for item in summary["clusters"]:
                 if item["number"] == cluster:
                     item["name"] = name
                 elif item.get("name", "") and item["name"].lower() == name.lower():
                     item["name"] = None
-            async with self._db.write() as conn:
-                await conn.execute(
-                    analytics_runs.update()
-                    .where(analytics_runs.c.community_id == community.id)
-                    .values(summary=json.dumps(summary))
-                )
+            await conn.execute(
+                analytics_runs.update()
+                .where(analytics_runs.c.community_id == community.id)
+                .values(summary=json.dumps(summary))
+            )
 
     async def add_spend(self, community: Community, actor: Member, amount: Money, channel: str) -> None:
         """Record marketing spend on a channel (for CAC and channel reports)."""

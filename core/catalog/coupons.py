@@ -33,6 +33,8 @@ from core.storage.database import Database
 COUPONS_FOR_CREATORS = msg("Only creators can manage coupons.")
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
+MAX_USES = 10**6
+MAX_USES_PER_MEMBER = 1000
 HOLDING = ("pending", "paid", "fulfilled", "refunded")  # order states that keep their coupon use
 
 
@@ -86,13 +88,21 @@ class CouponService:
         if not CODE.match(code):
             raise InvalidInput(msg("A coupon code is 2 to 40 letters, digits, - or _, like SPRING15."))
         if terms.kind == "percent" and not 1 <= terms.value <= 100:
-            raise InvalidInput(msg("A percent coupon takes 1 to 100."))
+            raise InvalidInput(msg("A percent coupon takes 1% to 100%, like 15%."))
         if terms.kind == "fixed" and (terms.value <= 0 or terms.currency is None):
             raise InvalidInput(msg("A fixed coupon takes an amount with its currency, like 5 USD."))
         if terms.min_spend and terms.currency is None:
             raise InvalidInput(msg("A minimum spend needs a currency, like min=50USD."))
-        if (terms.max_uses is not None and terms.max_uses <= 0) or terms.per_member <= 0:
-            raise InvalidInput(msg("Use limits must be at least 1."))
+        if (terms.max_uses is not None and not 1 <= terms.max_uses <= MAX_USES) or not (
+            1 <= terms.per_member <= MAX_USES_PER_MEMBER
+        ):
+            raise InvalidInput(
+                msg(
+                    "A coupon is used 1 to {uses} times, 1 to {per} per member.",
+                    uses=MAX_USES,
+                    per=MAX_USES_PER_MEMBER,
+                )
+            )
         if terms.starts_at and terms.ends_at and terms.ends_at <= terms.starts_at:
             raise InvalidInput(msg("A coupon must end after it starts."))
         try:

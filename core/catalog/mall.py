@@ -25,7 +25,7 @@ from core.catalog.service import CatalogService, checked_title, grant_statements
 from core.catalog.tables import coupons, courses, enrollments, mall_items, redemptions
 from core.clock import Clock
 from core.errors import InvalidInput
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, SystemAccount, SystemCode
 from core.ledger.service import Ledger
 from core.members.models import Community, Member, require_creator
@@ -36,6 +36,9 @@ MALL_FOR_CREATORS = msg("Only creators can manage the mall.")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 KINDS = ("course", "coupon", "reward")
 SOLD_OUT, LIMIT, HIDDEN = "sold_out", "limit", "hidden"
+MAX_POINTS = 10**9
+MAX_STOCK = 10**6
+MAX_PER_MEMBER = 1000
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,11 @@ class MallService:
             raise InvalidInput(msg("An item code is 2 to 30 lowercase letters, digits, - or _, like mug."))
         if kind not in KINDS:
             raise InvalidInput(msg("An item is one of: {kinds}.", kinds=", ".join(KINDS)))
-        if points <= 0:
-            raise InvalidInput(msg("An item costs at least 1 point."))
+        if not 1 <= points <= MAX_POINTS:
+            raise InvalidInput(msg("An item costs 1 to {max} points.", max=MAX_POINTS))
+        _check_stock(stock)
+        if per_member is not None and not 1 <= per_member <= MAX_PER_MEMBER:
+            raise InvalidInput(msg("A member may redeem an item 1 to {max} times.", max=MAX_PER_MEMBER))
         course_id = coupon_id = None
         if kind == "course":
             course_id = (await self._catalog.course(community, target or "", include_hidden=True)).id
@@ -148,6 +154,7 @@ class MallService:
 
     async def set_stock(self, community: Community, actor: Member, code: str, stock: int | None) -> MallItem:
         require_creator(community, actor, MALL_FOR_CREATORS)
+        _check_stock(stock)
         item = await self.get(community, code, include_hidden=True)
         async with self._db.write() as conn:
             await conn.execute(update(mall_items).where(mall_items.c.id == item.id).values(stock=stock))
@@ -243,10 +250,11 @@ class MallService:
         )
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{title} costs {points} points; you have {have}.",
+                nmsg(
+                    "{title} costs {n} point; you have {have}.",
+                    "{title} costs {n} points; you have {have}.",
+                    course.points_price,
                     title=course.title,
-                    points=course.points_price,
                     have=result.available or 0,
                 )
             )
@@ -288,10 +296,11 @@ class MallService:
             return Redeemed(item, item.points, replayed=True)
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{title} costs {points} points; you have {have}.",
+                nmsg(
+                    "{title} costs {n} point; you have {have}.",
+                    "{title} costs {n} points; you have {have}.",
+                    item.points,
                     title=item.title,
-                    points=item.points,
                     have=result.available or 0,
                 )
             )
@@ -438,3 +447,9 @@ def _item(row: Any) -> MallItem:
         row.redeemed,
         row.hidden,
     )
+
+
+def _check_stock(stock: int | None) -> None:
+    """None is unlimited stock."""
+    if stock is not None and not 0 <= stock <= MAX_STOCK:
+        raise InvalidInput(msg("Stock is 0 to {max}, or unlimited.", max=MAX_STOCK))

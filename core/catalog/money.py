@@ -14,7 +14,7 @@ from decimal import Decimal
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from core.errors import InvalidInput
-from core.i18n import msg
+from core.i18n import msg, nmsg
 
 STARS = "XTR"
 MAX_MINOR = 10**11  # a billion in two-decimal currencies: beyond any course price
@@ -67,7 +67,13 @@ def parse_money(text: str) -> Money:
     whole, _, fraction = amount.partition(".")
     if len(fraction) > digits:
         raise InvalidInput(
-            msg("{code} has {n} decimals; {amount} has more.", code=code, n=digits, amount=amount)
+            nmsg(
+                "{code} has {n} decimal; {amount} has more.",
+                "{code} has {n} decimals; {amount} has more.",
+                digits,
+                code=code,
+                amount=amount,
+            )
         )
     minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or 0)
     if minor <= 0:

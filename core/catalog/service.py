@@ -38,6 +38,7 @@ CATALOG_FOR_CREATORS = msg("Only creators can change the catalog.")
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 MAX_FILE = 10 * 2**20  # bytes in a lesson's file
+MAX_UNLOCK_DAYS = 3650  # a drip schedule of up to ten years
 EDITABLE = ("title", "description", "price", "points", "completion")
 
 
@@ -147,6 +148,8 @@ class CatalogService:
             raise InvalidInput(msg("A lesson needs some content."))
         if file is not None and len(file.data) > MAX_FILE:
             raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20))
+        if not 0 <= unlock_days <= MAX_UNLOCK_DAYS:
+            raise InvalidInput(msg("A lesson opens 0 to {max} days after purchase.", max=MAX_UNLOCK_DAYS))
         async with self._db.write() as conn:
             last = await conn.scalar(
                 select(func.coalesce(func.max(lessons.c.position), 0)).where(lessons.c.course_id == course.id)

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from core.commands.params import ArgError
-from core.events import Event
-from core.i18n import msg
-from core.members.models import Chat, Community, Member
+from core.commands.errors import ArgError
+from core.events import ChatKind, Event
+from core.i18n import Msg, msg
+from core.members.models import Chat, Community, Member, Role
 from core.services import Services
 
-if TYPE_CHECKING:
-    from core.commands.router import Router
+
+class CommandInfo(Protocol):
+    """What a handler may read about a registered command (for /help)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def help(self) -> Msg: ...
+    @property
+    def usage(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+    @property
+    def roles(self) -> frozenset[Role]: ...
+    @property
+    def hidden(self) -> bool: ...
+
+
+class CommandIndex(Protocol):
+    """The registry a context was dispatched by, as handlers see it (the router implements it;
+    named structurally so this module need not import the router)."""
+
+    def find(self, name: str) -> CommandInfo | None: ...
+    def available_to(self, role: Role, chat: ChatKind | None = None) -> Sequence[CommandInfo]: ...
 
 
 @dataclass
@@ -25,7 +48,8 @@ class Context:
     locale: str
     services: Services
     args: dict[str, Any] = field(default_factory=dict)
-    router: Router | None = None  # set by the router that dispatches this context
+    options: dict[str, Any] = field(default_factory=dict)  # key=value options given, converted
+    router: CommandIndex | None = None  # set by the router that dispatches this context
     bot_username: str | None = None  # the bot's own name on the platform, where it has one
 
     def event_key(self, purpose: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InvalidInput
+from core.commands.errors import ArgError
 from core.i18n import msg
 from core.numbers import parse_whole_number
 
@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from core.commands.context import Context
 
 MAX_INT = 10**12
-
-
-class ArgError(InvalidInput):
-    """An argument does not fit its parameter."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.commands.context import Context
-from core.commands.params import ArgError, Param, describe
+from core.commands.errors import ArgError
+from core.commands.options import OptionSet, option_set_for, take_options
+from core.commands.params import Param, describe
 from core.commands.parser import ParsedCommand, parse_command
 from core.errors import StudyhallError
 from core.events import ChatKind, EventKind
@@ -52,6 +54,7 @@ class CommandSpec:
     # The answer is about the sender alone (a balance, orders): platforms that can show a reply
     # to one person inside a group (Discord's ephemeral replies) show it only to them.
     personal: bool = False
+    options: tuple[OptionSet, ...] = ()  # key=value options, of the command or of its actions
 
     @property
     def usage(self) -> str:
@@ -85,10 +88,11 @@ class Router:
         params: Sequence[Param] = (),
         hidden: bool = False,
         personal: bool = False,
+        options: Sequence[OptionSet] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             spec = CommandSpec(name, help, handler, tuple(aliases), roles, chats, tuple(params))
-            self.add(replace(spec, hidden=hidden, personal=personal))
+            self.add(replace(spec, hidden=hidden, personal=personal, options=tuple(options)))
             return handler
 
         return register
@@ -181,6 +185,12 @@ class Router:
             return [Reply.text(refusal(spec))]
         if ctx.chat.kind not in spec.chats:
             return [Reply.text(wrong_chat(spec))]
+        try:
+            parsed, ctx.options = take_options(spec.options, parsed, spec.name)
+        except ArgError as error:
+            found = option_set_for(spec.options, parsed)
+            usage = found.usage if found is not None else spec.usage
+            return [Reply.text(error.message, msg("Usage: {usage}", usage=usage))]
         try:
             ctx.args = await convert_args(spec, parsed, ctx)
         except ArgError as error:

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from core.cache import Cache
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import (
     Cap,
     CapScope,
@@ -36,7 +36,7 @@ from core.ledger.models import (
 )
 from core.ledger.service import Balance, Ledger
 from core.ledger.tables import ledger_tiers
-from core.ledger.tiers import DEFAULT_TIERS, Tier, effective_tier, next_tier, tier_for
+from core.ledger.tiers import DEFAULT_TIERS, MULTIPLIER_PCT_RANGE, Tier, effective_tier, next_tier, tier_for
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.settings.service import SettingsService
@@ -300,10 +300,11 @@ class PointsService:
                     )
                 )
             raise NotAllowed(
-                msg(
-                    "{name} has reached today's cap of {cap} points from awards.",
+                nmsg(
+                    "{name} has reached today's cap of {n} point from awards.",
+                    "{name} has reached today's cap of {n} points from awards.",
+                    rules["cap.award"],
                     name=target.display_name,
-                    cap=rules["cap.award"],
                 )
             )
         granted = await self.granted_tier(community, target.id)
@@ -330,8 +331,11 @@ class PointsService:
         )
         if result.outcome is Outcome.INSUFFICIENT:
             raise InvalidInput(
-                msg(
-                    "{name} has only {points} points.", name=target.display_name, points=result.available or 0
+                nmsg(
+                    "{name} has only {n} point.",
+                    "{name} has only {n} points.",
+                    result.available or 0,
+                    name=target.display_name,
                 )
             )
         return result
@@ -415,8 +419,11 @@ class PointsService:
             raise InvalidInput(msg("A tier name is one word of up to 40 letters or digits."))
         if not 0 <= threshold <= 10**9:
             raise InvalidInput(msg("The threshold must be between 0 and 1000000000."))
-        if not 0 <= multiplier_pct <= 1000:
-            raise InvalidInput(msg("The multiplier must be between 0 and 10."))
+        low, high = MULTIPLIER_PCT_RANGE
+        if not low <= multiplier_pct <= high:
+            raise InvalidInput(
+                msg("The multiplier must be between {low} and {high}.", low=low // 100, high=high // 100)
+            )
         current = await self.tiers(community)
         tier = Tier(name, threshold, multiplier_pct)
         others = [t for t in current if t.name.casefold() != name.casefold()]

@@ -18,6 +18,10 @@ class Tier:
         return f"×{whole}" if part == 0 else f"×{whole}.{part:02d}".rstrip("0")
 
 
+# A tier rewards taking part: it never pays less than the rule's own points (x1), so a
+# multiplier cannot round a check-in down to nothing.
+MULTIPLIER_PCT_RANGE = (100, 1000)
+
 DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier("regular", 0, 100),
     Tier("premium", 500, 120),

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import Kind, MemberAccount, Posting, SystemAccount, SystemCode
 from core.ledger.points import PointsService
 from core.members.models import Community, Member, Role, require_creator
@@ -74,7 +74,13 @@ class PrivacyService:
                 )
             ).scalar_one()
         if recent >= CODES_PER_HOUR:
-            raise InvalidInput(msg("You have asked for {n} codes this hour; try again later.", n=recent))
+            raise InvalidInput(
+                nmsg(
+                    "You have asked for {n} code this hour; try again later.",
+                    "You have asked for {n} codes this hour; try again later.",
+                    recent,
+                )
+            )
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         async with self._db.write() as conn:
             await conn.execute(

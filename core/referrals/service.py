@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.audit.log import record
 from core.clock import Clock
-from core.i18n import msg
+from core.i18n import msg, nmsg
 from core.ledger.models import (
     TIERED_KINDS,
     Kind,
@@ -333,7 +333,8 @@ class ReferralService:
         return await self._points.issue(community, member_id, amount, Kind.REFERRAL, key)
 
     def _tell(self, community: Community, member_id: int, what: Any, points: int) -> None:
-        lines = [what, msg("+{points} points for your invitation.", points=points)] if points else [what]
+        earned = nmsg("+{n} point for your invitation.", "+{n} points for your invitation.", points)
+        lines = [what, earned] if points else [what]
         self._notices.add(community.id, Reply.text(*lines, to_member=member_id))
 
 
