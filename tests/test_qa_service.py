@@ -94,7 +94,7 @@ async def test_asking_twice_from_the_same_message_posts_once(app: App, world: Wo
 async def test_a_bounty_beyond_the_balance_is_refused_and_nothing_is_posted(app: App, world: World) -> None:
     with pytest.raises(InvalidInput) as refused:
         await ask(app, world, 500)
-    assert refused.value.message.params == {"points": 100, "bounty": 500}
+    assert refused.value.message.params == {"n": 100, "bounty": 500}
     assert await app.services.qa.listing(world.community, "open", world.ana) == []
 
 

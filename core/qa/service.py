@@ -24,7 +24,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 from core.ledger.models import (
     Kind,
     MemberAccount,
@@ -122,9 +122,10 @@ class QAService(QAReading):
             )
             if result.outcome is Outcome.INSUFFICIENT:
                 raise InvalidInput(
-                    msg(
-                        "You have {points} points: not enough for a bounty of {bounty}.",
-                        points=result.available or 0,
+                    nmsg(
+                        "You have {n} point: not enough for a bounty of {bounty}.",
+                        "You have {n} points: not enough for a bounty of {bounty}.",
+                        result.available or 0,
                         bounty=bounty,
                     )
                 )
@@ -325,10 +326,11 @@ class QAService(QAReading):
         self._notices.add(
             community.id,
             Reply.text(
-                msg(
-                    "Your answer to question #{question} was accepted: +{points} points.",
+                nmsg(
+                    "Your answer to question #{question} was accepted: +{n} point.",
+                    "Your answer to question #{question} was accepted: +{n} points.",
+                    question.bounty + bonus,
                     question=question.id,
-                    points=question.bounty + bonus,
                 ),
                 to_member=answer.answerer_id,
             ),
@@ -473,10 +475,11 @@ class QAService(QAReading):
         if moved.rowcount != 1:
             return
         note = (
-            msg(
+            nmsg(
+                "Question #{id} has {n} answer but none accepted: /q {id}, then /accept it or wait for more.",
                 "Question #{id} has {n} answers but none accepted: /q {id}, then /accept the best one.",
+                answer_count,
                 id=question.id,
-                n=answer_count,
             )
             if answer_count
             else msg("Question #{id} has no answer yet: /q {id}", id=question.id)
@@ -545,9 +548,10 @@ def _short(text: str, length: int = 120) -> str:
 
 def _expired_note(question: Question) -> Msg:
     if question.bounty:
-        return msg(
-            "Nobody answered your question #{id}; its bounty of {points} points is back with you.",
+        return nmsg(
+            "Nobody answered your question #{id}; its bounty of {n} point is back with you.",
+            "Nobody answered your question #{id}; its bounty of {n} points is back with you.",
+            question.bounty,
             id=question.id,
-            points=question.bounty,
         )
     return msg("Nobody answered your question #{id}; it is closed.", id=question.id)
