@@ -3,6 +3,7 @@ stand-in for the Stripe API (asserting the exact requests made)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -121,6 +122,28 @@ async def test_reconciliation_delivers_a_paid_session_whose_webhook_never_came(
     assert [f.order.id for f in delivered] == [order.id]
     assert (await orders.get(order.id)).status is Status.FULFILLED
     assert await orders.reconcile(clock.now()) == []
+
+
+async def test_reconciliation_skips_a_session_it_cannot_read_and_takes_the_others(
+    app: App,
+    shop: Shop,
+    provider: StripeProvider,
+    stripe_api: tuple[FakeStripe, str],
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake, _ = stripe_api
+    order = await app.services.orders.order_course(shop.community, shop.ana, shop.course)
+    odd = {**paid_session(order.id + 1, 1999), "amount_total": "1999"}
+    fake.sessions = [odd, paid_session(order.id, 1999, intent="pi_9"), {**odd, "client_reference_id": 7}]
+    with caplog.at_level(logging.WARNING):
+        settled = await provider.settled_since(clock.now())
+    assert settled == [SettledPayment(order.id, "pi_9", Money("USD", 1999))]
+    skipped = [r.getMessage() for r in caplog.records if "skipped a session" in r.getMessage()]
+    assert skipped == [
+        "stripe: reconciliation skipped a session: session.amount_total is a string, not an integer",
+        "stripe: reconciliation skipped a session: session.client_reference_id is an integer, not a string",
+    ]
 
 
 async def test_refunds_against_localstripe_a_real_payment_intent(

@@ -15,6 +15,7 @@ from typing import Any
 
 import stripe
 
+from bot.payments.stripe_objects import Fields, Malformed, fields_of
 from core.catalog.money import STARS, Money
 from core.clock import Clock
 from core.i18n import msg
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 NAME = "stripe"
 MIN_OPEN, MAX_OPEN = timedelta(minutes=31), timedelta(hours=23, minutes=59)  # Stripe's bounds, inside
 MAX_LISTED = 1_000  # sessions one reconciliation looks at
+MAX_ORDER_DIGITS = 18  # order ids are 64-bit: any 18-digit number fits
 RECURRING = {"month": ("month", 1), "quarter": ("month", 3), "year": ("year", 1)}
 # One-off payments in these currencies also offer WeChat Pay and Alipay on the Checkout page
 # (WeChat Pay's "web" client shows a QR code the buyer scans in WeChat). Both are for one-off
@@ -130,25 +132,41 @@ class StripeProvider:
             seen += 1
             if seen > MAX_LISTED:
                 break
-            payment = settled_payment(session)
+            try:
+                payment = settled_payment(session)
+            except Malformed as error:  # one odd session must not stop the others
+                log.warning("stripe: reconciliation skipped a session: %s", error)
+                continue
             if payment is not None:
                 settled.append(payment)
         return settled
 
 
-def plain(obj: Any) -> dict[str, Any]:
-    """A Stripe object as a plain dict (stripe 16's objects are not dicts)."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+def order_reference(session: Fields) -> int | None:
+    """The order a Checkout Session is for (its ``client_reference_id``), or None when it is
+    not one of ours (another integration on the same Stripe account)."""
+    reference = session.text("client_reference_id") or ""
+    # ASCII digits only (``isdigit`` takes "²"), and no more than an order id can have.
+    if not (reference.isascii() and reference.isdigit() and len(reference) <= MAX_ORDER_DIGITS):
+        return None
+    return int(reference)
 
 
 def settled_payment(session: Any) -> SettledPayment | None:
-    """The payment a completed, paid Checkout Session reports for one of our orders."""
-    get = plain(session).get
-    reference = str(get("client_reference_id") or "")
-    if get("status") != "complete" or get("payment_status") != "paid" or not reference.isdigit():
-        return None
+    """The payment a completed, paid Checkout Session reports for one of our orders. Raises
+    Malformed when a field it reads is not of the type Stripe documents."""
+    fields = fields_of(session, "session")
+    order_id = order_reference(fields)
+    status, paid = fields.word("status"), fields.word("payment_status")
+    mode = fields.word("mode")
     # A subscription is known by its id (its invoices name it); a one-off payment by its intent.
-    ref = get("subscription") if get("mode") == "subscription" else get("payment_intent")
-    return SettledPayment(
-        int(reference), str(ref or get("id")), Money(str(get("currency")).upper(), int(get("amount_total")))
-    )
+    ref = fields.ref("subscription") if mode == "subscription" else fields.ref("payment_intent")
+    ref = ref or fields.ref("id")
+    if status != "complete" or paid != "paid" or order_id is None:
+        return None
+    amount, currency = fields.amount("amount_total"), fields.currency("currency")
+    for key, value in (("id", ref), ("amount_total", amount), ("currency", currency)):
+        if value is None:
+            raise fields.missing(key)
+    assert ref is not None and amount is not None and currency is not None  # checked just above
+    return SettledPayment(order_id, ref, Money(currency, amount))

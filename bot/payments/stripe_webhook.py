@@ -4,22 +4,29 @@ Every delivery's ``Stripe-Signature`` is verified (HMAC with the endpoint's secr
 tolerance); anything unverifiable is answered 400 and changes nothing. Events already handled
 are skipped by id; the order's own state makes a duplicate, late or out-of-order delivery
 harmless too (an expired checkout never undoes a payment; a payment reported twice delivers
-once). A failure answers 500 so Stripe retries; a payment that does not match its order is
-logged for a human and answered 200 (retrying would not change it).
+once).
+
+What can never succeed is answered so that Stripe stops sending it, logged as one line:
+- a signed body that is not an event (not JSON, not an object, no id or type): 400, as
+  Stripe's own webhook samples answer an invalid payload; there is no id to remember it by;
+- an event whose object lacks a field or has one of another type (stripe_objects.py), a
+  payment that does not match its order, or an unknown order: 200, and the event id is
+  remembered, as Stripe asks for every event received (a retry would bring the same body).
+What may succeed later (the database is down) answers 500, so Stripe retries.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import stripe
 from aiohttp import web
 
 from bot.app import App
 from bot.http import HttpServer
-from bot.payments.stripe_checkout import NAME, plain, settled_payment
+from bot.payments.stripe_checkout import NAME, order_reference, settled_payment
+from bot.payments.stripe_objects import Fields, Malformed, NotAnEvent, StripeEvent, read_event
 from core.catalog.money import Money
 from core.errors import InvalidInput
 from core.orders.models import PaymentMismatch
@@ -27,6 +34,7 @@ from core.orders.models import PaymentMismatch
 log = logging.getLogger(__name__)
 
 PATH = "/stripe/webhook"
+TOLERANCE_SECONDS = 300  # Stripe's default: an older signature is a replay
 PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 # Subscriptions: invoice.paid extends a period, invoice.payment_failed starts grace,
 # customer.subscription.deleted ends it.
@@ -43,35 +51,48 @@ class StripeWebhook:
     async def receive(self, request: web.Request) -> web.Response:
         payload = (await request.read()).decode("utf-8", "replace")
         try:
-            event = stripe.Webhook.construct_event(
-                payload, request.headers.get("Stripe-Signature", ""), self._secret
+            stripe.WebhookSignature.verify_header(
+                payload, request.headers.get("Stripe-Signature", ""), self._secret, TOLERANCE_SECONDS
             )
-        except (ValueError, stripe.SignatureVerificationError):
+        except stripe.SignatureVerificationError:
             log.warning(
                 "stripe: refused a webhook call that is not signed with our secret (%s)", request.remote
             )
             return web.Response(status=400)
-        orders = self._app.services.orders
-        if await orders.event_seen(NAME, event.id):
-            return web.Response(status=200)
         try:
-            order_id = await self._handle(event.type, plain(event.data.object))
-        except PaymentMismatch:
-            log.error("stripe: event %s pays an amount its order does not have; left for a creator", event.id)
-            order_id = None
-        except InvalidInput:
-            log.warning("stripe: event %s names an order studyhall does not have", event.id)
-            order_id = None
+            event = read_event(payload)
+        except NotAnEvent as error:
+            log.warning("stripe: a signed webhook call is not an event (%s); answered 400", error)
+            return web.Response(status=400)
+        try:
+            return await self._receive(event)
         except Exception:
             log.exception("stripe: event %s failed; Stripe will retry", event.id)
             return web.Response(status=500)
+
+    async def _receive(self, event: StripeEvent) -> web.Response:
+        orders = self._app.services.orders
+        if await orders.event_seen(NAME, event.id):
+            return web.Response(status=200)
+        order_id: int | None = None
+        try:
+            order_id = await self._handle(event)
+        except Malformed as error:
+            log.warning("stripe: event %s (%s) is malformed and was ignored: %s", event.id, event.type, error)
+        except PaymentMismatch:
+            log.error("stripe: event %s pays an amount its order does not have; left for a creator", event.id)
+        except InvalidInput:
+            log.warning("stripe: event %s names an order studyhall does not have", event.id)
         await orders.remember_event(NAME, event.id, event.type, order_id)
         return web.Response(status=200)
 
-    async def _handle(self, kind: str, obj: Any) -> int | None:
+    async def _handle(self, event: StripeEvent) -> int | None:
+        """Act on one event; every field is read (and Malformed raised) before anything changes."""
+        kind = event.type
         orders = self._app.services.orders
+        subscriptions = self._app.services.subscriptions
         if kind in PAID:
-            payment = settled_payment(obj)
+            payment = settled_payment(event.object())
             if payment is None:  # not paid yet (a delayed method): its own event follows
                 return None
             await self._app.send(
@@ -79,64 +100,80 @@ class StripeWebhook:
             )
             return payment.order_id
         if kind == "checkout.session.expired":
-            reference = str(obj.get("client_reference_id") or "")
-            if reference.isdigit():
-                await orders.expire(int(reference))
-                return int(reference)
-            return None
-        if kind == "invoice.paid" and obj.get("billing_reason") != "subscription_create":
-            # A renewal (the first period came with the checkout): runs to the invoice's period end.
-            ref, end = _subscription_of(obj), _period_end(obj)
-            subscriptions = self._app.services.subscriptions
+            order_id = order_reference(event.object())
+            if order_id is not None:
+                await orders.expire(order_id)
+            return order_id
+        if kind == "invoice.paid":
+            invoice = event.object()
+            ref, end, reason = _subscription_of(invoice), _period_end(invoice), invoice.word("billing_reason")
+            paid, invoice_id = _amount_paid(invoice), invoice.ref("id")
+            if reason == "subscription_create":  # the first period came with the checkout
+                return None
+            # A renewal: runs to the invoice's period end.
             if ref and end and await subscriptions.renewed_by_provider(NAME, ref, end):
-                paid = _amount_paid(obj)
-                if paid is not None and obj.get("id"):  # kept as an order: revenue, refunds, commissions
-                    await subscriptions.renewal_paid(NAME, ref, str(obj["id"]), paid)
+                if paid is not None and invoice_id:  # kept as an order: revenue, refunds, commissions
+                    await subscriptions.renewal_paid(NAME, ref, invoice_id, paid)
                 await self._app.send(await self._app.pending_notices())
             return None
         if kind == "invoice.payment_failed":
-            ref = _subscription_of(obj)
-            if ref and await self._app.services.subscriptions.renewal_failed_by_provider(NAME, ref):
+            ref = _subscription_of(event.object())
+            if ref and await subscriptions.renewal_failed_by_provider(NAME, ref):
                 await self._app.send(await self._app.pending_notices())
             return None
         if kind == "customer.subscription.deleted":
-            if await self._app.services.subscriptions.ended_by_provider(NAME, str(obj.get("id"))):
+            subscription = event.object()
+            ref = subscription.ref("id")
+            if ref is None:
+                raise subscription.missing("id")
+            if await subscriptions.ended_by_provider(NAME, ref):
                 await self._app.send(await self._app.pending_notices())
             return None
         if kind == "charge.refunded":
-            order = await orders.by_provider_ref(NAME, str(obj.get("payment_intent") or ""))
+            charge = event.object()
+            intent, refunded, charge_id = (
+                charge.ref("payment_intent"),
+                charge.amount("amount_refunded"),
+                charge.ref("id"),
+            )
+            for key, value in (("amount_refunded", refunded), ("id", charge_id)):
+                if value is None:
+                    raise charge.missing(key)
+            assert refunded is not None and charge_id is not None  # checked just above
+            order = await orders.by_provider_ref(NAME, intent) if intent else None
             if order is None:
                 log.warning("stripe: a refund for a payment studyhall does not know")
                 return None
-            await orders.record_refund(
-                order.id, refunded_total=int(obj.get("amount_refunded") or 0), provider_ref=str(obj.get("id"))
-            )
+            await orders.record_refund(order.id, refunded_total=refunded, provider_ref=charge_id)
             return order.id
         return None
 
 
-def _subscription_of(invoice: dict[str, Any]) -> str | None:
+def _subscription_of(invoice: Fields) -> str | None:
     """The subscription an invoice bills (older API versions name it at the top, newer ones
     under ``parent``)."""
-    direct = invoice.get("subscription")
-    if direct:
-        return str(direct)
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return str(details["subscription"]) if details.get("subscription") else None
+    direct = invoice.ref("subscription")
+    parent = invoice.child("parent")
+    details = parent.child("subscription_details") if parent is not None else None
+    nested = details.ref("subscription") if details is not None else None
+    return direct or nested
 
 
-def _amount_paid(invoice: dict[str, Any]) -> Money | None:
+def _amount_paid(invoice: Fields) -> Money | None:
     """What the invoice took, in minor units (Stripe's amounts are minor units already)."""
-    amount, currency = invoice.get("amount_paid"), invoice.get("currency")
-    if not isinstance(amount, int) or amount <= 0 or not currency:
+    amount, currency = invoice.amount("amount_paid"), invoice.currency("currency")
+    if not amount or currency is None:
         return None
-    return Money(str(currency).upper(), amount)
+    return Money(currency, amount)
 
 
-def _period_end(invoice: dict[str, Any]) -> datetime | None:
-    """When the period this invoice paid for ends (its subscription line's period)."""
-    lines = (invoice.get("lines") or {}).get("data") or []
-    ends = [line.get("period", {}).get("end") for line in lines if line.get("period", {}).get("end")]
-    if not ends:
-        return None
-    return datetime.fromtimestamp(max(int(end) for end in ends), UTC)
+def _period_end(invoice: Fields) -> datetime | None:
+    """When the period this invoice paid for ends (its subscription lines' latest end)."""
+    lines = invoice.child("lines")
+    ends: list[datetime] = []
+    for line in lines.children("data") if lines is not None else []:
+        period = line.child("period")
+        end = period.time("end") if period is not None else None
+        if end is not None:
+            ends.append(end)
+    return max(ends, default=None)
