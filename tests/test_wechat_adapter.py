@@ -1,17 +1,24 @@
 """bot/adapters/wechat/adapter.py: callback traffic built with wechatpy's own crypto, POSTed
 over HTTP to the running server; customer-service messages and QR codes against a local fake
-of the WeChat API base that records every request."""
+of the WeChat API base that records every request; any XML a signed sender could send
+(hypothesis), and the database down."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from xml.sax.saxutils import escape as xml_escape
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note
+from hypothesis import strategies as st
 
 from bot.adapters.wechat.adapter import WeChatAdapter
 from bot.app import App
@@ -36,6 +43,7 @@ from tests.wechat_peer import (
     TOKEN,
     FakeWeChat,
     Signed,
+    cdata,
     event_xml,
     open_reply,
     plain_request,
@@ -179,6 +187,168 @@ async def test_malformed_xml_is_answered_400_and_the_server_goes_on(server: Serv
         no_envelope = Signed(safe_request("<xml/>").query, b"<xml><Nothing/></xml>")
         assert (await post(server.base, no_envelope))[0] == 400
     assert "积分" in await server.say(ANA, "积分")
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture, since: int = 0) -> list[logging.LogRecord]:
+    return [r for r in caplog.records[since:] if r.levelno >= logging.ERROR and r.exc_info]
+
+
+async def test_a_field_not_of_its_type_is_answered_400_in_one_line(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    bodies = [
+        text_xml(ANA, "积分", 1).replace("<MsgId>1</MsgId>", "<MsgId>notanumber</MsgId>"),
+        text_xml(ANA, "积分", 2, created=10**20),
+        text_xml(ANA, "积分", 3).replace("<MsgId>3</MsgId>", "<MsgId>3</MsgId><MsgId>4</MsgId>"),
+        event_xml(ANA, "CLICK", "cmd:/points").replace("<EventKey>", "<EventKey><k/>"),
+    ]
+    for body in bodies:
+        start = len(caplog.records)
+        with caplog.at_level(logging.INFO):
+            assert await post(server.base, server.request(body)) == (400, "malformed message")
+        lines = [r.getMessage() for r in caplog.records[start:] if r.name.startswith("bot.adapters.wechat")]
+        assert len(lines) == 1 and "malformed callback body" in lines[0], lines
+    assert tracebacks(caplog) == []
+    assert server.fake.calls == []  # nothing was answered, nothing sent
+    assert "积分" in await server.say(ANA, "积分")
+
+
+async def test_with_the_database_down_a_callback_is_answered_500_and_handled_when_retried(
+    plain: Server, app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    xml = text_xml(ANA, "积分", 77)
+    working = app.db.engine
+    down = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:9/nothing_listens_here")
+    monkeypatch.setattr(app.db, "engine", down)
+    try:
+        with caplog.at_level(logging.ERROR):
+            assert (await post(plain.base, plain.request(xml)))[0] == 500  # WeChat tries again
+    finally:
+        monkeypatch.setattr(app.db, "engine", working)
+        await down.dispose()
+    assert any("WeChat will retry" in r.getMessage() for r in caplog.records)
+    status, body = await post(plain.base, plain.request(xml))  # the retry, the database back
+    assert status == 200 and "积分" in plain.content(body)
+
+
+# -- any XML a signed sender could send (hypothesis) -----------------------------------------
+
+TAGS = ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Event", "EventKey"]
+TAGS += ["Ticket", "Latitude", "Longitude", "Precision", "PicUrl", "MediaId", "Format", "Recognition"]
+TAGS += ["Location_X", "Location_Y", "Scale", "Label", "Title", "Description", "Url", "MsgID", "Status"]
+WORDS = ["text", "event", "image", "location", "subscribe", "unsubscribe", "SCAN", "CLICK", "VIEW"]
+WORDS += ["LOCATION", "cmd:/points", "cmd:/checkin", "qrscene_ref_x", "ref_x", "积分", "签到", "/points"]
+WORDS += ["1", "0", "-1", "1767600000", str(2**64), "1e3", "23.1", ANA, BEN, "gh_studyhall01"]
+# Characters XML 1.0 can carry (no controls, surrogates or non-characters), then escaped.
+xml_chars = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")) | st.sampled_from("\n\t")
+xml_texts = st.text(xml_chars, max_size=16)
+leaves = st.one_of(
+    st.sampled_from(WORDS),
+    xml_texts.map(xml_escape),
+    xml_texts.map(cdata),
+    st.integers().map(str),
+)
+tags = st.sampled_from(TAGS) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+
+
+def elements(pairs: list[tuple[str, str]]) -> str:
+    return "".join(f"<{tag}>{inner}</{tag}>" for tag, inner in pairs)
+
+
+inners = st.recursive(leaves, lambda inner: st.lists(st.tuples(tags, inner), max_size=4).map(elements))
+random_xml = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.tuples(tags, inners), max_size=10).map(lambda pairs: f"<xml>{elements(pairs)}</xml>"),
+)
+_ids = itertools.count(10_000)
+
+
+def valid_messages() -> list[list[tuple[str, str]]]:
+    """One of every message and event the adapter acts on or lets by, as (tag, inner XML) pairs,
+    each with its own MsgId and CreateTime, so none is a duplicate of another."""
+    number = next(_ids)
+    head = [
+        ("ToUserName", cdata("gh_studyhall01")),
+        ("FromUserName", cdata(ANA if number % 2 else BEN)),
+        ("CreateTime", str(1_767_600_000 + number)),
+    ]
+
+    def text(content: str) -> list[tuple[str, str]]:
+        return [*head, ("MsgType", cdata("text")), ("Content", cdata(content)), ("MsgId", str(number))]
+
+    def event(name: str, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+        return [*head, ("MsgType", cdata("event")), ("Event", cdata(name)), *extra]
+
+    return [
+        text("积分"),
+        text("签到"),
+        text("1"),
+        text("/points"),
+        text("hello"),
+        [
+            *head,
+            ("MsgType", cdata("image")),
+            ("PicUrl", cdata("http://x/p.png")),
+            ("MediaId", "m1"),
+            ("MsgId", str(number)),
+        ],
+        event("CLICK", ("EventKey", cdata("cmd:/points"))),
+        event("subscribe"),
+        event("subscribe", ("EventKey", cdata("qrscene_ref_x")), ("Ticket", cdata("t"))),
+        event("SCAN", ("EventKey", cdata("ref_x")), ("Ticket", cdata("t"))),
+        event("unsubscribe"),
+        event("VIEW", ("EventKey", cdata("https://example.org"))),
+        event("LOCATION", ("Latitude", "23.1"), ("Longitude", "113.3"), ("Precision", "10")),
+    ]
+
+
+@st.composite
+def almost_valid_xml(draw: st.DrawFn) -> str:
+    """A valid message or event with one element removed, replaced, nested, repeated or added."""
+    pairs = list(draw(st.sampled_from(valid_messages())))
+    # Mostly past the head (ToUserName, FromUserName, CreateTime), so that more reach a handler.
+    where = draw(st.integers(3, len(pairs) - 1) | st.integers(0, len(pairs) - 1))
+    tag, inner = pairs[where]
+    change = draw(st.sampled_from(["remove", "replace", "nest", "repeat", "add"]))
+    if change == "remove":
+        del pairs[where]
+    elif change == "replace":
+        pairs[where] = (tag, draw(inners))
+    elif change == "nest":
+        pairs[where] = (tag, elements([(draw(tags), inner)]))
+    elif change == "repeat":
+        pairs.insert(where, (tag, draw(leaves)))
+    else:
+        pairs.insert(where, (draw(tags), draw(inners)))
+    return f"<xml>{elements(pairs)}</xml>"
+
+
+async def _post_any(server: Server, caplog: pytest.LogCaptureFixture, xml: str) -> None:
+    start = len(caplog.records)
+    with caplog.at_level(logging.INFO):
+        status, body = await post(server.base, server.request(xml))
+        await server.adapter.idle()  # what the message set off has run
+    assert status in (200, 400), status
+    assert tracebacks(caplog, start) == []
+    note(f"{status} {'success' if body == 'success' else 'reply' if status == 200 else body}")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xml=random_xml)
+async def test_any_signed_body_is_answered_2xx_or_4xx_without_a_traceback(
+    server: Server, caplog: pytest.LogCaptureFixture, xml: str
+) -> None:
+    await _post_any(server, caplog, xml)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xml=almost_valid_xml())
+async def test_any_almost_valid_message_is_answered_2xx_or_4xx_without_a_traceback(
+    server: Server, caplog: pytest.LogCaptureFixture, xml: str
+) -> None:
+    await _post_any(server, caplog, xml)
 
 
 # -- duplicates -----------------------------------------------------------------------------

@@ -105,6 +105,63 @@ def test_malformed_bodies_raise_malformed_message(xml: str) -> None:
         parse(xml)
 
 
+def _text(**fields: str) -> str:
+    """A text message with some elements' inner XML replaced (an empty one is left out)."""
+    elements = {
+        "ToUserName": "<![CDATA[gh_studyhall01]]>",
+        "FromUserName": "<![CDATA[oAna]]>",
+        "CreateTime": "1767600000",
+        "MsgType": "<![CDATA[text]]>",
+        "Content": "<![CDATA[积分]]>",
+        "MsgId": "42",
+        **fields,
+    }
+    return "<xml>" + "".join(f"<{tag}>{inner}</{tag}>" for tag, inner in elements.items() if inner) + "</xml>"
+
+
+def _event(event: str, **fields: str) -> str:
+    return _text(MsgType="event", Content="", MsgId="", Event=event, **fields)
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        _text(MsgId="notanumber"),
+        _text(MsgId="<a>1</a>"),
+        _text(MsgId="1</MsgId><MsgId>2"),  # repeated
+        _text(MsgId="-1"),
+        _text(MsgId=str(2**64)),
+        _text(MsgId="9" * 5000),  # past Python's limit on digits in an integer
+        _text(CreateTime="10" + "0" * 20),  # after the year 9999
+        _text(CreateTime="<t>1</t>"),
+        _text(CreateTime=""),
+        _text(FromUserName="<a>oAna</a>"),
+        _text(FromUserName="oAna</FromUserName><FromUserName>oBen"),
+        _text(FromUserName="o" * 65),
+        _text(FromUserName="o Ana"),
+        _text(ToUserName="微信"),
+        _text(Content="<b>bold</b>"),
+        _text(MsgType="<t>text</t>"),
+        _event("CLICK", EventKey="<k>cmd:/points</k>"),
+        _event("SCAN", EventKey="ref_x</EventKey><EventKey>ref_y"),
+        _event("subscribe", EventKey="<k>qrscene_ref_x</k>"),
+        _event("LOCATION", Latitude="north"),
+        _event("CLICK", CreateTime="soon"),
+    ],
+)
+def test_a_field_that_is_not_of_its_type_makes_the_message_malformed(xml: str) -> None:
+    with pytest.raises(MalformedMessage):
+        parse(xml)
+
+
+def test_the_same_fields_of_the_right_type_parse() -> None:
+    assert parse(_text(MsgId=str(2**64 - 1))).dedup_key == f"msg:{2**64 - 1}"
+    assert parse(_text(MsgId="")).dedup_key == "msg:oAna:1767600000"  # no MsgId: sender and time
+    assert parse(_event("LOCATION", Latitude="23.13")).dedup_key == "event:oAna:1767600000:location"
+    click = event_of(_event("CLICK", EventKey="cmd:/points"))
+    assert click is not None and click.data == "cmd:/points"
+
+
 def test_the_safe_mode_envelope_needs_encrypt() -> None:
     assert envelope("<xml><Encrypt>abc</Encrypt></xml>")["Encrypt"] == "abc"
     for body in ("<xml><ToUserName>x</ToUserName></xml>", "<xml", "<xml><Encrypt><a>1</a></Encrypt></xml>"):

@@ -6,7 +6,10 @@ Inbound. WeChat POSTs each message or event to the callback (``WECHAT_PATH``, de
 Each request is checked (callback.py), parsed (inbound.py) and deduplicated: a message id (or,
 for events, FromUserName + CreateTime) is handled once. A retry that comes while the first is
 still being handled joins it and never runs the handler again; one that comes later, or
-reaches another process, finds the key in the database and is answered ``success``.
+reaches another process, finds the key in the database and is answered ``success``. A body
+that is not a WeChat message (bad XML, a field not of its type) is answered 400 ``malformed
+message`` in one log line; a failure of ours before the message is taken (the database down)
+answers 500, so WeChat tries again.
 
 The 5-second rule. When the core answers within ``passive_seconds`` (4 s), the first text
 goes back as the passive reply (to the newest request still waiting, since WeChat gave up on
@@ -74,6 +77,7 @@ QR_STATE = "wechat.qr:"  # app_state: a permanent QR code's ticket, per scene
 QR_MEDIA_STATE = "wechat.qr_media:"  # app_state: "media_id uploaded_at" of its image
 MAX_QR_DAYS = 30  # WeChat's limit for a temporary QR code
 FORGET_EVERY_SECONDS = 3600.0  # old dedup keys and nonces are deleted at most this often
+IDLE_WAIT_SECONDS = 30.0  # how long stopping waits for messages being handled
 
 
 @dataclass
@@ -148,9 +152,13 @@ class WeChatAdapter:
 
     async def stop(self) -> None:
         """Let messages being handled finish (their answers go out), then close the API."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=30)
+        await self.idle()
         self.api.close()
+
+    async def idle(self) -> None:
+        """Wait (up to IDLE_WAIT_SECONDS) until no message is being handled."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=IDLE_WAIT_SECONDS)
 
     # -- the callback ---------------------------------------------------------------------
 
@@ -178,6 +186,9 @@ class WeChatAdapter:
         except MalformedMessage as error:
             log.warning("wechat: a malformed callback body from %s: %s", request.remote, error)
             return web.Response(status=400, text="malformed message")
+        except Exception:  # the database is down: WeChat retries what is not answered
+            log.exception("wechat: a callback failed; WeChat will retry")
+            return web.Response(status=500)
         answer = await self._answer(inbound, deadline)
         if answer == SUCCESS:
             return web.Response(text=SUCCESS)

@@ -16,6 +16,7 @@ Followers' language is Chinese unless they choose otherwise (WeChat reports none
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from wechatpy.events import (
     SubscribeEvent,
     SubscribeScanEvent,
 )
+from wechatpy.fields import DateTimeField, FloatField, IntegerField, StringField
 from wechatpy.messages import BaseMessage, TextMessage
 
 from core.commands.router import BUTTON_COMMAND_PREFIX, Router
@@ -38,6 +40,13 @@ PLATFORM = "wechat"
 DEFAULT_LANGUAGE = "zh_CN"
 MAX_TEXT = 4096
 MAX_SCENE = 64  # WeChat's scene_str limit
+MAX_MSG_ID = 2**64 - 1  # WeChat's MsgId is a 64-bit number
+# OpenIDs (28 characters) and an account's own id (gh_…) are short ASCII; the database keeps
+# external ids to 100 characters and deduplication keys to 200.
+_ACCOUNT_ID = re.compile(r"[!-~]{1,64}")
+# The scalar field types wechatpy declares, and what reading each gives. wechatpy converts on
+# every read, lazily: a value that does not convert would fail wherever it is first read.
+_SCALARS: dict[type, type] = {StringField: str, IntegerField: int, FloatField: float, DateTimeField: datetime}
 
 
 class MalformedMessage(Exception):
@@ -57,25 +66,50 @@ class Inbound:
 
 
 def parse(xml: str) -> Inbound:
-    """Parse a decrypted callback body, or raise MalformedMessage."""
+    """Parse a decrypted callback body, or raise MalformedMessage: every field wechatpy
+    declares for the message's type is read here, once, so that the rest of the adapter only
+    ever sees values of the declared type."""
     try:
         message = parse_message(xml)
-    except Exception as error:  # ExpatError, KeyError (no MsgType), ValueError (bad CreateTime)
+    except Exception as error:  # ExpatError, KeyError (no MsgType), AttributeError (nested MsgType)
         raise MalformedMessage(type(error).__name__) from None
-    if message is None or not message.source or not message.target:
+    if message is None:
+        raise MalformedMessage("empty body")
+    _check_fields(message)
+    if not message.source or not message.target:
         raise MalformedMessage("no FromUserName or ToUserName")
-    try:
-        created = int(message.time)
-    except (TypeError, ValueError):
-        raise MalformedMessage("bad CreateTime") from None
+    for field, value in (("FromUserName", message.source), ("ToUserName", message.target)):
+        if not _ACCOUNT_ID.fullmatch(value):
+            raise MalformedMessage(f"{field} is not an account id")
+    if message.time is None:
+        raise MalformedMessage("no CreateTime")
+    created = message.time
     kind = message.type
     if kind == "event":
         # Events have no MsgId: WeChat's own advice is FromUserName + CreateTime (+ the event).
         key = f"event:{message.source}:{created}:{message.event}"
         interaction = isinstance(message, ClickEvent | SubscribeEvent | SubscribeScanEvent | ScanEvent)
         return Inbound(message, message.source, message.target, key, interaction, False)
+    if not 0 <= message.id <= MAX_MSG_ID:
+        raise MalformedMessage("MsgId is out of range")
     msg_id = message.id or f"{message.source}:{created}"
     return Inbound(message, message.source, message.target, f"msg:{msg_id}", False, True)
+
+
+def _check_fields(message: BaseMessage) -> None:
+    """MalformedMessage unless each scalar field of the message's type reads as its type
+    (``<MsgId>notanumber</MsgId>``, a ``CreateTime`` past the year 9999, a nested or repeated
+    element where text belongs)."""
+    for name, field in type(message)._fields.items():
+        wanted = _SCALARS.get(type(field))  # composite fields (ScanCodeInfo…) are read as they come
+        if wanted is None:
+            continue
+        try:
+            value = getattr(message, name)
+        except (TypeError, ValueError, OverflowError, OSError):  # int("x"), a time out of range
+            raise MalformedMessage(f"{field.name} is not {wanted.__name__}") from None
+        if value is not None and not isinstance(value, wanted):  # a nested or repeated element
+            raise MalformedMessage(f"{field.name} is not {wanted.__name__}")
 
 
 def envelope(xml: str) -> dict[str, str]:
