@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from core.storage.batching import GroupCommit, WriterClosed, urgent_writes
+from core.storage import batching
+from core.storage.batching import CONFLICT_ATTEMPTS, CONFLICT_PAUSE, GroupCommit, WriterClosed, urgent_writes
 from core.storage.database import Database
 from core.storage.state_tables import app_state
 
@@ -145,6 +147,60 @@ async def test_a_failing_batch_is_retried_item_by_item(db: Database) -> None:
     assert (commits.batches, commits.items) == (2, 2)
     assert await commits.submit("c") == "c!"  # and the writer carries on
     await commits.close()
+
+
+class LosesConflicts(Recorder):
+    """A Recorder whose first ``times`` batches do all their work and then lose a deadlock
+    (or a serialization conflict), as PostgreSQL reports it: through the driver's error."""
+
+    def __init__(self, times: int, error: type[Exception] = DeadlockDetectedError) -> None:
+        super().__init__()
+        self.times = times
+        self.error = error
+
+    def __call__(self, conn: Any, items: Sequence[str]) -> list[str]:
+        results = super().__call__(conn, items)
+        if len(self.batches) <= self.times:
+            raise self.error("deadlock detected")
+        return results
+
+
+@pytest.mark.parametrize("error", [DeadlockDetectedError, SerializationError])
+async def test_a_batch_that_loses_a_conflict_is_run_again_whole_and_no_caller_sees_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, error: type[Exception]
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(batching.random, "uniform", lambda low, high: pauses.append(high) or 0.0)
+    recorder = LosesConflicts(times=3, error=error)
+    commits: GroupCommit[str, str] = GroupCommit(db, recorder, name="test")
+
+    results = await asyncio.gather(*(commits.submit(item) for item in ("a", "b", "c")))
+    await commits.close()
+
+    assert results == ["a!", "b!", "c!"]
+    assert recorder.batches == [["a", "b", "c"]] * 4  # whole each time, never item by item
+    assert await stored(db) == ["a", "b", "c"]  # once: the lost attempts left nothing
+    assert (commits.batches, commits.items) == (1, 3)
+    assert pauses == [CONFLICT_PAUSE, CONFLICT_PAUSE * 2, CONFLICT_PAUSE * 4]  # backing off, jittered
+    assert "running it again, attempt 2 of" in caplog.text
+
+
+async def test_a_batch_that_keeps_losing_conflicts_gives_up_after_a_bounded_number_of_attempts(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batching, "CONFLICT_PAUSE", 0.0)
+    recorder = LosesConflicts(times=10_000)
+    commits: GroupCommit[str, str] = GroupCommit(db, recorder, name="test")
+
+    results = await asyncio.gather(*(commits.submit(item) for item in ("a", "b")), return_exceptions=True)
+    await commits.close()
+
+    assert all(isinstance(result, DeadlockDetectedError) for result in results)
+    # The batch's attempts, then each item alone with as many.
+    assert recorder.batches == [["a", "b"]] * CONFLICT_ATTEMPTS + ([["a"]] * CONFLICT_ATTEMPTS) + (
+        [["b"]] * CONFLICT_ATTEMPTS
+    )
+    assert await stored(db) == []
 
 
 async def test_a_failing_single_item_fails_only_its_caller(db: Database) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.ledger.models import Kind, SystemCode, Transfer
-from core.ledger.store import LedgerStore, LockedAccount, SqliteLedgerStore
+from core.ledger.store import AccountKey, LedgerStore, LockedAccount, SqliteLedgerStore, account_order
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import Tier
 from core.members.tables import communities, members
@@ -158,13 +158,17 @@ def locked(accounts: dict[int, LockedAccount]) -> list[tuple[Any, ...]]:
 # -- accounts -----------------------------------------------------------------------------------
 
 
+def keys(community_id: int, *members_and_codes: int | str) -> list[AccountKey]:
+    return [(community_id, key) for key in members_and_codes]
+
+
 async def test_create_accounts_makes_member_and_system_accounts_once(
     run: Run[Any], db: Database, hall: Hall
 ) -> None:
-    await run(lambda store: store.create_accounts(hall.id, [hall.ana, hall.ben], [ISSUANCE, ESCROW]))
+    await run(lambda store: store.create_accounts(keys(hall.id, hall.ana, hall.ben, ISSUANCE, ESCROW)))
     before = rows(await run(lambda store: store.community_accounts(hall.id)))
     # Again, overlapping: the existing accounts are left alone, only Cai's is new.
-    await run(lambda store: store.create_accounts(hall.id, [hall.ben, hall.cai, hall.ana], [ISSUANCE]))
+    await run(lambda store: store.create_accounts(keys(hall.id, hall.ben, hall.cai, hall.ana, ISSUANCE)))
     after = rows(await run(lambda store: store.community_accounts(hall.id)))
 
     assert await run(lambda store: store.count_accounts(hall.id)) == 5
@@ -179,13 +183,43 @@ async def test_create_accounts_makes_member_and_system_accounts_once(
     assert await run(lambda store: store.community_accounts(hall.other_id)) == []
 
 
+async def test_create_accounts_inserts_in_one_global_order_whatever_order_it_is_given(
+    db: Database, hall: Hall
+) -> None:
+    """Community, then members by id, then codes: two writers creating overlapping accounts
+    at once then never each hold a row the other waits for (PostgreSQL). Ids follow the
+    insert order, so they show it (the portable store; SQLite's has the write lock anyway)."""
+    given = [
+        (hall.other_id, ISSUANCE),
+        (hall.id, ESCROW),
+        (hall.other_id, hall.zed),
+        (hall.id, hall.cai),
+        (hall.id, ISSUANCE),
+        (hall.id, hall.ana),
+        (hall.id, hall.ben),
+    ]
+    await db.run_batch(lambda conn, _: LedgerStore(conn).create_accounts(given), [None])
+
+    async with db.read() as conn:
+        made = (
+            await conn.execute(
+                select(
+                    ledger_accounts.c.community_id, ledger_accounts.c.member_id, ledger_accounts.c.code
+                ).order_by(ledger_accounts.c.id)
+            )
+        ).all()
+    in_order = [(c, member_id if member_id is not None else code) for c, member_id, code in made]
+    assert in_order == sorted(given, key=account_order)
+    assert in_order[:3] == [(hall.id, hall.ana), (hall.id, hall.ben), (hall.id, hall.cai)]
+
+
 async def test_find_accounts_returns_exactly_the_asked_accounts_of_that_community(
     run: Run[Any], hall: Hall
 ) -> None:
     await run(
-        lambda store: store.create_accounts(hall.id, [hall.ana, hall.ben, hall.cai], [ISSUANCE, ESCROW])
+        lambda store: store.create_accounts(keys(hall.id, hall.ana, hall.ben, hall.cai, ISSUANCE, ESCROW))
     )
-    await run(lambda store: store.create_accounts(hall.other_id, [hall.zed], [ISSUANCE]))
+    await run(lambda store: store.create_accounts(keys(hall.other_id, hall.zed, ISSUANCE)))
     everything = await run(lambda store: store.community_accounts(hall.id))
     in_hall = {(member_id, code): account_id for account_id, member_id, code in everything}
 

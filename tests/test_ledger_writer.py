@@ -9,16 +9,21 @@ may insert (``racing``); on SQLite the write lock (``BEGIN IMMEDIATE``) serialis
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from asyncpg.exceptions import DeadlockDetectedError
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
@@ -36,10 +41,12 @@ from core.ledger.models import (
     SystemCode,
 )
 from core.ledger.service import Balance, Ledger
-from core.ledger.tables import ledger_tiers
+from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.members.models import Member, Role
+from core.members.tables import communities, members
 from core.storage.database import Database
 from tests.conftest import START
+from tests.ledger_worker import SHARED, round_postings
 
 # The database refusing a row: SQLAlchemy's wrapper, or pysqlite's own where the writer's SQLite
 # hot path runs raw statements.
@@ -48,6 +55,8 @@ ON_PG = bool(os.environ.get("STUDYHALL_TEST_PG", "").strip())
 DAY = timedelta(days=1)
 ISSUANCE = SystemAccount(SystemCode.ISSUANCE)
 REDEMPTION = SystemAccount(SystemCode.REDEMPTION)
+ROUNDS = 20  # of the two-process test
+WORKERS = ("one", "two")
 
 
 @dataclass
@@ -102,8 +111,10 @@ async def ledgers(db_url: str) -> AsyncIterator[tuple[Ledger, Ledger]]:
 
 
 @asynccontextmanager
-async def racing(db_url: str) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
-    """Hold inserts into ledger_transfers until ``wait_for(n)`` has seen n sessions wait on a lock.
+async def racing(
+    db_url: str, table: str = "ledger_transfers"
+) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Hold inserts into ``table`` until ``wait_for(n)`` has seen n sessions wait on a lock.
 
     PostgreSQL only; on SQLite there is nothing to hold and ``wait_for`` returns at once.
     """
@@ -118,24 +129,29 @@ async def racing(db_url: str) -> AsyncIterator[Callable[[int], Awaitable[None]]]
     try:
         async with db.engine.connect() as holder:
             await holder.begin()
-            await holder.execute(text("LOCK TABLE ledger_transfers IN SHARE MODE"))
+            await holder.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
 
             async def wait_for(sessions: int) -> None:
-                waiting = text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                async with asyncio.timeout(10):
-                    while True:
-                        async with db.read() as conn:
-                            if (await conn.execute(waiting)).scalar_one() >= sessions:
-                                return
-                        await asyncio.sleep(0.01)
+                await sessions_waiting_on_a_lock(db, sessions)
 
             yield wait_for
             await holder.rollback()
     finally:
         await db.dispose()
+
+
+async def sessions_waiting_on_a_lock(db: Database, sessions: int) -> None:
+    """Return once ``sessions`` sessions of this PostgreSQL database wait on a lock."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with db.read() as conn:
+                if (await conn.execute(waiting)).scalar_one() >= sessions:
+                    return
+            await asyncio.sleep(0.01)
 
 
 def bug_check(ok: bool, message: str) -> None:
@@ -315,6 +331,116 @@ async def test_expiry_run_by_two_processes_at_once_expires_once(
     assert sorted(expired) == [0, 10]
     assert await one.balance(people.community_id, people.ana.id) == Balance(0, 10)
     await assert_books_balance(one, people.community_id)
+
+
+async def _round_communities(db_url: str, rounds: int, size: int) -> list[tuple[int, list[int]]]:
+    """A community per round with ``size`` members and no ledger account yet."""
+    db = Database(db_url)
+    made: list[tuple[int, list[int]]] = []
+    try:
+        async with db.write() as conn:
+            for round_no in range(rounds):
+                community_id = (
+                    await conn.execute(
+                        insert(communities)
+                        .values(
+                            name=f"round{round_no}", default_locale="en", timezone="UTC", created_at=START
+                        )
+                        .returning(communities.c.id)
+                    )
+                ).scalar_one()
+                rows = [
+                    {
+                        "community_id": community_id,
+                        "display_name": f"m{i}",
+                        "name_key": f"m{i}",
+                        "role": "learner",
+                        "created_at": START,
+                    }
+                    for i in range(size)
+                ]
+                returning = insert(members).returning(members.c.id, sort_by_parameter_order=True)
+                made.append((community_id, list((await conn.execute(returning, rows)).scalars())))
+    finally:
+        await db.dispose()
+    return made
+
+
+async def test_two_processes_posting_to_new_accounts_at_once_neither_deadlock_nor_lose_a_posting(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Two real processes (tests/ledger_worker.py) post, round after round, to overlapping
+    accounts that do not exist yet, each in an order of its own, some under the same keys."""
+    rounds = await _round_communities(db_url, ROUNDS, 400)
+    log_path = tmp_path / "workers.log"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    expected: dict[tuple[int, str], int] = {}  # (community, key) -> amount
+    with log_path.open("wb") as log:
+        workers = [
+            await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "tests.ledger_worker", db_url, name),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env=env,
+            )
+            for name in WORKERS
+        ]
+        try:
+            for round_no, (community_id, member_ids) in enumerate(rounds):
+                job = {"round": round_no, "community": community_id, "members": member_ids, "seed": round_no}
+                # PostgreSQL: both batches are let in to create their accounts at the same moment.
+                async with racing(db_url, "ledger_accounts") as wait_for:
+                    for worker in workers:
+                        assert worker.stdin is not None
+                        worker.stdin.write(json.dumps(job).encode() + b"\n")
+                        await worker.stdin.drain()
+                    await wait_for(2)
+                answers = await asyncio.wait_for(
+                    asyncio.gather(*(w.stdout.readline() for w in workers if w.stdout)), 60
+                )
+                outcomes: Counter[str] = Counter()
+                for answer in answers:
+                    outcomes.update(json.loads(answer)["outcomes"])
+                posted = set()
+                for name in WORKERS:
+                    for p in round_postings(name, round_no, community_id, member_ids, round_no):
+                        expected[(community_id, p.key)] = p.amount
+                        posted.add(p.key)
+                assert outcomes == {"posted": len(posted), "replayed": SHARED}, f"round {round_no}"
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.close()
+            assert [await asyncio.wait_for(w.wait(), 60) for w in workers] == [0, 0]
+        finally:
+            for worker in workers:
+                if worker.returncode is None:
+                    worker.kill()
+                    await worker.wait()
+    logs = log_path.read_text()
+    assert "deadlock" not in logs.lower(), logs[-4000:]
+    assert "Traceback" not in logs, logs[-4000:]
+
+    db = Database(db_url)
+    ledger = Ledger(db)
+    try:
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        ledger_transfers.c.community_id,
+                        ledger_transfers.c.idempotency_key,
+                        func.count(),
+                        func.sum(ledger_transfers.c.amount),
+                    ).group_by(ledger_transfers.c.community_id, ledger_transfers.c.idempotency_key)
+                )
+            ).all()
+        assert {(c, k): (n, a) for c, k, n, a in rows} == {key: (1, a) for key, a in expected.items()}
+        for community_id, _ in rounds:
+            await assert_books_balance(ledger, community_id)
+    finally:
+        await ledger.close()
+        await db.dispose()
 
 
 # -- one writer: postings in a batch are decided in order ----------------------------------------
@@ -617,6 +743,93 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(
     assert later.outcome is Outcome.POSTED
 
 
+async def test_a_batch_that_loses_a_deadlock_is_run_again_whole_and_posts_once(
+    app: App, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything the lost attempt did is undone with it, and nothing the writer remembers
+    comes from it: the account it created, the balances it read, the keys it inserted first."""
+    ledger = app.services.ledger
+    await fund(ledger, people, people.ana, 10)
+    await fund(ledger, people, people.ben, 1)
+    commits = ledger.writer.commits
+    original = commits._apply
+    attempts: list[list[str]] = []
+
+    def apply(conn: Any, postings: Sequence[Posting]) -> Any:
+        attempts.append([p.key for p in postings])
+        results = original(conn, postings)  # all the batch's SQL runs, then it loses a deadlock
+        if len(attempts) == 1:
+            raise DeadlockDetectedError("deadlock detected")
+        return results
+
+    monkeypatch.setattr(commits, "_apply", apply)
+    batches = commits.batches
+
+    gift, award, replay = await asyncio.gather(
+        ledger.post(people.posting(people.ana, people.ben, 3, "gift")),
+        ledger.post(people.posting(ISSUANCE, people.cai, 5, "award:cai", kind=Kind.AWARD)),  # a new account
+        ledger.post(people.posting(ISSUANCE, people.ben, 1, f"fund:{people.ben.id}", kind=Kind.AWARD)),
+    )
+
+    assert attempts == [["gift", "award:cai", f"fund:{people.ben.id}"]] * 2
+    assert (gift.outcome, award.outcome, replay.outcome) == (Outcome.POSTED, Outcome.POSTED, Outcome.REPLAYED)
+    assert commits.batches == batches + 1
+    balances = [await ledger.balance(people.community_id, m.id) for m in (people.ana, people.ben, people.cai)]
+    assert balances == [Balance(7, 10), Balance(4, 1), Balance(5, 5)]
+    # The writer goes on with what committed: Cai's account is the one the second attempt made.
+    later = await ledger.post(people.posting(people.ana, people.cai, 1, "later"))
+    assert later.outcome is Outcome.POSTED
+    assert await ledger.balance(people.community_id, people.cai.id) == Balance(6, 5)
+    await assert_books_balance(ledger, people.community_id)
+
+
+async def test_a_real_deadlock_with_another_transaction_never_reaches_the_callers(
+    app: App, people: People, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A transaction locking two accounts against the ledger's id order deadlocks with a
+    batch; PostgreSQL aborts the batch, which is run again whole once the other is done."""
+    if not ON_PG:
+        pytest.skip("PostgreSQL only: on SQLite one writer at a time holds the only write lock")
+    ledger = app.services.ledger
+    await open_accounts(ledger, people, people.ana, people.ben)
+    async with app.db.read() as conn:
+        low, high = sorted(
+            (
+                await conn.execute(
+                    select(ledger_accounts.c.id).where(
+                        ledger_accounts.c.member_id.in_((people.ana.id, people.ben.id))
+                    )
+                )
+            ).scalars()
+        )
+    lock = "SELECT id FROM ledger_accounts WHERE id = :id FOR UPDATE"
+    batches = ledger.writer.commits.batches
+    other_db = Database(db_url)
+    try:
+        async with other_db.engine.connect() as other:
+            await other.begin()
+            # Only the batch looks for deadlocks soon, so it is the one PostgreSQL aborts.
+            await other.execute(text("SET LOCAL deadlock_timeout = '20s'"))
+            await other.execute(text(lock), {"id": high})
+            posted = asyncio.gather(
+                ledger.post(people.posting(people.ana, people.ben, 1, "gift")),
+                ledger.post(people.posting(ISSUANCE, people.cai, 2, "award:cai", kind=Kind.AWARD)),
+            )
+            await sessions_waiting_on_a_lock(other_db, 1)  # the batch holds Ana's row, waits for Ben's
+            await other.execute(text(lock), {"id": low})  # and now the other way round
+            await other.rollback()
+        gift, award = await asyncio.wait_for(posted, 30)
+    finally:
+        await other_db.dispose()
+
+    assert (gift.outcome, award.outcome) == (Outcome.POSTED, Outcome.POSTED)
+    assert ledger.writer.commits.batches == batches + 1  # run again whole, not item by item
+    assert "deadlock detected" in caplog.text and "running it again" in caplog.text
+    balances = [await ledger.balance(people.community_id, m.id) for m in (people.ana, people.ben, people.cai)]
+    assert balances == [Balance(0, 1), Balance(2, 1), Balance(2, 2)]
+    await assert_books_balance(ledger, people.community_id)
+
+
 async def test_a_posting_the_database_refuses_fails_alone(app: App, people: People) -> None:
     ledger = app.services.ledger
     await open_accounts(ledger, people, people.ana, people.ben, people.cai)
@@ -687,8 +900,6 @@ async def test_a_spend_by_another_process_between_batches_is_seen_by_the_next_ba
 async def test_a_guard_decides_inside_the_transaction_and_a_refusal_fails_only_its_posting(
     app: App, people: People
 ) -> None:
-    from sqlalchemy import insert, select
-
     from core.storage.state_tables import app_state
 
     ledger = app.services.ledger

@@ -43,6 +43,10 @@ TRANSFER_COLUMNS = (
 )
 
 AccountRow = tuple[int, int | None, str | None]  # id, member_id, code
+# An account as a cheap dict key: (community id, member id) or (community id, system code).
+# Hashing two plain values is several times cheaper than hashing the AccountRef dataclasses,
+# and a batch does it for every posting (ints and strings never collide as keys).
+AccountKey = tuple[int, int | str]
 UsageShape = tuple[CapScope, tuple[str, ...], datetime]  # a cap's (scope, kinds, since)
 Moved = tuple[str, datetime, int, int | None, int]  # kind, at, credit account, actor account, amount
 MAX_CACHED_USAGE = 200_000  # (shape, subject) usage sums kept between batches
@@ -112,14 +116,21 @@ class LedgerStore:
             found.extend(tuple(row) for row in self.conn.execute(query))  # type: ignore[misc]
         return found
 
-    def create_accounts(self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]) -> None:
-        """Create the missing accounts (existing ones are left alone)."""
+    def create_accounts(self, keys: Iterable[AccountKey]) -> None:
+        """Create the accounts of ``keys`` that do not exist yet (existing ones are left alone).
+
+        The rows go in in one global order (``account_order``): an insert of a key that another
+        open transaction has just inserted waits for that transaction, so two writers creating
+        overlapping accounts in orders of their own could each wait for the other (a deadlock)."""
         rows = [
-            {"community_id": community_id, "member_id": m, "code": None, "balance": 0, "earned": 0}
-            for m in member_ids
-        ] + [
-            {"community_id": community_id, "member_id": None, "code": c, "balance": 0, "earned": 0}
-            for c in codes
+            {
+                "community_id": community_id,
+                "member_id": None if isinstance(key, str) else key,
+                "code": key if isinstance(key, str) else None,
+                "balance": 0,
+                "earned": 0,
+            }
+            for community_id, key in sorted(keys, key=account_order)
         ]
         if rows:
             self.conn.execute(insert_or_ignore(self.conn.dialect.name, ledger_accounts), rows)
@@ -279,14 +290,16 @@ class SqliteLedgerStore(LedgerStore):
                 )
         return found
 
-    def create_accounts(self, community_id: int, member_ids: Sequence[int], codes: Sequence[str]) -> None:
-        for column, values in (("member_id", member_ids), ("code", codes)):
-            if values:
-                self.raw.execute(
-                    f"INSERT INTO ledger_accounts (community_id, {column}, balance, earned)"
-                    " SELECT ?, value, 0, 0 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
-                    (community_id, as_json(values)),
-                )
+    def create_accounts(self, keys: Iterable[AccountKey]) -> None:
+        # The order does not matter here: the batch holds SQLite's only write lock.
+        for community_id, member_ids, codes in split_keys(keys):
+            for column, values in (("member_id", member_ids), ("code", codes)):
+                if values:
+                    self.raw.execute(
+                        f"INSERT INTO ledger_accounts (community_id, {column}, balance, earned)"
+                        " SELECT ?, value, 0, 0 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+                        (community_id, as_json(values)),
+                    )
 
     def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
         # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE). Balances this
@@ -448,6 +461,22 @@ def transfer_from_row(row: Any) -> Transfer:
 def _transfer_from_sqlite(row: Sequence[Any]) -> Transfer:
     at = from_sqlite_time(row[8])
     return Transfer(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], at, row[9], row[10])
+
+
+def account_order(key: AccountKey) -> tuple[int, bool, int | str]:
+    """The one order in which writers create accounts: by community, then member accounts by
+    member id, then system accounts by code. (Existing rows are locked in id order.)"""
+    community_id, member_or_code = key
+    return (community_id, isinstance(member_or_code, str), member_or_code)
+
+
+def split_keys(keys: Iterable[AccountKey]) -> list[tuple[int, list[int], list[str]]]:
+    """Per community: the member ids and the system codes among ``keys``."""
+    split: dict[int, tuple[list[int], list[str]]] = {}
+    for community_id, key in keys:
+        member_ids, codes = split.setdefault(community_id, ([], []))
+        (member_ids if isinstance(key, int) else codes).append(key)  # type: ignore[arg-type]
+    return [(community_id, m, c) for community_id, (m, c) in split.items()]
 
 
 def _chunks(values: Sequence[Any]) -> list[Sequence[Any]]:

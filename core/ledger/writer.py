@@ -1,10 +1,14 @@
 """The ledger's single writer: postings gathered into batches, each batch one transaction.
 
-Inside the transaction the touched account rows are locked (``BEGIN IMMEDIATE`` on SQLite,
-``SELECT … FOR UPDATE`` in id order on PostgreSQL), so the balances read there are the ones
-the batch changes; every posting is then decided in order, and balances move by relative
+Inside the transaction missing accounts are created in one global order (``account_order``)
+and the touched account rows are locked (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR
+UPDATE`` in id order on PostgreSQL), so the balances read there are the ones the batch
+changes; every posting is then decided in order, and balances move by relative
 ``UPDATE … SET balance = balance + :delta``.  The CHECK on member balances and the unique
 idempotency key stay the last word: if either fires, the batch is retried posting by posting.
+A batch that loses a deadlock all the same (to a transaction locking in another order) is run
+again whole (core/storage/batching.py); that is safe because nothing the writer keeps comes
+from a batch before it commits (account ids, balances and usage sums are remembered after).
 
 On SQLite a batch does not look its keys up first: the insert skips rows whose key is taken
 and says how many went in. If one was skipped (a replay), that insert is deleted and the batch
@@ -35,7 +39,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
-from core.ledger.store import LedgerStore, LockedAccount, Moved, SqliteLedgerStore
+from core.ledger.store import AccountKey, LedgerStore, LockedAccount, Moved, SqliteLedgerStore, split_keys
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
@@ -44,12 +48,6 @@ TIER_CACHE_SECONDS = 10.0
 PRELOAD_LIMIT = 1_000_000  # accounts of a community whose ids are loaded in one query
 _CHUNK = 500  # ids per IN (...) list
 _NOT_EARNED = (None, None)
-
-
-# An account as a cheap dict key: (community id, member id) or (community id, system code).
-# Hashing two plain values is several times cheaper than hashing the AccountRef dataclasses,
-# and a batch does it for every posting (ints and strings never collide as keys).
-AccountKey = tuple[int, int | str]
 
 
 CapShape = tuple[CapScope, tuple[str, ...], Any]  # (scope, kinds, since)
@@ -349,8 +347,7 @@ class LedgerWriter:
             found.update(self._lookup_accounts(store, missing))
             absent = [key for key in missing if key not in found]
             if absent:
-                for community_id, member_ids, codes in _split_keys(absent):
-                    store.create_accounts(community_id, member_ids, codes)
+                store.create_accounts(absent)
                 # Not cached yet: this transaction may still roll back, and a cached id of an
                 # account that never committed would credit whoever gets that id next.
                 created = self._lookup_accounts(store, absent, remember=False)
@@ -370,7 +367,7 @@ class LedgerWriter:
     ) -> dict[AccountKey, int]:
         """Ids of existing accounts among ``keys``; cached when ``remember`` (committed rows)."""
         found: dict[AccountKey, int] = {}
-        for community_id, member_ids, codes in _split_keys(keys):
+        for community_id, member_ids, codes in split_keys(keys):
             for account_id, member_id, code in store.find_accounts(community_id, member_ids, codes):
                 found[(community_id, member_id if member_id is not None else code)] = account_id  # type: ignore[index]
         if remember:
@@ -484,12 +481,3 @@ def _earned_change(posting: Posting, amount: int, batch: _Batch) -> int:
         if original is not None and original.kind in EARNING_KINDS:
             return -amount
     return 0
-
-
-def _split_keys(keys: Iterable[AccountKey]) -> list[tuple[int, list[int], list[str]]]:
-    """Per community: the member ids and the system codes among ``keys``."""
-    split: dict[int, tuple[list[int], list[str]]] = {}
-    for community_id, key in keys:
-        member_ids, codes = split.setdefault(community_id, ([], []))
-        (member_ids if isinstance(key, int) else codes).append(key)  # type: ignore[arg-type]
-    return [(community_id, m, c) for community_id, (m, c) in split.items()]

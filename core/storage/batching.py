@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -33,6 +34,13 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, the exception)
 # that thread (a single write through Database.run_batch) gets its turn.
 DRAIN_SECONDS = 0.05
 
+
+# A batch that loses a deadlock or a serialization conflict (PostgreSQL rolled it back whole)
+# is run again whole, after a random pause that doubles each time, up to this many attempts in
+# all; only then do its items fall back to one transaction each like any failed batch.
+CONFLICT_ATTEMPTS = 8
+CONFLICT_PAUSE = 0.01  # seconds: the first pause is up to this long
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 # Set while handling an event someone waits on for an answer (a command, a private message):
 # the writes queued meanwhile go in the next batch ahead of the queue, so an answer waits
@@ -151,13 +159,36 @@ class GroupCommit(Generic[T, R]):
 
     def _commit_here(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[Outcome]:
         """``_commit`` for the writer thread: one outcome per entry."""
-        try:
-            results = self._db.run_batch_here(self._apply_checked, [item for item, _ in batch])
-        except Exception as error:
-            if self._retry_alone(batch):
-                return [outcome for entry in batch for outcome in self._commit_here([entry])]
-            return [(False, error)]
-        return self._committed(batch, results)
+        items = [item for item, _ in batch]
+        attempt = 1
+        while True:
+            try:
+                results = self._db.run_batch_here(self._apply_checked, items)
+            except Exception as error:
+                pause = self._pause_after(error, attempt, len(batch))
+                if pause is not None:
+                    time.sleep(pause)
+                    attempt += 1
+                    continue
+                if self._retry_alone(batch):
+                    return [outcome for entry in batch for outcome in self._commit_here([entry])]
+                return [(False, error)]
+            return self._committed(batch, results)
+
+    def _pause_after(self, error: Exception, attempt: int, size: int) -> float | None:
+        """How long to wait before running a failed batch again whole; None: do not (the
+        error is not a lost conflict, or the batch has had all its attempts)."""
+        if attempt >= CONFLICT_ATTEMPTS or not lost_a_conflict(error):
+            return None
+        log.warning(
+            "%s batch of %d lost a lock conflict (%s); running it again, attempt %d of %d",
+            self._name,
+            size,
+            _first_line(error),
+            attempt + 1,
+            CONFLICT_ATTEMPTS,
+        )
+        return random.uniform(0, CONFLICT_PAUSE * 2 ** (attempt - 1))
 
     def _retry_alone(self, batch: Sequence[tuple[T, asyncio.Future[R]]]) -> bool:
         """After a failed batch: log it; whether to retry its items one by one (a single
@@ -198,16 +229,44 @@ class GroupCommit(Generic[T, R]):
         return results
 
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        try:
-            results = await self._db.run_batch(self._apply_checked, [item for item, _ in batch])
-        except Exception as error:
-            if self._retry_alone(batch):
-                for entry in batch:
-                    await self._commit([entry])
-            else:
-                _settle(batch, [(False, error)])
+        items = [item for item, _ in batch]
+        attempt = 1
+        while True:
+            try:
+                results = await self._db.run_batch(self._apply_checked, items)
+            except Exception as error:
+                pause = self._pause_after(error, attempt, len(batch))
+                if pause is not None:
+                    await asyncio.sleep(pause)
+                    attempt += 1
+                    continue
+                if self._retry_alone(batch):
+                    for entry in batch:
+                        await self._commit([entry])
+                else:
+                    _settle(batch, [(False, error)])
+                return
+            _settle(batch, self._committed(batch, results))
             return
-        _settle(batch, self._committed(batch, results))
+
+
+def lost_a_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is PostgreSQL's deadlock or serialization failure: the transaction
+    was rolled back whole, and the same work may simply be run again. (SQLAlchemy wraps the
+    driver's error in ``orig``; asyncpg and psycopg both name its code ``sqlstate``.)"""
+    seen: BaseException | None = error
+    for _ in range(5):  # the wrapper, the driver's error, and what either was raised from
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in CONFLICT_SQLSTATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _settle(batch: Sequence[tuple[Any, asyncio.Future[Any]]], outcomes: Sequence[Outcome]) -> None:
