@@ -151,6 +151,20 @@ async def _truncate_all(url: str) -> None:
         await db.dispose()
 
 
+async def sessions_waiting_on_a_lock(db: Database, sessions: int) -> None:
+    """Return once ``sessions`` sessions of this PostgreSQL database wait on a lock."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with db.read() as conn:
+                if (await conn.execute(waiting)).scalar_one() >= sessions:
+                    return
+            await asyncio.sleep(0.01)
+
+
 # -- the app --------------------------------------------------------------------------------
 
 

@@ -45,7 +45,7 @@ from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.members.models import Member, Role
 from core.members.tables import communities, members
 from core.storage.database import Database
-from tests.conftest import START
+from tests.conftest import START, sessions_waiting_on_a_lock
 from tests.ledger_worker import SHARED, round_postings
 
 # The database refusing a row: SQLAlchemy's wrapper, or pysqlite's own where the writer's SQLite
@@ -138,20 +138,6 @@ async def racing(
             await holder.rollback()
     finally:
         await db.dispose()
-
-
-async def sessions_waiting_on_a_lock(db: Database, sessions: int) -> None:
-    """Return once ``sessions`` sessions of this PostgreSQL database wait on a lock."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    async with asyncio.timeout(10):
-        while True:
-            async with db.read() as conn:
-                if (await conn.execute(waiting)).scalar_one() >= sessions:
-                    return
-            await asyncio.sleep(0.01)
 
 
 def bug_check(ok: bool, message: str) -> None:

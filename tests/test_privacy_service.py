@@ -4,12 +4,13 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.app import App
 from core.audit.tables import audit_log
@@ -18,9 +19,13 @@ from core.catalog.money import Money
 from core.clock import ManualClock
 from core.errors import InvalidInput, NotAllowed
 from core.events import UserRef
+from core.ledger.models import Kind, MemberAccount, Posting, SystemAccount, SystemCode
+from core.ledger.service import Balance
+from core.ledger.tables import ledger_accounts
 from core.members.models import Community, Member, Role
 from core.referrals.tables import referrals
-from tests.conftest import console_member
+from core.storage.database import Database
+from tests.conftest import PG_URL, START, console_member, sessions_waiting_on_a_lock
 
 ANA_TG = UserRef("telegram", "100", "Ana on Telegram")
 
@@ -97,6 +102,55 @@ async def test_linking_merges_two_members_with_data_on_both_sides(
     assert sorted(owned) == ["ml", "py101"]
     # The merged member's id, wherever it is still held, answers with the survivor.
     assert (await members.get_member(tg.id, fresh=True)).id == world.ana.id
+
+
+async def test_a_merge_moving_earned_points_locks_the_accounts_in_the_ledgers_order(
+    app: App, world: World, db_url: str
+) -> None:
+    """Another transaction holding the merged member's account row, as a ledger batch would
+    on its way to the survivor's (id order), must find the merge waiting for that row first,
+    not holding the survivor's: else each waits for the other."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL only: on SQLite one writer at a time holds the only write lock")
+    tg = await app.services.members.ensure_member(world.community, ANA_TG)  # the newer: merged
+    ledger, community_id = app.services.ledger, world.community.id
+    issuance = SystemAccount(SystemCode.ISSUANCE)
+    for member, key in ((tg, "tg"), (world.ana, "ana")):  # the merged member's account first: lower id
+        await ledger.post(
+            Posting(community_id, issuance, MemberAccount(member.id), 5, Kind.AWARD, key, START)
+        )
+    # Earned, but no balance left to move: the merge's one ledger step is the earned points.
+    await ledger.post(
+        Posting(
+            community_id, MemberAccount(tg.id), MemberAccount(world.ana.id), 5, Kind.TRANSFER, "give", START
+        )
+    )
+    async with app.db.read() as conn:
+        merged_row, survivor_row = (
+            await conn.execute(
+                select(ledger_accounts.c.id)
+                .where(ledger_accounts.c.member_id.in_((tg.id, world.ana.id)))
+                .order_by(ledger_accounts.c.id)
+            )
+        ).scalars()
+    code = await app.services.privacy.link_code(world.ana)
+    lock = text("SELECT id FROM ledger_accounts WHERE id = :id FOR UPDATE")
+    other_db = Database(db_url)
+    try:
+        async with other_db.engine.connect() as other:
+            await other.begin()
+            await other.execute(text("SET LOCAL deadlock_timeout = '20s'"))  # the merge checks first
+            await other.execute(lock, {"id": merged_row})
+            linking = asyncio.ensure_future(app.services.privacy.link(world.community, tg, code))
+            await sessions_waiting_on_a_lock(other_db, 1)  # the merge, for the merged member's row
+            await asyncio.wait_for(other.execute(lock, {"id": survivor_row}), 10)
+            await other.rollback()
+        done = await asyncio.wait_for(linking, 10)
+    finally:
+        await other_db.dispose()
+
+    assert done.merged and done.member.id == world.ana.id
+    assert await ledger.balance(community_id, world.ana.id) == Balance(10, 10)
 
 
 async def test_a_code_is_single_use_expires_and_is_rate_limited(

@@ -129,20 +129,28 @@ async def merge_referrals(conn: AsyncConnection, survivor: int, merged: int) -> 
 
 
 async def move_earned(conn: AsyncConnection, community_id: int, survivor: int, merged: int) -> None:
-    """Lifetime earned points (what tiers follow) move with the member; not a value movement."""
-    row = (
+    """Lifetime earned points (what tiers follow) move with the member; not a value movement.
+
+    Both account rows are locked first, in id order as the ledger writer locks them: updated
+    survivor first, they could deadlock with a batch holding the merged member's row."""
+    rows = (
         await conn.execute(
-            select(ledger_accounts.c.earned).where(
-                ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == merged
+            select(ledger_accounts.c.member_id, ledger_accounts.c.earned)
+            .where(
+                ledger_accounts.c.community_id == community_id,
+                ledger_accounts.c.member_id.in_((survivor, merged)),
             )
+            .order_by(ledger_accounts.c.id)
+            .with_for_update()
         )
-    ).first()
-    if row is None or not row.earned:
+    ).all()
+    earned = next((row.earned for row in rows if row.member_id == merged), 0)
+    if not earned:
         return
     await conn.execute(
         update(ledger_accounts)
         .where(and_(ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == survivor))
-        .values(earned=ledger_accounts.c.earned + row.earned)
+        .values(earned=ledger_accounts.c.earned + earned)
     )
     await conn.execute(
         update(ledger_accounts)
