@@ -73,6 +73,34 @@ async def test_upgrade_twice_is_harmless_and_keeps_data(empty_db: Database) -> N
     assert versions == [head_revision()]
 
 
+async def reltuples(db: Database) -> dict[str, float]:
+    """pg_class.reltuples per table: -1 until the table is first analysed (or vacuumed)."""
+    query = text(
+        "SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    )
+    async with db.read() as conn:
+        return {name: tuples for name, tuples in (await conn.execute(query)).all()}
+
+
+async def test_upgrade_analyses_postgresql_when_it_applied_a_revision_and_only_then(
+    empty_db: Database, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL only: ANALYZE is for PostgreSQL's planner")
+    await upgrade(empty_db)
+
+    analysed = await reltuples(empty_db)
+    assert analysed["ledger_transfers"] == 0 and analysed["alembic_version"] == 1
+    assert min(analysed.values()) >= 0, analysed  # every table has been analysed
+
+    # Nothing to apply: statistics are left to autovacuum.
+    for n in range(10):
+        await set_state(empty_db, f"key{n}", "value")
+    await upgrade(empty_db)
+    assert (await reltuples(empty_db))["app_state"] == 0
+
+
 async def test_ensure_migrated_refuses_an_empty_database(empty_db: Database) -> None:
     with pytest.raises(NotMigrated) as refused:
         await ensure_migrated(empty_db)

@@ -38,12 +38,21 @@ def head_revision() -> str:
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (idempotent)."""
+    """Apply migrations up to ``revision`` (idempotent).
+
+    On PostgreSQL, when a revision was applied, ``ANALYZE`` follows: new tables, columns and
+    indexes have no statistics until autovacuum gets round to them, and the planner's guesses
+    meanwhile can be far off. Without a revision nothing changed, so statistics stay
+    autovacuum's business (``migrate`` may run on every deploy)."""
 
     def _run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, revision)
+        changed = MigrationContext.configure(connection).get_current_revision() != before
+        if changed and connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ANALYZE")
 
     async with db.engine.begin() as conn:
         await conn.run_sync(_run)
