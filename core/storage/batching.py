@@ -55,8 +55,9 @@ class WriterClosed(RuntimeError):
 class GroupCommit(Generic[T, R]):
     """Batches items submitted concurrently into one transaction each.
 
-    If a whole batch fails, every item is retried alone in its own transaction, so one bad
-    item fails only its own caller.
+    A batch that loses a deadlock or serialization conflict is run again whole (a few times,
+    see CONFLICT_ATTEMPTS). If a whole batch fails otherwise, every item is retried alone in
+    its own transaction, so one bad item fails only its own caller.
     """
 
     def __init__(
