@@ -153,6 +153,26 @@ async def test_a_merge_moving_earned_points_locks_the_accounts_in_the_ledgers_or
     assert await ledger.balance(community_id, world.ana.id) == Balance(10, 10)
 
 
+async def test_earned_points_move_to_a_survivor_who_never_had_points(app: App, world: World) -> None:
+    """Tier progress is not lost when the survivor has no ledger account yet: the merge opens
+    one holding what the merged member earned (there is no balance left to move here)."""
+    members, ledger, community_id = app.services.members, app.services.ledger, world.community.id
+    zed = await members.ensure_member(world.community, UserRef("console", "zed", "Zed"))  # older: survivor
+    zed_tg = await members.ensure_member(world.community, UserRef("telegram", "700", "Zed on Telegram"))
+    issuance = SystemAccount(SystemCode.ISSUANCE)
+    await ledger.post(Posting(community_id, issuance, MemberAccount(zed_tg.id), 7, Kind.AWARD, "z1", START))
+    await ledger.post(
+        Posting(
+            community_id, MemberAccount(zed_tg.id), MemberAccount(world.ana.id), 7, Kind.TRANSFER, "z2", START
+        )
+    )
+    assert await ledger.balance(community_id, zed_tg.id) == Balance(0, 7)
+    code = await app.services.privacy.link_code(zed)
+    done = await app.services.privacy.link(world.community, zed_tg, code)
+    assert done.merged and done.member.id == zed.id
+    assert await ledger.balance(community_id, zed.id) == Balance(0, 7)
+
+
 async def test_a_code_is_single_use_expires_and_is_rate_limited(
     app: App, world: World, clock: ManualClock
 ) -> None:

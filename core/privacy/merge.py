@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, select, update
+from sqlalchemy import Table, and_, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.access.tables import subscriptions
@@ -147,11 +147,18 @@ async def move_earned(conn: AsyncConnection, community_id: int, survivor: int, m
     earned = next((row.earned for row in rows if row.member_id == merged), 0)
     if not earned:
         return
-    await conn.execute(
-        update(ledger_accounts)
-        .where(and_(ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == survivor))
-        .values(earned=ledger_accounts.c.earned + earned)
-    )
+    if any(row.member_id == survivor for row in rows):
+        await conn.execute(
+            update(ledger_accounts)
+            .where(
+                and_(ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == survivor)
+            )
+            .values(earned=ledger_accounts.c.earned + earned)
+        )
+    else:  # the survivor never had points: their account starts with what the other earned
+        await conn.execute(
+            insert(ledger_accounts).values(community_id=community_id, member_id=survivor, earned=earned)
+        )
     await conn.execute(
         update(ledger_accounts)
         .where(ledger_accounts.c.community_id == community_id, ledger_accounts.c.member_id == merged)
