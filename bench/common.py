@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.members.tables import communities, identities, members
 from core.storage.database import Database
@@ -41,48 +42,51 @@ async def bulk_community(
     db = Database(url_of(path))
     try:
         async with db.write() as conn:
-            community_id = (
-                await conn.execute(
-                    insert(communities)
-                    .values(name=name, default_locale="en", timezone="UTC", created_at=START)
-                    .returning(communities.c.id)
-                )
-            ).scalar_one()
-            rows = [
-                {
-                    "community_id": community_id,
-                    "display_name": f"m{i}",
-                    "name_key": f"m{i}",
-                    "role": "learner",
-                    "locale": None,
-                    "created_at": START,
-                }
-                for i in range(member_count)
-            ]
-            ids = list(
-                (
-                    await conn.execute(
-                        insert(members).returning(members.c.id, sort_by_parameter_order=True), rows
-                    )
-                ).scalars()
-            )
-            await conn.execute(
-                insert(identities),
-                [
-                    {
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "platform": platform,
-                        "external_id": f"u{i}",
-                        "language_hint": None,
-                        "created_at": START,
-                    }
-                    for i, member_id in enumerate(ids)
-                ],
-            )
-        return community_id, ids
+            return await insert_community(conn, name, member_count, platform)
     finally:
         await db.dispose()
+
+
+async def insert_community(
+    conn: AsyncConnection, name: str, member_count: int, platform: str = "bench"
+) -> tuple[int, list[int]]:
+    """Insert a community and its ``member_count`` learners (one identity each) on ``conn``:
+    its id and the members' ids, in order. No ledger account is opened."""
+    community_id = (
+        await conn.execute(
+            insert(communities)
+            .values(name=name, default_locale="en", timezone="UTC", created_at=START)
+            .returning(communities.c.id)
+        )
+    ).scalar_one()
+    rows = [
+        {
+            "community_id": community_id,
+            "display_name": f"m{i}",
+            "name_key": f"m{i}",
+            "role": "learner",
+            "locale": None,
+            "created_at": START,
+        }
+        for i in range(member_count)
+    ]
+    returning = insert(members).returning(members.c.id, sort_by_parameter_order=True)
+    ids = list((await conn.execute(returning, rows)).scalars())
+    await conn.execute(
+        insert(identities),
+        [
+            {
+                "community_id": community_id,
+                "member_id": member_id,
+                "platform": platform,
+                "external_id": f"u{i}",
+                "language_hint": None,
+                "created_at": START,
+            }
+            for i, member_id in enumerate(ids)
+        ],
+    )
+    return community_id, ids
 
 
 def copy_db(source: Path, target: Path) -> None:

@@ -26,6 +26,7 @@ from asyncpg.exceptions import DeadlockDetectedError
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bench.common import insert_community
 from bot.app import App
 from core.events import UserRef
 from core.ledger.models import (
@@ -43,7 +44,6 @@ from core.ledger.models import (
 from core.ledger.service import Balance, Ledger
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.members.models import Member, Role
-from core.members.tables import communities, members
 from core.storage.database import Database
 from tests.conftest import START, sessions_waiting_on_a_lock
 from tests.ledger_worker import SHARED, round_postings
@@ -322,34 +322,11 @@ async def test_expiry_run_by_two_processes_at_once_expires_once(
 async def _round_communities(db_url: str, rounds: int, size: int) -> list[tuple[int, list[int]]]:
     """A community per round with ``size`` members and no ledger account yet."""
     db = Database(db_url)
-    made: list[tuple[int, list[int]]] = []
     try:
         async with db.write() as conn:
-            for round_no in range(rounds):
-                community_id = (
-                    await conn.execute(
-                        insert(communities)
-                        .values(
-                            name=f"round{round_no}", default_locale="en", timezone="UTC", created_at=START
-                        )
-                        .returning(communities.c.id)
-                    )
-                ).scalar_one()
-                rows = [
-                    {
-                        "community_id": community_id,
-                        "display_name": f"m{i}",
-                        "name_key": f"m{i}",
-                        "role": "learner",
-                        "created_at": START,
-                    }
-                    for i in range(size)
-                ]
-                returning = insert(members).returning(members.c.id, sort_by_parameter_order=True)
-                made.append((community_id, list((await conn.execute(returning, rows)).scalars())))
+            return [await insert_community(conn, f"round{n}", size) for n in range(rounds)]
     finally:
         await db.dispose()
-    return made
 
 
 async def test_two_processes_posting_to_new_accounts_at_once_neither_deadlock_nor_lose_a_posting(
