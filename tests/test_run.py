@@ -131,17 +131,17 @@ def _studyhall_run(env: dict[str, str]) -> subprocess.Popen[str]:
 def test_run_serves_telegram_until_sigterm(db_url: str, tmp_path: Path) -> None:
     with running_emulator() as base:
         process = _studyhall_run(_environment(db_url, tmp_path, TELEGRAM_TOKEN=TOKEN, TELEGRAM_API_BASE=base))
+        assert process.stdout is not None and process.stderr is not None
+        out, err = Lines(process.stdout), Lines(process.stderr)
         try:
-            assert process.stdout is not None
-            out = Lines(process.stdout)
             out.wait_for("studyhall: telegram adapter running")
             _start_command_is_answered(base)
         finally:
             process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+            process.wait(timeout=30)
+    assert process.returncode == 0, err.text
     assert "studyhall: stopped" in out.text
-    assert TOKEN not in out.text + err  # the token never reaches the output
+    assert TOKEN not in out.text + err.text  # the token never reaches the output
 
 
 @needs_emulator
