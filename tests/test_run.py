@@ -116,6 +116,17 @@ def _start_command_is_answered(base: str) -> None:
     assert sent and "Omar" in sent[0]["text"]
 
 
+def _stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as a service manager stops it; killed if it has not stopped in 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
 def _studyhall_run(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", RUN, "run"],
@@ -137,8 +148,7 @@ def test_run_serves_telegram_until_sigterm(db_url: str, tmp_path: Path) -> None:
             out.wait_for("studyhall: telegram adapter running")
             _start_command_is_answered(base)
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            _stop(process)
     assert process.returncode == 0, err.text
     assert "studyhall: stopped" in out.text
     assert TOKEN not in out.text + err.text  # the token never reaches the output
@@ -160,8 +170,7 @@ def test_run_keeps_trying_until_the_telegram_api_answers(db_url: str, tmp_path: 
         with running_emulator(port) as base:
             out.wait_for("studyhall: telegram adapter running")
             _start_command_is_answered(base)
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            _stop(process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -330,7 +339,11 @@ async def test_run_answers_wechat_callbacks_while_the_api_cannot_be_reached(
         assert status == 200 and "你在这里可以使用的命令" in body
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+        except TimeoutError:
+            process.kill()
+            raise
     assert process.returncode == 0, err.decode()
     assert "wechat adapter running" not in out.decode()
     assert "Traceback" not in err.decode() and APP_SECRET not in out.decode() + err.decode()
