@@ -9,10 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bot.config import Config, ConfigError, Secret, load_config
-from bot.logs import configure_logging
+from bot.logs import RedactSecrets, configure_logging
+from bot.startup import StartupError
 from core.storage.database import Database, safe_url
 from core.storage.migrate import NotMigrated, upgrade
+from core.storage.unavailable import DatabaseUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,11 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"studyhall: configuration error: {error}", file=sys.stderr)
         return 2
-    _prepare_data_dir(config)
     try:
+        _prepare_data_dir(config)
         return int(args.run(config, args) or 0)
-    except NotMigrated as error:
-        print(f"studyhall: {error}", file=sys.stderr)
+    except (NotMigrated, DatabaseUnavailable, StartupError) as error:
+        # What the operator must fix before studyhall can start: one line, never a traceback
+        # (nor a secret, whatever a library put in the text).
+        print(f"studyhall: {RedactSecrets(config.secret_values()).redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -115,11 +121,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _prepare_data_dir(config: Config) -> None:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StartupError(
+            f"cannot create the data folder {config.data_dir}: {error.strerror}; "
+            "choose another with STUDYHALL_DATA_DIR"
+        ) from None
     if config.database_url.startswith("sqlite"):
-        database = config.database_url.split("///", 1)[-1]
+        database = make_url(config.database_url).database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StartupError(
+                    f"cannot create the folder {folder} for the SQLite database {database}: "
+                    f"{error.strerror}; check the path in the database URL (STUDYHALL_DATABASE_URL or --db)"
+                ) from None
 
 
 def _run_migrate(config: Config, args: argparse.Namespace) -> int:

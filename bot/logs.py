@@ -23,13 +23,15 @@ class RedactSecrets(logging.Filter):
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        exc_text = record.exc_text or ""
+        record.msg, record.args = self.redact(text), ()
+        record.exc_text = self.redact(record.exc_text or "") or None
+        return True
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ***."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-            exc_text = exc_text.replace(secret, REDACTED)
-        record.msg, record.args = text, ()
-        record.exc_text = exc_text or None
-        return True
+        return text
 
 
 def configure_logging(level: str, secrets: Iterable[str], log_file: Path | None, *, stderr: bool) -> None:

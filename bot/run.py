@@ -7,12 +7,15 @@ import logging
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from bot.app import App
 from bot.config import Config, Secret
 from bot.http import HttpServer
 from bot.scheduler import JobScheduler
+from bot.startup import connect_until_up
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,20 @@ class RunningAdapter(Protocol):
     async def stop(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Planned:
+    """An adapter built, its routes on the HTTP app, and the step that connects it to its
+    platform (``connect_until_up`` retries it while the platform cannot be reached)."""
+
+    name: str
+    adapter: RunningAdapter
+    connect: Callable[[], Awaitable[None]]
+
+
 async def run(config: Config) -> int:
+    """Run until SIGINT/SIGTERM. Adapters connect each on its own, retried while their
+    platform cannot be reached; one whose platform rejects the token ends the run with
+    Rejected (a one-line error, exit status 2)."""
     wanted = [name for name in config.adapters if name in NETWORK_ADAPTERS]
     if not wanted:
         log.error("no network adapter configured")
@@ -40,27 +56,51 @@ async def run(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    running: list[RunningAdapter] = []
+    planned: list[Planned] = []
+    connecting: list[asyncio.Task[None]] = []
+    failed: list[Exception] = []  # what ended the run: a Rejected token, or something unforeseen
     scheduler = JobScheduler(app)
     http = HttpServer(config.http_host, config.http_port)
     _start_payments(app, config, http)
     try:
         for name in wanted:
-            running.append(await _start(name, app, config, http))
-            print(f"studyhall: {name} adapter running", flush=True)
+            planned.append(_plan(name, app, config, http))
         if len(http.app.router.routes()) > 1:  # more than the health check: webhooks to serve
             await http.start()
             print(f"studyhall: http on {config.http_host}:{config.http_port}", flush=True)
         scheduler.start()
+        for plan in planned:
+            connecting.append(asyncio.create_task(_connect(plan, app, stopping, failed), name=plan.name))
         await stopping.wait()
     finally:
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
         await scheduler.stop()
         await http.stop()
-        for adapter in reversed(running):
-            await adapter.stop()
+        for plan in reversed(planned):
+            await plan.adapter.stop()
         await app.close()  # flushes the writers: nothing queued is lost
         print("studyhall: stopped", flush=True)
+    if failed:
+        raise failed[0]
     return 0
+
+
+async def _connect(plan: Planned, app: App, stopping: asyncio.Event, failed: list[Exception]) -> None:
+    """Connect one adapter, retrying while its platform cannot be reached; the others and
+    the HTTP app work meanwhile. Its pushes wait in the outbox until it is connected."""
+    channels = app.services.pushes.channels
+    channel = channels.pop(plan.name, None)
+    try:
+        await connect_until_up(plan.name, plan.connect)
+    except Exception as error:  # Rejected, or a bug: either ends the run (after a clean stop)
+        failed.append(error)
+        stopping.set()
+        return
+    if channel is not None:
+        channels[plan.name] = channel
+    print(f"studyhall: {plan.name} adapter running", flush=True)
 
 
 def _start_payments(app: App, config: Config, http: HttpServer) -> None:
@@ -93,7 +133,8 @@ def _reveal(value: str | Secret) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-async def _start(name: str, app: App, config: Config, http: HttpServer) -> RunningAdapter:
+def _plan(name: str, app: App, config: Config, http: HttpServer) -> Planned:
+    """Build adapter ``name`` and put its routes on ``http`` (before it starts)."""
     if name == "telegram":
         from bot.adapters.telegram.adapter import TelegramAdapter
 
@@ -104,20 +145,18 @@ async def _start(name: str, app: App, config: Config, http: HttpServer) -> Runni
             # Without a configured secret, one per run: setWebhook sends it to Telegram each start.
             configured = settings.get("webhook_secret")
             secret = configured.reveal() if isinstance(configured, Secret) else secrets.token_urlsafe(32)
-            await adapter.start_webhook(http, str(webhook_url), secret)
-        else:
-            await adapter.start_polling()
-        return adapter
+            adapter.install_webhook(http, str(webhook_url), secret)
+            return Planned(name, adapter, partial(adapter.connect_webhook, str(webhook_url)))
+        return Planned(name, adapter, adapter.start_polling)
     if name == "discord":
         from bot.adapters.discord.adapter import DiscordAdapter
 
         discord_adapter = DiscordAdapter(app, config.adapter_settings["discord"])
-        await discord_adapter.start()
-        return discord_adapter
+        return Planned(name, discord_adapter, discord_adapter.start)
     if name == "wechat":
         from bot.adapters.wechat.adapter import WeChatAdapter
 
         wechat = WeChatAdapter(app, config.adapter_settings["wechat"])
         wechat.install(http)
-        return wechat
+        return Planned(name, wechat, wechat.connect)
     raise ValueError(f"unknown adapter {name}")

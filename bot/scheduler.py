@@ -58,6 +58,9 @@ class JobScheduler:
 
     async def stop(self) -> None:
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        async with self._ticking:  # let a running tick finish before the app closes
+            self._scheduler.pause()  # no new tick
+        # A tick under way finishes first: shutting APScheduler down cancels a running job.
+        async with self._ticking:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
             await self._leader.release()

@@ -40,7 +40,7 @@ def corrected(url: str, payload: bytes) -> bytes:
     endpoint = url.rsplit("/", 1)[-1]
     if body.get("ok") and body.get("result") is None and endpoint in NULL_IS_TRUE:
         body["result"] = True
-    if endpoint == "getMe":
+    if endpoint == "getMe" and body.get("ok"):
         body["result"] = {"is_bot": True, **body["result"]}
     _seconds(body.get("result"))
     _objects(body.get("result"))
@@ -79,10 +79,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_emulator() -> Iterator[str]:
-    port = free_port()
+def running_emulator(port: int | None = None, *, reject: tuple[str, ...] = ()) -> Iterator[str]:
+    """The emulator on ``port`` (default: a free one); it answers 401 to the ``reject`` tokens."""
+    port = port or free_port()
     process = subprocess.Popen(
-        ["node", str(PEER / "server.js"), str(port)], stdout=subprocess.PIPE, text=True, cwd=PEER
+        ["node", str(PEER / "server.js"), str(port), ",".join(reject)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PEER,
     )
     try:
         assert process.stdout is not None

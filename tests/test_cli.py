@@ -285,3 +285,101 @@ def test_report_writes_one_html_file(db_url: str, tmp_path: Path) -> None:
     assert "data:image/png;base64," in page
     missing = studyhall(["report", "--db", db_url, "--community", "nowhere", "--html", str(out)], tmp_path)
     assert missing.returncode == 2 and "no community nowhere" in missing.stderr
+
+
+# -- a database that cannot be used: one line, exit status 2 -----------------------------------
+
+DB_PASSWORD = "hunter2-db-password"
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert DB_PASSWORD not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_an_unreachable_postgresql_is_one_line_for_every_command(tmp_path: Path) -> None:
+    from tests.telegram_peer import free_port
+
+    port = free_port()  # nothing listens there
+    url = f"postgresql+asyncpg://postgres:{DB_PASSWORD}@127.0.0.1:{port}/nope"
+    # `run` needs an adapter to get as far as the database.
+    adapter = {"TELEGRAM_TOKEN": "123:tok", "TELEGRAM_API_BASE": f"http://127.0.0.1:{port}"}
+    for args in (
+        ["migrate"],
+        ["console"],
+        ["demo"],
+        ["run"],
+        ["jobs", "list"],
+        ["report", "--html", str(tmp_path / "r.html")],
+    ):
+        result = studyhall(args, tmp_path, env={"STUDYHALL_DATABASE_URL": url, **adapter})
+        line = _one_line_error(result)
+        assert line.startswith(
+            f"studyhall: cannot connect to PostgreSQL at 127.0.0.1:{port} (database nope): connection refused"
+        ), (args, line)
+        assert "check that PostgreSQL is running there" in line
+
+
+async def test_a_refused_database_password_is_one_line(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.postgres_peer import refusing_password
+
+    async with refusing_password() as port:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYHALL_")}
+        env["STUDYHALL_DATA_DIR"] = str(tmp_path / "data")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "migrate",
+            "--db",
+            f"postgresql+asyncpg://ana:{DB_PASSWORD}@127.0.0.1:{port}/shop",
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    result = subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
+    assert _one_line_error(result) == (
+        f"studyhall: PostgreSQL at 127.0.0.1:{port} refused the password of user ana: "
+        "check the password in the database URL (STUDYHALL_DATABASE_URL or --db)"
+    )
+
+
+@pytest.mark.skipif(not os.environ.get("STUDYHALL_TEST_PG"), reason="needs STUDYHALL_TEST_PG")
+def test_migrate_to_a_postgresql_database_that_does_not_exist(tmp_path: Path) -> None:
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["STUDYHALL_TEST_PG"])
+    name = f"nosuchdb_{uuid.uuid4().hex[:8]}"
+    missing = url.set(database=name).render_as_string(hide_password=False)
+    where = f"{url.host}:{url.port or 5432}"
+    line = _one_line_error(studyhall(["migrate", "--db", missing], tmp_path))
+    assert (
+        line == f"studyhall: database {name} does not exist on {where}: create it first, e.g. createdb {name}"
+    )
+    role = f"nobody_{uuid.uuid4().hex[:8]}"
+    no_role = url.set(username=role).render_as_string(hide_password=False)
+    line = _one_line_error(studyhall(["console", "--db", no_role], tmp_path))
+    assert line.startswith(f"studyhall: role {role} does not exist on {where}")
+
+
+def test_an_unusable_sqlite_path_is_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    line = _one_line_error(studyhall(["migrate", "--db", f"sqlite+aiosqlite:///{a_file}/x.db"], tmp_path))
+    assert line.startswith(
+        f"studyhall: cannot create the folder {a_file} for the SQLite database {a_file}/x.db"
+    )
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    line = _one_line_error(studyhall(["console", "--db", f"sqlite+aiosqlite:///{folder}"], tmp_path))
+    assert line.startswith(f"studyhall: cannot open the SQLite database {folder}: check that it names a file")

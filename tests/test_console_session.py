@@ -5,12 +5,23 @@ The same protocol driven through a real subprocess is in test_cli.py.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.adapters.console.session import ConsolePushChannel
 from bot.app import App
 from core.clock import ManualClock
+from core.events import UserRef
+from core.members.models import Role
 from core.services import Services
 from tests.conftest import START, ConsoleDriver
 
@@ -99,3 +110,97 @@ async def test_pay_without_a_pending_payment(console: ConsoleDriver) -> None:
 async def test_quit_finishes_the_session(console: ConsoleDriver) -> None:
     await console(":quit")
     assert console.session.finished
+
+
+# -- a piped console killed mid-delivery -----------------------------------------------------
+
+RECIPIENTS = 1500
+
+
+async def _a_push_to_everyone(db_url: str, tmp_path: Path) -> None:
+    """Community killhall: Mei (creator) and RECIPIENTS learners with console accounts, and a
+    push to all of them confirmed for 30 minutes from now (no quiet hours)."""
+    from bot.config import Config
+    from core.clock import SystemClock
+
+    app = await App.open(
+        Config(database_url=db_url, data_dir=tmp_path, community="killhall"), clock=SystemClock()
+    )
+    try:
+        community = await app.community()
+        members = app.services.members
+        mei = await members.ensure_member(community, UserRef("console", "mei", "Mei"))
+        mei = await members.assign_role(community, mei, Role.CREATOR, via="test")
+        for hour in ("push.quiet_start", "push.quiet_end"):
+            await app.services.settings.set(community.id, hour, "0", actor=mei)
+        for first in range(0, RECIPIENTS, 100):  # concurrently: the writer commits them together
+            await asyncio.gather(
+                *(
+                    members.ensure_member(community, UserRef("console", f"m{n:04}", f"M{n:04}"))
+                    for n in range(first, min(first + 100, RECIPIENTS))
+                )
+            )
+        pushes = app.services.pushes
+        # A console channel, so that confirming addresses the console accounts (it sends nothing).
+        pushes.channels["console"] = ConsolePushChannel(None)  # type: ignore[arg-type]
+        preview = await pushes.draft(
+            community, mei, "all", "Class at 8", send_at=app.clock.now() + timedelta(minutes=30)
+        )
+        await pushes.confirm(community, mei, preview.campaign.id)
+    finally:
+        await app.close()
+
+
+async def _sent_accounts(db_url: str) -> set[str]:
+    from sqlalchemy import select
+
+    from core.pushes.tables import push_outbox
+    from core.storage.database import Database
+
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:
+            rows = await conn.execute(select(push_outbox.c.account).where(push_outbox.c.status == "sent"))
+            return {row.account for row in rows}
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.slow
+async def test_every_push_recorded_as_sent_was_written_out_before_a_kill(db_url: str, tmp_path: Path) -> None:
+    """A console on a pipe, SIGKILLed while it delivers a push: every push the outbox records
+    as sent is in what was read from the pipe (the console keeps the platforms' promise)."""
+    await _a_push_to_everyone(db_url, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYHALL_")}
+    env.update(STUDYHALL_DATA_DIR=str(tmp_path / "data"), PYTHONIOENCODING="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "bot.cli", "console", "--db", db_url, "--community", "killhall"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).parent.parent,
+        env=env,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    read = asyncio.create_task(process.stdout.read())  # all of it, to the end of the pipe
+    try:
+        process.stdin.write(b":clock +1h\n")
+        await process.stdin.drain()
+        deadline = time.monotonic() + 120
+        while len(await _sent_accounts(db_url)) < 100:
+            assert time.monotonic() < deadline and process.returncode is None, "no push was sent"
+            await asyncio.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), 30)
+    output = (await asyncio.wait_for(read, 30)).decode()
+    sent = await _sent_accounts(db_url)
+    assert 100 <= len(sent) < RECIPIENTS  # killed mid-delivery
+    written = {
+        line.split("> ", 1)[0].removeprefix("bot→").lower()
+        for line in output.splitlines()
+        if line.startswith("bot→M") and line.endswith("> Class at 8")
+    }
+    assert sent - written == set(), (
+        f"{len(sent - written)} of {len(sent)} pushes recorded as sent were never written"
+    )

@@ -641,3 +641,44 @@ async def test_a_coupon_is_applied_through_the_slash_buy_option(peer: Peer, app:
     await _pay(app, peer.ana)
     (delivered,) = peer.texts()
     assert delivered.startswith("Payment received for order #1: Python for data analysis.\n")
+
+
+async def test_logging_in_tells_an_unreachable_discord_from_a_rejected_token(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against loopback peers: a closed port (retry later), then a server answering 401 as
+    Discord does for a revoked token (give up: exit 2)."""
+    from aiohttp import web
+
+    from bot.adapters.discord.adapter import DiscordAdapter
+    from bot.startup import Rejected, Unavailable
+    from tests.telegram_peer import free_port
+
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GxYz12.revoked-token-for-tests"
+    adapter = DiscordAdapter(app, {"token": token})
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{free_port()}/api/v10")
+    with pytest.raises(Unavailable) as unreachable:
+        await adapter.start()
+    assert "Cannot connect to host 127.0.0.1" in str(unreachable.value) and token not in str(
+        unreachable.value
+    )
+
+    async def users_me(request: web.Request) -> web.Response:
+        return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+
+    server = web.Application()
+    server.router.add_get("/api/v10/users/@me", users_me)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
+    try:
+        with pytest.raises(Rejected) as rejected:
+            await adapter.start()  # the same adapter, once more: a retry after a failed attempt
+    finally:
+        await adapter.stop()
+        await runner.cleanup()
+    assert (
+        str(rejected.value) == "discord: Discord rejected the token (401 Unauthorized); check DISCORD_TOKEN"
+    )

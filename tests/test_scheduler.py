@@ -51,3 +51,29 @@ async def test_of_two_processes_on_postgresql_one_runs_the_jobs(
         await first.stop()
         await second.stop()
         await other.close()
+
+
+async def test_stopping_lets_a_tick_under_way_finish(app: App) -> None:
+    """SIGTERM (or a rejected token) during a tick: the tick completes, nothing is cancelled
+    halfway and no traceback is logged."""
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+    run_due_jobs = app.run_due_jobs
+
+    async def slow_jobs() -> list[str]:
+        started.set()
+        await release.wait()
+        ran = await run_due_jobs()
+        finished.append("done")
+        return ran
+
+    app.run_due_jobs = slow_jobs  # type: ignore[method-assign]
+    scheduler = JobScheduler(app)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), 10)
+    stopping = asyncio.create_task(scheduler.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # it waits for the tick
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+    assert finished == ["done"]

@@ -707,3 +707,39 @@ async def test_the_push_channel_shares_the_followers_window(
         await plain.adapter.push(ANA, Reply.text("push 5"), "zh_CN", "push:1:5")
     assert closed.value.reason == "wechat_window"
     assert plain.fake.texts(ANA)[-1] == "push 4"
+
+
+# -- connecting at start ------------------------------------------------------------------------
+
+
+async def test_connect_checks_the_credentials_and_tells_unreachable_from_refused(app: App) -> None:
+    from bot.startup import Rejected, Unavailable
+
+    def adapter(secret: str, api_base: str) -> WeChatAdapter:
+        settings = {
+            "app_id": APP_ID,
+            "app_secret": Secret(secret),
+            "token": Secret(TOKEN),
+            "api_base": api_base,
+        }
+        return WeChatAdapter(app, settings)  # type: ignore[arg-type]
+
+    closed = adapter(APP_SECRET, f"http://127.0.0.1:{free_port()}/cgi-bin/")
+    with pytest.raises(Unavailable, match="token: ConnectionError"):
+        await closed.connect()
+    await closed.stop()
+    fake = FakeWeChat()
+    async with running_wechat(fake) as api_base:
+        wrong = adapter("not-the-app-secret", api_base)
+        with pytest.raises(Rejected) as refused:
+            await wrong.connect()
+        await wrong.stop()
+        right = adapter(APP_SECRET, api_base)
+        await right.connect()
+        await right.stop()
+    assert str(refused.value) == (
+        "wechat: WeChat refused the credentials (40125: invalid AppSecret); check WECHAT_APP_ID and"
+        " WECHAT_APP_SECRET"
+    )
+    assert "not-the-app-secret" not in str(refused.value)
+    assert fake.paths() == ["token", "token"] and fake.tokens_issued == 1

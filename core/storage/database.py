@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from threading import Thread
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.storage.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
+from core.storage.unavailable import DatabaseUnavailable, connection_problem
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -215,26 +218,72 @@ def _run_all(callbacks: list[Callable[[], None]]) -> None:
 
 def _create_engine(url: str, *, echo: bool, sqlite: bool) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
-    if not sqlite:
+    if sqlite:
+        kwargs["connect_args"] = {"async_creator_fn": _open_aiosqlite}
+    else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if sqlite:
         _configure_sqlite(engine)
+    else:
+        _explain_connect_failures(engine.sync_engine)
     return engine
+
+
+async def _open_aiosqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    connection = aiosqlite.connect(*args, **kwargs)
+    thread = connection if isinstance(connection, Thread) else connection._thread  # before 0.22: a Thread
+    thread.daemon = True  # as SQLAlchemy's own creator does
+    try:
+        return await connection
+    except BaseException:
+        # A failed open queues the stop of aiosqlite's thread without waiting for it; wait
+        # here, or the thread may report to an event loop closed meanwhile (a traceback on
+        # stderr after the one-line error).
+        await asyncio.to_thread(thread.join, 5)
+        raise
+
+
+def _explain_connect_failures(sync_engine: Engine) -> None:
+    """A connection that cannot be opened (refused, no such database, an unwritable SQLite
+    file) raises DatabaseUnavailable with one line saying why, instead of the driver's chain
+    of two or three exceptions; other failures pass unchanged."""
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            _explain(sync_engine, error)
+            raise
+
+
+def _explain(sync_engine: Engine, error: Exception) -> None:
+    """Raise DatabaseUnavailable from ``error`` when it means the database cannot be opened."""
+    reason = connection_problem(sync_engine.url.render_as_string(hide_password=False), error)
+    if reason is not None:
+        raise DatabaseUnavailable(reason) from error
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    _explain_connect_failures(sync_engine)
 
     # pysqlite's own transaction handling defers BEGIN and ignores our mode; take it over.
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # the first write: a read-only file fails here
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        except Exception as error:
+            cursor.close()
+            dbapi_conn.close()  # else aiosqlite's thread outlives the event loop
+            _explain(sync_engine, error)
+            raise
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

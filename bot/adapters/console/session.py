@@ -76,7 +76,9 @@ class ConsolePushChannel:
         if member is None:
             raise Unreachable("no_account")
         identities = tuple(await app.services.members.identities_of(member.id))
-        await self._session.deliver(Outgoing(reply, locale, member=member, identities=identities))
+        # Written out now, never held for after :clock's summary line: the outbox records the
+        # push as sent once this returns, so it must already be on the terminal or the pipe.
+        self._session.write_now(Outgoing(reply, locale, member=member, identities=identities))
         return key
 
 
@@ -101,6 +103,8 @@ class ConsoleSession:
         write: Callable[[str], None],
         member: str = DEFAULT_MEMBER,
     ) -> None:
+        """``write`` prints one line and has it out (flushed) when it returns: a push is
+        recorded as sent right after it is written."""
         if not _NAME.match(member):
             raise ConsoleError("a name is 1 to 32 letters, digits, dots, dashes or underscores")
         self.app = app
@@ -148,6 +152,10 @@ class ConsoleSession:
         else:
             self._print([outgoing])
         return True
+
+    def write_now(self, outgoing: Outgoing) -> None:
+        """Print ``outgoing`` at once (``write`` has each line out when it returns)."""
+        self._print([outgoing])
 
     @property
     def prompt(self) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import discord
 from aiolimiter import AsyncLimiter
 
@@ -39,6 +40,7 @@ from bot.adapters.discord.invite import INTENTS
 from bot.adapters.discord.outbound import OutboundMessage, callback_data, render_messages
 from bot.app import App, Outgoing
 from bot.config import Secret
+from bot.startup import Rejected, Unavailable
 from core.commands.parser import parse_command
 from core.commands.router import BUTTON_COMMAND_PREFIX
 from core.events import Attachment, ChatKind, Event, EventKind
@@ -105,9 +107,27 @@ class DiscordAdapter:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in (a bad token fails here) and keep the gateway connection in the background."""
-        await self.client.login(self._token)
+        """Log in and keep the gateway connection in the background (discord.py reconnects
+        it by itself). Raises Unavailable while Discord cannot be reached (safe to call
+        again) and Rejected when it refuses the token."""
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure:  # 401
+            raise Rejected(
+                "discord: Discord rejected the token (401 Unauthorized); check DISCORD_TOKEN"
+            ) from None
+        except (discord.DiscordServerError, OSError, aiohttp.ClientError, TimeoutError) as error:
+            await self._forget_session()
+            raise Unavailable(_failure(error)) from None
+        except discord.HTTPException as error:  # another 4xx: Forbidden, a wrong address
+            raise Rejected(f"discord: Discord refused to log in ({error.status} {error.text})") from None
         self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+
+    async def _forget_session(self) -> None:
+        """Close the HTTP session a failed login opened; the next login opens a new one
+        (closing it closes its connector, so that goes too)."""
+        await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
 
     async def stop(self) -> None:
         await self.client.close()
@@ -348,6 +368,13 @@ async def _with_attachment(attachment: discord.Attachment, event: Event) -> Even
         log.warning("discord: could not download %s: %s", attachment.filename, error)
         return event
     return replace(event, attachments=(Attachment(attachment.filename, data),))
+
+
+def _failure(error: BaseException) -> str:
+    """How reaching Discord failed, in a few words (no URL, no token)."""
+    if isinstance(error, discord.HTTPException):
+        return f"HTTP {error.status}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 async def _quietly(call: Any) -> None:

@@ -12,7 +12,8 @@ import asyncio
 import hmac
 import logging
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -51,6 +52,7 @@ from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
+from bot.startup import Rejected, StartupError, Unavailable
 from core.catalog.money import Money
 from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import Msg, msg, normalize_locale, render
@@ -160,14 +162,22 @@ class TelegramAdapter:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start_polling(self, poll_interval: float = 0.0) -> None:
-        await self.application.initialize()
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
-        )
+        """Connect and poll for updates. Raises Unavailable while Telegram cannot be reached
+        (safe to call again) and Rejected when it refuses the token."""
+        async with _connecting():
+            await self._open()
+            assert self.application.updater is not None
+            if not self.application.updater.running:
+                await self.application.updater.start_polling(
+                    poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+                )
         log.info("telegram: polling as @%s", self.bot.username)
         await self.publish_commands()
+
+    async def _open(self) -> None:
+        await self.application.initialize()  # getMe: the token is checked here; a no-op once done
+        if not self.application.running:
+            await self.application.start()
 
     async def publish_commands(self) -> None:
         """Set the command menus (best effort: a failure is logged, the bot still runs)."""
@@ -183,13 +193,22 @@ class TelegramAdapter:
     async def start_webhook(self, http: HttpServer, url: str, secret: str) -> None:
         """Receive updates on ``url`` (its path is a route on the project's HTTP app); Telegram
         sends ``secret`` in a header with every update and anything without it is refused."""
+        self.install_webhook(http, url, secret)
+        await self.connect_webhook(url)
+
+    def install_webhook(self, http: HttpServer, url: str, secret: str) -> None:
+        """The webhook's route on ``http``, before the HTTP app starts."""
         if not _SECRET_TOKEN.match(secret):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+            raise StartupError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         self._secret = secret
         http.add_post(urlsplit(url).path or "/", self._on_webhook)
-        await self.application.initialize()
-        await self.application.start()
-        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+
+    async def connect_webhook(self, url: str) -> None:
+        """Connect and point Telegram's webhook at ``url``: Unavailable or Rejected as
+        ``start_polling``."""
+        async with _connecting():
+            await self._open()
+            await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=Update.ALL_TYPES)
         log.info("telegram: webhook set for @%s", self.bot.username)
         await self.publish_commands()
 
@@ -490,3 +509,22 @@ async def _quietly(call: object) -> None:
         await call  # type: ignore[misc]
     except TelegramError as error:
         log.info("telegram: %s", error)
+
+
+@asynccontextmanager
+async def _connecting() -> AsyncIterator[None]:
+    """Telegram's errors while connecting, as the two kinds the start-up retry knows."""
+    try:
+        yield
+    except (InvalidToken, Forbidden) as error:  # 401/404 on getMe: the token; 403
+        # Bot.initialize re-raises InvalidToken with the token in its text: say only what
+        # Telegram answered (the error it wraps).
+        answer = error.__cause__ if isinstance(error.__cause__, TelegramError) else error
+        raise Rejected(
+            f"telegram: Telegram rejected the token ({answer.message}); check TELEGRAM_TOKEN"
+            " (and TELEGRAM_API_BASE, if set)"
+        ) from None
+    except BadRequest as error:  # a setting Telegram refuses, e.g. setWebhook without https
+        raise Rejected(f"telegram: Telegram refused the set-up: {error.message}") from None
+    except TelegramError as error:  # NetworkError (DNS, refused, timeout, 5xx), RetryAfter, …
+        raise Unavailable(error.message) from None

@@ -36,7 +36,7 @@ from datetime import timedelta
 from aiohttp import web
 from wechatpy.replies import TextReply
 
-from bot.adapters.wechat.api import WeChatApi, WeChatApiError
+from bot.adapters.wechat.api import CREDENTIAL_ERRORS, IP_NOT_WHITELISTED, WeChatApi, WeChatApiError
 from bot.adapters.wechat.callback import CallbackVerifier, Refused
 from bot.adapters.wechat.inbound import (
     DEFAULT_LANGUAGE,
@@ -59,6 +59,7 @@ from bot.adapters.wechat.outbound import (
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
+from bot.startup import Rejected, Unavailable
 from core.delivery.service import DeliveryService, SkipReason
 from core.events import Event, EventKind
 from core.i18n import msg, render
@@ -149,6 +150,27 @@ class WeChatAdapter:
         http.add_post(self.path, self._on_post)
         mode = "safe" if self.verifier.safe_mode else "plain"
         log.info("wechat: callback on %s (%s mode)", self.path, mode)
+
+    async def connect(self) -> None:
+        """Check the credentials against the API (the callback works without it, the
+        customer-service messages do not). Raises Unavailable while WeChat cannot be
+        reached or is busy, and Rejected when it refuses the credentials."""
+        try:
+            await self.api.check_credentials()
+        except WeChatApiError as error:
+            if error.code == IP_NOT_WHITELISTED:
+                raise Rejected(
+                    "wechat: WeChat refuses calls from this server's IP address (40164): add it to the"
+                    " IP whitelist (WeChat console: Settings and Development → Basic Configuration)"
+                ) from None
+            if error.code in CREDENTIAL_ERRORS or error.http_status in (401, 403):
+                why = CREDENTIAL_ERRORS.get(error.code or 0) or f"HTTP {error.http_status}"
+                raise Rejected(
+                    f"wechat: WeChat refused the credentials ({error.code or error.http_status}: {why});"
+                    " check WECHAT_APP_ID and WECHAT_APP_SECRET"
+                ) from None
+            raise Unavailable(error.message if error.code is None else str(error)) from None
+        log.info("wechat: the API accepted the credentials")
 
     async def stop(self) -> None:
         """Let messages being handled finish (their answers go out), then close the API."""

@@ -35,13 +35,20 @@ REFUSALS = {
 }
 
 
-class WeChatApiError(Exception):
-    """A WeChat API call failed: ``code`` is WeChat's errcode (None: no answer or HTTP error)."""
+# Errors that mean "these credentials will not do", whenever they are tried.
+CREDENTIAL_ERRORS = {40001: "invalid credential", 40013: "invalid AppID", 40125: "invalid AppSecret"}
+IP_NOT_WHITELISTED = 40164  # the call came from an address not on the account's IP whitelist
 
-    def __init__(self, code: int | None, message: str) -> None:
+
+class WeChatApiError(Exception):
+    """A WeChat API call failed: ``code`` is WeChat's errcode (None: no answer or HTTP error,
+    then ``http_status`` is the HTTP status, if any)."""
+
+    def __init__(self, code: int | None, message: str, http_status: int | None = None) -> None:
         super().__init__(f"WeChat API error {code}: {message}")
         self.code = code
         self.message = message
+        self.http_status = http_status
 
     @property
     def refusal(self) -> str | None:
@@ -90,9 +97,17 @@ class WeChatApi:
         except WeChatClientException as error:
             # Its text names the errcode and errmsg only; the request (with the access token
             # in its URL) is never logged.
+            status = error.response.status_code if error.response is not None else None
+            if error.errcode is None and status is not None:
+                raise WeChatApiError(None, f"{what}: HTTP {status}", status) from None
             raise WeChatApiError(error.errcode, str(error.errmsg)) from None
         except requests.RequestException as error:
             raise WeChatApiError(None, f"{what}: {type(error).__name__}") from None
+
+    async def check_credentials(self) -> None:
+        """Fetch an access token (when none is fresh): WeChat checks the AppID, the
+        AppSecret and this server's IP address here."""
+        await self._call("token", lambda: self._client.access_token)
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message."""

@@ -15,5 +15,18 @@ server.setWebhook = (webhook, botToken) => {
   return setWebhook(webhook, botToken);
 };
 
+// Tokens to refuse (argv[3], comma-separated) as Telegram refuses a revoked token: 401.
+const rejected = new Set((process.argv[3] || '').split(',').filter(Boolean));
+if (rejected.size) {
+  const express = require('express');
+  const emulator = server.webServer;
+  server.webServer = express();
+  server.webServer.use('/bot:token', (req, res, next) => {
+    if (!rejected.has(req.params.token)) return next();
+    return res.status(401).json({ ok: false, error_code: 401, description: 'Unauthorized' });
+  });
+  server.webServer.use(emulator);
+}
+
 server.start().then(() => console.log('ready'));
 process.on('SIGTERM', () => server.stop().then(() => process.exit(0)));
