@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot.startup import StartupError
+
 REDACTED = "***"
 
 
@@ -45,8 +47,14 @@ def configure_logging(level: str, secrets: Iterable[str], log_file: Path | None,
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = []
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as error:
+            raise StartupError(
+                f"cannot write the log file {log_file}: {error.strerror}; "
+                "check that folder, or choose another data folder with STUDYHALL_DATA_DIR"
+            ) from None
     if stderr:
         handlers.append(logging.StreamHandler())
     for handler in handlers:

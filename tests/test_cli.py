@@ -383,3 +383,13 @@ def test_an_unusable_sqlite_path_is_one_line(tmp_path: Path) -> None:
     folder.mkdir()
     line = _one_line_error(studyhall(["console", "--db", f"sqlite+aiosqlite:///{folder}"], tmp_path))
     assert line.startswith(f"studyhall: cannot open the SQLite database {folder}: check that it names a file")
+
+
+def test_a_log_file_that_cannot_be_written_is_one_line(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "data" / "studyhall.log").mkdir(parents=True)  # a folder where the log file goes
+    result = studyhall(["console", "--db", db_url], tmp_path, stdin=":quit\n")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"studyhall: cannot write the log file {tmp_path / 'data' / 'studyhall.log'}: Is a directory;"
+        " check that folder, or choose another data folder with STUDYHALL_DATA_DIR"
+    ]
