@@ -25,7 +25,17 @@ PEERS := tests/peers/telegram/node_modules/.package-lock.json
 $(PEERS): tests/peers/telegram/package-lock.json
 	npm ci --prefix tests/peers/telegram --no-audit --no-fund --loglevel=error
 
-test: $(STAMP) $(PEERS)
+# Browser tests drive Debian's Chromium: Playwright's own browser download is not reachable here.
+# A file target, so it installs once and is skipped while the binary exists.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "browser tests need $@: run as root, or: sudo apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+	@test -x $@ || { echo "apt-get installed chromium but $@ is still missing" >&2; exit 1; }
+
+test: $(STAMP) $(PEERS) $(CHROMIUM)
 	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
