@@ -29,6 +29,9 @@ from core.storage.migrate import upgrade
 from core.storage.schema import load_all_tables
 from tests.shop_fixtures import Shop
 
+# Browser tests: Chromium, `page`, `serve`, screenshots on failure (see tests/browser.py).
+pytest_plugins = ("tests.browser", "pytester")
+
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 # Every job, as :clock lists them.
