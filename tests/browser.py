@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager
@@ -52,7 +51,7 @@ _SHOTS = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[str]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start headless Chromium with a fresh profile; yield its CDP endpoint on loopback."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
@@ -60,7 +59,9 @@ def chromium() -> Iterator[str]:
             " it), or `apt-get update && apt-get install -y --no-install-recommends chromium` as root",
             pytrace=False,
         )
-    profile = Path(tempfile.mkdtemp(prefix="studyhall-chromium-"))
+    # Under pytest's basetemp, which pytest prunes: Chromium's helpers may still write to the
+    # profile for a moment after the browser exits, so removing it here would race them.
+    profile = tmp_path_factory.mktemp("chromium-profile")
     args = [
         CHROMIUM,
         *FLAGS,
@@ -69,7 +70,7 @@ def chromium() -> Iterator[str]:
         "--remote-debugging-port=0",  # Chromium picks a port and writes it to DevToolsActivePort
         "about:blank",
     ]
-    log = profile.parent / f"{profile.name}.log"
+    log = profile.parent / "chromium.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
@@ -81,8 +82,6 @@ def chromium() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-        log.unlink(missing_ok=True)
 
 
 def _devtools_port(process: subprocess.Popen[bytes], profile: Path, log: Path) -> int:
