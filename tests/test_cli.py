@@ -190,12 +190,24 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_demo_seeds_once_and_starts_as_ana(tmp_path: Path) -> None:
+    from tests.telegram_peer import free_port
+
     db = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
-    first = studyhall(["demo", "--db", db], tmp_path, stdin="/whoami\n:as Mei\n/whoami\n")
+    port = {"STUDYHALL_HTTP_PORT": str(free_port())}  # parallel runs: not everyone on 8080
+    stdin = "/whoami\n:as Mei\n/whoami\n/dashboard\n"
+    first = studyhall(["demo", "--db", db], tmp_path, stdin=stdin, env=port)
     assert first.returncode == 0, first.stderr
     assert "bot> Ana" in first.stdout and "bot> Role: learner" in first.stdout
     assert "bot> 角色：创作者（所有者）" in first.stdout  # Mei reads Chinese
-    second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n")
+    where = f"http://127.0.0.1:{port['STUDYHALL_HTTP_PORT']}"
+    assert f"Dashboard: type :as Mei, then /dashboard, and open the link it sends (http on {where})" in (
+        first.stdout
+    )
+    assert f"bot> 打开后台：{where}/dashboard/login/" in first.stdout
+    key = (tmp_path / "data" / "secret_key").read_text().strip()
+    log = (tmp_path / "data" / "studyhall.log").read_text()
+    assert key not in first.stdout + first.stderr + log
+    second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n", env=port)
     assert second.returncode == 0, second.stderr
     assert "bot> Role: moderator" in second.stdout
 
