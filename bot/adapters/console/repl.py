@@ -52,6 +52,9 @@ def run_console(config: Config, *, member: str | None, seed: bool) -> int:
                 _interactive(
                     runner, session, config.data_dir / "console_history", seed, serving=http is not None
                 )
+            elif http is not None:  # piped, with the dashboard: serve it between lines too
+                while not session.finished and (line := _serve_until_line(runner, None)) is not None:
+                    runner.run(session.handle_line(line))
             else:
                 for line in sys.stdin:
                     runner.run(session.handle_line(line))
@@ -85,7 +88,7 @@ async def _serve_dashboard(app: App) -> HttpServer | None:
     return http
 
 
-def _serve_until_line(runner: asyncio.Runner, prompt: str) -> str | None:
+def _serve_until_line(runner: asyncio.Runner, prompt: str | None) -> str | None:
     """Serve the HTTP app until a line is typed (Ctrl-C ends the console here: the line being
     typed belongs to the reading thread)."""
 
@@ -98,17 +101,22 @@ def _serve_until_line(runner: asyncio.Runner, prompt: str) -> str | None:
         return None
 
 
-def _read_line(prompt: str) -> asyncio.Future[str | None]:
-    """input() on a daemon thread, so the event loop (the HTTP app) runs while the console
-    waits for a line, and an exit never waits for one. None at end of input."""
+def _read_line(prompt: str | None) -> asyncio.Future[str | None]:
+    """input() (piped: a plain readline, no prompt) on a daemon thread, so the event loop (the
+    HTTP app) runs while the console waits for a line, and an exit never waits for one. None at
+    end of input."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[str | None] = loop.create_future()
 
     def read() -> None:
-        try:
-            line: str | None = input(prompt)
-        except EOFError:
-            line = None
+        line: str | None
+        if prompt is None:
+            line = sys.stdin.readline() or None
+        else:
+            try:
+                line = input(prompt)
+            except EOFError:
+                line = None
         loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
 
     threading.Thread(target=read, name="console-input", daemon=True).start()
