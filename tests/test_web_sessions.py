@@ -180,3 +180,13 @@ async def test_links_per_hour_are_limited(app: App, service: WebSessionService, 
         await service.login_link(community, mei)
     clock.advance(timedelta(hours=1, seconds=1))
     assert await service.login_link(community, mei)
+
+
+async def test_mydata_lists_the_members_sessions_without_their_ids(
+    app: App, service: WebSessionService
+) -> None:
+    community = await app.community()
+    mei = await console_member(app, "Mei", Role.CREATOR)
+    session_id, _ = await service.sign_in(token_of(await service.login_link(community, mei)), "Firefox/140")
+    exported = await app.services.privacy.export(mei)
+    assert "Firefox/140" in repr(exported) and session_id not in repr(exported)
