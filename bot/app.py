@@ -62,6 +62,8 @@ class App:
         self.db = db
         self.clock = clock
         self.services = Services.build(db, clock)
+        if config.secret_key is not None:  # the HTTP app serves the dashboard (web/)
+            self.services.web_sessions.enable(config.base_url)
         self.router = router or build_router()
         self.jobs = jobs or build_registry()
         self.job_runner = JobRunner(self.jobs, self.services)

@@ -120,7 +120,10 @@ CORE_SETTINGS = {
     "log_level": SettingSpec("STUDYHALL_LOG_LEVEL", "", "log_level"),
     "http_host": SettingSpec("STUDYHALL_HTTP_HOST", "", "http_host"),
     "http_port": SettingSpec("STUDYHALL_HTTP_PORT", "", "http_port"),
+    "public_url": SettingSpec("STUDYHALL_PUBLIC_URL", "", "public_url"),
+    "secret_key": SettingSpec("STUDYHALL_SECRET_KEY", "", "secret_key", secret=True),
 }
+MIN_SECRET_KEY = 32
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class Config:
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"  # the HTTP app (webhooks) listens here, behind your TLS proxy
     http_port: int = 8080
+    public_url: str | None = None  # where browsers reach the HTTP app (the dashboard's links)
+    secret_key: Secret | None = field(default=None, repr=False)  # without it: no dashboard
     adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
     payment_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
 
@@ -152,9 +157,16 @@ class Config:
         """Every secret's plain value, so the log filter can redact them."""
         password = self.database_password
         values = list(dict.fromkeys([password, quote(password, safe="")])) if password else []
+        if self.secret_key is not None:
+            values.append(self.secret_key.reveal())
         for settings in (*self.adapter_settings.values(), *self.payment_settings.values()):
             values.extend(v.reveal() for v in settings.values() if isinstance(v, Secret))
         return [v for v in values if v]
+
+    @property
+    def base_url(self) -> str:
+        """The web address of the HTTP app: STUDYHALL_PUBLIC_URL, else its host and port."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def database_password(self) -> str | None:
@@ -231,6 +243,19 @@ def load_config(
             f"{CORE_SETTINGS['http_port'].label} is {port_value!r}; expected a port, 1 to 65535"
         )
 
+    public_url = core("public_url")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{CORE_SETTINGS['public_url'].label} is {public_url!r}; expected an http(s) URL "
+            "such as https://studyhall.example.com"
+        )
+    secret_key = core("secret_key")
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"{CORE_SETTINGS['secret_key'].label} is too short; expected at least {MIN_SECRET_KEY} "
+            'random characters (python -c "import secrets; print(secrets.token_urlsafe(32))")'
+        )
+
     adapter_settings: dict[str, dict[str, str | Secret]] = {}
     for adapter in adapters:
         required, optional = ADAPTER_SETTINGS[adapter]
@@ -272,6 +297,8 @@ def load_config(
         log_level=log_level,
         http_host=http_host,
         http_port=int(port_value),
+        public_url=public_url,
+        secret_key=Secret(secret_key) if secret_key is not None else None,
         adapter_settings=adapter_settings,
         payment_settings=payment_settings,
     )

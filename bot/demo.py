@@ -5,10 +5,13 @@ It grows with each feature so `make demo` always shows what studyhall can do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import secrets
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.app import App
+from bot.config import Config, Secret
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
 from core.members.models import Role
 
@@ -23,6 +26,28 @@ GUIDE = (
     "  /questions  /q 2  /answer 2 …  /search 分组           Q&A: answer Omar's question for its bounty",
     "  :as Mei  then  /stats  /segments  /retention  /lang zh  the creator's view; 中文",
 )
+
+
+DASHBOARD_LINE = "Dashboard: type :as Mei, then /dashboard, and open the link it sends (http on {where})"
+SECRET_KEY_FILE = "secret_key"
+
+
+def with_secret_key(config: Config) -> Config:
+    """The demo serves the dashboard: without a configured secret key, one generated into the
+    data folder (readable by its owner only) and kept for the next run."""
+    if config.secret_key is not None:
+        return config
+    path = config.data_dir / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        key = ""
+    if len(key) < 32:
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+    return replace(config, secret_key=Secret(key))
 
 
 @dataclass(frozen=True)

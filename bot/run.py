@@ -16,6 +16,7 @@ from bot.config import Config, Secret
 from bot.http import HttpServer
 from bot.scheduler import JobScheduler
 from bot.startup import connect_until_up
+from bot.web import NO_DASHBOARD, install_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,17 @@ async def run(config: Config) -> int:
     scheduler = JobScheduler(app)
     http = HttpServer(config.http_host, config.http_port)
     _start_payments(app, config, http)
+    dashboard = install_dashboard(app, http)
+    # One line about the dashboard: on the HTTP app's line when it serves one.
+    web_note = f"dashboard at {config.base_url}/dashboard" if dashboard else NO_DASHBOARD
     try:
         for name in wanted:
             planned.append(_plan(name, app, config, http))
         if len(http.app.router.routes()) > 1:  # more than the health check: webhooks to serve
             await http.start()
-            print(f"studyhall: http on {config.http_host}:{config.http_port}", flush=True)
+            print(f"studyhall: http on {config.http_host}:{config.http_port}; {web_note}", flush=True)
+        else:
+            print(f"studyhall: {web_note}", flush=True)
         scheduler.start()
         for plan in planned:
             connecting.append(asyncio.create_task(_connect(plan, app, stopping, failed), name=plan.name))

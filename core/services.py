@@ -30,6 +30,7 @@ from core.referrals.service import ReferralService
 from core.settings.service import SettingsService
 from core.storage.batching import GroupCommit
 from core.storage.database import Database
+from core.web_sessions.service import WebSessionService
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Services:
     analytics: AnalyticsService
     privacy: PrivacyService
     pushes: PushService
+    web_sessions: WebSessionService
 
     @classmethod
     def build(cls, db: Database, clock: Clock) -> Services:
@@ -103,6 +105,7 @@ class Services:
             analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),
             pushes=PushService(db, clock, members, settings, analytics),
+            web_sessions=WebSessionService(db, clock, members),
         )
 
     async def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Layer boundaries: core/ and jobs/ import no platform or payment SDK, and never bot/."""
+"""Layer boundaries: core/ and jobs/ import no platform or payment SDK, and never bot/ or web/;
+web/ imports core/, never bot/ (nor its handlers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"telegram", "discord", "wechatpy", "stripe", "aiohttp", "bot"}
+FORBIDDEN = {"telegram", "discord", "wechatpy", "stripe", "aiohttp", "bot", "web", "aiohttp_jinja2", "jinja2"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -42,3 +43,9 @@ def test_handlers_do_not_touch_the_database_directly() -> None:
     for path in python_files("bot/handlers", "bot/adapters"):
         roots = imported_roots(path)
         assert "sqlalchemy" not in roots, f"{path.relative_to(ROOT)} imports sqlalchemy"
+
+
+@pytest.mark.parametrize("path", python_files("web"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_web_imports_the_core_never_bot(path: Path) -> None:
+    roots = imported_roots(path)
+    assert "bot" not in roots and not roots & {"telegram", "discord", "wechatpy", "stripe"}, path

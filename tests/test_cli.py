@@ -190,14 +190,70 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_demo_seeds_once_and_starts_as_ana(tmp_path: Path) -> None:
+    from tests.telegram_peer import free_port
+
     db = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
-    first = studyhall(["demo", "--db", db], tmp_path, stdin="/whoami\n:as Mei\n/whoami\n")
+    port = {"STUDYHALL_HTTP_PORT": str(free_port())}  # parallel runs: not everyone on 8080
+    stdin = "/whoami\n:as Mei\n/whoami\n/dashboard\n"
+    first = studyhall(["demo", "--db", db], tmp_path, stdin=stdin, env=port)
     assert first.returncode == 0, first.stderr
     assert "bot> Ana" in first.stdout and "bot> Role: learner" in first.stdout
     assert "bot> 角色：创作者（所有者）" in first.stdout  # Mei reads Chinese
-    second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n")
+    where = f"http://127.0.0.1:{port['STUDYHALL_HTTP_PORT']}"
+    assert f"Dashboard: type :as Mei, then /dashboard, and open the link it sends (http on {where})" in (
+        first.stdout
+    )
+    assert f"bot> 打开后台：{where}/dashboard/login/" in first.stdout
+    key = (tmp_path / "data" / "secret_key").read_text().strip()
+    log = (tmp_path / "data" / "studyhall.log").read_text()
+    assert key not in first.stdout + first.stderr + log
+    second = studyhall(["demo", "--db", db], tmp_path, stdin=":as Sam\n/whoami\n", env=port)
     assert second.returncode == 0, second.stderr
     assert "bot> Role: moderator" in second.stdout
+
+
+def test_demo_serves_the_link_it_sends_while_the_console_waits(tmp_path: Path) -> None:
+    import re
+
+    import httpx
+
+    from tests.telegram_peer import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYHALL_")}
+    env.update(
+        STUDYHALL_DATA_DIR=str(tmp_path / "data"),
+        STUDYHALL_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        STUDYHALL_HTTP_PORT=str(port),
+        PYTHONIOENCODING="utf-8",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(":as Mei\n/dashboard\n")
+        process.stdin.flush()
+        link = None
+        for line in process.stdout:  # the console waits for more input meanwhile
+            if found := re.search(r"(http://\S+/dashboard/login/\S+)", line):
+                link = found.group(1)
+                break
+        assert link and link.startswith(f"http://127.0.0.1:{port}/dashboard/login/")
+        with httpx.Client(trust_env=False, timeout=30) as browser:
+            signed_in = browser.get(link, follow_redirects=True)
+            assert signed_in.status_code == 200 and "概览" in signed_in.text  # Mei reads Chinese
+            assert browser.get(link).status_code == 403  # used
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
 
 
 def test_discord_invite_url_from_the_token(tmp_path: Path) -> None:

@@ -348,3 +348,22 @@ def test_bad_discord_settings_name_the_key(key: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(env={"DISCORD_TOKEN": "d-secret-1", key: value})
     assert key in str(error.value) and "d-secret-1" not in str(error.value)
+
+
+def test_the_dashboard_settings() -> None:
+    key = "k" * 40
+    config = load_config({"STUDYHALL_SECRET_KEY": key, "STUDYHALL_PUBLIC_URL": "https://hall.example.com/"})
+    assert config.secret_key == Secret(key) and key in config.secret_values()
+    assert key not in repr(config)
+    assert config.base_url == "https://hall.example.com"
+    plain = load_config({"STUDYHALL_HTTP_PORT": "9090"})
+    assert plain.secret_key is None and plain.base_url == "http://127.0.0.1:9090"
+
+
+def test_a_short_secret_key_or_a_bad_public_url_is_refused_without_the_value() -> None:
+    with pytest.raises(ConfigError) as short:
+        load_config({"STUDYHALL_SECRET_KEY": "tooshort-secret"})
+    assert "STUDYHALL_SECRET_KEY" in str(short.value) and "tooshort-secret" not in str(short.value)
+    with pytest.raises(ConfigError) as url:
+        load_config({"STUDYHALL_PUBLIC_URL": "hall.example.com"})
+    assert "STUDYHALL_PUBLIC_URL" in str(url.value) and "http(s) URL" in str(url.value)

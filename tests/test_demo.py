@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import stat
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.adapters.console.repl import _read_line, _serve_dashboard
 from bot.app import App
-from bot.demo import CROWD, DEMO_MEMBERS, GUIDE, LOUNGE_CHAT, SHOP_SETUP, seed_demo
+from bot.config import Config, Secret
+from bot.demo import (
+    CROWD,
+    DASHBOARD_LINE,
+    DEMO_MEMBERS,
+    GUIDE,
+    LOUNGE_CHAT,
+    SECRET_KEY_FILE,
+    SHOP_SETUP,
+    seed_demo,
+    with_secret_key,
+)
+from core.clock import ManualClock
+from core.events import UserRef
 from core.members.models import Role
+from core.web_sessions.service import DashboardOff
+from tests.telegram_peer import free_port
 
 
 async def test_seed_creates_the_community_once(app: App) -> None:
@@ -46,3 +72,75 @@ async def test_seed_creates_the_community_once(app: App) -> None:
 
 def test_guide_is_a_title_and_six_lines() -> None:
     assert len(GUIDE) == 7
+
+
+def test_the_demo_generates_a_secret_key_once(tmp_path: Path) -> None:
+    config = Config(database_url="sqlite+aiosqlite://", data_dir=tmp_path)
+    first = with_secret_key(config)
+    assert first.secret_key is not None and len(first.secret_key.reveal()) >= 32
+    key_file = tmp_path / SECRET_KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert with_secret_key(config).secret_key == first.secret_key  # kept for the next run
+    configured = replace(config, secret_key=Secret("c" * 40))
+    assert with_secret_key(configured) is configured
+
+
+async def test_the_demo_serves_the_dashboard_while_the_console_waits(
+    config: Config, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config = with_secret_key(replace(config, http_port=free_port()))
+    app = await App.open(config, clock=clock)
+    http = await _serve_dashboard(app)
+    assert http is not None
+    try:
+        base = f"http://127.0.0.1:{config.http_port}"
+        assert DASHBOARD_LINE.format(where=base) in capsys.readouterr().out
+        community = await app.community()
+        mei = await app.services.members.assign_role(
+            community,
+            await app.services.members.ensure_member(community, UserRef("console", "mei", "Mei")),
+            Role.CREATOR,
+            via="test",
+        )
+        link = await app.services.web_sessions.login_link(community, mei)
+        assert link.startswith(f"{base}/dashboard/login/")
+        answered = threading.Event()
+        statuses: list[int] = []
+
+        def typing(prompt: str) -> str:  # the member types once the browser has its page
+            assert answered.wait(10)
+            return "/help"
+
+        monkeypatch.setattr("builtins.input", typing)
+        reading = _read_line("> ")
+        async with aiohttp.ClientSession() as browser, browser.get(link, allow_redirects=False) as response:
+            statuses.append(response.status)
+        answered.set()
+        assert await asyncio.wait_for(reading, 10) == "/help"
+        assert statuses == [303]
+    finally:
+        await http.stop()
+        await app.close()
+
+
+async def test_a_taken_port_leaves_the_demo_without_a_dashboard(
+    config: Config, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        config = with_secret_key(replace(config, http_port=taken.getsockname()[1]))
+        app = await App.open(config, clock=clock)
+        try:
+            assert await _serve_dashboard(app) is None
+            out = capsys.readouterr().out.strip().splitlines()
+            assert len(out) == 1 and out[0].startswith("studyhall: no dashboard: cannot listen on 127.0.0.1:")
+            community = await app.community()
+            mei = await app.services.members.ensure_member(community, UserRef("console", "mei", "Mei"))
+            mei = await app.services.members.assign_role(community, mei, Role.CREATOR, via="test")
+            with pytest.raises(DashboardOff):
+                await app.services.web_sessions.login_link(community, mei)
+        finally:
+            await app.close()

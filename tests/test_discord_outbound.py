@@ -139,3 +139,11 @@ def test_no_message_pings_anyone() -> None:
     mentions = message.send_kwargs()["allowed_mentions"]
     assert isinstance(mentions, discord.AllowedMentions)
     assert mentions.everyone is False and mentions.users is False and mentions.roles is False
+
+
+def test_links_in_text_get_no_preview_so_no_crawler_opens_a_one_time_link() -> None:
+    (message,) = render(Reply.text("Open the dashboard: https://hall.example.com/dashboard/login/abc"))
+    assert message.send_kwargs()["suppress_embeds"] is True
+    headed = ReplyBuilder().bold(msg("Paid chats:")).line().text("vip").build()
+    (embedded,) = render(headed)
+    assert "suppress_embeds" not in embedded.send_kwargs()  # our own embed stays

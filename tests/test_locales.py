@@ -14,9 +14,9 @@ PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
 
 def source_messages() -> dict[str, str]:
-    """msgid → where it is used, for every msg()/nmsg() call in bot/, core/ and jobs/."""
+    """msgid → where it is used, for every msg()/nmsg() call in bot/, core/, jobs/ and web/."""
     found: dict[str, str] = {}
-    for package in ("bot", "core", "jobs"):
+    for package in ("bot", "core", "jobs", "web"):
         for filename, lineno, message, _comments, _context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):

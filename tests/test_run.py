@@ -277,7 +277,9 @@ async def test_run_serves_the_wechat_callback_until_sigterm(db_url: str, tmp_pat
         )
         try:
             assert process.stdout is not None
-            assert (await process.stdout.readline()).decode().startswith("studyhall: http on")
+            first = (await process.stdout.readline()).decode()
+            assert first.startswith("studyhall: http on")
+            assert "no dashboard (set STUDYHALL_SECRET_KEY to serve it)" in first
             assert (await process.stdout.readline()).decode().strip() == "studyhall: wechat adapter running"
             signed = safe_request(text_xml("oOmarOpenid0000000000000042", "帮助", 9001))
             status, body = await post(f"http://127.0.0.1:{port}", signed)
@@ -291,6 +293,42 @@ async def test_run_serves_the_wechat_callback_until_sigterm(db_url: str, tmp_pat
     log = (tmp_path / "data" / "studyhall.log").read_text()
     for secret in (APP_SECRET, WECHAT_TOKEN, AES_KEY):
         assert secret not in out.decode() + err.decode() + log
+
+
+async def test_run_serves_the_dashboard_with_a_secret_key(db_url: str, tmp_path: Path) -> None:
+    from tests.wechat_peer import APP_SECRET, FakeWeChat, running_wechat
+
+    key = "run-secret-key-0123456789-abcdefghijklmnopq"
+    port = free_port()
+    async with running_wechat(FakeWeChat()) as api_base:
+        env = _wechat_environment(db_url, tmp_path, api_base, APP_SECRET, port)
+        env.update(STUDYHALL_SECRET_KEY=key, STUDYHALL_LOG_LEVEL="DEBUG")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            RUN,
+            "run",
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert process.stdout is not None
+            first = (await process.stdout.readline()).decode().strip()
+            assert (
+                first
+                == f"studyhall: http on 127.0.0.1:{port}; dashboard at http://127.0.0.1:{port}/dashboard"
+            )
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+                assert (await client.get("/dashboard")).status_code == 401  # not signed in
+                assert (await client.get("/dashboard/login/" + "x" * 43)).status_code == 403
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    log = (tmp_path / "data" / "studyhall.log").read_text()
+    assert key not in out.decode() + err.decode() + log
 
 
 def _wechat_environment(db_url: str, tmp_path: Path, api_base: str, secret: str, port: int) -> dict[str, str]:

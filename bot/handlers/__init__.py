@@ -10,6 +10,7 @@ def build_router() -> Router:
         analytics,
         basics,
         coupons,
+        dashboard,
         delivery,
         mall,
         moderation,
@@ -42,6 +43,7 @@ def build_router() -> Router:
         analytics,
         account,
         pushes,
+        dashboard,
     )
     for module in modules:
         router.include(module.router)

@@ -94,6 +94,7 @@ class AnalyticsService:
         summary: dict[str, Any] = {
             "computed_at": now.isoformat(),
             "members": len(ids),
+            "active": {"days_7": int((last <= 7).sum()), "days_30": len(active_now)},
             "currency": loaded.currency,
             "engagement": {
                 "mean": round(float(features.engagement.mean()), 1) if len(ids) else 0.0,
@@ -202,6 +203,11 @@ class AnalyticsService:
         if row is None or row.computed_at < now - STALE_AFTER:
             return await self.run(community, now)
         return json.loads(row.summary)
+
+    async def recompute(self, community: Community, actor: Member) -> dict[str, Any]:
+        """Run the analysis now, for a creator who asked (the dashboard's button)."""
+        require_creator(community, actor, FOR_CREATORS)
+        return await self.run(community)
 
     async def members_in_segment(self, community: Community, segment: str) -> list[int]:
         """Members of a rule segment (``active``…), a cluster (its number or the name a

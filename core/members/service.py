@@ -28,6 +28,7 @@ from core.storage.batching import GroupCommit
 from core.storage.database import Database, from_sqlite_time
 from core.storage.sqlite_bulk import as_json, select_all
 from core.storage.upsert import insert_or_ignore
+from core.web_sessions.store import end_sessions
 
 MAX_NAME = 200
 
@@ -353,6 +354,8 @@ class MemberService:
             return target
         async with self._db.write() as conn:
             await conn.execute(update(members).where(members.c.id == target.id).values(role=role.value))
+            # A web session carries what the old role allowed: the member signs in again.
+            await end_sessions(conn, target.id, self._clock.now())
             await audit.record(
                 conn,
                 community_id=community.id,
@@ -379,6 +382,7 @@ class MemberService:
         async with self._db.write() as conn:
             if member.role is not role:
                 await conn.execute(update(members).where(members.c.id == member.id).values(role=role.value))
+                await end_sessions(conn, member.id, self._clock.now())
                 await audit.record(
                     conn,
                     community_id=community.id,

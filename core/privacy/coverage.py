@@ -58,6 +58,8 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("push_outbox", "member_id"): Handling(True, "delete", "repoint:campaign_id"),  # what was sent
     ("push_mutes", "member_id"): Handling(True, "delete", "repoint:community_id"),
     ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
+    ("web_login_tokens", "member_id"): Handling(False, "delete", "drop"),
+    ("web_sessions", "member_id"): Handling(True, "delete", "drop"),  # erasing signs them out
 }
 # Rows keyed by a platform account rather than a member (core/delivery: send windows, pending
 # options, skipped messages): forgetting a member deletes those of their accounts too.

@@ -61,6 +61,10 @@ class OutboundMessage:
             kwargs["embed"] = discord.Embed(
                 title=self.embed_title, description=self.embed_description or None, colour=EMBED_COLOUR
             )
+        else:
+            # No link previews (as on Telegram): Discord's crawler would open a one-time link
+            # (/dashboard's) before the member does, and use it up.
+            kwargs["suppress_embeds"] = True
         if self.rows:
             kwargs["view"] = build_view(self.rows)
         if self.files:

@@ -1,0 +1,24 @@
+"""Wiring the web dashboard (web/) onto the HTTP app, when a secret key is configured."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.http import HttpServer
+
+NO_DASHBOARD = "no dashboard (set STUDYHALL_SECRET_KEY to serve it)"
+
+
+def install_dashboard(app: App, http: HttpServer) -> bool:
+    """Mount the dashboard's routes on ``http``; False (nothing mounted) without a secret key."""
+    config = app.config
+    if config.secret_key is None:
+        return False
+    from web.app import Dashboard
+
+    Dashboard(
+        app.services,
+        secret_key=config.secret_key.reveal(),
+        secure_cookies=config.base_url.startswith("https://"),
+        default_locale=config.default_locale,
+    ).install(http.app)
+    return True

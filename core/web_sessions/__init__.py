@@ -1,0 +1,1 @@
+"""Web sign-in: one-time login links the bot sends, and the server-side sessions they become."""

@@ -1,0 +1,133 @@
+"""web/app.py pages: the overview (from the analytics /stats reads), the sessions page, the
+language menu, escaping — as plain HTML forms that work without JavaScript."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.config import Config
+from core.clock import ManualClock
+from tests.web_fixtures import WebWorld, web_world
+
+
+@pytest.fixture
+async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
+    async with web_world(config, clock) as built:
+        yield built
+
+
+def figure(html: str, name: str) -> str:
+    found = re.search(rf'id="{name}">([^<]*)<', html)
+    assert found, html
+    return found.group(1)
+
+
+async def test_the_overview_shows_what_stats_shows(world: WebWorld, clock: ManualClock) -> None:
+    await world.console(":as Mei creator", ":as Ana", "/start", ":as Ben", "/start")
+    await world.console(":as Mei", "/course add py101 19.99 USD Python", ":as Ana", "/buy py101", ":pay")
+    clock.advance(timedelta(days=10))
+    await world.console(":as Ben", ":in lounge", "hello")
+    await world.sign_in("Mei")
+    html = await (await world.client.get("/dashboard")).text()
+    assert figure(html, "members") == "2"  # the learners, as /stats counts them
+    assert figure(html, "active-7") == "1"  # Ben, today; Ana ten days ago
+    assert figure(html, "active-30") == "2"
+    assert re.search(r"<td>USD</td><td>\$19\.99</td>", html), html
+    assert "joined <strong>2</strong>" in html and "first purchase <strong>1</strong>" in html
+    assert "Computed at 2026-01-15 09:00" in html
+    stats = await world.console.text(":as Mei", ":dm", "/stats")
+    assert "Members 2" in stats
+
+
+async def test_recompute_is_a_post_then_a_redirect(world: WebWorld, clock: ManualClock) -> None:
+    await world.sign_in("Mei")
+    assert "Computed at 2026-01-05 09:00" in await (await world.client.get("/dashboard")).text()
+    clock.advance(timedelta(hours=2))
+    csrf = await world.csrf()
+    posted = await world.client.post("/dashboard/recompute", data={"csrf": csrf}, allow_redirects=False)
+    assert posted.status == 303 and posted.headers["Location"] == "/dashboard"
+    assert "Computed at 2026-01-05 11:00" in await (await world.client.get("/dashboard")).text()
+
+
+async def test_a_moderator_sees_no_overview_and_cannot_recompute(world: WebWorld) -> None:
+    await world.console(":as Mei creator")
+    await world.sign_in("Sam", "moderator")
+    html = await (await world.client.get("/dashboard")).text()
+    assert "The overview is for creators." in html and 'id="members"' not in html
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
+    refused = await world.client.post("/dashboard/recompute", data={"csrf": csrf}, allow_redirects=False)
+    assert refused.status == 403 and "Only creators" in await refused.text()
+
+
+async def test_sessions_list_revoke_one_and_everywhere(world: WebWorld, clock: ManualClock) -> None:
+    from aiohttp.test_utils import TestClient
+
+    await world.sign_in("Mei")  # this browser
+    other = TestClient(world.client.server)  # a second browser
+    await other.start_server()
+    try:
+        path = "/dashboard/login/" + (await world.link("Mei")).rsplit("/", 1)[1]
+        assert (await other.get(path, headers={"User-Agent": "PhoneBrowser/1.0"})).status == 200
+        html = await (await world.client.get("/dashboard/sessions")).text()
+        assert "PhoneBrowser/1.0" in html and "(this browser)" in html
+        ids = re.findall(r'action="/dashboard/sessions/(\d+)/revoke"', html)
+        assert len(ids) == 2
+        phone = max(ids)
+        csrf = await world.csrf()
+        revoked = await world.client.post(
+            f"/dashboard/sessions/{phone}/revoke", data={"csrf": csrf}, allow_redirects=False
+        )
+        assert revoked.status == 303 and revoked.headers["Location"] == "/dashboard/sessions"
+        assert (await other.get("/dashboard")).status == 401
+        assert "PhoneBrowser" not in await (await world.client.get("/dashboard/sessions")).text()
+        assert (
+            await other.get("/dashboard/login/" + (await world.link("Mei")).rsplit("/", 1)[1])
+        ).status == 200
+        everywhere = await world.client.post("/dashboard/sessions/revoke-all", data={"csrf": csrf})
+        assert everywhere.status == 200 and "You are signed out." in await everywhere.text()
+        assert (await other.get("/dashboard")).status == 401
+        assert (await world.client.get("/dashboard")).status == 401
+    finally:
+        await other.close()
+
+
+async def test_the_language_menu_is_remembered(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    assert "<title>Overview" in await (await world.client.get("/dashboard")).text()
+    switched = await world.client.get(
+        "/dashboard/lang?to=zh_CN&next=/dashboard/sessions", allow_redirects=False
+    )
+    assert switched.status == 303 and switched.headers["Location"] == "/dashboard/sessions"
+    assert "studyhall_lang=zh_CN" in switched.headers["Set-Cookie"]
+    html = await (await world.client.get("/dashboard")).text()
+    assert '<html lang="zh-CN">' in html and "<title>概览" in html and "退出登录" in html
+    away = await world.client.get("/dashboard/lang?to=en&next=https://evil.example/", allow_redirects=False)
+    assert away.headers["Location"] == "/dashboard"  # never an open redirect
+
+
+async def test_pages_escape_what_members_typed(world: WebWorld) -> None:
+    await world.console(":as Mei creator")
+    community = await world.app.community()
+    mei = (await world.app.services.members.find_by_name(community.id, "Mei"))[0]
+    path = (
+        "/dashboard/login/"
+        + (await world.app.services.web_sessions.login_link(community, mei)).rsplit("/", 1)[1]
+    )
+    await world.client.get(path, headers={"User-Agent": "<script>alert(1)</script>"})
+    html = await (await world.client.get("/dashboard/sessions")).text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_pages_work_at_phone_width_with_labels_and_no_script(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    for page in ("/dashboard", "/dashboard/sessions"):
+        html = await (await world.client.get(page)).text()
+        assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
+        assert "<script" not in html
+        assert '<label for="lang-menu">' in html and 'id="lang-menu"' in html
+    css = await world.client.get("/dashboard/static/dashboard.css")
+    assert css.status == 200 and "focus-visible" in await css.text()

@@ -1,0 +1,52 @@
+"""Every label a page shows, as catalog messages (the bot's catalogs; `make i18n` finds them)."""
+
+from __future__ import annotations
+
+from core.i18n import Msg, msg, render
+
+LABELS: dict[str, Msg] = {
+    "dashboard": msg("Dashboard"),
+    "overview": msg("Overview"),
+    "sessions": msg("Sessions"),
+    "sign_out": msg("Sign out"),
+    "language": msg("Language"),
+    "change": msg("Change"),
+    "members": msg("Members"),
+    "active_7": msg("Active in the last 7 days"),
+    "active_30": msg("Active in the last 30 days"),
+    "revenue_month": msg("Revenue this month"),
+    "mrr": msg("MRR"),
+    "churn": msg("Monthly churn"),
+    "funnel": msg("Funnel"),
+    "currency": msg("Currency"),
+    "no_revenue": msg("No revenue yet."),
+    "recompute": msg("Recompute now"),
+    "creators_only": msg("The overview is for creators."),
+    "device": msg("Browser"),
+    "signed_in": msg("Signed in"),
+    "last_seen": msg("Last seen"),
+    "this_device": msg("this browser"),
+    "revoke": msg("Sign out this browser"),
+    "revoke_all": msg("Sign out everywhere"),
+    "no_sessions": msg("No other sessions."),
+    "refused": msg("Not allowed"),
+    "sign_in_again": msg("Send /dashboard to the bot in a private chat for a sign-in link."),
+    "back": msg("Back to the dashboard"),
+}
+STEPS: dict[str, Msg] = {
+    "joined": msg("joined"),
+    "active": msg("active"),
+    "first purchase": msg("first purchase"),
+    "repeat purchase": msg("repeat purchase"),
+}
+NOT_SIGNED_IN = msg("You are not signed in.")
+FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
+SIGNED_OUT = msg("You are signed out.")
+
+
+def labels(locale: str) -> dict[str, str]:
+    return {key: render(text, locale) for key, text in LABELS.items()}
+
+
+def computed_at(when: str, locale: str) -> str:
+    return render(msg("Computed at {when}", when=when), locale)
