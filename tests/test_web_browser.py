@@ -1,0 +1,68 @@
+"""The dashboard in a real headless Chromium, walked as a creator would: the link from the
+bot's /dashboard, the overview, the language menu, sessions and signing out everywhere, and a
+used link refused. (Page logic is tested in test_web_dashboard/test_web_auth; this is what a
+person sees.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import Page, expect
+
+from bot.config import Config
+from core.clock import ManualClock
+from tests.browser import horizontal_overflow
+from tests.web_fixtures import WebWorld, web_world
+from web.auth import SESSION_COOKIE
+
+
+@pytest.fixture
+async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
+    async with web_world(config, clock) as built:
+        yield built
+
+
+def _base(world: WebWorld) -> str:
+    return str(world.client.make_url("")).rstrip("/")
+
+
+async def test_a_creator_signs_in_by_the_link_and_signs_out_everywhere(world: WebWorld, page: Page) -> None:
+    await world.console(":as Mei creator", ":as Ana", "/start")
+    path = urlsplit(await world.link("Mei")).path
+    base = _base(world)
+
+    await page.goto(base + path)
+    await page.wait_for_url(base + "/dashboard")
+    [cookie] = [c for c in await page.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    await expect(page.locator("#members")).to_have_text("1")  # Ana; the creator is not counted
+    await page.set_viewport_size({"width": 375, "height": 740})
+    assert await horizontal_overflow(page) == 0
+
+    await page.get_by_label("Language").select_option("zh_CN")
+    await page.get_by_role("button", name="Change").click()
+    await expect(page.get_by_role("heading", level=1)).not_to_have_text("Overview")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await page.get_by_label("语言").select_option("en")
+    await page.get_by_role("button", name="切换").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+
+    await page.get_by_role("link", name="Sessions").click()
+    await expect(page.locator("#sessions li")).to_have_count(1)
+    await page.get_by_role("button", name="Sign out everywhere").click()
+    response = await page.goto(base + "/dashboard")
+    assert response is not None and response.status == 401
+
+    response = await page.goto(base + path)  # the same link again: used
+    assert response is not None and response.status == 403
+
+
+async def test_a_forged_link_gets_a_refusal_page_and_no_session(world: WebWorld, page: Page) -> None:
+    base = _base(world)
+    response = await page.goto(base + "/dashboard/login/" + "A" * 43)
+    assert response is not None and response.status == 403
+    await expect(page.get_by_role("link", name="Overview")).to_have_count(0)  # no signed-in menu
+    assert SESSION_COOKIE not in {cookie["name"] for cookie in await page.context.cookies()}
