@@ -66,3 +66,23 @@ async def test_a_forged_link_gets_a_refusal_page_and_no_session(world: WebWorld,
     assert response is not None and response.status == 403
     await expect(page.get_by_role("link", name="Overview")).to_have_count(0)  # no signed-in menu
     assert SESSION_COOKIE not in {cookie["name"] for cookie in await page.context.cookies()}
+
+
+async def test_a_creator_changes_a_rule_on_the_settings_page(world: WebWorld, page: Page) -> None:
+    base = _base(world)
+    await page.goto(base + urlsplit(await world.link("Mei", "creator")).path)
+    await page.get_by_role("link", name="Settings").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Settings")
+    rule = page.locator("#rule-message\\.points")
+
+    await rule.get_by_label("message.points").fill("500")
+    await rule.get_by_role("button", name="Save").click()
+    await expect(rule.get_by_role("alert")).to_have_text("message.points must be between 0 and 100.")
+
+    await rule.get_by_label("message.points").fill("3")
+    await rule.get_by_role("button", name="Save").click()
+    await expect(page.locator("#saved")).to_have_text("message.points is now 3.")
+    await expect(rule.get_by_label("message.points")).to_have_value("3")
+    await page.set_viewport_size({"width": 375, "height": 740})
+    assert await horizontal_overflow(page) == 0
+    assert "message.points = 3" in await world.console.text(":as Mei", ":dm", "/rules")

@@ -131,3 +131,111 @@ async def test_pages_work_at_phone_width_with_labels_and_no_script(world: WebWor
         assert '<label for="lang-menu">' in html and 'id="lang-menu"' in html
     css = await world.client.get("/dashboard/static/dashboard.css")
     assert css.status == 200 and "focus-visible" in await css.text()
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+def rule_field(html: str, key: str) -> str:
+    """The <li> of one rule on the settings page."""
+    found = re.search(rf'<li id="rule-{re.escape(key)}">(.*?)</li>', html, re.S)
+    assert found, html
+    return found.group(1)
+
+
+async def test_settings_list_every_rule_with_value_help_and_range(world: WebWorld) -> None:
+    from core.settings.registry import SETTINGS
+
+    await world.sign_in("Mei")
+    html = await (await world.client.get("/dashboard/settings")).text()
+    assert '<a href="/dashboard/settings">Settings</a>' in html
+    assert re.findall(r'<li id="rule-([a-z_.]+)">', html) == list(SETTINGS)
+    points = rule_field(html, "message.points")
+    assert 'value="1"' in points and "points for a qualifying group message" in points
+    assert "a whole number from 0 to 100" in points and '<label for="value-message.points">' in points
+    staff = rule_field(html, "top.include_staff")
+    assert '<option value="off" selected>' in staff and "on or off" in staff
+
+
+async def test_a_rule_changed_on_the_page_is_what_rules_shows(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    csrf = await world.csrf("/dashboard/settings")
+    posted = await world.client.post(
+        "/dashboard/settings",
+        data={"csrf": csrf, "key": "message.points", "value": "3"},
+        allow_redirects=False,
+    )
+    assert posted.status == 303
+    assert posted.headers["Location"] == "/dashboard/settings?saved=message.points#rule-message.points"
+    html = await (await world.client.get(posted.headers["Location"])).text()
+    assert 'id="saved">message.points is now 3.</p>' in html
+    assert 'value="3"' in rule_field(html, "message.points")
+    await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "key": "top.include_staff", "value": "on"}
+    )
+    rules = await world.console.text(":as Mei", ":dm", "/rules")
+    assert "message.points = 3" in rules and "top.include_staff = on" in rules
+
+
+async def test_a_bad_value_is_refused_beside_its_field_and_changes_nothing(world: WebWorld) -> None:
+    from tests.conftest import snapshot
+
+    await world.sign_in("Mei")
+    csrf = await world.csrf("/dashboard/settings")
+    command = await world.console.text(":as Mei", ":dm", "/rules set message.points 500")
+    assert "message.points must be between 0 and 100." in command
+    before = await snapshot(world.app.db)
+    refused = await world.client.post(
+        "/dashboard/settings",
+        data={"csrf": csrf, "key": "message.points", "value": "500"},
+        allow_redirects=False,
+    )
+    assert refused.status == 400
+    html = await refused.text()
+    field = rule_field(html, "message.points")
+    assert 'id="error-message.points">message.points must be between 0 and 100.</p>' in field
+    assert 'value="500"' in field and 'aria-invalid="true"' in field  # what was typed, to fix
+    assert "Nothing was changed." in html and html.count('class="field-error"') == 1
+    assert await snapshot(world.app.db) == before
+    await world.client.get("/dashboard/lang?to=zh_CN&next=/dashboard/settings")
+    chinese = await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "key": "top.include_staff", "value": "maybe"}
+    )
+    assert "top.include_staff 只能是" in rule_field(await chinese.text(), "top.include_staff")
+    assert await snapshot(world.app.db) == before
+    assert "message.points = 1" in await world.console.text(":as Mei", ":dm", "/rules")
+
+
+async def test_settings_refuse_a_post_without_csrf_a_moderator_and_a_stranger(world: WebWorld) -> None:
+    from tests.conftest import snapshot
+
+    await world.console(":as Mei creator")
+    before = (await snapshot(world.app.db))["community_settings"]
+    anonymous = await world.client.get("/dashboard/settings")
+    assert anonymous.status == 401
+    await world.sign_in("Sam", "moderator")
+    html = await (await world.client.get("/dashboard")).text()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
+    page = await world.client.get("/dashboard/settings")
+    assert page.status == 403 and "This page is for creators." in await page.text()
+    refused = await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "key": "message.points", "value": "3"}
+    )
+    assert refused.status == 403 and "Only creators can change the rules." in await refused.text()
+    await world.sign_in("Mei")
+    missing = await world.client.post("/dashboard/settings", data={"key": "message.points", "value": "3"})
+    assert missing.status == 403 and "This form has expired" in await missing.text()
+    assert (await snapshot(world.app.db))["community_settings"] == before
+    assert "message.points = 1" in await world.console.text(":as Mei", ":dm", "/rules")
+
+
+async def test_settings_escape_what_was_typed(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    csrf = await world.csrf("/dashboard/settings")
+    typed = '"><script>alert(1)</script>'
+    refused = await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "key": "message.points", "value": typed}
+    )
+    html = await refused.text()
+    assert refused.status == 400 and "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rule_field(html, "message.points")

@@ -20,10 +20,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from core.errors import NotAllowed, StudyhallError
+from core.errors import InvalidInput, NotAllowed, StudyhallError
 from core.i18n import SUPPORTED_LOCALES, Msg, msg, normalize_locale, render
 from core.members.models import Role
 from core.services import Services
+from core.settings.registry import SETTINGS, BoolSetting
 from core.web_sessions.service import LoginRefused, WebLogin
 from web import texts
 from web.auth import (
@@ -81,6 +82,8 @@ class Dashboard:
         router.add_get("/dashboard/login/{token}", self._guard(self.login), allow_head=False)
         router.add_get("/dashboard/sessions", self._guard(self.sessions), allow_head=False)
         router.add_get("/dashboard/lang", self._guard(self.language), allow_head=False)
+        router.add_get("/dashboard/settings", self._guard(self.settings), allow_head=False)
+        router.add_post("/dashboard/settings", self._guard(self.change_setting))
         router.add_post("/dashboard/recompute", self._guard(self.recompute))
         router.add_post("/dashboard/sessions/{id:[0-9]+}/revoke", self._guard(self.revoke))
         router.add_post("/dashboard/sessions/revoke-all", self._guard(self.revoke_all))
@@ -186,6 +189,71 @@ class Dashboard:
         await self._services.web_sessions.revoke_all(auth.login.member)
         return self._signed_out(request)
 
+    async def settings(self, request: web.Request) -> web.StreamResponse:
+        auth = await self._authorize(request)
+        if isinstance(auth, web.StreamResponse):
+            return auth
+        _creator(auth.login)
+        saved = request.query.get("saved", "")
+        return await self._settings_page(request, auth, saved=saved if saved in SETTINGS else None)
+
+    async def change_setting(self, request: web.Request) -> web.StreamResponse:
+        """One rule changed by the same core call /rules set makes, so the same refusals apply;
+        a refused value re-renders the page (400) with the message beside its field."""
+        auth = await self._authorize(request, post=True)
+        if isinstance(auth, web.StreamResponse):
+            return auth
+        form = await request.post()
+        key, value = str(form.get("key", "")), str(form.get("value", ""))
+        login = auth.login
+        try:
+            await self._services.settings.set(login.community.id, key, value, actor=login.member)
+        except InvalidInput as refused:
+            return await self._settings_page(request, auth, refused=(key, value, refused.message))
+        return _redirect(f"/dashboard/settings?saved={quote(key.strip().lower())}#rule-{key.strip().lower()}")
+
+    async def _settings_page(
+        self,
+        request: web.Request,
+        auth: Authorized,
+        *,
+        saved: str | None = None,
+        refused: tuple[str, str, Msg] | None = None,
+    ) -> web.Response:
+        login = auth.login
+        locale = self._locale(request, login)
+        current = await self._services.settings.all(login.community.id)
+        rules = []
+        for key, spec in SETTINGS.items():
+            value = current[key]
+            shown = ("on" if value else "off") if isinstance(value, bool) else str(value)
+            error = None
+            if refused is not None and refused[0].strip().lower() == key:
+                error, shown = render(refused[2], locale), refused[1]
+            if isinstance(spec, BoolSetting):
+                allowed = render(texts.ON_OR_OFF, locale)
+            else:
+                allowed = texts.whole_number(spec.minimum, spec.maximum, locale)
+            rules.append(
+                {
+                    "key": key,
+                    "value": shown,
+                    "help": render(spec.help, locale),
+                    "allowed": allowed,
+                    "boolean": isinstance(spec, BoolSetting),
+                    "minimum": getattr(spec, "minimum", None),
+                    "maximum": getattr(spec, "maximum", None),
+                    "error": error,
+                }
+            )
+        context: dict[str, Any] = {"rules": rules, "saved": None, "refused": refused is not None}
+        if saved is not None:
+            value = current[saved]
+            shown = ("on" if value else "off") if isinstance(value, bool) else value
+            context["saved"] = render(texts.saved(saved, shown), locale)
+        status = 400 if refused is not None else 200
+        return self._page(request, "settings.html", auth, locale, context, status=status)
+
     # -- the machinery ------------------------------------------------------------------------
 
     async def _authorize(self, request: web.Request, *, post: bool = False) -> Authorized | web.Response:
@@ -245,7 +313,14 @@ class Dashboard:
         }
 
     def _page(
-        self, request: web.Request, template: str, auth: Authorized, locale: str, context: dict[str, Any]
+        self,
+        request: web.Request,
+        template: str,
+        auth: Authorized,
+        locale: str,
+        context: dict[str, Any],
+        *,
+        status: int = 200,
     ) -> web.Response:
         login = auth.login
         data = {
@@ -257,7 +332,7 @@ class Dashboard:
             "csrf_field": CSRF_FIELD,
             **context,
         }
-        return aiohttp_jinja2.render_template(template, request, data)
+        return aiohttp_jinja2.render_template(template, request, data, status=status)
 
     def _refusal(self, request: web.Request, message: Msg, locale: str, *, status: int) -> web.Response:
         data = {**self._base(request, locale), "message": render(message, locale)}
@@ -272,6 +347,12 @@ class Dashboard:
 def _redirect(location: str) -> web.Response:
     """POST → redirect → GET (303: the browser follows with a GET, a refresh repeats nothing)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def _creator(login: WebLogin) -> None:
+    """Creator-only pages: anyone else gets the 403 refusal page (the core's own words)."""
+    if login.member.role is not Role.CREATOR:
+        raise NotAllowed(texts.CREATORS_ONLY)
 
 
 def _when(at: datetime, zone: ZoneInfo) -> str:

@@ -32,6 +32,12 @@ LABELS: dict[str, Msg] = {
     "refused": msg("Not allowed"),
     "sign_in_again": msg("Send /dashboard to the bot in a private chat for a sign-in link."),
     "back": msg("Back to the dashboard"),
+    "settings": msg("Settings"),
+    "allowed": msg("Allowed"),
+    "save": msg("Save"),
+    "on": msg("on"),
+    "off": msg("off"),
+    "not_saved": msg("Nothing was changed."),
 }
 STEPS: dict[str, Msg] = {
     "joined": msg("joined"),
@@ -42,6 +48,17 @@ STEPS: dict[str, Msg] = {
 NOT_SIGNED_IN = msg("You are not signed in.")
 FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
 SIGNED_OUT = msg("You are signed out.")
+CREATORS_ONLY = msg("This page is for creators.")
+ON_OR_OFF = msg("on or off")
+
+
+def whole_number(minimum: int, maximum: int, locale: str) -> str:
+    return render(msg("a whole number from {minimum} to {maximum}", minimum=minimum, maximum=maximum), locale)
+
+
+def saved(key: str, value: object) -> Msg:
+    """The confirmation /rules set gives, word for word."""
+    return msg("{key} is now {value}.", key=key, value=value)
 
 
 def labels(locale: str) -> dict[str, str]:
