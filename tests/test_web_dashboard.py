@@ -239,3 +239,54 @@ async def test_settings_escape_what_was_typed(world: WebWorld) -> None:
     html = await refused.text()
     assert refused.status == 400 and "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rule_field(html, "message.points")
+
+
+# -- audit log ---------------------------------------------------------------------------------
+
+
+def audit_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<tr id="transfer-(\d+)">', html)]
+
+
+async def test_the_audit_log_shows_what_audit_shows_newest_first_by_pages(
+    world: WebWorld, clock: ManualClock
+) -> None:
+    await world.console(":as Mei creator", ":as Sam moderator", ":as Ana", "/start")
+    await world.console(":as Mei", *(f"/award @Ana 1 note {n}" for n in range(21)))
+    await world.console(":as Sam", "/award @Ana 2 <b>kind</b> & helpful", ":as Mei", "/deduct @Ana 1 spam")
+    command = await world.console.text(":as Mei", ":dm", "/audit")
+    await world.sign_in("Mei")
+    first = await (await world.client.get("/dashboard")).text()
+    assert '<a href="/dashboard/audit">Audit log</a>' in first
+    html = await (await world.client.get("/dashboard/audit")).text()
+    ids = audit_ids(html)
+    assert len(ids) == 20 and ids == sorted(ids, reverse=True)
+    newest = re.search(rf"#{ids[0]} (\S+ \S+) Mei → Ana -1 deduct: spam", command)
+    assert newest, command  # the same entry, at the same time in the community's zone
+    row = re.search(rf'<tr id="transfer-{ids[0]}">(.*?)</tr>', html).group(1)  # type: ignore[union-attr]
+    assert f"<td>{newest.group(1)}</td>" in row and "<td>-1</td>" in row and "<td>deduction</td>" in row
+    assert "&lt;b&gt;kind&lt;/b&gt; &amp; helpful" in html and "<b>kind</b>" not in html
+    older = re.search(r'<a href="([^"]+)" rel="next" id="older">', html)
+    assert older and older.group(1) == f"/dashboard/audit?before={ids[-1]}"
+    rest = await (await world.client.get(older.group(1))).text()
+    assert audit_ids(rest) == [ids[-1] - 3, ids[-1] - 2, ids[-1] - 1][::-1] and 'id="older"' not in rest
+
+    sam = (await world.app.services.members.find_by_name((await world.app.community()).id, "Sam"))[0]
+    by_sam = await (await world.client.get(f"/dashboard/audit?actor={sam.id}")).text()
+    assert len(audit_ids(by_sam)) == 1 and f'<option value="{sam.id}" selected>Sam</option>' in by_sam
+    deductions = await (await world.client.get("/dashboard/audit?kind=deduct")).text()
+    assert audit_ids(deductions) == [ids[0]]
+    none_older = await world.client.get(f"/dashboard/audit?kind=deduct&before={ids[0]}")
+    assert audit_ids(await none_older.text()) == []
+    bad = await world.client.get("/dashboard/audit?before=abc")
+    assert bad.status == 400 and "This page&#39;s address is not valid." in await bad.text()
+
+
+async def test_the_audit_log_is_for_creators(world: WebWorld) -> None:
+    await world.console(":as Mei creator")
+    assert (await world.client.get("/dashboard/audit")).status == 401
+    await world.sign_in("Sam", "moderator")
+    refused = await world.client.get("/dashboard/audit")
+    assert refused.status == 403 and "This page is for creators." in await refused.text()
+    sessions = await (await world.client.get("/dashboard/sessions")).text()
+    assert "/dashboard/audit" not in sessions and "/dashboard/settings" not in sessions  # not offered

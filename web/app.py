@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -22,6 +22,7 @@ from aiohttp import web
 
 from core.errors import InvalidInput, NotAllowed, StudyhallError
 from core.i18n import SUPPORTED_LOCALES, Msg, msg, normalize_locale, render
+from core.ledger.models import Kind
 from core.members.models import Role
 from core.services import Services
 from core.settings.registry import SETTINGS, BoolSetting
@@ -49,6 +50,9 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
 }
 SERVER_ERROR = msg("Sorry, something went wrong on our side (error {error_id}). Please try again later.")
+
+AUDIT_PAGE = 20
+AUDIT_KINDS = {kind.value: texts.KINDS[kind.value] for kind in (Kind.AWARD, Kind.DEDUCT, Kind.REVERSAL)}
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -84,6 +88,7 @@ class Dashboard:
         router.add_get("/dashboard/lang", self._guard(self.language), allow_head=False)
         router.add_get("/dashboard/settings", self._guard(self.settings), allow_head=False)
         router.add_post("/dashboard/settings", self._guard(self.change_setting))
+        router.add_get("/dashboard/audit", self._guard(self.audit), allow_head=False)
         router.add_post("/dashboard/recompute", self._guard(self.recompute))
         router.add_post("/dashboard/sessions/{id:[0-9]+}/revoke", self._guard(self.revoke))
         router.add_post("/dashboard/sessions/revoke-all", self._guard(self.revoke_all))
@@ -254,6 +259,69 @@ class Dashboard:
         status = 400 if refused is not None else 200
         return self._page(request, "settings.html", auth, locale, context, status=status)
 
+    async def audit(self, request: web.Request) -> web.StreamResponse:
+        """What /audit lists (the same ledger query), newest first, by pages of AUDIT_PAGE with
+        an "older" link keyed on the last id; filtered by actor and by kind."""
+        auth = await self._authorize(request)
+        if isinstance(auth, web.StreamResponse):
+            return auth
+        login = auth.login
+        _creator(login)
+        locale = self._locale(request, login)
+        kind = request.query.get("kind", "")
+        kinds = [kind] if kind in AUDIT_KINDS else list(AUDIT_KINDS)
+        actor, before = _whole(request, "actor"), _whole(request, "before")
+        ledger, members = self._services.ledger, self._services.members
+        found = await ledger.transfers_of_kinds(
+            login.community.id, kinds, actor_id=actor, before=before, limit=AUDIT_PAGE + 1
+        )
+        transfers = found[:AUDIT_PAGE]
+        owners = await ledger.members_of_accounts(
+            [t.credit_account_id for t in transfers] + [t.debit_account_id for t in transfers]
+        )
+        names: dict[int, str] = {}
+
+        async def name_of(member_id: int | None) -> str:
+            if member_id is None:
+                return "—"
+            if member_id not in names:
+                names[member_id] = (await members.get_member(member_id)).display_name
+            return names[member_id]
+
+        zone = ZoneInfo(login.community.timezone)
+        rows = []
+        for t in transfers:
+            # As /audit: the member side is the receiver if a member was credited, else the giver.
+            receiver, giver = owners.get(t.credit_account_id), owners.get(t.debit_account_id)
+            sign, subject = ("+", receiver) if receiver is not None else ("-", giver)
+            rows.append(
+                {
+                    "id": t.id,
+                    "when": _when(t.at, zone),
+                    "actor_id": t.actor_member_id,
+                    "actor": await name_of(t.actor_member_id),
+                    "subject": await name_of(subject),
+                    "amount": f"{sign}{t.amount}",
+                    "kind": render(AUDIT_KINDS[t.kind], locale) if t.kind in AUDIT_KINDS else t.kind,
+                    "memo": t.memo or "",
+                }
+            )
+        staff = await members.members_by_role(login.community.id, [Role.CREATOR, Role.MODERATOR])
+        filters = {"kind": kind if kind in AUDIT_KINDS else "", "actor": actor}
+        older = None
+        if len(found) > AUDIT_PAGE:
+            older = "/dashboard/audit?" + urlencode(
+                {**{k: v for k, v in filters.items() if v}, "before": transfers[-1].id}
+            )
+        context = {
+            "rows": rows,
+            "older": older,
+            "filters": filters,
+            "kinds": [(name, render(label, locale)) for name, label in AUDIT_KINDS.items()],
+            "staff": [(m.id, m.display_name) for m in staff],
+        }
+        return self._page(request, "audit.html", auth, locale, context)
+
     # -- the machinery ------------------------------------------------------------------------
 
     async def _authorize(self, request: web.Request, *, post: bool = False) -> Authorized | web.Response:
@@ -328,6 +396,7 @@ class Dashboard:
             "member": login.member.display_name,
             "community": login.community.name,
             "role": render(login.member.role.label, locale),
+            "creator": login.member.role is Role.CREATOR,  # creator-only pages in the menu
             "csrf": self._csrf.token(auth.session_id),
             "csrf_field": CSRF_FIELD,
             **context,
@@ -353,6 +422,16 @@ def _creator(login: WebLogin) -> None:
     """Creator-only pages: anyone else gets the 403 refusal page (the core's own words)."""
     if login.member.role is not Role.CREATOR:
         raise NotAllowed(texts.CREATORS_ONLY)
+
+
+def _whole(request: web.Request, name: str) -> int | None:
+    """A positive id from the query string, or None when absent; anything else is refused."""
+    text = request.query.get(name, "")
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
+        raise InvalidInput(texts.BAD_ADDRESS)
+    return int(text)
 
 
 def _when(at: datetime, zone: ZoneInfo) -> str:

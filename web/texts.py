@@ -38,6 +38,18 @@ LABELS: dict[str, Msg] = {
     "on": msg("on"),
     "off": msg("off"),
     "not_saved": msg("Nothing was changed."),
+    "audit": msg("Audit log"),
+    "when": msg("When"),
+    "by": msg("By"),
+    "member": msg("Member"),
+    "points": msg("Points"),
+    "action": msg("Action"),
+    "reason": msg("Reason"),
+    "all": msg("All"),
+    "filter": msg("Filter"),
+    "older": msg("Older entries"),
+    "newest": msg("Newest entries"),
+    "no_entries": msg("No awards, deductions or corrections yet."),
 }
 STEPS: dict[str, Msg] = {
     "joined": msg("joined"),
@@ -45,11 +57,17 @@ STEPS: dict[str, Msg] = {
     "first purchase": msg("first purchase"),
     "repeat purchase": msg("repeat purchase"),
 }
+KINDS: dict[str, Msg] = {
+    "award": msg("award"),
+    "deduct": msg("deduction"),
+    "reversal": msg("correction"),
+}
 NOT_SIGNED_IN = msg("You are not signed in.")
 FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
 SIGNED_OUT = msg("You are signed out.")
 CREATORS_ONLY = msg("This page is for creators.")
 ON_OR_OFF = msg("on or off")
+BAD_ADDRESS = msg("This page's address is not valid.")
 
 
 def whole_number(minimum: int, maximum: int, locale: str) -> str:

@@ -275,12 +275,24 @@ class Ledger:
             return int((await conn.execute(query)).scalar_one())
 
     async def transfers_of_kinds(
-        self, community_id: int, kinds: Sequence[str], *, member_id: int | None = None, limit: int = 20
+        self,
+        community_id: int,
+        kinds: Sequence[str],
+        *,
+        member_id: int | None = None,
+        actor_id: int | None = None,
+        before: int | None = None,
+        limit: int = 20,
     ) -> list[Transfer]:
-        """Recent transfers of ``kinds``, newest first, optionally touching one member."""
+        """Recent transfers of ``kinds``, newest first, optionally touching one member or made by
+        one actor; ``before`` (a transfer id) gives the next older page."""
         query = select(ledger_transfers).where(
             ledger_transfers.c.community_id == community_id, ledger_transfers.c.kind.in_(list(kinds))
         )
+        if actor_id is not None:
+            query = query.where(ledger_transfers.c.actor_member_id == actor_id)
+        if before is not None:
+            query = query.where(ledger_transfers.c.id < before)
         if member_id is not None:
             account = await self._member_account_id(community_id, member_id)
             if account is None:
