@@ -67,7 +67,7 @@ class Services:
         # writer anyway: a second connection writing would wait on its lock).
         writer: GroupCommit[Any, Any] = GroupCommit(db, name="writer")
         members = MemberService(db, clock, writer)
-        settings = SettingsService(db)
+        settings = SettingsService(db, clock)
         ledger = Ledger(db, writer)
         points = PointsService(db, clock, ledger, settings, members)
         catalog = CatalogService(db, clock)

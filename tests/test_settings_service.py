@@ -63,7 +63,7 @@ async def test_set_then_get_in_this_and_a_fresh_service(app: App) -> None:
     assert await settings.get(community.id, "cap.message") == 30
     assert await settings.get(community.id, "top.include_staff") is True
     # Another process (no cache) reads the stored values.
-    fresh = SettingsService(app.db)
+    fresh = SettingsService(app.db, app.clock)
     assert await fresh.get(community.id, "cap.message") == 30
     assert await fresh.get(community.id, "top.include_staff") is True
     assert await fresh.get(community.id, "cap.award") == 500
@@ -189,7 +189,7 @@ async def test_bool_values_are_stored_as_on_or_off(app: App) -> None:
     settings = app.services.settings
     for text, value in (("YES", True), ("关", False), ("1", True), ("false", False), ("开", True)):
         assert await settings.set(community.id, "top.include_staff", text, actor=creator) is value
-        assert await SettingsService(app.db).get(community.id, "top.include_staff") is value
+        assert await SettingsService(app.db, app.clock).get(community.id, "top.include_staff") is value
         assert await _stored(app) == ({(community.id, "top.include_staff"): "on"} if value else {})
 
 

@@ -290,3 +290,21 @@ async def test_the_audit_log_is_for_creators(world: WebWorld) -> None:
     assert refused.status == 403 and "This page is for creators." in await refused.text()
     sessions = await (await world.client.get("/dashboard/sessions")).text()
     assert "/dashboard/audit" not in sessions and "/dashboard/settings" not in sessions  # not offered
+
+
+async def test_a_rule_change_is_audited_via_the_dashboard_or_the_command(world: WebWorld) -> None:
+    from core.audit.log import recent
+
+    await world.sign_in("Mei")
+    csrf = await world.csrf("/dashboard/settings")
+    await world.client.post("/dashboard/settings", data={"csrf": csrf, "key": "cap.award", "value": "900"})
+    await world.client.post("/dashboard/settings", data={"csrf": csrf, "key": "cap.award", "value": "-1"})
+    await world.console(":as Mei", ":dm", "/rules set cap.award 800")
+    community = await world.app.community()
+    mei = (await world.app.services.members.find_by_name(community.id, "Mei"))[0]
+    async with world.app.db.read() as conn:
+        entries = [e for e in await recent(conn, community.id) if e.action == "rules.set"]
+    assert [(e.actor_member_id, e.detail) for e in entries] == [
+        (mei.id, {"key": "cap.award", "value": "800", "via": "command"}),
+        (mei.id, {"key": "cap.award", "value": "900", "via": "dashboard"}),
+    ]  # newest first; the refused -1 left nothing

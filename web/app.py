@@ -212,7 +212,9 @@ class Dashboard:
         key, value = str(form.get("key", "")), str(form.get("value", ""))
         login = auth.login
         try:
-            await self._services.settings.set(login.community.id, key, value, actor=login.member)
+            await self._services.settings.set(
+                login.community.id, key, value, actor=login.member, via="dashboard"
+            )
         except InvalidInput as refused:
             return await self._settings_page(request, auth, refused=(key, value, refused.message))
         return _redirect(f"/dashboard/settings?saved={quote(key.strip().lower())}#rule-{key.strip().lower()}")

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from core.audit.log import record
 from core.cache import Cache
+from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg
 from core.members.models import Member, Role
@@ -19,8 +21,9 @@ CACHE_SECONDS = 10.0
 
 
 class SettingsService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
         # Other processes may change settings: re-read after a short while.
         self._cache: Cache[int, dict[str, Any]] = Cache(max_size=10_000, ttl=CACHE_SECONDS)
 
@@ -48,9 +51,12 @@ class SettingsService:
     async def get(self, community_id: int, key: str) -> Any:
         return (await self.all(community_id))[key]
 
-    async def set(self, community_id: int, key: str, text: str, *, actor: Member) -> Any:
+    async def set(
+        self, community_id: int, key: str, text: str, *, actor: Member, via: str = "command"
+    ) -> Any:
         """Validate and store ``text`` for ``key`` on behalf of ``actor`` (a creator of the
-        community); InvalidInput for unknown keys or bad values, NotAllowed for others."""
+        community), audited with ``via`` (where it was changed); InvalidInput for unknown keys
+        or bad values, NotAllowed for others."""
         if actor.role is not Role.CREATOR or actor.community_id != community_id:
             raise NotAllowed(msg("Only creators can change the rules."))
         spec = SETTINGS.get(key.strip().lower())
@@ -72,6 +78,16 @@ class SettingsService:
                         self._db.dialect, community_settings, row, ["community_id", "key"], ["value"]
                     )
                 )
+            await record(
+                conn,
+                community_id=community_id,
+                at=self._clock.now(),
+                action="rules.set",
+                actor_member_id=actor.id,
+                key=spec.key,
+                value=_encode(value),
+                via=via,
+            )
         self._cache.drop(community_id)
         return value
 
