@@ -22,7 +22,7 @@ from aiohttp import web
 
 from core.errors import InvalidInput, NotAllowed, StudyhallError
 from core.i18n import SUPPORTED_LOCALES, Msg, msg, normalize_locale, render
-from core.ledger.models import Kind
+from core.ledger.audit import AUDITED_KINDS, audit_entries
 from core.members.models import Role
 from core.services import Services
 from core.settings.registry import SETTINGS, BoolSetting
@@ -52,7 +52,7 @@ HEADERS = {
 SERVER_ERROR = msg("Sorry, something went wrong on our side (error {error_id}). Please try again later.")
 
 AUDIT_PAGE = 20
-AUDIT_KINDS = {kind.value: texts.KINDS[kind.value] for kind in (Kind.AWARD, Kind.DEDUCT, Kind.REVERSAL)}
+AUDIT_KINDS = {kind: texts.KINDS[kind] for kind in AUDITED_KINDS}
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -273,47 +273,38 @@ class Dashboard:
         kind = request.query.get("kind", "")
         kinds = [kind] if kind in AUDIT_KINDS else list(AUDIT_KINDS)
         actor, before = _whole(request, "actor"), _whole(request, "before")
-        ledger, members = self._services.ledger, self._services.members
-        found = await ledger.transfers_of_kinds(
-            login.community.id, kinds, actor_id=actor, before=before, limit=AUDIT_PAGE + 1
+        members = self._services.members
+        found = await audit_entries(
+            self._services.ledger,
+            members,
+            login.community.id,
+            kinds=kinds,
+            actor_id=actor,
+            before=before,
+            limit=AUDIT_PAGE + 1,
         )
-        transfers = found[:AUDIT_PAGE]
-        owners = await ledger.members_of_accounts(
-            [t.credit_account_id for t in transfers] + [t.debit_account_id for t in transfers]
-        )
-        names: dict[int, str] = {}
-
-        async def name_of(member_id: int | None) -> str:
-            if member_id is None:
-                return "—"
-            if member_id not in names:
-                names[member_id] = (await members.get_member(member_id)).display_name
-            return names[member_id]
-
         zone = ZoneInfo(login.community.timezone)
-        rows = []
-        for t in transfers:
-            # As /audit: the member side is the receiver if a member was credited, else the giver.
-            receiver, giver = owners.get(t.credit_account_id), owners.get(t.debit_account_id)
-            sign, subject = ("+", receiver) if receiver is not None else ("-", giver)
-            rows.append(
-                {
-                    "id": t.id,
-                    "when": _when(t.at, zone),
-                    "actor_id": t.actor_member_id,
-                    "actor": await name_of(t.actor_member_id),
-                    "subject": await name_of(subject),
-                    "amount": f"{sign}{t.amount}",
-                    "kind": render(AUDIT_KINDS[t.kind], locale) if t.kind in AUDIT_KINDS else t.kind,
-                    "memo": t.memo or "",
-                }
-            )
+        rows = [
+            {
+                "id": e.transfer.id,
+                "when": _when(e.transfer.at, zone),
+                "actor_id": e.transfer.actor_member_id,
+                "actor": e.actor,
+                "subject": e.subject,
+                "amount": e.signed_amount,
+                "kind": render(AUDIT_KINDS[e.transfer.kind], locale)
+                if e.transfer.kind in AUDIT_KINDS
+                else e.transfer.kind,
+                "memo": e.transfer.memo or "",
+            }
+            for e in found[:AUDIT_PAGE]
+        ]
         staff = await members.members_by_role(login.community.id, [Role.CREATOR, Role.MODERATOR])
         filters = {"kind": kind if kind in AUDIT_KINDS else "", "actor": actor}
         older = None
         if len(found) > AUDIT_PAGE:
             older = "/dashboard/audit?" + urlencode(
-                {**{k: v for k, v in filters.items() if v}, "before": transfers[-1].id}
+                {**{k: v for k, v in filters.items() if v}, "before": found[AUDIT_PAGE - 1].transfer.id}
             )
         context = {
             "rows": rows,

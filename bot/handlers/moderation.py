@@ -10,7 +10,7 @@ from core.commands.context import Context
 from core.commands.params import Int, MemberParam, Rest
 from core.commands.router import CREATORS, STAFF, Router
 from core.i18n import msg, nmsg
-from core.ledger.models import Kind
+from core.ledger.audit import audit_entries
 from core.replies import Reply, ReplyBuilder
 
 router = Router()
@@ -98,33 +98,21 @@ async def deduct(ctx: Context) -> list[Reply]:
 )
 async def audit(ctx: Context) -> Reply:
     target = ctx.args["member"]
-    ledger, members = ctx.services.ledger, ctx.services.members
-    transfers = await ledger.transfers_of_kinds(
-        ctx.community.id, [Kind.AWARD, Kind.DEDUCT, Kind.REVERSAL], member_id=target.id if target else None
+    entries = await audit_entries(
+        ctx.services.ledger,
+        ctx.services.members,
+        ctx.community.id,
+        member_id=target.id if target else None,
     )
-    if not transfers:
+    if not entries:
         return Reply.text(msg("No awards, deductions or corrections yet."))
     zone = ZoneInfo(ctx.community.timezone)
-    names: dict[int, str] = {}
-
-    async def name_of(member_id: int | None) -> str:
-        if member_id is None:
-            return "—"
-        if member_id not in names:
-            names[member_id] = (await members.get_member(member_id)).display_name
-        return names[member_id]
-
-    owners = await ledger.members_of_accounts(
-        [t.credit_account_id for t in transfers] + [t.debit_account_id for t in transfers]
-    )
     builder = ReplyBuilder().bold(msg("Recent awards, deductions and corrections:"))
-    for transfer in transfers:
-        # The member side: the receiver if a member was credited (+), else the giver (-).
-        receiver, giver = owners.get(transfer.credit_account_id), owners.get(transfer.debit_account_id)
-        sign, subject = ("+", receiver) if receiver is not None else ("-", giver)
+    for entry in entries:
+        transfer = entry.transfer
         when = transfer.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        builder.line().text(f"#{transfer.id} {when} {await name_of(transfer.actor_member_id)} → ")
-        builder.text(f"{await name_of(subject)} ").code(f"{sign}{transfer.amount}").text(f" {transfer.kind}")
+        builder.line().text(f"#{transfer.id} {when} {entry.actor} → ")
+        builder.text(f"{entry.subject} ").code(entry.signed_amount).text(f" {transfer.kind}")
         if transfer.memo:
             builder.text(f": {transfer.memo}")
     return builder.build()
