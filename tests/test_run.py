@@ -32,6 +32,13 @@ RUN = (
 ROOT = Path(__file__).parent.parent
 
 
+async def _start_run(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``studyhall run`` in a subprocess with ``env``, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", RUN, "run", env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
 def _environment(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -265,16 +272,7 @@ async def test_run_serves_the_wechat_callback_until_sigterm(db_url: str, tmp_pat
             STUDYHALL_HTTP_PORT=str(port),
             STUDYHALL_LOG_LEVEL="DEBUG",
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            RUN,
-            "run",
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = await _start_run(env)
         try:
             assert process.stdout is not None
             first = (await process.stdout.readline()).decode()
@@ -303,16 +301,7 @@ async def test_run_serves_the_dashboard_with_a_secret_key(db_url: str, tmp_path:
     async with running_wechat(FakeWeChat()) as api_base:
         env = _wechat_environment(db_url, tmp_path, api_base, APP_SECRET, port)
         env.update(STUDYHALL_SECRET_KEY=key, STUDYHALL_LOG_LEVEL="DEBUG")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            RUN,
-            "run",
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = await _start_run(env)
         try:
             assert process.stdout is not None
             first = (await process.stdout.readline()).decode().strip()
@@ -355,16 +344,7 @@ async def test_run_answers_wechat_callbacks_while_the_api_cannot_be_reached(
 
     port = free_port()
     api_base = f"http://127.0.0.1:{free_port()}/cgi-bin/"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        RUN,
-        "run",
-        env=_wechat_environment(db_url, tmp_path, api_base, APP_SECRET, port),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = await _start_run(_wechat_environment(db_url, tmp_path, api_base, APP_SECRET, port))
     try:
         assert process.stdout is not None and process.stderr is not None
         assert (await process.stdout.readline()).decode().startswith("studyhall: http on")
@@ -392,16 +372,7 @@ async def test_run_ends_with_one_line_when_wechat_refuses_the_app_secret(db_url:
 
     wrong = "not-the-app-secret"
     async with running_wechat(FakeWeChat()) as api_base:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            RUN,
-            "run",
-            env=_wechat_environment(db_url, tmp_path, api_base, wrong, free_port()),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        process = await _start_run(_wechat_environment(db_url, tmp_path, api_base, wrong, free_port()))
         out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2, err.decode()
     assert "Traceback" not in err.decode() and wrong not in out.decode() + err.decode()
