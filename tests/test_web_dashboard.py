@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Config
 from core.clock import ManualClock
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld, new_key, web_world
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ async def test_settings_list_every_rule_with_value_help_and_range(world: WebWorl
 
     await world.sign_in("Mei")
     html = await (await world.client.get("/dashboard/settings")).text()
-    assert '<a href="/dashboard/settings">Settings</a>' in html
+    assert '<a href="/dashboard/settings" aria-current="page">Settings</a>' in html
     assert re.findall(r'<li id="rule-([a-z_.]+)">', html) == list(SETTINGS)
     points = rule_field(html, "message.points")
     assert 'value="1"' in points and "points for a qualifying group message" in points
@@ -162,7 +162,7 @@ async def test_a_rule_changed_on_the_page_is_what_rules_shows(world: WebWorld) -
     csrf = await world.csrf("/dashboard/settings")
     posted = await world.client.post(
         "/dashboard/settings",
-        data={"csrf": csrf, "key": "message.points", "value": "3"},
+        data={"csrf": csrf, "form_key": new_key(), "key": "message.points", "value": "3"},
         allow_redirects=False,
     )
     assert posted.status == 303
@@ -171,7 +171,8 @@ async def test_a_rule_changed_on_the_page_is_what_rules_shows(world: WebWorld) -
     assert 'id="saved">message.points is now 3.</p>' in html
     assert 'value="3"' in rule_field(html, "message.points")
     await world.client.post(
-        "/dashboard/settings", data={"csrf": csrf, "key": "top.include_staff", "value": "on"}
+        "/dashboard/settings",
+        data={"csrf": csrf, "form_key": new_key(), "key": "top.include_staff", "value": "on"},
     )
     rules = await world.console.text(":as Mei", ":dm", "/rules")
     assert "message.points = 3" in rules and "top.include_staff = on" in rules
@@ -187,7 +188,7 @@ async def test_a_bad_value_is_refused_beside_its_field_and_changes_nothing(world
     before = await snapshot(world.app.db)
     refused = await world.client.post(
         "/dashboard/settings",
-        data={"csrf": csrf, "key": "message.points", "value": "500"},
+        data={"csrf": csrf, "form_key": new_key(), "key": "message.points", "value": "500"},
         allow_redirects=False,
     )
     assert refused.status == 400
@@ -199,7 +200,8 @@ async def test_a_bad_value_is_refused_beside_its_field_and_changes_nothing(world
     assert await snapshot(world.app.db) == before
     await world.client.get("/dashboard/lang?to=zh_CN&next=/dashboard/settings")
     chinese = await world.client.post(
-        "/dashboard/settings", data={"csrf": csrf, "key": "top.include_staff", "value": "maybe"}
+        "/dashboard/settings",
+        data={"csrf": csrf, "form_key": new_key(), "key": "top.include_staff", "value": "maybe"},
     )
     assert "top.include_staff 只能是" in rule_field(await chinese.text(), "top.include_staff")
     assert await snapshot(world.app.db) == before
@@ -219,7 +221,8 @@ async def test_settings_refuse_a_post_without_csrf_a_moderator_and_a_stranger(wo
     page = await world.client.get("/dashboard/settings")
     assert page.status == 403 and "This page is for creators." in await page.text()
     refused = await world.client.post(
-        "/dashboard/settings", data={"csrf": csrf, "key": "message.points", "value": "3"}
+        "/dashboard/settings",
+        data={"csrf": csrf, "form_key": new_key(), "key": "message.points", "value": "3"},
     )
     assert refused.status == 403 and "Only creators can change the rules." in await refused.text()
     await world.sign_in("Mei")
@@ -234,7 +237,8 @@ async def test_settings_escape_what_was_typed(world: WebWorld) -> None:
     csrf = await world.csrf("/dashboard/settings")
     typed = '"><script>alert(1)</script>'
     refused = await world.client.post(
-        "/dashboard/settings", data={"csrf": csrf, "key": "message.points", "value": typed}
+        "/dashboard/settings",
+        data={"csrf": csrf, "form_key": new_key(), "key": "message.points", "value": typed},
     )
     html = await refused.text()
     assert refused.status == 400 and "<script>" not in html
@@ -297,8 +301,12 @@ async def test_a_rule_change_is_audited_via_the_dashboard_or_the_command(world: 
 
     await world.sign_in("Mei")
     csrf = await world.csrf("/dashboard/settings")
-    await world.client.post("/dashboard/settings", data={"csrf": csrf, "key": "cap.award", "value": "900"})
-    await world.client.post("/dashboard/settings", data={"csrf": csrf, "key": "cap.award", "value": "-1"})
+    await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "form_key": new_key(), "key": "cap.award", "value": "900"}
+    )
+    await world.client.post(
+        "/dashboard/settings", data={"csrf": csrf, "form_key": new_key(), "key": "cap.award", "value": "-1"}
+    )
     await world.console(":as Mei", ":dm", "/rules set cap.award 800")
     community = await world.app.community()
     mei = (await world.app.services.members.find_by_name(community.id, "Mei"))[0]
@@ -308,3 +316,49 @@ async def test_a_rule_change_is_audited_via_the_dashboard_or_the_command(world: 
         (mei.id, {"key": "cap.award", "value": "800", "via": "command"}),
         (mei.id, {"key": "cap.award", "value": "900", "via": "dashboard"}),
     ]  # newest first; the refused -1 left nothing
+
+
+async def test_a_form_sent_twice_acts_once_and_both_answers_go_to_the_same_place(world: WebWorld) -> None:
+    import asyncio
+
+    from core.audit.log import recent
+
+    await world.sign_in("Mei")
+    fields = await world.fields("/dashboard/settings")
+    data = {**fields, "key": "cap.award", "value": "700"}
+    first, second = await asyncio.gather(
+        *(world.client.post("/dashboard/settings", data=data, allow_redirects=False) for _ in range(2))
+    )
+    assert first.status == second.status == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    again = await world.client.post("/dashboard/settings", data=data, allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == first.headers["Location"]
+    community = await world.app.community()
+    async with world.app.db.read() as conn:
+        entries = [e for e in await recent(conn, community.id) if e.action == "rules.set"]
+    assert len(entries) == 1
+
+
+async def test_a_refused_form_can_be_corrected_and_sent_with_the_same_key(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    fields = await world.fields("/dashboard/settings")
+    refused = await world.client.post(
+        "/dashboard/settings", data={**fields, "key": "cap.award", "value": "-1"}
+    )
+    assert refused.status == 400
+    fixed = await world.client.post(
+        "/dashboard/settings", data={**fields, "key": "cap.award", "value": "650"}, allow_redirects=False
+    )
+    assert fixed.status == 303
+    assert "cap.award = 650" in await world.console.text(":as Mei", ":dm", "/rules")
+
+
+async def test_a_form_without_a_well_formed_key_is_refused(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    fields = await world.fields("/dashboard/settings")
+    for key in ("", "short", "x" * 65, "bad key with spaces!!"):
+        refused = await world.client.post(
+            "/dashboard/settings", data={**fields, "form_key": key, "key": "cap.award", "value": "650"}
+        )
+        assert refused.status == 400 and "This form has expired" in await refused.text()
+    assert "cap.award = 650" not in await world.console.text(":as Mei", ":dm", "/rules")

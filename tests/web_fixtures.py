@@ -4,11 +4,13 @@ aiohttp's test server, and a console to ask for login links as a member would.""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters.console.session import ConsoleSession
@@ -72,3 +74,22 @@ class WebWorld:
         found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
         assert found, html
         return found.group(1)
+
+    async def fields(self, page: str = "/dashboard") -> dict[str, str]:
+        """The hidden fields of the first POST form on ``page``: its CSRF token and form key."""
+        html = await (await self.client.get(page)).text()
+        found = re.search(
+            r'name="csrf" value="([0-9a-f]+)"><input type="hidden" name="form_key" value="([\w-]+)"', html
+        )
+        assert found, html
+        return {"csrf": found.group(1), "form_key": found.group(2)}
+
+    async def submit(self, page: str, action: str, **data: str) -> ClientResponse:
+        """Send a form found on ``page`` (fresh hidden fields) to ``action``, not following
+        the redirect."""
+        return await self.client.post(action, data={**await self.fields(page), **data}, allow_redirects=False)
+
+
+def new_key() -> str:
+    """A fresh form key, as a page renders into each form."""
+    return secrets.token_urlsafe(16)

@@ -68,6 +68,8 @@ SIGNED_OUT = msg("You are signed out.")
 CREATORS_ONLY = msg("This page is for creators.")
 ON_OR_OFF = msg("on or off")
 BAD_ADDRESS = msg("This page's address is not valid.")
+NOT_FOUND = msg("There is no such page.")
+ALREADY_SENT = msg("This form was sent already and is still being handled. Reload the page in a moment.")
 
 
 def whole_number(minimum: int, maximum: int, locale: str) -> str:

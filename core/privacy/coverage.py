@@ -60,6 +60,7 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
     ("web_login_tokens", "member_id"): Handling(False, "delete", "drop"),
     ("web_sessions", "member_id"): Handling(True, "delete", "drop"),  # erasing signs them out
+    ("web_form_keys", "member_id"): Handling(False, "delete", "drop"),
 }
 # Rows keyed by a platform account rather than a member (core/delivery: send windows, pending
 # options, skipped messages): forgetting a member deletes those of their accounts too.

@@ -25,6 +25,7 @@ from core.i18n import msg, nmsg
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.storage.database import Database
+from core.web_sessions.forms import FormKeys
 from core.web_sessions.store import end_sessions
 from core.web_sessions.tables import web_login_tokens, web_sessions
 
@@ -93,6 +94,7 @@ class WebSessionService:
         self._clock = clock
         self._members = members
         self.base_url: str | None = None  # set by the app wiring when the dashboard is on
+        self.forms = FormKeys(db, clock)
 
     def enable(self, base_url: str) -> None:
         """Turn the dashboard on; login links start with ``base_url``."""

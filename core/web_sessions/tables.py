@@ -33,3 +33,15 @@ web_sessions = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
     Index("ix_web_sessions_member", "member_id", "revoked_at"),
 )
+
+# A submitted dashboard form's idempotency key: a double submit (two clicks, a resent POST)
+# acts once; the second request is sent where the first one went.
+web_form_keys = Table(
+    "web_form_keys",
+    metadata,
+    Column("member_id", BigId, ForeignKey("members.id"), primary_key=True),
+    Column("form_key", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("location", String(500), nullable=True),  # None while the first request runs
+    Index("ix_web_form_keys_created", "created_at"),
+)

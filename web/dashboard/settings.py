@@ -1,0 +1,93 @@
+"""Settings: every /rules key with its value, description and allowed range, changed by the
+same core call /rules set makes, so the same refusals apply."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from core.errors import InvalidInput
+from core.i18n import Msg, render
+from core.settings.registry import SETTINGS, BoolSetting
+from web import texts
+from web.kit import Authorized, Kit, MenuItem, redirect
+
+MENU = MenuItem("/dashboard/settings", texts.LABELS["settings"])
+
+
+def install(kit: Kit, router: web.UrlDispatcher) -> None:
+    pages = Settings(kit)
+    router.add_get("/dashboard/settings", kit.guard(pages.settings), allow_head=False)
+    router.add_post("/dashboard/settings", kit.guard(pages.change))
+
+
+class Settings:
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+        self.service = kit.services.settings
+
+    async def settings(self, request: web.Request) -> web.StreamResponse:
+        auth = await self.kit.authorize(request, creator=True)
+        saved = request.query.get("saved", "")
+        return await self._page(request, auth, saved=saved if saved in SETTINGS else None)
+
+    async def change(self, request: web.Request) -> web.StreamResponse:
+        """A refused value re-renders the page (400) with the message beside its field."""
+        auth = await self.kit.authorize(request, post=True)  # the core refuses a non-creator
+        form = await request.post()
+        key, value = str(form.get("key", "")), str(form.get("value", ""))
+        login = auth.login
+
+        async def act(_key: str) -> web.StreamResponse:
+            try:
+                await self.service.set(login.community.id, key, value, actor=login.member, via="dashboard")
+            except InvalidInput as refused:
+                return await self._page(request, auth, refused=(key, value, refused.message))
+            name = key.strip().lower()
+            return redirect(f"/dashboard/settings?saved={quote(name)}#rule-{quote(name)}")
+
+        return await self.kit.submit(request, auth, act)
+
+    async def _page(
+        self,
+        request: web.Request,
+        auth: Authorized,
+        *,
+        saved: str | None = None,
+        refused: tuple[str, str, Msg] | None = None,
+    ) -> web.Response:
+        login = auth.login
+        locale = self.kit.locale(request, login)
+        current = await self.service.all(login.community.id)
+        rules = []
+        for key, spec in SETTINGS.items():
+            value = current[key]
+            shown = ("on" if value else "off") if isinstance(value, bool) else str(value)
+            error = None
+            if refused is not None and refused[0].strip().lower() == key:
+                error, shown = render(refused[2], locale), refused[1]
+            if isinstance(spec, BoolSetting):
+                allowed = render(texts.ON_OR_OFF, locale)
+            else:
+                allowed = texts.whole_number(spec.minimum, spec.maximum, locale)
+            rules.append(
+                {
+                    "key": key,
+                    "value": shown,
+                    "help": render(spec.help, locale),
+                    "allowed": allowed,
+                    "boolean": isinstance(spec, BoolSetting),
+                    "minimum": getattr(spec, "minimum", None),
+                    "maximum": getattr(spec, "maximum", None),
+                    "error": error,
+                }
+            )
+        context: dict[str, Any] = {"rules": rules, "saved": None, "refused": refused is not None}
+        if saved is not None:
+            value = current[saved]
+            shown = ("on" if value else "off") if isinstance(value, bool) else value
+            context["saved"] = render(texts.saved(saved, shown), locale)
+        status = 400 if refused is not None else 200
+        return self.kit.page(request, "settings.html", auth, context, status=status)
