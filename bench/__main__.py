@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("ledger", "ingest", "analytics", "push")
+BENCHMARKS = ("ledger", "ingest", "analytics", "push", "dashboard")
 
 
 def main(argv: list[str]) -> int:
