@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.app import App
-from bot.handlers.rules import parse_multiplier
 from core.errors import InvalidInput
+from core.ledger.tiers import parse_multiplier
 from tests.conftest import ConsoleDriver, snapshot
 
 DEFAULT_RULES = [

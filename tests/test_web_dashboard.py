@@ -362,3 +362,54 @@ async def test_a_form_without_a_well_formed_key_is_refused(world: WebWorld) -> N
         )
         assert refused.status == 400 and "This form has expired" in await refused.text()
     assert "cap.award = 650" not in await world.console.text(":as Mei", ":dm", "/rules")
+
+
+async def test_tiers_are_listed_and_set_as_tier_set_does(world: WebWorld) -> None:
+    await world.sign_in("Mei")
+    html = await (await world.client.get("/dashboard/settings")).text()
+    assert "<td>premium</td><td>500</td><td>×1.2</td>" in html
+    posted = await world.submit(
+        "/dashboard/settings", "/dashboard/settings/tiers", name="Gold", threshold="1,000", multiplier="x1.5"
+    )
+    assert posted.status == 303 and posted.headers["Location"] == "/dashboard/settings?tier=Gold#tiers"
+    page = await (await world.client.get(posted.headers["Location"])).text()
+    assert 'id="tier-saved">Tier Gold now starts at 1000 points with participation ×1.5.</p>' in page
+    tiers = await world.console.text(":as Mei", ":dm", "/tier")
+    assert "Gold: from 1000 points, participation ×1.5" in tiers
+
+
+async def test_a_bad_tier_is_refused_under_its_form_with_the_command_message(world: WebWorld) -> None:
+    from tests.conftest import snapshot
+
+    await world.sign_in("Mei")
+    before = await snapshot(world.app.db)
+    cases = [
+        (
+            {"name": "Gold", "threshold": "1000", "multiplier": "x0"},
+            "The multiplier must be between 1 and 10.",
+        ),
+        ({"name": "Gold", "threshold": "lots", "multiplier": "2"}, "The threshold must be between 0 and"),
+        ({"name": "Gold", "threshold": "-5", "multiplier": "2"}, "The threshold must be between 0 and"),
+        ({"name": "Gold", "threshold": "9" * 30, "multiplier": "2"}, "The threshold must be between 0 and"),
+        ({"name": "Gold", "threshold": "10", "multiplier": "lots"}, "lots is not a multiplier like 1.5"),
+        ({"name": "two words", "threshold": "10", "multiplier": "2"}, "A tier name is one word"),
+    ]
+    for fields, message in cases:
+        refused = await world.submit("/dashboard/settings", "/dashboard/settings/tiers", **fields)
+        html = await refused.text()
+        assert refused.status == 400, fields
+        assert 'id="tier-error">' + message in html, (fields, html[-1500:])
+        assert f'value="{fields["threshold"]}"' in html  # what was typed, to fix
+    assert await snapshot(world.app.db) == before
+    command = await world.console.text(":as Mei", ":dm", "/tier set Gold 1000 x0")
+    assert "The multiplier must be between 1 and 10." in command
+
+
+async def test_a_moderator_cannot_set_a_tier(world: WebWorld) -> None:
+    await world.sign_in("Sam", "moderator")
+    csrf = await world.csrf("/dashboard/sessions")
+    refused = await world.client.post(
+        "/dashboard/settings/tiers",
+        data={"csrf": csrf, "form_key": new_key(), "name": "Gold", "threshold": "5", "multiplier": "2"},
+    )
+    assert refused.status == 403 and "Only creators can change tiers." in await refused.text()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from core.commands.context import Context
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg, nmsg
+from core.ledger.tiers import MAX_THRESHOLD, parse_multiplier
 from core.members.models import Role
 from core.replies import Reply, ReplyBuilder
 from core.settings.registry import SETTINGS
 
 router = Router()
-_MULTIPLIER = re.compile(r"^[x×]?(\d{1,2})(?:\.(\d{1,2}))?$|^(\d{1,4})%$")
 
 
 @router.command(
@@ -56,7 +54,7 @@ async def rules(ctx: Context) -> Reply:
     params=(
         Word("action", optional=True),
         Word("name", optional=True, max_length=40),
-        Int("threshold", optional=True, minimum=0, maximum=10**9),
+        Int("threshold", optional=True, minimum=0, maximum=MAX_THRESHOLD),
         Word("multiplier", optional=True, max_length=10),
     ),
 )
@@ -89,14 +87,3 @@ async def tier(ctx: Context) -> Reply:
             multiplier=saved.multiplier_text,
         )
     )
-
-
-def parse_multiplier(text: str) -> int:
-    """``1.5``, ``x1.5`` or ``150%`` → 150 (percent, integer)."""
-    match = _MULTIPLIER.match(text.strip().lower())
-    if match is None:
-        raise InvalidInput(msg("{value} is not a multiplier like 1.5 or 150%.", value=text[:20]))
-    if match.group(3) is not None:
-        return int(match.group(3))
-    whole, fraction = int(match.group(1)), (match.group(2) or "0").ljust(2, "0")
-    return whole * 100 + int(fraction)

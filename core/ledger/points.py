@@ -23,6 +23,7 @@ from core.cache import Cache
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import msg, nmsg
+from core.ledger import tiers as tier_rules
 from core.ledger.models import (
     Cap,
     CapScope,
@@ -417,8 +418,8 @@ class PointsService:
             raise NotAllowed(msg("Only creators can change tiers."))
         if not _TIER_NAME.match(name):
             raise InvalidInput(msg("A tier name is one word of up to 40 letters or digits."))
-        if not 0 <= threshold <= 10**9:
-            raise InvalidInput(msg("The threshold must be between 0 and 1000000000."))
+        if not 0 <= threshold <= tier_rules.MAX_THRESHOLD:
+            raise InvalidInput(tier_rules.THRESHOLD_RANGE)
         low, high = MULTIPLIER_PCT_RANGE
         if not low <= multiplier_pct <= high:
             raise InvalidInput(

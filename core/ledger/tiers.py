@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from core.errors import InvalidInput
+from core.i18n import msg
+from core.numbers import parse_whole_number
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,9 @@ class Tier:
 # A tier rewards taking part: it never pays less than the rule's own points (x1), so a
 # multiplier cannot round a check-in down to nothing.
 MULTIPLIER_PCT_RANGE = (100, 1000)
+MAX_THRESHOLD = 10**9
+THRESHOLD_RANGE = msg("The threshold must be between 0 and 1000000000.")
+_MULTIPLIER = re.compile(r"^[x×]?(\d{1,2})(?:\.(\d{1,2}))?$|^(\d{1,4})%$")
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier("regular", 0, 100),
@@ -64,3 +72,22 @@ def next_tier(tiers: Sequence[Tier], earned: int) -> Tier | None:
 def apply_multiplier(amount: int, tier: Tier) -> int:
     """Integer points: round down, so a multiplier never mints a fraction."""
     return amount * tier.multiplier_pct // 100
+
+
+def parse_multiplier(text: str) -> int:
+    """``1.5``, ``x1.5`` or ``150%`` → 150 (percent, integer)."""
+    match = _MULTIPLIER.match(text.strip().lower())
+    if match is None:
+        raise InvalidInput(msg("{value} is not a multiplier like 1.5 or 150%.", value=text[:20]))
+    if match.group(3) is not None:
+        return int(match.group(3))
+    whole, fraction = int(match.group(1)), (match.group(2) or "0").ljust(2, "0")
+    return whole * 100 + int(fraction)
+
+
+def parse_threshold(text: str) -> int:
+    """A tier's threshold as typed on a page (the command's parameter checks the same range)."""
+    value = parse_whole_number(text.strip(), bound=MAX_THRESHOLD, allow_plus=False)
+    if value is None or not 0 <= value <= MAX_THRESHOLD:
+        raise InvalidInput(THRESHOLD_RANGE)
+    return value
