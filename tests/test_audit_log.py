@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import App
 from core.audit import log as audit
 from core.audit.tables import audit_log
 from core.clock import ManualClock
@@ -15,6 +16,7 @@ from core.events import UserRef
 from core.members.models import Community, Member
 from core.members.service import MemberService
 from core.storage.database import Database
+from tests.conftest import ConsoleDriver
 
 
 class Boom(Exception):
@@ -169,3 +171,54 @@ async def test_recent_keeps_communities_apart(
     async with db.read() as conn:
         assert [e.action for e in await audit.recent(conn, community.id)] == ["here"]
         assert [e.action for e in await audit.recent(conn, other.id)] == ["there"]
+
+
+async def test_entries_say_where_the_change_was_asked_for(
+    db: Database, clock: ManualClock, setting: tuple[Community, Member, Member]
+) -> None:
+    import asyncio
+    import contextvars
+
+    community, actor, _subject = setting
+
+    async def write(action: str, **detail: object) -> None:
+        async with db.write() as conn:
+            await audit.record(
+                conn,
+                community_id=community.id,
+                at=clock.now(),
+                action=action,
+                actor_member_id=actor.id,
+                **detail,
+            )
+
+    async def elsewhere() -> None:  # another task, started outside the block: not marked
+        await write("other.task")
+
+    await write("plain")
+    with audit.requested_via("dashboard"):
+        await write("page")
+        await write("explicit", via="cli")  # the caller's own word wins
+        with audit.requested_via("command"):
+            await write("nested")
+        await write("page.again")
+    task = asyncio.get_running_loop().create_task(elsewhere(), context=contextvars.Context())
+    await task
+    async with db.read() as conn:
+        entries = {e.action: e.detail.get("via") for e in await audit.recent(conn, community.id)}
+    assert entries == {
+        "plain": None,
+        "page": "dashboard",
+        "explicit": "cli",
+        "nested": "command",
+        "page.again": "dashboard",
+        "other.task": None,
+    }
+
+
+async def test_a_command_and_a_page_mark_their_entries(console: ConsoleDriver, app: App) -> None:
+    await console(":as Mei creator", "/rules set cap.award 900")
+    community = await app.community()
+    async with app.db.read() as conn:
+        entry = next(e for e in await audit.recent(conn, community.id) if e.action == "rules.set")
+    assert entry.detail["via"] == "command"

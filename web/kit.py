@@ -22,6 +22,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from core.audit.log import requested_via
 from core.errors import InvalidInput, NotAllowed, NotFound, StudyhallError
 from core.i18n import SUPPORTED_LOCALES, Msg, msg, normalize_locale, render
 from core.members.models import Role
@@ -132,7 +133,8 @@ class Kit:
                 return self.refusal(request, texts.ALREADY_SENT, locale, status=409)
             return redirect(location)
         try:
-            response = await act(f"web:{key}")
+            with requested_via("dashboard"):
+                response = await act(f"web:{key}")
         except BaseException:
             await forms.release(member_id, key)
             raise

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +14,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.tables import audit_log
+
+# Where the change being made was asked for ("command", "dashboard"): set by the entry point for
+# the request it handles, so every core service's audit entry says it without a parameter.
+_VIA: ContextVar[str | None] = ContextVar("audit_via", default=None)
+
+
+@contextmanager
+def requested_via(channel: str) -> Iterator[None]:
+    """Entries recorded while the block runs (in this task) get ``via=channel``."""
+    token = _VIA.set(channel)
+    try:
+        yield
+    finally:
+        _VIA.reset(token)
 
 
 @dataclass(frozen=True)
@@ -33,7 +50,11 @@ async def record(
     subject_member_id: int | None = None,
     **detail: Any,
 ) -> None:
-    """Append one entry in the same transaction as the change it describes."""
+    """Append one entry in the same transaction as the change it describes (with ``via``,
+    where it was asked for, unless the caller says)."""
+    via = _VIA.get()
+    if via is not None and "via" not in detail:
+        detail["via"] = via
     await conn.execute(
         insert(audit_log).values(
             community_id=community_id,

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.audit.log import requested_via
 from core.commands.context import Context
 from core.commands.errors import ArgError
 from core.commands.options import OptionSet, option_set_for, take_options
@@ -276,7 +277,8 @@ def wrong_chat(spec: CommandSpec) -> Msg:
 
 async def _guarded(handler: Handler, ctx: Context, what: str) -> list[Reply]:
     try:
-        result = await handler(ctx)
+        with requested_via("command"):
+            result = await handler(ctx)
     except StudyhallError as error:
         return [Reply.text(error.message)]
     except Exception:

@@ -51,12 +51,10 @@ class SettingsService:
     async def get(self, community_id: int, key: str) -> Any:
         return (await self.all(community_id))[key]
 
-    async def set(
-        self, community_id: int, key: str, text: str, *, actor: Member, via: str = "command"
-    ) -> Any:
+    async def set(self, community_id: int, key: str, text: str, *, actor: Member) -> Any:
         """Validate and store ``text`` for ``key`` on behalf of ``actor`` (a creator of the
-        community), audited with ``via`` (where it was changed); InvalidInput for unknown keys
-        or bad values, NotAllowed for others."""
+        community), audited (with where it was asked for: core.audit.log.requested_via);
+        InvalidInput for unknown keys or bad values, NotAllowed for others."""
         if actor.role is not Role.CREATOR or actor.community_id != community_id:
             raise NotAllowed(msg("Only creators can change the rules."))
         spec = SETTINGS.get(key.strip().lower())
@@ -86,7 +84,6 @@ class SettingsService:
                 actor_member_id=actor.id,
                 key=spec.key,
                 value=_encode(value),
-                via=via,
             )
         self._cache.drop(community_id)
         return value

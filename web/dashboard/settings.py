@@ -85,7 +85,7 @@ class Settings:
 
         async def act(_key: str) -> web.StreamResponse:
             try:
-                await self.service.set(login.community.id, key, value, actor=login.member, via="dashboard")
+                await self.service.set(login.community.id, key, value, actor=login.member)
             except InvalidInput as refused:
                 return await self._page(request, auth, refused=(key, value, refused.message))
             name = key.strip().lower()
