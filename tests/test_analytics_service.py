@@ -31,6 +31,10 @@ class Shaped:
 
 @pytest.fixture
 async def shaped(app: App, clock: ManualClock) -> Shaped:
+    return await shape_community(app, clock)
+
+
+async def shape_community(app: App, clock: ManualClock) -> Shaped:
     """10 fans (active daily, bought the course), 10 browsers (a few days, a week ago), 10
     sleepers (last seen 45 days ago)."""
     community = await app.community()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.analytics import labels as analytics_labels
 from core.i18n import Msg, msg, render
 
 LABELS: dict[str, Msg] = {
@@ -51,12 +52,7 @@ LABELS: dict[str, Msg] = {
     "newest": msg("Newest entries"),
     "no_entries": msg("No awards, deductions or corrections yet."),
 }
-STEPS: dict[str, Msg] = {
-    "joined": msg("joined"),
-    "active": msg("active"),
-    "first purchase": msg("first purchase"),
-    "repeat purchase": msg("repeat purchase"),
-}
+STEPS = analytics_labels.STEPS  # the funnel's steps, as /stats words them
 KINDS: dict[str, Msg] = {
     "award": msg("award"),
     "deduct": msg("deduction"),

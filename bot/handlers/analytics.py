@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.reports.charts import retention_heatmap, revenue_chart, segments_chart
+from core.analytics.labels import STEPS, TRAITS
 from core.catalog.money import Money, parse_money
 from core.commands.context import Context
 from core.commands.params import Choice, Rest, Word
@@ -16,23 +17,6 @@ from core.i18n import Msg, msg, nmsg, render
 from core.replies import Image, Reply, ReplyBuilder
 
 router = Router()
-
-TRAITS: dict[str, Msg] = {
-    "recently active": msg("recently active"),
-    "lapsing": msg("lapsing"),
-    "long inactive": msg("long inactive"),
-    "frequent": msg("frequent"),
-    "rare": msg("rare"),
-    "high spend": msg("high spend"),
-    "no purchases": msg("no purchases"),
-    "highly engaged": msg("highly engaged"),
-}
-STEPS: dict[str, Msg] = {
-    "joined": msg("joined"),
-    "active": msg("active"),
-    "first purchase": msg("first purchase"),
-    "repeat purchase": msg("repeat purchase"),
-}
 
 
 def _percent(value: float) -> str:

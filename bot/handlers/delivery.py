@@ -8,23 +8,13 @@ from datetime import timedelta
 from core.commands.context import Context
 from core.commands.params import Int
 from core.commands.router import CREATORS, Router
-from core.i18n import Msg, msg, nmsg
+from core.delivery.reasons import PLATFORMS, REASONS
+from core.i18n import msg, nmsg
 from core.replies import Reply, ReplyBuilder
 
 router = Router()
 
-PLATFORMS = ("wechat",)  # the platforms whose sends are budgeted
 LATEST = 5
-REASONS: dict[str, Msg] = {
-    "no_contact": msg("never wrote to the account"),
-    "window_closed": msg("48 hours passed since their last message"),
-    "quota_used": msg("messages allowed since their last message used up"),
-    "unfollowed": msg("unfollowed the account"),
-    "unknown_openid": msg("unknown follower"),
-    "daily_quota": msg("the account's daily quota was reached"),
-    "refused": msg("the platform refused it"),
-    "failed": msg("the platform could not be reached"),
-}
 
 
 @router.command(

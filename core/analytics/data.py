@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.access.tables import plans, subscriptions
 from core.activity.tables import activity
+from core.analytics.tables import marketing_spend
 from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.ledger.tiers import DEFAULT_TIERS
 from core.members.models import Role
@@ -268,3 +269,17 @@ def _pairs(rows: list[Any]) -> tuple[NDArray, NDArray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     array = np.array([(r[0], r[1]) for r in rows], dtype=np.int64)
     return array[:, 0], array[:, 1]
+
+
+async def spend_by_channel(
+    conn: AsyncConnection, community_id: int, since: datetime
+) -> list[tuple[str, str, int]]:
+    """Marketing spend since ``since``: (currency, channel, total minor units), sorted."""
+    t = marketing_spend.c
+    rows = await conn.execute(
+        select(t.currency, t.channel, func.sum(t.amount_minor))
+        .where(t.community_id == community_id, t.spent_at >= since)
+        .group_by(t.currency, t.channel)
+        .order_by(t.currency, t.channel)
+    )
+    return [(currency, channel, int(total)) for currency, channel, total in rows]

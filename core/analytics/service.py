@@ -31,6 +31,7 @@ from core.storage.upsert import insert_or_update
 
 FOR_CREATORS = msg("Only creators can see and change the analytics.")
 STALE_AFTER = timedelta(hours=24)  # reports run the analysis again when the last run is older
+SPEND_WINDOW = timedelta(days=30)  # spend counted toward this month's CAC
 HISTORY_WEEKS = 26
 INSERT_CHUNK = 5_000
 
@@ -52,20 +53,7 @@ class AnalyticsService:
             pay_members, pay_weeks = await data.paying_weeks(conn, community.id)
             paid = await data.paid_orders(conn, community.id)
             subs = await data.live_subscriptions(conn, community.id)
-            spend = (
-                await conn.execute(
-                    select(
-                        marketing_spend.c.currency,
-                        marketing_spend.c.channel,
-                        func.sum(marketing_spend.c.amount_minor),
-                    )
-                    .where(
-                        marketing_spend.c.community_id == community.id,
-                        marketing_spend.c.spent_at >= now - timedelta(days=30),
-                    )
-                    .group_by(marketing_spend.c.currency, marketing_spend.c.channel)
-                )
-            ).all()
+            spend = await data.spend_by_channel(conn, community.id, now - SPEND_WINDOW)
             names = dict(
                 (
                     await conn.execute(
@@ -301,6 +289,13 @@ class AnalyticsService:
                 .where(analytics_runs.c.community_id == community.id)
                 .values(summary=json.dumps(summary))
             )
+
+    async def recent_spend(self, community: Community, actor: Member) -> list[tuple[str, str, int]]:
+        """Spend recorded in the last SPEND_WINDOW, (currency, channel, minor units) — what the
+        next run counts toward CAC."""
+        require_creator(community, actor, FOR_CREATORS)
+        async with self._db.read() as conn:
+            return await data.spend_by_channel(conn, community.id, self._clock.now() - SPEND_WINDOW)
 
     async def add_spend(self, community: Community, actor: Member, amount: Money, channel: str) -> None:
         """Record marketing spend on a channel (for CAC and channel reports)."""
