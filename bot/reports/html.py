@@ -7,7 +7,7 @@ import base64
 from html import escape
 from typing import Any
 
-from bot.reports.charts import retention_heatmap, revenue_chart, segments_chart
+from core.analytics.charts import retention_heatmap, revenue_chart, segments_chart, signups_chart
 from core.catalog.money import Money
 from core.i18n import msg, render
 
@@ -88,6 +88,7 @@ def html_report(community: str, summary: dict[str, Any], locale: str) -> str:
     )
     forecast = summary["forecast"]
     parts.append(f"<h2>{t(msg('Forecast'))}</h2>")
+    parts.append(_img(signups_chart(summary, locale), "sign-ups"))
     parts.append(
         _table(
             [[name, f["next_value"], f["mean_abs_error"]] for name, f in forecast.items()],
