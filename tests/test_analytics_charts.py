@@ -84,3 +84,9 @@ def test_the_weeks_of_the_sign_ups_and_the_text_alternatives() -> None:
     assert render(charts.forecast_text(SUMMARY), "en") == (
         "Next week, forecast: 4 sign-ups (typical error ±1.25), 1 sale (—)"
     )
+
+
+def test_the_heatmap_is_titled_by_its_basis() -> None:
+    active = charts.retention_heatmap(COHORTS, "en", "svg")
+    assert charts.retention_heatmap({**COHORTS, "basis": "activity"}, "en", "svg") == active
+    assert charts.retention_heatmap({**COHORTS, "basis": "paying"}, "en", "svg") != active

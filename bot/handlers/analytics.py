@@ -129,7 +129,7 @@ async def retention(ctx: Context) -> Reply:
         if basis == "activity"
         else msg("Share of each week's newcomers who paid in the weeks after joining.")
     )
-    png = await draw(retention_heatmap, cohorts, ctx.locale)
+    png = await draw(retention_heatmap, {**cohorts, "basis": basis}, ctx.locale)
     return Reply((Image(png, caption),))
 
 

@@ -52,7 +52,7 @@ def html_report(community: str, summary: dict[str, Any], locale: str) -> str:
     for basis in ("activity", "paying"):
         cohorts = summary["cohorts"][basis]
         if cohorts["weeks"]:
-            parts.append(_img(retention_heatmap(cohorts, locale), f"retention ({basis})"))
+            parts.append(_img(retention_heatmap({**cohorts, "basis": basis}, locale), f"retention ({basis})"))
     parts.append(f"<h2>{t(msg('Revenue'))}</h2>")
     for report in summary["revenue"]:
         c = report["currency"]

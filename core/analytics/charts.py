@@ -43,6 +43,10 @@ CJK_FONTS = (
 DPI = 110
 Format = Literal["png", "svg"]
 CONTENT_TYPES: dict[str, str] = {"png": "image/png", "svg": "image/svg+xml"}
+RETENTION_TITLES: dict[str, Msg] = {
+    "activity": msg("Retention by weekly cohort, % active"),
+    "paying": msg("Retention by weekly cohort, % paying"),
+}
 _DRAWING = threading.Lock()  # rcParams are global: one chart at a time, whatever the thread
 
 
@@ -97,7 +101,8 @@ async def draw(chart: Callable[..., bytes], source: Any, locale: str, format: Fo
 
 @_chart
 def retention_heatmap(cohorts: dict[str, Any], locale: str) -> Figure:
-    """Weekly cohorts (rows) by weeks since joining (columns), shares as percentages."""
+    """Weekly cohorts (rows) by weeks since joining (columns), shares as percentages; the
+    share of members active, or paying when ``cohorts["basis"]`` is "paying"."""
     rates = cohorts["rates"]
     figure = Figure(figsize=(8, 0.45 * max(len(rates), 3) + 1.5), dpi=DPI)
     axes = figure.add_subplot()
@@ -120,7 +125,9 @@ def retention_heatmap(cohorts: dict[str, Any], locale: str) -> Figure:
     axes.set_xticks(range(len(matrix[0])), [str(k) for k in range(len(matrix[0]))], fontsize=8)
     axes.set_xlabel(_label(msg("weeks since joining"), locale))
     axes.set_ylabel(_label(msg("joined in the week of (members)"), locale))
-    axes.set_title(_label(msg("Retention by weekly cohort, % active"), locale))
+    axes.set_title(
+        _label(RETENTION_TITLES.get(cohorts.get("basis", ""), RETENTION_TITLES["activity"]), locale)
+    )
     figure.colorbar(image, ax=axes, fraction=0.03)
     return figure
 

@@ -19,7 +19,7 @@ from web.kit import Authorized, Kit, MenuItem, redirect, when
 
 MENU = MenuItem("/dashboard", texts.LABELS["overview"], creators_only=False)
 LABELS: dict[str, Msg] = {
-    "forecast": msg("Next week"),
+    "forecast": msg("Forecast"),
     "charts": msg("Charts"),
 }
 CHART_PATH = "/dashboard/charts/{name}.svg"
@@ -88,8 +88,11 @@ def _drawing(summary: dict[str, Any], name: str) -> tuple[Any, Any] | None:
     if name == "segments":
         return charts.segments_chart, summary
     if name.startswith("retention-"):
-        cohorts = summary["cohorts"].get(name.removeprefix("retention-"))
-        return (charts.retention_heatmap, cohorts) if cohorts and cohorts["weeks"] else None
+        basis = name.removeprefix("retention-")
+        cohorts = summary["cohorts"].get(basis)
+        return (
+            (charts.retention_heatmap, {**cohorts, "basis": basis}) if cohorts and cohorts["weeks"] else None
+        )
     if name.startswith("revenue-"):
         currency = name.removeprefix("revenue-")
         report = next((r for r in summary["revenue"] if r["currency"] == currency), None)
@@ -111,11 +114,7 @@ def _charts(summary: dict[str, Any], locale: str) -> list[Chart]:
     found.append(
         Chart("signups", render(msg("Sign-ups by week"), locale), charts.signups_text(summary, locale))
     )
-    titles = {
-        "activity": msg("Retention by weekly cohort, % active"),
-        "paying": msg("Retention by weekly cohort, % paying"),
-    }
-    for basis, title in titles.items():
+    for basis, title in charts.RETENTION_TITLES.items():
         cohorts = summary["cohorts"][basis]
         if cohorts["weeks"]:
             found.append(
