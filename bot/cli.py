@@ -341,7 +341,7 @@ def _run_report(config: Config, args: argparse.Namespace) -> int:
             return 2
         summary = await app.services.analytics.run(community)
         locale = "zh_CN" if args.locale in ("zh", "zh_CN") else "en"
-        page = html_report(community.name, summary, locale)
+        page = await asyncio.to_thread(html_report, community.name, summary, locale)  # matplotlib
         await asyncio.to_thread(Path(args.html).write_text, page, encoding="utf-8")
         print(f"studyhall: wrote {args.html}")
         return 0

@@ -30,14 +30,14 @@ SUMMARY = {
     "channels": [{"channel": "direct", "members": 2, "buyers": 1, "conversion": 0.5}],
     "segments": {"new": 2},
     "clusters": [],
-    "forecast": {"signups": {"next_value": 1.0, "mean_abs_error": 0.5}},
+    "forecast": {"signups": {"next_value": 1.0, "mean_abs_error": 0.5, "history": [0, 2, 1]}},
 }
 
 
 def test_the_report_is_self_contained_html() -> None:
     page = html_report("demo", SUMMARY, "en")
     assert page.startswith("<!doctype html>") and page.endswith("</html>")
-    assert page.count('src="data:image/png;base64,') == 3  # retention, revenue, segments
+    assert page.count('src="data:image/png;base64,') == 4  # retention, revenue, segments, sign-ups
     assert "http://" not in page and "https://" not in page
     assert "Python &lt;basics&gt;" in page  # titles are escaped
     assert "$19.99" in page and "—" in page  # no CAC without spend

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.reports.charts import retention_heatmap, revenue_chart, segments_chart
+from core.analytics.charts import draw, forecast_text, retention_heatmap, revenue_chart, segments_chart
 from core.analytics.labels import STEPS, TRAITS
 from core.catalog.money import Money, parse_money
 from core.commands.context import Context
@@ -71,23 +71,9 @@ async def stats(ctx: Context) -> Reply:
         for ch in s["channels"]
     )
     builder.line().text(msg("Channels (members → buyers): {channels}", channels=channels))
-    signups, sales = s["forecast"]["signups"], s["forecast"]["sales"]
-    builder.line().text(
-        msg(
-            "Next week, forecast: {signups} (typical error {signups_error}), {sales} ({sales_error})",
-            signups=nmsg("{n} sign-up", "{n} sign-ups", round(signups["next_value"])),
-            signups_error=_error(signups),
-            sales=nmsg("{n} sale", "{n} sales", round(sales["next_value"])),
-            sales_error=_error(sales),
-        )
-    )
+    builder.line().text(forecast_text(s))
     builder.line().text(_incentive_line(s["incentives"]))
     return builder.line().text(msg("/retention · /revenue · /segments for charts.")).build()
-
-
-def _error(forecast: dict[str, Any]) -> str:
-    error = forecast["mean_abs_error"]
-    return "—" if error is None else f"±{error:g}"
 
 
 def _incentive_line(i: dict[str, Any]) -> Msg:
@@ -127,7 +113,7 @@ async def retention(ctx: Context) -> Reply:
         if basis == "activity"
         else msg("Share of each week's newcomers who paid in the weeks after joining.")
     )
-    png = retention_heatmap(cohorts, ctx.locale)
+    png = await draw(retention_heatmap, {**cohorts, "basis": basis}, ctx.locale)
     return Reply((Image(png, caption),))
 
 
@@ -146,7 +132,7 @@ async def revenue(ctx: Context) -> list[Reply]:
             for title, v in list(report["by_product"].items())[:5]
         )
         caption = msg("By product: {top}", top=top or "—")
-        replies.append(Reply((Image(revenue_chart(report, ctx.locale), caption),)))
+        replies.append(Reply((Image(await draw(revenue_chart, report, ctx.locale), caption),)))
     return replies
 
 
@@ -198,7 +184,7 @@ async def segments(ctx: Context) -> Reply:
     else:
         builder.line().text(msg("Too few members for clusters yet (K-means needs 10)."))
     builder.line().text(msg("/push SEGMENT TEXT reaches one; /segments name NUMBER NAME names a cluster."))
-    builder.segments.append(Image(segments_chart(s, ctx.locale)))
+    builder.segments.append(Image(await draw(segments_chart, s, ctx.locale)))
     return builder.build()
 
 

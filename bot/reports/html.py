@@ -7,7 +7,7 @@ import base64
 from html import escape
 from typing import Any
 
-from bot.reports.charts import retention_heatmap, revenue_chart, segments_chart
+from core.analytics.charts import retention_heatmap, revenue_chart, segments_chart, signups_chart
 from core.catalog.money import Money
 from core.i18n import msg, render
 
@@ -52,7 +52,7 @@ def html_report(community: str, summary: dict[str, Any], locale: str) -> str:
     for basis in ("activity", "paying"):
         cohorts = summary["cohorts"][basis]
         if cohorts["weeks"]:
-            parts.append(_img(retention_heatmap(cohorts, locale), f"retention ({basis})"))
+            parts.append(_img(retention_heatmap({**cohorts, "basis": basis}, locale), f"retention ({basis})"))
     parts.append(f"<h2>{t(msg('Revenue'))}</h2>")
     for report in summary["revenue"]:
         c = report["currency"]
@@ -88,6 +88,7 @@ def html_report(community: str, summary: dict[str, Any], locale: str) -> str:
     )
     forecast = summary["forecast"]
     parts.append(f"<h2>{t(msg('Forecast'))}</h2>")
+    parts.append(_img(signups_chart(summary, locale), "sign-ups"))
     parts.append(
         _table(
             [[name, f["next_value"], f["mean_abs_error"]] for name, f in forecast.items()],

@@ -38,6 +38,13 @@ async def audit_entries(
     transfers = await ledger.transfers_of_kinds(
         community_id, kinds, member_id=member_id, actor_id=actor_id, before=before, limit=limit
     )
+    return await describe_transfers(ledger, members, transfers)
+
+
+async def describe_transfers(
+    ledger: Ledger, members: MemberService, transfers: Sequence[Transfer]
+) -> list[AuditEntry]:
+    """Each transfer with its actor's and its member's names and the signed amount."""
     owners = await ledger.members_of_accounts(
         [t.credit_account_id for t in transfers] + [t.debit_account_id for t in transfers]
     )

@@ -51,7 +51,9 @@ class SettingsService:
     async def get(self, community_id: int, key: str) -> Any:
         return (await self.all(community_id))[key]
 
-    async def set(self, community_id: int, key: str, text: str, *, actor: Member) -> Any:
+    async def set(
+        self, community_id: int, key: str, text: str, *, actor: Member, via: str | None = None
+    ) -> Any:
         """Validate and store ``text`` for ``key`` on behalf of ``actor`` (a creator of the
         community), audited (with where it was asked for: core.audit.log.requested_via);
         InvalidInput for unknown keys or bad values, NotAllowed for others."""
@@ -84,6 +86,7 @@ class SettingsService:
                 actor_member_id=actor.id,
                 key=spec.key,
                 value=_encode(value),
+                **({"via": via} if via else {}),
             )
         self._cache.drop(community_id)
         return value

@@ -1,20 +1,34 @@
-"""The audit log: what /audit lists (the same ledger query), newest first, filtered."""
+"""The audit log: the community's whole audit trail (core.audit.trail: the audit log's entries
+and the ledger's staff point movements, as /audit lists them), newest first, each marked "via
+dashboard" or "via command", filtered by actor, action and dates in the community's zone."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from core.i18n import render
-from core.ledger.audit import AUDITED_KINDS, audit_entries
+from core.audit.trail import ACTION_PATTERN, ACTIONS, LEDGER, VIA, AuditTrail, Cursor, TrailEntry
+from core.errors import InvalidInput
+from core.i18n import Msg, msg, render
 from core.members.models import Role
 from web import texts
 from web.kit import Kit, MenuItem, query_id, when
 
 MENU = MenuItem("/dashboard/audit", texts.LABELS["audit"])
 AUDIT_PAGE = 20
-AUDIT_KINDS = {kind: texts.KINDS[kind] for kind in AUDITED_KINDS}
+LABELS: dict[str, Msg] = {
+    "since": msg("From"),
+    "until": msg("To"),
+    "details": msg("Details"),
+    "where": msg("Where"),
+    "nothing_yet": msg("Nothing recorded yet."),
+}
+BAD_DATE = msg("Enter a date as YYYY-MM-DD.")
+DATES_REVERSED = msg("The end date is before the start date.")
 
 
 def install(kit: Kit, router: web.UrlDispatcher) -> None:
@@ -25,53 +39,113 @@ def install(kit: Kit, router: web.UrlDispatcher) -> None:
 class Audit:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
+        services = kit.services
+        self.trail = AuditTrail(services.db, services.ledger, services.members)
 
     async def audit(self, request: web.Request) -> web.StreamResponse:
-        """By pages of AUDIT_PAGE with an "older" link keyed on the last id; filtered by actor
-        and by kind."""
+        """By pages of AUDIT_PAGE with an "older" link keyed on the last entry shown."""
         auth = await self.kit.authorize(request, creator=True)
         login = auth.login
         locale = self.kit.locale(request, login)
-        kind = request.query.get("kind", "")
-        kinds = [kind] if kind in AUDIT_KINDS else list(AUDIT_KINDS)
-        actor, before = query_id(request, "actor"), query_id(request, "before")
-        services = self.kit.services
-        found = await audit_entries(
-            services.ledger,
-            services.members,
-            login.community.id,
-            kinds=kinds,
-            actor_id=actor,
-            before=before,
-            limit=AUDIT_PAGE + 1,
-        )
-        rows = [
-            {
-                "id": e.transfer.id,
-                "when": when(e.transfer.at, auth.zone),
-                "actor_id": e.transfer.actor_member_id,
-                "actor": e.actor,
-                "subject": e.subject,
-                "amount": e.signed_amount,
-                "kind": render(AUDIT_KINDS[e.transfer.kind], locale)
-                if e.transfer.kind in AUDIT_KINDS
-                else e.transfer.kind,
-                "memo": e.transfer.memo or "",
-            }
-            for e in found[:AUDIT_PAGE]
-        ]
-        staff = await services.members.members_by_role(login.community.id, [Role.CREATOR, Role.MODERATOR])
-        filters = {"kind": kind if kind in AUDIT_KINDS else "", "actor": actor}
+        actor, action, before = query_id(request, "actor"), _action(request), _cursor(request)
+        filters: dict[str, Any] = {
+            "actor": actor,
+            "action": action or "",
+            "since": request.query.get("since", "")[:10],
+            "until": request.query.get("until", "")[:10],
+        }
+        errors: dict[str, str] = {}
+        since = _day(filters["since"], auth.zone, "since", errors, locale)
+        until = _day(filters["until"], auth.zone, "until", errors, locale)
+        if since and until and until < since:
+            errors["until"] = render(DATES_REVERSED, locale)
+        found: list[TrailEntry] = []
+        if not errors:
+            found = await self.trail.entries(
+                login.community.id,
+                actor_id=actor,
+                action=action,
+                since=since,
+                until=until + timedelta(days=1) if until else None,  # "to" includes its day
+                before=before,
+                limit=AUDIT_PAGE + 1,
+            )
         older = None
         if len(found) > AUDIT_PAGE:
-            older = "/dashboard/audit?" + urlencode(
-                {**{k: v for k, v in filters.items() if v}, "before": found[AUDIT_PAGE - 1].transfer.id}
-            )
+            shown = {k: v for k, v in filters.items() if v}
+            older = "/dashboard/audit?" + urlencode({**shown, "before": found[AUDIT_PAGE - 1].cursor.text()})
+        staff = await self.kit.services.members.members_by_role(
+            login.community.id, [Role.CREATOR, Role.MODERATOR]
+        )
         context = {
-            "rows": rows,
+            "rows": [_row(e, auth.zone, locale) for e in found[:AUDIT_PAGE]],
             "older": older,
             "filters": filters,
-            "kinds": [(name, render(label, locale)) for name, label in AUDIT_KINDS.items()],
+            "errors": errors,
+            "actions": [(name, render(label, locale)) for name, label in ACTIONS.items()],
             "staff": [(m.id, m.display_name) for m in staff],
         }
-        return self.kit.page(request, "audit.html", auth, context)
+        status = 400 if errors else 200
+        return self.kit.page(request, "audit.html", auth, context, labels=LABELS, status=status)
+
+
+def _action(request: web.Request) -> str | None:
+    # "kind" is the old name of the filter (award, deduct, reversal): links to it keep working.
+    text = request.query.get("action", "") or (
+        f"points.{request.query['kind']}" if request.query.get("kind") else ""
+    )
+    if not text:
+        return None
+    if not ACTION_PATTERN.fullmatch(text):
+        raise InvalidInput(texts.BAD_ADDRESS)
+    return text
+
+
+def _cursor(request: web.Request) -> Cursor | None:
+    text = request.query.get("before", "")
+    if not text:
+        return None
+    try:
+        return Cursor.parse(text)
+    except ValueError:
+        raise InvalidInput(texts.BAD_ADDRESS) from None
+
+
+def _day(text: str, zone: ZoneInfo, field: str, errors: dict[str, str], locale: str) -> datetime | None:
+    """The start of the day ``text`` (YYYY-MM-DD) in the community's zone; an error beside
+    ``field`` when it is not a date."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        errors[field] = render(BAD_DATE, locale)
+        return None
+    if len(text) != 10 or not 1970 <= day.year <= 9998:  # what a date input sends; no overflow
+        errors[field] = render(BAD_DATE, locale)
+        return None
+    return datetime.combine(day, time(), zone)
+
+
+def _row(entry: TrailEntry, zone: ZoneInfo, locale: str) -> dict[str, Any]:
+    label = ACTIONS.get(entry.action)
+    return {
+        "id": f"{'transfer' if entry.source == LEDGER else 'entry'}-{entry.id}",
+        "number": f"#{entry.id}" if entry.source == LEDGER else "",
+        "when": when(entry.at, zone),
+        "actor_id": entry.actor_member_id,
+        "actor": entry.actor,
+        "action": render(label, locale) if label else entry.action,
+        "action_code": entry.action,
+        "subject": entry.subject,
+        "amount": entry.amount,
+        "detail": "; ".join(f"{key}: {_plain(value)}" for key, value in entry.detail.items()),
+        "via": render(VIA[entry.via], locale),
+        "via_code": entry.via,
+    }
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
