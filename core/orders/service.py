@@ -38,7 +38,7 @@ from core.orders.models import (
     Status,
 )
 from core.orders.provider_reports import ProviderReports
-from core.orders.refunds import OrderRefunds
+from core.orders.refunds import ClawbackPreview, OrderRefunds
 from core.orders.tables import orders
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -76,6 +76,7 @@ class OrderService(ProviderReports, OrderRefunds):
         # a failed one is logged and caught up by that package's own job.
         self._on_fulfilled: list[Callable[[Order], Awaitable[None]]] = []
         self._on_refunded: list[Callable[[Order], Awaitable[None]]] = []
+        self._clawback_previews: list[ClawbackPreview] = []  # what those refund follow-ups take back
 
     def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
         """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the

@@ -35,11 +35,11 @@ from core.members.models import Community, Member, require_creator
 from core.members.service import MemberService
 from core.members.tables import members as members_table
 from core.notices import Notices
-from core.orders.models import Order, Status
+from core.orders.models import Clawback, Order, Status
 from core.orders.service import OrderService
 from core.orders.tables import orders as orders_table
 from core.referrals.commission_ledger import EXPENSE, CommissionLedger, _balances_on
-from core.referrals.commission_models import Balance, Commission, Rate, commission_for
+from core.referrals.commission_models import Balance, Commission, Rate, commission_for, reversed_share
 from core.referrals.service import ReferralService
 from core.referrals.tables import commission_rates, commissions
 from core.replies import Reply
@@ -76,6 +76,7 @@ class CommissionService(CommissionLedger):
         self._notices = notices
         orders.on_fulfilled(self.accrue)
         orders.on_refunded(self.reverse_refunded)
+        orders.on_refund_preview(self.refund_clawbacks)
 
     # -- rates ---------------------------------------------------------------------------
 
@@ -293,9 +294,7 @@ class CommissionService(CommissionLedger):
                 ).all()
             raced = False
             for row in rows:
-                wanted = row.amount_minor * min(order.refunded, order.amount.minor) // order.amount.minor
-                if order.status is Status.REFUNDED:
-                    wanted = row.amount_minor
+                wanted = reversed_share(row.amount_minor, order)
                 delta = wanted - row.reversed_minor
                 if delta <= 0:
                     continue
@@ -343,6 +342,26 @@ class CommissionService(CommissionLedger):
                 )
             if not raced:
                 return
+
+    async def refund_clawbacks(self, order: Order) -> list[Clawback]:
+        """What reverse_refunded takes back when ``order`` stands as given (a refund's
+        preview): each commission's share beyond what earlier refunds took."""
+        async with self._db.read() as conn:
+            rows = (await conn.execute(select(commissions).where(commissions.c.order_id == order.id))).all()
+        found = []
+        for row in rows:
+            delta = reversed_share(row.amount_minor, order) - row.reversed_minor
+            if delta > 0:
+                found.append(
+                    Clawback(
+                        row.earner_member_id,
+                        "commission",
+                        money=Money(row.currency, delta),
+                        held=row.status == "pending",
+                        level=row.level,
+                    )
+                )
+        return found
 
     async def catch_up(self, now: datetime) -> None:
         """What a failed hook left undone: accrue recent delivered orders of referees, and
