@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -170,3 +170,27 @@ class ProductKind:
 
 class PaymentMismatch(Exception):
     """A provider reported a payment whose amount or currency is not the order's."""
+
+
+def order_from_row(row: Any) -> Order:
+    """An ``orders`` row as an Order."""
+    return Order(
+        row.id,
+        row.community_id,
+        row.member_id,
+        row.product_kind,
+        row.product_id,
+        row.title,
+        Money(row.currency, row.amount_minor),
+        Status(row.status),
+        row.provider,
+        row.provider_ref,
+        row.created_at,
+        row.expires_at,
+        row.paid_at,
+        row.fulfilled_at,
+        row.refunded_minor,
+        row.purchase_points,
+        row.list_minor,
+        row.coupon_id,
+    )
