@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 
 from core.audit.tables import audit_log
 from core.catalog.money import Money
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.i18n import msg
 from core.members.models import Community, Member, require_creator
 from core.members.tables import members
@@ -139,7 +139,7 @@ class OrderListing:
                 )
             ).first()
         if row is None:
-            raise InvalidInput(msg("There is no order {id}.", id=order_id))
+            raise NotFound(msg("There is no order {id}.", id=order_id))
         return order_from_row(row)
 
     async def timeline(self, community: Community, actor: Member, order: Order) -> list[Step]:
