@@ -9,12 +9,12 @@ import jinja2
 from aiohttp import web
 
 from core.services import Services
-from web.dashboard import audit, orders, overview, settings, signin
+from web.dashboard import audit, orders, overview, referrals, settings, signin
 from web.kit import Kit
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
-PAGES = (overview, orders, settings, audit, signin)
+PAGES = (overview, orders, referrals, settings, audit, signin)
 
 
 class Dashboard:
