@@ -207,8 +207,13 @@ async def test_the_preview_shows_what_the_refund_then_takes_back(world: WebWorld
     status, html = await get(world, "/dashboard/orders/1/refund")
     assert "<h1>Refund $14.99 of order #1?</h1>" in html and 'id="full"' in html
     full = await services.orders.refund_preview(community, mei, 1, None)
+    [reward] = [c for c in full.clawbacks if c.what == "referral_points"]  # Omar's first-purchase points
+    assert reward.member_id == omar.id and reward.points > 0
+    assert f"{reward.points} points Omar got when the buyer first bought" in html
+    omar_before = (await services.points.ledger.balance(community.id, omar.id)).balance
     posted = await world.submit("/dashboard/orders/1/refund", "/dashboard/orders/1/refund", amount="")
     assert posted.status == 303
+    assert (await services.points.ledger.balance(community.id, omar.id)).balance == omar_before - reward.points
     [commission] = await services.commissions.history(omar)
     [share] = [c for c in full.clawbacks if c.what == "commission"]
     assert share.money is not None and commission.reversed_minor == 49 + share.money.minor == 199
