@@ -16,6 +16,7 @@ from bot.config import Config
 from core.clock import ManualClock
 from tests.conftest import ConsoleDriver, console_member, snapshot
 from tests.web_fixtures import WebWorld, new_key, web_world
+from web.auth import LANG_COOKIE
 from web.dashboard import orders as orders_page
 
 SHOP = (
@@ -158,6 +159,22 @@ async def test_the_timeline_shows_payment_delivery_and_refunds_with_provider_ids
     # A pending order has nothing to refund: no form.
     html = (await get(world, "/dashboard/orders/2"))[1]
     assert 'id="refund-form"' not in html and "Order 2 has nothing left to refund." in html
+    status, html = await get(world, "/dashboard/orders/2/refund")  # typed in by hand: still refused
+    assert status == 400 and field_error(html) == "Order 2 has nothing left to refund."
+
+
+async def test_the_pages_speak_chinese(world: WebWorld, clock: ManualClock) -> None:
+    await shop(world, clock)
+    await world.sign_in("Mei")
+    world.client.session.cookie_jar.update_cookies({LANG_COOKIE: "zh_CN"})
+    for path, heading in (
+        ("/dashboard/orders", "订单"),
+        ("/dashboard/orders/1", "订单 #1"),
+        ("/dashboard/orders/1/refund?amount=5", "退还订单 #1 的 US$5.00？"),
+    ):
+        status, html = await get(world, path)
+        assert status == 200 and f"<h1>{heading}</h1>" in html, html
+    assert "已交付" in (await get(world, "/dashboard/orders"))[1]
 
 
 async def referred_purchase(world: WebWorld) -> None:
@@ -213,7 +230,8 @@ async def test_the_preview_shows_what_the_refund_then_takes_back(world: WebWorld
     omar_before = (await services.points.ledger.balance(community.id, omar.id)).balance
     posted = await world.submit("/dashboard/orders/1/refund", "/dashboard/orders/1/refund", amount="")
     assert posted.status == 303
-    assert (await services.points.ledger.balance(community.id, omar.id)).balance == omar_before - reward.points
+    omar_after = (await services.points.ledger.balance(community.id, omar.id)).balance
+    assert omar_after == omar_before - reward.points
     [commission] = await services.commissions.history(omar)
     [share] = [c for c in full.clawbacks if c.what == "commission"]
     assert share.money is not None and commission.reversed_minor == 49 + share.money.minor == 199
