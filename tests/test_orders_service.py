@@ -242,6 +242,61 @@ async def test_points_already_spent_are_recorded_as_the_shortfall(app: App, shop
     assert (await balance(app, shop)).balance == 0
 
 
+async def test_a_refund_preview_is_what_the_refund_then_does_and_changes_nothing(
+    app: App, shop: Shop
+) -> None:
+    orders = app.services.orders
+    order = await paid_order(app, shop)
+    await app.services.points.deduct(shop.community, shop.mei, shop.ana, 15, "spent in the mall", "spend:1")
+    before = await snapshot(app.db)
+
+    preview = await orders.refund_preview(shop.community, shop.mei, order.id, None)
+
+    assert await snapshot(app.db) == before
+    assert preview.full and preview.amount == 1999 and preview.order.refunded == 1999
+    [back] = preview.clawbacks
+    assert (back.member_id, back.what, back.points, back.short) == (shop.ana.id, "purchase_points", 4, 15)
+    done = await orders.refund(shop.community, shop.mei, order.id, None)
+    assert (done.amount, done.points_clawed, done.points_short) == (preview.amount, back.points, back.short)
+    assert done.order.status is preview.order.status
+    # Refused as the refund is: nothing left, not a creator, too much.
+    with pytest.raises(InvalidInput) as caught:
+        await orders.refund_preview(shop.community, shop.mei, order.id, None)
+    assert reason(caught) == f"Order {order.id} has nothing left to refund."
+    with pytest.raises(NotAllowed):
+        await orders.refund_preview(shop.community, shop.ana, order.id, None)
+
+
+def test_a_refund_amount_is_typed_in_the_orders_currency() -> None:
+    from core.orders.refunds import parse_refund_amount
+
+    order = Order(
+        1,
+        1,
+        1,
+        "course",
+        1,
+        "T",
+        USD_1999,
+        Status.FULFILLED,
+        "sandbox",
+        None,
+        *[datetime(2026, 1, 1)] * 2,
+        None,
+        None,
+    )
+    assert parse_refund_amount(order, "5") == 500
+    assert parse_refund_amount(order, " 5.5 ") == 550
+    assert parse_refund_amount(order, "") is None and parse_refund_amount(order, None) is None
+    for typed, said in (
+        ("abc", "Write a price like 19.99 USD or 500 XTR."),
+        ("1.999", "USD has 2 decimals; 1.999 has more."),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            parse_refund_amount(order, typed)
+        assert reason(caught) == said
+
+
 async def test_refunds_are_for_creators_and_within_what_was_paid(app: App, shop: Shop) -> None:
     orders = app.services.orders
     order = await paid_order(app, shop)

@@ -62,7 +62,12 @@ async def test_every_menu_page_as_the_demo_creator(config: Config, clock: Manual
                 await page.screenshot(path=str(shot), full_page=True)
                 shots.append(shot)
             await page.set_viewport_size(PHONE)
-            assert await horizontal_overflow(page) == 0, path
+            wide = await page.evaluate(
+                "() => [...document.querySelectorAll('body *')]"
+                ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)"
+                ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
+            )
+            assert await horizontal_overflow(page) == 0, (path, wide)
     assert problems == []
     assert all(shot.stat().st_size > 0 for shot in shots)
 

@@ -15,6 +15,7 @@ from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg
 from core.members.models import Role
 from core.orders.models import Fulfilment, Order, RefundFailed, Status
+from core.orders.refunds import parse_refund_amount, refund_notice
 from core.replies import Button, File, Reply, ReplyBuilder
 
 router = Router()
@@ -432,9 +433,7 @@ def fulfilment_replies(fulfilment: Fulfilment, product: Product) -> list[Reply]:
 async def refund(ctx: Context) -> list[Reply]:
     orders = ctx.services.orders
     order = await orders.get(ctx.args["order"])
-    amount = None
-    if ctx.args["amount"] is not None:
-        amount = parse_money(f"{ctx.args['amount']} {order.amount.currency}").minor
+    amount = parse_refund_amount(order, ctx.args["amount"])
     try:
         done = await orders.refund(ctx.community, ctx.member, order.id, amount)
     except RefundFailed as error:
@@ -443,14 +442,7 @@ async def refund(ctx: Context) -> list[Reply]:
         ) from None
     refunded = Money(order.amount.currency, done.amount)
     lines: list[Msg | str] = [msg("Refunded {amount} of order #{id}.", amount=refunded, id=order.id)]
-    told: list[Msg | str] = [
-        msg(
-            "You were refunded {amount} for order #{id}: {title}.",
-            amount=refunded,
-            id=order.id,
-            title=order.title,
-        )
-    ]
+    told: list[Msg | str] = [refund_notice(order, done.amount)]
     if done.order.status is Status.REFUNDED:
         lines.append(
             msg("The course was taken back.")

@@ -16,4 +16,5 @@ audit_log = Table(
     Column("subject_member_id", BigId, ForeignKey("members.id"), nullable=True),
     Column("detail", Text, nullable=False),  # JSON object
     Index("ix_audit_log_community_at", "community_id", "at"),
+    Index("ix_audit_log_subject_at", "subject_member_id", "at"),  # one member's entries (an order's timeline)
 )

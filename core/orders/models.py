@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,6 +95,40 @@ class Refund:
     points_short: int = 0  # purchase points the member had already spent
 
 
+@dataclass(frozen=True)
+class Clawback:
+    """What a refund takes back from one member: points (the purchase's, or a referrer's
+    first-purchase reward) or a share of a commission."""
+
+    member_id: int
+    what: str  # purchase_points | referral_points | commission
+    points: int = 0  # points the refund takes back
+    short: int = 0  # points it wants beyond the member's balance (left with them, audited)
+    money: Money | None = None  # a commission's share taken back
+    held: bool = False  # the commission is still held: cancelled rather than clawed back
+    level: int = 0  # the commission's level (1: the buyer's referrer; 2: theirs)
+
+    @classmethod
+    def of_points(cls, member_id: int, what: str, wanted: int, balance: int) -> Clawback:
+        """``wanted`` points taken back from a member with ``balance``: refunds post them as a
+        partial posting, which takes what the member has and no more."""
+        taken = min(wanted, max(balance, 0))
+        return cls(member_id, what, points=taken, short=wanted - taken)
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What a refund of ``amount`` would do, computed by the rules the refund itself runs."""
+
+    order: Order  # as it would be after the refund
+    amount: int  # minor units
+    clawbacks: tuple[Clawback, ...]
+
+    @property
+    def full(self) -> bool:
+        return self.order.status is Status.REFUNDED
+
+
 class PaymentProvider(Protocol):
     """One way to pay. Implementations: sandbox (core), Stripe and Telegram Stars (bot/)."""
 
@@ -136,3 +170,27 @@ class ProductKind:
 
 class PaymentMismatch(Exception):
     """A provider reported a payment whose amount or currency is not the order's."""
+
+
+def order_from_row(row: Any) -> Order:
+    """An ``orders`` row as an Order."""
+    return Order(
+        row.id,
+        row.community_id,
+        row.member_id,
+        row.product_kind,
+        row.product_id,
+        row.title,
+        Money(row.currency, row.amount_minor),
+        Status(row.status),
+        row.provider,
+        row.provider_ref,
+        row.created_at,
+        row.expires_at,
+        row.paid_at,
+        row.fulfilled_at,
+        row.refunded_minor,
+        row.purchase_points,
+        row.list_minor,
+        row.coupon_id,
+    )

@@ -29,6 +29,7 @@ from core.ledger.models import Cap, CapScope, Kind, MemberAccount, Outcome, Post
 from core.ledger.points import PointsService
 from core.members.models import Community, Member
 from core.members.service import MemberService
+from core.orders.listing import OrderListing
 from core.orders.models import (
     Fulfilment,
     Order,
@@ -37,8 +38,9 @@ from core.orders.models import (
     ProductKind,
     Status,
 )
+from core.orders.models import order_from_row as _order
 from core.orders.provider_reports import ProviderReports
-from core.orders.refunds import OrderRefunds
+from core.orders.refunds import ClawbackPreview, OrderRefunds
 from core.orders.tables import orders
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -49,7 +51,7 @@ PAYABLE = (Status.PENDING, Status.EXPIRED, Status.CANCELLED)  # money that arriv
 FREE = "free"  # the provider name of orders a coupon made free
 
 
-class OrderService(ProviderReports, OrderRefunds):
+class OrderService(ProviderReports, OrderRefunds, OrderListing):
     def __init__(
         self,
         db: Database,
@@ -76,6 +78,7 @@ class OrderService(ProviderReports, OrderRefunds):
         # a failed one is logged and caught up by that package's own job.
         self._on_fulfilled: list[Callable[[Order], Awaitable[None]]] = []
         self._on_refunded: list[Callable[[Order], Awaitable[None]]] = []
+        self._clawback_previews: list[ClawbackPreview] = []  # what those refund follow-ups take back
 
     def register(self, provider: PaymentProvider, *, first: bool = False) -> None:
         """Add a provider (adapters add Stripe and Stars at start-up); ``first`` makes it the
@@ -435,26 +438,3 @@ class OrderService(ProviderReports, OrderRefunds):
         """Orders that jobs delivered since the last call (their buyers are yet to be told)."""
         taken, self._delivered_by_jobs = self._delivered_by_jobs, []
         return taken
-
-
-def _order(row: Any) -> Order:
-    return Order(
-        row.id,
-        row.community_id,
-        row.member_id,
-        row.product_kind,
-        row.product_id,
-        row.title,
-        Money(row.currency, row.amount_minor),
-        Status(row.status),
-        row.provider,
-        row.provider_ref,
-        row.created_at,
-        row.expires_at,
-        row.paid_at,
-        row.fulfilled_at,
-        row.refunded_minor,
-        row.purchase_points,
-        row.list_minor,
-        row.coupon_id,
-    )

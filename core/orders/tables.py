@@ -44,6 +44,18 @@ orders = Table(
     Index("ix_orders_member_status", "member_id", "status"),
     Index("ix_orders_status_expires", "status", "expires_at"),
     Index("ix_orders_provider_ref", "provider", "provider_ref"),
+    # The dashboard's order list, newest first (keyset on created_at, id), whole or by state
+    # or product: each filter walks its own index instead of a year of orders.
+    Index("ix_orders_community_created", "community_id", "created_at", "id"),
+    Index("ix_orders_community_status_created", "community_id", "status", "created_at", "id"),
+    Index(
+        "ix_orders_community_product_created",
+        "community_id",
+        "product_kind",
+        "product_id",
+        "created_at",
+        "id",
+    ),
 )
 
 # Provider events already handled (webhook deliveries), so a redelivery is skipped early.

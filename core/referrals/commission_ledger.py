@@ -105,11 +105,33 @@ async def cancel_commissions_between(
     return cancelled
 
 
+async def _earners_after(
+    conn: AsyncConnection, community_id: int, after: int | None, limit: int
+) -> list[int]:
+    """Up to ``limit`` ids of members with commission transfers, in order, after ``after``
+    (walks ix_commission_transfers_member)."""
+    t = commission_transfers
+    query = (
+        select(t.c.member_id)
+        .where(t.c.community_id == community_id)
+        .group_by(t.c.member_id)
+        .order_by(t.c.member_id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(t.c.member_id > after)
+    return list((await conn.execute(query)).scalars())
+
+
 async def _balances_on(
-    conn: AsyncConnection, community_id: int, member_id: int | None = None
+    conn: AsyncConnection,
+    community_id: int,
+    member_id: int | None = None,
+    *,
+    member_ids: list[int] | None = None,
 ) -> dict[int, list[Balance]]:
-    """Each earner's balances by currency: the sums of their accounts' rows (credits less
-    debits), read on ``conn``."""
+    """Each earner's balances by currency (of ``member_id`` or ``member_ids`` only, when
+    given): the sums of their accounts' rows (credits less debits), read on ``conn``."""
     sums: dict[tuple[int, str, str], int] = {}
     t = commission_transfers
     for column, sign in ((t.c.credit_account, 1), (t.c.debit_account, -1)):
@@ -120,6 +142,8 @@ async def _balances_on(
         )
         if member_id is not None:
             query = query.where(t.c.member_id == member_id)
+        if member_ids is not None:
+            query = query.where(t.c.member_id.in_(member_ids))
         for earner, currency, account, total in await conn.execute(query):
             key = (earner, currency, account.split(":")[0])
             sums[key] = sums.get(key, 0) + sign * int(total)

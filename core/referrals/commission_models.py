@@ -10,6 +10,7 @@ from datetime import datetime
 from core.catalog.money import Money
 from core.errors import InvalidInput
 from core.i18n import msg
+from core.orders.models import Order, Status
 
 _PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?%?$")
 
@@ -66,3 +67,13 @@ def percent_text(bp: int) -> str:
 def commission_for(amount_minor: int, bp: int) -> int:
     """The commission on ``amount_minor`` at ``bp`` basis points, rounded down."""
     return amount_minor * bp // 10_000
+
+
+def reversed_share(amount_minor: int, order: Order) -> int:
+    """How much of a commission of ``amount_minor`` on ``order`` its refunds take back in all:
+    the refunded share, rounded down; all of it once the order is refunded in full."""
+    if order.status is Status.REFUNDED:
+        return amount_minor
+    if order.amount.minor <= 0:
+        return 0
+    return amount_minor * min(order.refunded, order.amount.minor) // order.amount.minor

@@ -35,11 +35,11 @@ from core.members.models import Community, Member, require_creator
 from core.members.service import MemberService
 from core.members.tables import members as members_table
 from core.notices import Notices
-from core.orders.models import Order, Status
+from core.orders.models import Clawback, Order, Status
 from core.orders.service import OrderService
 from core.orders.tables import orders as orders_table
-from core.referrals.commission_ledger import EXPENSE, CommissionLedger, _balances_on
-from core.referrals.commission_models import Balance, Commission, Rate, commission_for
+from core.referrals.commission_ledger import EXPENSE, CommissionLedger, _balances_on, _earners_after
+from core.referrals.commission_models import Balance, Commission, Rate, commission_for, reversed_share
 from core.referrals.service import ReferralService
 from core.referrals.tables import commission_rates, commissions
 from core.replies import Reply
@@ -48,6 +48,7 @@ from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore, insert_or_update
 
 FOR_CREATORS = msg("Only creators can manage commissions.")
+LEVELS_OVER_100 = msg("Both levels together are at most 100%.")
 ALL = "all"
 CATCH_UP = timedelta(days=45)  # how far back the job looks for orders a hook missed
 
@@ -76,17 +77,25 @@ class CommissionService(CommissionLedger):
         self._notices = notices
         orders.on_fulfilled(self.accrue)
         orders.on_refunded(self.reverse_refunded)
+        orders.on_refund_preview(self.refund_clawbacks)
 
     # -- rates ---------------------------------------------------------------------------
 
     async def set_rate(
-        self, community: Community, actor: Member, code: str, level1_bp: int, level2_bp: int = 0
+        self,
+        community: Community,
+        actor: Member,
+        code: str,
+        level1_bp: int,
+        level2_bp: int = 0,
+        *,
+        via: str = "command",
     ) -> Rate:
         """The commission on ``code`` (a course, bundle or plan; ``all`` for every product
-        without its own rate). 0% and 0% removes it."""
+        without its own rate). 0% and 0% removes it. Audited with ``via``."""
         require_creator(community, actor, FOR_CREATORS)
         if level1_bp + level2_bp > 10_000:
-            raise InvalidInput(msg("Both levels together are at most 100%."))
+            raise InvalidInput(LEVELS_OVER_100)
         kind, product_id, title = await self._product(community, code)
         async with self._db.write() as conn:
             await conn.execute(
@@ -113,6 +122,7 @@ class CommissionService(CommissionLedger):
                 product=code.lower(),
                 level1_bp=level1_bp,
                 level2_bp=level2_bp,
+                via=via,
             )
         return Rate(code.lower(), title, level1_bp, level2_bp)
 
@@ -293,9 +303,7 @@ class CommissionService(CommissionLedger):
                 ).all()
             raced = False
             for row in rows:
-                wanted = row.amount_minor * min(order.refunded, order.amount.minor) // order.amount.minor
-                if order.status is Status.REFUNDED:
-                    wanted = row.amount_minor
+                wanted = reversed_share(row.amount_minor, order)
                 delta = wanted - row.reversed_minor
                 if delta <= 0:
                     continue
@@ -343,6 +351,26 @@ class CommissionService(CommissionLedger):
                 )
             if not raced:
                 return
+
+    async def refund_clawbacks(self, order: Order) -> list[Clawback]:
+        """What reverse_refunded takes back when ``order`` stands as given (a refund's
+        preview): each commission's share beyond what earlier refunds took."""
+        async with self._db.read() as conn:
+            rows = (await conn.execute(select(commissions).where(commissions.c.order_id == order.id))).all()
+        found = []
+        for row in rows:
+            delta = reversed_share(row.amount_minor, order) - row.reversed_minor
+            if delta > 0:
+                found.append(
+                    Clawback(
+                        row.earner_member_id,
+                        "commission",
+                        money=Money(row.currency, delta),
+                        held=row.status == "pending",
+                        level=row.level,
+                    )
+                )
+        return found
 
     async def catch_up(self, now: datetime) -> None:
         """What a failed hook left undone: accrue recent delivered orders of referees, and
@@ -398,6 +426,22 @@ class CommissionService(CommissionLedger):
             rows.extend((member, balance) for balance in found if balance.pending or balance.available)
         return sorted(rows, key=lambda pair: (-pair[1].available, pair[0].display_name))
 
+    async def owed_page(
+        self, community: Community, actor: Member, *, after: int | None = None, limit: int = 50
+    ) -> tuple[list[tuple[Member, Balance]], int | None]:
+        """Earners with something pending or available, by member id, from the ``limit``
+        earners after member ``after``; and the id to continue after (None: no more)."""
+        require_creator(community, actor, FOR_CREATORS)
+        async with self._db.read() as conn:
+            earners = await _earners_after(conn, community.id, after, limit + 1)
+            page = earners[:limit]
+            found = await _balances_on(conn, community.id, member_ids=page) if page else {}
+        rows = []
+        for earner in page:
+            member = await self._members.get_member(earner)
+            rows.extend((member, b) for b in found.get(earner, []) if b.pending or b.available)
+        return rows, (page[-1] if len(earners) > limit else None)
+
     async def export_csv(self, community: Community, actor: Member) -> bytes:
         """Every earner's balances as CSV (money as decimal amounts in the currency)."""
         require_creator(community, actor, FOR_CREATORS)
@@ -413,10 +457,12 @@ class CommissionService(CommissionLedger):
                 )
         return out.getvalue().encode("utf-8")
 
-    async def pay(self, community: Community, actor: Member, member: Member, reference: str) -> list[Money]:
+    async def pay(
+        self, community: Community, actor: Member, member: Member, reference: str, *, via: str = "command"
+    ) -> list[Money]:
         """Record that the creator paid ``member`` all they have available, under
         ``reference`` (a bank or transfer id); the amounts paid. The same reference again
-        pays nothing more."""
+        pays nothing more. Audited with ``via``."""
         require_creator(community, actor, FOR_CREATORS)
         reference = " ".join(reference.split())
         if not 1 <= len(reference) <= 100:
@@ -457,6 +503,7 @@ class CommissionService(CommissionLedger):
                     subject_member_id=member.id,
                     reference=reference,
                     amounts=", ".join(str(m.minor) + " " + m.currency for m in paid),
+                    via=via,
                 )
         for money in paid:
             self._tell(

@@ -39,7 +39,7 @@ from core.ledger.tables import ledger_accounts, ledger_transfers
 from core.members.models import Community, Member
 from core.members.service import MemberService
 from core.notices import Notices
-from core.orders.models import Order, Status
+from core.orders.models import Clawback, Order, Status
 from core.orders.service import OrderService
 from core.referrals.tables import referral_codes, referrals
 from core.replies import Reply
@@ -107,6 +107,7 @@ class ReferralService:
         self._notices = notices
         orders.on_fulfilled(self.first_purchase)
         orders.on_refunded(self.purchase_refunded)
+        orders.on_refund_preview(self.refund_clawbacks)
 
     # -- codes ---------------------------------------------------------------------------
 
@@ -305,19 +306,37 @@ class ReferralService:
                 points,
             )
 
-    async def purchase_refunded(self, order: Order) -> None:
-        """A first order refunded in full takes its reward back (as far as the balance allows)."""
+    async def _reward_back(self, order: Order) -> tuple[int, int] | None:
+        """The referrer and the first-purchase reward a refund leaving ``order`` as given takes
+        back: all of it when the referee's first order is refunded in full; else None."""
         referral = await self.referral_of(order.member_id)
         if referral is None or referral.first_order_id != order.id or order.status is not Status.REFUNDED:
-            return
+            return None
         if referral.purchase_points <= 0:
+            return None
+        return referral.referrer_id, referral.purchase_points
+
+    async def refund_clawbacks(self, order: Order) -> list[Clawback]:
+        """What purchase_refunded takes back when ``order`` stands as given (a refund's preview)."""
+        back = await self._reward_back(order)
+        if back is None:
+            return []
+        referrer_id, points = back
+        balance = (await self._points.ledger.balance(order.community_id, referrer_id)).balance
+        return [Clawback.of_points(referrer_id, "referral_points", points, balance)]
+
+    async def purchase_refunded(self, order: Order) -> None:
+        """A first order refunded in full takes its reward back (as far as the balance allows)."""
+        back = await self._reward_back(order)
+        if back is None:
             return
+        referrer_id, points = back
         await self._points.ledger.post(
             Posting(
                 community_id=order.community_id,
-                debit=MemberAccount(referral.referrer_id),
+                debit=MemberAccount(referrer_id),
                 credit=SystemAccount(SystemCode.ISSUANCE),
-                amount=referral.purchase_points,
+                amount=points,
                 kind=Kind.DEDUCT,
                 key=f"referral-purchase-back:{order.member_id}",
                 at=self._clock.now(),
