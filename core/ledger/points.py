@@ -513,10 +513,7 @@ class PointsService:
 
     async def granted_tier(self, community: Community, member_id: int) -> tuple[Tier, str] | None:
         """The highest tier something other than points gives the member, with its source."""
-        grants = self._grants.get(community.id, self._read_grants)
-        if grants is None:
-            grants = self._grants.put(community.id, await self._read_grants(community.id))
-        mine = grants.get(member_id)
+        mine = (await self.tier_grants(community.id)).get(member_id)
         if not mine:
             return None
         by_name = {tier.name.casefold(): tier for tier in await self.tiers(community)}
@@ -524,6 +521,12 @@ class PointsService:
         if not known:
             return None  # the tier was renamed or removed since the plan named it
         return max(known, key=lambda pair: (pair[0].threshold, pair[0].multiplier_pct))
+
+    async def tier_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
+        grants = self._grants.get(community_id, self._read_grants)  # member id → grants
+        if grants is None:
+            grants = self._grants.put(community_id, await self._read_grants(community_id))
+        return grants
 
     async def _read_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
         grants: dict[int, list[TierGrant]] = {}
