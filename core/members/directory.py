@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select, union
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.access.tables import plans, subscriptions
@@ -245,26 +245,26 @@ class MemberDirectory:
             )
         if filters.role is not None:
             query = query.where(members.c.role == filters.role.value)
+        # Correlated EXISTS, not IN (a set of the community's members): each member probes an
+        # index while the list walks newest first, and stops at a page.
         if filters.platform:
             query = query.where(
-                members.c.id.in_(
-                    select(identities.c.member_id).where(
-                        identities.c.community_id == community.id, identities.c.platform == filters.platform
-                    )
-                )
+                select(identities.c.id)
+                .where(identities.c.member_id == members.c.id, identities.c.platform == filters.platform)
+                .exists()
             )
         if filters.segment is not None:
             query = query.where(
-                members.c.id.in_(
-                    select(member_scores.c.member_id).where(
-                        member_scores.c.community_id == community.id,
-                        member_scores.c.cluster == filters.segment,
-                    )
+                select(member_scores.c.member_id)
+                .where(
+                    member_scores.c.community_id == community.id,
+                    member_scores.c.member_id == members.c.id,
+                    member_scores.c.cluster == filters.segment,
                 )
+                .exists()
             )
         if filters.paying is not None:
-            payers = members.c.id.in_(_payers(community.id))
-            query = query.where(payers if filters.paying else ~payers)
+            query = query.where(_paying() if filters.paying else ~_paying())
         if filters.tier is not None:
             query = query.where(await self._in_tier(community, filters.tier))
         return query
@@ -382,18 +382,16 @@ def _require_staff(community: Community, actor: Member) -> None:
         raise NotAllowed(STAFF_ONLY)
 
 
-def _payers(community_id: int) -> Any:
-    """Members with a paid order (not refunded in full) or a live subscription."""
-    return union(
-        select(orders.c.member_id).where(
-            orders.c.community_id == community_id,
-            orders.c.status.in_(PAYING_ORDERS),
-            orders.c.amount_minor > 0,
-        ),
-        select(subscriptions.c.member_id).where(
-            subscriptions.c.community_id == community_id, subscriptions.c.status.in_(LIVE_SUBSCRIPTIONS)
-        ),
+def _paying() -> Any:
+    """A member with a paid order (not refunded in full) or a live subscription (probing
+    ix_orders_member_status and uq_subscriptions_member)."""
+    paid = select(orders.c.id).where(
+        orders.c.member_id == members.c.id, orders.c.status.in_(PAYING_ORDERS), orders.c.amount_minor > 0
     )
+    live = select(subscriptions.c.id).where(
+        subscriptions.c.member_id == members.c.id, subscriptions.c.status.in_(LIVE_SUBSCRIPTIONS)
+    )
+    return or_(paid.exists(), live.exists())
 
 
 async def _rows(conn: AsyncConnection, community_id: int, found: Sequence[Any]) -> list[Row]:

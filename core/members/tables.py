@@ -45,6 +45,7 @@ members = Table(
     Index("ix_members_community_name", "community_id", "name_key"),
     # The dashboard's member list: a community's members by id, newest first (keyset pages).
     Index("ix_members_community_id", "community_id", "id"),
+    Index("ix_members_community_role", "community_id", "role", "id"),  # the list by role
 )
 
 identities = Table(

@@ -17,6 +17,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.create_index('ix_members_community_id', ['community_id', 'id'], unique=False)
+        batch_op.create_index('ix_members_community_role', ['community_id', 'role', 'id'], unique=False)
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.create_index('ix_identities_community_external', ['community_id', 'external_id'], unique=False)
     with op.batch_alter_table('questions', schema=None) as batch_op:
@@ -33,4 +34,5 @@ def downgrade() -> None:
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index('ix_identities_community_external')
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index('ix_members_community_role')
         batch_op.drop_index('ix_members_community_id')
