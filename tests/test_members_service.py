@@ -389,7 +389,12 @@ async def test_a_creator_changes_a_learners_role_and_it_is_audited(
     assert entry.actor_member_id == staff["cai"].id
     assert entry.subject_member_id == staff["li"].id
     assert entry.at == clock.now()
-    assert entry.detail == {"before": "learner", "after": "moderator", "reason": "helps a lot"}
+    assert entry.detail == {
+        "before": "learner",
+        "after": "moderator",
+        "reason": "helps a lot",
+        "via": "command",
+    }
 
 
 async def test_a_creator_demotes_a_moderator(
@@ -400,7 +405,7 @@ async def test_a_creator_demotes_a_moderator(
     assert updated.role is Role.LEARNER
     entry = (await audit_entries(db, community, subject_member_id=staff["mo"].id))[0]
     assert (entry.action, entry.actor_member_id) == ("role.change", staff["ola"].id)
-    assert entry.detail == {"before": "moderator", "after": "learner", "reason": ""}
+    assert entry.detail == {"before": "moderator", "after": "learner", "reason": "", "via": "command"}
 
 
 @pytest.mark.parametrize("actor", ["mo", "lu"])
@@ -474,7 +479,12 @@ async def test_only_the_owner_unmakes_creators(
     assert unmade.role is Role.MODERATOR
     [entry, *_] = await audit_entries(db, community, subject_member_id=third.id)
     assert (entry.action, entry.actor_member_id) == ("role.change", staff["ola"].id)
-    assert entry.detail == {"before": "creator", "after": "moderator", "reason": "stepped back"}
+    assert entry.detail == {
+        "before": "creator",
+        "after": "moderator",
+        "reason": "stepped back",
+        "via": "command",
+    }
 
 
 async def test_change_role_uses_fresh_roles_not_the_callers_copies(

@@ -460,7 +460,7 @@ class PointsService:
         if result.earned_before is None or result.earned_after is None:
             return None
         tiers, floor = await self.tiers(community), granted[0] if granted else None
-        if not _crosses_threshold(tiers, result.earned_before, result.earned_after):
+        if not tier_rules.crosses_threshold(tiers, result.earned_before, result.earned_after):
             return None  # the usual case: no tier lies between, so none was reached
         before = effective_tier(tiers, result.earned_before, floor)
         after = effective_tier(tiers, result.earned_after, floor)
@@ -514,10 +514,7 @@ class PointsService:
 
     async def granted_tier(self, community: Community, member_id: int) -> tuple[Tier, str] | None:
         """The highest tier something other than points gives the member, with its source."""
-        grants = self._grants.get(community.id, self._read_grants)
-        if grants is None:
-            grants = self._grants.put(community.id, await self._read_grants(community.id))
-        mine = grants.get(member_id)
+        mine = (await self.tier_grants(community.id)).get(member_id)
         if not mine:
             return None
         by_name = {tier.name.casefold(): tier for tier in await self.tiers(community)}
@@ -525,6 +522,12 @@ class PointsService:
         if not known:
             return None  # the tier was renamed or removed since the plan named it
         return max(known, key=lambda pair: (pair[0].threshold, pair[0].multiplier_pct))
+
+    async def tier_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
+        grants = self._grants.get(community_id, self._read_grants)  # member id → grants
+        if grants is None:
+            grants = self._grants.put(community_id, await self._read_grants(community_id))
+        return grants
 
     async def _read_grants(self, community_id: int) -> dict[int, list[TierGrant]]:
         grants: dict[int, list[TierGrant]] = {}
@@ -581,11 +584,6 @@ class PointsService:
             community.id, since, exclude_member_ids=exclude, limit=limit
         )
         return [(await self._members.get_member(s.member_id), s.points) for s in standings]
-
-
-def _crosses_threshold(tiers: tuple[Tier, ...], before: int, after: int) -> bool:
-    """Whether a tier's threshold lies in (before, after]."""
-    return any(before < tier.threshold <= after for tier in tiers)
 
 
 def _streak(days: set[date], today: date) -> int:

@@ -37,6 +37,11 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
 )
 
 
+def crosses_threshold(tiers: Sequence[Tier], before: int, after: int) -> bool:
+    """Whether a tier's threshold lies in (before, after]."""
+    return any(before < tier.threshold <= after for tier in tiers)
+
+
 def tier_for(tiers: Sequence[Tier], earned: int) -> Tier:
     """The highest tier whose threshold ``earned`` has reached (tiers need not be sorted)."""
     # A loop, not max() over a list: every tiered posting asks, in the writer and the handler.

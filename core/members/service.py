@@ -327,13 +327,18 @@ class MemberService:
     # -- roles ------------------------------------------------------------------------------
 
     async def change_role(
-        self, community: Community, actor: Member, target: Member, role: Role, *, reason: str = ""
+        self,
+        community: Community,
+        actor: Member,
+        target: Member,
+        role: Role,
+        *,
+        reason: str = "",
+        via: str = "command",
     ) -> Member:
-        """Set ``target``'s role on behalf of ``actor``.
-
-        Only creators change roles; only the owner makes or unmakes creators; nobody changes
-        their own role; the owner's role never changes.
-        """
+        """Set ``target``'s role for ``actor`` (audited with ``via``): only creators change roles;
+        only the owner makes or unmakes creators; nobody changes their own role; the owner's
+        role never changes."""
         community = await self.community_by_id(community.id)  # fresh owner
         actor = await self.get_member(actor.id, fresh=True)
         target = await self.get_member(target.id, fresh=True)
@@ -366,6 +371,7 @@ class MemberService:
                 before=target.role.value,
                 after=role.value,
                 reason=reason,
+                via=via,
             )
         return await self.get_member(target.id, fresh=True)
 

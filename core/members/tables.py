@@ -43,6 +43,9 @@ members = Table(
     Column("forgotten_at", UTCDateTime, nullable=True),  # /forget: personal data erased
     CheckConstraint("role IN ('learner', 'moderator', 'creator')", name="role_known"),
     Index("ix_members_community_name", "community_id", "name_key"),
+    # The dashboard's member list: a community's members by id, newest first (keyset pages).
+    Index("ix_members_community_id", "community_id", "id"),
+    Index("ix_members_community_role", "community_id", "role", "id"),  # the list by role
 )
 
 identities = Table(
@@ -56,6 +59,8 @@ identities = Table(
     Column("language_hint", String(10), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("community_id", "platform", "external_id", name="uq_identities_account"),
+    # Finding a member by an account id on any platform (the dashboard's search).
+    Index("ix_identities_community_external", "community_id", "external_id"),
 )
 
 chats = Table(

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from core.audit.log import record
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput, NotAllowed, NotFound
 from core.i18n import msg, nmsg
 from core.ledger.models import Kind, MemberAccount, Posting, SystemAccount, SystemCode
 from core.ledger.points import PointsService
@@ -265,15 +265,27 @@ class PrivacyService:
             ).scalars()
             return [member.id, *merged]
 
-    async def forget(self, community: Community, member: Member) -> None:
+    async def forget(
+        self, community: Community, member: Member, *, actor: Member | None = None, via: str = "command"
+    ) -> None:
         """Erase the member's personal data: names, accounts, texts; what accounting needs
-        (orders, points, commissions) stays, attached to an anonymous member."""
+        (orders, points, commissions) stays, attached to an anonymous member.
+
+        ``actor``: who asks, when not the member themselves (the dashboard's erase): a creator
+        of the community, and only the owner erases another creator. Audited with ``via``."""
         async with self._db.read() as conn:  # the owner as stored now, not as ``community`` was read
             owner = (
                 await conn.execute(
                     select(communities.c.owner_member_id).where(communities.c.id == community.id)
                 )
             ).scalar()
+        if member.community_id != community.id:
+            raise NotFound(msg("No such member."))
+        if actor is not None and actor.id != member.id:
+            actor = await self._members.get_member(actor.id, fresh=True)  # the role as it is now
+            require_creator(community, actor, msg("Only creators can erase a member's data."))
+            if member.role is Role.CREATOR and owner != actor.id and owner != member.id:
+                raise NotAllowed(msg("Only the owner can erase a creator's data."))
         if owner == member.id:
             raise NotAllowed(msg("The owner cannot be forgotten: make another creator the owner first."))
         tables = load_all_tables().tables
@@ -304,8 +316,9 @@ class PrivacyService:
                 community_id=community.id,
                 at=now,
                 action="member.forget",
-                actor_member_id=member.id,
+                actor_member_id=(actor or member).id,
                 subject_member_id=member.id,
+                via=via,
             )
         for member_id in ids:
             self._members.forget_cached(member_id)

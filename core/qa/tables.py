@@ -40,6 +40,7 @@ questions = Table(
     UniqueConstraint("community_id", "key", name="uq_questions_key"),
     Index("ix_questions_community_status", "community_id", "status"),
     Index("ix_questions_message", "chat_id", "message_id"),
+    Index("ix_questions_asker", "asker_member_id"),  # a member's questions (dashboard)
 )
 
 answers = Table(
@@ -56,6 +57,7 @@ answers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("community_id", "key", name="uq_answers_key"),
     Index("ix_answers_question", "question_id"),
+    Index("ix_answers_answerer", "answerer_member_id"),  # a member's answers (dashboard)
 )
 
 answer_votes = Table(
