@@ -102,9 +102,22 @@ async def test_compose_review_confirm_and_the_job_sends_it(world: WebWorld) -> N
     assert "Sent 2 · waiting 0 · skipped 1 · failed 0" in chat
 
 
-async def test_a_confirm_sent_twice_sends_once(world: WebWorld) -> None:
+async def test_a_compose_or_confirm_sent_twice_acts_once(world: WebWorld) -> None:
     await community(world)
-    _, location, _ = await compose(world, text_a="Once only")
+    form = {
+        **await world.fields(PUSHES),
+        "segment": "all",
+        "text_a": "Once only",
+        "text_b": "",
+        "send_at": "",
+    }
+    drafted = await asyncio.gather(
+        *(world.client.post(PUSHES, data=form, allow_redirects=False) for _ in range(2))
+    )
+    assert [r.status for r in drafted] == [303, 303]
+    assert {r.headers["Location"] for r in drafted} == {f"{PUSHES}/1"}
+    assert len((await snapshot(world.app.db))["push_campaigns"]) == 1
+    location = f"{PUSHES}/1"
     data = {**await world.fields(location)}
     confirm = f"{location}/confirm"
     first, second = await asyncio.gather(

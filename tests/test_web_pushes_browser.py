@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.config import Config
 from core.clock import ManualClock
@@ -37,9 +37,12 @@ async def test_a_creator_pushes_to_a_segment_and_the_members_get_it(world: WebWo
     await expect(page.get_by_role("heading", level=1)).to_have_text("Pushes")
     await narrow_fits(page)
 
+    await page.get_by_label("Segment").fill("nosuch")  # the preview follows as one types
+    await expect(page.locator("#reach")).to_have_text("There is no segment nosuch. /segments lists them.")
     await page.get_by_label("Segment").fill("new")
+    await expect(page.locator("#reach-console td")).to_have_text("2")
     await page.get_by_label("Text", exact=True).fill("Live class tonight at 8")
-    await page.get_by_role("button", name="Preview recipients").click()
+    await page.get_by_role("button", name="Preview recipients").click()  # and without script
     await expect(page.locator("#reach-console td")).to_have_text("2")  # Ana and Ben
     await expect(page.locator("#reach-muted td")).to_have_text("1")  # Li
     await expect(page.get_by_label("Text", exact=True)).to_have_value("Live class tonight at 8")
@@ -94,3 +97,22 @@ async def test_a_refusal_shows_beside_its_field_and_automations_fit_a_phone(
     await expect(page.locator("#switch-push-welcome select")).to_have_value("on")
     await narrow_fits(page)
     assert "Come back soon!" in await world.console.text(":as Mei", ":dm", "/push auto")
+
+
+async def test_without_javascript_the_preview_button_shows_the_recipients(
+    world: WebWorld, browser: Browser
+) -> None:
+    await world.console(":as Ana", "/start", ":as Li", "/start", "/mute")
+    base = str(world.client.make_url("")).rstrip("/")
+    context = await browser.new_context(java_script_enabled=False, locale="en-US")
+    try:
+        page = await context.new_page()
+        await page.goto(base + urlsplit(await world.link("Mei", "creator")).path)
+        await page.goto(base + "/dashboard/pushes")
+        await page.get_by_label("Segment").fill("all")
+        await expect(page.locator("#reach")).to_be_empty()
+        await page.get_by_role("button", name="Preview recipients").click()
+        await expect(page.locator("#reach-console td")).to_have_text("1")
+        await expect(page.locator("#reach-muted td")).to_have_text("1")
+    finally:
+        await context.close()

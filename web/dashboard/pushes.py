@@ -138,7 +138,7 @@ class Pushes:
     async def draft(self, request: web.Request) -> web.StreamResponse:
         """A draft push (core draft, as /push makes it), then its review page; a refusal is
         shown beside its field and stores nothing."""
-        auth = await self.kit.authorize(request, post=True)  # the core refuses a non-creator
+        auth = await self.kit.authorize(request, post=True, creator=True)  # and the core checks again
         form = _form(await request.post())
         login = auth.login
 
@@ -279,7 +279,7 @@ class Pushes:
 
     async def test(self, request: web.Request) -> web.StreamResponse:
         """The push's text to the signed-in creator alone, through the channel a push takes."""
-        auth = await self.kit.authorize(request, post=True)
+        auth = await self.kit.authorize(request, post=True, creator=True)
         login, campaign_id = auth.login, path_id(request, "id")
 
         async def act(key: str) -> web.StreamResponse:
@@ -289,7 +289,7 @@ class Pushes:
         return await self.kit.submit(request, auth, act)
 
     async def confirm(self, request: web.Request) -> web.StreamResponse:
-        auth = await self.kit.authorize(request, post=True)
+        auth = await self.kit.authorize(request, post=True, creator=True)
         login, campaign_id = auth.login, path_id(request, "id")
 
         async def act(_key: str) -> web.StreamResponse:
@@ -299,7 +299,7 @@ class Pushes:
         return await self.kit.submit(request, auth, act)
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
-        auth = await self.kit.authorize(request, post=True)
+        auth = await self.kit.authorize(request, post=True, creator=True)
         login, campaign_id = auth.login, path_id(request, "id")
 
         async def act(_key: str) -> web.StreamResponse:
@@ -317,7 +317,7 @@ class Pushes:
     async def automation_text(self, request: web.Request) -> web.StreamResponse:
         """A creator's own text for an automation (/push auto KIND TEXT), or back to the
         default (/push auto KIND default); an empty or too long text is refused beside it."""
-        auth = await self.kit.authorize(request, post=True)
+        auth = await self.kit.authorize(request, post=True, creator=True)
         form = await request.post()
         kind, text = str(form.get("kind", "")), str(form.get("text", ""))
         reset = "reset" in form
