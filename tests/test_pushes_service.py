@@ -131,6 +131,65 @@ async def test_only_creators_push_and_bad_drafts_change_nothing(app: App) -> Non
     assert await snapshot(app.db) == before
 
 
+async def test_reach_counts_as_the_preview_does_and_stores_nothing(app: App) -> None:
+    community, mei, learners = await people(app, 3)
+    await app.services.pushes.mute(learners[0])
+    before = await snapshot(app.db)
+    reach = await app.services.pushes.reach(community, mei, " All ")
+    assert (reach.per_platform, reach.muted, reach.unreachable, reach.recipients) == ({"fake": 2}, 1, 0, 2)
+    assert await snapshot(app.db) == before
+    with pytest.raises(NotAllowed):
+        await app.services.pushes.reach(community, learners[1], "all")
+    with pytest.raises(InvalidInput) as unknown:
+        await app.services.pushes.reach(community, mei, "nosuch")
+    assert reason(unknown) == "There is no segment nosuch. /segments lists them."
+    draft = await app.services.pushes.draft(community, mei, "all", "Hi")
+    assert (await app.services.pushes.preview(community, mei, draft.campaign.id)).reach == reach
+
+
+async def test_texts_too_long_or_in_the_past_are_refused_by_the_core(app: App, clock: ManualClock) -> None:
+    community, mei, _ = await people(app, 1)
+    pushes = app.services.pushes
+    before = await snapshot(app.db)
+    with pytest.raises(InvalidInput) as long:
+        await pushes.draft(community, mei, "all", "x" * 2001)
+    assert reason(long) == "A push text is at most 2000 characters."
+    with pytest.raises(InvalidInput):
+        await pushes.draft(community, mei, "all", "A", "y" * 2001)
+    with pytest.raises(InvalidInput):
+        await pushes.draft(community, mei, "all", "A", None, clock.now() - timedelta(minutes=1))
+    with pytest.raises(InvalidInput):
+        await pushes.set_automation_text(community, mei, "winback", "z" * 2001)
+    assert await snapshot(app.db) == before
+
+
+async def test_a_test_send_goes_to_the_creator_alone_through_her_channel(app: App) -> None:
+    community, mei, _ = await people(app, 2)
+    pushes = app.services.pushes
+    draft = await pushes.draft(community, mei, "all", "Text A", "Text B")
+    with pytest.raises(InvalidInput) as nowhere:  # Mei's only account is on the console: no channel
+        await pushes.send_test(community, mei, draft.campaign.id, "k1")
+    assert reason(nowhere).startswith("The bot cannot send to you")
+    channel = pushes.channels["console"] = FakeChannel()
+    await pushes.mute(mei)  # she asked for it: muting does not stop a test
+    assert await pushes.send_test(community, mei, draft.campaign.id, "k2") == "console"
+    assert channel.sent == [("mei", "Text A", "k2:0"), ("mei", "Text B", "k2:1")]
+    assert pushes.channels["fake"].sent == [] and await outbox(app) == []  # type: ignore[attr-defined]
+
+
+async def test_the_list_pages_by_id_and_tallies_count_each_push(app: App) -> None:
+    community, mei, learners = await people(app, 2)
+    pushes = app.services.pushes
+    ids = [(await pushes.draft(community, mei, "all", f"n{i}")).campaign.id for i in range(5)]
+    await pushes.mute(learners[0])
+    await pushes.confirm(community, mei, ids[0])
+    assert [c.id for c in await pushes.campaigns(community, mei, limit=2)] == [ids[4], ids[3]]
+    assert [c.id for c in await pushes.campaigns(community, mei, limit=2, before=ids[3])] == [ids[2], ids[1]]
+    tallies = await pushes.tallies(community, mei, [ids[0], ids[1]])
+    assert tallies[ids[0]]["pending"] == 1 and tallies[ids[0]]["skipped"] == 1
+    assert sum(tallies[ids[1]].values()) == 0
+
+
 async def test_confirming_makes_one_row_per_recipient_with_skip_reasons_once(
     app: App, second_app: App
 ) -> None:

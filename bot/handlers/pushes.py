@@ -12,8 +12,17 @@ from core.commands.params import Rest, Word
 from core.commands.router import CREATORS, PRIVATE_ONLY, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg
-from core.pushes.automations import AUTOMATIONS
-from core.pushes.campaigns import Campaign, CampaignStatus, Comparison, Preview
+from core.pushes.automations import AUTOMATION_LABELS, AUTOMATIONS
+from core.pushes.campaigns import (
+    MAX_TEXT,
+    REASON_NAMES,
+    STATUS_NAMES,
+    Campaign,
+    CampaignStatus,
+    Comparison,
+    Preview,
+    ab_note,
+)
 from core.pushes.schedule import parse_send_time
 from core.replies import Button, Reply, ReplyBuilder
 
@@ -23,33 +32,11 @@ USAGE = (
     "/push SEGMENT TEXT… [at TIME] · /push ab SEGMENT TEXT_A || TEXT_B [at TIME] · "
     "/push confirm|cancel ID · /push status [ID] · /push list · /push auto [KIND TEXT…|default]"
 )
-MAX_TEXT = 2000
 # "at 18:00" or "at 2026-12-24T09:00" ending the text schedules the push.
 _AT = re.compile(r"\s+at\s+(\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2})\s*$", re.IGNORECASE)
 _ID = re.compile(r"^#?(\d{1,12})$")
 
-REASONS: dict[str, Msg] = {
-    "muted": msg("muted"),
-    "no_account": msg("no account on any platform"),
-    "dms_closed": msg("private messages closed"),
-    "blocked": msg("blocked the bot"),
-    "wechat_window": msg("outside WeChat's 48-hour window"),
-    "cancelled": msg("cancelled"),
-    "error": msg("platform error"),
-}
-STATUSES: dict[str, Msg] = {
-    "draft": msg("draft, not confirmed"),
-    "scheduled": msg("scheduled"),
-    "sending": msg("sending"),
-    "done": msg("done"),
-    "cancelled": msg("cancelled"),
-}
-AUTOMATION_NAMES: dict[str, Msg] = {
-    "welcome0": msg("welcome, on the day of joining"),
-    "welcome1": msg("welcome, one day later"),
-    "welcome3": msg("welcome, three days later"),
-    "winback": msg("win-back, for members at risk"),
-}
+REASONS, STATUSES, AUTOMATION_NAMES = REASON_NAMES, STATUS_NAMES, AUTOMATION_LABELS
 
 
 @router.command(
@@ -91,13 +78,11 @@ async def push(ctx: Context) -> Reply:
         text_a, separator, text_b = text.partition("||")
         if not segment or not separator or not text_a.strip() or not text_b.strip():
             raise InvalidInput(msg("Usage: {usage}", usage="/push ab SEGMENT TEXT_A || TEXT_B [at TIME]"))
-        _check_length(text_a, text_b)
         preview = await pushes.draft(ctx.community, ctx.member, segment, text_a, text_b.strip(), send_at)
         return _preview(ctx, preview)
     text, send_at = _schedule(ctx, rest)
     if not text:
         raise InvalidInput(msg("Usage: {usage}", usage=USAGE))
-    _check_length(text)
     preview = await pushes.draft(ctx.community, ctx.member, first, text, None, send_at)
     return _preview(ctx, preview)
 
@@ -126,11 +111,6 @@ def _campaign_id(text: str) -> int:
     if match is None:
         raise InvalidInput(msg("Name a push by its number, like 3 or #3."))
     return int(match[1])
-
-
-def _check_length(*texts: str) -> None:
-    if any(len(t.strip()) > MAX_TEXT for t in texts):
-        raise InvalidInput(msg("A push text is at most {max} characters.", max=MAX_TEXT))
 
 
 def _schedule(ctx: Context, text: str) -> tuple[str, datetime | None]:
@@ -259,30 +239,6 @@ def _comparison(ctx: Context, builder: ReplyBuilder, comparison: Comparison) -> 
         )
 
 
-def ab_note(comparison: Comparison) -> Msg:
-    """In plain words: which text did better, and whether the difference is likely real."""
-    a, b = comparison.a, comparison.b
-    if comparison.z is None:
-        return msg("No difference can be measured yet: too few recipients or no purchases.")
-    if a.rate == b.rate:
-        return msg("Both texts did the same so far.")
-    better, worse = ("A", "B") if a.rate > b.rate else ("B", "A")
-    if comparison.likely_real:
-        return msg(
-            "Text {better} did better than text {worse}, and with these numbers the difference"
-            " is likely real (z = {z}): use text {better}.",
-            better=better,
-            worse=worse,
-            z=comparison.z,
-        )
-    return msg(
-        "Text {better} did a little better, but with these numbers the difference could well be"
-        " chance (z = {z}): do not pick a winner on it yet.",
-        better=better,
-        z=comparison.z,
-    )
-
-
 def _list(ctx: Context, campaigns: list[Campaign]) -> Reply:
     if not campaigns:
         return Reply.text(msg("No pushes yet. Send one with /push SEGMENT TEXT."))
@@ -309,7 +265,6 @@ async def _automations(ctx: Context, rest: str) -> Reply:
             raise InvalidInput(
                 msg("Usage: {usage}", usage=f"/push auto {'|'.join(AUTOMATIONS)} TEXT…|default")
             )
-        _check_length(text)
         reset = text.strip().lower() == "default"
         await pushes.set_automation_text(ctx.community, ctx.member, kind, "" if reset else text)
         if reset:

@@ -4,6 +4,8 @@ language), and muting.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,8 @@ from sqlalchemy import delete, select
 
 from core.analytics.service import AnalyticsService
 from core.clock import Clock
-from core.members.models import Community, Member
+from core.i18n import msg
+from core.members.models import Community, Member, require_creator
 from core.members.tables import identities, members
 from core.pushes.delivery import PushChannel
 from core.pushes.tables import push_mutes
@@ -29,6 +32,33 @@ class _Address:
     account: str | None
     locale: str
     muted: bool
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many members of a segment a push would reach now, per platform, and how many it
+    would not: muted, or without an account on any platform."""
+
+    per_platform: dict[str, int]
+    muted: int
+    unreachable: int
+
+    @property
+    def recipients(self) -> int:
+        return sum(self.per_platform.values())
+
+
+def count_reach(addresses: Iterable[_Address]) -> Reach:
+    per_platform: Counter[str] = Counter()
+    muted = unreachable = 0
+    for address in addresses:
+        if address.muted:
+            muted += 1
+        elif address.platform is None:
+            unreachable += 1
+        else:
+            per_platform[address.platform] += 1
+    return Reach(dict(sorted(per_platform.items())), muted, unreachable)
 
 
 class PushAudience:
@@ -68,6 +98,13 @@ class PushAudience:
                 )
             )
             return found.first() is not None
+
+    async def reach(self, community: Community, actor: Member, segment: str) -> Reach:
+        """Who a push to ``segment`` would reach if confirmed now; stores nothing. An unknown
+        segment is refused (InvalidInput) as /push refuses it."""
+        require_creator(community, actor, msg("Only creators can send pushes."))
+        segment = segment.strip().lower()[:60]
+        return count_reach(await self._address(community, await self._audience(community, segment)))
 
     async def _audience(self, community: Community, segment: str) -> list[int]:
         """Member ids of a segment: ``all`` is every learner (staff are left out), the others

@@ -17,7 +17,7 @@ from core.members.models import Community, Member, require_creator
 from core.members.service import MemberService
 from core.members.tables import members
 from core.pushes.audience import CHUNK
-from core.pushes.campaigns import Campaign
+from core.pushes.campaigns import Campaign, check_text
 from core.pushes.tables import push_automation_texts, push_campaigns, push_outbox
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -25,6 +25,12 @@ from core.storage.upsert import insert_or_ignore, insert_or_update
 
 WELCOME_STEPS = {"welcome0": 0, "welcome1": 1, "welcome3": 3}
 AUTOMATIONS = (*WELCOME_STEPS, "winback")
+AUTOMATION_LABELS: dict[str, Msg] = {
+    "welcome0": msg("welcome, on the day of joining"),
+    "welcome1": msg("welcome, one day later"),
+    "welcome3": msg("welcome, three days later"),
+    "winback": msg("win-back, for members at risk"),
+}
 # A welcome step is sent up to this long after it fell due: turning the sequence on greets
 # the members who joined lately, not everyone who ever did.
 WELCOME_CATCH_UP = timedelta(days=1)
@@ -59,6 +65,8 @@ class PushAutomations:
             raise InvalidInput(
                 msg("{value} is not one of: {choices}.", value=kind[:30], choices=", ".join(AUTOMATIONS))
             )
+        if text.strip():
+            text = check_text(text)
         async with self._db.write() as conn:
             if not text.strip():
                 await conn.execute(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.errors import InvalidInput, NotFound
-from core.i18n import msg
+from core.i18n import Msg, msg
 from core.members.models import Community, Member, require_creator
 from core.orders.tables import orders
-from core.pushes.audience import CHUNK, _Address
+from core.pushes.audience import CHUNK, Reach, _Address, count_reach
 from core.pushes.tables import push_campaigns, push_outbox
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
@@ -27,6 +26,24 @@ from core.storage.upsert import insert_or_ignore
 CONVERSION_WINDOW = timedelta(days=7)
 PAID = ("paid", "fulfilled", "refunded")
 LIVE = ("scheduled", "sending")
+MAX_TEXT = 2000  # characters in one push text
+# How a recipient's row was skipped or failed, and a push's status, in words.
+REASON_NAMES: dict[str, Msg] = {
+    "muted": msg("muted"),
+    "no_account": msg("no account on any platform"),
+    "dms_closed": msg("private messages closed"),
+    "blocked": msg("blocked the bot"),
+    "wechat_window": msg("outside WeChat's 48-hour window"),
+    "cancelled": msg("cancelled"),
+    "error": msg("platform error"),
+}
+STATUS_NAMES: dict[str, Msg] = {
+    "draft": msg("draft, not confirmed"),
+    "scheduled": msg("scheduled"),
+    "sending": msg("sending"),
+    "done": msg("done"),
+    "cancelled": msg("cancelled"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,13 +67,23 @@ class Campaign:
 @dataclass(frozen=True)
 class Preview:
     campaign: Campaign
-    per_platform: dict[str, int]
-    muted: int
-    unreachable: int  # no account on any platform
+    reach: Reach
+
+    @property
+    def per_platform(self) -> dict[str, int]:
+        return self.reach.per_platform
+
+    @property
+    def muted(self) -> int:
+        return self.reach.muted
+
+    @property
+    def unreachable(self) -> int:  # no account on any platform
+        return self.reach.unreachable
 
     @property
     def recipients(self) -> int:
-        return sum(self.per_platform.values())
+        return self.reach.recipients
 
 
 @dataclass(frozen=True)
@@ -107,9 +134,10 @@ class PushCampaigns:
     ) -> Preview:
         """Store a draft push (nothing is sent until it is confirmed) and return its preview."""
         require_creator(community, actor, msg("Only creators can send pushes."))
-        text_a, text_b = text_a.strip(), text_b.strip() if text_b is not None else None
-        if not text_a or text_b == "":
-            raise InvalidInput(msg("A push needs a text (and both texts for an A/B test)."))
+        text_a = check_text(text_a)
+        text_b = check_text(text_b) if text_b is not None else None
+        if send_at is not None and send_at <= self._clock.now():
+            raise InvalidInput(msg("{value} is in the past.", value=send_at.isoformat()[:16]))
         segment = segment.strip().lower()[:60]
         audience = await self._audience(community, segment)  # an unknown segment is refused here
         now = self._clock.now()
@@ -134,6 +162,14 @@ class PushCampaigns:
             ).scalar_one()
         campaign = await self._campaign(community, campaign_id)
         return self._preview(campaign, await self._address(community, audience))
+
+    async def preview(self, community: Community, actor: Member, campaign_id: int) -> Preview:
+        """A push with the audience it would reach if confirmed now (a draft's preview again)."""
+        require_creator(community, actor, msg("Only creators can send pushes."))
+        campaign = await self._campaign(community, campaign_id)
+        return self._preview(
+            campaign, await self._address(community, await self._audience(community, campaign.segment))
+        )
 
     async def confirm(self, community: Community, actor: Member, campaign_id: int) -> Preview:
         """Turn a draft into outbox rows (the audience as of now), scheduled for its time.
@@ -203,15 +239,18 @@ class PushCampaigns:
             )
         return int(stopped.rowcount or 0)
 
-    async def campaigns(self, community: Community, actor: Member, limit: int = 10) -> list[Campaign]:
+    async def campaigns(
+        self, community: Community, actor: Member, limit: int = 10, before: int | None = None
+    ) -> list[Campaign]:
+        """The newest pushes first; ``before``: only those older than that push (the next page)."""
         require_creator(community, actor, msg("Only creators can send pushes."))
+        query = select(push_campaigns).where(
+            push_campaigns.c.community_id == community.id, push_campaigns.c.kind == "push"
+        )
+        if before is not None:
+            query = query.where(push_campaigns.c.id < before)
         async with self._db.read() as conn:
-            rows = await conn.execute(
-                select(push_campaigns)
-                .where(push_campaigns.c.community_id == community.id, push_campaigns.c.kind == "push")
-                .order_by(push_campaigns.c.id.desc())
-                .limit(limit)
-            )
+            rows = await conn.execute(query.order_by(push_campaigns.c.id.desc()).limit(limit))
             return [_campaign(r) for r in rows]
 
     async def status(
@@ -244,6 +283,30 @@ class PushCampaigns:
                     failed[reason or "?"] = failed.get(reason or "?", 0) + n
             comparison = await self._compare(conn, campaign) if campaign.is_ab else None
         return CampaignStatus(campaign, counts, skipped, failed, comparison)
+
+    async def tallies(
+        self, community: Community, actor: Member, campaign_ids: list[int]
+    ) -> dict[int, dict[str, int]]:
+        """Rows by status (pending, sending, sent, skipped, failed) of each of these pushes of
+        ``community`` (a page of the list, in one query)."""
+        require_creator(community, actor, msg("Only creators can send pushes."))
+        found = {
+            i: dict.fromkeys(("pending", "sending", "sent", "skipped", "failed"), 0) for i in campaign_ids
+        }
+        if not campaign_ids:
+            return found
+        async with self._db.read() as conn:
+            grouped = await conn.execute(
+                select(push_outbox.c.campaign_id, push_outbox.c.status, func.count())
+                .where(
+                    push_outbox.c.community_id == community.id,
+                    push_outbox.c.campaign_id.in_(campaign_ids),
+                )
+                .group_by(push_outbox.c.campaign_id, push_outbox.c.status)
+            )
+            for campaign_id, status, n in grouped:
+                found[campaign_id][status] += n
+        return found
 
     async def _compare(self, conn: AsyncConnection, campaign: Campaign) -> Comparison:
         sent = (
@@ -289,16 +352,41 @@ class PushCampaigns:
         return _campaign(row)
 
     def _preview(self, campaign: Campaign, addresses: list[_Address]) -> Preview:
-        per_platform: Counter[str] = Counter()
-        muted = unreachable = 0
-        for address in addresses:
-            if address.muted:
-                muted += 1
-            elif address.platform is None:
-                unreachable += 1
-            else:
-                per_platform[address.platform] += 1
-        return Preview(campaign, dict(sorted(per_platform.items())), muted, unreachable)
+        return Preview(campaign, count_reach(addresses))
+
+
+def ab_note(comparison: Comparison) -> Msg:
+    """In plain words: which text did better, and whether the difference is likely real."""
+    a, b = comparison.a, comparison.b
+    if comparison.z is None:
+        return msg("No difference can be measured yet: too few recipients or no purchases.")
+    if a.rate == b.rate:
+        return msg("Both texts did the same so far.")
+    better, worse = ("A", "B") if a.rate > b.rate else ("B", "A")
+    if comparison.likely_real:
+        return msg(
+            "Text {better} did better than text {worse}, and with these numbers the difference"
+            " is likely real (z = {z}): use text {better}.",
+            better=better,
+            worse=worse,
+            z=comparison.z,
+        )
+    return msg(
+        "Text {better} did a little better, but with these numbers the difference could well be"
+        " chance (z = {z}): do not pick a winner on it yet.",
+        better=better,
+        z=comparison.z,
+    )
+
+
+def check_text(text: str) -> str:
+    """A push text as sent (stripped); InvalidInput when empty or longer than MAX_TEXT."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput(msg("A push needs a text (and both texts for an A/B test)."))
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(msg("A push text is at most {max} characters.", max=MAX_TEXT))
+    return text
 
 
 def _split(campaign: Campaign, member_ids: list[int]) -> dict[int, str]:

@@ -1,6 +1,6 @@
 """Pushes: creator campaigns to a segment (with an A/B split), their audience and muting, the
-automations, and the outbox that sends them — one service made of the parts in
-core/pushes/campaigns.py, audience.py, automations.py and outbox.py.
+automations, test sends, and the outbox that sends them — one service made of the parts in
+core/pushes/campaigns.py, audience.py, automations.py, trial.py and outbox.py.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from core.pushes.campaigns import PushCampaigns
 from core.pushes.delivery import PushChannel
 from core.pushes.outbox import PushOutbox
 from core.pushes.pacing import Pacer
+from core.pushes.trial import PushTrial
 from core.settings.service import SettingsService
 from core.storage.database import Database
 
 
-class PushService(PushCampaigns, PushAutomations, PushAudience, PushOutbox):
+class PushService(PushCampaigns, PushAutomations, PushAudience, PushOutbox, PushTrial):
     def __init__(
         self,
         db: Database,
