@@ -131,7 +131,8 @@ class QAModeration(QAReading):
         if which in ("open", "unanswered"):
             query = query.where(questions.c.status == "open")
         if which == "unanswered":
-            visible = exists().where(answers.c.question_id == questions.c.id, answers.c.hidden.is_(False))
+            other = answers.alias("visible_answers")  # the listing joins ``answers`` already
+            visible = exists().where(other.c.question_id == questions.c.id, other.c.hidden.is_(False))
             query = query.where(~visible)
         if which == "reported":
             query = query.where(open_reports)
