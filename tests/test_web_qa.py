@@ -111,9 +111,7 @@ async def test_hide_needs_a_reason_then_hides_and_resolves_reports(world: WebWor
 async def test_hide_and_show_an_answer(world: WebWorld) -> None:
     await _asked(world)
     await world.sign_in("Sam", "moderator")
-    hidden = await world.submit(
-        "/dashboard/qa/1", "/dashboard/qa/1", do="hide", answer="1", reason="rude"
-    )
+    hidden = await world.submit("/dashboard/qa/1", "/dashboard/qa/1", do="hide", answer="1", reason="rude")
     assert hidden.status == 303 and hidden.headers["Location"] == "/dashboard/qa/1?done=hidden#answer-1"
     assert "A1" not in await world.console.text(":as Ana", "/q 1")
     html = await (await world.client.get("/dashboard/qa/1")).text()
