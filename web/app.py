@@ -9,12 +9,12 @@ import jinja2
 from aiohttp import web
 
 from core.services import Services
-from web.dashboard import audit, overview, qa, settings, signin
+from web.dashboard import audit, chats, overview, qa, settings, signin
 from web.kit import Kit
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
-PAGES = (overview, qa, settings, audit, signin)
+PAGES = (overview, chats, qa, settings, audit, signin)
 
 
 class Dashboard:

@@ -14,6 +14,7 @@ chat and problem, never a retry storm. Running it twice in a row does nothing th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.errors import InvalidInput, NotFound
 from core.events import ChatKind
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, render
 from core.ledger.points import PointsService
 from core.members.models import Chat, Community, Member, Role, require_creator
 from core.members.service import MemberService
@@ -71,6 +72,7 @@ class Checked:
 
     actions: tuple[Action, ...]
     problems: tuple[tuple[Chat, Msg], ...]
+    refused: tuple[tuple[Chat, Msg], ...] = ()  # what the platforms refused in the last day
 
 
 @dataclass(frozen=True)
@@ -369,7 +371,19 @@ class PaidChatService:
         problems = await self.problems(community)
         chats = {b.chat.id: b.chat for b in await self.bindings(community)}
         problems.extend((chat, NOT_CONNECTED) for chat in chats.values() if chat.platform not in self.ports)
-        return Checked(tuple(await self.plan(community)), tuple(problems))
+        current = {(chat.id, render(problem, "en")[:300]) for chat, problem in problems}
+        query = select(access_problems).where(
+            access_problems.c.chat_id.in_(list(chats)),
+            access_problems.c.reported_at > self._clock.now() - REPORT_AGAIN_AFTER,
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.order_by(access_problems.c.reported_at.desc()))).all()
+        refused = tuple(
+            (chats[row.chat_id], _loaded(row.message, row.problem))
+            for row in rows
+            if (row.chat_id, row.problem) not in current
+        )
+        return Checked(tuple(await self.plan(community)), tuple(problems), refused)
 
     async def fix(self, community: Community, actor: Member, *, via: str = "command") -> Reconciled:
         """Reconcile now at a creator's request, audited with who asked and ``via``."""
@@ -519,7 +533,7 @@ class PaidChatService:
         async with self._db.write() as conn:
             fresh = await conn.execute(
                 insert_or_ignore(self._db.dialect, access_problems).values(
-                    chat_id=chat.id, problem=key, reported_at=now
+                    chat_id=chat.id, problem=key, reported_at=now, message=_stored(problem)
                 )
             )
             if fresh.rowcount != 1:
@@ -530,7 +544,7 @@ class PaidChatService:
                         access_problems.c.problem == key,
                         access_problems.c.reported_at <= now - REPORT_AGAIN_AFTER,
                     )
-                    .values(reported_at=now)
+                    .values(reported_at=now, message=_stored(problem))
                 )
                 if stale.rowcount != 1:
                     return
@@ -541,3 +555,20 @@ class PaidChatService:
                     msg("Paid chat {chat}: {problem}", chat=chat.title, problem=problem), to_member=creator.id
                 ),
             )
+
+
+def _stored(problem: Msg) -> str | None:
+    """A problem as JSON, to show later in any language; None when its parameters are not plain."""
+    try:
+        return json.dumps(
+            {"text": problem.text, "params": dict(problem.params), "plural": problem.plural, "n": problem.n}
+        )
+    except TypeError:
+        return None
+
+
+def _loaded(stored: str | None, english: str) -> Msg:
+    if stored is None:
+        return Msg(english.replace("{", "{{").replace("}", "}}"))  # already rendered: no fields
+    data = json.loads(stored)
+    return Msg(data["text"], data["params"], data["plural"], data["n"])

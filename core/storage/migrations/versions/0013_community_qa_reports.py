@@ -1,4 +1,5 @@
-"""qa reports: members report a question or an answer; moderators resolve them
+"""qa reports: members report a question or an answer; moderators resolve them. access
+problems keep their message, so the dashboard shows it in the reader's language
 
 Revision ID: 0013_community
 Revises: 0013
@@ -38,8 +39,14 @@ def upgrade() -> None:
         batch_op.create_index('ix_qa_reports_community_open', ['community_id', 'resolved_at'], unique=False)
         batch_op.create_index('ix_qa_reports_question', ['question_id', 'resolved_at'], unique=False)
 
+    with op.batch_alter_table('access_problems', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('message', sa.Text(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('access_problems', schema=None) as batch_op:
+        batch_op.drop_column('message')
+
     with op.batch_alter_table('qa_reports', schema=None) as batch_op:
         batch_op.drop_index('ix_qa_reports_question')
         batch_op.drop_index('ix_qa_reports_community_open')
