@@ -150,3 +150,29 @@ async def test_bad_qa_input_gets_a_clear_message_and_changes_nothing(
     assert await snapshot(app.db, exclude=("activity", "members", "identities", "ledger_accounts")) == {
         k: v for k, v in before.items() if k not in ("members", "identities", "ledger_accounts")
     }
+
+
+async def test_members_report_and_moderators_hide_then_show_again(console: ConsoleDriver) -> None:
+    await console(*SETUP, "/ask Buy followers cheap here at my shop")
+    assert await console(":as Ben", "/report Q1 spam", "/report Q1 spam again", "/report A9 rude") == [
+        "(you are Ben, learner, in lounge)",
+        "bot> Thank you: the moderators will look at #1.",
+        "bot→Sam> #1 was reported: spam",
+        "bot→Mei> #1 was reported: spam",
+        "bot> You have reported #1 already.",
+        "bot> There is no answer #9.",
+    ]
+    assert await console(":as Sam", "/unhide Q1 wrongly hidden") == [
+        "(you are Sam, moderator, in lounge)",
+        "bot> It is not hidden.",
+    ]
+    assert await console(
+        "/hide Q1 spam", "/unhide Q1 it was fine after all", ":as Ana", "/questions mine"
+    ) == [
+        "bot> #1 is hidden.",
+        "bot> #1 is shown again.",
+        "(you are Ana, learner, in lounge)",
+        "bot> Questions:",
+        "bot> #1 Buy followers cheap here at my shop (closed, 0 answers)",
+        "bot> /q NUMBER shows one with its answers.",
+    ]

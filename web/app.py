@@ -9,12 +9,24 @@ import jinja2
 from aiohttp import web
 
 from core.services import Services
-from web.dashboard import analytics, audit, members, orders, overview, pushes, referrals, settings, signin
+from web.dashboard import (
+    analytics,
+    audit,
+    chats,
+    members,
+    orders,
+    overview,
+    pushes,
+    qa,
+    referrals,
+    settings,
+    signin,
+)
 from web.kit import Kit
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
-PAGES = (overview, members, orders, pushes, referrals, analytics, settings, audit, signin)
+PAGES = (overview, members, orders, pushes, qa, chats, referrals, analytics, settings, audit, signin)
 
 
 class Dashboard:

@@ -1,5 +1,5 @@
 """Q&A in chat: /ask (with a bounty), /answer or a reply, /accept, /up, /questions, /q, /search,
-and /hide for moderators."""
+/report, and /hide and /unhide for moderators."""
 
 from __future__ import annotations
 
@@ -238,9 +238,43 @@ async def search(ctx: Context) -> Reply:
     params=(Word("item"), Rest("reason", max_length=300)),
 )
 async def hide(ctx: Context) -> Reply:
-    token = ctx.args["item"].strip()
-    kind = "answer" if token[:1].lower() == "a" else "question"
-    item_id = _number(token, "a" if kind == "answer" else "q")
+    kind, item_id = _item(ctx.args["item"])
     await ctx.services.qa.hide(ctx.community, ctx.member, kind, item_id, ctx.args["reason"])
-    label = f"A{item_id}" if kind == "answer" else f"#{item_id}"
-    return Reply.text(msg("{item} is hidden.", item=label))
+    return Reply.text(msg("{item} is hidden.", item=_label(kind, item_id)))
+
+
+@router.command(
+    "unhide",
+    aliases=("取消隐藏",),
+    roles=STAFF,
+    help=msg("Show a hidden question (Q…) or answer (A…) again"),
+    params=(Word("item"), Rest("reason", max_length=300)),
+)
+async def unhide(ctx: Context) -> Reply:
+    kind, item_id = _item(ctx.args["item"])
+    await ctx.services.qa.unhide(ctx.community, ctx.member, kind, item_id, ctx.args["reason"])
+    return Reply.text(msg("{item} is shown again.", item=_label(kind, item_id)))
+
+
+@router.command(
+    "report",
+    aliases=("举报",),
+    help=msg("Tell the moderators a question (Q…) or an answer (A…) breaks the rules"),
+    params=(Word("item"), Rest("reason", max_length=300)),
+)
+async def report(ctx: Context) -> Reply:
+    kind, item_id = _item(ctx.args["item"])
+    if not await ctx.services.qa.report(ctx.community, ctx.member, kind, item_id, ctx.args["reason"]):
+        return Reply.text(msg("You have reported {item} already.", item=_label(kind, item_id)))
+    return Reply.text(msg("Thank you: the moderators will look at {item}.", item=_label(kind, item_id)))
+
+
+def _item(token: str) -> tuple[str, int]:
+    """``Q12``/``#12``/``12`` (a question) or ``A7`` (an answer) → its kind and number."""
+    token = token.strip()
+    kind = "answer" if token[:1].lower() == "a" else "question"
+    return kind, _number(token, "a" if kind == "answer" else "q")
+
+
+def _label(kind: str, item_id: int) -> str:
+    return f"A{item_id}" if kind == "answer" else f"#{item_id}"

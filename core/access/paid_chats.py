@@ -14,6 +14,7 @@ chat and problem, never a retry storm. Running it twice in a row does nothing th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,18 +28,20 @@ from core.access.tables import access_problems, chat_bindings, chat_memberships
 from core.audit.log import record
 from core.catalog.service import CatalogService
 from core.clock import Clock
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.events import ChatKind
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, render
 from core.ledger.points import PointsService
 from core.members.models import Chat, Community, Member, Role, require_creator
 from core.members.service import MemberService
+from core.members.tables import chats
 from core.notices import Notices
 from core.replies import Reply
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore, insert_or_update
 
 BINDING_FOR_CREATORS = msg("Only creators can bind paid chats.")
+NOT_CONNECTED = msg("studyhall is not connected to this chat's platform right now: nothing can change there.")
 
 KINDS = ("course", "plan", "tier")
 INVITE_AGAIN_AFTER = timedelta(days=1)
@@ -61,6 +64,23 @@ class Action:
     chat: Chat
     member: Member
     reason: Msg
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A dry run: the plan, and each paid chat's problems in words a creator can act on."""
+
+    actions: tuple[Action, ...]
+    problems: tuple[tuple[Chat, Msg], ...]
+    refused: tuple[tuple[Chat, Msg], ...] = ()  # what the platforms refused in the last day
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What a reconciliation did, and what the platforms refused (with their reason)."""
+
+    done: tuple[Action, ...]
+    failed: tuple[tuple[Action, Msg], ...]
 
 
 class PaidChatService:
@@ -87,7 +107,9 @@ class PaidChatService:
 
     # -- creators ------------------------------------------------------------------------
 
-    async def bind(self, community: Community, actor: Member, chat: Chat, kind: str, target: str) -> Binding:
+    async def bind(
+        self, community: Community, actor: Member, chat: Chat, kind: str, target: str, *, via: str = "command"
+    ) -> Binding:
         require_creator(community, actor, BINDING_FOR_CREATORS)
         if chat.kind is not ChatKind.GROUP:
             raise InvalidInput(msg("Bind a group chat: send /bind inside the group."))
@@ -113,22 +135,41 @@ class PaidChatService:
                 chat=chat.title,
                 kind=kind,
                 target=target,
+                via=via,
             )
         return Binding(chat, kind, target)
 
-    async def unbind(self, community: Community, actor: Member, chat: Chat) -> int:
+    async def unbind(
+        self,
+        community: Community,
+        actor: Member,
+        chat: Chat,
+        *,
+        kind: str | None = None,
+        target: str | None = None,
+        via: str = "command",
+    ) -> int:
+        """Remove the chat's bindings (only the one ``kind``/``target`` when given); how many
+        went."""
         require_creator(community, actor, BINDING_FOR_CREATORS)
+        query = delete(chat_bindings).where(chat_bindings.c.chat_id == chat.id)
+        if kind is not None and target is not None:
+            query = query.where(chat_bindings.c.kind == kind, chat_bindings.c.target == target)
+        one = {"kind": kind, "target": target} if kind is not None and target is not None else {}
         async with self._db.write() as conn:
-            gone = await conn.execute(delete(chat_bindings).where(chat_bindings.c.chat_id == chat.id))
-            await record(
-                conn,
-                community_id=community.id,
-                at=self._clock.now(),
-                action="chat.unbind",
-                actor_member_id=actor.id,
-                chat=chat.title,
-            )
-        return gone.rowcount
+            gone = await conn.execute(query)
+            if gone.rowcount:
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="chat.unbind",
+                    actor_member_id=actor.id,
+                    chat=chat.title,
+                    via=via,
+                    **one,
+                )
+        return int(gone.rowcount)
 
     async def bindings(self, community: Community) -> list[Binding]:
         query = (
@@ -139,6 +180,30 @@ class PaidChatService:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [Binding(await self._members.chat_by_id(row.chat_id), row.kind, row.target) for row in rows]
+
+    async def group_chats(self, community: Community, limit: int = 200) -> list[Chat]:
+        """The community's groups the bot is in: where a binding can go."""
+        query = (
+            select(chats)
+            .where(
+                chats.c.community_id == community.id,
+                chats.c.kind == ChatKind.GROUP.value,
+                chats.c.bot_present.is_(True),
+            )
+            .order_by(chats.c.title, chats.c.id)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            ids = [row.id for row in await conn.execute(query)]
+        return [await self._members.chat_by_id(chat_id) for chat_id in ids]
+
+    async def chat_of(self, community: Community, chat_id: int) -> Chat:
+        """The community's chat ``chat_id``; NotFound for another community's."""
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(chats.c.community_id).where(chats.c.id == chat_id))).first()
+        if row is None or row.community_id != community.id:
+            raise NotFound(msg("There is no such chat."))
+        return await self._members.chat_by_id(chat_id)
 
     async def _checked_target(self, community: Community, kind: str, target: str) -> str:
         if kind == "course":
@@ -297,9 +362,51 @@ class PaidChatService:
     async def reconcile(self, community: Community) -> list[Action]:
         """Carry out the plan through the platforms' ports; returns what was done. What the
         bot lacks is reported to the creators (once a day per chat and problem)."""
+        return list((await self._reconcile(community)).done)
+
+    async def check(self, community: Community, actor: Member) -> Checked:
+        """The dry run a creator asks for: what reconciliation would do, and what stands in
+        its way (rights the bot lacks, a platform studyhall is not connected to)."""
+        require_creator(community, actor, BINDING_FOR_CREATORS)
+        problems = await self.problems(community)
+        chats = {b.chat.id: b.chat for b in await self.bindings(community)}
+        problems.extend((chat, NOT_CONNECTED) for chat in chats.values() if chat.platform not in self.ports)
+        current = {(chat.id, render(problem, "en")[:300]) for chat, problem in problems}
+        query = select(access_problems).where(
+            access_problems.c.chat_id.in_(list(chats)),
+            access_problems.c.reported_at > self._clock.now() - REPORT_AGAIN_AFTER,
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.order_by(access_problems.c.reported_at.desc()))).all()
+        refused = tuple(
+            (chats[row.chat_id], _loaded(row.message, row.problem))
+            for row in rows
+            if (row.chat_id, row.problem) not in current
+        )
+        return Checked(tuple(await self.plan(community)), tuple(problems), refused)
+
+    async def fix(self, community: Community, actor: Member, *, via: str = "command") -> Reconciled:
+        """Reconcile now at a creator's request, audited with who asked and ``via``."""
+        require_creator(community, actor, BINDING_FOR_CREATORS)
+        result = await self._reconcile(community)
+        async with self._db.write() as conn:
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="chat.reconcile",
+                actor_member_id=actor.id,
+                done=len(result.done),
+                failed=len(result.failed),
+                via=via,
+            )
+        return result
+
+    async def _reconcile(self, community: Community) -> Reconciled:
         for chat, problem in await self.problems(community):
             await self._report(community, chat, problem)
         done: list[Action] = []
+        failed: list[tuple[Action, Msg]] = []
         for action in await self.plan(community):
             port = self.ports.get(action.chat.platform)
             account = await self._account(action.member, action.chat.platform)
@@ -345,10 +452,11 @@ class PaidChatService:
                     )
             except PlatformRefused as refused:
                 await self._report(community, action.chat, refused.message)
+                failed.append((action, refused.message))
                 continue
             await self._audit(community, f"chat.{action.verb}", action.chat, action.member, action.reason)
             done.append(action)
-        return done
+        return Reconciled(tuple(done), tuple(failed))
 
     async def _candidates(self, community: Community, chat: Chat) -> list[Member]:
         """Members entitled through the chat's bindings who have an account on its platform."""
@@ -425,7 +533,7 @@ class PaidChatService:
         async with self._db.write() as conn:
             fresh = await conn.execute(
                 insert_or_ignore(self._db.dialect, access_problems).values(
-                    chat_id=chat.id, problem=key, reported_at=now
+                    chat_id=chat.id, problem=key, reported_at=now, message=_stored(problem)
                 )
             )
             if fresh.rowcount != 1:
@@ -436,7 +544,7 @@ class PaidChatService:
                         access_problems.c.problem == key,
                         access_problems.c.reported_at <= now - REPORT_AGAIN_AFTER,
                     )
-                    .values(reported_at=now)
+                    .values(reported_at=now, message=_stored(problem))
                 )
                 if stale.rowcount != 1:
                     return
@@ -447,3 +555,20 @@ class PaidChatService:
                     msg("Paid chat {chat}: {problem}", chat=chat.title, problem=problem), to_member=creator.id
                 ),
             )
+
+
+def _stored(problem: Msg) -> str | None:
+    """A problem as JSON, to show later in any language; None when its parameters are not plain."""
+    try:
+        return json.dumps(
+            {"text": problem.text, "params": dict(problem.params), "plural": problem.plural, "n": problem.n}
+        )
+    except TypeError:
+        return None
+
+
+def _loaded(stored: str | None, english: str) -> Msg:
+    if stored is None:
+        return Msg(english.replace("{", "{{").replace("}", "}}"))  # already rendered: no fields
+    data = json.loads(stored)
+    return Msg(data["text"], data["params"], data["plural"], data["n"])

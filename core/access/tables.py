@@ -11,6 +11,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -105,7 +106,8 @@ access_problems = Table(
     "access_problems",
     metadata,
     Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),
-    Column("problem", String(300), nullable=False),
+    Column("problem", String(300), nullable=False),  # in English: one report per problem
     Column("reported_at", UTCDateTime, nullable=False),
+    Column("message", Text, nullable=True),  # the message itself (JSON), shown in any language
     PrimaryKeyConstraint("chat_id", "problem", name="pk_access_problems"),
 )

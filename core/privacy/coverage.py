@@ -51,6 +51,7 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("answers", "answerer_member_id"): Handling(True, "keep", "repoint"),
     ("answer_votes", "member_id"): Handling(True, "keep", "repoint:answer_id"),
     ("qa_drafts", "member_id"): Handling(True, "delete", "drop"),
+    ("qa_reports", "reporter_member_id"): Handling(True, "blank:reason", "repoint"),
     ("member_scores", "member_id"): Handling(False, "delete", "drop"),
     ("marketing_spend", "actor_member_id"): Handling(False, "keep", "repoint"),
     ("link_codes", "member_id"): Handling(False, "delete", "drop"),

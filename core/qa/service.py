@@ -38,7 +38,8 @@ from core.members.models import Chat, Community, Member, Role
 from core.members.service import MemberService
 from core.notices import Notices
 from core.qa.models import Accepted, Answer, Asked, Question
-from core.qa.reading import QAReading, _question, _with_answer_counts
+from core.qa.moderation import QAModeration
+from core.qa.reading import _question, _with_answer_counts
 from core.qa.suggest import similar
 from core.qa.tables import answer_votes, answers, qa_documents, qa_drafts, questions
 from core.qa.terms import indexed
@@ -53,7 +54,7 @@ SUGGEST_FROM = 2_000  # the newest answered questions compared with a new one
 CLOSED = msg("That question is no longer open.")
 
 
-class QAService(QAReading):
+class QAService(QAModeration):
     def __init__(
         self,
         db: Database,
@@ -274,9 +275,12 @@ class QAService(QAReading):
 
     # -- accepting -----------------------------------------------------------------------
 
-    async def accept(self, community: Community, actor: Member, answer_id: int) -> Accepted:
-        """The asker (or a moderator) accepts an answer: the bounty and the bonus go to its
-        author. Of two accepts at once, one happens; the other is told it is closed."""
+    async def accept(
+        self, community: Community, actor: Member, answer_id: int, *, via: str = "command"
+    ) -> Accepted:
+        """The asker (or a moderator, on the asker's behalf) accepts an answer: the bounty and
+        the bonus go to its author, audited with ``via``. Of two accepts at once, one happens;
+        the other is told it is closed."""
         answer = await self._visible_answer(community, answer_id)
         question = await self.question(community, answer.question_id)
         if actor.id != question.asker_id and not actor.role.is_staff:
@@ -317,6 +321,7 @@ class QAService(QAReading):
                 question=question.id,
                 answer=answer.id,
                 bounty=question.bounty,
+                via=via,
             )
         bonus = await self.pay_bonus(community, question.id)
         closed = await self.question(
@@ -359,48 +364,6 @@ class QAService(QAReading):
         async with self._db.write() as conn:
             await conn.execute(update(questions).where(questions.c.id == question.id).values(bonus_paid=True))
         return posted
-
-    # -- moderation ----------------------------------------------------------------------
-
-    async def hide(self, community: Community, actor: Member, kind: str, item_id: int, reason: str) -> None:
-        """Take a question or an answer out of listings and search (moderators); a hidden
-        open question returns its bounty to the asker."""
-        if not actor.role.is_staff or actor.community_id != community.id:
-            raise NotAllowed(msg("Only moderators can hide questions and answers."))
-        if not reason.strip():
-            raise InvalidInput(msg("Say why it is hidden."))
-        now = self._clock.now()
-        if kind == "question":
-            question = await self.question(community, item_id, include_hidden=True)
-            if question.status == "open":
-                await self._close_and_return(community, question, now)
-            async with self._db.write() as conn:
-                await conn.execute(update(questions).where(questions.c.id == question.id).values(hidden=True))
-                await conn.execute(
-                    update(qa_documents)
-                    .where(qa_documents.c.question_id == question.id, qa_documents.c.answer_id.is_(None))
-                    .values(hidden=True)
-                )
-                subject = question.asker_id
-        else:
-            answer = await self._answer(item_id, community_id=community.id)
-            async with self._db.write() as conn:
-                await conn.execute(update(answers).where(answers.c.id == answer.id).values(hidden=True))
-                await conn.execute(
-                    update(qa_documents).where(qa_documents.c.answer_id == answer.id).values(hidden=True)
-                )
-                subject = answer.answerer_id
-        async with self._db.write() as conn:
-            await record(
-                conn,
-                community_id=community.id,
-                at=now,
-                action=f"qa.hide_{kind}",
-                actor_member_id=actor.id,
-                subject_member_id=subject,
-                item=item_id,
-                reason=reason[:300],
-            )
 
     # -- the job -------------------------------------------------------------------------
 

@@ -96,3 +96,20 @@ qa_drafts = Table(
     Column("bounty", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# A member's report that a question or an answer breaks the rules (/report); moderators see
+# the questions with open reports and resolve them by hiding the item or dismissing them.
+qa_reports = Table(
+    "qa_reports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community_id", BigId, ForeignKey("communities.id"), nullable=False),
+    Column("question_id", BigId, ForeignKey("questions.id"), nullable=False),
+    Column("answer_id", BigId, ForeignKey("answers.id"), nullable=True),  # None: the question
+    Column("reporter_member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),  # hidden or dismissed
+    Index("ix_qa_reports_question", "question_id", "resolved_at"),
+    Index("ix_qa_reports_community_open", "community_id", "resolved_at"),
+)
