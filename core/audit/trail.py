@@ -19,11 +19,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.audit.tables import audit_log
+from core.errors import NotAllowed
 from core.i18n import Msg, msg
 from core.ledger.audit import AUDITED_KINDS, NOBODY, describe_transfers
 from core.ledger.service import Ledger
 from core.ledger.store import transfer_from_row
 from core.ledger.tables import ledger_transfers
+from core.members.models import Community, Member
 from core.members.service import MemberService
 from core.storage.database import Database
 
@@ -136,6 +138,12 @@ class AuditTrail:
         self._db = db
         self._ledger = ledger
         self._members = members
+
+    async def read(self, community: Community, reader: Member, **filters: Any) -> list[TrailEntry]:
+        """``entries`` for a creator or moderator of ``community``; anyone else is refused."""
+        if reader.community_id != community.id or not reader.role.is_staff:
+            raise NotAllowed(msg("Only moderators and creators can read the audit log."))
+        return await self.entries(community.id, **filters)
 
     async def entries(
         self,

@@ -18,7 +18,7 @@ from core.members.models import Role
 from web import texts
 from web.kit import Kit, MenuItem, query_id, when
 
-MENU = MenuItem("/dashboard/audit", texts.LABELS["audit"])
+MENU = MenuItem("/dashboard/audit", texts.LABELS["audit"], creators_only=False)
 AUDIT_PAGE = 20
 LABELS: dict[str, Msg] = {
     "since": msg("From"),
@@ -44,7 +44,7 @@ class Audit:
 
     async def audit(self, request: web.Request) -> web.StreamResponse:
         """By pages of AUDIT_PAGE with an "older" link keyed on the last entry shown."""
-        auth = await self.kit.authorize(request, creator=True)
+        auth = await self.kit.authorize(request)  # creators and moderators: the core checks
         login = auth.login
         locale = self.kit.locale(request, login)
         actor, action, before = query_id(request, "actor"), _action(request), _cursor(request)
@@ -61,8 +61,9 @@ class Audit:
             errors["until"] = render(DATES_REVERSED, locale)
         found: list[TrailEntry] = []
         if not errors:
-            found = await self.trail.entries(
-                login.community.id,
+            found = await self.trail.read(
+                login.community,
+                login.member,
                 actor_id=actor,
                 action=action,
                 since=since,
