@@ -74,13 +74,16 @@ class PlanService:
         trial_days: int = 0,
         grace_days: int = 3,
         tier: str | None = None,
+        via: str = "command",
     ) -> Plan:
         require_creator(community, actor, PLANS_FOR_CREATORS)
         code = code.lower()
         if not CODE.match(code):
-            raise InvalidInput(msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."))
+            raise InvalidInput(
+                msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."), field="code"
+            )
         if period not in MONTHS:
-            raise InvalidInput(msg("A plan renews every month, quarter or year."))
+            raise InvalidInput(msg("A plan renews every month, quarter or year."), field="period")
         _check_days(trial_days, grace_days)
         title = checked_title(title)
         tier = await self._known_tier(community, tier)
@@ -111,12 +114,15 @@ class PlanService:
                     currency=price.currency,
                     period=period,
                     tier=tier,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a plan {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a plan {code}.", code=code), field="code") from None
         return await self.get(community, code, include_hidden=True)
 
-    async def edit(self, community: Community, actor: Member, code: str, field: str, value: Any) -> Plan:
+    async def edit(
+        self, community: Community, actor: Member, code: str, field: str, value: Any, *, via: str = "command"
+    ) -> Plan:
         """``field``: title, price (Money), trial or grace (days), hidden (bool), tier (a tier
         name, or None for none). A new price applies from the next payment; periods already
         paid stay as they are; a new tier applies to current subscribers at once."""
@@ -147,6 +153,7 @@ class PlanService:
                 code=plan.code,
                 field=field,
                 value=str(value),
+                via=via,
             )
         self._points.forget_tier_grants(community.id)
         return await self.get(community, code, include_hidden=True)
@@ -182,16 +189,17 @@ class PlanService:
                     "There is no tier {name}. Tiers: {tiers}.",
                     name=name[:40],
                     tiers=", ".join(t.name for t in tiers),
-                )
+                ),
+                field="tier",
             )
         return found.name
 
 
 def _check_days(trial_days: int, grace_days: int) -> None:
     if not 0 <= trial_days <= MAX_TRIAL_DAYS:
-        raise InvalidInput(msg("A trial lasts 0 to {max} days.", max=MAX_TRIAL_DAYS))
+        raise InvalidInput(msg("A trial lasts 0 to {max} days.", max=MAX_TRIAL_DAYS), field="trial")
     if not 0 <= grace_days <= MAX_GRACE_DAYS:
-        raise InvalidInput(msg("Grace lasts 0 to {max} days.", max=MAX_GRACE_DAYS))
+        raise InvalidInput(msg("Grace lasts 0 to {max} days.", max=MAX_GRACE_DAYS), field="grace")
 
 
 def _plan(row: Any) -> Plan:
