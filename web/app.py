@@ -9,12 +9,12 @@ import jinja2
 from aiohttp import web
 
 from core.services import Services
-from web.dashboard import audit, overview, settings, signin
+from web.dashboard import audit, catalog, catalog_more, overview, settings, signin
 from web.kit import Kit
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
-PAGES = (overview, settings, audit, signin)
+PAGES = (overview, catalog, catalog_more, settings, audit, signin)
 
 
 class Dashboard:

@@ -336,8 +336,12 @@ class CatalogService:
             row = (await conn.execute(select(bundles).where(bundles.c.id == product_id))).one()
             return Product.of(await _load_bundle(conn, row))
 
-    async def courses(self, community: Community, *, include_hidden: bool = False) -> list[Course]:
-        query = select(courses).where(courses.c.community_id == community.id).order_by(courses.c.id)
+    async def courses(
+        self, community: Community, *, include_hidden: bool = False, after: int = 0, limit: int | None = None
+    ) -> list[Course]:
+        """By id; a page of ``limit`` courses after the id ``after`` (keyset)."""
+        query = select(courses).where(courses.c.community_id == community.id, courses.c.id > after)
+        query = query.order_by(courses.c.id).limit(limit)
         if not include_hidden:
             query = query.where(courses.c.hidden.is_(False))
         async with self._db.read() as conn:
