@@ -32,6 +32,7 @@ COURSE_USAGE = (
     "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"
 )
 LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
+LESSON_EDIT_USAGE = "/lesson edit CODE N TITLE | CONTENT…"
 BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
 LESSON_OPTIONS = OptionSet(
     (IntOption("day", minimum=0, maximum=MAX_UNLOCK_DAYS),),
@@ -215,13 +216,16 @@ def _field_value(field: str, value: str) -> object:
 
 @router.command(
     "lesson",
-    help=msg("Add a lesson to a course (creators)"),
+    help=msg("Add a lesson to a course, or rewrite one (creators)"),
     params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
     options=(LESSON_OPTIONS,),
 )
 async def lesson(ctx: Context) -> Reply:
-    if ctx.args["action"].lower() != "add":
-        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
+    action = ctx.args["action"].lower()
+    if action == "edit":
+        return await _edit_lesson(ctx)
+    if action != "add":
+        raise InvalidInput(msg("Usage: {usage}", usage=f"{LESSON_USAGE} | {LESSON_EDIT_USAGE}"))
     text = ctx.args["lesson"].strip()
     days = ctx.options.get("day", 0)
     title, bar, body = text.partition("|")
@@ -241,6 +245,30 @@ async def lesson(ctx: Context) -> Reply:
             )
         )
     return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
+
+
+async def _edit_lesson(ctx: Context) -> Reply:
+    """Rewrite lesson N's title and text (its drip day stays; a file sent with it replaces the
+    lesson's file)."""
+    number, _, text = ctx.args["lesson"].strip().partition(" ")
+    title, bar, body = text.partition("|")
+    file = ctx.event.attachments[0] if ctx.event.attachments else None
+    if not number.isdigit() or len(number) > 4 or (not bar and file is None):
+        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_EDIT_USAGE))
+    catalog = ctx.services.catalog
+    course = await catalog.course(ctx.community, ctx.args["code"], include_hidden=True)
+    current = await catalog.lesson(course, int(number))
+    edited = await catalog.edit_lesson(
+        ctx.community,
+        ctx.member,
+        course.code,
+        current.position,
+        title=title,
+        body=body.strip(),
+        unlock_days=current.unlock_days,
+        file=file,
+    )
+    return Reply.text(msg("Lesson {n} updated: {title}", n=edited.position, title=edited.title))
 
 
 @router.command(
