@@ -60,7 +60,8 @@ def parse_money(text: str) -> Money:
     code = code.upper()
     if not _CODE.match(code) or not is_currency(code):
         raise InvalidInput(
-            msg("{code} is not a currency code (like USD, CNY, EUR or XTR).", code=code[:10]), field="currency"
+            msg("{code} is not a currency code (like USD, CNY, EUR or XTR).", code=code[:10]),
+            field="currency",
         )
     if amount.startswith("-"):
         raise InvalidInput(msg("A price must be more than zero."), field="price")
