@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.config import Config
 from core.clock import ManualClock
@@ -57,8 +57,9 @@ async def test_a_creator_adds_a_course_with_a_markdown_lesson(world: WebWorld, p
     await page.get_by_role("link", name="Add a lesson").click()
     await page.get_by_label("Title", exact=True).fill("CSV")
     await page.get_by_label("Text (Markdown)", exact=True).fill(LESSON)
-    await page.get_by_role("button", name="Preview").click()
     preview = page.locator("#preview")
+    await expect(preview.get_by_role("heading", name="Reading CSV")).to_be_visible()  # live, as typed
+    await page.get_by_role("button", name="Preview").click()
     await expect(preview.get_by_role("heading", name="Reading CSV")).to_be_visible()
     await expect(preview.locator("li")).to_have_count(2)
     await expect(preview.locator("strong")).to_have_text("pandas")
@@ -103,3 +104,24 @@ async def test_the_other_catalog_pages_at_phone_width(world: WebWorld, page: Pag
     await expect(page.locator("#item-mug")).to_contain_text("A mug")
     assert await horizontal_overflow(page) == 0
     assert "mug  A mug · 50 · 5 left" in await world.console.text(":as Ana", "/mall")
+
+
+async def test_the_preview_button_works_without_javascript(world: WebWorld, browser: Browser) -> None:
+    await world.console(":as Mei creator", "/course add py101 19.99 USD Python")
+    context = await browser.new_context(java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        base = await sign_in(world, page)
+        await page.goto(base + "/dashboard/catalog/courses/py101/lessons/new")
+        await expect(page.locator("#preview")).to_be_hidden()
+        await page.get_by_label("Title", exact=True).fill("CSV")
+        await page.get_by_label("Text (Markdown)", exact=True).fill(LESSON + "\n<img src=x onerror=alert(1)>")
+        await page.get_by_role("button", name="Preview").click()
+        preview = page.locator("#preview")
+        await expect(preview.get_by_role("heading", name="Reading CSV")).to_be_visible()
+        await expect(preview.locator("li")).to_have_count(2)
+        await expect(preview.locator("img")).to_have_count(0)
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("#saved")).to_have_text("Saved: py101 #1.")
+    finally:
+        await context.close()
