@@ -20,7 +20,7 @@ from core.errors import InvalidInput
 from core.events import Attachment
 from core.i18n import Msg, msg, render
 from core.numbers import parse_whole_number
-from web.dashboard.catalog_texts import EDIT_LESSON, FILE_KEPT, LABELS, SAVED
+from web.dashboard.catalog_texts import EDIT_LESSON, FILE_KEPT, LABELS, SAVED, opens
 from web.kit import Authorized, Kit, MenuItem, query_id, redirect
 
 MENU = MenuItem("/dashboard/catalog", LABELS["catalog"])
@@ -269,7 +269,7 @@ class Courses:
             {
                 "position": lesson.position,
                 "title": lesson.title,
-                "opens": str(lesson.unlock_days) if lesson.unlock_days else t["at_once"],
+                "opens": render(opens(lesson.unlock_days), locale),
                 "file": lesson.file_name or "",
             }
             for lesson in await self.catalog.lessons(found)

@@ -384,7 +384,7 @@ class More:
             Field("until", t["until"], kind="date", value=values.get("until", "")),
             Field("for", t["for"], value=values.get("for", ""), help=t["for_help"]),
         ]
-        columns = [t["code"], t["off"], t["min"], t["used"], t["per"], t["from"], t["for"], t["state"]]
+        columns = [t["code"], t["off"], t["min"], t["used"], t["per"], t["valid"], t["for"], t["state"]]
         older = f"/dashboard/catalog/coupons?after={found[PAGE - 1].id}" if len(found) > PAGE else None
         return columns, rows, fields, older
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.i18n import Msg, msg
+from core.i18n import Msg, msg, nmsg
 
 LABELS: dict[str, Msg] = {
     "catalog": msg("Catalog"),
@@ -36,8 +36,6 @@ LABELS: dict[str, Msg] = {
     "preview": msg("Preview"),
     "preview_of": msg("Preview of the lesson"),
     "preview_file": msg("Choose the file again when you save: a preview does not keep it."),
-    "opens": msg("Opens"),
-    "at_once": msg("at once"),
     "more": msg("More"),
     "first_page": msg("First page"),
     "no_courses": msg("No courses yet."),
@@ -58,6 +56,7 @@ LABELS: dict[str, Msg] = {
     "uses_help": msg("Empty: no limit."),
     "per": msg("Uses per member"),
     "from": msg("Valid from"),
+    "valid": msg("Valid"),
     "until": msg("Valid until (the last day)"),
     "for": msg("For courses"),
     "for_help": msg("Optional course codes separated by commas, like py101,sql201."),
@@ -87,3 +86,8 @@ PERIODS: dict[str, Msg] = {"month": msg("month"), "quarter": msg("quarter"), "ye
 SAVED = msg("Saved: {code}.")
 EDIT_LESSON = msg("Edit lesson {n}")
 FILE_KEPT = msg("Now: {name}. Choose a file to replace it.")
+
+
+def opens(days: int) -> Msg | str:
+    """When a lesson opens, as /course shows it (nothing when at once)."""
+    return nmsg("(opens {n} day after purchase)", "(opens {n} days after purchase)", days) if days else ""
