@@ -228,6 +228,7 @@ async def test_editing_a_lesson_its_drip_day_and_its_file(world: WebWorld) -> No
         ({"unlock_days": "soon"}, "unlock_days", None),
         ({"title": " "}, "title", None),
         ({"body": "  "}, "body", "/lesson add py101 Empty |  "),
+        ({"body": "x" * 4001}, "body", None),
     ],
 )
 async def test_a_refused_lesson_shows_the_message_beside_its_field(
@@ -240,7 +241,9 @@ async def test_a_refused_lesson_shows_the_message_beside_its_field(
     expected = {
         "unlock_days": "A lesson opens 0 to 3650 days after purchase.",
         "title": "A title cannot be empty.",
-        "body": "A lesson needs some content.",
+        "body": "A lesson's text is at most 4000 characters."
+        if len(data["body"]) > 4000
+        else "A lesson needs some content.",
     }[field]
     assert message == expected
     if command:
@@ -451,3 +454,26 @@ async def test_courses_and_coupons_are_listed_by_pages(
         html = await (await world.client.get(unescape(more.group(1)))).text()
         rest = re.findall(ids, html)
         assert len(rest) == 1 and rest[0] not in first and 'id="more"' not in html
+
+
+async def test_a_file_larger_than_a_lesson_takes_is_refused_beside_the_file(world: WebWorld) -> None:
+    await creator(world)
+    await add_course(world)
+    form = FormData()
+    for name, value in {
+        "csrf": await world.csrf("/dashboard/catalog"),
+        "form_key": new_key(),
+        "title": "Video",
+        "body": "",
+        "unlock_days": "0",
+        "do": "save",
+    }.items():
+        form.add_field(name, value)
+    form.add_field("file", b"0" * (10 * 2**20 + 1), filename="big.mp4", content_type="video/mp4")
+    before = await snapshot(world.app.db)
+    sent = await world.client.post(
+        "/dashboard/catalog/courses/py101/lessons", data=form, allow_redirects=False
+    )
+    html = await sent.text()
+    assert sent.status == 400 and error_of(html, "file") == "A lesson&#39;s file can be at most 10 MB."
+    assert await snapshot(world.app.db) == before

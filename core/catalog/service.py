@@ -559,6 +559,8 @@ def _checked_lesson(
     title = checked_title(title)
     if not body.strip() and file is None and not has_file:
         raise InvalidInput(msg("A lesson needs some content."), field="body")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(msg("A lesson's text is at most {max} characters.", max=MAX_BODY), field="body")
     if file is not None and len(file.data) > MAX_FILE:
         raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20), field="file")
     if not 0 <= unlock_days <= MAX_UNLOCK_DAYS:

@@ -16,6 +16,7 @@ from multidict import MultiDictProxy
 from core.catalog.markdown import render_markdown
 from core.catalog.models import Course, Lesson
 from core.catalog.money import Money, format_money, parse_money
+from core.catalog.service import MAX_FILE
 from core.errors import InvalidInput
 from core.events import Attachment
 from core.i18n import Msg, msg, render
@@ -26,7 +27,7 @@ from web.kit import Authorized, Kit, MenuItem, query_id, redirect
 MENU = MenuItem("/dashboard/catalog", LABELS["catalog"])
 PAGE = 50  # rows of a list page (keyset on the id)
 CODE_PATH = "{code:[A-Za-z0-9_-]{1,40}}"
-STYLE = "/dashboard/static/catalog.css"
+FORM_ROOM = 2**20  # bytes of a lesson form beside its file
 
 
 def install(kit: Kit, router: web.UrlDispatcher) -> None:
@@ -314,6 +315,9 @@ class Courses:
         return await self._save_lesson(request, new=False)
 
     async def _save_lesson(self, request: web.Request, *, new: bool) -> web.StreamResponse:
+        # A lesson's file may be as large as the core takes (the HTTP app's limit is for
+        # webhooks): a larger one than that gets the core's refusal beside the file field.
+        request = request.clone(client_max_size=MAX_FILE + FORM_ROOM)
         auth = await self.kit.authorize(request, post=True, creator=True)
         found = await self._course(request, auth)
         lesson = None if new else await self.catalog.lesson(found, int(request.match_info["n"]))
