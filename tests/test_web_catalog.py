@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.config import Config
 from core.audit.tables import audit_log
+from core.catalog.coupons import CouponTerms
 from core.catalog.money import Money
 from core.clock import ManualClock
 from core.events import UserRef
@@ -59,6 +60,15 @@ async def refused(world: WebWorld, action: str, field: str, **data: str) -> str:
     message = error_of(html, field)
     assert message, html
     return unescape(message)
+
+
+async def vias(world: WebWorld) -> dict[str, set[str]]:
+    """Each audited action and where it was taken ("via")."""
+    found: dict[str, set[str]] = {}
+    async with world.app.db.read() as conn:
+        for action, detail in await conn.execute(select(audit_log.c.action, audit_log.c.detail)):
+            found.setdefault(action, set()).add(json.loads(detail).get("via", ""))
+    return found
 
 
 async def creator(world: WebWorld) -> None:
@@ -147,9 +157,18 @@ async def test_a_course_of_no_such_code_or_another_community_is_not_found(world:
     await catalog.add_course(other, owner, "theirs", Money("USD", 100), "Theirs")
     for path in ("/dashboard/catalog/courses/theirs", "/dashboard/catalog/courses/nope/lessons/new"):
         assert (await world.client.get(path)).status == 404
+    await world.app.services.coupons.add(other, owner, CouponTerms(code="THEIRS", kind="percent", value=10))
     before = await snapshot(world.app.db)
     response = await post(world, "/dashboard/catalog/courses/theirs", title="Mine", price="1", currency="USD")
     assert response.status == 404 and await snapshot(world.app.db) == before
+    for action in (
+        "/dashboard/catalog/coupons/THEIRS/disable",
+        "/dashboard/catalog/plans/nope/visibility",
+        "/dashboard/catalog/mall/nope/visibility",
+        "/dashboard/catalog/coupons/THEIRS/stock",
+    ):
+        assert (await post(world, action, hidden="1")).status == 404, action
+    assert await snapshot(world.app.db) == before
 
 
 # -- lessons -----------------------------------------------------------------------------------
@@ -330,6 +349,8 @@ async def test_coupons_added_listed_with_uses_and_disabled(world: WebWorld) -> N
     assert row and "<td>1 / 10</td>" in row.group(1) and "– 2026-03-31" in row.group(1)
     assert (await post(world, action + "/SPRING15/disable")).status == 303
     assert "(disabled)" in await world.console.text(":as Mei", "/coupon list")
+    found = await vias(world)
+    assert found["coupon.add"] == found["coupon.disable"] == {"dashboard"}
 
 
 async def test_mall_items_with_stock(world: WebWorld) -> None:
@@ -364,6 +385,11 @@ async def test_mall_items_with_stock(world: WebWorld) -> None:
     assert "mug  A mug · 50 · unlimited" in await world.console.text(":as Ana", "/mall")
     assert (await post(world, action + "/mug/visibility", hidden="1")).status == 303
     assert "The mall is empty for now." in await world.console.text(":as Ana", "/mall")
+    assert await vias(world) == {
+        "mall.add": {"dashboard"},
+        "mall.stock": {"dashboard"},
+        "mall.hide": {"dashboard"},
+    }
 
 
 # -- who may ------------------------------------------------------------------------------------
