@@ -500,3 +500,21 @@ async def test_a_file_larger_than_a_lesson_takes_is_refused_beside_the_file(worl
     html = await sent.text()
     assert sent.status == 400 and error_of(html, "file") == "A lesson&#39;s file can be at most 10 MB."
     assert await snapshot(world.app.db) == before
+
+
+async def test_a_plan_edited_on_its_page_all_or_nothing(world: WebWorld) -> None:
+    await world.console(":as Mei creator", "/plan add monthly 9.99 USD month trial=7 Monthly pass")
+    await creator(world)
+    page = "/dashboard/catalog/plans/monthly"
+    html = await (await world.client.get("/dashboard/catalog/plans")).text()
+    assert f'<a href="{page}"><code>monthly</code></a>' in html
+    form = {"title": "Monthly", "price": "12", "currency": "USD", "trial": "400", "grace": "3", "tier": ""}
+    assert await refused(world, page, "trial", **form) == "A trial lasts 0 to 365 days."
+    assert await refused(world, page, "tier", **{**form, "trial": "7", "tier": "Platinum"}) == (
+        "There is no tier Platinum. Tiers: regular, premium, VIP."
+    )
+    assert "Monthly pass · $9.99 a month, 7-day trial" in await world.console.text(":as Ana", "/plans")
+    edited = await post(world, page, **{**form, "trial": "14"})
+    assert edited.status == 303 and edited.headers["Location"] == page + "?saved=1"
+    assert "Monthly · $12.00 a month, 14-day trial" in await world.console.text(":as Ana", "/plans")
+    assert (await world.client.get("/dashboard/catalog/plans/nope")).status == 404

@@ -126,35 +126,47 @@ class PlanService:
         """``field``: title, price (Money), trial or grace (days), hidden (bool), tier (a tier
         name, or None for none). A new price applies from the next payment; periods already
         paid stay as they are; a new tier applies to current subscribers at once."""
+        return await self.edit_fields(community, actor, code, {field: value}, via=via)
+
+    async def edit_fields(
+        self, community: Community, actor: Member, code: str, values: dict[str, Any], *, via: str = "command"
+    ) -> Plan:
+        """Several fields at once (each as ``edit`` takes it): all are checked before any is
+        written, so a refusal (naming its field) changes nothing."""
         require_creator(community, actor, PLANS_FOR_CREATORS)
         plan = await self.get(community, code, include_hidden=True)
-        if field == "title":
-            changes: dict[str, Any] = {"title": checked_title(str(value))}
-        elif field == "price":
-            changes = {"price_minor": value.minor, "currency": value.currency}
-        elif field in ("trial", "grace"):
-            trial, grace = (value, plan.grace_days) if field == "trial" else (plan.trial_days, value)
-            _check_days(trial, grace)
-            changes = {"trial_days": trial, "grace_days": grace}
-        elif field == "hidden":
-            changes = {"hidden": bool(value)}
-        elif field == "tier":
-            changes = {"tier": await self._known_tier(community, value)}
-        else:
-            raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace, tier"))
+        changes: dict[str, Any] = {}
+        for field, value in values.items():
+            if field == "title":
+                changes["title"] = checked_title(str(value))
+            elif field == "price":
+                changes.update(price_minor=value.minor, currency=value.currency)
+            elif field in ("trial", "grace"):
+                trial, grace = values.get("trial", plan.trial_days), values.get("grace", plan.grace_days)
+                _check_days(trial, grace)
+                changes.update(trial_days=trial, grace_days=grace)
+            elif field == "hidden":
+                changes["hidden"] = bool(value)
+            elif field == "tier":
+                changes["tier"] = await self._known_tier(community, value)
+            else:
+                raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace, tier"))
+        if not changes:
+            return plan
         async with self._db.write() as conn:
             await conn.execute(update(plans).where(plans.c.id == plan.id).values(**changes))
-            await record(
-                conn,
-                community_id=community.id,
-                at=self._clock.now(),
-                action="plan.edit",
-                actor_member_id=actor.id,
-                code=plan.code,
-                field=field,
-                value=str(value),
-                via=via,
-            )
+            for field, value in values.items():
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="plan.edit",
+                    actor_member_id=actor.id,
+                    code=plan.code,
+                    field=field,
+                    value=str(value),
+                    via=via,
+                )
         self._points.forget_tier_grants(community.id)
         return await self.get(community, code, include_hidden=True)
 

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from core.access.plans import Plan
 from core.catalog.coupons import Coupon, coupon_terms, last_day
 from core.catalog.mall import KINDS, MallItem
 from core.catalog.money import Money, format_money
@@ -23,6 +24,7 @@ from web.dashboard.catalog import (
     Refusal,
     form_values,
     labelled,
+    major,
     price_of,
     whole_number,
 )
@@ -40,6 +42,7 @@ FIELDS = {
 FALLBACK = {"bundles": "courses", "plans": "code", "coupons": "code", "mall": "code"}
 ROW_ACTIONS = {"plans": ("visibility",), "coupons": ("disable",), "mall": ("stock", "visibility")}
 COURSE_CHOICES = 200  # courses offered as a bundle's checkboxes
+PLAN_FIELDS = ("title", "price", "currency", "trial", "grace", "tier")
 
 
 def install(kit: Kit, router: web.UrlDispatcher) -> None:
@@ -47,6 +50,9 @@ def install(kit: Kit, router: web.UrlDispatcher) -> None:
     section = "/dashboard/catalog/{section:bundles|plans|coupons|mall}"
     router.add_get(section, kit.guard(pages.section), allow_head=False)
     router.add_post(section, kit.guard(pages.add))
+    plan = "/dashboard/catalog/{section:plans}/{code:[A-Za-z0-9_-]{1,40}}"
+    router.add_get(plan, kit.guard(pages.plan), allow_head=False)
+    router.add_post(plan, kit.guard(pages.edit_plan))
     router.add_post(
         "/dashboard/catalog/{section:plans|coupons|mall}/{code:[A-Za-z0-9_-]{1,40}}/"
         "{action:visibility|disable|stock}",
@@ -134,6 +140,103 @@ class More:
             return redirect(f"/dashboard/catalog/{name}?saved={done}#item-{done}")
 
         return await self.kit.submit(request, auth, act)
+
+    # -- a plan's own page: /plan edit's fields in one form -----------------------------------
+
+    async def plan(self, request: web.Request) -> web.StreamResponse:
+        auth = await self.kit.authorize(request, creator=True)
+        found = await self._plan(request, auth)
+        values = {
+            "title": found.title,
+            "price": major(found.price),
+            "currency": found.price.currency,
+            "trial": str(found.trial_days),
+            "grace": str(found.grace_days),
+            "tier": found.tier or "",
+        }
+        return await self._plan_page(request, auth, found, values, saved=request.query.get("saved") == "1")
+
+    async def edit_plan(self, request: web.Request) -> web.StreamResponse:
+        """The fields changed, in one core call that checks them all before writing any."""
+        auth = await self.kit.authorize(request, post=True, creator=True)
+        found = await self._plan(request, auth)
+        values = form_values(await request.post(), PLAN_FIELDS)
+        login = auth.login
+
+        async def act(_key: str) -> web.StreamResponse:
+            try:
+                trial, grace = whole_number(values["trial"]), whole_number(values["grace"])
+                typed: dict[str, Any] = {
+                    "title": " ".join(values["title"].split()),
+                    "price": price_of(values["price"], values["currency"]),
+                    "trial": found.trial_days if trial is None else trial,
+                    "grace": found.grace_days if grace is None else grace,
+                    "tier": values["tier"] or None,
+                }
+                now = {
+                    "title": found.title,
+                    "price": found.price,
+                    "trial": found.trial_days,
+                    "grace": found.grace_days,
+                    "tier": found.tier,
+                }
+                changed = {name: value for name, value in typed.items() if value != now[name]}
+                await self.services.plans.edit_fields(
+                    login.community, login.member, found.code, changed, via="dashboard"
+                )
+            except InvalidInput as refused:
+                return await self._plan_page(request, auth, found, values, Refusal.of(refused, "title"))
+            return redirect(f"/dashboard/catalog/plans/{found.code}?saved=1")
+
+        return await self.kit.submit(request, auth, act)
+
+    async def _plan(self, request: web.Request, auth: Authorized) -> Plan:
+        try:
+            return await self.services.plans.get(
+                auth.login.community, request.match_info["code"], include_hidden=True
+            )
+        except InvalidInput:
+            raise web.HTTPNotFound() from None
+
+    async def _plan_page(
+        self,
+        request: web.Request,
+        auth: Authorized,
+        found: Plan,
+        values: dict[str, str],
+        refusal: Refusal | None = None,
+        *,
+        saved: bool = False,
+    ) -> web.Response:
+        locale = self.kit.locale(request, auth.login)
+        t = {key: render(text, locale) for key, text in LABELS.items()}
+        tiers = await self.services.points.tiers(auth.login.community)
+        fields = [
+            Field("title", t["title"], value=values["title"]),
+            Field("price", t["price"], value=values["price"], inputmode="decimal"),
+            Field("currency", t["currency_code"], value=values["currency"]),
+            Field("trial", t["trial"], value=values["trial"], inputmode="numeric"),
+            Field("grace", t["grace"], value=values["grace"], inputmode="numeric"),
+            Field(
+                "tier",
+                t["tier"],
+                kind="select",
+                value=values["tier"],
+                options=[("", t["no_tier"]), *((tier.name, tier.name) for tier in tiers)],
+            ),
+        ]
+        context = {
+            "section": "plans",
+            "heading": found.title,
+            "code": found.code,
+            "action": f"/dashboard/catalog/plans/{found.code}",
+            "fields": labelled(fields, refusal, locale),
+            "refused": refusal is not None,
+            "saved": render(msg(SAVED.text, code=found.code), locale) if saved else None,
+            "back": "/dashboard/catalog/plans",
+        }
+        status = 400 if refusal is not None else 200
+        return self.kit.page(request, "catalog_item.html", auth, context, labels=LABELS, status=status)
 
     # -- adding, by the command's core call ----------------------------------------------------
 
@@ -307,6 +410,7 @@ class More:
                     p.tier or "",
                     t["hidden"] if p.hidden else t["on_sale"],
                 ],
+                "link": f"/dashboard/catalog/plans/{p.code}",
                 "actions": [_visibility("plans", p.code, p.hidden, t)],
             }
             for p in found
