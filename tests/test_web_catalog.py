@@ -518,3 +518,23 @@ async def test_a_plan_edited_on_its_page_all_or_nothing(world: WebWorld) -> None
     assert edited.status == 303 and edited.headers["Location"] == page + "?saved=1"
     assert "Monthly · $12.00 a month, 14-day trial" in await world.console.text(":as Ana", "/plans")
     assert (await world.client.get("/dashboard/catalog/plans/nope")).status == 404
+
+
+async def test_a_courses_points_price_and_completion_points(world: WebWorld) -> None:
+    await creator(world)
+    await add_course(world)
+    page = "/dashboard/catalog/courses/py101"
+    form = {"title": "Python", "price": "19.99", "currency": "USD", "description": "Hands-on."}
+    message = await refused(world, page, "points", **form, points="lots", completion="30")
+    assert message == "points takes a whole number of points."
+    assert message in await world.console.text(":as Mei", "/course edit py101 points lots")
+    assert await refused(world, page, "completion", **form, points="", completion="-1") == (
+        "completion takes a whole number of points."
+    )
+    assert (await post(world, page, **form, points="300", completion="30")).status == 303
+    shown = await world.console.text(":as Ana", "/course py101")
+    assert "Price: $19.99 / 300 pts" in shown and "(300 points)" in shown
+    html = await (await world.client.get(page)).text()
+    assert 'name="points" value="300"' in html and 'name="completion" value="30"' in html
+    assert (await post(world, page, **form, points="", completion="30")).status == 303
+    assert "points" not in await world.console.text(":as Ana", "/course py101")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from core.catalog.course_fields import course_field_value
 from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
 from core.catalog.service import MAX_UNLOCK_DAYS
@@ -103,7 +104,9 @@ async def course(ctx: Context) -> Reply:
         if len(parts) < 3:
             raise InvalidInput(msg("Usage: {usage}", usage="/course edit CODE FIELD VALUE…"))
         code, field, value = parts[0], parts[1].lower(), parts[2]
-        edited = await catalog.edit_course(ctx.community, ctx.member, code, field, _field_value(field, value))
+        edited = await catalog.edit_course(
+            ctx.community, ctx.member, code, field, course_field_value(field, value)
+        )
         return Reply.text(msg("Course {code} updated.", code=edited.code))
     if word in ("hide", "show"):
         if not rest:
@@ -199,19 +202,6 @@ async def bundle(ctx: Context) -> Reply:
             courses=", ".join(c.code for c in added.courses),
         )
     )
-
-
-def _field_value(field: str, value: str) -> object:
-    if field == "price":
-        return parse_money(value)
-    if field in ("points", "completion"):
-        number = value.strip().lower()
-        if field == "points" and number in ("off", "none", "0"):
-            return None
-        if not number.isdigit() or len(number) > 9 or (field == "points" and int(number) <= 0):
-            raise InvalidInput(msg("{field} takes a whole number of points.", field=field))
-        return int(number)
-    return value
 
 
 @router.command(

@@ -13,6 +13,7 @@ from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
 
+from core.catalog.course_fields import course_field_value
 from core.catalog.markdown import render_markdown
 from core.catalog.models import Course, Lesson
 from core.catalog.money import Money, format_money, parse_money
@@ -116,7 +117,7 @@ def uploaded(form: MultiDictProxy[Any], name: str = "file") -> Attachment | None
 
 # -- courses and lessons -----------------------------------------------------------------------
 
-COURSE_FIELDS = ("code", "title", "price", "currency", "description")
+COURSE_FIELDS = ("code", "title", "price", "currency", "description", "points", "completion")
 LESSON_FIELDS = ("title", "body", "unlock_days")
 
 
@@ -209,14 +210,22 @@ class Courses:
 
         async def act(_key: str) -> web.StreamResponse:
             try:
-                price = price_of(values["price"], values["currency"])
-                changes: list[tuple[str, Any]] = []
-                if " ".join(values["title"].split()) != found.title:
-                    changes.append(("title", values["title"]))
-                if values["description"].replace("\r\n", "\n") != found.description:
-                    changes.append(("description", values["description"].replace("\r\n", "\n")))
-                if price != found.price:
-                    changes.append(("price", price))
+                typed = {
+                    "title": values["title"],
+                    "description": values["description"].replace("\r\n", "\n"),
+                    "price": price_of(values["price"], values["currency"]),
+                    "points": course_field_value("points", values["points"]),
+                    "completion": course_field_value("completion", values["completion"] or "0"),
+                }
+                now = {
+                    "title": found.title,
+                    "description": found.description,
+                    "price": found.price,
+                    "points": found.points_price,
+                    "completion": found.completion_points,
+                }
+                tidy = {**typed, "title": " ".join(values["title"].split())}
+                changes = [(name, value) for name, value in typed.items() if tidy[name] != now[name]]
                 for name, value in changes:
                     await self.catalog.edit_course(
                         login.community, login.member, found.code, name, value, via="dashboard"
@@ -265,6 +274,14 @@ class Courses:
             Field("price", t["price"], value=values["price"], inputmode="decimal"),
             Field("currency", t["currency_code"], value=values["currency"]),
             Field("description", t["description"], kind="textarea", value=values["description"]),
+            Field(
+                "points",
+                t["points_price"],
+                value=values["points"],
+                help=t["points_help"],
+                inputmode="numeric",
+            ),
+            Field("completion", t["completion"], value=values["completion"], inputmode="numeric"),
         ]
         lessons = [
             {
@@ -420,4 +437,6 @@ def course_values(course: Course) -> dict[str, str]:
         "price": major(course.price),
         "currency": course.price.currency,
         "description": course.description,
+        "points": "" if course.points_price is None else str(course.points_price),
+        "completion": str(course.completion_points),
     }

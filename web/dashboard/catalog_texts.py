@@ -65,6 +65,8 @@ LABELS: dict[str, Msg] = {
     "active": msg("active"),
     "disabled": msg("disabled"),
     "points_price": msg("Points"),
+    "points_help": msg("The course's points price (/buy CODE points); empty: not for points."),
+    "completion": msg("Points for finishing it"),
     "kind": msg("Kind"),
     "target": msg("Course or coupon code"),
     "target_help": msg(
