@@ -238,9 +238,8 @@ async def test_a_creator_rewrites_a_lesson_in_chat_and_its_drip_day_stays(
     assert (await console(":as Mei", "/lesson edit py101 9 Nope | text"))[1:] == [
         "bot> py101 has no lesson 9."
     ]
-    assert await console("/lesson edit py101 2 no bar") == [
-        "bot> Usage: /lesson edit CODE N TITLE | CONTENT…"
-    ]
+    for line in ("/lesson edit py101 2 no bar", "/lesson edit py101 ¹ Odd | x"):
+        assert await console(line) == ["bot> Usage: /lesson edit CODE N TITLE | CONTENT…"]
     assert await snapshot(app.db, exclude=("activity", "job_runs")) == {
         k: v for k, v in before.items() if k != "job_runs"
     }

@@ -243,7 +243,7 @@ async def _edit_lesson(ctx: Context) -> Reply:
     number, _, text = ctx.args["lesson"].strip().partition(" ")
     title, bar, body = text.partition("|")
     file = ctx.event.attachments[0] if ctx.event.attachments else None
-    if not number.isdigit() or len(number) > 4 or (not bar and file is None):
+    if not (number.isascii() and number.isdigit()) or len(number) > 4 or (not bar and file is None):
         raise InvalidInput(msg("Usage: {usage}", usage=LESSON_EDIT_USAGE))
     catalog = ctx.services.catalog
     course = await catalog.course(ctx.community, ctx.args["code"], include_hidden=True)

@@ -18,7 +18,11 @@ def course_field_value(field: str, text: str) -> object:
         number = text.strip().lower()
         if field == "points" and number in ("off", "none", "0", ""):
             return None
-        if not number.isdigit() or len(number) > 9 or (field == "points" and int(number) <= 0):
+        if (
+            not (number.isascii() and number.isdigit())
+            or len(number) > 9
+            or (field == "points" and int(number) <= 0)
+        ):
             raise InvalidInput(msg("{field} takes a whole number of points.", field=field), field=field)
         return int(number)
     return text
