@@ -18,7 +18,12 @@ class NotAllowed(StudyhallError):
 
 
 class InvalidInput(StudyhallError):
-    """A value a member typed does not fit; nothing was changed."""
+    """A value a member typed does not fit; nothing was changed. ``field`` names the value
+    refused (a service's parameter name), so a form can show the message beside its input."""
+
+    def __init__(self, message: Msg, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(StudyhallError):

@@ -162,3 +162,55 @@ async def test_a_lessons_file_is_kept_and_handed_out_with_the_lesson(
     await catalog.learn(shop.ana, shop.course)  # Loops
     third = await catalog.learn(shop.ana, shop.course)
     assert third.lesson is not None and third.file == ("slides.pdf", slides.data)
+
+
+async def test_a_lesson_is_rewritten_its_file_kept_or_replaced_and_refusals_name_the_field(
+    app: App, shop: Shop
+) -> None:
+    from core.events import Attachment
+
+    catalog = app.services.catalog
+    before = await snapshot(app.db)
+    for changes, field in (
+        ({"unlock_days": 3651}, "unlock_days"),
+        ({"title": " "}, "title"),
+        ({"body": " "}, "body"),
+        ({"body": "x" * 4001}, "body"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            await catalog.edit_lesson(
+                shop.community,
+                shop.mei,
+                "py101",
+                2,
+                **{"title": "T", "body": "b", "unlock_days": 0, **changes},
+            )
+        assert caught.value.field == field  # type: ignore[attr-defined]
+    with pytest.raises(NotAllowed):
+        await catalog.edit_lesson(shop.community, shop.ana, "py101", 2, title="T", body="b", unlock_days=0)
+    assert await snapshot(app.db) == before
+    slides = Attachment("slides.pdf", b"%PDF")
+    edited = await catalog.edit_lesson(
+        shop.community, shop.mei, "py101", 2, title="Loops, again", body="", unlock_days=5, file=slides
+    )
+    assert (edited.title, edited.body, edited.unlock_days, edited.file_name) == (
+        "Loops, again",
+        "",
+        5,
+        "slides.pdf",
+    )
+    kept = await catalog.edit_lesson(
+        shop.community, shop.mei, "py101", 2, title="Loops", body="", unlock_days=5
+    )
+    assert kept.file_name == "slides.pdf"  # an empty text is fine while the lesson has its file
+    replaced = await catalog.edit_lesson(
+        shop.community,
+        shop.mei,
+        "py101",
+        2,
+        title="Loops",
+        body="x",
+        unlock_days=5,
+        file=Attachment("b.pdf", b"2"),
+    )
+    assert replaced.file_name == "b.pdf" and len(await catalog.lessons(shop.course)) == 2

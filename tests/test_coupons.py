@@ -181,3 +181,24 @@ async def test_only_creators_manage_coupons_and_bad_terms_are_refused(app: App, 
     with pytest.raises(InvalidInput) as caught:
         await app.services.orders.order_course(shop.community, shop.ana, shop.course, "X1")
     assert reason(caught) == "Coupon X1 has expired."
+
+
+def test_coupon_terms_read_what_a_creator_typed_and_name_the_refused_field() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from core.catalog.coupons import coupon_terms
+
+    zone = ZoneInfo("Asia/Shanghai")
+    terms = coupon_terms("x5", "5 USD", zone, min_spend="50", until=date(2026, 3, 31), products=("py101",))
+    assert (terms.kind, terms.value, terms.currency, terms.min_spend) == ("fixed", 500, "USD", 5000)
+    assert terms.ends_at is not None and terms.ends_at.isoformat() == "2026-04-01T00:00:00+08:00"
+    assert coupon_terms("p", "15%", zone, min_spend="20 EUR").currency == "EUR"
+    for off, min_spend, field in (
+        ("lots%", None, "off"),
+        ("5.555 USD", None, "off"),
+        ("5 USD", "10EUR", "min"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            coupon_terms("x", off, zone, min_spend=min_spend)
+        assert caught.value.field == field  # type: ignore[attr-defined]

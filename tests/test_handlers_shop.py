@@ -225,3 +225,25 @@ async def test_a_lesson_can_come_with_a_file(console: ConsoleDriver, tmp_path: o
         "bot> Keep it at hand.[file week1-notes.txt]",
         "bot> You have finished Python for data analysis. Well done!",
     ]
+
+
+async def test_a_creator_rewrites_a_lesson_in_chat_and_its_drip_day_stays(
+    app: App, console: ConsoleDriver
+) -> None:
+    await console(*SETUP)
+    assert (await console(":as Ana", "/lesson edit py101 2 Mine | x"))[1:] == [
+        "bot> Only creators can change the catalog."
+    ]
+    before = await snapshot(app.db)
+    assert (await console(":as Mei", "/lesson edit py101 9 Nope | text"))[1:] == [
+        "bot> py101 has no lesson 9."
+    ]
+    for line in ("/lesson edit py101 2 no bar", "/lesson edit py101 ¹ Odd | x"):
+        assert await console(line) == ["bot> Usage: /lesson edit CODE N TITLE | CONTENT…"]
+    assert await snapshot(app.db, exclude=("activity", "job_runs")) == {
+        k: v for k, v in before.items() if k != "job_runs"
+    }
+    assert await console("/lesson edit py101 2 Loops again | for x in range(5): print(x)") == [
+        "bot> Lesson 2 updated: Loops again"
+    ]
+    assert "2. Loops again (opens 2 days after purchase)" in "\n".join(await console("/course py101"))

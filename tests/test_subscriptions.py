@@ -237,3 +237,25 @@ async def test_a_subscription_its_provider_renews_waits_a_day_for_the_renewal_be
     assert renewed is not None and renewed.period_end == add_period(sub.period_end, "month")
     clock.set(renewed.period_end + 2 * DAY)
     assert (await subs.tend(clock.now()))["grace"] == 1  # no renewal came: grace after all
+
+
+async def test_a_plan_edited_in_several_fields_at_once_or_not_at_all(app: App, shop: Shop) -> None:
+    from tests.conftest import snapshot
+
+    plans = app.services.plans
+    await monthly(app, shop, trial_days=7)
+    before = await snapshot(app.db)
+    for values, field in (
+        ({"title": "New", "trial": 400}, "trial"),
+        ({"price": Money("USD", 1), "grace": 91}, "grace"),
+        ({"trial": 3, "tier": "Platinum"}, "tier"),
+        ({"colour": "red"}, None),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            await plans.edit_fields(shop.community, shop.mei, "monthly", values, via="dashboard")
+        assert caught.value.field == field  # type: ignore[attr-defined]
+    assert await snapshot(app.db) == before
+    edited = await plans.edit_fields(
+        shop.community, shop.mei, "monthly", {"title": "Monthly+", "trial": 14, "grace": 5}, via="dashboard"
+    )
+    assert (edited.title, edited.trial_days, edited.grace_days) == ("Monthly+", 14, 5)

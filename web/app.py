@@ -12,6 +12,8 @@ from core.services import Services
 from web.dashboard import (
     analytics,
     audit,
+    catalog,
+    catalog_more,
     chats,
     members,
     orders,
@@ -26,7 +28,21 @@ from web.kit import Kit
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
-PAGES = (overview, members, orders, pushes, qa, chats, referrals, analytics, settings, audit, signin)
+PAGES = (
+    overview,
+    members,
+    catalog,
+    catalog_more,
+    orders,
+    pushes,
+    qa,
+    chats,
+    referrals,
+    analytics,
+    settings,
+    audit,
+    signin,
+)
 
 
 class Dashboard:

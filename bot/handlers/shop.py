@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from core.catalog.course_fields import course_field_value
 from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
 from core.catalog.service import MAX_UNLOCK_DAYS
@@ -33,6 +34,7 @@ COURSE_USAGE = (
     "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"
 )
 LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
+LESSON_EDIT_USAGE = "/lesson edit CODE N TITLE | CONTENT…"
 BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
 LESSON_OPTIONS = OptionSet(
     (IntOption("day", minimum=0, maximum=MAX_UNLOCK_DAYS),),
@@ -103,7 +105,9 @@ async def course(ctx: Context) -> Reply:
         if len(parts) < 3:
             raise InvalidInput(msg("Usage: {usage}", usage="/course edit CODE FIELD VALUE…"))
         code, field, value = parts[0], parts[1].lower(), parts[2]
-        edited = await catalog.edit_course(ctx.community, ctx.member, code, field, _field_value(field, value))
+        edited = await catalog.edit_course(
+            ctx.community, ctx.member, code, field, course_field_value(field, value)
+        )
         return Reply.text(msg("Course {code} updated.", code=edited.code))
     if word in ("hide", "show"):
         if not rest:
@@ -201,28 +205,18 @@ async def bundle(ctx: Context) -> Reply:
     )
 
 
-def _field_value(field: str, value: str) -> object:
-    if field == "price":
-        return parse_money(value)
-    if field in ("points", "completion"):
-        number = value.strip().lower()
-        if field == "points" and number in ("off", "none", "0"):
-            return None
-        if not number.isdigit() or len(number) > 9 or (field == "points" and int(number) <= 0):
-            raise InvalidInput(msg("{field} takes a whole number of points.", field=field))
-        return int(number)
-    return value
-
-
 @router.command(
     "lesson",
-    help=msg("Add a lesson to a course (creators)"),
+    help=msg("Add a lesson to a course, or rewrite one (creators)"),
     params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
     options=(LESSON_OPTIONS,),
 )
 async def lesson(ctx: Context) -> Reply:
-    if ctx.args["action"].lower() != "add":
-        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
+    action = ctx.args["action"].lower()
+    if action == "edit":
+        return await _edit_lesson(ctx)
+    if action != "add":
+        raise InvalidInput(msg("Usage: {usage}", usage=f"{LESSON_USAGE} | {LESSON_EDIT_USAGE}"))
     text = ctx.args["lesson"].strip()
     days = ctx.options.get("day", 0)
     title, bar, body = text.partition("|")
@@ -242,6 +236,30 @@ async def lesson(ctx: Context) -> Reply:
             )
         )
     return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
+
+
+async def _edit_lesson(ctx: Context) -> Reply:
+    """Rewrite lesson N's title and text (its drip day stays; a file sent with it replaces the
+    lesson's file)."""
+    number, _, text = ctx.args["lesson"].strip().partition(" ")
+    title, bar, body = text.partition("|")
+    file = ctx.event.attachments[0] if ctx.event.attachments else None
+    if not (number.isascii() and number.isdigit()) or len(number) > 4 or (not bar and file is None):
+        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_EDIT_USAGE))
+    catalog = ctx.services.catalog
+    course = await catalog.course(ctx.community, ctx.args["code"], include_hidden=True)
+    current = await catalog.lesson(course, int(number))
+    edited = await catalog.edit_lesson(
+        ctx.community,
+        ctx.member,
+        course.code,
+        current.position,
+        title=title,
+        body=body.strip(),
+        unlock_days=current.unlock_days,
+        file=file,
+    )
+    return Reply.text(msg("Lesson {n} updated: {title}", n=edited.position, title=edited.title))
 
 
 @router.command(

@@ -74,13 +74,16 @@ class PlanService:
         trial_days: int = 0,
         grace_days: int = 3,
         tier: str | None = None,
+        via: str = "command",
     ) -> Plan:
         require_creator(community, actor, PLANS_FOR_CREATORS)
         code = code.lower()
         if not CODE.match(code):
-            raise InvalidInput(msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."))
+            raise InvalidInput(
+                msg("A plan code is 2 to 30 lowercase letters, digits, - or _, like monthly."), field="code"
+            )
         if period not in MONTHS:
-            raise InvalidInput(msg("A plan renews every month, quarter or year."))
+            raise InvalidInput(msg("A plan renews every month, quarter or year."), field="period")
         _check_days(trial_days, grace_days)
         title = checked_title(title)
         tier = await self._known_tier(community, tier)
@@ -111,43 +114,59 @@ class PlanService:
                     currency=price.currency,
                     period=period,
                     tier=tier,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a plan {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a plan {code}.", code=code), field="code") from None
         return await self.get(community, code, include_hidden=True)
 
-    async def edit(self, community: Community, actor: Member, code: str, field: str, value: Any) -> Plan:
+    async def edit(
+        self, community: Community, actor: Member, code: str, field: str, value: Any, *, via: str = "command"
+    ) -> Plan:
         """``field``: title, price (Money), trial or grace (days), hidden (bool), tier (a tier
         name, or None for none). A new price applies from the next payment; periods already
         paid stay as they are; a new tier applies to current subscribers at once."""
+        return await self.edit_fields(community, actor, code, {field: value}, via=via)
+
+    async def edit_fields(
+        self, community: Community, actor: Member, code: str, values: dict[str, Any], *, via: str = "command"
+    ) -> Plan:
+        """Several fields at once (each as ``edit`` takes it): all are checked before any is
+        written, so a refusal (naming its field) changes nothing."""
         require_creator(community, actor, PLANS_FOR_CREATORS)
         plan = await self.get(community, code, include_hidden=True)
-        if field == "title":
-            changes: dict[str, Any] = {"title": checked_title(str(value))}
-        elif field == "price":
-            changes = {"price_minor": value.minor, "currency": value.currency}
-        elif field in ("trial", "grace"):
-            trial, grace = (value, plan.grace_days) if field == "trial" else (plan.trial_days, value)
-            _check_days(trial, grace)
-            changes = {"trial_days": trial, "grace_days": grace}
-        elif field == "hidden":
-            changes = {"hidden": bool(value)}
-        elif field == "tier":
-            changes = {"tier": await self._known_tier(community, value)}
-        else:
-            raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace, tier"))
+        changes: dict[str, Any] = {}
+        for field, value in values.items():
+            if field == "title":
+                changes["title"] = checked_title(str(value))
+            elif field == "price":
+                changes.update(price_minor=value.minor, currency=value.currency)
+            elif field in ("trial", "grace"):
+                trial, grace = values.get("trial", plan.trial_days), values.get("grace", plan.grace_days)
+                _check_days(trial, grace)
+                changes.update(trial_days=trial, grace_days=grace)
+            elif field == "hidden":
+                changes["hidden"] = bool(value)
+            elif field == "tier":
+                changes["tier"] = await self._known_tier(community, value)
+            else:
+                raise InvalidInput(msg("You can edit: {fields}.", fields="title, price, trial, grace, tier"))
+        if not changes:
+            return plan
         async with self._db.write() as conn:
             await conn.execute(update(plans).where(plans.c.id == plan.id).values(**changes))
-            await record(
-                conn,
-                community_id=community.id,
-                at=self._clock.now(),
-                action="plan.edit",
-                actor_member_id=actor.id,
-                code=plan.code,
-                field=field,
-                value=str(value),
-            )
+            for field, value in values.items():
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=self._clock.now(),
+                    action="plan.edit",
+                    actor_member_id=actor.id,
+                    code=plan.code,
+                    field=field,
+                    value=str(value),
+                    via=via,
+                )
         self._points.forget_tier_grants(community.id)
         return await self.get(community, code, include_hidden=True)
 
@@ -182,16 +201,17 @@ class PlanService:
                     "There is no tier {name}. Tiers: {tiers}.",
                     name=name[:40],
                     tiers=", ".join(t.name for t in tiers),
-                )
+                ),
+                field="tier",
             )
         return found.name
 
 
 def _check_days(trial_days: int, grace_days: int) -> None:
     if not 0 <= trial_days <= MAX_TRIAL_DAYS:
-        raise InvalidInput(msg("A trial lasts 0 to {max} days.", max=MAX_TRIAL_DAYS))
+        raise InvalidInput(msg("A trial lasts 0 to {max} days.", max=MAX_TRIAL_DAYS), field="trial")
     if not 0 <= grace_days <= MAX_GRACE_DAYS:
-        raise InvalidInput(msg("Grace lasts 0 to {max} days.", max=MAX_GRACE_DAYS))
+        raise InvalidInput(msg("Grace lasts 0 to {max} days.", max=MAX_GRACE_DAYS), field="grace")
 
 
 def _plan(row: Any) -> Plan:

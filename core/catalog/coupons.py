@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
-from core.catalog.money import Money
+from core.catalog.money import Money, parse_money
 from core.catalog.tables import coupons
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import msg
 from core.members.models import Community, Member, require_creator
+from core.numbers import parse_whole_number
 from core.storage.database import Database
 
 COUPONS_FOR_CREATORS = msg("Only creators can manage coupons.")
@@ -36,6 +38,8 @@ CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
 MAX_USES = 10**6
 MAX_USES_PER_MEMBER = 1000
 HOLDING = ("pending", "paid", "fulfilled", "refunded")  # order states that keep their coupon use
+PERCENT_RANGE = msg("A percent coupon takes 1% to 100%, like 15%.")
+_MONEY = re.compile(r"^(\d[\d.]*)([A-Za-z]{3})$")
 
 
 @dataclass(frozen=True)
@@ -82,29 +86,34 @@ class CouponService:
         self._db = db
         self._clock = clock
 
-    async def add(self, community: Community, actor: Member, terms: CouponTerms) -> Coupon:
+    async def add(
+        self, community: Community, actor: Member, terms: CouponTerms, *, via: str = "command"
+    ) -> Coupon:
         require_creator(community, actor, COUPONS_FOR_CREATORS)
         code = terms.code.upper()
         if not CODE.match(code):
-            raise InvalidInput(msg("A coupon code is 2 to 40 letters, digits, - or _, like SPRING15."))
-        if terms.kind == "percent" and not 1 <= terms.value <= 100:
-            raise InvalidInput(msg("A percent coupon takes 1% to 100%, like 15%."))
-        if terms.kind == "fixed" and (terms.value <= 0 or terms.currency is None):
-            raise InvalidInput(msg("A fixed coupon takes an amount with its currency, like 5 USD."))
-        if terms.min_spend and terms.currency is None:
-            raise InvalidInput(msg("A minimum spend needs a currency, like min=50USD."))
-        if (terms.max_uses is not None and not 1 <= terms.max_uses <= MAX_USES) or not (
-            1 <= terms.per_member <= MAX_USES_PER_MEMBER
-        ):
             raise InvalidInput(
-                msg(
-                    "A coupon is used 1 to {uses} times, 1 to {per} per member.",
-                    uses=MAX_USES,
-                    per=MAX_USES_PER_MEMBER,
-                )
+                msg("A coupon code is 2 to 40 letters, digits, - or _, like SPRING15."), field="code"
             )
+        if terms.kind == "percent" and not 1 <= terms.value <= 100:
+            raise InvalidInput(PERCENT_RANGE, field="off")
+        if terms.kind == "fixed" and (terms.value <= 0 or terms.currency is None):
+            raise InvalidInput(
+                msg("A fixed coupon takes an amount with its currency, like 5 USD."), field="off"
+            )
+        if terms.min_spend and terms.currency is None:
+            raise InvalidInput(msg("A minimum spend needs a currency, like min=50USD."), field="min")
+        uses = msg(
+            "A coupon is used 1 to {uses} times, 1 to {per} per member.",
+            uses=MAX_USES,
+            per=MAX_USES_PER_MEMBER,
+        )
+        if terms.max_uses is not None and not 1 <= terms.max_uses <= MAX_USES:
+            raise InvalidInput(uses, field="uses")
+        if not 1 <= terms.per_member <= MAX_USES_PER_MEMBER:
+            raise InvalidInput(uses, field="per")
         if terms.starts_at and terms.ends_at and terms.ends_at <= terms.starts_at:
-            raise InvalidInput(msg("A coupon must end after it starts."))
+            raise InvalidInput(msg("A coupon must end after it starts."), field="until")
         try:
             async with self._db.write() as conn:
                 await conn.execute(
@@ -132,12 +141,15 @@ class CouponService:
                     code=code,
                     kind=terms.kind,
                     value=terms.value,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a coupon {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a coupon {code}.", code=code), field="code") from None
         return await self.get(community, code)
 
-    async def disable(self, community: Community, actor: Member, code: str) -> Coupon:
+    async def disable(
+        self, community: Community, actor: Member, code: str, *, via: str = "command"
+    ) -> Coupon:
         require_creator(community, actor, COUPONS_FOR_CREATORS)
         coupon = await self.get(community, code)
         async with self._db.write() as conn:
@@ -149,11 +161,19 @@ class CouponService:
                 action="coupon.disable",
                 actor_member_id=actor.id,
                 code=coupon.code,
+                via=via,
             )
         return await self.get(community, code)
 
-    async def list(self, community: Community) -> list[Coupon]:
+    async def list(
+        self, community: Community, *, after: int | None = None, limit: int | None = None
+    ) -> list[Coupon]:
+        """The community's coupons by id; a page of ``limit`` after the id ``after`` (keyset)."""
         query = select(coupons).where(coupons.c.community_id == community.id).order_by(coupons.c.id)
+        if after is not None:
+            query = query.where(coupons.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
         async with self._db.read() as conn:
             return [_coupon(row) for row in await conn.execute(query)]
 
@@ -269,3 +289,73 @@ def _coupon(row: Any) -> Coupon:
         tuple(p for p in row.products.split(",") if p),
         row.disabled,
     )
+
+
+def coupon_terms(
+    code: str,
+    off: str,
+    zone: ZoneInfo,
+    *,
+    min_spend: str | None = None,
+    uses: int | None = None,
+    per: int = 1,
+    starts: date | None = None,
+    until: date | None = None,
+    products: tuple[str, ...] = (),
+) -> CouponTerms:
+    """What a creator typed (/coupon add or the dashboard's form) → CouponTerms.
+
+    ``off``: ``15%`` or ``5 USD``; ``min_spend``: ``50USD``, ``50 USD`` or ``50`` (in the
+    coupon's currency); ``starts`` and ``until`` are days in the community's ``zone``: the
+    coupon is valid from the midnight starting ``starts`` to the midnight ending ``until``.
+    InvalidInput names the field it refuses."""
+    off = off.strip()
+    if off.endswith("%"):
+        # The range is CouponService.add's rule: it refuses -10% or 150% with what it takes.
+        value = parse_whole_number(off[:-1], bound=100)
+        if value is None:
+            raise InvalidInput(PERCENT_RANGE, field="off")
+        kind, currency = "percent", None
+    else:
+        amount = _money(off, "off")
+        kind, value, currency = "fixed", amount.minor, amount.currency
+    spend = 0
+    if min_spend and min_spend.strip():
+        typed = _MONEY.match(min_spend.strip())
+        text = f"{typed.group(1)} {typed.group(2)}" if typed else min_spend.strip()
+        minimum = _money(text if " " in text else f"{text} {currency or ''}", "min")
+        if currency is not None and minimum.currency != currency:
+            raise InvalidInput(
+                msg("The minimum spend must be in the coupon's currency, {currency}.", currency=currency),
+                field="min",
+            )
+        spend, currency = minimum.minor, minimum.currency
+    return CouponTerms(
+        code=code,
+        kind=kind,
+        value=value,
+        currency=currency,
+        min_spend=spend,
+        max_uses=uses,
+        per_member=per,
+        starts_at=_start_of(starts, zone),
+        ends_at=_start_of(until + timedelta(days=1), zone) if until is not None else None,
+        products=products,
+    )
+
+
+def last_day(ends_at: datetime, zone: ZoneInfo) -> str:
+    """The last local day a coupon is valid (it ends at the midnight that follows)."""
+    return (ends_at.astimezone(zone) - timedelta(microseconds=1)).date().isoformat()
+
+
+def _start_of(day: date | None, zone: ZoneInfo) -> datetime | None:
+    """The midnight that starts ``day`` in the community's time zone."""
+    return None if day is None else datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _money(text: str, field: str) -> Money:
+    try:
+        return parse_money(text)
+    except InvalidInput as refused:
+        raise InvalidInput(refused.message, field=field) from None

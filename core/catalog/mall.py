@@ -99,26 +99,34 @@ class MallService:
         note: str = "",
         stock: int | None = None,
         per_member: int | None = None,
+        via: str = "command",
     ) -> MallItem:
         """``target``: the course code (kind course) or the coupon code whose terms each
         redeemer gets a personal copy of (kind coupon)."""
         require_creator(community, actor, MALL_FOR_CREATORS)
         code = code.lower()
         if not CODE.match(code):
-            raise InvalidInput(msg("An item code is 2 to 30 lowercase letters, digits, - or _, like mug."))
+            raise InvalidInput(
+                msg("An item code is 2 to 30 lowercase letters, digits, - or _, like mug."), field="code"
+            )
         if kind not in KINDS:
-            raise InvalidInput(msg("An item is one of: {kinds}.", kinds=", ".join(KINDS)))
+            raise InvalidInput(msg("An item is one of: {kinds}.", kinds=", ".join(KINDS)), field="kind")
         if not 1 <= points <= MAX_POINTS:
-            raise InvalidInput(msg("An item costs 1 to {max} points.", max=MAX_POINTS))
+            raise InvalidInput(msg("An item costs 1 to {max} points.", max=MAX_POINTS), field="points")
         _check_stock(stock)
         if per_member is not None and not 1 <= per_member <= MAX_PER_MEMBER:
-            raise InvalidInput(msg("A member may redeem an item 1 to {max} times.", max=MAX_PER_MEMBER))
+            raise InvalidInput(
+                msg("A member may redeem an item 1 to {max} times.", max=MAX_PER_MEMBER), field="per_member"
+            )
         course_id = coupon_id = None
-        if kind == "course":
-            course_id = (await self._catalog.course(community, target or "", include_hidden=True)).id
-            title = title or (await self._catalog.course_by_id(course_id)).title
-        elif kind == "coupon":
-            coupon_id = (await self._coupons.get(community, target or "")).id
+        try:
+            if kind == "course":
+                course_id = (await self._catalog.course(community, target or "", include_hidden=True)).id
+                title = title or (await self._catalog.course_by_id(course_id)).title
+            elif kind == "coupon":
+                coupon_id = (await self._coupons.get(community, target or "")).id
+        except InvalidInput as missing:
+            raise InvalidInput(missing.message, field="target") from None
         title = checked_title(title)
         try:
             async with self._db.write() as conn:
@@ -147,12 +155,15 @@ class MallService:
                     kind=kind,
                     points=points,
                     stock=stock,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a mall item {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a mall item {code}.", code=code), field="code") from None
         return await self.get(community, code, include_hidden=True)
 
-    async def set_stock(self, community: Community, actor: Member, code: str, stock: int | None) -> MallItem:
+    async def set_stock(
+        self, community: Community, actor: Member, code: str, stock: int | None, *, via: str = "command"
+    ) -> MallItem:
         require_creator(community, actor, MALL_FOR_CREATORS)
         _check_stock(stock)
         item = await self.get(community, code, include_hidden=True)
@@ -166,14 +177,26 @@ class MallService:
                 actor_member_id=actor.id,
                 code=item.code,
                 stock=stock,
+                via=via,
             )
         return await self.get(community, code, include_hidden=True)
 
-    async def set_hidden(self, community: Community, actor: Member, code: str, hidden: bool) -> MallItem:
+    async def set_hidden(
+        self, community: Community, actor: Member, code: str, hidden: bool, *, via: str = "command"
+    ) -> MallItem:
         require_creator(community, actor, MALL_FOR_CREATORS)
         item = await self.get(community, code, include_hidden=True)
         async with self._db.write() as conn:
             await conn.execute(update(mall_items).where(mall_items.c.id == item.id).values(hidden=hidden))
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="mall.hide" if hidden else "mall.show",
+                actor_member_id=actor.id,
+                code=item.code,
+                via=via,
+            )
         return await self.get(community, code, include_hidden=True)
 
     async def recent_redemptions(
@@ -452,4 +475,4 @@ def _item(row: Any) -> MallItem:
 def _check_stock(stock: int | None) -> None:
     """None is unlimited stock."""
     if stock is not None and not 0 <= stock <= MAX_STOCK:
-        raise InvalidInput(msg("Stock is 0 to {max}, or unlimited.", max=MAX_STOCK))
+        raise InvalidInput(msg("Stock is 0 to {max}, or unlimited.", max=MAX_STOCK), field="stock")

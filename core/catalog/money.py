@@ -20,6 +20,7 @@ STARS = "XTR"
 MAX_MINOR = 10**11  # a billion in two-decimal currencies: beyond any course price
 _AMOUNT = re.compile(r"^\d{1,12}(?:\.\d{1,3})?$")
 _CODE = re.compile(r"^[A-Za-z]{3}$")
+PRICE_FORMAT = msg("Write a price like 19.99 USD or 500 XTR.")
 
 
 @dataclass(frozen=True, order=True)
@@ -53,16 +54,19 @@ def parse_money(text: str) -> Money:
     """``19.99 USD`` / ``USD 19.99`` → Money; InvalidInput for anything else, zero or negative."""
     parts = text.split()
     if len(parts) != 2:
-        raise InvalidInput(msg("Write a price like 19.99 USD or 500 XTR."))
+        raise InvalidInput(PRICE_FORMAT, field="price")
     first, second = parts
     amount, code = (second, first) if _CODE.match(first) and not _CODE.match(second) else (first, second)
     code = code.upper()
     if not _CODE.match(code) or not is_currency(code):
-        raise InvalidInput(msg("{code} is not a currency code (like USD, CNY, EUR or XTR).", code=code[:10]))
+        raise InvalidInput(
+            msg("{code} is not a currency code (like USD, CNY, EUR or XTR).", code=code[:10]),
+            field="currency",
+        )
     if amount.startswith("-"):
-        raise InvalidInput(msg("A price must be more than zero."))
+        raise InvalidInput(msg("A price must be more than zero."), field="price")
     if not _AMOUNT.match(amount):
-        raise InvalidInput(msg("Write a price like 19.99 USD or 500 XTR."))
+        raise InvalidInput(PRICE_FORMAT, field="price")
     digits = precision(code)
     whole, _, fraction = amount.partition(".")
     if len(fraction) > digits:
@@ -73,13 +77,14 @@ def parse_money(text: str) -> Money:
                 digits,
                 code=code,
                 amount=amount,
-            )
+            ),
+            field="price",
         )
     minor = int(whole) * 10**digits + int(fraction.ljust(digits, "0") or 0)
     if minor <= 0:
-        raise InvalidInput(msg("A price must be more than zero."))
+        raise InvalidInput(msg("A price must be more than zero."), field="price")
     if minor > MAX_MINOR:
-        raise InvalidInput(msg("That price is too large."))
+        raise InvalidInput(msg("That price is too large."), field="price")
     return Money(code, minor)
 
 

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,7 +27,7 @@ from core.catalog.tables import (
     lessons,
 )
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput, NotAllowed, NotFound
 from core.events import Attachment
 from core.i18n import msg
 from core.members.models import Community, Member, require_creator
@@ -39,6 +39,8 @@ CATALOG_FOR_CREATORS = msg("Only creators can change the catalog.")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 MAX_FILE = 10 * 2**20  # bytes in a lesson's file
 MAX_UNLOCK_DAYS = 3650  # a drip schedule of up to ten years
+MAX_BODY = 4000  # characters of a lesson's text (Markdown)
+MAX_DESCRIPTION = 4000
 EDITABLE = ("title", "description", "price", "points", "completion")
 
 
@@ -50,7 +52,15 @@ class CatalogService:
     # -- creators ------------------------------------------------------------------------
 
     async def add_course(
-        self, community: Community, actor: Member, code: str, price: Money, title: str
+        self,
+        community: Community,
+        actor: Member,
+        code: str,
+        price: Money,
+        title: str,
+        description: str = "",
+        *,
+        via: str = "command",
     ) -> Course:
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         code = _checked_code(code)
@@ -60,7 +70,7 @@ class CatalogService:
             "community_id": community.id,
             "code": code,
             "title": title,
-            "description": "",
+            "description": description[:MAX_DESCRIPTION],
             "price_minor": price.minor,
             "currency": price.currency,
             "created_at": self._clock.now(),
@@ -77,13 +87,14 @@ class CatalogService:
                     code=code,
                     price=price.minor,
                     currency=price.currency,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a course {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a course {code}.", code=code), field="code") from None
         return await self.course(community, code, include_hidden=True)
 
     async def edit_course(
-        self, community: Community, actor: Member, code: str, field: str, value: Any
+        self, community: Community, actor: Member, code: str, field: str, value: Any, *, via: str = "command"
     ) -> Course:
         """``field``: title, description, price (Money), points (int or None), completion (int)."""
         require_creator(community, actor, CATALOG_FOR_CREATORS)
@@ -91,7 +102,7 @@ class CatalogService:
         if field == "title":
             changes: dict[str, Any] = {"title": checked_title(value)}
         elif field == "description":
-            changes = {"description": str(value)[:4000]}
+            changes = {"description": str(value)[:MAX_DESCRIPTION]}
         elif field == "price":
             changes = {"price_minor": value.minor, "currency": value.currency}
         elif field == "points":
@@ -110,11 +121,14 @@ class CatalogService:
                 actor_member_id=actor.id,
                 code=course.code,
                 field=field,
-                value=str(value),
+                value=str(value)[:200],
+                via=via,
             )
         return await self.course(community, code, include_hidden=True)
 
-    async def set_hidden(self, community: Community, actor: Member, code: str, hidden: bool) -> Course:
+    async def set_hidden(
+        self, community: Community, actor: Member, code: str, hidden: bool, *, via: str = "command"
+    ) -> Course:
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
         async with self._db.write() as conn:
@@ -126,6 +140,7 @@ class CatalogService:
                 action="course.hide" if hidden else "course.show",
                 actor_member_id=actor.id,
                 code=course.code,
+                via=via,
             )
         return await self.course(community, code, include_hidden=True)
 
@@ -138,18 +153,14 @@ class CatalogService:
         body: str,
         unlock_days: int = 0,
         file: Attachment | None = None,
+        *,
+        via: str = "command",
     ) -> Lesson:
         """Append a lesson to the course: text and links, and optionally a file (at most
         MAX_FILE bytes); ``unlock_days`` after purchase it opens (drip)."""
         require_creator(community, actor, CATALOG_FOR_CREATORS)
         course = await self.course(community, code, include_hidden=True)
-        title = checked_title(title)
-        if not body.strip() and file is None:
-            raise InvalidInput(msg("A lesson needs some content."))
-        if file is not None and len(file.data) > MAX_FILE:
-            raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20))
-        if not 0 <= unlock_days <= MAX_UNLOCK_DAYS:
-            raise InvalidInput(msg("A lesson opens 0 to {max} days after purchase.", max=MAX_UNLOCK_DAYS))
+        title = _checked_lesson(title, body, unlock_days, file, has_file=False)
         async with self._db.write() as conn:
             last = await conn.scalar(
                 select(func.coalesce(func.max(lessons.c.position), 0)).where(lessons.c.course_id == course.id)
@@ -162,19 +173,65 @@ class CatalogService:
                         course_id=course.id,
                         position=position,
                         title=title,
-                        body=body[:4000],
+                        body=body[:MAX_BODY],
                         unlock_days=unlock_days,
                     )
                     .returning(lessons.c.id)
                 )
             ).scalar_one()
             if file is not None:
-                await conn.execute(
-                    insert(lesson_files).values(
-                        lesson_id=lesson_id, name=file.name[:200], data=file.data, size=len(file.data)
-                    )
-                )
+                await _store_file(conn, lesson_id, file)
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="lesson.add",
+                actor_member_id=actor.id,
+                code=course.code,
+                position=position,
+                via=via,
+            )
         return (await self.lessons(course))[position - 1]
+
+    async def edit_lesson(
+        self,
+        community: Community,
+        actor: Member,
+        code: str,
+        position: int,
+        *,
+        title: str,
+        body: str,
+        unlock_days: int,
+        file: Attachment | None = None,
+        via: str = "command",
+    ) -> Lesson:
+        """Rewrite lesson ``position`` of the course: its title, text and drip day; a new
+        ``file`` replaces the lesson's file (without one, the file it has stays)."""
+        require_creator(community, actor, CATALOG_FOR_CREATORS)
+        course = await self.course(community, code, include_hidden=True)
+        lesson = await self.lesson(course, position)
+        title = _checked_lesson(title, body, unlock_days, file, has_file=lesson.file_name is not None)
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(lessons)
+                .where(lessons.c.id == lesson.id)
+                .values(title=title, body=body[:MAX_BODY], unlock_days=unlock_days)
+            )
+            if file is not None:
+                await conn.execute(delete(lesson_files).where(lesson_files.c.lesson_id == lesson.id))
+                await _store_file(conn, lesson.id, file)
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="lesson.edit",
+                actor_member_id=actor.id,
+                code=course.code,
+                position=position,
+                via=via,
+            )
+        return await self.lesson(course, position)
 
     async def add_bundle(
         self,
@@ -184,6 +241,8 @@ class CatalogService:
         price: Money,
         title: str,
         course_codes: list[str],
+        *,
+        via: str = "command",
     ) -> Bundle:
         """A bundle of existing courses at its own price (its code shares the courses' namespace)."""
         require_creator(community, actor, CATALOG_FOR_CREATORS)
@@ -192,10 +251,13 @@ class CatalogService:
         await self._refuse_taken_code(community, code)
         members = [await self.course(community, c, include_hidden=True) for c in dict.fromkeys(course_codes)]
         if len(members) < 2:
-            raise InvalidInput(msg("A bundle holds at least two courses."))
+            raise InvalidInput(msg("A bundle holds at least two courses."), field="courses")
         if any(c.price.currency != price.currency for c in members):
             raise InvalidInput(
-                msg("A bundle's courses must be priced in its currency, {currency}.", currency=price.currency)
+                msg(
+                    "A bundle's courses must be priced in its currency, {currency}.", currency=price.currency
+                ),
+                field="price",
             )
         try:
             async with self._db.write() as conn:
@@ -225,9 +287,10 @@ class CatalogService:
                     code=code,
                     courses=[c.code for c in members],
                     price=price.minor,
+                    via=via,
                 )
         except IntegrityError:
-            raise InvalidInput(msg("There is already a bundle {code}.", code=code)) from None
+            raise InvalidInput(msg("There is already a bundle {code}.", code=code), field="code") from None
         return await self.bundle(community, code, include_hidden=True)
 
     async def _refuse_taken_code(self, community: Community, code: str) -> None:
@@ -239,7 +302,7 @@ class CatalogService:
                     .where(table.c.community_id == community.id, table.c.code == code)
                 )
                 if taken:
-                    raise InvalidInput(msg("The code {code} is taken already.", code=code))
+                    raise InvalidInput(msg("The code {code} is taken already.", code=code), field="code")
 
     # -- reading -------------------------------------------------------------------------
 
@@ -273,8 +336,12 @@ class CatalogService:
             row = (await conn.execute(select(bundles).where(bundles.c.id == product_id))).one()
             return Product.of(await _load_bundle(conn, row))
 
-    async def courses(self, community: Community, *, include_hidden: bool = False) -> list[Course]:
-        query = select(courses).where(courses.c.community_id == community.id).order_by(courses.c.id)
+    async def courses(
+        self, community: Community, *, include_hidden: bool = False, after: int = 0, limit: int | None = None
+    ) -> list[Course]:
+        """By id; a page of ``limit`` courses after the id ``after`` (keyset)."""
+        query = select(courses).where(courses.c.community_id == community.id, courses.c.id > after)
+        query = query.order_by(courses.c.id).limit(limit)
         if not include_hidden:
             query = query.where(courses.c.hidden.is_(False))
         async with self._db.read() as conn:
@@ -303,6 +370,19 @@ class CatalogService:
         )
         async with self._db.read() as conn:
             return [_lesson(row) for row in await conn.execute(query)]
+
+    async def lesson(self, course: Course, position: int) -> Lesson:
+        """Lesson ``position`` (from 1) of ``course``; NotFound when it has no such lesson."""
+        query = (
+            select(lessons, lesson_files.c.name.label("file_name"))
+            .outerjoin(lesson_files, lesson_files.c.lesson_id == lessons.c.id)
+            .where(lessons.c.course_id == course.id, lessons.c.position == position)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(msg("{code} has no lesson {n}.", code=course.code, n=position))
+        return _lesson(row)
 
     # -- owners --------------------------------------------------------------------------
 
@@ -456,7 +536,9 @@ async def _progress(conn: AsyncConnection, member_id: int, course_id: int) -> tu
 def _checked_code(code: str) -> str:
     code = code.lower()
     if not CODE.match(code):
-        raise InvalidInput(msg("A course code is 2 to 30 lowercase letters, digits, - or _, like py101."))
+        raise InvalidInput(
+            msg("A course code is 2 to 30 lowercase letters, digits, - or _, like py101."), field="code"
+        )
     return code
 
 
@@ -464,10 +546,36 @@ def checked_title(title: str) -> str:
     """A title with its spaces tidied; InvalidInput when empty or longer than 200 characters."""
     title = " ".join(title.split())
     if not title:
-        raise InvalidInput(msg("A title cannot be empty."))
+        raise InvalidInput(msg("A title cannot be empty."), field="title")
     if len(title) > 200:
-        raise InvalidInput(msg("A title is at most 200 characters."))
+        raise InvalidInput(msg("A title is at most 200 characters."), field="title")
     return title
+
+
+def _checked_lesson(
+    title: str, body: str, unlock_days: int, file: Attachment | None, *, has_file: bool
+) -> str:
+    """The lesson's tidied title; InvalidInput (naming the field) for what add and edit refuse."""
+    title = checked_title(title)
+    if not body.strip() and file is None and not has_file:
+        raise InvalidInput(msg("A lesson needs some content."), field="body")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(msg("A lesson's text is at most {max} characters.", max=MAX_BODY), field="body")
+    if file is not None and len(file.data) > MAX_FILE:
+        raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20), field="file")
+    if not 0 <= unlock_days <= MAX_UNLOCK_DAYS:
+        raise InvalidInput(
+            msg("A lesson opens 0 to {max} days after purchase.", max=MAX_UNLOCK_DAYS), field="unlock_days"
+        )
+    return title
+
+
+async def _store_file(conn: AsyncConnection, lesson_id: int, file: Attachment) -> None:
+    await conn.execute(
+        insert(lesson_files).values(
+            lesson_id=lesson_id, name=file.name[:200], data=file.data, size=len(file.data)
+        )
+    )
 
 
 def _course(row: Any) -> Course:
