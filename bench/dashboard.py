@@ -1,6 +1,6 @@
 """Dashboard pages: a community of 50,000 members with a year of orders and activity; timed
 requests through the real HTTP stack (aiohttp server, session cookie, authorization, templates)
-to the overview, a members search, a member page and the orders list.
+to the overview, a members search, a member page, the orders list and one overview chart (SVG).
 
 Reference, measured in the same run on the same file: the queries each page is built on, as raw
 SQL through plain sqlite3 (the summary row; a name search page; a member's row, accounts, orders
@@ -175,7 +175,7 @@ def raw_queries(path: Path, community_id: int, member_id: int) -> dict[str, Call
             (community_id,),
         ).fetchall()
 
-    return {"overview": overview, "members": members, "member": member, "orders": orders}
+    return {"overview": overview, "members": members, "member": member, "orders": orders, "chart": overview}
 
 
 async def main() -> None:
@@ -214,6 +214,7 @@ async def main() -> None:
             "members": "/dashboard/members?q=m123",
             "member": f"/dashboard/members/{member_id}",
             "orders": "/dashboard/orders",
+            "chart": "/dashboard/charts/signups.svg",  # drawn from the summary on each request
         }
 
         def request(page: str) -> Callable[[], Awaitable[object]]:
