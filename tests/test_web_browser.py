@@ -86,3 +86,27 @@ async def test_a_creator_changes_a_rule_on_the_settings_page(world: WebWorld, pa
     await page.set_viewport_size({"width": 375, "height": 740})
     assert await horizontal_overflow(page) == 0
     assert "message.points = 3" in await world.console.text(":as Mei", ":dm", "/rules")
+
+
+async def test_a_moderator_sees_the_staff_pages_and_is_refused_a_creator_page(
+    world: WebWorld, page: Page
+) -> None:
+    await world.console(":as Mei creator", ":as Ana", "/start")
+    base = _base(world)
+    await page.goto(base + urlsplit(await world.link("Sam", "moderator")).path)
+    await page.wait_for_url(base + "/dashboard")
+    menu = await page.locator("header nav a").evaluate_all("links => links.map(a => a.pathname)")
+    assert {"/dashboard/members", "/dashboard/qa", "/dashboard/audit"} <= set(menu)
+    assert not {"/dashboard/catalog", "/dashboard/settings", "/dashboard/orders"} & set(menu)
+    for creator_page in (
+        "/dashboard/catalog",
+        "/dashboard/settings",
+        "/dashboard/orders",
+        "/dashboard/pushes",
+    ):
+        response = await page.goto(base + creator_page)
+        assert response is not None and response.status == 403, creator_page
+        await expect(page.locator("main")).to_contain_text("This page is for creators.")
+    response = await page.goto(base + "/dashboard/members")
+    assert response is not None and response.status == 200
+    await expect(page.get_by_role("link", name="Ana", exact=True)).to_be_visible()
