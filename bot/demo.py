@@ -128,11 +128,15 @@ SHOP_SETUP = (
     "/mall add ml 300 course ml201 per=1",
     "/plan add monthly 9.99 USD month trial=7 grace=3 tier=premium Demo Academy membership",
     "/commission set all 10% 5%",
+    # Last month's ads, for CAC; and a push waiting for Mei's review (nothing is sent unconfirmed).
+    "/spend add 120 USD ads",
+    "/push all New this week: lesson 3 of py101, Group and summarise. Try it with your own CSV!",
 )
 
 
 async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
-    """The creator's catalog, a coupon and a mall; Li has bought py101 and reviewed it."""
+    """The creator's catalog, a coupon, a mall, ad spend and a push draft; Li has bought py101
+    and reviewed it."""
     mei, mei_dm = UserRef(PLATFORM, "mei", "Mei"), ChatRef(PLATFORM, "dm:mei", ChatKind.PRIVATE, "Mei")
     for index, command in enumerate(SHOP_SETUP):
         await app.handle(_event(community_name, mei_dm, mei, command, when + timedelta(minutes=index)))
