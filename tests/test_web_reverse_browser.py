@@ -27,6 +27,7 @@ async def test_a_creator_corrects_an_award_from_the_audit_log(world: WebWorld, p
     await page.set_viewport_size({"width": 375, "height": 740})
     await page.goto(base + urlsplit(await world.link("Mei")).path)
     await page.goto(base + "/dashboard/audit")
+    assert await horizontal_overflow(page) == 0
     await page.get_by_role("link", name="Correct").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Correct a transfer")
     await expect(page.locator("#transfer-amount")).to_have_text("+30")
