@@ -192,6 +192,22 @@ async def test_the_member_page_shows_accounts_points_orders_and_activity(world: 
     assert re.search(r"In the last 30 days</dt><dd>[1-9]", html), html
 
 
+async def test_order_and_subscription_states_are_words_in_the_readers_language(world: WebWorld) -> None:
+    await world.console(":as Mei creator", "/course add py101 19.99 USD Python")
+    await world.console("/plan add monthly 9.99 USD month trial=7 Monthly membership")
+    await world.console(":as Ana", "/start", "/buy py101", ":pay", "/subscribe monthly")
+    ana = await member(world, "Ana")
+    await world.sign_in("Mei")
+    html = await page(world, f"/dashboard/members/{ana.id}")
+    # The words /orders and /subscription use, not the stored codes (fulfilled, trial).
+    assert re.search(r'<tr id="order-\d+">.*?<td>delivered</td>', html)
+    assert "<td>Monthly membership</td><td>trial</td>" in html and "fulfilled" not in html
+    await world.client.get("/dashboard/lang?to=zh_CN")
+    html = await page(world, f"/dashboard/members/{ana.id}")
+    assert re.search(r'<tr id="order-\d+">.*?<td>已交付</td>', html)
+    assert "<td>Monthly membership</td><td>试用</td>" in html
+
+
 async def test_another_communitys_member_is_not_found(world: WebWorld) -> None:
     await world.console(":as Mei creator")
     services = world.app.services
@@ -226,6 +242,21 @@ async def test_award_and_deduct_with_a_reason(world: WebWorld) -> None:
     assert deducted.status == 303 and await balance(world, "Ana") == 25
     points = await world.console.text(":as Ana", ":dm", "/points")
     assert "25" in points
+    # Ana was told privately, in /award's and /deduct's words, at the next send of notices.
+    assert "Mei gave you 40 points in" in points and ": great notes" in points
+    assert "Mei took 15 points from you in" in points and ": spam" in points
+
+
+async def test_an_award_that_reaches_a_tier_tells_the_member(world: WebWorld) -> None:
+    await world.console(":as Mei creator", ":as Ana", "/start")
+    ana = await member(world, "Ana")
+    await world.sign_in("Mei")
+    path = f"/dashboard/members/{ana.id}"
+    data = {"amount": "500", "reason": "a year of help", "direction": "award"}
+    awarded = await world.submit(path, path + "/points", **data)
+    assert awarded.status == 303, await awarded.text()
+    told = await world.console.text(":as Ana", ":dm", "/points")
+    assert "Mei gave you 500 points in" in told and "You reached the premium tier in" in told, told
 
 
 async def test_refusals_are_shown_beside_their_fields_and_nothing_changes(world: WebWorld) -> None:

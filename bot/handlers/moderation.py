@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.handlers.points import tier_upgrade_reply
 from core.commands.context import Context
 from core.commands.params import Int, MemberParam, Rest
 from core.commands.router import CREATORS, STAFF, Router
 from core.i18n import msg, nmsg
 from core.ledger.audit import audit_entries
+from core.ledger.notes import award_notes, deduct_note, reversed_message
 from core.replies import Reply, ReplyBuilder
 
 router = Router()
@@ -39,18 +39,8 @@ async def award(ctx: Context) -> list[Reply]:
     )
     left = await points.budget_left(ctx.community, ctx.member)
     budget = [msg("Your award budget left today: {left}", left=left)] if left is not None else []
-    told = nmsg(
-        "{actor} gave you {n} point in {community}: {reason}",
-        "{actor} gave you {n} points in {community}: {reason}",
-        amount,
-        actor=ctx.member.display_name,
-        community=ctx.community.name,
-        reason=reason,
-    )
-    replies = [Reply.text(done, *budget), Reply.text(told, to_member=target.id)]
-    if earned.upgraded_to is not None:
-        replies.append(tier_upgrade_reply(ctx, earned.upgraded_to, target.id))
-    return replies
+    notes = award_notes(ctx.community, ctx.member, target, amount, reason, earned)
+    return [Reply.text(done, *budget), *notes]
 
 
 @router.command(
@@ -75,17 +65,7 @@ async def deduct(ctx: Context) -> list[Reply]:
                 reason=reason,
             )
         ),
-        Reply.text(
-            nmsg(
-                "{actor} took {n} point from you in {community}: {reason}",
-                "{actor} took {n} points from you in {community}: {reason}",
-                amount,
-                actor=ctx.member.display_name,
-                community=ctx.community.name,
-                reason=reason,
-            ),
-            to_member=target.id,
-        ),
+        deduct_note(ctx.community, ctx.member, target, amount, reason),
     ]
 
 
@@ -130,12 +110,4 @@ async def reverse(ctx: Context) -> Reply:
         ctx.community, ctx.member, ctx.args["transfer"], ctx.args["reason"]
     )
     assert result.transfer is not None
-    return Reply.text(
-        nmsg(
-            "Transfer #{original} reversed by #{reversal} ({n} point).",
-            "Transfer #{original} reversed by #{reversal} ({n} points).",
-            result.transfer.amount,
-            original=ctx.args["transfer"],
-            reversal=result.transfer.id,
-        )
-    )
+    return Reply.text(reversed_message(ctx.args["transfer"], result.transfer))

@@ -10,6 +10,7 @@ from core.commands.router import Router
 from core.events import ChatKind
 from core.i18n import Msg, msg, nmsg
 from core.ledger.models import Kind
+from core.ledger.notes import tier_upgrade_note
 from core.ledger.tiers import Tier
 from core.replies import Reply, ReplyBuilder
 
@@ -38,15 +39,7 @@ WINDOW_LABELS: dict[str, Msg] = {
 
 def tier_upgrade_reply(ctx: Context, tier: Tier, member_id: int | None = None) -> Reply:
     """The private note to a member (the sender by default) who reached a new tier."""
-    return Reply.text(
-        msg(
-            "You reached the {tier} tier in {community}! Participation points now count {multiplier}.",
-            tier=tier.name,
-            community=ctx.community.name,
-            multiplier=tier.multiplier_text,
-        ),
-        to_member=member_id or ctx.member.id,
-    )
+    return Reply.text(tier_upgrade_note(ctx.community, tier), to_member=member_id or ctx.member.id)
 
 
 @router.on_message()

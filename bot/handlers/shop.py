@@ -15,20 +15,12 @@ from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg
 from core.members.models import Role
-from core.orders.models import Fulfilment, Order, RefundFailed, Status
+from core.orders.models import STATUS_LABELS, Fulfilment, Order, RefundFailed, Status
 from core.orders.refunds import parse_refund_amount, refund_notice
 from core.replies import Button, File, Reply, ReplyBuilder
 
 router = Router()
 
-STATUS_LABELS: dict[Status, Msg] = {
-    Status.PENDING: msg("awaiting payment"),
-    Status.PAID: msg("paid, being delivered"),
-    Status.FULFILLED: msg("delivered"),
-    Status.CANCELLED: msg("cancelled"),
-    Status.EXPIRED: msg("expired unpaid"),
-    Status.REFUNDED: msg("refunded"),
-}
 COURSE_USAGE = (
     "/course CODE | /course list | /course add CODE PRICE CURRENCY TITLE… | "
     "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"

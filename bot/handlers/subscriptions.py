@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handlers.shop import checkout_reply, fulfilment_replies
 from core.access.plans import MAX_GRACE_DAYS, MAX_TRIAL_DAYS, Plan
+from core.access.states import STATUS_LABELS
 from core.access.subscriptions import PERIOD_NAMES, Subscription
 from core.catalog.money import parse_money
 from core.commands.context import Context
@@ -30,12 +31,6 @@ ADD_OPTIONS = OptionSet(
     example="/plan add zz 9.99 USD month Monthly pass",
     action="add",
 )
-STATUS_LABELS: dict[str, Msg] = {
-    "trial": msg("trial"),
-    "active": msg("active"),
-    "grace": msg("in grace, renewal unpaid"),
-    "ended": msg("ended"),
-}
 
 
 def plan_line(plan: Plan) -> Msg:

@@ -367,9 +367,10 @@ class PointsService:
         return rules
 
     async def reverse(
-        self, community: Community, actor: Member, transfer_id: int, reason: str
+        self, community: Community, actor: Member, transfer_id: int, reason: str, key: str | None = None
     ) -> PostingResult:
-        """Creators correct a transfer with its reversing transfer (history is never edited)."""
+        """Creators correct a transfer with its reversing transfer (history is never edited);
+        ``key``: a dashboard form's ledger key, so the trail says "via dashboard"."""
         if actor.role is not Role.CREATOR or actor.community_id != community.id:
             raise NotAllowed(msg("Only creators can reverse transfers."))
         if not reason.strip():
@@ -380,6 +381,7 @@ class PointsService:
             actor_member_id=actor.id,
             reason=reason,
             at=self._clock.now(),
+            key=key,
         )
         if result.outcome is Outcome.INVALID:
             if await self.ledger.transfer(community.id, transfer_id) is None:

@@ -119,9 +119,17 @@ class Ledger:
         return list(await asyncio.gather(*(self.submit(p) for p in postings)))
 
     async def reverse(
-        self, transfer_id: int, *, community_id: int, actor_member_id: int | None, reason: str, at: datetime
+        self,
+        transfer_id: int,
+        *,
+        community_id: int,
+        actor_member_id: int | None,
+        reason: str,
+        at: datetime,
+        key: str | None = None,
     ) -> PostingResult:
-        """Post the reversing transfer of ``transfer_id`` (at most once per transfer)."""
+        """Post the reversing transfer of ``transfer_id`` (at most once per transfer: the unique
+        reverses_id, whatever ``key`` a caller such as a dashboard form gives)."""
         original = await self.transfer(community_id, transfer_id)
         if original is None:
             return PostingResult(Outcome.INVALID)
@@ -136,7 +144,7 @@ class Ledger:
                 credit=credit,
                 amount=original.amount,
                 kind=Kind.REVERSAL,
-                key=f"reverse:{original.id}",
+                key=key or f"reverse:{original.id}",
                 at=at,
                 memo=reason,
                 actor_member_id=actor_member_id,
@@ -172,6 +180,15 @@ class Ledger:
     async def transfer(self, community_id: int, transfer_id: int) -> Transfer | None:
         query = select(ledger_transfers).where(
             ledger_transfers.c.id == transfer_id, ledger_transfers.c.community_id == community_id
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return transfer_from_row(row) if row else None
+
+    async def reversal_of(self, community_id: int, transfer_id: int) -> Transfer | None:
+        """The transfer that reversed ``transfer_id``, if any (uq_ledger_transfers_reverses)."""
+        query = select(ledger_transfers).where(
+            ledger_transfers.c.reverses_id == transfer_id, ledger_transfers.c.community_id == community_id
         )
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()

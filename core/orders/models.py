@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.catalog.models import Product
 from core.catalog.money import Money
-from core.i18n import Msg
+from core.i18n import Msg, msg
 from core.members.models import Member
 from core.replies import Invoice
 
@@ -24,6 +24,16 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     REFUNDED = "refunded"  # in full; a partial refund leaves the order fulfilled
+
+
+STATUS_LABELS: dict[Status, Msg] = {  # the words /orders, the Orders and Members pages use
+    Status.PENDING: msg("awaiting payment"),
+    Status.PAID: msg("paid, being delivered"),
+    Status.FULFILLED: msg("delivered"),
+    Status.CANCELLED: msg("cancelled"),
+    Status.EXPIRED: msg("expired unpaid"),
+    Status.REFUNDED: msg("refunded"),
+}
 
 
 @dataclass(frozen=True)

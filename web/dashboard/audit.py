@@ -1,6 +1,7 @@
 """The audit log: the community's whole audit trail (core.audit.trail: the audit log's entries
 and the ledger's staff point movements, as /audit lists them), newest first, each marked "via
-dashboard" or "via command", filtered by actor, action and dates in the community's zone."""
+dashboard" or "via command", filtered by actor, action and dates in the community's zone —
+and, for creators, a point movement corrected by its reverse (as /reverse), once confirmed."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from core.audit.trail import ACTION_PATTERN, ACTIONS, LEDGER, VIA, AuditTrail, Cursor, TrailEntry
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotAllowed
 from core.i18n import Msg, msg, render
+from core.ledger.audit import describe_transfers
+from core.ledger.models import Transfer
+from core.ledger.notes import reversed_message
 from core.members.models import Role
 from web import texts
-from web.kit import Kit, MenuItem, query_id, when
+from web.kit import Authorized, Kit, MenuItem, path_id, query_id, redirect, when
 
 MENU = MenuItem("/dashboard/audit", texts.LABELS["audit"], creators_only=False)
 AUDIT_PAGE = 20
@@ -26,7 +30,16 @@ LABELS: dict[str, Msg] = {
     "details": msg("Details"),
     "where": msg("Where"),
     "nothing_yet": msg("Nothing recorded yet."),
+    "correct": msg("Correct"),
+    "correct_title": msg("Correct a transfer"),
+    "correct_intro": msg("This posts the reverse of the transfer below; the history keeps both."),
+    "reason": msg("Reason"),
+    "confirm_correct": msg("Reverse this transfer"),
+    "cancel": msg("Cancel"),
+    "transfer": msg("Transfer"),
 }
+CORRECTABLE = ("points.award", "points.deduct")  # the staff point movements the page offers to correct
+REVERSE = "/dashboard/audit/transfers/{transfer_id:[0-9]+}/reverse"
 BAD_DATE = msg("Enter a date as YYYY-MM-DD.")
 DATES_REVERSED = msg("The end date is before the start date.")
 
@@ -34,6 +47,8 @@ DATES_REVERSED = msg("The end date is before the start date.")
 def install(kit: Kit, router: web.UrlDispatcher) -> None:
     pages = Audit(kit)
     router.add_get("/dashboard/audit", kit.guard(pages.audit), allow_head=False)
+    router.add_get(REVERSE, kit.guard(pages.confirm_reverse), allow_head=False)
+    router.add_post(REVERSE, kit.guard(pages.reverse))
 
 
 class Audit:
@@ -78,8 +93,15 @@ class Audit:
         staff = await self.kit.services.members.members_by_role(
             login.community.id, [Role.CREATOR, Role.MODERATOR]
         )
+        done = None
+        reversed_id = query_id(request, "reversed")
+        if reversed_id is not None:
+            done = await self._reversed(login.community.id, reversed_id, locale)
         context = {
             "rows": [_row(e, auth.zone, locale) for e in found[:AUDIT_PAGE]],
+            "creator": login.member.role is Role.CREATOR,
+            "correctable": CORRECTABLE,
+            "done": done,
             "older": older,
             "filters": filters,
             "errors": errors,
@@ -88,6 +110,78 @@ class Audit:
         }
         status = 400 if errors else 200
         return self.kit.page(request, "audit.html", auth, context, labels=LABELS, status=status)
+
+    # -- correcting a transfer (/reverse) ----------------------------------------------------
+
+    async def confirm_reverse(self, request: web.Request) -> web.StreamResponse:
+        """What the correction will reverse, with the reason to give (creators)."""
+        auth = await self.kit.authorize(request, creator=True)
+        return await self._confirm_page(request, auth, path_id(request, "transfer_id"))
+
+    async def reverse(self, request: web.Request) -> web.StreamResponse:
+        """/reverse from the page: a refusal (already reversed, points spent) is shown on the
+        confirmation page with the command's words (400), nothing changed."""
+        auth = await self.kit.authorize(request, post=True, creator=True)
+        login = auth.login
+        transfer_id = path_id(request, "transfer_id")
+        await self._transfer(login.community.id, transfer_id)  # another community's: 404
+        form = await request.post()
+        reason = str(form.get("reason", ""))[:300]
+
+        async def act(key: str) -> web.StreamResponse:
+            points = self.kit.services.points
+            try:
+                await points.reverse(login.community, login.member, transfer_id, reason, key)
+            except (InvalidInput, NotAllowed) as refused:
+                return await self._confirm_page(
+                    request, auth, transfer_id, refused=refused.message, reason=reason
+                )
+            return redirect(f"/dashboard/audit?reversed={transfer_id}")
+
+        return await self.kit.submit(request, auth, act)
+
+    async def _transfer(self, community_id: int, transfer_id: int) -> Transfer:
+        transfer = await self.kit.services.ledger.transfer(community_id, transfer_id)
+        if transfer is None:
+            raise web.HTTPNotFound()
+        return transfer
+
+    async def _confirm_page(
+        self,
+        request: web.Request,
+        auth: Authorized,
+        transfer_id: int,
+        *,
+        refused: Msg | None = None,
+        reason: str = "",
+    ) -> web.Response:
+        login = auth.login
+        locale = self.kit.locale(request, login)
+        services = self.kit.services
+        transfer = await self._transfer(login.community.id, transfer_id)
+        [entry] = await describe_transfers(services.ledger, services.members, [transfer])
+        context = {
+            "transfer": {
+                "id": transfer.id,
+                "when": when(transfer.at, auth.zone),
+                "actor": entry.actor,
+                "action": render(texts.KINDS[transfer.kind], locale)
+                if transfer.kind in texts.KINDS
+                else transfer.kind,
+                "subject": entry.subject,
+                "amount": entry.signed_amount,
+                "memo": transfer.memo,
+            },
+            "reason": reason,
+            "refused": render(refused, locale) if refused else None,
+        }
+        status = 400 if refused is not None else 200
+        return self.kit.page(request, "audit_reverse.html", auth, context, labels=LABELS, status=status)
+
+    async def _reversed(self, community_id: int, transfer_id: int, locale: str) -> str | None:
+        """The confirmation after a correction, in /reverse's words (None for a stale link)."""
+        reversal = await self.kit.services.ledger.reversal_of(community_id, transfer_id)
+        return render(reversed_message(transfer_id, reversal), locale) if reversal else None
 
 
 def _action(request: web.Request) -> str | None:
@@ -133,6 +227,7 @@ def _row(entry: TrailEntry, zone: ZoneInfo, locale: str) -> dict[str, Any]:
     return {
         "id": f"{'transfer' if entry.source == LEDGER else 'entry'}-{entry.id}",
         "number": f"#{entry.id}" if entry.source == LEDGER else "",
+        "transfer_id": entry.id if entry.source == LEDGER else None,
         "when": when(entry.at, zone),
         "actor_id": entry.actor_member_id,
         "actor": entry.actor,

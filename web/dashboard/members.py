@@ -12,11 +12,15 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from core.access.states import STATUS_LABELS as SUB_STATES
 from core.catalog.money import Money, format_money
 from core.errors import InvalidInput, NotAllowed
 from core.i18n import Msg, render
+from core.ledger.notes import award_notes, deduct_note
 from core.members.directory import Filters, MemberDirectory, Row
 from core.members.models import Member, Role
+from core.orders.models import STATUS_LABELS as ORDER_STATES
+from core.orders.models import Status
 from web import texts
 from web.dashboard import members_texts as mt
 from web.kit import HEADERS, Authorized, Kit, MenuItem, path_id, query_id, redirect, when
@@ -120,15 +124,19 @@ class Members:
         async def act(key: str) -> web.StreamResponse:
             try:
                 if direction == "award":
-                    await points.award(login.community, login.member, target, amount, reason, key)
+                    earned = await points.award(login.community, login.member, target, amount, reason, key)
+                    notes = award_notes(login.community, login.member, target, amount, reason, earned)
                 else:
                     await points.deduct(login.community, login.member, target, amount, reason, key)
+                    notes = [deduct_note(login.community, login.member, target, amount, reason)]
             except (InvalidInput, NotAllowed) as refused:
                 field = "reason" if refused.message.text == REASON_REFUSAL else "amount"
                 typed = {"amount": amount_text, "reason": reason}
                 return await self._member_page(
                     request, auth, target.id, refused=("points", field, refused.message), typed=typed
                 )
+            for note in notes:  # the member is told as /award and /deduct tell them
+                self.kit.services.notices.add(login.community.id, note)
             return redirect(f"/dashboard/members/{target.id}?done={direction}#points")
 
         return await self.kit.submit(request, auth, act)
@@ -237,13 +245,16 @@ class Members:
                     "refunded": format_money(Money(o.price.currency, o.refunded), locale)
                     if o.refunded
                     else "",
-                    "status": o.status,
+                    "status": render(ORDER_STATES[Status(o.status)], locale),
                     "provider": o.provider,
                     "when": when(o.at, zone),
                 }
                 for o in profile.orders
             ],
-            "subscriptions": [(s.plan, s.status, when(s.period_end, zone)) for s in profile.subscriptions],
+            "subscriptions": [
+                (s.plan, render(SUB_STATES.get(s.status, s.status), locale), when(s.period_end, zone))
+                for s in profile.subscriptions
+            ],
             "referred_by": _link(profile.referred_by),
             "referred": [_link(m) for m in profile.referred],
             "referred_count": render(mt.referred(profile.referred_count), locale),

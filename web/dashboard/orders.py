@@ -18,7 +18,7 @@ from core.errors import InvalidInput
 from core.i18n import Msg, msg, render
 from core.members.models import Community
 from core.orders.listing import OrderFilter
-from core.orders.models import Order, RefundFailed, RefundPreview, Status
+from core.orders.models import STATUS_LABELS, Order, RefundFailed, RefundPreview, Status
 from core.orders.refunds import parse_refund_amount, refund_notice
 from core.orders.service import FREE
 from core.replies import Reply
@@ -50,14 +50,7 @@ LABELS: dict[str, Msg] = {
     "refunded_so_far": msg("Refunded so far"),
 }
 MENU = MenuItem("/dashboard/orders", LABELS["orders"])
-STATES: dict[Status, Msg] = {  # the words /orders uses
-    Status.PENDING: msg("awaiting payment"),
-    Status.PAID: msg("paid, being delivered"),
-    Status.FULFILLED: msg("delivered"),
-    Status.CANCELLED: msg("cancelled"),
-    Status.EXPIRED: msg("expired unpaid"),
-    Status.REFUNDED: msg("refunded"),
-}
+STATES = STATUS_LABELS  # the words /orders uses
 STEPS: dict[str, Msg] = {
     "created": msg("Ordered"),
     "paid": msg("Paid"),
