@@ -307,7 +307,6 @@ async def test_the_audit_log_is_for_staff(world: WebWorld) -> None:
         await trail.read(community, ana)
 
 
-
 async def test_a_rule_change_is_audited_via_the_dashboard_or_the_command(world: WebWorld) -> None:
     from core.audit.log import recent
 
