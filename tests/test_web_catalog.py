@@ -1,4 +1,4 @@
-"""web/dashboard/catalog.py and catalog_more.py: courses, lessons (Markdown with a preview),
+"""web/dashboard/catalog.py and the catalog_* section pages: courses, lessons (Markdown with a preview),
 bundles, plans, coupons and mall items added on the page by the commands' core calls — what
 the chat then shows — and every refusal beside its field in the command's words, nothing
 changed; moderators, strangers and forms without a CSRF token refused."""
@@ -459,10 +459,10 @@ async def test_a_double_submit_adds_one_course(world: WebWorld) -> None:
 async def test_courses_and_coupons_are_listed_by_pages(
     world: WebWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from web.dashboard import catalog, catalog_more
+    from web.dashboard import catalog, catalog_coupons
 
     monkeypatch.setattr(catalog, "PAGE", 2)
-    monkeypatch.setattr(catalog_more, "PAGE", 2)
+    monkeypatch.setattr(catalog_coupons, "PAGE", 2)
     await world.console(":as Mei creator", *(f"/course add c{n}x 5 USD Course {n}" for n in range(3)))
     await world.console(*(f"/coupon add K{n}X {n + 5}%" for n in range(3)))
     await creator(world)

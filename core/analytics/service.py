@@ -44,8 +44,11 @@ class AnalyticsService:
 
     # -- running -------------------------------------------------------------------------
 
-    async def run(self, community: Community, now: datetime | None = None) -> dict[str, Any]:
-        """Compute everything for ``community`` and keep it; returns the summary."""
+    async def run(
+        self, community: Community, now: datetime | None = None, *, asked_by: Member | None = None
+    ) -> dict[str, Any]:
+        """Compute everything for ``community`` and keep it; returns the summary. A run a
+        creator asked for (``asked_by``) is audited; the scheduled ones are not."""
         now = now or self._clock.now()
         async with self._db.read() as conn:
             loaded = await data.load_members(conn, community.id, now)
@@ -110,6 +113,15 @@ class AnalyticsService:
                     update=("computed_at", "summary"),
                 )
             )
+            if asked_by is not None:
+                await record(
+                    conn,
+                    community_id=community.id,
+                    at=now,
+                    action="analytics.recompute",
+                    actor_member_id=asked_by.id,
+                    members=len(ids),
+                )
         return summary
 
     async def _store_scores(
@@ -195,7 +207,7 @@ class AnalyticsService:
     async def recompute(self, community: Community, actor: Member) -> dict[str, Any]:
         """Run the analysis now, for a creator who asked (the dashboard's button)."""
         require_creator(community, actor, FOR_CREATORS)
-        return await self.run(community)
+        return await self.run(community, asked_by=actor)
 
     async def members_in_segment(self, community: Community, segment: str) -> list[int]:
         """Members of a rule segment (``active``…), a cluster (its number or the name a
@@ -288,6 +300,15 @@ class AnalyticsService:
                 analytics_runs.update()
                 .where(analytics_runs.c.community_id == community.id)
                 .values(summary=json.dumps(summary))
+            )
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="segment.name",
+                actor_member_id=actor.id,
+                cluster=cluster,
+                name=name,
             )
 
     async def recent_spend(self, community: Community, actor: Member) -> list[tuple[str, str, int]]:

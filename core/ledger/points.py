@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from core.cache import Cache
 from core.clock import Clock
@@ -37,12 +37,12 @@ from core.ledger.models import (
 )
 from core.ledger.service import Balance, Ledger
 from core.ledger.tables import ledger_tiers
+from core.ledger.tier_store import replace_tiers
 from core.ledger.tiers import DEFAULT_TIERS, MULTIPLIER_PCT_RANGE, Tier, effective_tier, next_tier, tier_for
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.settings.service import SettingsService
 from core.storage.database import Database
-from core.storage.upsert import insert_or_update
 
 RECENT_MEMBERS = 200_000  # members whose cooldown and recent texts are remembered
 WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
@@ -433,23 +433,15 @@ class PointsService:
         if threshold > 0 and not any(t.threshold == 0 for t in others):
             raise InvalidInput(msg("One tier must start at 0 points."))
         async with self._db.write() as conn:
-            # The defaults become rows the first time a creator changes a tier.
-            await conn.execute(delete(ledger_tiers).where(ledger_tiers.c.community_id == community.id))
-            for row in [*others, tier]:
-                await conn.execute(
-                    insert_or_update(
-                        self._db.dialect,
-                        ledger_tiers,
-                        {
-                            "community_id": community.id,
-                            "name": row.name,
-                            "threshold": row.threshold,
-                            "multiplier_pct": row.multiplier_pct,
-                        },
-                        ["community_id", "name"],
-                        ["threshold", "multiplier_pct"],
-                    )
-                )
+            await replace_tiers(
+                conn,
+                self._db.dialect,
+                community_id=community.id,
+                tiers=[*others, tier],
+                changed=tier,
+                actor_member_id=actor.id,
+                at=self._clock.now(),
+            )
         self.ledger.writer.forget_tiers(community.id)
         self._tiers.drop(community.id)
         return tier

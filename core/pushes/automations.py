@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.analytics.service import AnalyticsService
+from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
@@ -67,7 +68,18 @@ class PushAutomations:
             )
         if text.strip():
             text = check_text(text)
+        now = self._clock.now()
         async with self._db.write() as conn:
+            # The entry names the automation and whether it got an own text, not the text.
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action="push.auto_text",
+                actor_member_id=actor.id,
+                automation=kind,
+                text="own" if text.strip() else "default",
+            )
             if not text.strip():
                 await conn.execute(
                     delete(push_automation_texts).where(
@@ -80,7 +92,7 @@ class PushAutomations:
                 "community_id": community.id,
                 "kind": kind,
                 "text": text.strip(),
-                "updated_at": self._clock.now(),
+                "updated_at": now,
             }
             await conn.execute(
                 insert_or_update(

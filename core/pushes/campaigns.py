@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput, NotFound
 from core.i18n import Msg, msg
@@ -160,6 +161,16 @@ class PushCampaigns:
                     .returning(push_campaigns.c.id)
                 )
             ).scalar_one()
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action="push.draft",
+                actor_member_id=actor.id,
+                push=campaign_id,
+                segment=segment,
+                ab=text_b is not None,
+            )
         campaign = await self._campaign(community, campaign_id)
         return self._preview(campaign, await self._address(community, audience))
 
@@ -217,6 +228,16 @@ class PushCampaigns:
                 await conn.execute(
                     insert_or_ignore(self._db.dialect, push_outbox), rows[start : start + CHUNK]
                 )
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action="push.confirm",
+                actor_member_id=actor.id,
+                push=campaign.id,
+                segment=campaign.segment,
+                recipients=sum(1 for row in rows if row["status"] == "pending"),
+            )
         return self._preview(await self._campaign(community, campaign_id), addresses)
 
     async def cancel(self, community: Community, actor: Member, campaign_id: int) -> int:
@@ -225,17 +246,29 @@ class PushCampaigns:
         campaign = await self._campaign(community, campaign_id)
         if campaign.status not in ("draft", *LIVE):
             raise InvalidInput(msg("Push #{id} is already finished or cancelled.", id=campaign_id))
+        now = self._clock.now()
         async with self._db.write() as conn:
             await conn.execute(
                 update(push_campaigns)
                 .where(push_campaigns.c.id == campaign.id, push_campaigns.c.status.in_(("draft", *LIVE)))
-                .values(status="cancelled", finished_at=self._clock.now())
+                .values(status="cancelled", finished_at=now)
             )
             # A row in flight finishes as it will; the rest are never claimed.
             stopped = await conn.execute(
                 update(push_outbox)
                 .where(push_outbox.c.campaign_id == campaign.id, push_outbox.c.status == "pending")
                 .values(status="skipped", reason="cancelled")
+            )
+            # Cancelling a draft is what the dashboard calls discarding it.
+            await record(
+                conn,
+                community_id=community.id,
+                at=now,
+                action="push.discard" if campaign.status == "draft" else "push.cancel",
+                actor_member_id=actor.id,
+                push=campaign.id,
+                segment=campaign.segment,
+                unsent=int(stopped.rowcount or 0),
             )
         return int(stopped.rowcount or 0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput
 from core.i18n import msg
@@ -14,6 +15,7 @@ from core.pushes.campaigns import Campaign, check_text
 from core.pushes.delivery import PushChannel, RateLimited, Unreachable
 from core.pushes.pacing import Pacer
 from core.replies import Reply
+from core.storage.database import Database
 
 NO_CHANNEL = msg("The bot cannot send to you on any platform: start a private chat with it.")
 
@@ -21,6 +23,7 @@ NO_CHANNEL = msg("The bot cannot send to you on any platform: start a private ch
 class PushTrial:
     """PushService's test sends (core/pushes/service.py puts the parts together)."""
 
+    _db: Database
     _clock: Clock
     channels: dict[str, PushChannel]
 
@@ -51,4 +54,15 @@ class PushTrial:
                 raise InvalidInput(msg("The platform asks to wait: try again in a minute.")) from None
             except Unreachable:
                 raise InvalidInput(NO_CHANNEL) from None
+        # Nothing else is stored for a test send: the entry is its only trace.
+        async with self._db.write() as conn:
+            await record(
+                conn,
+                community_id=community.id,
+                at=self._clock.now(),
+                action="push.test",
+                actor_member_id=actor.id,
+                push=campaign.id,
+                platform=address.platform,
+            )
         return address.platform

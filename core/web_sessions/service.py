@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, insert, select, update
 
+from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed, NotFound, StudyhallError
 from core.i18n import msg, nmsg
@@ -239,12 +240,32 @@ class WebSessionService:
                 )
                 .values(revoked_at=self._clock.now())
             )
+            if result.rowcount == 1:
+                await record(
+                    conn,
+                    community_id=member.community_id,
+                    at=self._clock.now(),
+                    action="session.revoke",
+                    actor_member_id=member.id,
+                    subject_member_id=member.id,
+                    session=session,
+                )
         return result.rowcount == 1
 
     async def revoke_all(self, member: Member) -> int:
         """Sign out everywhere: end every session of the member."""
         async with self._db.write() as conn:
-            return await end_sessions(conn, member.id, self._clock.now())
+            ended = await end_sessions(conn, member.id, self._clock.now())
+            await record(
+                conn,
+                community_id=member.community_id,
+                at=self._clock.now(),
+                action="session.revoke_all",
+                actor_member_id=member.id,
+                subject_member_id=member.id,
+                sessions=ended,
+            )
+            return ended
 
     async def sign_out(self, session_id: str) -> None:
         async with self._db.write() as conn:

@@ -1,7 +1,8 @@
 """Catalog: courses (add, edit, publish or hide) and their lessons (a Markdown editor with a
 preview, drip day, a file), by the same CatalogService calls /course and /lesson make, so the
 same refusals apply; the core names the refused field (InvalidInput.field) and the page shows
-its message there. Bundles, plans, coupons and the mall are in catalog_more."""
+its message there. Bundles, plans, coupons and the mall are in catalog_bundles,
+catalog_plans, catalog_coupons and catalog_mall (sharing catalog_sections)."""
 
 from __future__ import annotations
 

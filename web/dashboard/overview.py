@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from core.analytics import charts
+from core.audit.log import requested_via
 from core.catalog.money import Money, format_money
 from core.i18n import Msg, msg, render
 from core.members.models import Role
@@ -64,7 +65,8 @@ class Overview:
 
     async def recompute(self, request: web.Request) -> web.StreamResponse:
         auth = await self.kit.authorize(request, post=True)
-        await self.analytics.recompute(auth.login.community, auth.login.member)
+        with requested_via("dashboard"):  # not through Kit.submit: a repeat only recomputes again
+            await self.analytics.recompute(auth.login.community, auth.login.member)
         return redirect("/dashboard")
 
     async def chart(self, request: web.Request) -> web.StreamResponse:

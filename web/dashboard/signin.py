@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.audit.log import requested_via
 from core.i18n import SUPPORTED_LOCALES, normalize_locale
 from core.web_sessions.service import LoginRefused
 from web import texts
@@ -83,12 +84,14 @@ class SignIn:
     async def revoke(self, request: web.Request) -> web.StreamResponse:
         auth = await self.kit.authorize(request, post=True)
         session = path_id(request, "id")
-        await self.web_sessions.revoke(auth.login.member, session)
+        with requested_via("dashboard"):  # ending a session is audited; a repeat ends nothing
+            await self.web_sessions.revoke(auth.login.member, session)
         if session == auth.login.session.id:
             return self.kit.signed_out(request)
         return redirect("/dashboard/sessions")
 
     async def revoke_all(self, request: web.Request) -> web.StreamResponse:
         auth = await self.kit.authorize(request, post=True)
-        await self.web_sessions.revoke_all(auth.login.member)
+        with requested_via("dashboard"):
+            await self.web_sessions.revoke_all(auth.login.member)
         return self.kit.signed_out(request)
