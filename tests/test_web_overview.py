@@ -116,3 +116,30 @@ async def test_the_overview_in_chinese(world: WebWorld, clock: ManualClock) -> N
     assert all("Revenue" not in alt for _, alt, _ in figures(html).values())
     response = await world.client.get("/dashboard/charts/segments.svg")
     assert response.status == 200 and response.headers["Content-Type"] == "image/svg+xml"
+
+
+async def test_a_chart_is_drawn_once_per_run_and_language(
+    world: WebWorld, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.analytics import charts
+
+    drawn: list[str] = []
+    real_draw = charts.draw
+
+    async def counting_draw(chart, source, locale, format="png"):  # type: ignore[no-untyped-def]
+        drawn.append(locale)
+        return await real_draw(chart, source, locale, format)
+
+    monkeypatch.setattr(charts, "draw", counting_draw)
+    await seed(world, clock)
+    await world.sign_in("Mei")
+    first = await (await world.client.get("/dashboard/charts/signups.svg")).read()
+    again = await (await world.client.get("/dashboard/charts/signups.svg")).read()
+    assert again == first and drawn == ["en"]
+    await world.client.get("/dashboard/lang?to=zh_CN&next=/dashboard")
+    await world.client.get("/dashboard/charts/signups.svg")
+    assert drawn == ["en", "zh_CN"]
+    clock.advance(timedelta(minutes=5))
+    await world.submit("/dashboard", "/dashboard/recompute")  # a new run: drawn anew
+    await world.client.get("/dashboard/charts/signups.svg")
+    assert drawn == ["en", "zh_CN", "zh_CN"]

@@ -4,6 +4,7 @@ the HTML report draw them) and a recompute button."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ LABELS: dict[str, Msg] = {
     "charts": msg("Charts"),
 }
 CHART_PATH = "/dashboard/charts/{name}.svg"
+DRAWN_KEPT = 64  # charts kept drawn (a few communities × languages × charts)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Overview:
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
         self.analytics = kit.services.analytics
+        self._drawn: OrderedDict[tuple[int, str, str, str], bytes] = OrderedDict()
 
     async def overview(self, request: web.Request) -> web.StreamResponse:
         auth = await self.kit.authorize(request)
@@ -79,7 +82,17 @@ class Overview:
         if found is None:
             raise web.HTTPNotFound()
         chart, source = found
-        svg = await charts.draw(chart, source, self.kit.locale(request, login), "svg")
+        locale = self.kit.locale(request, login)
+        # A chart changes only when the run does: drawn once per run, language and chart.
+        key = (login.community.id, summary["computed_at"], name, locale)
+        svg = self._drawn.get(key)
+        if svg is None:
+            svg = await charts.draw(chart, source, locale, "svg")
+            self._drawn[key] = svg
+            while len(self._drawn) > DRAWN_KEPT:
+                self._drawn.popitem(last=False)
+        else:
+            self._drawn.move_to_end(key)
         return web.Response(body=svg, content_type=charts.CONTENT_TYPES["svg"])
 
 
