@@ -3,21 +3,10 @@ messages — the same core calls and words as /segments, /spend and /undelivered
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from bot.config import Config
 from core.clock import ManualClock
 from tests.conftest import snapshot
 from tests.test_analytics_service import shape_community
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def test_segments_and_clusters_are_shown_and_a_cluster_is_named(

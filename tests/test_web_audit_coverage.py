@@ -4,22 +4,11 @@ test, confirm, discard), automation texts, tiers, recomputing and signing out ev
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.config import Config
-from core.clock import ManualClock
 from tests.test_web_audit import rows
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld
 
 PUSHES = "/dashboard/pushes"
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def post(world: WebWorld, page: str, action: str, **data: str) -> str:

@@ -4,7 +4,6 @@ refusals — through the real HTTP app."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -15,12 +14,6 @@ from bot.config import Config
 from core.clock import ManualClock
 from core.members.tables import members as members_table
 from tests.web_fixtures import SECRET_KEY, WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def test_the_link_from_dashboard_signs_in(world: WebWorld) -> None:

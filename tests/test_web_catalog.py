@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientResponse, FormData
 from sqlalchemy import select
 
-from bot.config import Config
 from core.audit.tables import audit_log
 from core.catalog.coupons import CouponTerms
 from core.catalog.money import Money
-from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Role
 from tests.conftest import snapshot
 from tests.test_catalog_markdown import unsafe_parts
-from tests.web_fixtures import WebWorld, new_key, web_world
+from tests.web_fixtures import WebWorld, new_key
 
 COURSE = {"code": "py101", "title": "Python", "price": "19.99", "currency": "USD", "description": "Hands-on."}
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 def error_of(html: str, name: str) -> str | None:

@@ -4,25 +4,15 @@ shows the lesson's text. A refusal appears beside its field. Usable at 375 px.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.config import Config
-from core.clock import ManualClock
 from tests.browser import horizontal_overflow
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld
 
 LESSON = "# Reading CSV\n\n- open the file\n- read it with **pandas**\n"
 PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def sign_in(world: WebWorld, page: Page) -> str:

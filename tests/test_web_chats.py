@@ -6,19 +6,14 @@ changed, a moderator refused, CSRF, and another community's chat a 404."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 
-import pytest
-
 from bot.adapters.console.access import ConsoleChatAccess
-from bot.config import Config
 from core.access.ports import PlatformRefused
-from core.clock import ManualClock
 from core.events import ChatKind, ChatRef
 from core.i18n import msg
 from tests.conftest import snapshot
-from tests.web_fixtures import WebWorld, new_key, web_world
+from tests.web_fixtures import WebWorld, new_key
 
 SETUP = (
     ":as Mei creator",
@@ -30,12 +25,6 @@ SETUP = (
     ":dm",
 )
 UNCHANGED = ("activity", "web_form_keys")
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 def group_id(html: str, title: str) -> str:

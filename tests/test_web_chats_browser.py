@@ -3,22 +3,12 @@ dry run and fixes it now; a bad code is refused beside its field. Usable at 375 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Page, expect
 
-from bot.config import Config
-from core.clock import ManualClock
 from tests.browser import horizontal_overflow
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def test_a_creator_binds_a_group_and_fixes_access(world: WebWorld, page: Page) -> None:

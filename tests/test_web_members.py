@@ -9,23 +9,13 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.config import Config
-from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Member
 from tests.conftest import snapshot
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def member(world: WebWorld, name: str) -> Member:

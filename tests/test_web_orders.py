@@ -6,16 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from bot.adapters.console.session import ConsoleSession
-from bot.config import Config
 from core.clock import ManualClock
 from tests.conftest import ConsoleDriver, console_member, snapshot
-from tests.web_fixtures import WebWorld, new_key, web_world
+from tests.web_fixtures import WebWorld, new_key
 from web.auth import LANG_COOKIE
 from web.dashboard import orders as orders_page
 
@@ -26,12 +24,6 @@ SHOP = (
 )
 # Tables a page view or a refused form may touch without changing anything a creator sees.
 VOLATILE = ("activity", "job_runs", "web_sessions", "web_form_keys")
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def shop(world: WebWorld, clock: ManualClock) -> None:

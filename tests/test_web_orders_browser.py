@@ -5,24 +5,14 @@ in the chat; every page usable at 375 px."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Page, expect
 
-from bot.config import Config
-from core.clock import ManualClock
 from tests.browser import horizontal_overflow
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld
 
 PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 def _base(world: WebWorld) -> str:

@@ -4,20 +4,12 @@ text alternative, for creators only."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
 from core.clock import ManualClock
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def seed(world: WebWorld, clock: ManualClock) -> None:

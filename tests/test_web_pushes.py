@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.config import Config
-from core.clock import ManualClock
 from core.pushes.campaigns import MAX_TEXT
 from tests.conftest import snapshot
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld
 from web.auth import LANG_COOKIE
 
 PUSHES = "/dashboard/pushes"
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def community(world: WebWorld) -> None:

@@ -4,22 +4,12 @@ to the members on the console. (Page logic is tested in test_web_pushes.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.config import Config
-from core.clock import ManualClock
 from tests.browser import horizontal_overflow
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def narrow_fits(page: Page) -> None:

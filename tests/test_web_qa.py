@@ -5,16 +5,11 @@ nothing changed, CSRF, and another community's question a 404."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.config import Config
 from core.audit.log import recent
-from core.clock import ManualClock
 from core.events import ChatKind, ChatRef, UserRef
 from tests.conftest import snapshot
-from tests.web_fixtures import WebWorld, new_key, web_world
+from tests.web_fixtures import WebWorld, new_key
 
 SETUP = (
     ":as Ana",
@@ -25,12 +20,6 @@ SETUP = (
     ":as Ana",
     ":in lounge",
 )
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def _asked(world: WebWorld) -> None:

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
 from bot.adapters.console.session import ConsoleSession
-from bot.config import Config
 from core.audit.tables import audit_log
 from core.clock import ManualClock
 from tests.conftest import ConsoleDriver, console_member, snapshot
-from tests.web_fixtures import WebWorld, new_key, web_world
+from tests.web_fixtures import WebWorld, new_key
 from web.dashboard import referrals as referrals_page
 
 VOLATILE = ("activity", "job_runs", "web_sessions", "web_form_keys")
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 async def code_of(world: WebWorld, name: str) -> str:

@@ -5,22 +5,11 @@ the same core call the command makes — once — and refusals in the command's 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.config import Config
-from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Role
 from tests.conftest import snapshot
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def transfer_id(world: WebWorld, action: str = "points.award") -> int:

@@ -3,22 +3,12 @@ showing what will be reversed, the reason, done; the member's /points shows it; 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.async_api import Page, expect
 
-from bot.config import Config
-from core.clock import ManualClock
 from tests.browser import horizontal_overflow
-from tests.web_fixtures import WebWorld, web_world
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
+from tests.web_fixtures import WebWorld
 
 
 async def test_a_creator_corrects_an_award_from_the_audit_log(world: WebWorld, page: Page) -> None:

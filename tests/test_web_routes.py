@@ -5,25 +5,14 @@ address — however odd its ids — answers with a server error. Through the rea
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-
-from bot.config import Config
-from core.clock import ManualClock
-from tests.web_fixtures import WebWorld, web_world
+from tests.web_fixtures import WebWorld
 from web.app import PAGES
 from web.kit import HEADERS
 
 SIGNED_OUT_OK = ("/dashboard/login/", "/dashboard/lang", "/dashboard/static")
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 ODD_IDS = ("1", "999999", "0", "99999999999999999999")
-
-
-@pytest.fixture
-async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
-    async with web_world(config, clock) as built:
-        yield built
 
 
 def routes(world: WebWorld) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -23,6 +24,13 @@ from tests.conftest import ConsoleDriver
 
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
 LINK = re.compile(r"(https?://\S+/dashboard/login/[A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+async def world(config: Config, clock: ManualClock) -> AsyncIterator[WebWorld]:
+    """The web tests' world with the default configuration (a plugin fixture: conftest)."""
+    async with web_world(config, clock) as built:
+        yield built
 
 
 @asynccontextmanager
