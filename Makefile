@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench i18n setup clean
+.PHONY: demo test lint bench i18n setup clean docs
 
 setup: $(STAMP)
 
@@ -39,6 +39,13 @@ test: $(STAMP) $(PEERS) $(CHROMIUM)
 	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory docs
+
+# The documentation site (mkdocs.yml, docs/): built strictly, so a broken link or a page left out
+# of the nav fails (not --quiet: it hides the warnings --strict counts); into a throwaway folder (`.venv/bin/mkdocs serve` to read it).
+docs: $(STAMP)
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+		NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$site"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -46,7 +46,7 @@ async def run(config: Config) -> int:
         log.error("no network adapter configured")
         print(
             "studyhall: no adapter to run; set TELEGRAM_TOKEN, DISCORD_TOKEN or the WECHAT_ settings"
-            " (see README, Configuration)"
+            " (see docs/operations/variables.md)"
         )
         return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll otherwise

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -234,14 +233,3 @@ async def test_every_option_set_refuses_an_unknown_key(
     assert out[0].startswith("bot> zzz=1 is not an option of /"), out
     assert out[0].endswith(f"; it takes {found.keys_text}."), out
     assert await snapshot(app.db) == before
-
-
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-
-
-async def test_the_readme_transcript_of_a_refused_option(app: App, world: ConsoleDriver) -> None:
-    """README's example under "Commands", replayed as written."""
-    block = next(b for b in README.split("```") if "stock=-1" in b and "Mei@dm>" in b).strip().splitlines()
-    sent = [line.split("> ", 1)[1] for line in block if line.startswith("Mei@dm> ")]
-    expected = [line for line in block if line.startswith("bot> ")]
-    assert sent and await world(*sent) == expected

@@ -1,4 +1,4 @@
-"""The console: a real platform for the core, driven by typed lines (see README)."""
+"""The console: a real platform for the core, driven by typed lines (see docs/console.md)."""
 
 from bot.adapters.console.session import ConsoleSession
 
