@@ -3,17 +3,33 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
 
-.PHONY: demo test lint bench i18n setup clean docs
+.PHONY: demo test lint bench i18n setup lock clean docs
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions CI tested, hash-checked, then the project itself without resolving anything.
+# Re-runs when pyproject.toml or the lock changes.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "studyhall needs Python 3.11 or newer"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# Re-resolve requirements.lock from pyproject.toml (runtime + dev), keeping the current pins where
+# the ranges still allow them. Upgrade everything: make lock LOCK_ARGS=--upgrade; one package:
+# make lock LOCK_ARGS='--upgrade-package numpy'. requirements-runtime.lock is its runtime part
+# (same pins, no dev tools) for installs that only run studyhall, such as a container.
+# See docs/development/dependencies.md.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' --quiet
+
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) --constraint $(LOCK) -o requirements-runtime.lock
 
 demo: $(STAMP)
 	$(BIN)/studyhall demo
