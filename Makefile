@@ -38,11 +38,13 @@ $(CHROMIUM):
 test: $(STAMP) $(PEERS) $(CHROMIUM)
 	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
 	$(BIN)/ruff check .
+	$(BIN)/hadolint --no-color Dockerfile
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint --no-color Dockerfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
