@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fnmatch
 import json
 import os
 import re
@@ -242,6 +243,29 @@ def test_the_image_is_multi_stage_slim_and_runs_as_a_user() -> None:
     assert users[-1].split(":")[0] not in ("0", "root")
     installs = " ".join(a for k, a in dockerfile() if k == "RUN" and "pip install" in a)
     assert "[dev]" not in installs and "-e " not in installs, "runtime dependencies only"
+
+
+def test_the_installed_package_carries_every_file_the_checkout_has() -> None:
+    """The image installs a wheel, not the checkout: a template, script or catalog missing from
+    package-data would work in the dev venv (editable) and be missing in the container."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package_data: dict[str, list[str]] = pyproject["tool"]["setuptools"]["package-data"]
+    tracked = subprocess.run(
+        ["git", "ls-files", "bot", "core", "jobs", "locales", "web"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    missing = []
+    for name in tracked:
+        if name.endswith(".py"):
+            continue
+        package = Path(name).parent
+        while not (ROOT / package / "__init__.py").exists():
+            package = package.parent
+        relative = Path(name).relative_to(package).as_posix()
+        patterns = package_data.get(".".join(package.parts), [])
+        if not any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+            missing.append(name)
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"
 
 
 def test_the_image_entrypoint_and_cmd_are_real_commands() -> None:
