@@ -376,4 +376,9 @@ def test_the_build_context_keeps_what_the_image_copies_and_leaves_secrets_out() 
         for source in arguments.split()[:-1]
     }
     assert not copied & ignored, f"the Dockerfile copies what .dockerignore leaves out: {copied & ignored}"
+    # ...and everything the package build needs: pyproject, its readme, each package folder.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    needed = {"pyproject.toml", project["project"]["readme"], *(p.rstrip("*") for p in packages)}
+    assert needed <= copied, f"the image's build misses {needed - copied}"
     assert {".env", "*.env", ".venv", ".git", "studyhall.toml", "data"} <= ignored
