@@ -54,6 +54,7 @@ $(CHROMIUM):
 test: $(STAMP) $(PEERS) $(CHROMIUM)
 	@if [ -n "$$STUDYHALL_TEST_PG" ]; then scripts/ensure_postgres.sh; fi
 	$(BIN)/ruff check .
+	$(BIN)/hadolint --no-color Dockerfile
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory docs
 
@@ -66,6 +67,7 @@ docs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint --no-color Dockerfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
