@@ -236,3 +236,19 @@ def test_jobs_serve_exposes_its_own_health_and_metrics(db_url: str, tmp_path: Pa
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert f"health on 127.0.0.1:{port}" in out
+
+
+async def test_a_discord_gateway_disconnect_shows_until_it_resumes(app: App, client: TestClient) -> None:
+    from bot.adapters.discord.adapter import DiscordAdapter
+
+    adapter = DiscordAdapter(app, {"token": "unused"})
+    await adapter.client.on_resumed()
+    assert (await client.get("/readyz")).status == 200
+    await adapter.client.on_disconnect()  # discord.py reconnects by itself meanwhile
+    down = await client.get("/readyz")
+    assert down.status == 503
+    discord = (await down.json())["adapters"]["discord"]
+    assert discord["last_error"] == "disconnected from the gateway; reconnecting"
+    await adapter.client.on_resumed()
+    assert (await client.get("/readyz")).status == 200
+    await adapter.stop()
