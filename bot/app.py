@@ -6,10 +6,12 @@ No module-level singletons: every test, CLI command and adapter builds or receiv
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from bot.adapter_status import AdapterStatus
 from bot.config import Config
 from bot.handlers import build_router
 from core.activity.log import ActivityRecord
@@ -20,6 +22,7 @@ from core.commands.router import Router
 from core.events import ChatKind, ChatRef, Event, EventKind
 from core.i18n import current_locale, msg
 from core.members.models import Community, Identity, Member
+from core.metrics import Metrics
 from core.orders.models import Fulfilment
 from core.replies import Reply
 from core.services import Services
@@ -61,7 +64,10 @@ class App:
         self.config = config
         self.db = db
         self.clock = clock
-        self.services = Services.build(db, clock)
+        self.metrics = Metrics()  # this App's own registry: /metrics serves it
+        self.metrics.watch_pool(db.pool_status)
+        self.services = Services.build(db, clock, self.metrics)
+        self.adapters = AdapterStatus()  # what /readyz reports per adapter
         if config.secret_key is not None:  # the HTTP app serves the dashboard (web/)
             self.services.web_sessions.enable(config.base_url)
         self.router = router or build_router()
@@ -103,9 +109,11 @@ class App:
         # Someone waits for an answer to anything but a plain group message: its writes go first.
         urgent = event.kind is not EventKind.MESSAGE or event.chat.kind is ChatKind.PRIVATE
         token = urgent_writes.set(urgent)
+        started = time.perf_counter()
         try:
             return await self._handle(event, bot_username)
         except Exception:
+            self.metrics.count_error("event")
             error_id = uuid.uuid4().hex[:8]
             log.exception("event handling failed [error %s] platform=%s", error_id, event.platform)
             apology = msg(
@@ -115,6 +123,7 @@ class App:
             return [Outgoing(Reply.text(apology), self.config.default_locale, chat=event.chat)]
         finally:
             urgent_writes.reset(token)
+            self.metrics.observe_event(event.platform, event.kind.value, time.perf_counter() - started)
 
     async def _handle(self, event: Event, bot_username: str | None) -> list[Outgoing]:
         members = self.services.members

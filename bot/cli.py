@@ -309,9 +309,12 @@ def _run_job(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run_jobs_serve(config: Config, args: argparse.Namespace) -> int:
-    """The scheduler without adapters (a separate jobs process); notes wait for the adapters."""
+    """The scheduler without adapters (a separate jobs process); notes wait for the adapters.
+    Its HTTP app serves /healthz, /readyz and /metrics only (its own job metrics)."""
     import signal
 
+    from bot.health import install_health
+    from bot.http import HttpServer
     from bot.scheduler import JobScheduler
 
     async def work(app: Any) -> int:
@@ -320,12 +323,16 @@ def _run_jobs_serve(config: Config, args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
         scheduler = JobScheduler(app)
+        http = HttpServer(config.http_host, config.http_port, app.metrics)
+        install_health(app, http, leading=lambda: scheduler.leading)
+        await http.start()
         scheduler.start()
-        print("studyhall: scheduler running", flush=True)
+        print(f"studyhall: scheduler running; health on {config.http_host}:{config.http_port}", flush=True)
         try:
             await stopping.wait()
         finally:
             await scheduler.stop()
+            await http.stop()
         return 0
 
     return _with_app(config, work)

@@ -122,6 +122,7 @@ CORE_SETTINGS = {
     "http_port": SettingSpec("STUDYHALL_HTTP_PORT", "", "http_port"),
     "public_url": SettingSpec("STUDYHALL_PUBLIC_URL", "", "public_url"),
     "secret_key": SettingSpec("STUDYHALL_SECRET_KEY", "", "secret_key", secret=True),
+    "metrics_token": SettingSpec("STUDYHALL_METRICS_TOKEN", "", "metrics_token", secret=True),
 }
 MIN_SECRET_KEY = 32
 
@@ -139,6 +140,8 @@ class Config:
     http_port: int = 8080
     public_url: str | None = None  # where browsers reach the HTTP app (the dashboard's links)
     secret_key: Secret | None = field(default=None, repr=False)  # without it: no dashboard
+    # Without it /metrics answers loopback clients only; with it, a bearer token from anywhere.
+    metrics_token: Secret | None = field(default=None, repr=False)
     adapter_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
     payment_settings: Mapping[str, Mapping[str, str | Secret]] = field(default_factory=dict)
 
@@ -157,8 +160,9 @@ class Config:
         """Every secret's plain value, so the log filter can redact them."""
         password = self.database_password
         values = list(dict.fromkeys([password, quote(password, safe="")])) if password else []
-        if self.secret_key is not None:
-            values.append(self.secret_key.reveal())
+        for secret in (self.secret_key, self.metrics_token):
+            if secret is not None:
+                values.append(secret.reveal())
         for settings in (*self.adapter_settings.values(), *self.payment_settings.values()):
             values.extend(v.reveal() for v in settings.values() if isinstance(v, Secret))
         return [v for v in values if v]
@@ -256,6 +260,12 @@ def load_config(
             'random characters (python -c "import secrets; print(secrets.token_urlsafe(32))")'
         )
 
+    metrics_token = core("metrics_token")
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise ConfigError(
+            f"{CORE_SETTINGS['metrics_token'].label} is too short; expected at least 16 random characters"
+        )
+
     adapter_settings: dict[str, dict[str, str | Secret]] = {}
     for adapter in adapters:
         required, optional = ADAPTER_SETTINGS[adapter]
@@ -299,6 +309,7 @@ def load_config(
         http_port=int(port_value),
         public_url=public_url,
         secret_key=Secret(secret_key) if secret_key is not None else None,
+        metrics_token=Secret(metrics_token) if metrics_token is not None else None,
         adapter_settings=adapter_settings,
         payment_settings=payment_settings,
     )

@@ -5,25 +5,50 @@ TLS-terminating proxy in front of it."""
 from __future__ import annotations
 
 import logging
+from functools import wraps
 
 from aiohttp import web
+
+from core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, metrics: Metrics | None = None) -> None:
         self.host = host
         self.port = port
+        self.metrics = metrics  # webhook requests are counted there, by route and status
         self.app = web.Application(client_max_size=1024**2)  # webhook bodies are small
         self.app.router.add_get("/healthz", _health)
         self._runner: web.AppRunner | None = None
 
-    def add_post(self, path: str, handler: web.Handler) -> None:
-        self.app.router.add_post(path, handler)
+    def add_post(self, path: str, handler: web.Handler, *, webhook: bool = True) -> None:
+        self.app.router.add_post(path, self._counted(path, handler) if webhook else handler)
 
-    def add_get(self, path: str, handler: web.Handler) -> None:
-        self.app.router.add_get(path, handler, allow_head=False)
+    def add_get(self, path: str, handler: web.Handler, *, webhook: bool = True) -> None:
+        self.app.router.add_get(path, self._counted(path, handler) if webhook else handler, allow_head=False)
+
+    def _counted(self, route: str, handler: web.Handler) -> web.Handler:
+        """``handler`` counting its responses in studyhall_webhook_requests (route, status)."""
+        metrics = self.metrics
+        if metrics is None:
+            return handler
+
+        @wraps(handler)
+        async def counted(request: web.Request) -> web.StreamResponse:
+            try:
+                response = await handler(request)
+            except web.HTTPException as refusal:  # raised responses (400, 403, ...) count too
+                metrics.count_webhook(route, refusal.status)
+                raise
+            except Exception:
+                metrics.count_webhook(route, 500)
+                raise
+            metrics.count_webhook(route, response.status)
+            return response
+
+        return counted
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bot.app import App
 from bot.config import Config, Secret
+from bot.health import install_health
 from bot.http import HttpServer
 from bot.scheduler import JobScheduler
 from bot.startup import connect_until_up
@@ -61,7 +62,8 @@ async def run(config: Config) -> int:
     connecting: list[asyncio.Task[None]] = []
     failed: list[Exception] = []  # what ended the run: a Rejected token, or something unforeseen
     scheduler = JobScheduler(app)
-    http = HttpServer(config.http_host, config.http_port)
+    http = HttpServer(config.http_host, config.http_port, app.metrics)
+    install_health(app, http, leading=lambda: scheduler.leading)
     _start_payments(app, config, http)
     dashboard = install_dashboard(app, http)
     # One line about the dashboard: on the HTTP app's line when it serves one.
@@ -69,11 +71,10 @@ async def run(config: Config) -> int:
     try:
         for name in wanted:
             planned.append(_plan(name, app, config, http))
-        if len(http.app.router.routes()) > 1:  # more than the health check: webhooks to serve
-            await http.start()
-            print(f"studyhall: http on {config.http_host}:{config.http_port}; {web_note}", flush=True)
-        else:
-            print(f"studyhall: {web_note}", flush=True)
+            app.adapters.connecting(name)
+        # Always: /healthz, /readyz and /metrics are served even without a webhook.
+        await http.start()
+        print(f"studyhall: http on {config.http_host}:{config.http_port}; {web_note}", flush=True)
         scheduler.start()
         for plan in planned:
             connecting.append(asyncio.create_task(_connect(plan, app, stopping, failed), name=plan.name))
@@ -99,13 +100,15 @@ async def _connect(plan: Planned, app: App, stopping: asyncio.Event, failed: lis
     channels = app.services.pushes.channels
     channel = channels.pop(plan.name, None)
     try:
-        await connect_until_up(plan.name, plan.connect)
+        await connect_until_up(plan.name, plan.connect, on_error=partial(app.adapters.failed, plan.name))
     except Exception as error:  # Rejected, or a bug: either ends the run (after a clean stop)
+        app.adapters.failed(plan.name, error)
         failed.append(error)
         stopping.set()
         return
     if channel is not None:
         channels[plan.name] = channel
+    app.adapters.connected(plan.name)
     print(f"studyhall: {plan.name} adapter running", flush=True)
 
 

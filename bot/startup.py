@@ -53,6 +53,7 @@ async def connect_until_up(
     backoff: Backoff | None = None,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_error: Callable[[Unavailable], None] | None = None,
 ) -> int:
     """Call ``connect`` until it returns; returns how many attempts it took. An attempt
     that raises Unavailable is logged in one line and retried after a backoff delay;
@@ -65,6 +66,8 @@ async def connect_until_up(
         try:
             await connect()
         except Unavailable as error:
+            if on_error is not None:  # /readyz shows why the adapter is not up yet
+                on_error(error)
             delay = backoff.delay(attempt, rng)
             log.warning(
                 "%s: cannot connect (%s); attempt %d failed, trying again in %.1f s",

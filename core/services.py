@@ -19,6 +19,7 @@ from core.delivery.service import DeliveryService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
+from core.metrics import Metrics
 from core.notices import Notices
 from core.orders.sandbox import SandboxProvider
 from core.orders.service import OrderService
@@ -59,16 +60,18 @@ class Services:
     privacy: PrivacyService
     pushes: PushService
     web_sessions: WebSessionService
+    metrics: Metrics  # this App's Prometheus registry (core/metrics.py)
 
     @classmethod
-    def build(cls, db: Database, clock: Clock) -> Services:
+    def build(cls, db: Database, clock: Clock, metrics: Metrics | None = None) -> Services:
+        metrics = metrics or Metrics()
         # One writer for the whole database: an event's activity row and its points commit
         # in the same transaction, and first contacts join the batches (SQLite has a single
         # writer anyway: a second connection writing would wait on its lock).
         writer: GroupCommit[Any, Any] = GroupCommit(db, name="writer")
         members = MemberService(db, clock, writer)
         settings = SettingsService(db, clock)
-        ledger = Ledger(db, writer)
+        ledger = Ledger(db, writer, metrics)
         points = PointsService(db, clock, ledger, settings, members)
         catalog = CatalogService(db, clock)
         coupons = CouponService(db, clock)
@@ -79,6 +82,8 @@ class Services:
         subscriptions = SubscriptionService(db, clock, plans, orders, notices, points, settings)
         referrals = ReferralService(db, clock, members, points, settings, orders, notices)
         analytics = AnalyticsService(db, clock, members)
+        pushes = PushService(db, clock, members, settings, analytics)
+        pushes.metrics = metrics
         return cls(
             db=db,
             clock=clock,
@@ -104,8 +109,9 @@ class Services:
             delivery=DeliveryService(db, clock),
             analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),
-            pushes=PushService(db, clock, members, settings, analytics),
+            pushes=pushes,
             web_sessions=WebSessionService(db, clock, members),
+            metrics=metrics,
         )
 
     async def close(self) -> None:

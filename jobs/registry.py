@@ -8,6 +8,7 @@ one: a job catches up by looking at the data, not by being called once per misse
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -84,6 +85,7 @@ class JobRunner:
         spec = self._registry.jobs[name]
         now = now or self._services.clock.now()
         new = await self._last_run(name) is None
+        started = time.monotonic()
         try:
             if spec.reports_progress and progress is not None:
                 await spec.run(self._services, now, progress=progress)
@@ -91,8 +93,10 @@ class JobRunner:
                 await spec.run(self._services, now)
         except Exception as error:
             log.exception("job %s failed", name)
+            self._services.metrics.observe_job(name, False, time.monotonic() - started)
             await self._mark(name, None, "failed", repr(error)[:2000], new=new, fallback=now)
             return False
+        self._services.metrics.observe_job(name, True, time.monotonic() - started)
         await self._mark(name, now, "ok", None, new=new)
         return True
 

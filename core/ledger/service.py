@@ -32,6 +32,7 @@ from core.ledger.models import (
 from core.ledger.store import transfer_from_row
 from core.ledger.tables import ledger_accounts, ledger_transfers
 from core.ledger.writer import LedgerWriter
+from core.metrics import Metrics
 from core.storage.batching import GroupCommit
 from core.storage.database import Database
 
@@ -74,9 +75,11 @@ class Standing:
 
 
 class Ledger:
-    def __init__(self, db: Database, commits: GroupCommit[Any, Any] | None = None) -> None:
+    def __init__(
+        self, db: Database, commits: GroupCommit[Any, Any] | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._db = db
-        self.writer = LedgerWriter(db, commits)
+        self.writer = LedgerWriter(db, commits, metrics)
 
     async def close(self) -> None:
         await self.writer.close()

@@ -41,6 +41,7 @@ from core.ledger.models import (
 )
 from core.ledger.store import AccountKey, LedgerStore, LockedAccount, Moved, SqliteLedgerStore, split_keys
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
+from core.metrics import Metrics
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, after_commit
 
@@ -94,9 +95,12 @@ def _shape(cap: Cap) -> CapShape:
 
 
 class LedgerWriter:
-    def __init__(self, db: Database, commits: GroupCommit[Any, Any] | None = None) -> None:
+    def __init__(
+        self, db: Database, commits: GroupCommit[Any, Any] | None = None, metrics: Metrics | None = None
+    ) -> None:
         """``commits``: a shared writer, so postings commit together with other writes."""
         self._db = db
+        self._metrics = metrics
         self._ids: dict[AccountKey, int] = {}  # account ids never change
         self._preloaded: set[int] = set()
         self._tiers: dict[int, tuple[float, tuple[Tier, ...]]] = {}
@@ -129,6 +133,11 @@ class LedgerWriter:
             self._lookup_batches = LOOKUP_BATCHES_AFTER_REPLAY
             results = self._decide_and_write(store, postings, accounts, look_up_keys=True)
             assert results is not None
+        if self._metrics is not None:
+            # Counted once committed: a batch rolled back and run again is not counted twice.
+            outcomes = [r.outcome.value for r in results]
+            metrics = self._metrics
+            after_commit(conn, lambda: metrics.observe_ledger_batch(outcomes))
         return results
 
     def _decide_and_write(

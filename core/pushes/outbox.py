@@ -39,6 +39,7 @@ from core.clock import Clock
 from core.i18n import Msg
 from core.members.service import MemberService
 from core.members.tables import chats
+from core.metrics import Metrics
 from core.pushes.automations import AUTOMATIONS, DEFAULT_TEXTS, WELCOME_STEPS
 from core.pushes.campaigns import LIVE, Campaign, _campaign
 from core.pushes.delivery import DEFAULT_PACE, PACES, PushChannel, RateLimited, Unreachable
@@ -123,6 +124,7 @@ class PushOutbox:
     batch: int
     concurrency: int
     window: int
+    metrics: Metrics | None = None  # set by Services.build
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -158,8 +160,25 @@ class PushOutbox:
         await asyncio.gather(*(self._run(p) for p in pipelines))
         for pipeline in pipelines:
             report.add(pipeline.report)
+            self._count(pipeline)
         await self._finish(campaigns)
         return report
+
+    def _count(self, p: _Pipeline) -> None:
+        if self.metrics is not None:
+            r = p.report
+            self.metrics.observe_pushes(p.platform, r.sent, r.skipped, r.failed, r.retried)
+            self.metrics.count_rate_limited(p.platform, r.throttled)
+
+    async def outbox_depth(self) -> dict[str, int]:
+        """Messages waiting to go out (pending or being sent), by platform."""
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(push_outbox.c.platform, func.count())
+                .where(push_outbox.c.status.in_(("pending", "sending")))
+                .group_by(push_outbox.c.platform)
+            )
+            return {platform: count for platform, count in rows.all()}
 
     def _pacer(self, platform: str, channel: PushChannel) -> Pacer:
         pacer = self._pacers.get(platform)

@@ -55,6 +55,20 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def pool_status(self) -> dict[str, float]:
+        """The async engine's connection pool now (for /metrics): in_use, idle, size and
+        overflow where the pool keeps them (a SQLite StaticPool keeps none)."""
+        pool = self.engine.sync_engine.pool
+        status: dict[str, float] = {}
+        readings = {"in_use": "checkedout", "idle": "checkedin", "size": "size", "overflow": "overflow"}
+        for state, reading in readings.items():
+            read = getattr(pool, reading, None)
+            if callable(read):
+                status[state] = float(read())
+        if "overflow" in status:  # QueuePool counts up from -pool_size: connections beyond it
+            status["overflow"] = max(0.0, status["overflow"])
+        return status
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:

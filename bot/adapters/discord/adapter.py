@@ -64,6 +64,13 @@ class StudyhallClient(discord.Client):
     async def on_ready(self) -> None:
         await self.adapter.on_ready()
 
+    # discord.py reconnects by itself; /readyz shows the gap meanwhile.
+    async def on_disconnect(self) -> None:
+        self.adapter.app.adapters.failed("discord", "disconnected from the gateway; reconnecting")
+
+    async def on_resumed(self) -> None:
+        self.adapter.app.adapters.connected("discord")
+
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
 
@@ -139,6 +146,7 @@ class DiscordAdapter:
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s to %d servers", self.client.user, len(self.client.guilds))
+        self.app.adapters.connected("discord")
         if not self._synced:
             self._synced = True
             await self.sync_commands()

@@ -137,7 +137,12 @@ class TelegramAdapter:
             .base_file_url(f"{api_base}/file/bot")
             .concurrent_updates(InOrderPerSender(CONCURRENT_UPDATES))
             # A 429 pauses sending in its chat for its retry_after, then the request is tried again.
-            .rate_limiter(PerChatRateLimiter(max_retries=RETRIES_AFTER_429))
+            .rate_limiter(
+                PerChatRateLimiter(
+                    max_retries=RETRIES_AFTER_429,
+                    on_rate_limited=lambda: app.metrics.count_rate_limited("telegram"),
+                )
+            )
         )
         if request is not None:
             builder = builder.request(request)

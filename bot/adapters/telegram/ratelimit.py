@@ -33,12 +33,15 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         private: tuple[float, float] = (1, 1),
         group: tuple[float, float] = (20, 60),
         max_retries: int = 3,
+        on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         self._overall = AsyncLimiter(*overall)
         self._private, self._group = private, group
         self._limiters: dict[int | str, AsyncLimiter] = {}
         self._paused_until: dict[int | str | None, float] = {}  # None: every chat
         self._max_retries = max_retries
+        # Counts each 429 waited out here; one given up on surfaces as RateLimited (counted there).
+        self._on_rate_limited = on_rate_limited
 
     async def initialize(self) -> None:
         return None
@@ -68,6 +71,8 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
                 if attempt == retries:
                     log.warning("telegram: %s still rate-limited after %d retries", endpoint, retries)
                     raise
+                if self._on_rate_limited is not None:
+                    self._on_rate_limited()
                 wait = retry_seconds(error) + 0.1
                 log.info("telegram: 429 on %s for chat %s; waiting %.1f s in that chat", endpoint, chat, wait)
                 until = asyncio.get_running_loop().time() + wait
