@@ -8,6 +8,8 @@ import logging
 
 from aiohttp import web
 
+from core.tracing import request_scope
+
 log = logging.getLogger(__name__)
 
 
@@ -15,7 +17,8 @@ class HttpServer:
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self.app = web.Application(client_max_size=1024**2)  # webhook bodies are small
+        # webhook bodies are small; every request's log lines carry its id
+        self.app = web.Application(client_max_size=1024**2, middlewares=[_request_ids])
         self.app.router.add_get("/healthz", _health)
         self._runner: web.AppRunner | None = None
 
@@ -35,6 +38,12 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+@web.middleware
+async def _request_ids(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    with request_scope():
+        return await handler(request)
 
 
 async def _health(_request: web.Request) -> web.Response:
