@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
@@ -15,11 +16,13 @@ from bot.startup import StartupError
 from core.tracing import error_id, request_id
 
 REDACTED = "***"
+LOGIN_LINK = re.compile(r"(/dashboard/login/)[A-Za-z0-9_-]+")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(ids)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces any configured secret value in a record's final text with ***."""
+    """Replaces any configured secret value, and the token of any dashboard login link, in a
+    record's final text with ***."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -27,20 +30,22 @@ class RedactSecrets(logging.Filter):
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = self.redact(text), ()
-        record.exc_text = self.redact(record.exc_text or "") or None
+        redacted = self.redact(text)
+        if redacted != text:
+            record.msg, record.args = redacted, ()
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
         return True
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret replaced by ***."""
+        """``text`` with every secret and login-link token replaced by ***."""
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        # A login link signs its holder in: whatever put one in a message, it stays out.
+        return LOGIN_LINK.sub(rf"\1{REDACTED}", text)
 
 
 class RequestIds(logging.Filter):
