@@ -243,7 +243,8 @@ def check_cjk_font() -> Check:
 
 
 def check_disk(folder: Path) -> Check:
-    usage = shutil.disk_usage(folder)
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), Path("/"))
+    usage = shutil.disk_usage(existing)  # the folder itself may not be made yet
     free = f"{usage.free / 1024**3:.1f} GiB free in the data folder {folder}"
     if usage.free >= MIN_FREE_BYTES:
         return Check(True, free)
