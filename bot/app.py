@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -29,6 +28,7 @@ from core.services import Services
 from core.storage.batching import urgent_writes
 from core.storage.database import Database
 from core.storage.migrate import ensure_migrated
+from core.tracing import mark_error, request_scope
 from jobs import build_registry
 from jobs.registry import JobRegistry, JobRunner
 
@@ -110,20 +110,21 @@ class App:
         urgent = event.kind is not EventKind.MESSAGE or event.chat.kind is ChatKind.PRIVATE
         token = urgent_writes.set(urgent)
         started = time.perf_counter()
-        try:
-            return await self._handle(event, bot_username)
-        except Exception:
-            self.metrics.count_error("event")
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("event handling failed [error %s] platform=%s", error_id, event.platform)
-            apology = msg(
-                "Sorry, something went wrong on our side (error {error_id}). Please try again later.",
-                error_id=error_id,
-            )
-            return [Outgoing(Reply.text(apology), self.config.default_locale, chat=event.chat)]
-        finally:
-            urgent_writes.reset(token)
-            self.metrics.observe_event(event.platform, event.kind.value, time.perf_counter() - started)
+        with request_scope():  # every line logged for this event carries its id
+            try:
+                return await self._handle(event, bot_username)
+            except Exception:
+                self.metrics.count_error("event")
+                error_id = mark_error()  # the request's id: the operator finds all its lines
+                log.exception("event handling failed [error %s] platform=%s", error_id, event.platform)
+                apology = msg(
+                    "Sorry, something went wrong on our side (error {error_id}). Please try again later.",
+                    error_id=error_id,
+                )
+                return [Outgoing(Reply.text(apology), self.config.default_locale, chat=event.chat)]
+            finally:
+                urgent_writes.reset(token)
+                self.metrics.observe_event(event.platform, event.kind.value, time.perf_counter() - started)
 
     async def _handle(self, event: Event, bot_username: str | None) -> list[Outgoing]:
         members = self.services.members

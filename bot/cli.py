@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.config import Config, ConfigError, Secret, load_config
-from bot.logs import RedactSecrets, configure_logging
+from bot.logs import RedactSecrets, configure_for
 from bot.startup import StartupError
 from core.storage.database import Database, safe_url
 from core.storage.migrate import NotMigrated, upgrade
@@ -25,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if args.command == "config" and not getattr(args, "config_command", None):
+        parser.parse_args(["config", "--help"])
     try:
         config = load_config(
             config_file=Path(args.config) if args.config else None,
@@ -35,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
         )
     except ConfigError as error:
+        if args.command == "doctor":  # its first line: the configuration is not valid
+            from bot.doctor import config_failed, report
+
+            print(report([config_failed(str(error))], [])[0])
+            return 1
         print(f"studyhall: configuration error: {error}", file=sys.stderr)
         return 2
     try:
@@ -54,7 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="studyhall", description="Bot platform for paid learning communities."
     )
     parser.add_argument("--config", help="path to studyhall.toml (default: ./studyhall.toml if present)")
+    parser.add_argument("--version", action="version", version=f"studyhall {_version()}")
     commands = parser.add_subparsers(dest="command")
+
+    commands.add_parser(
+        "doctor", help="check the configuration, database, platform tokens, webhooks, fonts and disk"
+    ).set_defaults(run=_run_doctor)
+    config_show = commands.add_parser("config", help="the configuration: show it")
+    config_commands = config_show.add_subparsers(dest="config_command")
+    config_commands.add_parser(
+        "show", help="every key's effective value and its source (default, file, environment)"
+    ).set_defaults(run=_run_config_show)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--db", help="database URL (default from configuration)")
@@ -120,6 +138,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("studyhall")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _run_doctor(config: Config, args: argparse.Namespace) -> int:
+    from bot.config import config_file_used
+    from bot.doctor import doctor
+
+    path, _named_by = config_file_used(Path(args.config) if args.config else None, os.environ)
+    return doctor(config, str(path) if path else None)
+
+
+def _run_config_show(config: Config, args: argparse.Namespace) -> int:
+    from bot.config_show import show
+
+    print(show(config, Path(args.config) if args.config else None, os.environ))
+    return 0
+
+
 def _prepare_data_dir(config: Config) -> None:
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,9 +184,7 @@ def _prepare_data_dir(config: Config) -> None:
 
 
 def _run_migrate(config: Config, args: argparse.Namespace) -> int:
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
 
     async def migrate() -> None:
         db = Database(config.database_url)
@@ -161,9 +201,7 @@ def _run_migrate(config: Config, args: argparse.Namespace) -> int:
 def _run_adapters(config: Config, args: argparse.Namespace) -> int:
     from bot.run import run
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=True
-    )
+    configure_for(config, stderr=True)
     return asyncio.run(run(config))
 
 
@@ -209,9 +247,7 @@ def _run_wechat_menu(config: Config, args: argparse.Namespace) -> int:
     if not settings:
         print("studyhall: set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_TOKEN first", file=sys.stderr)
         return 2
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
     secret = settings["app_secret"]
     api = WeChatApi(
         str(settings["app_id"]),
@@ -233,27 +269,21 @@ def _run_wechat_menu(config: Config, args: argparse.Namespace) -> int:
 def _run_console(config: Config, args: argparse.Namespace) -> int:
     from bot.adapters.console.repl import run_console
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
     return run_console(config, member=args.member, seed=False)
 
 
 def _run_demo(config: Config, args: argparse.Namespace) -> int:
     from bot.adapters.console.repl import run_console
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
     return run_console(config, member=args.member or "Ana", seed=True)
 
 
 def _with_app(config: Config, work: Any) -> int:
     from bot.app import App
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
 
     async def go() -> int:
         app = await App.open(config)

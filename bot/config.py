@@ -57,6 +57,10 @@ class SettingSpec:
     section: str  # toml table ("" = top level)
     key: str
     secret: bool = False
+    # What it is for (studyhall.example.toml and docs/operations/configuration.md are made from it),
+    # and the value used when it is unset (None: unset means off, or derived; the help says which).
+    help: str = field(default="", compare=False)
+    default: str | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -68,31 +72,100 @@ class SettingSpec:
 ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ...]]] = {
     "console": ((), ()),
     "telegram": (
-        (SettingSpec("TELEGRAM_TOKEN", "telegram", "token", secret=True),),
         (
-            SettingSpec("TELEGRAM_WEBHOOK_URL", "telegram", "webhook_url"),
-            SettingSpec("TELEGRAM_WEBHOOK_SECRET", "telegram", "webhook_secret", secret=True),
-            SettingSpec("TELEGRAM_API_BASE", "telegram", "api_base"),
+            SettingSpec(
+                "TELEGRAM_TOKEN", "telegram", "token", secret=True, help="The bot token from @BotFather."
+            ),
+        ),
+        (
+            SettingSpec(
+                "TELEGRAM_WEBHOOK_URL",
+                "telegram",
+                "webhook_url",
+                help="The public https URL Telegram posts updates to; unset: long polling.",
+            ),
+            SettingSpec(
+                "TELEGRAM_WEBHOOK_SECRET",
+                "telegram",
+                "webhook_secret",
+                secret=True,
+                help="The secret Telegram sends with each webhook call; unset: a new one each start.",
+            ),
+            SettingSpec(
+                "TELEGRAM_API_BASE",
+                "telegram",
+                "api_base",
+                help="The Bot API server (a local Bot API server, or a test emulator).",
+                default="https://api.telegram.org",
+            ),
         ),
     ),
     "discord": (
-        (SettingSpec("DISCORD_TOKEN", "discord", "token", secret=True),),
         (
-            SettingSpec("DISCORD_GUILDS", "discord", "guilds"),
-            SettingSpec("DISCORD_GLOBAL_COMMANDS", "discord", "global_commands"),
+            SettingSpec(
+                "DISCORD_TOKEN",
+                "discord",
+                "token",
+                secret=True,
+                help="The bot token (Developer Portal → your application → Bot).",
+            ),
+        ),
+        (
+            SettingSpec(
+                "DISCORD_GUILDS",
+                "discord",
+                "guilds",
+                help="Server ids, comma-separated, whose slash commands appear at once.",
+            ),
+            SettingSpec(
+                "DISCORD_GLOBAL_COMMANDS",
+                "discord",
+                "global_commands",
+                help="Register slash commands globally (they take up to an hour to appear).",
+                default="false",
+            ),
         ),
     ),
     "wechat": (
         (
-            SettingSpec("WECHAT_APP_ID", "wechat", "app_id"),
-            SettingSpec("WECHAT_APP_SECRET", "wechat", "app_secret", secret=True),
-            SettingSpec("WECHAT_TOKEN", "wechat", "token", secret=True),
+            SettingSpec("WECHAT_APP_ID", "wechat", "app_id", help="The Official Account's AppID."),
+            SettingSpec("WECHAT_APP_SECRET", "wechat", "app_secret", secret=True, help="The AppSecret."),
+            SettingSpec(
+                "WECHAT_TOKEN",
+                "wechat",
+                "token",
+                secret=True,
+                help="The callback Token set in the WeChat console (3 to 32 letters or digits).",
+            ),
         ),
         (
-            SettingSpec("WECHAT_AES_KEY", "wechat", "aes_key", secret=True),
-            SettingSpec("WECHAT_API_BASE", "wechat", "api_base"),
-            SettingSpec("WECHAT_PATH", "wechat", "path"),
-            SettingSpec("WECHAT_QR_DAYS", "wechat", "qr_days"),
+            SettingSpec(
+                "WECHAT_AES_KEY",
+                "wechat",
+                "aes_key",
+                secret=True,
+                help="The EncodingAESKey (43 characters) for safe mode; unset: plain mode.",
+            ),
+            SettingSpec(
+                "WECHAT_API_BASE",
+                "wechat",
+                "api_base",
+                help="The WeChat API base.",
+                default="https://api.weixin.qq.com/cgi-bin/",
+            ),
+            SettingSpec(
+                "WECHAT_PATH",
+                "wechat",
+                "path",
+                help="The callback path on the HTTP app.",
+                default="/wechat",
+            ),
+            SettingSpec(
+                "WECHAT_QR_DAYS",
+                "wechat",
+                "qr_days",
+                help="Days a temporary invite QR code lasts (1 to 30); unset: permanent codes.",
+            ),
         ),
     ),
 }
@@ -102,28 +175,137 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
 PAYMENT_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ...]]] = {
     "stripe": (
         (
-            SettingSpec("STRIPE_SECRET_KEY", "stripe", "secret_key", secret=True),
-            SettingSpec("STRIPE_WEBHOOK_SECRET", "stripe", "webhook_secret", secret=True),
-            SettingSpec("STUDYHALL_PUBLIC_URL", "stripe", "public_url"),
+            SettingSpec(
+                "STRIPE_SECRET_KEY",
+                "stripe",
+                "secret_key",
+                secret=True,
+                help="The Stripe secret key; set: Stripe payments are on.",
+            ),
+            SettingSpec(
+                "STRIPE_WEBHOOK_SECRET",
+                "stripe",
+                "webhook_secret",
+                secret=True,
+                help="The signing secret of the Stripe webhook endpoint.",
+            ),
+            SettingSpec(
+                "STUDYHALL_PUBLIC_URL",
+                "stripe",
+                "public_url",
+                help="Where Stripe Checkout sends buyers back to (the same as public_url).",
+            ),
         ),
-        (SettingSpec("STRIPE_API_BASE", "stripe", "api_base"),),
+        (
+            SettingSpec(
+                "STRIPE_API_BASE",
+                "stripe",
+                "api_base",
+                help="The Stripe API base (a test server).",
+                default="https://api.stripe.com",
+            ),
+        ),
     ),
 }
 
 CORE_SETTINGS = {
-    "database_url": SettingSpec("STUDYHALL_DATABASE_URL", "", "database_url", secret=True),
-    "data_dir": SettingSpec("STUDYHALL_DATA_DIR", "", "data_dir"),
-    "locale": SettingSpec("STUDYHALL_LOCALE", "", "locale"),
-    "timezone": SettingSpec("STUDYHALL_TIMEZONE", "", "timezone"),
-    "adapters": SettingSpec("STUDYHALL_ADAPTERS", "", "adapters"),
-    "community": SettingSpec("STUDYHALL_COMMUNITY", "", "community"),
-    "log_level": SettingSpec("STUDYHALL_LOG_LEVEL", "", "log_level"),
-    "http_host": SettingSpec("STUDYHALL_HTTP_HOST", "", "http_host"),
-    "http_port": SettingSpec("STUDYHALL_HTTP_PORT", "", "http_port"),
-    "public_url": SettingSpec("STUDYHALL_PUBLIC_URL", "", "public_url"),
-    "secret_key": SettingSpec("STUDYHALL_SECRET_KEY", "", "secret_key", secret=True),
-    "metrics_token": SettingSpec("STUDYHALL_METRICS_TOKEN", "", "metrics_token", secret=True),
+    "database_url": SettingSpec(
+        "STUDYHALL_DATABASE_URL",
+        "",
+        "database_url",
+        secret=True,
+        help="sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/DB; "
+        "unset: SQLite at DATA_DIR/studyhall.db.",
+    ),
+    "data_dir": SettingSpec(
+        "STUDYHALL_DATA_DIR",
+        "",
+        "data_dir",
+        help="The data folder: the SQLite database and the log file.",
+        default="data",
+    ),
+    "locale": SettingSpec(
+        "STUDYHALL_LOCALE", "", "locale", help="The default language: en or zh_CN.", default="en"
+    ),
+    "timezone": SettingSpec(
+        "STUDYHALL_TIMEZONE",
+        "",
+        "timezone",
+        help="The community's IANA time zone, such as Asia/Shanghai.",
+        default="UTC",
+    ),
+    "adapters": SettingSpec(
+        "STUDYHALL_ADAPTERS",
+        "",
+        "adapters",
+        help="Comma-separated: console, telegram, discord, wechat; "
+        "unset: every adapter whose settings are present (else console).",
+    ),
+    "community": SettingSpec(
+        "STUDYHALL_COMMUNITY", "", "community", help="The community's name.", default="demo"
+    ),
+    "log_level": SettingSpec(
+        "STUDYHALL_LOG_LEVEL",
+        "",
+        "log_level",
+        help="DEBUG, INFO, WARNING or ERROR.",
+        default="INFO",
+    ),
+    "http_host": SettingSpec(
+        "STUDYHALL_HTTP_HOST",
+        "",
+        "http_host",
+        help="The address the HTTP app (webhooks, dashboard) listens on, behind your TLS proxy.",
+        default="127.0.0.1",
+    ),
+    "http_port": SettingSpec(
+        "STUDYHALL_HTTP_PORT", "", "http_port", help="The HTTP app's port.", default="8080"
+    ),
+    "public_url": SettingSpec(
+        "STUDYHALL_PUBLIC_URL",
+        "",
+        "public_url",
+        help="Where browsers and platforms reach the HTTP app, such as https://hall.example.com; "
+        "unset: http://HTTP_HOST:HTTP_PORT.",
+    ),
+    "secret_key": SettingSpec(
+        "STUDYHALL_SECRET_KEY",
+        "",
+        "secret_key",
+        secret=True,
+        help="At least 32 random characters; set: the web dashboard is served.",
+    ),
+    "metrics_token": SettingSpec(
+        "STUDYHALL_METRICS_TOKEN",
+        "",
+        "metrics_token",
+        secret=True,
+        help="At least 16 random characters; set: /metrics answers any client sending it as a bearer token"
+        " (unset: loopback clients only).",
+    ),
+    "log_format": SettingSpec(
+        "STUDYHALL_LOG_FORMAT",
+        "log",
+        "format",
+        help="text (one readable line per record) or json (one JSON object per line).",
+        default="text",
+    ),
+    "log_max_bytes": SettingSpec(
+        "STUDYHALL_LOG_MAX_BYTES",
+        "log",
+        "max_bytes",
+        help="The log file is rotated when it reaches this size (bytes).",
+        default=str(10 * 1024 * 1024),
+    ),
+    "log_backups": SettingSpec(
+        "STUDYHALL_LOG_BACKUPS",
+        "log",
+        "backups",
+        help="How many rotated log files to keep (studyhall.log.1 ...).",
+        default="5",
+    ),
 }
+LOG_FORMATS = ("text", "json")
 MIN_SECRET_KEY = 32
 
 
@@ -136,6 +318,9 @@ class Config:
     adapters: tuple[str, ...] = ("console",)
     community: str = "demo"
     log_level: str = "INFO"
+    log_format: str = "text"
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
     http_host: str = "127.0.0.1"  # the HTTP app (webhooks) listens here, behind your TLS proxy
     http_port: int = 8080
     public_url: str | None = None  # where browsers reach the HTTP app (the dashboard's links)
@@ -151,7 +336,8 @@ class Config:
             f"Config(database_url={shown!r}, data_dir={str(self.data_dir)!r}, "
             f"default_locale={self.default_locale!r}, timezone={self.timezone!r}, "
             f"adapters={self.adapters!r}, community={self.community!r}, "
-            f"log_level={self.log_level!r}, http={self.http_host}:{self.http_port}, "
+            f"log_level={self.log_level!r}, log_format={self.log_format!r}, "
+            f"http={self.http_host}:{self.http_port}, "
             f"adapter_settings={dict(self.adapter_settings)!r}, "
             f"payment_settings={dict(self.payment_settings)!r})"
         )
@@ -190,7 +376,7 @@ def load_config(
     def core(name: str) -> str | None:
         if name in overrides:
             return str(overrides[name])
-        return _lookup(CORE_SETTINGS[name], env, file_values)
+        return _lookup(CORE_SETTINGS[name], env, file_values) or CORE_SETTINGS[name].default
 
     data_dir = Path(core("data_dir") or "data").expanduser()
     database_url = core("database_url") or f"sqlite+aiosqlite:///{data_dir / 'studyhall.db'}"
@@ -239,6 +425,12 @@ def load_config(
         raise ConfigError(
             f"{CORE_SETTINGS['log_level'].label} is {log_level!r}; expected DEBUG, INFO, WARNING or ERROR"
         )
+
+    log_format = (core("log_format") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"{CORE_SETTINGS['log_format'].label} is {log_format!r}; expected text or json")
+    log_max_bytes = _count(core("log_max_bytes") or "", "log_max_bytes", 1024)
+    log_backups = _count(core("log_backups") or "", "log_backups", 0)
 
     http_host = (core("http_host") or "127.0.0.1").strip()
     port_value = core("http_port") or "8080"
@@ -305,6 +497,9 @@ def load_config(
         adapters=adapters,
         community=community,
         log_level=log_level,
+        log_format=log_format,
+        log_max_bytes=log_max_bytes,
+        log_backups=log_backups,
         http_host=http_host,
         http_port=int(port_value),
         public_url=public_url,
@@ -315,15 +510,29 @@ def load_config(
     )
 
 
+def config_file_used(config_file: Path | None, env: Mapping[str, str]) -> tuple[Path | None, str]:
+    """The file the configuration is read from (None: none) and what named it."""
+    if config_file is not None:
+        return config_file, "--config"
+    if env.get("STUDYHALL_CONFIG"):
+        return Path(env["STUDYHALL_CONFIG"]), "STUDYHALL_CONFIG"
+    default = Path(DEFAULT_CONFIG_FILE)
+    return (default, "default") if default.exists() else (None, "default")
+
+
+def read_file_values(config_file: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    return _read_toml(config_file, env)
+
+
+def lookup(spec: SettingSpec, env: Mapping[str, str], file_values: Mapping[str, Any]) -> str | None:
+    """The value set for ``spec`` in the environment or else the file; None when unset."""
+    return _lookup(spec, env, file_values)
+
+
 def _read_toml(config_file: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
-    path, source = config_file, "--config"
-    if path is None and env.get("STUDYHALL_CONFIG"):
-        path, source = Path(env["STUDYHALL_CONFIG"]), "STUDYHALL_CONFIG"
+    path, source = config_file_used(config_file, env)
     if path is None:
-        default = Path(DEFAULT_CONFIG_FILE)
-        if not default.exists():
-            return {}
-        path = default
+        return {}
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -394,6 +603,23 @@ def _check_wechat(settings: Mapping[str, str | Secret]) -> None:
     base = str(settings.get("api_base") or "")
     if base and not base.startswith(("http://", "https://")):
         raise ConfigError(f"{specs['api_base'].label} is {base!r}; expected an http(s) URL")
+
+
+def _count(value: str, name: str, minimum: int) -> int:
+    if not value.isdigit() or int(value) < minimum:
+        raise ConfigError(
+            f"{CORE_SETTINGS[name].label} is {value!r}; expected a whole number, at least {minimum}"
+        )
+    return int(value)
+
+
+def all_settings() -> list[SettingSpec]:
+    """Every configuration key the code reads, in the order the example file lists them."""
+    specs = list(CORE_SETTINGS.values())
+    for table in (ADAPTER_SETTINGS, PAYMENT_SETTINGS):
+        for required, optional in table.values():
+            specs.extend((*required, *optional))
+    return specs
 
 
 def _check_database_url(url: str) -> None:

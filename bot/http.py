@@ -10,6 +10,7 @@ from functools import wraps
 from aiohttp import web
 
 from core.metrics import Metrics
+from core.tracing import request_scope
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ class HttpServer:
         self.host = host
         self.port = port
         self.metrics = metrics  # webhook requests are counted there, by route and status
-        self.app = web.Application(client_max_size=1024**2)  # webhook bodies are small
+        # webhook bodies are small; every request's log lines carry its id
+        self.app = web.Application(client_max_size=1024**2, middlewares=[_request_ids])
         self.app.router.add_get("/healthz", _health)
         self._runner: web.AppRunner | None = None
 
@@ -60,6 +62,12 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+@web.middleware
+async def _request_ids(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    with request_scope():
+        return await handler(request)
 
 
 async def _health(_request: web.Request) -> web.Response:

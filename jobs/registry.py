@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 
 from core.services import Services
 from core.storage.state_tables import job_runs
+from core.tracing import mark_error, request_scope
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class JobRunner:
         self, name: str, now: datetime | None = None, *, progress: Progress | None = None
     ) -> bool:
         """Run one job now; record the outcome. True when it succeeded."""
+        with request_scope():  # the job's log lines carry one id
+            return await self._run_job(name, now, progress)
+
+    async def _run_job(self, name: str, now: datetime | None, progress: Progress | None) -> bool:
         spec = self._registry.jobs[name]
         now = now or self._services.clock.now()
         new = await self._last_run(name) is None
@@ -92,7 +97,7 @@ class JobRunner:
             else:
                 await spec.run(self._services, now)
         except Exception as error:
-            log.exception("job %s failed", name)
+            log.exception("job %s failed [error %s]", name, mark_error())
             self._services.metrics.observe_job(name, False, time.monotonic() - started)
             await self._mark(name, None, "failed", repr(error)[:2000], new=new, fallback=now)
             return False

@@ -449,3 +449,45 @@ def test_a_log_file_that_cannot_be_written_is_one_line(db_url: str, tmp_path: Pa
         f"studyhall: cannot write the log file {tmp_path / 'data' / 'studyhall.log'}: Is a directory;"
         " check that folder, or choose another data folder with STUDYHALL_DATA_DIR"
     ]
+
+
+def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = studyhall(["--version"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"studyhall {version('studyhall')}"
+
+
+def test_config_show_gives_each_value_and_its_source_with_secrets_masked(tmp_path: Path) -> None:
+    token, key, password = "123456:show-token-Qw9", "s" * 40, "pw-show-Zx7"
+    (tmp_path / "studyhall.toml").write_text(
+        f'community = "from-file"\ntimezone = "Asia/Shanghai"\n[log]\nformat = "json"\n'
+        f'[telegram]\ntoken = "{token}"\n',
+        encoding="utf-8",
+    )
+    env = {
+        "STUDYHALL_COMMUNITY": "from-env",
+        "STUDYHALL_SECRET_KEY": key,
+        "STUDYHALL_DATABASE_URL": f"postgresql+asyncpg://hall:{password}@db.internal/hall",
+    }
+    result = studyhall(["config", "show"], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[3:] if line.strip()}
+    head = result.stdout.splitlines()[:2]
+    assert head == ["configuration file: studyhall.toml (from default)", "adapters on: telegram"]
+    assert lines["community"].split()[1:] == ["from-env", "[environment;", "STUDYHALL_COMMUNITY]"]
+    assert lines["timezone"].split()[1:3] == ["Asia/Shanghai", "[file;"]
+    assert lines["locale"].split()[1:3] == ["en", "[default;"]
+    assert lines["log.format"].split()[1:3] == ["json", "[file;"]
+    assert lines["telegram.token"].split()[1:3] == ["***", "[file;"]
+    assert lines["secret_key"].split()[1:3] == ["***", "[environment;"]
+    assert lines["database_url"].split()[1] == "postgresql+asyncpg://hall:***@db.internal/hall"
+    assert lines["discord.token"].split()[1:3] == ["(unset)", "[default;"]
+    for secret in (token, key, password):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_config_without_show_prints_its_help(tmp_path: Path) -> None:
+    result = studyhall(["config"], tmp_path)
+    assert result.returncode == 0 and "show" in result.stdout

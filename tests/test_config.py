@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, Secret, load_config
+from bot.config import Config, ConfigError, Secret, all_settings, load_config
 
 DB_PASSWORD = "pw-Xq81zLk"
 PG_URL = f"postgresql+asyncpg://studyhall:{DB_PASSWORD}@db.internal:5432/studyhall"
@@ -187,6 +187,10 @@ def test_postgresql_url_is_accepted() -> None:
         ("STUDYHALL_ADAPTERS", "console,irc"),
         ("STUDYHALL_LOG_LEVEL", "verbose"),
         ("STUDYHALL_COMMUNITY", "x" * 101),
+        ("STUDYHALL_LOG_FORMAT", "xml"),
+        ("STUDYHALL_LOG_MAX_BYTES", "10MB"),
+        ("STUDYHALL_LOG_MAX_BYTES", "100"),
+        ("STUDYHALL_LOG_BACKUPS", "-1"),
     ],
 )
 def test_bad_value_names_the_env_key(key: str, value: str) -> None:
@@ -367,3 +371,27 @@ def test_a_short_secret_key_or_a_bad_public_url_is_refused_without_the_value() -
     with pytest.raises(ConfigError) as url:
         load_config({"STUDYHALL_PUBLIC_URL": "hall.example.com"})
     assert "STUDYHALL_PUBLIC_URL" in str(url.value) and "http(s) URL" in str(url.value)
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+def test_log_settings_default_to_text_lines_in_a_rotated_file() -> None:
+    config = load_config(env={})
+    assert (config.log_format, config.log_max_bytes, config.log_backups) == ("text", 10 * 1024 * 1024, 5)
+
+
+def test_log_settings_come_from_the_log_table_and_the_environment(tmp_path: Path) -> None:
+    path = _toml(tmp_path, '[log]\nformat = "JSON"\nmax_bytes = 2048\nbackups = 2\n')
+    config = load_config(env={}, config_file=path)
+    assert (config.log_format, config.log_max_bytes, config.log_backups) == ("json", 2048, 2)
+    config = load_config(env={"STUDYHALL_LOG_FORMAT": "text", "STUDYHALL_LOG_BACKUPS": "0"}, config_file=path)
+    assert (config.log_format, config.log_max_bytes, config.log_backups) == ("text", 2048, 0)
+
+
+def test_every_setting_is_declared_once_with_help() -> None:
+    specs = all_settings()
+    assert len({(s.section, s.key) for s in specs}) == len(specs)
+    assert all(spec.help for spec in specs)
+    log_keys = {"STUDYHALL_LOG_FORMAT", "STUDYHALL_LOG_MAX_BYTES", "STUDYHALL_LOG_BACKUPS"}
+    assert log_keys <= {s.env for s in specs}

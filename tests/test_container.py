@@ -301,6 +301,8 @@ async def test_the_migrate_then_scheduler_services_run_for_real(empty_db_url: st
         **{k: v for k, v in os.environ.items() if not k.startswith("STUDYHALL_")},
         "STUDYHALL_DATA_DIR": str(tmp_path / "data"),
         "STUDYHALL_DATABASE_URL": empty_db_url,
+        "STUDYHALL_HTTP_HOST": "127.0.0.1",
+        "STUDYHALL_HTTP_PORT": str(free_port()),  # jobs serve answers /healthz there
     }
     migrate = await asyncio.create_subprocess_exec(
         str(STUDYHALL), *services["migrate"]["command"], cwd=tmp_path, env=env,
@@ -317,7 +319,10 @@ async def test_the_migrate_then_scheduler_services_run_for_real(empty_db_url: st
     try:
         assert scheduler.stdout is not None
         line = await asyncio.wait_for(scheduler.stdout.readline(), 120)
-        assert line.strip() == b"studyhall: scheduler running"
+        assert (
+            line.strip()
+            == f"studyhall: scheduler running; health on 127.0.0.1:{env['STUDYHALL_HTTP_PORT']}".encode()
+        )
         scheduler.send_signal(signal.SIGTERM)  # what `docker compose stop` sends
         _, err = await asyncio.wait_for(scheduler.communicate(), 60)
         assert scheduler.returncode == 0, err.decode()

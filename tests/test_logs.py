@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from bot.config import Config, Secret
 from bot.logs import REDACTED, RedactSecrets, configure_logging
+from core.clock import ManualClock
+from core.tracing import mark_error, request_scope
+from tests.web_fixtures import SECRET_KEY, web_world
 
 TOKEN = "123456:tg-token-Zr7"
 DB_PASSWORD = "pw-Xq81zLk"
@@ -184,3 +191,156 @@ def test_configure_logging_quiets_library_loggers(tmp_path: Path) -> None:
         assert logging.getLogger(name).level == logging.WARNING
     configure_logging("ERROR", [], tmp_path / "a.log", stderr=False)
     assert logging.getLogger("sqlalchemy").level == logging.ERROR
+
+
+# -- formats, rotation, request ids ---------------------------------------------------------
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_json_lines_carry_the_request_and_error_ids(tmp_path: Path) -> None:
+    log_file = tmp_path / "studyhall.log"
+    configure_logging("INFO", [TOKEN], log_file, stderr=False, log_format="json")
+    log = logging.getLogger("studyhall.json")
+    log.info("outside any request")
+    with request_scope() as rid:
+        log.info("handling, token %s", TOKEN)
+        try:
+            raise RuntimeError(f"bot{TOKEN}/getMe failed")
+        except RuntimeError:
+            shown = mark_error()
+            log.exception("failed [error %s]", shown)
+        log.info("after the failure")
+    _flush()
+    lines = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    assert [line["message"] for line in lines] == [
+        "outside any request",
+        "handling, token ***",
+        f"failed [error {rid}]",
+        "after the failure",
+    ]
+    assert "request_id" not in lines[0]
+    assert [line.get("request_id") for line in lines[1:]] == [rid, rid, rid]
+    assert shown == rid  # the id a member is shown finds every line of their request
+    assert [line.get("error_id") for line in lines[1:]] == [None, rid, rid]
+    assert "RuntimeError: bot***/getMe failed" in lines[2]["traceback"]
+    assert lines[2]["level"] == "ERROR" and lines[2]["logger"] == "studyhall.json"
+    assert TOKEN not in log_file.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_text_lines_carry_the_request_id(tmp_path: Path) -> None:
+    log_file = tmp_path / "studyhall.log"
+    configure_logging("INFO", [], log_file, stderr=False, log_format="text")
+    log = logging.getLogger("studyhall.text")
+    log.info("idle")
+    with request_scope() as rid:
+        with request_scope() as inner:  # an event inside a webhook's HTTP request: one id
+            log.info("inside")
+        mark_error()
+        log.warning("failed")
+    _flush()
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0].endswith(" INFO studyhall.text: idle")
+    assert inner == rid
+    assert lines[1].endswith(f" INFO studyhall.text [req={rid}]: inside")
+    assert lines[2].endswith(f" WARNING studyhall.text [req={rid} error={rid}]: failed")
+
+
+def test_request_ids_are_new_per_scope_and_reset_after() -> None:
+    with request_scope() as first:
+        pass
+    with request_scope() as second:
+        pass
+    assert first != second and len(first) == 8
+    assert mark_error() != mark_error()  # outside a scope: a fresh id each time, nothing kept
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_the_log_file_rotates_by_size_and_keeps_n_files(tmp_path: Path) -> None:
+    log_file = tmp_path / "studyhall.log"
+    configure_logging("INFO", [], log_file, stderr=False, max_bytes=2048, backups=2)
+    log = logging.getLogger("studyhall.rotate")
+    for n in range(200):
+        log.info("line %03d %s", n, "x" * 40)
+    _flush()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["studyhall.log", "studyhall.log.1", "studyhall.log.2"]
+    assert all(p.stat().st_size <= 2048 for p in tmp_path.iterdir())
+    assert "line 199" in log_file.read_text(encoding="utf-8")
+
+
+def test_a_login_link_in_a_message_is_hidden() -> None:
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "sent %s", ("https://h.test/dashboard/login/AbC_12-xyz",), None
+    )
+    RedactSecrets([]).filter(record)
+    assert record.getMessage() == "sent https://h.test/dashboard/login/***"
+
+
+# -- nothing secret in any line of a demo-like run ------------------------------------------
+
+
+@pytest.mark.usefixtures("restore_root")
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_no_token_secret_session_or_login_link_in_any_log_line(
+    log_format: str, config: Config, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a Telegram token and a secret key configured: sign in to the dashboard, break an
+    event and a page with errors whose text carries the secrets, run a job; then scan every
+    record and every formatted line of the log file."""
+    telegram = {"console": {}, "telegram": {"token": Secret(TOKEN)}}
+    async with web_world(config, clock, adapter_settings=telegram) as world:
+        log_file = tmp_path / "logs" / "studyhall.log"
+        configure_logging(
+            "DEBUG", world.app.config.secret_values(), log_file, stderr=False, log_format=log_format
+        )
+        records: list[logging.LogRecord] = []
+        keeper = _ListHandler()
+        keeper.emit = records.append  # type: ignore[method-assign]
+        logging.getLogger().addHandler(keeper)  # records as they arrive, before any filter
+
+        await world.console(":as Mei creator", ":as Ana", "/start", ":in lounge", "hello")
+        link = await world.link("Mei", "creator")
+        path = urlsplit(link).path
+        login_token = path.rsplit("/", 1)[1]
+        assert (await world.client.get(path, allow_redirects=False)).status == 303
+        session_id = next(c.value for c in world.client.session.cookie_jar if c.key == "studyhall_session")
+        csrf = await world.csrf()
+
+        async def broken_event(*args: object) -> None:
+            raise RuntimeError(f"Unauthorized: bot{TOKEN}/getMe after {link}")
+
+        dispatch = world.app.router.dispatch
+        monkeypatch.setattr(world.app.router, "dispatch", broken_event)
+        apology = await world.console.text(":as Ana", "/points")
+        monkeypatch.setattr(world.app.router, "dispatch", dispatch)
+        event_error = re.search(r"\(error ([0-9a-f]{8})\)", apology)
+        assert event_error, apology
+
+        async def broken_page(*args: object) -> None:
+            raise RuntimeError(f"key {SECRET_KEY} session {link}")
+
+        monkeypatch.setattr(world.app.services.analytics, "recompute", broken_page)
+        failed = await world.client.post("/dashboard/recompute", data={"csrf": csrf})
+        page_error = re.search(r"error ([0-9a-f]{8})", await failed.text())
+        assert failed.status == 500 and page_error
+        for name in list(world.app.jobs.jobs)[:3]:
+            await world.app.job_runner.run_job(name)
+        await world.client.post("/dashboard/logout", data={"csrf": csrf})
+        logging.getLogger().removeHandler(keeper)
+        _flush()
+
+    text = log_file.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if log_format == "json":
+        parsed = [json.loads(line) for line in lines]  # each line one JSON object
+        failures = [line for line in parsed if line.get("error_id")]
+        assert {line["error_id"] for line in failures} >= {event_error.group(1), page_error.group(1)}
+    else:
+        assert f"error={event_error.group(1)}]" in text and f"error={page_error.group(1)}]" in text
+    assert "event handling failed" in text and "dashboard: a page failed" in text
+    assert "/dashboard/login/***" in text
+    final = [r.getMessage() + (r.exc_text or "") for r in records]  # after the handlers' filters
+    for secret in (TOKEN, SECRET_KEY, login_token, session_id, csrf, link):
+        assert secret not in text, secret
+        assert not any(secret in line for line in final), secret

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from core.errors import InvalidInput, NotAllowed, NotFound, StudyhallError
 from core.i18n import SUPPORTED_LOCALES, Msg, msg, normalize_locale, render
 from core.members.models import Role
 from core.services import Services
+from core.tracing import mark_error, request_scope
 from core.web_sessions.service import WebLogin
 from web import texts
 from web.auth import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, CookiePolicy, Csrf, clear_session_cookie
@@ -149,29 +149,33 @@ class Kit:
         500 with an error id — logged without the request's path, cookies or form."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            try:
-                response = await page(request)
-            except Refused as refused:
-                response = refused.response
-            except web.HTTPNotFound:
-                response = self.refusal(request, texts.NOT_FOUND, self.locale(request), status=404)
-            except web.HTTPException as redirect_or_error:
-                response = redirect_or_error
-            except NotFound as missing:  # e.g. a member of another community: not theirs to see
-                response = self.refusal(request, missing.message, self.locale(request), status=404)
-            except NotAllowed as refused:
-                response = self.refusal(request, refused.message, self.locale(request), status=403)
-            except StudyhallError as refused:
-                response = self.refusal(request, refused.message, self.locale(request), status=400)
-            except Exception:
-                error_id = uuid.uuid4().hex[:8]
-                log.exception("dashboard: a page failed [error %s]", error_id)
-                message = msg(SERVER_ERROR.text, error_id=error_id)
-                response = self.refusal(request, message, self.locale(request), status=500)
-            response.headers.update(HEADERS)
-            return response
+            with request_scope():  # the HTTP app's own, or a new one
+                return await self._guarded(page, request)
 
         return guarded
+
+    async def _guarded(self, page: Page, request: web.Request) -> web.StreamResponse:
+        try:
+            response = await page(request)
+        except Refused as refused:
+            response = refused.response
+        except web.HTTPNotFound:
+            response = self.refusal(request, texts.NOT_FOUND, self.locale(request), status=404)
+        except web.HTTPException as redirect_or_error:
+            response = redirect_or_error
+        except NotFound as missing:  # e.g. a member of another community: not theirs to see
+            response = self.refusal(request, missing.message, self.locale(request), status=404)
+        except NotAllowed as refused:
+            response = self.refusal(request, refused.message, self.locale(request), status=403)
+        except StudyhallError as refused:
+            response = self.refusal(request, refused.message, self.locale(request), status=400)
+        except Exception:
+            error_id = mark_error()  # the request's id, on each of its log lines
+            log.exception("dashboard: a page failed [error %s]", error_id)
+            message = msg(SERVER_ERROR.text, error_id=error_id)
+            response = self.refusal(request, message, self.locale(request), status=500)
+        response.headers.update(HEADERS)
+        return response
 
     def locale(self, request: web.Request, login: WebLogin | None = None) -> str:
         chosen = normalize_locale(request.cookies.get(LANG_COOKIE, ""))
