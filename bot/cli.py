@@ -185,6 +185,10 @@ def _run_backup(config: Config, args: argparse.Namespace) -> int:
     try:
         if target.is_dir():
             raise BackupError(f"{target} is a folder; give the backup file's name")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)  # a dated folder from cron
+        except OSError as error:
+            raise BackupError(f"cannot create the folder {target.parent}: {error.strerror}") from None
         if _backend(url) == "sqlite":
             manifest = backup_sqlite(_sqlite_path(url), target, safe_url(url))
         else:

@@ -146,8 +146,7 @@ class RunningDemo:
 
 def test_a_backup_of_a_running_demo_restores_with_equal_counts(tmp_path: Path) -> None:
     live, backup = tmp_path / "live" / "studyhall.db", tmp_path / "backups" / "nightly.db"
-    live.parent.mkdir()
-    backup.parent.mkdir()
+    live.parent.mkdir()  # the backup makes its own folder
     demo = RunningDemo(live, tmp_path)
     try:
         before = demo.wait_for_awards(5)
