@@ -4,6 +4,7 @@ run as real subprocesses; the main test backs up a demo while it posts ledger tr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -119,8 +120,11 @@ class RunningDemo:
             if self._stop.is_set():
                 break
             sent += 1
-            self.process.stdin.write(f"/award @Li 1 backup {sent}\n")
-            self.process.stdin.flush()
+            try:
+                self.process.stdin.write(f"/award @Li 1 backup {sent}\n")
+                self.process.stdin.flush()
+            except OSError:  # the demo ended: wait_for_awards reports it
+                break
 
     def wait_for_awards(self, count: int, timeout: float = 120) -> int:
         with self._changed:
@@ -134,12 +138,18 @@ class RunningDemo:
             return self.awarded
 
     def stop(self) -> tuple[int, str]:
+        """End the demo with :quit (killed if it does not go); the awards and its stderr."""
         self._stop.set()
         self._writer.join(5)
         assert self.process.stdin is not None
-        self.process.stdin.write(":quit\n")
-        self.process.stdin.close()
-        self.process.wait(60)
+        with contextlib.suppress(OSError):  # it may have died already: its stderr says why
+            self.process.stdin.write(":quit\n")
+            self.process.stdin.close()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         assert self.process.stderr is not None
         return self.awarded, self.process.stderr.read()
 
@@ -149,7 +159,7 @@ def test_a_backup_of_a_running_demo_restores_with_equal_counts(tmp_path: Path) -
     live.parent.mkdir()  # the backup makes its own folder
     demo = RunningDemo(live, tmp_path)
     try:
-        before = demo.wait_for_awards(5)
+        before = demo.wait_for_awards(5, timeout=300)  # the demo seeds itself first
         result = studyhall(["backup", "--db", sqlite_url(live), str(backup)], tmp_path)
         assert result.returncode == 0, result.stderr
         during = demo.awarded
@@ -378,3 +388,14 @@ def test_manifest_round_trips(tmp_path: Path) -> None:
     )
     assert body["tables"]["alembic_version"] == 1 and body["tables"]["ledger_transfers"] == 0
     assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not installed")
+def test_an_unreachable_postgresql_is_one_line(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql+asyncpg://postgres:s3cret-pw@127.0.0.1:{port}/nope"
+    result = studyhall(["backup", "--db", url, str(tmp_path / "b.dump")], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"studyhall: cannot connect to PostgreSQL at 127.0.0.1:{port}")
+    assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr
+    assert list(tmp_path.glob("b.dump*")) == []
