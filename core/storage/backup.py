@@ -355,11 +355,11 @@ def backup_sqlite(database: Path, target: Path, source: str) -> Manifest:
 
 
 def sqlite_is_empty(database: Path) -> bool:
-    """True when ``database`` is missing or no studyhall table but the revision has a row."""
+    """True when ``database`` is missing or no studyhall table holds a row (the revision aside)."""
     if not database.exists():
         return True
     try:
-        conn = _open_sqlite(database, read_only=True)
+        conn = _open_sqlite(database)  # read-write: a WAL file may need its -shm made
         try:
             present = _sqlite_tables(conn) & set(schema_tables()[1:])
             return not any(conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone() for name in present)
