@@ -217,9 +217,7 @@ def _run_backup(config: Config, args: argparse.Namespace) -> int:
     from core.storage.backup import BackupError, backup_sqlite, describe
     from core.storage.pg_backup import backup_postgresql
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
     target = Path(args.file).expanduser()
     url = config.database_url
     try:
@@ -247,9 +245,7 @@ def _run_restore(config: Config, args: argparse.Namespace) -> int:
     from core.storage.backup import BackupError, describe, file_kind, restore_sqlite
     from core.storage.pg_backup import restore_postgresql
 
-    configure_logging(
-        config.log_level, config.secret_values(), config.data_dir / "studyhall.log", stderr=False
-    )
+    configure_for(config, stderr=False)
     source = Path(args.file).expanduser()
     url = config.database_url
     try:
