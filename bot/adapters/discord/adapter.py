@@ -17,6 +17,7 @@ event (job notes) are paced on top of that.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -94,6 +95,8 @@ class DiscordAdapter:
         self.app = app
         token = settings["token"]
         self._token = token.reveal() if isinstance(token, Secret) else token
+        # Pushes from every process on this bot share one pace (a hash: never the token itself).
+        self.pace_key = hashlib.sha256(self._token.encode()).hexdigest()[:16]
         self.guild_ids = tuple(int(g) for g in str(settings.get("guilds") or "").split(",") if g.strip())
         self.global_commands = str(settings.get("global_commands") or "").lower() in ("1", "true", "yes")
         self.client = StudyhallClient(self)

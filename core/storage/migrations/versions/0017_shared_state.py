@@ -1,4 +1,5 @@
-"""state shared between processes: button data behind short tokens (callback_tokens)
+"""state shared between processes: button data behind short tokens (callback_tokens) and
+the push pace every process sending on one bot draws from (pace_buckets)
 
 Revision ID: 0017
 Revises: 0016
@@ -28,8 +29,18 @@ def upgrade() -> None:
     with op.batch_alter_table('callback_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_callback_tokens_created_at', ['created_at'], unique=False)
 
+    op.create_table('pace_buckets',
+    sa.Column('platform', sa.String(length=20), nullable=False),
+    sa.Column('bot', sa.String(length=64), nullable=False),
+    sa.Column('next_at', sa.Double(), server_default='0', nullable=False),
+    sa.Column('paused_until', sa.Double(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('platform', 'bot', name=op.f('pk_pace_buckets'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('pace_buckets')
+
     with op.batch_alter_table('callback_tokens', schema=None) as batch_op:
         batch_op.drop_index('ix_callback_tokens_created_at')
 
