@@ -1,5 +1,6 @@
 """Every day: forget what is kept only for a while (button tokens older than 30 days:
-core/delivery/callback_tokens.py). Deletes by age, so running it twice changes nothing."""
+core/delivery/callback_tokens.py), and move points that reached a member after it was merged
+into another on to the survivor (core/privacy/service.py). Running it twice changes nothing."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ log = logging.getLogger(__name__)
 
 async def clean_up(services: Services, now: datetime) -> None:
     tokens = await services.callback_tokens.forget_old()
-    if tokens:
-        log.info("cleanup: %d button tokens expired", tokens)
+    settled = await services.privacy.settle_merged(now)
+    if tokens or settled:
+        log.info("cleanup: %d button tokens expired; %d merged members settled", tokens, settled)
 
 
-SPEC = JobSpec("cleanup", CronTrigger(hour=3, minute=20, timezone="UTC"), clean_up, "expired button tokens")
+SPEC = JobSpec(
+    "cleanup",
+    CronTrigger(hour=3, minute=20, timezone="UTC"),
+    clean_up,
+    "expired button tokens; points left on merged members",
+)
