@@ -89,7 +89,10 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
                 "telegram",
                 "webhook_secret",
                 secret=True,
-                help="The secret Telegram sends with each webhook call; unset: a new one each start.",
+                help=(
+                    "The secret Telegram sends with each webhook call; unset: derived from the bot"
+                    " token (and STUDYHALL_SECRET_KEY), the same in every process."
+                ),
             ),
             SettingSpec(
                 "TELEGRAM_API_BASE",
