@@ -518,6 +518,7 @@ async def _count(
     message_keys = await conn.fetch("SELECT idempotency_key, kind FROM ledger_transfers")
     kinds = Counter(row["kind"] for row in message_keys)
     activity = await conn.fetchval("SELECT count(*) FROM activity")
+    sources = [row["source"] for row in await conn.fetch("SELECT source FROM activity")]
     balances = await conn.fetchrow(
         "SELECT sum(balance) AS total, min(balance) FILTER (WHERE member_id IS NOT NULL) AS lowest"
         " FROM ledger_accounts"
@@ -541,6 +542,7 @@ async def _count(
         "transfers_by_kind": dict(kinds),
         "message_keys": [row["idempotency_key"] for row in message_keys if row["kind"] == "message"],
         "activity_rows": activity,
+        "activity_sources": sources,
         "ledger_total": balances["total"],
         "lowest_member_balance": balances["lowest"],
         "accounts_off_their_transfers": drift,
@@ -565,8 +567,11 @@ def _check(figures: dict[str, Any], planned: list[Planned], logs: str) -> None:
     assert len(keys) == len(set(keys)) == len(messages), (figures, logs)
     assert {int(key.rsplit(":", 1)[1]) for key in keys} == {p.message_id for p in messages}, logs
     assert figures["transfers_by_kind"].get("checkin", 0) == len(checkins), (figures, logs)
-    # Every update left exactly one activity row.
+    # Every update left exactly one activity row, keyed by its message.
+    sources = figures.pop("activity_sources")
     assert figures["activity_rows"] == len(planned), (figures, logs)
+    expected = {f"telegram:{GROUP if p.kind == 'message' else p.user}:{p.message_id}" for p in planned}
+    assert set(sources) == expected, logs
     # The ledger: balanced, nobody below zero, each balance the sum of its transfers.
     assert figures["ledger_total"] == 0 and figures["lowest_member_balance"] >= 0, figures
     assert figures["accounts_off_their_transfers"] == 0, figures
