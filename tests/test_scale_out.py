@@ -458,6 +458,7 @@ async def test_three_processes_survive_a_sigkill_with_every_update_and_push_once
                     for studyhall in processes:
                         studyhall.start()
                     await asyncio.gather(*(studyhall.running() for studyhall in processes))
+                    phases = {"seeded_and_started": round(time.monotonic() - started)}
                     deadline = time.monotonic() + (240 if count <= 5_000 else 600)
                     feeding = asyncio.create_task(
                         feed(f"http://127.0.0.1:{proxy_port}/telegram", state, deadline)
@@ -469,24 +470,29 @@ async def test_three_processes_survive_a_sigkill_with_every_update_and_push_once
                             break
                         await asyncio.sleep(0.2)
                     assert not feeding.done(), "all updates went in before the push was under way"
-                    victim = await leader(processes) or processes[0]
+                    sending = await leader(processes)
+                    victim = sending or processes[0]
                     victim.kill()
+                    killed_ms = int(time.time() * 1000)
+                    phases["killed"] = round(time.monotonic() - started)
                     killed_at = (state.acknowledged, (await push_progress(conn, campaign_id)).get("sent", 0))
                     await asyncio.sleep(1)
                     victim.start()
                     await victim.running()
                     await asyncio.wait_for(feeding, max(1.0, deadline - time.monotonic()))
                     assert state.acknowledged == count, f"{state.acknowledged} of {count} acknowledged"
+                    phases["updates_in"] = round(time.monotonic() - started)
                     while time.monotonic() < deadline:
                         progress = await push_progress(conn, campaign_id)
                         if not progress.get("pending") and not progress.get("sending"):
                             break
                         await asyncio.sleep(1)
                     progress = await push_progress(conn, campaign_id)
+                    phases["push_done"] = round(time.monotonic() - started)
                     for studyhall in processes:
                         studyhall.stop()
                     history = await _emulator_history(api_base)
-                    figures = await _count(conn, planned, history, campaign_id)
+                    figures, details = await _count(conn, history, campaign_id, killed_ms)
             finally:
                 await conn.close()
                 for studyhall in processes:
@@ -496,12 +502,14 @@ async def test_three_processes_survive_a_sigkill_with_every_update_and_push_once
         redelivered=state.redelivered,
         failed_over=proxy.failed_over,
         killed_after=killed_at,
+        killed_the_sender=sending is not None,
         push_progress=progress,
+        phases=phases,
         seconds=round(time.monotonic() - started),
     )
     print(f"kill test: {figures}")
     logs = "\n".join(log for studyhall in processes for log in studyhall.logs)
-    _check(figures, planned, logs)
+    _check(figures, details, planned, logs)
 
 
 async def _emulator_history(api_base: str) -> list[dict[str, Any]]:
@@ -513,8 +521,9 @@ async def _emulator_history(api_base: str) -> list[dict[str, Any]]:
 
 
 async def _count(
-    conn: asyncpg.Connection, planned: list[Planned], history: list[dict[str, Any]], campaign_id: int
-) -> dict[str, Any]:
+    conn: asyncpg.Connection, history: list[dict[str, Any]], campaign_id: int, killed_ms: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The figures to print, and the details the checks need (keys, sources, recipients)."""
     message_keys = await conn.fetch("SELECT idempotency_key, kind FROM ledger_transfers")
     kinds = Counter(row["kind"] for row in message_keys)
     activity = await conn.fetchval("SELECT count(*) FROM activity")
@@ -538,11 +547,10 @@ async def _count(
         if PUSH_MARK in str(item.get("message", {}).get("text", "")) and "chat_id" in item.get("message", {})
     ]
     per_recipient = Counter(int(item["message"]["chat_id"]) for item in pushed)
-    return {
+    times = [int(item["time"]) for item in pushed]
+    figures = {
         "transfers_by_kind": dict(kinds),
-        "message_keys": [row["idempotency_key"] for row in message_keys if row["kind"] == "message"],
         "activity_rows": activity,
-        "activity_sources": sources,
         "ledger_total": balances["total"],
         "lowest_member_balance": balances["lowest"],
         "accounts_off_their_transfers": drift,
@@ -550,25 +558,42 @@ async def _count(
         "push_messages": len(pushed),
         "push_recipients": len(per_recipient),
         "push_repeats": sum(n - 1 for n in per_recipient.values()),
-        "max_push_sends_in_a_second": max_in_any_second([int(item["time"]) for item in pushed]),
+        "max_push_sends_in_a_second": max_in_any_second(times),
         "max_sends_in_a_second": max_in_any_second(
             [int(item["time"]) for item in history if "chat_id" in item.get("message", {})]
         ),
+        # Push messages the emulator received in each second from the first; "K" marks the kill.
+        "push_per_second": _timeline(times, killed_ms),
+    }
+    details = {
+        "message_keys": [row["idempotency_key"] for row in message_keys if row["kind"] == "message"],
+        "activity_sources": sources,
         "recipients": per_recipient,
     }
+    return figures, details
 
 
-def _check(figures: dict[str, Any], planned: list[Planned], logs: str) -> None:
+def _timeline(times_ms: list[int], killed_ms: int) -> str:
+    if not times_ms:
+        return ""
+    first = min(times_ms)
+    per_second = Counter((t - first) // 1000 for t in times_ms)
+    marks = [str(per_second[second]) for second in range(max(per_second) + 1)]
+    kill = (killed_ms - first) // 1000
+    if 0 <= kill < len(marks):
+        marks[kill] = "K" + marks[kill]
+    return " ".join(marks)
+
+
+def _check(figures: dict[str, Any], details: dict[str, Any], planned: list[Planned], logs: str) -> None:
     messages = [p for p in planned if p.kind == "message"]
     checkins = [p for p in planned if p.kind == "checkin"]
-    keys = figures.pop("message_keys")
-    recipients = figures.pop("recipients")
+    keys, recipients, sources = details["message_keys"], details["recipients"], details["activity_sources"]
     # Every group message earned once: one posting per message, keyed by that message.
     assert len(keys) == len(set(keys)) == len(messages), (figures, logs)
     assert {int(key.rsplit(":", 1)[1]) for key in keys} == {p.message_id for p in messages}, logs
     assert figures["transfers_by_kind"].get("checkin", 0) == len(checkins), (figures, logs)
     # Every update left exactly one activity row, keyed by its message.
-    sources = figures.pop("activity_sources")
     assert figures["activity_rows"] == len(planned), (figures, logs)
     expected = {f"telegram:{GROUP if p.kind == 'message' else p.user}:{p.message_id}" for p in planned}
     assert set(sources) == expected, logs
