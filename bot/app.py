@@ -132,8 +132,12 @@ class App:
         chat = await members.ensure_chat(community, event.chat)
         member = await members.ensure_member(community, event.sender)
         # The activity row commits with its batch while the command runs.
+        # Keyed by the platform's id for the event: one delivered again counts once.
+        source = f"{event.platform}:{event.message_id}"[:200] if event.message_id else None
         recorded = self.services.activity.enqueue(
-            ActivityRecord(community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text))
+            ActivityRecord(
+                community.id, member.id, chat.id, event.timestamp, event.kind, len(event.text), source
+            )
         )
         locale = await members.effective_locale(member, community, event.sender.language)
         ctx = Context(event, community, chat, member, locale, self.services, bot_username=bot_username)

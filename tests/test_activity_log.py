@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ def event(
     sender: UserRef = MEI,
     chat: ChatRef = GROUP,
     data: str = "",
+    message_id: str | None = None,
 ) -> Event:
     return Event(
         platform="telegram",
@@ -36,6 +38,7 @@ def event(
         timestamp=clock.now(),
         text=text,
         data=data,
+        message_id=message_id,
     )
 
 
@@ -92,6 +95,7 @@ async def test_the_text_itself_is_stored_nowhere(app: App, clock: ManualClock) -
         "at",
         "kind",
         "text_length",
+        "source",  # the platform's id of the message, not its text
     }
     found_rows = 0
     async with app.db.read() as conn:
@@ -145,3 +149,30 @@ async def test_record_writes_exactly_the_given_record(app: App, clock: ManualClo
         clock.now(),
     )
     assert await log.count(community.id, member_id=member.id) == 1
+
+
+async def test_a_message_delivered_again_is_recorded_once(app: App, clock: ManualClock) -> None:
+    """A process that died before answering the platform gets the update again (perhaps in
+    another process): keyed by the platform's id, it is one row; another message is another."""
+    first = event(clock, EventKind.MESSAGE, "hello", message_id="-100:7")
+    await app.handle(first)
+    await app.handle(first)
+    await app.handle(event(clock, EventKind.MESSAGE, "hello", message_id="-100:8"))
+    await app.handle(event(clock, EventKind.MESSAGE, "no id"))
+    await app.handle(event(clock, EventKind.MESSAGE, "no id"))
+
+    rows = await activity_rows(app)
+    assert [r["source"] for r in rows] == ["telegram:-100:7", "telegram:-100:8", None, None]
+
+
+async def test_a_batch_with_a_repeated_source_keeps_the_first(app: App, clock: ManualClock) -> None:
+    community = await app.community()
+    chat = await app.services.members.ensure_chat(community, GROUP)
+    member = await app.services.members.ensure_member(community, MEI)
+    log = app.services.activity
+    record = ActivityRecord(community.id, member.id, chat.id, clock.now(), EventKind.MESSAGE, 5, "telegram:1")
+
+    await asyncio.gather(log.enqueue(record), log.enqueue(record._replace(text_length=9)))
+
+    [row] = await activity_rows(app)
+    assert (row["source"], row["text_length"]) == ("telegram:1", 5)

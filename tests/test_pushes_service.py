@@ -11,10 +11,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from bench.push_platform import FakePlatform
 from bot.app import App
@@ -28,7 +29,7 @@ from core.i18n import render
 from core.members.models import Community, Member, Role
 from core.pushes.campaigns import two_proportion_z
 from core.pushes.delivery import Pace, RateLimited, Unreachable
-from core.pushes.outbox import MAX_ATTEMPTS
+from core.pushes.outbox import MAX_ATTEMPTS, WORKER_LOCKS, worker_lock_key
 from core.pushes.tables import push_campaigns, push_outbox
 from core.replies import Reply, Text
 from tests.conftest import START, snapshot
@@ -374,31 +375,72 @@ async def test_two_workers_on_their_own_connections_send_each_recipient_once(
     assert sum(r.lost_leases for r in reports) == 0
 
 
-async def test_rows_of_a_dead_worker_are_sent_after_its_lease_and_its_late_results_do_not_count(
+@asynccontextmanager
+async def worker_alive(app: App, token: str) -> AsyncIterator[None]:
+    """A worker holding ``token`` still runs: on PostgreSQL its process holds its lock."""
+    if app.db.dialect != "postgresql":
+        yield
+        return
+    keys = {"space": WORKER_LOCKS, "key": worker_lock_key(token)}
+    async with app.db.engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), keys)
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), keys)
+
+
+async def test_rows_of_a_stalled_worker_are_sent_after_its_lease_and_its_late_results_do_not_count(
     app: App, clock: ManualClock
 ) -> None:
     community, mei, _learners = await people(app, 3)
     pushes = app.services.pushes
     await pushes.confirm(community, mei, (await pushes.draft(community, mei, "all", "x")).campaign.id)
-    async with app.db.write() as conn:  # a worker claimed everything and died
+    async with app.db.write() as conn:  # a worker claimed everything and stalled
         await conn.execute(
             update(push_outbox).values(
-                status="sending", claim_token="dead", claimed_at=clock.now(), attempts=1
+                status="sending", claim_token="stalled", claimed_at=clock.now(), attempts=1
             )
         )
     channel = FakeChannel()
     pushes.channels["fake"] = channel
-    assert (await pushes.send_due()).sent == 0  # its lease still runs
-    clock.advance(pushes.lease + timedelta(seconds=1))
-    assert (await pushes.send_due()).sent == 3
-    async with app.db.write() as conn:  # the dead worker's result arrives: ignored
+    async with worker_alive(app, "stalled"):
+        assert (await pushes.send_due()).sent == 0  # its lease still runs
+        clock.advance(pushes.lease + timedelta(seconds=1))
+        assert (await pushes.send_due()).sent == 3
+    async with app.db.write() as conn:  # the stalled worker's result arrives: ignored
         done = await conn.execute(
             update(push_outbox)
-            .where(push_outbox.c.claim_token == "dead", push_outbox.c.status == "sending")
+            .where(push_outbox.c.claim_token == "stalled", push_outbox.c.status == "sending")
             .values(status="failed")
         )
         assert done.rowcount == 0
     assert (await pushes.status(community, mei)).counts["sent"] == 3
+
+
+async def test_rows_of_a_dead_worker_are_taken_over_at_once_on_postgresql(
+    app: App, clock: ManualClock, backend: str
+) -> None:
+    """Its process died, and its lock with its connection: no waiting for the lease. A live
+    worker's rows stay its own."""
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL only: one process sends on SQLite")
+    community, mei, learners = await people(app, 4)
+    pushes = app.services.pushes
+    await pushes.confirm(community, mei, (await pushes.draft(community, mei, "all", "x")).campaign.id)
+    async with app.db.write() as conn:
+        for token, member in (("dead", learners[0]), ("dead", learners[1]), ("alive", learners[2])):
+            await conn.execute(
+                update(push_outbox)
+                .where(push_outbox.c.member_id == member.id)
+                .values(status="sending", claim_token=token, claimed_at=clock.now(), attempts=1)
+            )
+    channel = FakeChannel()
+    pushes.channels["fake"] = channel
+    async with worker_alive(app, "alive"):
+        assert (await pushes.send_due()).sent == 3  # the dead worker's two, and the pending one
+    assert sorted(a for a, _, _ in channel.sent) == ["u0", "u1", "u3"]
+    assert [status for _, status, _, _ in await outbox(app)] == ["sent", "sent", "sending", "sent"]
 
 
 async def test_a_sender_killed_mid_campaign_and_restarted_delivers_to_everyone_exactly_once(

@@ -303,6 +303,37 @@ async def test_webhook_calls_without_the_secret_are_refused_and_do_nothing(
     )
 
 
+async def test_a_webhook_update_is_answered_once_handled_and_counts_once_when_sent_again(
+    webhook: tuple[TelegramAdapter, str],
+) -> None:
+    """The 200 means the update's writes are committed (a process killed before it leaves the
+    update to be delivered again), and a second delivery changes nothing."""
+    adapter, url = webhook
+    group = {"id": -100777, "type": "supergroup", "title": "Study group"}
+    update = {
+        "update_id": 901,
+        "message": {
+            "message_id": 6,
+            "date": int(START.timestamp()),
+            "chat": group,
+            "from": LI,
+            "text": "a long enough message to earn a point",
+        },
+    }
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret_-token"}
+    app = adapter.app
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(url, json=update, headers=headers)).status_code == 200
+        community = await app.community()
+        li = await app.services.members.find_by_identity(community.id, "telegram", str(LI["id"]))
+        assert li is not None
+        assert await app.services.activity.count(community.id) == 1
+        assert (await app.services.ledger.balance(community.id, li.id)).balance == 1
+        assert (await client.post(url, json=update, headers=headers)).status_code == 200
+    assert await app.services.activity.count(community.id) == 1
+    assert (await app.services.ledger.balance(community.id, li.id)).balance == 1
+
+
 async def test_a_malformed_webhook_body_is_acknowledged_and_skipped(
     webhook: tuple[TelegramAdapter, str],
 ) -> None:

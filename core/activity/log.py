@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from core.activity.tables import activity
@@ -26,6 +27,7 @@ class ActivityRecord(NamedTuple):
     at: datetime
     kind: EventKind
     text_length: int
+    source: str | None = None  # the platform's id of what happened: recorded once per community
 
 
 class ActivityLog:
@@ -57,16 +59,26 @@ class ActivityLog:
 
 
 def _insert_batch(conn: Connection, items: Sequence[ActivityRecord]) -> list[None]:
+    """Insert the rows; one whose source is already recorded (a redelivered update) is skipped."""
     if conn.dialect.name == "sqlite":
         # The hottest insert of all (every inbound event): raw executemany, as in the ledger.
         insert_rows(
             conn.connection.driver_connection,
             "activity",
-            ("community_id", "member_id", "chat_id", "at", "kind", "text_length"),
+            ("community_id", "member_id", "chat_id", "at", "kind", "text_length", "source"),
             [
-                (i.community_id, i.member_id, i.chat_id, sqlite_time(i.at), i.kind.value, i.text_length)
+                (
+                    i.community_id,
+                    i.member_id,
+                    i.chat_id,
+                    sqlite_time(i.at),
+                    i.kind.value,
+                    i.text_length,
+                    i.source,
+                )
                 for i in items
             ],
+            skip_conflicts=True,
         )
         return [None] * len(items)
     rows = [
@@ -77,8 +89,9 @@ def _insert_batch(conn: Connection, items: Sequence[ActivityRecord]) -> list[Non
             "at": item.at,
             "kind": item.kind.value,
             "text_length": item.text_length,
+            "source": item.source,
         }
         for item in items
     ]
-    conn.execute(insert(activity), rows)
+    conn.execute(postgresql.insert(activity).on_conflict_do_nothing(), rows)
     return [None] * len(items)

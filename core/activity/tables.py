@@ -15,6 +15,10 @@ activity = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("text_length", Integer, nullable=False),
+    # What the row records, as the platform names it ("telegram:<chat>:<message>"): an update
+    # delivered twice (its process died before answering) is counted once. None: no such id.
+    Column("source", String(200), nullable=True),
     Index("ix_activity_community_at", "community_id", "at"),
     Index("ix_activity_member_at", "member_id", "at"),
+    Index("uq_activity_source", "community_id", "source", unique=True),
 )

@@ -11,27 +11,32 @@ that only the lease holder can make.
 The delivery guarantee: every recipient is sent to, and no row is held by two workers at once
 (unless one stalls past its lease, ``lease``, 2 minutes; its late result is then ignored and
 counted in ``lost_leases``). A worker that dies leaves its claimed rows ``sending``; once the
-lease expires another worker claims them again. Rows claimed but not yet handed to the
-platform cost nothing; the only messages a crash can repeat are those the platform accepted
-while their result was not yet recorded: sends in flight and results waiting for their group
-commit together never exceed ``window`` (32) per worker. Each send carries a key unique per
-campaign and member, so a platform or gateway that deduplicates by it makes the repeat
-harmless: exactly once per member. Telegram, Discord and WeChat take no such key, so there a
-crash may repeat up to ``window`` messages, never more, and never loses one.
+lease expires another worker claims them again — on PostgreSQL at once: each worker holds an
+advisory lock named after its claim token while it runs, the lock goes with a dead process's
+connection, and a claimer takes over the rows of any token whose lock nobody holds. Rows
+claimed but not yet handed to the platform cost nothing; the only messages a crash can repeat
+are those the platform accepted while their result was not yet recorded: sends in flight and
+results waiting for their group commit together never exceed ``window`` (32) per worker.
+Each send carries a key unique per campaign and member, so a platform or gateway that
+deduplicates by it makes the repeat harmless: exactly once per member. Telegram, Discord and
+WeChat take no such key, so there a crash may repeat up to ``window`` messages, never more,
+and never loses one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.activity.tables import activity
@@ -58,6 +63,12 @@ WECHAT_WINDOW = timedelta(hours=48)  # customer-service messages only this long 
 WECHAT_MAX_IN_WINDOW = 5
 MAX_ATTEMPTS = 3  # failed sends (errors, not 429s) before a row is given up
 MAX_RATE_RETRIES = 20  # 429s in a row for one message before it waits for a later run
+WORKER_LOCKS = 0x5055_5348  # "PUSH": the advisory-lock space (first key) of live push workers
+
+
+def worker_lock_key(token: str) -> int:
+    """The second key of the advisory lock a worker holding ``token`` keeps (a signed int4)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big", signed=True)
 
 
 @dataclass
@@ -279,13 +290,60 @@ class PushOutbox:
                 if sending_done.is_set() and not p.results:
                     return
 
-        recording = asyncio.create_task(recorder())
+        async with self._alive(p.token):
+            recording = asyncio.create_task(recorder())
+            try:
+                await asyncio.gather(claimer(), *(sender() for _ in range(self.concurrency)))
+            finally:
+                sending_done.set()
+                wake.set()
+                await recording
+
+    @asynccontextmanager
+    async def _alive(self, token: str) -> AsyncIterator[None]:
+        """On PostgreSQL: hold the advisory lock named after ``token`` while this worker runs,
+        on a connection of its own. If the process dies the connection closes and the lock
+        goes with it: other workers then take its rows over without waiting for the lease."""
+        if self._db.dialect != "postgresql":
+            yield
+            return
+        keys = {"space": WORKER_LOCKS, "key": worker_lock_key(token)}
+        conn = await self._db.engine.connect()
         try:
-            await asyncio.gather(claimer(), *(sender() for _ in range(self.concurrency)))
+            await conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), keys)
+            await conn.commit()
+            yield
         finally:
-            sending_done.set()
-            wake.set()
-            await recording
+            with suppress(Exception):  # a broken connection has lost the lock anyway
+                await conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), keys)
+                await conn.commit()
+            await conn.close()
+
+    async def _orphaned(self, conn: AsyncConnection, p: _Pipeline) -> list[str]:
+        """Claim tokens of rows being sent whose worker is gone (PostgreSQL): nobody holds
+        their lock (tried for this transaction only)."""
+        t = push_outbox.c
+        tokens = (
+            await conn.execute(
+                select(t.claim_token)
+                .where(
+                    t.campaign_id.in_(list(p.campaigns)),
+                    t.platform == p.platform,
+                    t.status == "sending",
+                    t.claim_token != p.token,
+                )
+                .distinct()
+            )
+        ).scalars()
+        dead = []
+        for token in list(tokens):
+            free = await conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:space, :key)"),
+                {"space": WORKER_LOCKS, "key": worker_lock_key(token)},
+            )
+            if free.scalar():
+                dead.append(token)
+        return dead
 
     async def _claim(self, p: _Pipeline, limit: int) -> tuple[list[_Row], list[_Result]]:
         """Lease up to ``limit`` due rows of this platform: pending ones, and ones whose lease
@@ -293,15 +351,19 @@ class PushOutbox:
         (muted since, outside WeChat's window)."""
         now = self._clock.now()
         t = push_outbox.c
-        claimable = and_(
-            t.campaign_id.in_(list(p.campaigns)),
-            t.platform == p.platform,
-            or_(
-                and_(t.status == "pending", or_(t.not_before.is_(None), t.not_before <= now)),
-                and_(t.status == "sending", t.claimed_at < now - self.lease),
-            ),
-        )
         async with self._db.write() as conn:
+            orphaned = await self._orphaned(conn, p) if self._db.dialect == "postgresql" else []
+            claimable = and_(
+                t.campaign_id.in_(list(p.campaigns)),
+                t.platform == p.platform,
+                or_(
+                    and_(t.status == "pending", or_(t.not_before.is_(None), t.not_before <= now)),
+                    and_(
+                        t.status == "sending",
+                        or_(t.claimed_at < now - self.lease, t.claim_token.in_(orphaned)),
+                    ),
+                ),
+            )
             ids = select(t.id).where(claimable).order_by(t.id).limit(limit)
             if self._db.dialect == "postgresql":
                 # Several workers: each takes rows no other holds, without waiting for them.

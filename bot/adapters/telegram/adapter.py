@@ -133,6 +133,8 @@ class TelegramAdapter:
         self._registrar = webhook_registrar(app.db)
         self._gate: PollingGate | None = None
         self._poll_interval = 0.0
+        # Webhook calls waiting for their update to be handled, by the Update object's id.
+        self._handled: dict[int, asyncio.Future[None]] = {}
         token = settings["token"]
         # Pushes from every process on this bot share one pace (a hash: never the token itself).
         self.pace_key = _pace_key(token.reveal() if isinstance(token, Secret) else token)
@@ -248,13 +250,30 @@ class TelegramAdapter:
         if not self._secret or not hmac.compare_digest(sent.encode(), self._secret.encode()):
             log.warning("telegram: refused a webhook call without the right secret from %s", request.remote)
             return web.Response(status=403)
+        if not self.application.running:  # not connected yet: Telegram delivers it again later
+            return web.Response(status=503)
         try:
             update = Update.de_json(await request.json(), self.bot)
         except Exception:  # a malformed body: say so, and never let Telegram retry it forever
             log.warning("telegram: skipped a malformed webhook update", exc_info=True)
             return web.Response(status=200)
-        await self.application.update_queue.put(update)
+        # Acknowledged once the core has handled it (its writes committed), not when queued: a
+        # process that dies first leaves it unanswered, so Telegram delivers it again (to any
+        # process), and its effects are keyed by the message, so they happen once. The replies
+        # go out after the answer, so a slow chat never holds up Telegram's connection.
+        handled = self._handled[id(update)] = asyncio.get_running_loop().create_future()
+        try:
+            await self.application.update_queue.put(update)
+            await handled
+        finally:
+            self._handled.pop(id(update), None)
         return web.Response(status=200)
+
+    def _acknowledge(self, update: Update) -> None:
+        """The core is done with ``update``: its webhook call may be answered."""
+        handled = self._handled.get(id(update))
+        if handled is not None and not handled.done():
+            handled.set_result(None)
 
     async def stop(self) -> None:
         if self._gate is not None:
@@ -269,6 +288,12 @@ class TelegramAdapter:
     # -- inbound ----------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self._handle_update(update)
+        finally:
+            self._acknowledge(update)  # also when it failed: a retry would fail the same way
+
+    async def _handle_update(self, update: Update) -> None:
         if update.my_chat_member is not None:
             await self._on_bot_rights(update)
             return
@@ -288,7 +313,9 @@ class TelegramAdapter:
         message = update.message
         if event.kind is EventKind.COMMAND and message is not None and message.document is not None:
             event = await self._with_document(message.document, event)
-        for outgoing in await self.app.handle(event, bot_username=self.bot.username):
+        replies = await self.app.handle(event, bot_username=self.bot.username)
+        self._acknowledge(update)
+        for outgoing in replies:
             await self.deliver(outgoing, event)
 
     async def _with_document(self, document: Document, event: Event) -> Event:
