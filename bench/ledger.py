@@ -18,9 +18,12 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, PostingResult, SystemAccount, SystemCode
@@ -49,8 +52,8 @@ def key_of(task: int, n: int) -> str:
     return f"bench:{task}:{n}"
 
 
-async def fund(path: Path, community_id: int, member_ids: list[int]) -> None:
-    db = Database(url_of(path))
+async def fund(url: str, community_id: int, member_ids: list[int]) -> None:
+    db = Database(url)
     ledger = Ledger(db)
     try:
         postings = [
@@ -72,11 +75,18 @@ async def fund(path: Path, community_id: int, member_ids: list[int]) -> None:
 
 
 async def run_ledger(
-    path: Path, community_id: int, plan: list[tuple[int, int, int]], *, window: int = 1, chunk: int = 1
+    url: str,
+    community_id: int,
+    plan: list[tuple[int, int, int]],
+    *,
+    window: int = 1,
+    chunk: int = 1,
+    watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
 ) -> tuple[float, int, int]:
     """Each of TASKS tasks posts its share, keeping up to ``window`` postings in flight
-    (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead."""
-    db = Database(url_of(path))
+    (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead.
+    ``watch(engine)`` is entered around the timed part (to count statements)."""
+    db = Database(url)
     ledger = Ledger(db)
     posted = 0
     slices = [plan[i::TASKS] for i in range(TASKS)]
@@ -115,10 +125,11 @@ async def run_ledger(
         return done
 
     try:
-        started = time.perf_counter()
-        posted = sum(await asyncio.gather(*(worker(i, items) for i, items in enumerate(slices))))
-        await ledger.close()
-        elapsed = time.perf_counter() - started
+        with watch(db.engine):
+            started = time.perf_counter()
+            posted = sum(await asyncio.gather(*(worker(i, items) for i, items in enumerate(slices))))
+            await ledger.close()
+            elapsed = time.perf_counter() - started
         return elapsed, posted, ledger.writer.commits.batches
     finally:
         await db.dispose()
@@ -167,7 +178,7 @@ def main() -> None:
     base = folder / "base.db"
     asyncio.run(migrated_file(base))
     community_id, member_ids = asyncio.run(bulk_community(base, "bench", MEMBERS))
-    asyncio.run(fund(base, community_id, member_ids))
+    asyncio.run(fund(url_of(base), community_id, member_ids))
     plan = make_plan(member_ids)
     for name in ("ours", "serial", "bulk", "ref", "ref64"):
         copy_db(base, folder / f"{name}.db")
@@ -175,9 +186,13 @@ def main() -> None:
     ref_seconds, ref_posted = run_reference(folder / "ref.db", community_id, plan)
     # The ceiling for one-posting-at-a-time callers: 64 tasks make batches of at most 64.
     ref64_seconds, _ = run_reference(folder / "ref64.db", community_id, plan, per_transaction=TASKS)
-    seconds, posted, batches = asyncio.run(run_ledger(folder / "ours.db", community_id, plan, window=WINDOW))
-    serial_seconds, _, _ = asyncio.run(run_ledger(folder / "serial.db", community_id, plan))
-    bulk_seconds, bulk_posted, _ = asyncio.run(run_ledger(folder / "bulk.db", community_id, plan, chunk=100))
+    seconds, posted, batches = asyncio.run(
+        run_ledger(url_of(folder / "ours.db"), community_id, plan, window=WINDOW)
+    )
+    serial_seconds, _, _ = asyncio.run(run_ledger(url_of(folder / "serial.db"), community_id, plan))
+    bulk_seconds, bulk_posted, _ = asyncio.run(
+        run_ledger(url_of(folder / "bulk.db"), community_id, plan, chunk=100)
+    )
     rate, ref_rate = POSTINGS / seconds, POSTINGS / ref_seconds
     emit(
         {

@@ -39,6 +39,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
+from core.ledger.pg_store import PostgresLedgerStore
 from core.ledger.store import AccountKey, LedgerStore, LockedAccount, Moved, SqliteLedgerStore, split_keys
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.metrics import Metrics
@@ -335,7 +336,9 @@ class LedgerWriter:
     # -- database work ------------------------------------------------------------------
 
     def _store(self, conn: Connection) -> LedgerStore:
-        return SqliteLedgerStore(conn) if self._db.is_sqlite else LedgerStore(conn)
+        if self._db.is_sqlite:
+            return SqliteLedgerStore(conn)
+        return PostgresLedgerStore(conn) if conn.dialect.name == "postgresql" else LedgerStore(conn)
 
     def _account_ids(
         self, store: LedgerStore, keys: Iterable[AccountKey]
