@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
@@ -82,14 +82,16 @@ async def run_ledger(
     window: int = 1,
     chunk: int = 1,
     watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
+    tasks: Sequence[int] = range(TASKS),
 ) -> tuple[float, int, int]:
     """Each of TASKS tasks posts its share, keeping up to ``window`` postings in flight
     (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead.
-    ``watch(engine)`` is entered around the timed part (to count statements)."""
+    ``watch(engine)`` is entered around the timed part (to count statements); ``tasks``: which
+    of the TASKS shares this run posts (a process's part when the workload is split)."""
     db = Database(url)
     ledger = Ledger(db)
     posted = 0
-    slices = [plan[i::TASKS] for i in range(TASKS)]
+    shares = {i: plan[i::TASKS] for i in tasks}
     # As the reference has its account ids and time string at hand, a caller has its account
     # references: what is timed is building each Posting and the ledger's work on it.
     accounts = {member_id: MemberAccount(member_id) for item in plan for member_id in item[:2]}
@@ -127,7 +129,7 @@ async def run_ledger(
     try:
         with watch(db.engine):
             started = time.perf_counter()
-            posted = sum(await asyncio.gather(*(worker(i, items) for i, items in enumerate(slices))))
+            posted = sum(await asyncio.gather(*(worker(i, items) for i, items in shares.items())))
             await ledger.close()
             elapsed = time.perf_counter() - started
         return elapsed, posted, ledger.writer.commits.batches

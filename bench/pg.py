@@ -139,3 +139,81 @@ def counting(engine: AsyncEngine, counts: Statements) -> Iterator[Statements]:
         event.remove(sync_engine, "before_cursor_execute", before)
         event.remove(sync_engine, "after_cursor_execute", after)
         event.remove(sync_engine, "commit", commit)
+
+
+@dataclass
+class Locks:
+    """The row locks of a run's batches: rows each ``SELECT … FOR UPDATE`` locked, whether the
+    ids it asked for were in ascending order, how long it waited for them and how long they
+    were held (from the lock to the end of the transaction)."""
+
+    rows: list[int] = field(default_factory=list)
+    waited: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
+    unsorted: int = 0
+
+    def summary(self) -> dict[str, object]:
+        def pct(values: list[float], share: float) -> float:
+            ordered = sorted(values)
+            return (
+                round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 2) if ordered else 0.0
+            )
+
+        return {
+            "locking_batches": len(self.rows),
+            "rows_locked_per_batch": round(sum(self.rows) / len(self.rows), 1) if self.rows else 0,
+            "rows_locked_max": max(self.rows, default=0),
+            "locks_in_id_order": self.unsorted == 0,
+            "lock_wait_ms_p50": pct(self.waited, 0.5),
+            "lock_wait_ms_p99": pct(self.waited, 0.99),
+            "lock_held_ms_p50": pct(self.held, 0.5),
+            "lock_held_ms_p99": pct(self.held, 0.99),
+        }
+
+
+@contextmanager
+def watching_locks(engine: AsyncEngine, locks: Locks) -> Iterator[Locks]:
+    """Record into ``locks`` every ``FOR UPDATE`` that ``engine`` runs (see Locks)."""
+    sync_engine = engine.sync_engine
+    started: dict[int, float] = {}
+    locked_at: dict[int, float] = {}
+    requested: dict[int, int] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "FOR UPDATE" in statement:
+            started[id(cursor)] = time.perf_counter()
+            ids = next((p for p in _values(parameters) if isinstance(p, list)), [])
+            if ids != sorted(ids):
+                locks.unsorted += 1
+            requested[id(cursor)] = len(ids)  # every id asked for is an existing account
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        began = started.pop(id(cursor), None)
+        if began is not None:
+            now = time.perf_counter()
+            locks.waited.append(now - began)
+            locks.rows.append(requested.pop(id(cursor), 0))
+            locked_at.setdefault(id(conn), now)
+
+    def ended(conn: Any) -> None:
+        at = locked_at.pop(id(conn), None)
+        if at is not None:
+            locks.held.append(time.perf_counter() - at)
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "commit", ended)
+    event.listen(sync_engine, "rollback", ended)
+    try:
+        yield locks
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+        event.remove(sync_engine, "after_cursor_execute", after)
+        event.remove(sync_engine, "commit", ended)
+        event.remove(sync_engine, "rollback", ended)
+
+
+def _values(parameters: Any) -> list[Any]:
+    if isinstance(parameters, dict):
+        return list(parameters.values())
+    return list(parameters or ())
