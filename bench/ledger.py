@@ -15,6 +15,7 @@ the same 64 tasks using ``post_many`` with 100 postings per call.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from core.ledger.service import Ledger
 from core.storage.database import Database
 
 POSTINGS = 100_000
-MEMBERS = 10_000
+MEMBERS = int(os.environ.get("BENCH_LEDGER_MEMBERS", 10_000))  # fewer in tests
 TASKS = 64
 WINDOW = 16  # postings each task keeps in flight
 FUNDING = 1_000
