@@ -13,10 +13,13 @@ import asyncio
 import random
 import statistics
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from bot.adapters.telegram.adapter import CONCURRENT_UPDATES
@@ -60,8 +63,17 @@ def make_events(community: str) -> list[Event]:
     return events
 
 
-async def run_app(path: Path, community: str, events: list[Event]) -> dict[str, float]:
-    config = Config(database_url=url_of(path), data_dir=path.parent, community=community)
+async def run_app(
+    url: str,
+    data_dir: Path,
+    community: str,
+    events: list[Event],
+    *,
+    watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
+) -> dict[str, float]:
+    """The events through App.handle by WORKERS workers, /points probed meanwhile; ``watch``
+    (engine) is entered around the timed part (to count statements)."""
+    config = Config(database_url=url, data_dir=data_dir, community=community)
     app = await App.open(config, clock=ManualClock(START))
     rng = random.Random(5)
     latencies: list[float] = []
@@ -92,13 +104,14 @@ async def run_app(path: Path, community: str, events: list[Event]) -> dict[str, 
             await asyncio.sleep(PROBE_EVERY)
 
     try:
-        started = time.perf_counter()
-        prober = asyncio.create_task(probe())
-        await asyncio.gather(*(worker() for _ in range(WORKERS)))
-        done.set()
-        await prober
-        await app.services.close()  # everything committed
-        elapsed = time.perf_counter() - started
+        with watch(app.db.engine):
+            started = time.perf_counter()
+            prober = asyncio.create_task(probe())
+            await asyncio.gather(*(worker() for _ in range(WORKERS)))
+            done.set()
+            await prober
+            await app.services.close()  # everything committed
+            elapsed = time.perf_counter() - started
         async with app.db.read() as conn:
             postings = (await conn.execute(select(func.count()).select_from(ledger_transfers))).scalar_one()
     finally:
@@ -181,7 +194,7 @@ def main() -> None:
     events = make_events("bench")
     copy_db(base, folder / "ours.db")
     copy_db(base, folder / "ref.db")
-    ours = asyncio.run(run_app(folder / "ours.db", "bench", events))
+    ours = asyncio.run(run_app(url_of(folder / "ours.db"), folder, "bench", events))
     ref_seconds = run_reference(folder / "ref.db", community_id, events, int(ours["postings"]))
     rate, ref_rate = EVENTS / ours["seconds"], EVENTS / ref_seconds
     emit(

@@ -15,12 +15,16 @@ the same 64 tasks using ``post_many`` with 100 postings per call.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, PostingResult, SystemAccount, SystemCode
@@ -28,7 +32,7 @@ from core.ledger.service import Ledger
 from core.storage.database import Database
 
 POSTINGS = 100_000
-MEMBERS = 10_000
+MEMBERS = int(os.environ.get("BENCH_LEDGER_MEMBERS", 10_000))  # fewer in tests
 TASKS = 64
 WINDOW = 16  # postings each task keeps in flight
 FUNDING = 1_000
@@ -49,8 +53,8 @@ def key_of(task: int, n: int) -> str:
     return f"bench:{task}:{n}"
 
 
-async def fund(path: Path, community_id: int, member_ids: list[int]) -> None:
-    db = Database(url_of(path))
+async def fund(url: str, community_id: int, member_ids: list[int]) -> None:
+    db = Database(url)
     ledger = Ledger(db)
     try:
         postings = [
@@ -72,14 +76,23 @@ async def fund(path: Path, community_id: int, member_ids: list[int]) -> None:
 
 
 async def run_ledger(
-    path: Path, community_id: int, plan: list[tuple[int, int, int]], *, window: int = 1, chunk: int = 1
+    url: str,
+    community_id: int,
+    plan: list[tuple[int, int, int]],
+    *,
+    window: int = 1,
+    chunk: int = 1,
+    watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
+    tasks: Sequence[int] = range(TASKS),
 ) -> tuple[float, int, int]:
     """Each of TASKS tasks posts its share, keeping up to ``window`` postings in flight
-    (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead."""
-    db = Database(url_of(path))
+    (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead.
+    ``watch(engine)`` is entered around the timed part (to count statements); ``tasks``: which
+    of the TASKS shares this run posts (a process's part when the workload is split)."""
+    db = Database(url)
     ledger = Ledger(db)
     posted = 0
-    slices = [plan[i::TASKS] for i in range(TASKS)]
+    shares = {i: plan[i::TASKS] for i in tasks}
     # As the reference has its account ids and time string at hand, a caller has its account
     # references: what is timed is building each Posting and the ledger's work on it.
     accounts = {member_id: MemberAccount(member_id) for item in plan for member_id in item[:2]}
@@ -115,10 +128,11 @@ async def run_ledger(
         return done
 
     try:
-        started = time.perf_counter()
-        posted = sum(await asyncio.gather(*(worker(i, items) for i, items in enumerate(slices))))
-        await ledger.close()
-        elapsed = time.perf_counter() - started
+        with watch(db.engine):
+            started = time.perf_counter()
+            posted = sum(await asyncio.gather(*(worker(i, items) for i, items in shares.items())))
+            await ledger.close()
+            elapsed = time.perf_counter() - started
         return elapsed, posted, ledger.writer.commits.batches
     finally:
         await db.dispose()
@@ -167,7 +181,7 @@ def main() -> None:
     base = folder / "base.db"
     asyncio.run(migrated_file(base))
     community_id, member_ids = asyncio.run(bulk_community(base, "bench", MEMBERS))
-    asyncio.run(fund(base, community_id, member_ids))
+    asyncio.run(fund(url_of(base), community_id, member_ids))
     plan = make_plan(member_ids)
     for name in ("ours", "serial", "bulk", "ref", "ref64"):
         copy_db(base, folder / f"{name}.db")
@@ -175,9 +189,13 @@ def main() -> None:
     ref_seconds, ref_posted = run_reference(folder / "ref.db", community_id, plan)
     # The ceiling for one-posting-at-a-time callers: 64 tasks make batches of at most 64.
     ref64_seconds, _ = run_reference(folder / "ref64.db", community_id, plan, per_transaction=TASKS)
-    seconds, posted, batches = asyncio.run(run_ledger(folder / "ours.db", community_id, plan, window=WINDOW))
-    serial_seconds, _, _ = asyncio.run(run_ledger(folder / "serial.db", community_id, plan))
-    bulk_seconds, bulk_posted, _ = asyncio.run(run_ledger(folder / "bulk.db", community_id, plan, chunk=100))
+    seconds, posted, batches = asyncio.run(
+        run_ledger(url_of(folder / "ours.db"), community_id, plan, window=WINDOW)
+    )
+    serial_seconds, _, _ = asyncio.run(run_ledger(url_of(folder / "serial.db"), community_id, plan))
+    bulk_seconds, bulk_posted, _ = asyncio.run(
+        run_ledger(url_of(folder / "bulk.db"), community_id, plan, chunk=100)
+    )
     rate, ref_rate = POSTINGS / seconds, POSTINGS / ref_seconds
     emit(
         {

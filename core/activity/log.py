@@ -15,6 +15,7 @@ from core.activity.tables import activity
 from core.events import EventKind
 from core.storage.batching import GroupCommit
 from core.storage.database import Database, sqlite_time
+from core.storage.pg_bulk import insert_unnest
 from core.storage.sqlite_bulk import insert_rows
 
 
@@ -80,6 +81,12 @@ def _insert_batch(conn: Connection, items: Sequence[ActivityRecord]) -> list[Non
             ],
             skip_conflicts=True,
         )
+        return [None] * len(items)
+    if conn.dialect.name == "postgresql":
+        # One statement from column arrays (core/storage/pg_bulk.py). The columns are the
+        # record's fields, so a field added to ActivityRecord (and the table) goes in with no
+        # other change. A row conflicting with a unique index is skipped, not a failed batch.
+        insert_unnest(conn, activity, ActivityRecord._fields, items, conflict=())
         return [None] * len(items)
     rows = [
         {

@@ -264,6 +264,27 @@ class LedgerStore:
     # Whether insert_transfers_unless_taken is cheaper than looking the keys up first (the
     # writer then skips the lookup, see LedgerWriter._apply).
     skips_taken_keys = False
+    # Whether the store writes a batch's transfers and balance moves in one statement
+    # (write_batch, ids from the insert) instead of insert_* and add_to_balances.
+    writes_in_one_statement = False
+
+    def write_batch(
+        self, transfers: Sequence[Transfer], changes: Sequence[tuple[int, int, int]], *, skip_taken: bool
+    ) -> list[Transfer] | None:
+        """Insert ``transfers`` (their ids given here) and apply ``changes`` (see
+        add_to_balances); the transfers with their ids, or None if ``skip_taken`` and a key
+        was taken (then nothing is written). Here in steps; a store writing in one statement
+        overrides it."""
+        ids = self.allocate_ids(len(transfers)) if transfers else []
+        written = [t._replace(id=new_id) for t, new_id in zip(transfers, ids, strict=True)]
+        if skip_taken:
+            if not self.insert_transfers_unless_taken(written):
+                return None
+        else:
+            self.insert_transfers(written)
+        if changes:
+            self.add_to_balances(changes)
+        return written
 
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
         if transfers:

@@ -39,6 +39,7 @@ from core.ledger.models import (
     SystemCode,
     Transfer,
 )
+from core.ledger.pg_store import PostgresLedgerStore
 from core.ledger.store import AccountKey, LedgerStore, LockedAccount, Moved, SqliteLedgerStore, split_keys
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.metrics import Metrics
@@ -181,7 +182,13 @@ class LedgerWriter:
         if not look_up_keys and self._any_refused_was_posted(store, postings, results):
             return None
         transfers = self._transfers(store, accepted)
-        if look_up_keys:
+        if store.writes_in_one_statement:
+            # Transfers and balance moves together; the ids come back from the insert.
+            written = store.write_batch(transfers, self._balance_changes(batch), skip_taken=not look_up_keys)
+            if written is None:
+                return None
+            transfers = written
+        elif look_up_keys:
             store.insert_transfers(transfers)
         elif not store.insert_transfers_unless_taken(transfers):
             return None
@@ -193,7 +200,8 @@ class LedgerWriter:
             first_result = results[first]
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
-        self._update_balances(store, batch)
+        if not store.writes_in_one_statement:
+            self._update_balances(store, batch)
         self._remember_after_commit(store, batch, accounts.created)
         return results  # type: ignore[return-value]  # every index has its result now
 
@@ -335,7 +343,9 @@ class LedgerWriter:
     # -- database work ------------------------------------------------------------------
 
     def _store(self, conn: Connection) -> LedgerStore:
-        return SqliteLedgerStore(conn) if self._db.is_sqlite else LedgerStore(conn)
+        if self._db.is_sqlite:
+            return SqliteLedgerStore(conn)
+        return PostgresLedgerStore(conn) if conn.dialect.name == "postgresql" else LedgerStore(conn)
 
     def _account_ids(
         self, store: LedgerStore, keys: Iterable[AccountKey]
@@ -444,8 +454,9 @@ class LedgerWriter:
         if not accepted:
             return []
         # Ids are allocated up front so the insert is one multi-row statement: SQLite cannot
-        # promise RETURNING order for a multi-row insert.
-        new_ids = store.allocate_ids(len(accepted))
+        # promise RETURNING order for a multi-row insert. (A store that writes in one
+        # statement takes them from its insert, matched by key: 0 until then.)
+        new_ids = [0] * len(accepted) if store.writes_in_one_statement else store.allocate_ids(len(accepted))
         return [
             Transfer(
                 new_id,
@@ -464,11 +475,14 @@ class LedgerWriter:
         ]
 
     def _update_balances(self, store: LedgerStore, batch: _Batch) -> None:
-        changes = [
-            (a.id, a.delta, a.earned_delta) for a in batch.accounts.values() if a.delta or a.earned_delta
-        ]
+        changes = self._balance_changes(batch)
         if changes:
             store.add_to_balances(changes)
+
+    @staticmethod
+    def _balance_changes(batch: _Batch) -> list[tuple[int, int, int]]:
+        """(account id, balance delta, earned delta) of each account the batch moves."""
+        return [(a.id, a.delta, a.earned_delta) for a in batch.accounts.values() if a.delta or a.earned_delta]
 
 
 def _key(ref: AccountRef) -> int | str:

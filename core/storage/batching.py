@@ -70,6 +70,11 @@ class GroupCommit(Generic[T, R]):
         linger: float = 0.0,
     ) -> None:
         self._db = db
+        # Running commits, each with whether it is an urgent batch. On PostgreSQL an urgent
+        # batch starts beside a running one, on a connection of its own: a batch there is a
+        # handful of round trips, each waiting for a turn of the busy event loop, and an answer
+        # should not wait for all of them. (In the SQLite writer thread batches run one by one.)
+        self._running: dict[asyncio.Task[None], bool] = {}
         # One batch function for all items, or (apply=None) one per item type via register():
         # then different writers share one transaction per batch, and one commit per event.
         self._handlers: dict[type, BatchFunction[Any, Any]] = {}
@@ -121,6 +126,8 @@ class GroupCommit(Generic[T, R]):
         while True:
             if not self._pending and not self._urgent:
                 if self._stopping:
+                    if self._running:
+                        await asyncio.wait(self._running)
                     return
                 self._wake = asyncio.get_running_loop().create_future()
                 try:
@@ -133,7 +140,29 @@ class GroupCommit(Generic[T, R]):
             if self._db.batches_in_thread:
                 await self._db.run_in_writer(functools.partial(self._drain, asyncio.get_running_loop()))
                 continue
-            await self._commit(self._take())
+            if not self._may_start():
+                await self._wait_for_a_slot()
+                continue
+            urgent = bool(self._urgent)
+            task = asyncio.get_running_loop().create_task(self._commit(self._take()))
+            self._running[task] = urgent
+            task.add_done_callback(self._finished)
+
+    def _may_start(self) -> bool:
+        """Whether the next batch may start now: when none runs, or when urgent items wait
+        and no urgent batch runs."""
+        return not self._running or (bool(self._urgent) and not any(self._running.values()))
+
+    async def _wait_for_a_slot(self) -> None:
+        """Until a running batch commits or a new item arrives (it may be urgent)."""
+        self._wake = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait({self._wake, *self._running}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._wake = None
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        del self._running[task]
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """In the SQLite writer thread: commit batch after batch while items are pending,

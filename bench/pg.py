@@ -1,0 +1,219 @@
+"""Scratch PostgreSQL databases for the benchmarks (``STUDYHALL_BENCH_PG``), and counting what a
+run sends to the server.
+
+A run creates one base database, migrates and seeds it, then copies it (``CREATE DATABASE …
+TEMPLATE``) for each contender so each starts from the identical state; ``Scratch.drop_all``
+removes them all. Names carry a random suffix, so runs of several helpers cannot collide.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.storage.database import Database
+from core.storage.migrate import upgrade
+
+ENV = "STUDYHALL_BENCH_PG"
+
+
+def bench_url() -> str | None:
+    """The PostgreSQL URL the PostgreSQL benchmarks run on, or None (they are skipped)."""
+    return os.environ.get(ENV, "").strip() or None
+
+
+def asyncpg_args(url: str) -> dict[str, Any]:
+    """asyncpg.connect keywords for a SQLAlchemy ``postgresql+asyncpg`` URL."""
+    parsed = make_url(url)
+    return {
+        "user": parsed.username,
+        "password": parsed.password,
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "database": parsed.database,
+    }
+
+
+@dataclass
+class Scratch:
+    """The scratch databases of one run, made next to the database of ``admin_url``."""
+
+    admin_url: str
+    prefix: str = field(default_factory=lambda: f"studyhall_bench_{uuid.uuid4().hex[:8]}")
+    names: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    async def _admin(self, *statements: str) -> None:
+        conn = await asyncpg.connect(**asyncpg_args(self.admin_url))
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def create(self, suffix: str, template: str | None = None) -> str:
+        """A new database (a copy of ``template`` if given, which must have no connections);
+        its URL."""
+        name = f"{self.prefix}_{suffix}"
+        source = f' TEMPLATE "{template}"' if template else ""
+        await self._admin(f'CREATE DATABASE "{name}"{source}')
+        self.names.append(name)
+        return self.url(name)
+
+    async def migrated(self, suffix: str) -> str:
+        url = await self.create(suffix)
+        db = Database(url)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+        return url
+
+    def name_of(self, suffix: str) -> str:
+        return f"{self.prefix}_{suffix}"
+
+    async def drop_all(self) -> None:
+        names, self.names = self.names, []
+        await self._admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in reversed(names)))
+
+
+@dataclass
+class Statements:
+    """What a product run sent: statements (an executemany counts once, as one round trip
+    with its rows) and the rows of executemany calls, counted through SQLAlchemy's events."""
+
+    statements: int = 0
+    executemany_rows: int = 0
+    batches: int = 0
+    seconds_in_sql: float = 0.0
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # kind: [statements, seconds]
+
+
+@contextmanager
+def counting(engine: AsyncEngine, counts: Statements) -> Iterator[Statements]:
+    """Count into ``counts`` the statements ``engine`` executes while in the block (BEGIN and
+    COMMIT are not statements to SQLAlchemy: the asyncpg dialect sends each as one round trip
+    of its own)."""
+    sync_engine = engine.sync_engine
+    started: dict[int, float] = {}
+    kinds: dict[int, str] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        counts.statements += 1
+        if many:
+            counts.executemany_rows += len(parameters)
+        words = statement.split(None, 2)
+        kind = " ".join(words[:1]).upper()
+        if kind == "SELECT" and "FOR UPDATE" in statement:
+            kind = "SELECT FOR UPDATE"
+        counts.by_kind.setdefault(kind, [0, 0.0])[0] += 1
+        started[id(cursor)] = time.perf_counter()
+        kinds[id(cursor)] = kind
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seconds = time.perf_counter() - started.pop(id(cursor), time.perf_counter())
+        counts.seconds_in_sql += seconds
+        counts.by_kind[kinds.pop(id(cursor))][1] += seconds
+
+    def commit(conn: Any) -> None:
+        counts.batches += 1
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "commit", commit)
+    try:
+        yield counts
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+        event.remove(sync_engine, "after_cursor_execute", after)
+        event.remove(sync_engine, "commit", commit)
+
+
+@dataclass
+class Locks:
+    """The row locks of a run's batches: rows each ``SELECT … FOR UPDATE`` locked, whether the
+    ids it asked for were in ascending order, how long it waited for them and how long they
+    were held (from the lock to the end of the transaction)."""
+
+    rows: list[int] = field(default_factory=list)
+    waited: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
+    unsorted: int = 0
+
+    def summary(self) -> dict[str, object]:
+        def pct(values: list[float], share: float) -> float:
+            ordered = sorted(values)
+            return (
+                round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 2) if ordered else 0.0
+            )
+
+        return {
+            "locking_batches": len(self.rows),
+            "rows_locked_per_batch": round(sum(self.rows) / len(self.rows), 1) if self.rows else 0,
+            "rows_locked_max": max(self.rows, default=0),
+            "locks_in_id_order": self.unsorted == 0,
+            "lock_wait_ms_p50": pct(self.waited, 0.5),
+            "lock_wait_ms_p99": pct(self.waited, 0.99),
+            "lock_held_ms_p50": pct(self.held, 0.5),
+            "lock_held_ms_p99": pct(self.held, 0.99),
+        }
+
+
+@contextmanager
+def watching_locks(engine: AsyncEngine, locks: Locks) -> Iterator[Locks]:
+    """Record into ``locks`` every ``FOR UPDATE`` that ``engine`` runs (see Locks)."""
+    sync_engine = engine.sync_engine
+    started: dict[int, float] = {}
+    locked_at: dict[int, float] = {}
+    requested: dict[int, int] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "FOR UPDATE" in statement:
+            started[id(cursor)] = time.perf_counter()
+            ids = next((p for p in _values(parameters) if isinstance(p, list)), [])
+            if ids != sorted(ids):
+                locks.unsorted += 1
+            requested[id(cursor)] = len(ids)  # every id asked for is an existing account
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        began = started.pop(id(cursor), None)
+        if began is not None:
+            now = time.perf_counter()
+            locks.waited.append(now - began)
+            locks.rows.append(requested.pop(id(cursor), 0))
+            locked_at.setdefault(id(conn), now)
+
+    def ended(conn: Any) -> None:
+        at = locked_at.pop(id(conn), None)
+        if at is not None:
+            locks.held.append(time.perf_counter() - at)
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "commit", ended)
+    event.listen(sync_engine, "rollback", ended)
+    try:
+        yield locks
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+        event.remove(sync_engine, "after_cursor_execute", after)
+        event.remove(sync_engine, "commit", ended)
+        event.remove(sync_engine, "rollback", ended)
+
+
+def _values(parameters: Any) -> list[Any]:
+    if isinstance(parameters, dict):
+        return list(parameters.values())
+    return list(parameters or ())
