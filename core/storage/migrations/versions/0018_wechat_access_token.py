@@ -2,7 +2,7 @@
 invalidates the old one for all of them)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06 20:30:00.000000
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import core.storage.types
 
 
 revision: str = '0018'
-down_revision: str | None = '0016'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
