@@ -93,7 +93,9 @@ class PollingGate:
         elif not held and self._polling:
             await self._stop()
             self._polling = False
-            log.warning("telegram: another process took over polling; this one stopped polling")
+            log.warning(
+                "telegram: lost the polling lock (the database connection broke); this one stopped polling"
+            )
         elif not held and first:
             log.warning(
                 "telegram: another process polls this bot on this database; this one receives no "
