@@ -15,6 +15,7 @@ from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
 from core.clock import Clock
+from core.delivery.callback_tokens import CallbackTokens
 from core.delivery.service import DeliveryService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
@@ -56,6 +57,7 @@ class Services:
     commissions: CommissionService
     qa: QAService
     delivery: DeliveryService
+    callback_tokens: CallbackTokens  # long button data behind short tokens
     analytics: AnalyticsService
     privacy: PrivacyService
     pushes: PushService
@@ -107,6 +109,7 @@ class Services:
             ),
             qa=QAService(db, clock, members, points, settings, notices),
             delivery=DeliveryService(db, clock),
+            callback_tokens=CallbackTokens(db, clock),
             analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),
             pushes=pushes,

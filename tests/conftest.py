@@ -36,7 +36,8 @@ PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 # Every job, as :clock lists them.
 ALL_JOBS = (
-    "points_expiry, orders, subscriptions, paid_chats, referrals, qa, analytics, pushes, payments_reconcile"
+    "points_expiry, orders, subscriptions, paid_chats, referrals, qa, analytics, pushes,"
+    " payments_reconcile, cleanup"
 )
 
 

@@ -16,7 +16,9 @@ import pytest
 
 from bot.adapters.discord.commands import slash_commands
 from bot.adapters.discord.inbound import guild_ref, user_ref
+from bot.adapters.discord.outbound import callback_data
 from bot.app import App
+from bot.config import Config
 from core.clock import ManualClock
 from core.i18n import msg
 from core.members.models import Member, Role
@@ -170,6 +172,21 @@ async def test_an_unknown_button_has_expired(peer: Peer) -> None:
     sent = await peer.interact("button", custom_id="h:" + "0" * 32)
     assert [(s.kind, s.ephemeral) for s in sent] == [("message", True)]
     assert "expired" in sent[0].payload["content"]
+
+
+async def test_a_button_rendered_by_another_process_works_here(
+    peer: Peer, config: Config, clock: ManualClock
+) -> None:
+    other = await App.open(config, clock=clock)  # a second process on the same database
+    try:
+        callbacks = callback_data(other.services.callback_tokens)
+        token = callbacks.pack("cmd:/lang zh" + " " * 120)  # too long for a custom_id
+        await callbacks.save()
+    finally:
+        await other.close()
+    sent = await peer.interact("button", custom_id=token)
+    assert sent[0].kind == "defer"
+    assert "语言已切换为中文" in sent[-1].text
 
 
 async def _creator(app: App, member: discord.Member) -> None:

@@ -93,14 +93,14 @@ def test_buttons_become_components_on_the_last_message() -> None:
     assert components[1]["components"][0]["url"] == "https://example.org/docs"
 
 
-def test_long_button_data_is_packed_within_the_custom_id_limit() -> None:
+async def test_long_button_data_is_packed_within_the_custom_id_limit() -> None:
     callbacks = callback_data()
     data = "cmd:/course " + "edit py101 description " + "x" * 200
     reply = ReplyBuilder().text("go").buttons((Button("Go", data),)).build()
     (message,) = render_messages(reply, "en", callbacks)
     sent = message.rows[0][0].custom_id
     assert len(sent) <= MAX_CUSTOM_ID
-    assert callbacks.unpack(sent) == data
+    assert await callbacks.unpack(sent) == data
 
 
 def test_a_row_of_more_than_five_buttons_wraps_and_more_than_five_rows_go_on() -> None:

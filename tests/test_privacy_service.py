@@ -313,3 +313,28 @@ async def test_commissions_between_two_accounts_of_one_member_are_cancelled(
     privacy = app.services.privacy
     await privacy.link(world.community, tg, await privacy.link_code(world.ana))
     assert await app.services.commissions.balances(world.ana) == [Balance("USD", 0, 0, 0)]
+
+
+async def test_points_credited_to_a_merged_member_move_on_to_the_survivor(
+    app: App, world: World, clock: ManualClock
+) -> None:
+    """Another process whose member cache still knows the merged member credits it after the
+    merge: the daily cleanup moves those points (and earned points) to the survivor, once."""
+    tg = await second_account(app, world, clock)
+    privacy, ledger, community_id = app.services.privacy, app.services.ledger, world.community.id
+    await privacy.link(world.community, tg, await privacy.link_code(world.ana))
+    before = (await ledger.balance(community_id, world.ana.id)).balance
+    issuance = SystemAccount(SystemCode.ISSUANCE)
+    late = Posting(community_id, issuance, MemberAccount(tg.id), 7, Kind.AWARD, "stale-cache", START)
+    await ledger.post(late)
+    assert (await ledger.balance(community_id, tg.id)).balance == 7
+    assert await privacy.settle_merged(clock.now()) == 1
+    assert (await ledger.balance(community_id, tg.id)).balance == 0
+    assert (await ledger.balance(community_id, world.ana.id)).balance == before + 7
+    async with app.db.read() as conn:
+        accounts = await conn.execute(select(ledger_accounts.c.member_id, ledger_accounts.c.earned))
+        earned = dict(accounts.all())
+    assert earned[tg.id] == 0
+    assert await privacy.settle_merged(clock.now()) == 0  # nothing left: nothing moves
+    assert (await ledger.balance(community_id, world.ana.id)).balance == before + 7
+    assert await ledger.totals(community_id) == (0, 0)

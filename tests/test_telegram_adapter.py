@@ -15,8 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.adapters.callbacks import CallbackData
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
+from bot.config import Config
+from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Role
 from core.pushes.delivery import RateLimited, Unreachable
@@ -149,6 +152,25 @@ async def test_a_button_press_runs_its_command(running: tuple[TelegramAdapter, C
         "text": choices["text"],
     }
     await chat.press(ANA, pressed_on, chinese["callback_data"])
+    (changed,) = await chat.bot_messages(ANA["id"])
+    assert any("\u4e00" <= character <= "\u9fff" for character in changed["text"])  # answered in Chinese
+
+
+async def test_a_button_rendered_by_another_process_works_here(
+    running: tuple[TelegramAdapter, Chat], config: Config, clock: ManualClock
+) -> None:
+    """Long button data goes behind a token stored in the database: a process on the same
+    database (another App, with its own Database and caches) rendered it, this one answers."""
+    _adapter, chat = running
+    other = await App.open(config, clock=clock)
+    try:
+        callbacks = CallbackData(other.services.callback_tokens)
+        token = callbacks.pack("cmd:/lang zh" + " " * 80)  # too long for callback_data
+        await callbacks.save()
+    finally:
+        await other.close()
+    pressed_on = {"message_id": 1, "date": 0, "chat": _private(ANA), "text": "Choose"}
+    await chat.press(ANA, pressed_on, token)
     (changed,) = await chat.bot_messages(ANA["id"])
     assert any("\u4e00" <= character <= "\u9fff" for character in changed["text"])  # answered in Chinese
 

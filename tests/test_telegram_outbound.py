@@ -288,7 +288,7 @@ def test_buttons_alone_still_send_a_text_carrying_the_keyboard() -> None:
     assert [button.callback_data for button in message.keyboard.inline_keyboard[0]] == ["yes", "no"]
 
 
-def test_long_button_data_is_packed_and_unpacks() -> None:
+async def test_long_button_data_is_packed_and_unpacks() -> None:
     callbacks = CallbackData()
     data = "cmd:/give @小王 5 " + "谢谢你的笔记" * 4
     [message] = render(Reply((Text("Thank?"), Buttons(((Button("OK", data=data),),)))), callbacks=callbacks)
@@ -297,7 +297,7 @@ def test_long_button_data_is_packed_and_unpacks() -> None:
     sent = message.keyboard.inline_keyboard[0][0].callback_data
     assert isinstance(sent, str)
     assert len(sent.encode()) <= MAX_CALLBACK_BYTES
-    assert callbacks.unpack(sent) == data
+    assert await callbacks.unpack(sent) == data
 
 
 # -- media -----------------------------------------------------------------------------------
@@ -353,53 +353,53 @@ def test_caption_that_fits_is_sent_whole() -> None:
 # -- callback data ---------------------------------------------------------------------------
 
 
-def test_short_callback_data_is_sent_as_it_is() -> None:
+async def test_short_callback_data_is_sent_as_it_is() -> None:
     callbacks = CallbackData()
     for data in ("cmd:/help", "x" * MAX_CALLBACK_BYTES, "语" * (MAX_CALLBACK_BYTES // 3)):
         assert callbacks.pack(data) == data
-        assert callbacks.unpack(data) == data
+        assert await callbacks.unpack(data) == data
 
 
-def test_long_callback_data_becomes_a_token_that_unpacks() -> None:
+async def test_long_callback_data_becomes_a_token_that_unpacks() -> None:
     callbacks = CallbackData()
     data = "cmd:/give @小王 5 谢谢你帮我整理了这周的学习笔记"
     assert len(data.encode()) > MAX_CALLBACK_BYTES
     token = callbacks.pack(data)
     assert token != data
     assert len(token.encode()) <= MAX_CALLBACK_BYTES
-    assert callbacks.unpack(token) == data
+    assert await callbacks.unpack(token) == data
     assert callbacks.pack(data) == token  # the same data, the same token
     assert callbacks.pack(data + "!") != token
 
 
-def test_data_one_byte_over_the_limit_is_packed() -> None:
+async def test_data_one_byte_over_the_limit_is_packed() -> None:
     callbacks = CallbackData()
     data = "x" * (MAX_CALLBACK_BYTES + 1)
     token = callbacks.pack(data)
     assert token != data
-    assert callbacks.unpack(token) == data
+    assert await callbacks.unpack(token) == data
 
 
-def test_unknown_long_token_has_expired() -> None:
+async def test_unknown_long_token_has_expired() -> None:
     token = CallbackData().pack("long " * 20)
-    assert CallbackData().unpack(token) is None  # e.g. after a restart
-    assert CallbackData().unpack("h:" + "0" * 32) is None
+    assert await CallbackData().unpack(token) is None  # e.g. after a restart
+    assert await CallbackData().unpack("h:" + "0" * 32) is None
 
 
-def test_oldest_tokens_expire_when_the_store_is_full() -> None:
+async def test_oldest_tokens_expire_when_the_store_is_full() -> None:
     callbacks = CallbackData(max_size=1)
     first, second = "a" * 100, "b" * 100
     first_token, second_token = callbacks.pack(first), callbacks.pack(second)
-    assert callbacks.unpack(first_token) is None
-    assert callbacks.unpack(second_token) == second
+    assert await callbacks.unpack(first_token) is None
+    assert await callbacks.unpack(second_token) == second
 
 
 @pytest.mark.parametrize("data", ["h:", "h:ok", "h:" + "0" * 32, "h:" + "x" * 80])
-def test_data_that_looks_like_a_token_still_round_trips(data: str) -> None:
+async def test_data_that_looks_like_a_token_still_round_trips(data: str) -> None:
     callbacks = CallbackData()
     sent = callbacks.pack(data)
     assert len(sent.encode()) <= MAX_CALLBACK_BYTES
-    assert callbacks.unpack(sent) == data
+    assert await callbacks.unpack(sent) == data
 
 
 # -- property --------------------------------------------------------------------------------

@@ -55,3 +55,15 @@ pending_options = Table(
     Column("options", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Long button data behind the short token a button carries (Telegram allows 64 bytes of
+# callback_data, Discord 100 characters of custom_id). The token is a hash of the data, so a
+# row never changes: any process may insert it again (ignored) or read it.
+callback_tokens = Table(
+    "callback_tokens",
+    metadata,
+    Column("token", String(40), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_callback_tokens_created_at", "created_at"),
+)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from core.audit.log import record
 from core.clock import Clock
@@ -25,6 +25,7 @@ from core.errors import InvalidInput, NotAllowed, NotFound
 from core.i18n import msg, nmsg
 from core.ledger.models import Kind, MemberAccount, Posting, SystemAccount, SystemCode
 from core.ledger.points import PointsService
+from core.ledger.tables import ledger_accounts, ledger_transfers
 from core.members.models import Community, Member, Role, require_creator
 from core.members.service import MemberService
 from core.members.tables import communities, identities, link_codes, members
@@ -119,6 +120,54 @@ class PrivacyService:
             return Linked(owner, False, 0)
         survivor, merged = sorted((owner, member), key=lambda m: (m.created_at, m.id))
         return await self._merge(community, survivor, merged, now)
+
+    async def settle_merged(self, now: datetime) -> int:
+        """Points that reached a member after it was merged into another move on to the
+        survivor, by ledger transfers; lifetime earned points follow. (Another process's
+        member cache may know the old member for up to its time to live after a merge, and
+        credit it meanwhile.) Returns how many members were settled. Safe to run again:
+        what has moved leaves nothing to move, and a transfer's key names the last credit
+        it settles."""
+        a = ledger_accounts.c
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(members.c.id, members.c.community_id, a.id.label("account"), a.balance, a.earned)
+                    .join(ledger_accounts, a.member_id == members.c.id)
+                    .where(members.c.merged_into.is_not(None), or_(a.balance > 0, a.earned > 0))
+                    .order_by(members.c.id)
+                )
+            ).all()
+        for row in rows:
+            survivor = await self._members.get_member(row.id, fresh=True)  # follows merged_into
+            if survivor.id == row.id:
+                continue
+            if row.balance > 0:
+                async with self._db.read() as conn:
+                    last = (
+                        await conn.execute(
+                            select(func.max(ledger_transfers.c.id)).where(
+                                ledger_transfers.c.credit_account_id == row.account
+                            )
+                        )
+                    ).scalar_one()
+                await self._points.ledger.post(
+                    Posting(
+                        community_id=row.community_id,
+                        debit=MemberAccount(row.id),
+                        credit=MemberAccount(survivor.id),
+                        amount=row.balance,
+                        kind=Kind.TRANSFER,
+                        key=f"merge-rest:{row.id}:{last}",
+                        at=now,
+                        memo=f"points after the link: member {row.id} into {survivor.id}",
+                        partial=True,
+                    )
+                )
+            if row.earned > 0:
+                async with self._db.write() as conn:
+                    await merge.move_earned(conn, row.community_id, survivor.id, row.id)
+        return len(rows)
 
     async def _merge(self, community: Community, survivor: Member, merged: Member, now: datetime) -> Linked:
         ledger = self._points.ledger

@@ -46,12 +46,13 @@ class Pace:
     per_chat_interval: float = 0.0
 
 
-# LIMITS.md: Telegram about 30 messages/s to different users and 1/s per chat; Discord 50
+# LIMITS.md: Telegram about 30 messages/s to different users and 1/s per chat (28/s here:
+# headroom for the platform's own counting and for replies sent meanwhile); Discord 50
 # requests/s per bot, and a first DM to someone takes two (open the DM channel, send), so 25
 # messages/s; WeChat customer-service sends have a daily quota, not a per-second one: a
 # moderate pace, with its 48-hour window rules checked by the service.
 PACES: dict[str, Pace] = {
-    "telegram": Pace(30, burst=5, per_chat_interval=1.0),
+    "telegram": Pace(28, burst=5, per_chat_interval=1.0),
     "discord": Pace(25, burst=5, per_chat_interval=1.0),
     "wechat": Pace(20, burst=5, per_chat_interval=1.0),
 }
@@ -62,6 +63,8 @@ class PushChannel(Protocol):
     """One platform's way of delivering a push to a member's account on it."""
 
     pace: Pace
+    # Optional ``pace_key``: which bot this is (a hash of its token), so that processes
+    # sending on one bot share one bucket on PostgreSQL (core/pushes/shared_pacing.py).
 
     async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
         """Send ``reply`` to ``account``; return the platform's message id ('' if it has none).

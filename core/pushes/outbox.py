@@ -48,8 +48,9 @@ from core.metrics import Metrics
 from core.pushes.automations import AUTOMATIONS, DEFAULT_TEXTS, WELCOME_STEPS
 from core.pushes.campaigns import LIVE, Campaign, _campaign
 from core.pushes.delivery import DEFAULT_PACE, PACES, PushChannel, RateLimited, Unreachable
-from core.pushes.pacing import Pacer
+from core.pushes.pacing import Pacer, Pacing
 from core.pushes.schedule import is_quiet
+from core.pushes.shared_pacing import SharedPacer
 from core.pushes.tables import push_automation_texts, push_campaigns, push_mutes, push_outbox
 from core.replies import Reply
 from core.settings.service import SettingsService
@@ -112,7 +113,7 @@ class _Pipeline:
 
     platform: str
     channel: PushChannel
-    pacer: Pacer
+    pacer: Pacing
     token: str
     campaigns: dict[int, Campaign]
     texts: dict[tuple[int, str], str]
@@ -129,7 +130,7 @@ class PushOutbox:
     _clock: Clock
     _members: MemberService
     _settings: SettingsService
-    _pacers: dict[str, Pacer]
+    _pacers: dict[str, Pacing]
     channels: dict[str, PushChannel]
     lease: timedelta
     batch: int
@@ -191,11 +192,19 @@ class PushOutbox:
             )
             return {platform: count for platform, count in rows.all()}
 
-    def _pacer(self, platform: str, channel: PushChannel) -> Pacer:
+    def _pacer(self, platform: str, channel: PushChannel) -> Pacing:
+        """The platform's pacer: in memory on SQLite (one process sends); on PostgreSQL one
+        whose bucket every process sending on this bot shares, keyed by the channel's
+        ``pace_key`` (a hash of the bot's token)."""
         pacer = self._pacers.get(platform)
         pace = getattr(channel, "pace", None) or PACES.get(platform, DEFAULT_PACE)
         if pacer is None or pacer.pace != pace:
-            pacer = self._pacers[platform] = Pacer(pace)
+            if self._db.dialect == "postgresql":
+                bot = getattr(channel, "pace_key", "") or "default"
+                pacer = SharedPacer(self._db, platform, bot, pace)
+            else:
+                pacer = Pacer(pace)
+            self._pacers[platform] = pacer
         return pacer
 
     async def _due_campaigns(self, now: datetime) -> dict[int, Campaign]:

@@ -2,8 +2,9 @@
 and a pause for everyone when the platform answers 429 with ``retry_after``.
 
 Real (monotonic) time, not the injected Clock: platforms count real seconds. One Pacer per
-platform per process; several push workers on one bot token share its limit, so give each
-its share (``Pace.per_second`` / workers).
+platform per process: right for SQLite, where one process sends. On PostgreSQL, where several
+processes may send on one bot token, the outbox paces with core/pushes/shared_pacing.py
+instead, whose bucket is shared through the database.
 """
 
 from __future__ import annotations
@@ -11,10 +12,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from core.pushes.delivery import Pace
 
 MAX_CHATS = 100_000  # per-chat times older than the interval are dropped past this many
+
+
+class Pacing(Protocol):
+    """What the outbox asks of a pacer (Pacer here, SharedPacer across processes)."""
+
+    pace: Pace
+    throttled: int
+
+    async def wait(self, chat: str) -> None: ...
+
+    def pause(self, retry_after: float) -> None: ...
 
 
 class Pacer:

@@ -15,7 +15,7 @@ from core.pushes.automations import PushAutomations
 from core.pushes.campaigns import PushCampaigns
 from core.pushes.delivery import PushChannel
 from core.pushes.outbox import PushOutbox
-from core.pushes.pacing import Pacer
+from core.pushes.pacing import Pacing
 from core.pushes.trial import PushTrial
 from core.settings.service import SettingsService
 from core.storage.database import Database
@@ -36,7 +36,7 @@ class PushService(PushCampaigns, PushAutomations, PushAudience, PushOutbox, Push
         self._settings = settings
         self._analytics = analytics
         self.channels: dict[str, PushChannel] = {}  # filled by the adapters
-        self._pacers: dict[str, Pacer] = {}
+        self._pacers: dict[str, Pacing] = {}
         self.lease = timedelta(minutes=2)  # a claimed row is someone else's after this
         self.batch = 100  # rows claimed at once per platform
         self.concurrency = 16  # sends in flight per platform

@@ -3,6 +3,7 @@
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -81,4 +82,17 @@ push_automation_texts = Table(
     Column("text", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("community_id", "kind", name="pk_push_automation_texts"),
+)
+
+# The pace of one bot on one platform, shared by every process sending on it (PostgreSQL; on
+# SQLite one process paces in memory): the time, in the database server's clock (seconds since
+# the epoch), when the next message may go, and when a 429 pause ends. A process reserves the
+# next slots by moving ``next_at`` on in one UPDATE (core/pushes/shared_pacing.py).
+pace_buckets = Table(
+    "pace_buckets",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("bot", String(64), primary_key=True),  # a hash of the bot's token, never the token
+    Column("next_at", Double, nullable=False, server_default="0"),
+    Column("paused_until", Double, nullable=False, server_default="0"),
 )

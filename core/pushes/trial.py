@@ -13,7 +13,7 @@ from core.members.models import Community, Member, require_creator
 from core.pushes.audience import _Address
 from core.pushes.campaigns import Campaign, check_text
 from core.pushes.delivery import PushChannel, RateLimited, Unreachable
-from core.pushes.pacing import Pacer
+from core.pushes.pacing import Pacing
 from core.replies import Reply
 from core.storage.database import Database
 
@@ -31,7 +31,7 @@ class PushTrial:
 
         async def _address(self, community: Community, member_ids: list[int]) -> list[_Address]: ...
         async def _campaign(self, community: Community, campaign_id: int) -> Campaign: ...
-        def _pacer(self, platform: str, channel: PushChannel) -> Pacer: ...
+        def _pacer(self, platform: str, channel: PushChannel) -> Pacing: ...
 
     async def send_test(self, community: Community, actor: Member, campaign_id: int, key: str) -> str:
         """Send push ``campaign_id``'s text (both texts of an A/B test) to ``actor`` only, at

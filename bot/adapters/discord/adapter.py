@@ -17,6 +17,7 @@ event (job notes) are paced on top of that.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -94,10 +95,12 @@ class DiscordAdapter:
         self.app = app
         token = settings["token"]
         self._token = token.reveal() if isinstance(token, Secret) else token
+        # Pushes from every process on this bot share one pace (a hash: never the token itself).
+        self.pace_key = hashlib.sha256(self._token.encode()).hexdigest()[:16]
         self.guild_ids = tuple(int(g) for g in str(settings.get("guilds") or "").split(",") if g.strip())
         self.global_commands = str(settings.get("global_commands") or "").lower() in ("1", "true", "yes")
         self.client = StudyhallClient(self)
-        self.callbacks = callback_data()
+        self.callbacks = callback_data(app.services.callback_tokens)
         self._pushes = AsyncLimiter(PUSHES_PER_SECOND, 1)
         self._synced = False
         self._runner: asyncio.Task[None] | None = None
@@ -198,7 +201,7 @@ class DiscordAdapter:
             await _quietly(interaction.response.defer(ephemeral=private, thinking=True))
             event = event_from_interaction(interaction, self.community, now, text=text)
         elif interaction.type is discord.InteractionType.component:
-            button = self.callbacks.unpack(str(data.get("custom_id", "")))
+            button = await self.callbacks.unpack(str(data.get("custom_id", "")))
             locale = normalize_locale(str(interaction.locale)) or "en"
             if button is None:
                 notice = msg("This button has expired. Please send the command again.")
@@ -302,7 +305,7 @@ class DiscordAdapter:
         last: discord.Message | None = None
         try:
             user = self.client.get_user(int(account)) or await self.client.fetch_user(int(account))
-            for message in render_messages(reply, locale, self.callbacks):
+            for message in await self._render(reply, locale):
                 last = await user.send(**message.send_kwargs())  # type: ignore[arg-type]
         except discord.RateLimited as error:
             raise RateLimited(error.retry_after) from error
@@ -337,8 +340,9 @@ class DiscordAdapter:
         return channel if isinstance(channel, discord.abc.Messageable) else None
 
     async def _send(self, target: discord.abc.Messageable, reply: Reply, locale: str) -> bool:
+        messages = await self._render(reply, locale)
         try:
-            for message in render_messages(reply, locale, self.callbacks):
+            for message in messages:
                 await target.send(**message.send_kwargs())  # type: ignore[arg-type]
         except discord.Forbidden as error:
             # DMs closed, or no right to write there: the caller decides what to tell.
@@ -346,10 +350,16 @@ class DiscordAdapter:
             return False
         return True
 
+    async def _render(self, reply: Reply, locale: str) -> list[OutboundMessage]:
+        """The reply's messages, with their buttons' long data stored for every process."""
+        messages = render_messages(reply, locale, self.callbacks)
+        await self.callbacks.save()
+        return messages
+
     async def _followup(
         self, interaction: discord.Interaction, reply: Reply, locale: str, *, ephemeral: bool
     ) -> bool:
-        messages: list[OutboundMessage] = render_messages(reply, locale, self.callbacks)
+        messages = await self._render(reply, locale)
         try:
             for message in messages:
                 await interaction.followup.send(ephemeral=ephemeral, **message.send_kwargs())  # type: ignore[arg-type]

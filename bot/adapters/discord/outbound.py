@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.adapters.callbacks import CallbackData
+from bot.adapters.callbacks import CallbackData, TokenStore
 from core.catalog.money import Money, format_money
 from core.i18n import render
 from core.replies import NEWLINE, Button, Buttons, Content, File, Image, Invoice, Link, Reply, Style, Text
@@ -27,8 +27,8 @@ MAX_CUSTOM_ID = 100
 EMBED_COLOUR = 0x2B6CB0
 
 
-def callback_data() -> CallbackData:
-    return CallbackData(max_bytes=MAX_CUSTOM_ID)
+def callback_data(store: TokenStore | None = None) -> CallbackData:
+    return CallbackData(store, max_bytes=MAX_CUSTOM_ID)
 
 
 @dataclass(frozen=True)

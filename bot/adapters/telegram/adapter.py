@@ -9,6 +9,7 @@ Telegram's limits (30/s overall, 20/min per group) and waits out 429 ``retry_aft
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import re
@@ -114,7 +115,7 @@ def _sender_key(update: object) -> tuple[int, int] | None:
 
 
 class TelegramAdapter:
-    pace = PACES[PLATFORM]  # for pushes (core/pushes): 30/s, 1/s per chat
+    pace = PACES[PLATFORM]  # for pushes (core/pushes): 28/s, 1/s per chat
 
     def __init__(
         self,
@@ -126,11 +127,13 @@ class TelegramAdapter:
     ) -> None:
         """``request``/``updates_request``: PTB request objects (tests pass their own)."""
         self.app = app
-        self.callbacks = CallbackData()
+        self.callbacks = CallbackData(app.services.callback_tokens)
         self._secret = ""
         # Webhook calls waiting for their update to be handled, by the Update object's id.
         self._handled: dict[int, asyncio.Future[None]] = {}
         token = settings["token"]
+        # Pushes from every process on this bot share one pace (a hash: never the token itself).
+        self.pace_key = _pace_key(token.reveal() if isinstance(token, Secret) else token)
         api_base = str(settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
         builder = (
             Application.builder()
@@ -424,7 +427,7 @@ class TelegramAdapter:
     async def _unpack_button(self, update: Update, event: Event) -> Event | None:
         query = update.callback_query
         assert query is not None
-        data = self.callbacks.unpack(event.data)
+        data = await self.callbacks.unpack(event.data)
         if data is None:
             notice = msg("This button has expired. Please send the command again.")
             await _quietly(query.answer(render(notice, _locale_of(event)), show_alert=True))
@@ -456,8 +459,9 @@ class TelegramAdapter:
         return False
 
     async def _send(self, chat_id: str, reply: Reply, locale: str) -> bool:
+        messages = await self._render(reply, locale)
         try:
-            for message in render_messages(reply, locale, self.callbacks):
+            for message in messages:
                 await self._send_one(chat_id, message)
         except (Forbidden, BadRequest) as error:
             # Blocked, never started, or the chat is gone: the caller decides what to tell.
@@ -470,8 +474,9 @@ class TelegramAdapter:
         the last message's id. A 429 the rate limiter could not wait out → RateLimited;
         blocked or never started → Unreachable. (Telegram takes no idempotency key.)"""
         last: Message | None = None
+        messages = await self._render(reply, locale)
         try:
-            for message in render_messages(reply, locale, self.callbacks):
+            for message in messages:
                 last = await self._send_one(account, message) or last
         except RetryAfter as error:
             raise RateLimited(retry_seconds(error)) from error
@@ -481,6 +486,12 @@ class TelegramAdapter:
             log.info("telegram: cannot push to %s: %s", account, error.message)
             raise Unreachable("dms_closed") from error
         return str(last.message_id) if last is not None else ""
+
+    async def _render(self, reply: Reply, locale: str) -> list[OutboundMessage]:
+        """The reply's messages, with their buttons' long data stored for every process."""
+        messages = render_messages(reply, locale, self.callbacks)
+        await self.callbacks.save()
+        return messages
 
     async def _send_one(self, chat_id: str, message: OutboundMessage) -> Message | None:
         if isinstance(message, TextMessage):
@@ -529,6 +540,10 @@ class TelegramAdapter:
                 parse_mode=ParseMode.HTML,
             )
         return None
+
+
+def _pace_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def _locale_of(event: Event) -> str:
