@@ -89,7 +89,10 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
                 "telegram",
                 "webhook_secret",
                 secret=True,
-                help="The secret Telegram sends with each webhook call; unset: a new one each start.",
+                help=(
+                    "The secret Telegram sends with each webhook call; unset: derived from the bot"
+                    " token (and STUDYHALL_SECRET_KEY), the same in every process."
+                ),
             ),
             SettingSpec(
                 "TELEGRAM_API_BASE",
@@ -123,6 +126,21 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
                 "global_commands",
                 help="Register slash commands globally (they take up to an hour to appear).",
                 default="false",
+            ),
+            SettingSpec(
+                "DISCORD_SHARD_COUNT",
+                "discord",
+                "shard_count",
+                help="Shards of the bot in all (sharding over several processes); unset: no sharding.",
+            ),
+            SettingSpec(
+                "DISCORD_SHARD_IDS",
+                "discord",
+                "shard_ids",
+                help=(
+                    "This process's shards, comma-separated, each 0 to DISCORD_SHARD_COUNT - 1;"
+                    " unset: all of them. Shard 0 receives the DMs."
+                ),
             ),
         ),
     ),
@@ -573,6 +591,38 @@ def _check_discord(settings: Mapping[str, str | Secret]) -> None:
     if flag not in ("1", "0", "true", "false", "yes", "no"):
         spec = ADAPTER_SETTINGS["discord"][1][1]
         raise ConfigError(f"{spec.label} is {flag!r}; expected true or false")
+    discord_shards(settings)
+
+
+def discord_shards(settings: Mapping[str, str | Secret]) -> tuple[int | None, tuple[int, ...] | None]:
+    """(DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS): both None without sharding; ids None when this
+    process runs every shard. ConfigError, in one line, for anything else."""
+    specs = {spec.key: spec for spec in ADAPTER_SETTINGS["discord"][1]}
+    count_text = str(settings.get("shard_count") or "")
+    ids_text = str(settings.get("shard_ids") or "")
+    if not count_text:
+        if ids_text:
+            raise ConfigError(
+                f"{specs['shard_ids'].label} is set but {specs['shard_count'].label} is not; set both"
+            )
+        return None, None
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise ConfigError(
+            f"{specs['shard_count'].label} is {count_text!r}; expected a whole number, at least 1"
+        )
+    count = int(count_text)
+    if not ids_text:
+        return count, None
+    parts = [part.strip() for part in ids_text.split(",")]
+    if not all(part.isdigit() and int(part) < count for part in parts):
+        raise ConfigError(
+            f"{specs['shard_ids'].label} is {ids_text!r}; expected shard numbers from 0 to {count - 1}"
+            " separated by commas"
+        )
+    ids = tuple(int(part) for part in parts)
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{specs['shard_ids'].label} is {ids_text!r}; a shard is listed twice")
+    return count, ids
 
 
 def _check_wechat(settings: Mapping[str, str | Secret]) -> None:

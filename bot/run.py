@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -159,14 +158,20 @@ def _plan(name: str, app: App, config: Config, http: HttpServer) -> Planned:
     """Build adapter ``name`` and put its routes on ``http`` (before it starts)."""
     if name == "telegram":
         from bot.adapters.telegram.adapter import TelegramAdapter
+        from bot.adapters.telegram.processes import webhook_secret
 
         settings = config.adapter_settings["telegram"]
         adapter = TelegramAdapter(app, settings)
         webhook_url = settings.get("webhook_url")
         if webhook_url:
-            # Without a configured secret, one per run: setWebhook sends it to Telegram each start.
+            # Every process must check the secret the registering one gave Telegram: the
+            # configured one, or one derived alike in each (bot/adapters/telegram/processes.py).
             configured = settings.get("webhook_secret")
-            secret = configured.reveal() if isinstance(configured, Secret) else secrets.token_urlsafe(32)
+            if isinstance(configured, Secret):
+                secret = configured.reveal()
+            else:
+                key = config.secret_key.reveal() if config.secret_key is not None else None
+                secret = webhook_secret(_reveal(settings["token"]), key)
             adapter.install_webhook(http, str(webhook_url), secret)
             return Planned(name, adapter, partial(adapter.connect_webhook, str(webhook_url)))
         return Planned(name, adapter, adapter.start_polling)

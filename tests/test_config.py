@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, Secret, all_settings, load_config
+from bot.config import Config, ConfigError, Secret, all_settings, discord_shards, load_config
 
 DB_PASSWORD = "pw-Xq81zLk"
 PG_URL = f"postgresql+asyncpg://studyhall:{DB_PASSWORD}@db.internal:5432/studyhall"
@@ -395,3 +395,45 @@ def test_every_setting_is_declared_once_with_help() -> None:
     assert all(spec.help for spec in specs)
     log_keys = {"STUDYHALL_LOG_FORMAT", "STUDYHALL_LOG_MAX_BYTES", "STUDYHALL_LOG_BACKUPS"}
     assert log_keys <= {s.env for s in specs}
+
+
+DISCORD = {"STUDYHALL_ADAPTERS": "discord", "DISCORD_TOKEN": "dt-secret-1"}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, (None, None)),
+        ({"DISCORD_SHARD_COUNT": "4"}, (4, None)),
+        ({"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "0, 2"}, (4, (0, 2))),
+        ({"DISCORD_SHARD_COUNT": "1", "DISCORD_SHARD_IDS": "0"}, (1, (0,))),
+    ],
+)
+def test_discord_shards_are_read(env: dict[str, str], expected: tuple[object, object]) -> None:
+    config = load_config(env={**DISCORD, **env})
+    assert discord_shards(config.adapter_settings["discord"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"DISCORD_SHARD_COUNT": "0"},
+            "DISCORD_SHARD_COUNT (or [discord] shard_count in studyhall.toml) is '0'",
+        ),
+        ({"DISCORD_SHARD_COUNT": "two"}, "expected a whole number, at least 1"),
+        (
+            {"DISCORD_SHARD_IDS": "0"},
+            "DISCORD_SHARD_IDS (or [discord] shard_ids in studyhall.toml) is set but",
+        ),
+        ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "0,2"}, "expected shard numbers from 0 to 1"),
+        ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "-1"}, "expected shard numbers from 0 to 1"),
+        ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "0,,1"}, "expected shard numbers from 0 to 1"),
+        ({"DISCORD_SHARD_COUNT": "3", "DISCORD_SHARD_IDS": "1,1"}, "a shard is listed twice"),
+    ],
+)
+def test_bad_discord_shards_are_one_clear_line(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(env={**DISCORD, **env})
+    assert says in str(error.value)
+    assert "\n" not in str(error.value) and "dt-secret-1" not in str(error.value)

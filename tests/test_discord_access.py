@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import discord
 import pytest
+from discord.ext.test import factories
 
 from bot.adapters.discord.access import DiscordChatAccess, paid_role, paid_roles, role_problems
 from bot.app import App
@@ -142,3 +145,66 @@ async def test_the_core_reports_the_hierarchy_problem_to_creators(peer: Peer, ap
     await peer.dm("!access check", member=peer.mei)
     (answer,) = peer.texts()
     assert "Move the studyhall role above Paid in Server Settings → Roles" in answer
+
+
+async def test_a_channel_on_another_processs_shard_is_managed_over_rest(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sharded, the scheduler leader caches only its own shards' servers; reconciliation still
+    reaches the others' channels and members through REST (fetch_channel, fetch_guild,
+    fetch_member)."""
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    client = peer.adapter.client
+    monkeypatch.setattr(client, "get_channel", lambda channel_id: None)  # not in this cache
+    fetched: list[str] = []
+    http = client.http
+    get_channel = http.get_channel
+
+    async def fetch_channel(channel_id: int) -> Any:
+        fetched.append("channel")
+        data = dict(await get_channel(channel_id))
+        # dpytest gives names where Discord gives numbers: the channel's type, overwrites' types.
+        data["type"] = discord.ChannelType.text.value
+        data["permission_overwrites"] = [
+            {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
+            for o in peer.vip._overwrites
+        ]
+        return data
+
+    async def fetch_guild(guild_id: int, with_counts: bool = True) -> Any:
+        fetched.append("guild")
+        # What GET /guilds/{id} answers (dpytest's dict_from_guild fails on discord.py 2.7).
+        guild = peer.guild
+        roles = [factories.dict_from_role(role) for role in guild.roles]
+        return {"id": str(guild.id), "name": guild.name, "owner_id": str(guild.owner_id), "roles": roles}
+
+    async def fetch_member(guild_id: int, member_id: int) -> Any:
+        fetched.append("member")
+        member = peer.guild.get_member(member_id)
+        if member is None:
+            raise discord.NotFound(FakeResponse(404, "Not Found"), "Unknown Member")
+        return factories.dict_from_member(member)
+
+    monkeypatch.setattr(http, "get_channel", fetch_channel)
+    monkeypatch.setattr(http, "get_guild", fetch_guild)
+    monkeypatch.setattr(http, "get_member", fetch_member)
+    access = DiscordChatAccess(client)
+    chat, ana = str(peer.vip.id), str(peer.ana.id)
+    assert await access.missing_rights(chat) == []  # the bot's role and rights, seen over REST
+    assert not await access.is_member(chat, ana)
+    await access.admit(chat, ana)
+    assert paid in peer.ana.roles and await access.is_member(chat, ana)
+    await access.remove(chat, ana)
+    assert paid not in peer.ana.roles
+    # The channel and its server were fetched once and reused; members each time.
+    assert fetched.count("channel") == 1 and fetched.count("guild") == 1
+    assert fetched.count("member") >= 4
+    with pytest.raises(PlatformRefused) as refused:
+        await access.admit("1234567", ana)  # a channel no shard can see
+    assert "cannot see that channel" in render(refused.value.message, "en")
+
+
+class FakeResponse(NamedTuple):
+    status: int
+    reason: str

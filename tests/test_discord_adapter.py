@@ -14,6 +14,7 @@ import discord
 import discord.ext.test as dpytest
 import pytest
 
+from bot.adapters.discord.adapter import DiscordAdapter, ShardedStudyhallClient, StudyhallClient
 from bot.adapters.discord.commands import slash_commands
 from bot.adapters.discord.inbound import guild_ref, user_ref
 from bot.adapters.discord.outbound import callback_data
@@ -699,3 +700,44 @@ async def test_logging_in_tells_an_unreachable_discord_from_a_rejected_token(
     assert (
         str(rejected.value) == "discord: Discord rejected the token (401 Unauthorized); check DISCORD_TOKEN"
     )
+
+
+async def test_without_sharding_the_client_is_a_plain_one_holding_the_dms(app: App) -> None:
+    adapter = DiscordAdapter(app, {"token": "unused"})
+    assert type(adapter.client) is StudyhallClient
+    assert not isinstance(adapter.client, discord.AutoShardedClient)
+    assert adapter.holds_shard_zero
+    await adapter.client.close()
+
+
+@pytest.mark.parametrize(
+    ("ids", "shard_ids", "zero"), [("0,2", [0, 2], True), ("1,3", [1, 3], False), (None, None, True)]
+)
+async def test_shard_settings_make_an_auto_sharded_client_for_this_processs_shards(
+    app: App, ids: str | None, shard_ids: list[int] | None, zero: bool
+) -> None:
+    settings = {"token": "unused", "shard_count": "4", **({"shard_ids": ids} if ids else {})}
+    adapter = DiscordAdapter(app, settings)
+    client = adapter.client
+    assert isinstance(client, ShardedStudyhallClient) and isinstance(client, discord.AutoShardedClient)
+    assert client.shard_count == 4 and client.shard_ids == shard_ids
+    assert adapter.holds_shard_zero is zero
+    assert client.intents == StudyhallClient(adapter).intents  # the same events as without shards
+    await client.close()
+
+
+async def test_only_the_process_holding_shard_zero_publishes_the_slash_commands(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    for ids in ("0", "1"):
+        adapter = DiscordAdapter(app, {"token": "unused", "shard_count": "2", "shard_ids": ids})
+
+        async def sync(ids: str = ids) -> None:
+            synced.append(int(ids))
+
+        monkeypatch.setattr(adapter, "sync_commands", sync)
+        await adapter.on_ready()
+        await adapter.on_ready()  # a reconnect: not again
+        await adapter.client.close()
+    assert synced == [0]

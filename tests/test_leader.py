@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from core.storage.database import Database
-from core.storage.leader import SchedulerLeader
+from core.storage.leader import LOCK_KEY, SchedulerLeader
 
 
 @pytest.fixture
@@ -74,3 +74,21 @@ async def test_a_leader_cancelled_mid_query_releases_and_another_can_lead(
     await first.release()  # no error, and the session (with its lock) is gone
     assert not first.leading
     assert await second.try_lead()
+
+
+async def test_locks_under_other_keys_are_independent(db_url: str, backend: str) -> None:
+    """Other one-process duties (e.g. registering the Telegram webhook) take locks of their own."""
+    postgresql_only(backend)
+    first_db, second_db = Database(db_url), Database(db_url)
+    scheduler = SchedulerLeader(first_db)
+    other = SchedulerLeader(second_db, key=LOCK_KEY + 1, role="other", duty="does the other thing")
+    rival = SchedulerLeader(first_db, key=LOCK_KEY + 1)
+    try:
+        assert await scheduler.try_lead()
+        assert await other.try_lead()  # a different key: not held by the scheduler's leader
+        assert not await rival.try_lead()  # the same key: one holder
+    finally:
+        for leader in (scheduler, other, rival):
+            await leader.release()
+        await first_db.dispose()
+        await second_db.dispose()

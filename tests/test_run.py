@@ -406,3 +406,29 @@ async def test_pushes_wait_for_an_adapter_until_it_is_connected(app: App) -> Non
     await _connect(Planned("telegram", channel, connect), app, asyncio.Event(), failed)
     assert registered == [False, False] and not failed
     assert app.services.pushes.channels["telegram"] is channel
+
+
+async def test_every_process_checks_the_same_webhook_secret_without_a_configured_one(
+    app: App, config: Config
+) -> None:
+    """Several processes behind one load balancer: each computes the secret the registering one
+    gave Telegram (derived from the token and STUDYHALL_SECRET_KEY), not one of its own."""
+    from bot.adapters.telegram.adapter import TelegramAdapter
+    from bot.adapters.telegram.processes import webhook_secret
+
+    key = "s" * 40
+    settings = {"telegram": {"token": Secret(TOKEN), "webhook_url": "https://bot.example.org/telegram/hook"}}
+    secrets = []
+    for _process in range(2):
+        configured = replace(config, adapter_settings=settings, secret_key=Secret(key))
+        plan = _plan("telegram", app, configured, HttpServer("127.0.0.1", free_port()))
+        assert isinstance(plan.adapter, TelegramAdapter)
+        secrets.append(plan.adapter._secret)
+        await plan.adapter.stop()
+    assert secrets == [webhook_secret(TOKEN, key)] * 2
+    settings["telegram"]["webhook_secret"] = Secret("configured_secret-1")
+    plan = _plan(
+        "telegram", app, replace(config, adapter_settings=settings), HttpServer("127.0.0.1", free_port())
+    )
+    assert isinstance(plan.adapter, TelegramAdapter) and plan.adapter._secret == "configured_secret-1"
+    await plan.adapter.stop()

@@ -4,6 +4,8 @@ On PostgreSQL several ``studyhall run`` processes may share the database; exactl
 (the leader) runs the jobs: the one holding a session-level advisory lock, on a connection it
 keeps open. If that process dies, its connection closes, the lock goes with it, and another
 process takes over at its next tick. SQLite serves one machine and one process: always the leader.
+Other one-process duties (registering the Telegram webhook, polling Telegram) take the same kind
+of lock under keys of their own.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ LOCK_KEY = 0x5354_5544_5948  # "STUDYH": one lock per database for the scheduler
 
 
 class SchedulerLeader:
-    def __init__(self, db: Database) -> None:
+    """The holder of one advisory lock: ``key`` names the duty, ``role`` and ``duty`` its log line."""
+
+    def __init__(
+        self, db: Database, *, key: int = LOCK_KEY, role: str = "scheduler", duty: str = "runs the jobs"
+    ) -> None:
         self._db = db
+        self._key = key
+        self._role = role
+        self._duty = duty
         self._connection: Any = None
         self._busy = asyncio.Lock()  # one use of the held connection at a time (a tick, a release)
 
@@ -44,18 +53,18 @@ class SchedulerLeader:
             # the connection was replaced under us and another process leads now (false).
             try:
                 held = await self._connection.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
                 )
                 if held.scalar():
                     await self._connection.commit()
                     return True
             except Exception:
-                log.warning("scheduler: lost the database connection that held leadership")
+                log.warning("%s: lost the database connection that held leadership", self._role)
             await self._drop(broken=True)
             return False
         connection = await self._db.engine.connect()
         try:
-            asked = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
+            asked = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})
             got = asked.scalar()
             await connection.commit()
         except Exception:
@@ -65,7 +74,7 @@ class SchedulerLeader:
             await connection.close()
             return False
         self._connection = connection
-        log.info("scheduler: this process now runs the jobs")
+        log.info("%s: this process now %s", self._role, self._duty)
         return True
 
     async def release(self) -> None:
@@ -81,7 +90,7 @@ class SchedulerLeader:
         except Exception:
             # A tick cancelled mid-query (the scheduler shutting down) leaves the connection
             # unusable; ending its session ends the lock too.
-            log.debug("scheduler: unlocking failed; dropping the session instead", exc_info=True)
+            log.debug("%s: unlocking failed; dropping the session instead", self._role, exc_info=True)
             await self._drop(broken=True)
         else:
             await self._drop()
@@ -96,4 +105,4 @@ class SchedulerLeader:
                     await connection.invalidate()
                 await connection.close()
             except Exception:
-                log.debug("scheduler: closing the leadership connection failed", exc_info=True)
+                log.debug("%s: closing the leadership connection failed", self._role, exc_info=True)

@@ -9,11 +9,17 @@ paying); being in the chat means having the role.
 
 A bot can only give roles below its own highest role (Discord's role hierarchy), and needs
 Manage Roles: every way this can go wrong is a precise message for the creator.
+
+Sharded over several processes, a process caches only its own shards' servers, and the
+reconciliation job runs in one process (the scheduler leader) for all of them: a channel not
+in this process's cache is fetched over REST with its server and the bot's member there
+(kept for ``FETCHED_SECONDS``), and members are fetched over REST as before.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -37,6 +43,7 @@ STAFF_PERMISSIONS = discord.Permissions(
     ban_members=True,
 )
 REASON = "studyhall: paid access"
+FETCHED_SECONDS = 60.0  # how long a channel fetched over REST (another shard's server) is reused
 
 
 def paid_roles(channel: discord.abc.GuildChannel) -> list[discord.Role]:
@@ -126,9 +133,10 @@ class DiscordChatAccess:
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
+        self._fetched: dict[int, tuple[float, discord.abc.GuildChannel]] = {}
 
     async def admit(self, chat_id: str, account: str) -> None:
-        channel, role = self._paid_channel(chat_id)
+        channel, role = await self._paid_channel(chat_id)
         member = await self._member(channel.guild, account)
         if member is None:
             raise PlatformRefused(
@@ -139,7 +147,7 @@ class DiscordChatAccess:
                 await member.add_roles(role, reason=REASON)
 
     async def remove(self, chat_id: str, account: str) -> None:
-        channel, role = self._paid_channel(chat_id)
+        channel, role = await self._paid_channel(chat_id)
         member = await self._member(channel.guild, account)
         if member is not None and role in member.roles:
             async with _refusals(chat_id):
@@ -156,7 +164,7 @@ class DiscordChatAccess:
     async def single_use_invite(self, chat_id: str, *, for_account: str, expires_at: datetime) -> str:
         """An invite into the server for someone not in it (one use, until ``expires_at``); the
         role comes with reconciliation once they are in."""
-        channel = self._channel(chat_id)
+        channel = await self._channel(chat_id)
         seconds = max(1, int((expires_at - discord.utils.utcnow()).total_seconds()))
         async with _refusals(chat_id):
             invite = await channel.create_invite(
@@ -165,25 +173,49 @@ class DiscordChatAccess:
         return invite.url
 
     async def is_member(self, chat_id: str, account: str) -> bool:
-        channel, role = self._paid_channel(chat_id)
+        channel, role = await self._paid_channel(chat_id)
         member = await self._member(channel.guild, account)
         return member is not None and role in member.roles
 
     async def missing_rights(self, chat_id: str) -> list[Msg]:
-        return role_problems(self._channel(chat_id))
+        return role_problems(await self._channel(chat_id))
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _channel(self, chat_id: str) -> discord.abc.GuildChannel:
-        channel = self.client.get_channel(int(chat_id)) if chat_id.isdigit() else None
-        if not isinstance(channel, discord.abc.GuildChannel):
+    async def _channel(self, chat_id: str) -> discord.abc.GuildChannel:
+        if not chat_id.isdigit():
+            raise PlatformRefused(_UNSEEN)
+        channel = self.client.get_channel(int(chat_id))
+        if isinstance(channel, discord.abc.GuildChannel):
+            return channel
+        return await self._fetched_channel(int(chat_id))
+
+    async def _fetched_channel(self, channel_id: int) -> discord.abc.GuildChannel:
+        """A channel of a server another process's shard holds (or none can see), over REST:
+        with its server's roles and the bot's member there, so the role checks work alike."""
+        now = time.monotonic()
+        kept = self._fetched.get(channel_id)
+        if kept is not None and now - kept[0] < FETCHED_SECONDS:
+            return kept[1]
+        try:
+            channel = await self.client.fetch_channel(channel_id)
+            if not isinstance(channel, discord.abc.GuildChannel) or self.client.user is None:
+                raise PlatformRefused(_UNSEEN)
+            guild = await self.client.fetch_guild(channel.guild.id)
+            me = await guild.fetch_member(self.client.user.id)
+        except (discord.NotFound, discord.Forbidden):
+            raise PlatformRefused(_UNSEEN) from None
+        except discord.HTTPException as error:
             raise PlatformRefused(
-                msg("The bot cannot see that channel any more: give it View Channel there, or /unbind it.")
-            )
+                msg("Discord refused the request: {reason}", reason=str(error)[:200])
+            ) from error
+        guild._add_member(me)  # a fetched server caches no members: guild.me is the bot's
+        channel.guild = guild  # its overwrites then resolve to the server's roles
+        self._fetched[channel_id] = (now, channel)
         return channel
 
-    def _paid_channel(self, chat_id: str) -> tuple[discord.abc.GuildChannel, discord.Role]:
-        channel = self._channel(chat_id)
+    async def _paid_channel(self, chat_id: str) -> tuple[discord.abc.GuildChannel, discord.Role]:
+        channel = await self._channel(chat_id)
         problems = role_problems(channel)
         role = paid_role(channel)
         if problems or role is None:
@@ -204,6 +236,9 @@ class DiscordChatAccess:
             raise PlatformRefused(
                 msg("Discord refused the request: {reason}", reason=str(error)[:200])
             ) from error
+
+
+_UNSEEN = msg("The bot cannot see that channel any more: give it View Channel there, or /unbind it.")
 
 
 @asynccontextmanager

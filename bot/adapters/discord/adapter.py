@@ -40,7 +40,7 @@ from bot.adapters.discord.inbound import (
 from bot.adapters.discord.invite import INTENTS
 from bot.adapters.discord.outbound import OutboundMessage, callback_data, render_messages
 from bot.app import App, Outgoing
-from bot.config import Secret
+from bot.config import Secret, discord_shards
 from bot.startup import Rejected, Unavailable
 from core.commands.parser import parse_command
 from core.commands.router import BUTTON_COMMAND_PREFIX
@@ -55,12 +55,10 @@ MAX_DOWNLOAD = 10 * 2**20  # a lesson's file, as on the other platforms
 PUSHES_PER_SECOND = 5  # DMs that answer no event (job notes, payments), well under 50 requests/s
 
 
-class StudyhallClient(discord.Client):
-    """discord.py's Client with its gateway events handed to the adapter."""
+class _Forwarding:
+    """The gateway events a client hands to the adapter."""
 
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none(), **options)
-        self.adapter = adapter
+    adapter: DiscordAdapter
 
     async def on_ready(self) -> None:
         await self.adapter.on_ready()
@@ -88,6 +86,39 @@ class StudyhallClient(discord.Client):
         await self.adapter.on_member_update(before, after)
 
 
+class StudyhallClient(_Forwarding, discord.Client):
+    """discord.py's Client with its gateway events handed to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none(), **options)
+        self.adapter = adapter
+
+
+class ShardedStudyhallClient(_Forwarding, discord.AutoShardedClient):
+    """The same, running this process's shards (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS)."""
+
+    def __init__(self, adapter: DiscordAdapter, shard_count: int, shard_ids: tuple[int, ...] | None) -> None:
+        super().__init__(
+            intents=INTENTS,
+            allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=shard_count,
+            shard_ids=list(shard_ids) if shard_ids is not None else None,
+        )
+        self.adapter = adapter
+        # discord.py 2.7 makes this queue in connect() but close() uses it: without one, closing
+        # a client that never connected (Discord away at start) raises. connect() replaces it.
+        self._AutoShardedClient__queue: asyncio.PriorityQueue[Any] = asyncio.PriorityQueue()
+
+
+def make_client(
+    adapter: DiscordAdapter, shard_count: int | None, shard_ids: tuple[int, ...] | None
+) -> discord.Client:
+    """A plain client without sharding (one process), else a sharded one for this process's shards."""
+    if shard_count is None:
+        return StudyhallClient(adapter)
+    return ShardedStudyhallClient(adapter, shard_count, shard_ids)
+
+
 class DiscordAdapter:
     pace = PACES[PLATFORM]  # for pushes (core/pushes): 25 DMs/s, under the 50 requests/s
 
@@ -99,7 +130,13 @@ class DiscordAdapter:
         self.pace_key = hashlib.sha256(self._token.encode()).hexdigest()[:16]
         self.guild_ids = tuple(int(g) for g in str(settings.get("guilds") or "").split(",") if g.strip())
         self.global_commands = str(settings.get("global_commands") or "").lower() in ("1", "true", "yes")
-        self.client = StudyhallClient(self)
+        self.shard_count, self.shard_ids = discord_shards(settings)
+        # DMs arrive on shard 0 only: Discord's gateway sends events without a guild_id (DMs, and
+        # DM interactions) to shard 0 alone, and discord.py dispatches what each shard receives
+        # (it routes nothing itself). So the process holding shard 0 answers DMs, and it alone
+        # publishes the slash commands, which are one set for the whole bot.
+        self.holds_shard_zero = self.shard_ids is None or 0 in self.shard_ids
+        self.client = make_client(self, self.shard_count, self.shard_ids)
         self.callbacks = callback_data(app.services.callback_tokens)
         self._pushes = AsyncLimiter(PUSHES_PER_SECOND, 1)
         self._synced = False
@@ -148,9 +185,12 @@ class DiscordAdapter:
                 log.info("discord: the gateway task ended with an error", exc_info=True)
 
     async def on_ready(self) -> None:
-        log.info("discord: connected as %s to %d servers", self.client.user, len(self.client.guilds))
+        shards = f" (shards {self.shard_ids or 'all'} of {self.shard_count})" if self.shard_count else ""
+        log.info(
+            "discord: connected as %s to %d servers%s", self.client.user, len(self.client.guilds), shards
+        )
         self.app.adapters.connected("discord")
-        if not self._synced:
+        if not self._synced and self.holds_shard_zero:
             self._synced = True
             await self.sync_commands()
 

@@ -47,6 +47,7 @@ from bot.adapters.telegram.outbound import (
     TextMessage,
     render_messages,
 )
+from bot.adapters.telegram.processes import PollingGate, webhook_registrar
 from bot.adapters.telegram.ratelimit import PerChatRateLimiter, retry_seconds
 from bot.adapters.telegram.rights import rights_report
 from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
@@ -131,6 +132,9 @@ class TelegramAdapter:
         self._secret = ""
         # Webhook calls waiting for their update to be handled, by the Update object's id.
         self._handled: dict[int, asyncio.Future[None]] = {}
+        self._registrar = webhook_registrar(app.db)
+        self._gate: PollingGate | None = None
+        self._poll_interval = 0.0
         token = settings["token"]
         # Pushes from every process on this bot share one pace (a hash: never the token itself).
         self.pace_key = _pace_key(token.reveal() if isinstance(token, Secret) else token)
@@ -172,17 +176,31 @@ class TelegramAdapter:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start_polling(self, poll_interval: float = 0.0) -> None:
-        """Connect and poll for updates. Raises Unavailable while Telegram cannot be reached
-        (safe to call again) and Rejected when it refuses the token."""
+        """Connect and poll for updates — if no other process on this database polls this bot
+        (processes.py): else stand by, still sending. Raises Unavailable while Telegram cannot
+        be reached (safe to call again) and Rejected when it refuses the token."""
         async with _connecting():
             await self._open()
-            assert self.application.updater is not None
+        self._poll_interval = poll_interval
+        if self._gate is None:
+            self._gate = PollingGate(self.app.db, self._begin_polling, self._end_polling)
+        await self._gate.open()
+
+    async def _begin_polling(self) -> None:
+        assert self.application.updater is not None
+        async with _connecting():
             if not self.application.updater.running:
                 await self.application.updater.start_polling(
-                    poll_interval=poll_interval, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+                    poll_interval=self._poll_interval,
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=False,
                 )
         log.info("telegram: polling as @%s", self.bot.username)
         await self.publish_commands()
+
+    async def _end_polling(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
 
     async def _open(self) -> None:
         await self.application.initialize()  # getMe: the token is checked here; a no-op once done
@@ -218,6 +236,11 @@ class TelegramAdapter:
         ``start_polling``."""
         async with _connecting():
             await self._open()
+        # One process registers (processes.py); every process serves the route with the same secret.
+        if not await self._registrar.try_lead():
+            log.info("telegram: another process registered the webhook; this one serves its route")
+            return
+        async with _connecting():
             await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=Update.ALL_TYPES)
         log.info("telegram: webhook set for @%s", self.bot.username)
         await self.publish_commands()
@@ -253,6 +276,9 @@ class TelegramAdapter:
             handled.set_result(None)
 
     async def stop(self) -> None:
+        if self._gate is not None:
+            await self._gate.close()  # stops polling first, then lets another process poll
+        await self._registrar.release()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:

@@ -124,8 +124,13 @@ class WeChatAdapter:
         self.verifier = CallbackVerifier(
             _reveal(settings["token"]) or "", app_id, _reveal(settings.get("aes_key")), now
         )
+        # The access token is shared with the other processes through the database (tokens.py).
         self.api = api or WeChatApi(
-            app_id, _reveal(settings["app_secret"]) or "", str(settings.get("api_base") or "") or None
+            app_id,
+            _reveal(settings["app_secret"]) or "",
+            str(settings.get("api_base") or "") or None,
+            db=app.db,
+            now=now,
         )
         self.path = str(settings.get("path") or DEFAULT_PATH)
         days = str(settings.get("qr_days") or "")

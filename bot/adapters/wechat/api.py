@@ -4,6 +4,10 @@ WeChatClient is synchronous (requests): every call runs in a small thread pool o
 the event loop never blocks and a slow WeChat cannot take the default executor's threads.
 ``api_base`` points every call — the access token included, which wechatpy itself fetches
 from a fixed address — at WeChat or at a proxy or a local fake (tests).
+
+The access token is not wechatpy's to keep: tokens.py shares it between processes through the
+database, and each call is made with the token it gives (wechatpy's own refetch on a refused
+token is off; a refused token is handed back to tokens.py and the call tried once more).
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import asyncio
 import io
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
+
+from bot.adapters.wechat.tokens import INVALID_TOKEN, AccessTokens
+from core.storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +65,27 @@ class WeChatApiError(Exception):
 
 
 class _Client(WeChatClient):  # type: ignore[misc]
-    """WeChatClient with every address under ``api_base``, fetching its access token once
-    for concurrent callers (the token endpoint has a daily quota of 2,000)."""
+    """WeChatClient with every address under ``api_base``, calling with the access token
+    WeChatApi gives the calling thread (tokens.py keeps it, not wechatpy)."""
 
     def __init__(self, app_id: str, secret: str, api_base: str) -> None:
-        super().__init__(app_id, secret, timeout=TIMEOUT_SECONDS)
+        super().__init__(app_id, secret, timeout=TIMEOUT_SECONDS, auto_retry=False)
         self.API_BASE_URL = api_base
-        self._token_lock = threading.Lock()
+        self._call_token = threading.local()
 
     @property
     def access_token(self) -> str:
-        # Checked and, when missing or expiring, fetched by one thread at a time: the others
-        # then find it fresh. (A token WeChat rejects is fetched again directly, unlocked.)
-        with self._token_lock:
-            return str(super().access_token)
+        token: str | None = getattr(self._call_token, "value", None)
+        if token is None:  # a call that did not come through WeChatApi._call: a bug, never a fetch
+            raise RuntimeError("wechat: an API call without an access token")
+        return token
+
+    def with_token(self, token: str, fn: Callable[..., Any], *args: Any) -> Any:
+        self._call_token.value = token
+        try:
+            return fn(*args)
+        finally:
+            self._call_token.value = None
 
     def fetch_access_token(self) -> dict[str, Any]:
         return self._fetch_access_token(
@@ -80,17 +95,41 @@ class _Client(WeChatClient):  # type: ignore[misc]
 
 
 class WeChatApi:
-    def __init__(self, app_id: str, secret: str, api_base: str | None = None) -> None:
+    def __init__(
+        self,
+        app_id: str,
+        secret: str,
+        api_base: str | None = None,
+        *,
+        db: Database | None = None,
+        now: Callable[[], float] | None = None,
+    ) -> None:
+        """``db``: where the access token is shared with the other processes (none: this
+        process keeps it); ``now``: wall-clock seconds, for the token's expiry."""
         base = (api_base or DEFAULT_API_BASE).rstrip("/") + "/"
         self.api_base = base
         self.show_qr_url = SHOW_QR_URL if api_base is None else f"{base}showqrcode"
         self._client = _Client(app_id, secret, base)
         self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="wechat-api")
+        clock = {"now": now} if now is not None else {}
+        self.tokens = AccessTokens(app_id, self._fetch_token, db=db, **clock)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` with the shared access token; once more with a new one when WeChat
+        refuses the token (another process may have refreshed it, or it expired early)."""
+        token = await self.tokens.current()
+        try:
+            return await self._run(what, self._client.with_token, token, fn, *args)
+        except WeChatApiError as error:
+            if error.code not in INVALID_TOKEN:
+                raise
+        token = await self.tokens.rejected(token)
+        return await self._run(what, self._client.with_token, token, fn, *args)
+
+    async def _run(self, what: str, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
@@ -104,10 +143,14 @@ class WeChatApi:
         except requests.RequestException as error:
             raise WeChatApiError(None, f"{what}: {type(error).__name__}") from None
 
+    async def _fetch_token(self) -> tuple[str, int]:
+        result = await self._run("token", self._client.fetch_access_token)
+        return str(result["access_token"]), int(result.get("expires_in") or 7200)
+
     async def check_credentials(self) -> None:
-        """Fetch an access token (when none is fresh): WeChat checks the AppID, the
-        AppSecret and this server's IP address here."""
-        await self._call("token", lambda: self._client.access_token)
+        """Make sure there is a fresh access token: fetching one, WeChat checks the AppID, the
+        AppSecret and this server's IP address (a fresh one in the database passed that)."""
+        await self.tokens.current()
 
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message."""
@@ -148,7 +191,7 @@ class WeChatApi:
             response.raise_for_status()
             return response.content
 
-        return await self._call("showqrcode", fetch)
+        return await self._run("showqrcode", fetch)
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self._call("menu", self._client.menu.create, menu)

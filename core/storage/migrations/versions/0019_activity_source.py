@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0019'
-down_revision: str | None = '0016'
+down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
