@@ -52,12 +52,10 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).parent.parent
-# The installed CLI's entry point (bot.cli:main, what .venv/bin/studyhall runs), with PTB's
-# HTTP client taught the emulator's quirks first (test-only: tests/telegram_peer.py).
-RUN = (
-    "import sys; from tests.telegram_peer import install_request_fix; install_request_fix();"
-    " from bot.cli import main; sys.exit(main(sys.argv[1:]))"
-)
+# The installed CLI (what `pip install` put beside this interpreter), with PTB's HTTP client
+# taught the emulator's quirks at interpreter start (a sitecustomize; tests/telegram_peer.py).
+STUDYHALL = Path(sys.executable).parent / "studyhall"
+QUIRKS = "from tests.telegram_peer import install_request_fix\n\ninstall_request_fix()\n"
 TOKEN = "777001:KILLTEST-token"
 SECRET = "killtest-webhook-secret-0123456789"  # one for all processes, as a load balancer needs
 COMMUNITY = "killhall"
@@ -115,7 +113,7 @@ class Studyhall:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", RUN, "run"],
+            [str(STUDYHALL), "run"],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -167,6 +165,8 @@ class Studyhall:
 
 
 def _environment(db_url: str, data_dir: Path, port: int, api_base: str, webhook: str) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "sitecustomize.py").write_text(QUIRKS)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -181,6 +181,7 @@ def _environment(db_url: str, data_dir: Path, port: int, api_base: str, webhook:
         TELEGRAM_API_BASE=api_base,
         TELEGRAM_WEBHOOK_URL=webhook,
         TELEGRAM_WEBHOOK_SECRET=SECRET,
+        PYTHONPATH=os.pathsep.join((str(data_dir), str(ROOT))),
     )
     return env
 
