@@ -21,6 +21,7 @@ from bot.web import NO_DASHBOARD, install_dashboard
 log = logging.getLogger(__name__)
 
 NETWORK_ADAPTERS = ("telegram", "discord", "wechat")
+FIRST_CONNECT_GRACE = 15.0  # seconds the scheduler waits for the adapters' first connection
 
 
 class RunningAdapter(Protocol):
@@ -74,9 +75,12 @@ async def run(config: Config) -> int:
         # Always: /healthz, /readyz and /metrics are served even without a webhook.
         await http.start()
         print(f"studyhall: http on {config.http_host}:{config.http_port}; {web_note}", flush=True)
-        scheduler.start()
         for plan in planned:
             connecting.append(asyncio.create_task(_connect(plan, app, stopping, failed), name=plan.name))
+        # The first tick sends due pushes through the connected adapters' channels: a moment
+        # for them to connect first (else those pushes wait for the next minute's run).
+        await _first_connections(connecting, stopping)
+        scheduler.start()
         await stopping.wait()
     finally:
         for task in connecting:
@@ -91,6 +95,15 @@ async def run(config: Config) -> int:
     if failed:
         raise failed[0]
     return 0
+
+
+async def _first_connections(connecting: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
+    """Until every adapter is connected (or given up), the run stops, or FIRST_CONNECT_GRACE."""
+    connected = asyncio.ensure_future(asyncio.wait(connecting))
+    stopped = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait((connected, stopped), timeout=FIRST_CONNECT_GRACE, return_when=asyncio.FIRST_COMPLETED)
+    connected.cancel()  # the waits only: the adapters go on connecting
+    stopped.cancel()
 
 
 async def _connect(plan: Planned, app: App, stopping: asyncio.Event, failed: list[Exception]) -> None:

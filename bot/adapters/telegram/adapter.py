@@ -130,11 +130,11 @@ class TelegramAdapter:
         self.app = app
         self.callbacks = CallbackData(app.services.callback_tokens)
         self._secret = ""
+        # Webhook calls waiting for their update to be handled, by the Update object's id.
+        self._handled: dict[int, asyncio.Future[None]] = {}
         self._registrar = webhook_registrar(app.db)
         self._gate: PollingGate | None = None
         self._poll_interval = 0.0
-        # Webhook calls waiting for their update to be handled, by the Update object's id.
-        self._handled: dict[int, asyncio.Future[None]] = {}
         token = settings["token"]
         # Pushes from every process on this bot share one pace (a hash: never the token itself).
         self.pace_key = _pace_key(token.reveal() if isinstance(token, Secret) else token)
