@@ -152,7 +152,10 @@ def per_batch(counts: Statements) -> dict[str, object]:
     batches = max(1, counts.batches)
     return {
         "statements_per_batch": round(counts.statements / batches, 2),
-        "round_trips_per_batch": round((counts.statements + 2 * counts.batches) / batches, 2),
+        # each statement, BEGIN and COMMIT, and the ping of each pool checkout
+        "round_trips_per_batch": round(
+            (counts.statements + 2 * counts.batches + counts.checkouts) / batches, 2
+        ),
         "executemany_rows_per_batch": round(counts.executemany_rows / batches, 1),
         "sql_ms_per_batch": round(counts.seconds_in_sql * 1000 / batches, 2),
         # per batch: [statements, milliseconds] of each kind

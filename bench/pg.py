@@ -96,7 +96,8 @@ class Statements:
 
     statements: int = 0
     executemany_rows: int = 0
-    batches: int = 0
+    batches: int = 0  # transactions committed
+    checkouts: int = 0  # connections taken from the pool: one ping each (pool_pre_ping)
     seconds_in_sql: float = 0.0
     by_kind: dict[str, list[float]] = field(default_factory=dict)  # kind: [statements, seconds]
 
@@ -130,12 +131,17 @@ def counting(engine: AsyncEngine, counts: Statements) -> Iterator[Statements]:
     def commit(conn: Any) -> None:
         counts.batches += 1
 
+    def checkout(*_args: Any) -> None:
+        counts.checkouts += 1
+
     event.listen(sync_engine, "before_cursor_execute", before)
     event.listen(sync_engine, "after_cursor_execute", after)
     event.listen(sync_engine, "commit", commit)
+    event.listen(sync_engine.pool, "checkout", checkout)
     try:
         yield counts
     finally:
+        event.remove(sync_engine.pool, "checkout", checkout)
         event.remove(sync_engine, "before_cursor_execute", before)
         event.remove(sync_engine, "after_cursor_execute", after)
         event.remove(sync_engine, "commit", commit)

@@ -50,6 +50,7 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         self._read_engine: Engine | None = None
         self._read_thread: ThreadPoolExecutor | None = None
+        self._batch_conns: list[AsyncConnection] = []  # PostgreSQL: idle batch connections
 
     @property
     def dialect(self) -> str:
@@ -128,11 +129,26 @@ class Database:
         if self.is_sqlite:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._writer_thread(), self._run_batch_sqlite, apply, items)
-        async with self.write() as conn:
-            callbacks: list[Callable[[], None]] = []
-            result = await conn.run_sync(_apply_collecting, apply, items, callbacks)
+        # Batch connections are kept between batches rather than taken from the pool: a
+        # checkout pings the server first (pool_pre_ping), one more round trip per batch.
+        # One that broke is closed, and the batch's items are retried on a fresh one.
+        conn = self._batch_conns.pop() if self._batch_conns else await self.engine.connect()
+        callbacks: list[Callable[[], None]] = []
+        try:
+            async with conn.begin():
+                result = await conn.run_sync(_apply_collecting, apply, items, callbacks)
+        except BaseException:
+            await self._keep_or_close(conn)
+            raise
+        self._batch_conns.append(conn)
         _run_all(callbacks)
         return result
+
+    async def _keep_or_close(self, conn: AsyncConnection) -> None:
+        if conn.invalidated or conn.closed or conn.in_transaction():
+            await conn.close()
+        else:
+            self._batch_conns.append(conn)
 
     @property
     def batches_in_thread(self) -> bool:
@@ -209,6 +225,8 @@ class Database:
             thread, self._batch_thread = self._batch_thread, None
             await asyncio.get_running_loop().run_in_executor(thread, self._close_batch_connection)
             thread.shutdown(wait=True)
+        while self._batch_conns:
+            await self._batch_conns.pop().close()
         await self.engine.dispose()
 
 
