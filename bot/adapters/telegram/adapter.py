@@ -116,7 +116,7 @@ def _sender_key(update: object) -> tuple[int, int] | None:
 
 
 class TelegramAdapter:
-    pace = PACES[PLATFORM]  # for pushes (core/pushes): 28/s, 1/s per chat
+    pace = PACES[PLATFORM]  # for pushes (core/pushes): 25/s, 1/s per chat
 
     def __init__(
         self,
