@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.config import Config
 from core.clock import ManualClock
 from core.errors import InvalidInput, NotAllowed, StudyhallError
 from core.events import UserRef
@@ -198,12 +199,34 @@ async def test_the_same_message_delivered_twice_earns_once(app: App, clock: Manu
     community = await app.community()
     ana = await _member(app, "Ana")
     points = app.services.points
-    first = await points.earn_for_message(community, ana, "A long enough message", clock.now(), "msg:x:1")
+    sent_at = clock.now()  # a redelivered message carries its own time (and key) again
+    first = await points.earn_for_message(community, ana, "A long enough message", sent_at, "msg:x:1")
     assert first is not None
     clock.advance(timedelta(minutes=5))
-    again = await points.earn_for_message(community, ana, "A long enough message!", clock.now(), "msg:x:1")
+    again = await points.earn_for_message(community, ana, "A long enough message!", sent_at, "msg:x:1")
     assert again is None
     assert await _balance(app, ana) == 1
+
+
+async def test_processes_share_the_cooldown(app: App, clock: ManualClock, config: Config) -> None:
+    """Behind a load balancer a member's messages land on different processes: each has its own
+    memory, and the ledger key (the member's cooldown window) still lets one of them earn."""
+    other = await App.open(config, clock=clock)  # a second process: its own Database and caches
+    try:
+        community = await app.community()
+        ana = await _member(app, "Ana")
+        here, there = Chat(app, clock, community, ana), Chat(other, clock, community, ana)
+        clock.advance(timedelta(seconds=60 - clock.now().timestamp() % 60))  # a window's start
+        assert await here.points_for("Good morning, everyone!") == 1
+        clock.advance(timedelta(seconds=20))
+        assert await there.points_for("Is the homework due on Friday?") == 0
+        clock.advance(timedelta(seconds=20))
+        assert await here.points_for("Sorry, I meant next Friday.") == 0  # its own memory
+        clock.advance(timedelta(seconds=21))  # the next window
+        assert await there.points_for("Thanks, that helps a lot") == 1
+        assert await _balance(app, ana) == 2
+    finally:
+        await other.close()
 
 
 # -- tiers ------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The participation economy: earning rules, check-ins, moderator awards, tiers, leaderboards.
 
 Every change of points is a ledger posting with an idempotency key.  Daily caps and
-moderator budgets are enforced by the ledger writer inside the posting's transaction; the
-message cooldown and repeat check are kept in this process's memory (a restart forgets them,
-the daily cap still holds).
+moderator budgets are enforced by the ledger writer inside the posting's transaction. The
+message cooldown is checked twice: in this process's memory (a sliding window, with the repeat
+check; a restart forgets them), and across processes by the posting's idempotency key, which
+names the member's cooldown window, so processes behind a load balancer share it for free.
 """
 
 from __future__ import annotations
@@ -155,7 +156,13 @@ class PointsService:
         # abs(): a platform may deliver a member's messages out of order.
         if recent.last_earned is not None and abs(at - recent.last_earned) < cooldown:
             return None
+        earlier = recent.last_earned
         recent.last_earned = max(at, recent.last_earned or at)
+        if cooldown:
+            # One earning per member per aligned window, whichever process sees the message: the
+            # unique key refuses a second. A redelivered message keeps its time, so its key.
+            window = int(at.timestamp()) // int(cooldown.total_seconds())
+            key = f"msgcd:{member.id}:{int(cooldown.total_seconds())}:{window}"
         granted = await self.granted_tier(community, member.id)
         result = await self.ledger.post(
             Posting(
@@ -180,6 +187,8 @@ class PointsService:
             )
         )
         if result.outcome is not Outcome.POSTED:
+            if result.outcome is Outcome.REPLAYED:  # earned before, here or by another process
+                recent.last_earned = earlier  # so this one's time does not hold up the next
             return None
         return Earned(result, await self._upgrade(community, result, granted))
 
