@@ -24,7 +24,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.adapters.wechat.tokens import INVALID_TOKEN, AccessTokens
+from core.delivery.access_tokens import INVALID_TOKEN, AccessTokens
 from core.storage.database import Database
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""bot/adapters/wechat/tokens.py: one access token for every process of an Official Account,
-kept in the database. Two WeChatApi instances, each with its own engine on one database, stand
+"""core/delivery/access_tokens.py: the WeChat access token shared by processes, kept
+in the database. Two WeChatApi instances, each with its own engine on one database, stand
 for two processes, against the local fake of the WeChat API (tests/wechat_peer.py), which
 counts the token requests and refuses any token but the newest (40001)."""
 
