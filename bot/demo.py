@@ -240,5 +240,5 @@ async def _seed_crowd(app: App, community_name: str) -> None:
 
 def _event(community: str, chat: ChatRef, user: UserRef, text: str, when: datetime) -> Event:
     kind = EventKind.COMMAND if text.startswith("/") else EventKind.MESSAGE
-    key = f"seed-{user.external_id}-{when.isoformat()}"
+    key = f"seed-{chat.external_id}-{user.external_id}-{when.isoformat()}"  # a platform id: unique per chat
     return Event(PLATFORM, community, chat, user, kind, when, text=text, message_id=key)
