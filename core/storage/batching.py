@@ -105,11 +105,9 @@ class GroupCommit(Generic[T, R]):
             raise WriterClosed(f"{self._name} writer is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        urgent = urgent_writes.get()
-        (self._urgent if urgent else self._pending).append((item, future))
+        (self._urgent if urgent_writes.get() else self._pending).append((item, future))
         if self._wake is not None:
-            # While a batch runs, only an urgent item can start another (see _may_start).
-            if not self._wake.done() and (urgent or not self._running):
+            if not self._wake.done():
                 self._wake.set_result(None)
         elif self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name=f"{self._name}-writer")
