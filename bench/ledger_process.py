@@ -3,7 +3,8 @@
 
 It builds the ledger benchmark's plan, says ``ready`` on stdout, waits for a line on stdin,
 then posts its part (the ledger benchmark's task shares PROCESS, PROCESS + PROCESSES, …, so
-keys are the single-process run's) through its own Database and Ledger, and prints one JSON
+keys are the single-process run's, each task keeping PROCESSES times the postings in flight, so
+every process has the single process's concurrency) through its own Database and Ledger, and prints one JSON
 line: postings posted, seconds, batches, the lock pattern (bench/pg.py Locks) and how many
 batches lost a lock conflict and were run again.
 """
@@ -54,7 +55,9 @@ def main(argv: list[str]) -> None:
             url,
             community_id,
             plan,
-            window=WINDOW,
+            # A process's concurrency is its own (each adapter handles its updates at once), so
+            # each keeps as many postings in flight as the single process: its tasks' windows grow.
+            window=WINDOW * processes,
             tasks=range(process, TASKS, processes),
             watch=lambda engine: watching_locks(engine, locks),
         )
