@@ -19,7 +19,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -27,7 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -43,6 +42,7 @@ from core.members.models import Role
 from core.storage.database import Database
 from core.storage.migrate import upgrade
 from core.storage.state_tables import job_runs
+from tests.process_output import Lines
 from tests.telegram_peer import available, free_port, running_emulator
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
@@ -80,25 +80,6 @@ def _update_count(config: pytest.Config) -> int:
 # -- processes ------------------------------------------------------------------------------
 
 
-class Output:
-    """A pipe of a running process, read line by line in a thread of its own."""
-
-    def __init__(self, pipe: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe: IO[str]) -> None:
-        for line in pipe:
-            self.lines.append(line.rstrip("\n"))
-
-    def has(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-    def tail(self, count: int = 30) -> str:
-        return "\n".join(self.lines[-count:])
-
-
 @dataclass
 class Studyhall:
     """One ``studyhall run`` process: its HTTP port and data directory survive a restart."""
@@ -107,8 +88,8 @@ class Studyhall:
     port: int
     env: dict[str, str]
     process: subprocess.Popen[str] | None = None
-    out: Output | None = None
-    err: Output | None = None
+    out: Lines | None = None
+    err: Lines | None = None
     logs: list[str] = field(default_factory=list)
 
     def start(self) -> None:
@@ -121,7 +102,7 @@ class Studyhall:
             cwd=ROOT,
         )
         assert self.process.stdout is not None and self.process.stderr is not None
-        self.out, self.err = Output(self.process.stdout), Output(self.process.stderr)
+        self.out, self.err = Lines(self.process.stdout), Lines(self.process.stderr)
 
     async def running(self, within: float = 90) -> None:
         deadline = time.monotonic() + within
@@ -368,6 +349,9 @@ async def seed(url: str, data_dir: Path) -> int:
             ("message.cooldown_seconds", "0"),
             ("message.repeat_window", "0"),
             ("cap.message", "100000"),
+            # No quiet hours (22:00-08:00 by default): the push goes out whatever the time of day.
+            ("push.quiet_start", "0"),
+            ("push.quiet_end", "0"),
         ):
             await app.services.settings.set(community.id, key, value, actor=creator)
         for start in range(0, MEMBERS, 250):
