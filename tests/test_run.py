@@ -8,11 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from bot.app import App
 from bot.config import Config, Secret
 from bot.http import HttpServer
 from bot.run import _plan
+from tests.process_output import Lines
 from tests.telegram_peer import available, free_port, running_emulator
 
 TOKEN = "654321:RUN-token"
@@ -73,33 +72,6 @@ def test_run_without_an_adapter_says_what_to_set(db_url: str, tmp_path: Path) ->
 needs_emulator = pytest.mark.skipif(
     not available(), reason="the Telegram emulator is installed by `make test`"
 )
-
-
-class Lines:
-    """A pipe of a running process, read line by line in a thread of its own."""
-
-    def __init__(self, pipe: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _read(self, pipe: IO[str]) -> None:
-        for line in pipe:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = next((line for line in self.lines if text in line), None)
-            if found is not None:
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"no line with {text!r} in {self.lines}")
-
-    @property
-    def text(self) -> str:
-        self._thread.join(timeout=10)
-        return "\n".join(self.lines)
 
 
 def _start_command_is_answered(base: str) -> None:
