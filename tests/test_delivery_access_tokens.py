@@ -9,12 +9,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.adapters.wechat.api import WeChatApi
-from core.storage.access_tokens import wechat_access_tokens
+from core.delivery.access_tokens import StoredToken, read_access_token, save_access_token
+from core.delivery.tables import wechat_access_tokens
 from core.storage.database import Database
 from tests.conftest import START
 from tests.wechat_peer import APP_ID, APP_SECRET, FakeWeChat, running_wechat
@@ -151,3 +153,30 @@ async def test_wrong_credentials_are_an_error_not_a_loop(db_url: str) -> None:
         finally:
             api.close()
             await db.dispose()
+
+
+# -- the table on its own: one row per AppID, an upsert, never shown in a repr --
+
+
+async def test_a_token_is_saved_read_and_replaced(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:
+            assert await read_access_token(conn, "wx1") is None
+        first = StoredToken("secret-token-1", START + timedelta(hours=2))
+        async with db.write() as conn:
+            await save_access_token(conn, "wx1", first, now=START)
+            await save_access_token(conn, "wx2", StoredToken("other", START), now=START)
+        second = StoredToken("secret-token-2", START + timedelta(hours=4))
+        async with db.write() as conn:
+            await save_access_token(conn, "wx1", second, now=START + timedelta(hours=2))
+        async with db.read() as conn:
+            assert await read_access_token(conn, "wx1") == second
+            assert await read_access_token(conn, "wx2") == StoredToken("other", START)
+    finally:
+        await db.dispose()
+
+
+def test_the_token_is_not_in_its_repr() -> None:
+    stored = StoredToken("secret-token-1", START)
+    assert "secret-token-1" not in repr(stored) and "expires_at" in repr(stored)

@@ -16,12 +16,15 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.storage.access_tokens import StoredToken, read_access_token, save_access_token
+from core.delivery.tables import wechat_access_tokens
 from core.storage.database import Database
+from core.storage.upsert import insert_or_update
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,30 @@ INVALID_TOKEN = frozenset({40001, 40014, 42001})  # invalid credential, invalid 
 _LOCK_BASE = 0x5354_5544_0000_0000  # "STUD" + the AppID's CRC-32: one lock per Official Account
 
 Fetch = Callable[[], Awaitable[tuple[str, int]]]  # a new (token, seconds it lasts) from WeChat
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    token: str = field(repr=False)
+    expires_at: datetime
+
+
+async def read_access_token(conn: AsyncConnection, app_id: str) -> StoredToken | None:
+    table = wechat_access_tokens
+    query = select(table.c.token, table.c.expires_at).where(table.c.app_id == app_id)
+    row = (await conn.execute(query)).first()
+    return StoredToken(row.token, row.expires_at) if row is not None else None
+
+
+async def save_access_token(
+    conn: AsyncConnection, app_id: str, stored: StoredToken, *, now: datetime
+) -> None:
+    """Write ``app_id``'s token (one upsert: safe when two writers race)."""
+    values = {"app_id": app_id, "token": stored.token, "expires_at": stored.expires_at, "updated_at": now}
+    statement = insert_or_update(
+        conn.dialect.name, wechat_access_tokens, values, ["app_id"], ["token", "expires_at", "updated_at"]
+    )
+    await conn.execute(statement)
 
 
 def _wall_clock() -> float:

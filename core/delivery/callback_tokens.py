@@ -4,7 +4,7 @@ process works when pressed on another, and after a restart.
 A token is a hash of its data, so a token's data never changes: any process may store it
 again or read it, and keep it in memory once read. Storing a token again moves its
 ``created_at`` on; rows are deleted ``KEEP_FOR`` after they were last stored (``forget_old``,
-run daily by jobs/delivery.py). Each process stores a token it renders at least once a day
+run daily by jobs/cleanup.py). Each process stores a token it renders at least once a day
 (bot/adapters/callbacks.py), so a button works for at least 29 days after its message was
 sent; an older one answers that it has expired.
 """

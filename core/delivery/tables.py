@@ -1,5 +1,6 @@
 """Per-recipient send windows, messages that could not be sent, inbound deliveries already
-taken, and the numbered options a recipient may answer with a bare number."""
+taken, the numbered options a recipient may answer with a bare number, button data behind
+short tokens, and the platform access tokens every process shares."""
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
 
@@ -57,8 +58,8 @@ pending_options = Table(
 )
 
 # Long button data behind the short token a button carries (Telegram allows 64 bytes of
-# callback_data, Discord 100 characters of custom_id). The token is a hash of the data, so a
-# row never changes: any process may insert it again (ignored) or read it.
+# callback_data, Discord 100 characters of custom_id). The token is a hash of the data, so its
+# data never changes: any process may store it again (which only moves created_at on) or read it.
 callback_tokens = Table(
     "callback_tokens",
     metadata,
@@ -66,4 +67,15 @@ callback_tokens = Table(
     Column("data", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_callback_tokens_created_at", "created_at"),
+)
+
+# A WeChat Official Account's access token, one row per AppID (core/delivery/access_tokens.py):
+# fetching a new one invalidates the old one for every process, so they all read it here.
+wechat_access_tokens = Table(
+    "wechat_access_tokens",
+    metadata,
+    Column("app_id", String(64), primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

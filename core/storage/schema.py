@@ -19,7 +19,6 @@ import core.pushes.tables
 import core.qa.tables
 import core.referrals.tables
 import core.settings.tables
-import core.storage.access_tokens
 import core.storage.state_tables
 import core.web_sessions.tables  # noqa: F401
 from core.storage.metadata import metadata
