@@ -335,15 +335,17 @@ class PushOutbox:
                 .distinct()
             )
         ).scalars()
-        dead = []
-        for token in list(tokens):
-            free = await conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:space, :key)"),
-                {"space": WORKER_LOCKS, "key": worker_lock_key(token)},
-            )
-            if free.scalar():
-                dead.append(token)
-        return dead
+        candidates = list(tokens)
+        if not candidates:
+            return []
+        free = await conn.execute(  # every token's lock tried in one round trip
+            text(
+                "SELECT t FROM unnest(CAST(:tokens AS TEXT[]), CAST(:keys AS INTEGER[])) AS u(t, k)"
+                " WHERE pg_try_advisory_xact_lock(:space, k)"
+            ),
+            {"tokens": candidates, "keys": [worker_lock_key(t) for t in candidates], "space": WORKER_LOCKS},
+        )
+        return list(free.scalars())
 
     async def _claim(self, p: _Pipeline, limit: int) -> tuple[list[_Row], list[_Result]]:
         """Lease up to ``limit`` due rows of this platform: pending ones, and ones whose lease
