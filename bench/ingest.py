@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from bot.adapters.telegram.adapter import CONCURRENT_UPDATES
@@ -28,6 +27,7 @@ from bot.config import Config
 from core.clock import ManualClock
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
 from core.ledger.tables import ledger_transfers
+from core.storage.database import Database
 
 EVENTS = int(__import__("os").environ.get("BENCH_EVENTS", 200_000))
 MEMBERS = int(__import__("os").environ.get("BENCH_MEMBERS", 5_000))
@@ -69,10 +69,10 @@ async def run_app(
     community: str,
     events: list[Event],
     *,
-    watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
+    watch: Callable[[Database], AbstractContextManager[object]] = lambda _db: nullcontext(),
 ) -> dict[str, float]:
     """The events through App.handle by WORKERS workers, /points probed meanwhile; ``watch``
-    (engine) is entered around the timed part (to count statements)."""
+    (database) is entered around the timed part (to count statements)."""
     config = Config(database_url=url, data_dir=data_dir, community=community)
     app = await App.open(config, clock=ManualClock(START))
     rng = random.Random(5)
@@ -104,7 +104,7 @@ async def run_app(
             await asyncio.sleep(PROBE_EVERY)
 
     try:
-        with watch(app.db.engine):
+        with watch(app.db):
             started = time.perf_counter()
             prober = asyncio.create_task(probe())
             await asyncio.gather(*(worker() for _ in range(WORKERS)))

@@ -151,7 +151,7 @@ async def run(admin_url: str, events_count: int = EVENTS) -> dict[str, object]:
         counts = Statements()
         with tempfile.TemporaryDirectory(prefix="studyhall-bench-") as folder:
             ours = await run_app(
-                ours_url, Path(folder), "bench", events, watch=lambda engine: counting(engine, counts)
+                ours_url, Path(folder), "bench", events, watch=lambda db: counting(db, counts)
             )
         ours["activity"] = await _count(ours_url, "activity")
         ref_seconds = await run_reference(ref_url, community_id, events, int(ours["postings"]))

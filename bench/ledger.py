@@ -24,8 +24,6 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, PostingResult, SystemAccount, SystemCode
 from core.ledger.service import Ledger
@@ -82,12 +80,12 @@ async def run_ledger(
     *,
     window: int = 1,
     chunk: int = 1,
-    watch: Callable[[AsyncEngine], AbstractContextManager[object]] = lambda _engine: nullcontext(),
+    watch: Callable[[Database], AbstractContextManager[object]] = lambda _db: nullcontext(),
     tasks: Sequence[int] = range(TASKS),
 ) -> tuple[float, int, int]:
     """Each of TASKS tasks posts its share, keeping up to ``window`` postings in flight
     (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead.
-    ``watch(engine)`` is entered around the timed part (to count statements); ``tasks``: which
+    ``watch(database)`` is entered around the timed part (to count statements); ``tasks``: which
     of the TASKS shares this run posts (a process's part when the workload is split)."""
     db = Database(url)
     ledger = Ledger(db)
@@ -128,7 +126,7 @@ async def run_ledger(
         return done
 
     try:
-        with watch(db.engine):
+        with watch(db):
             started = time.perf_counter()
             posted = sum(await asyncio.gather(*(worker(i, items) for i, items in shares.items())))
             await ledger.close()

@@ -177,7 +177,7 @@ async def run(admin_url: str, postings: int = POSTINGS) -> dict[str, object]:
         ref_seconds, ref_posted = await run_reference(ref_url, community_id, plan)
         counts = Statements()
         seconds, posted, batches = await run_ledger(
-            ours_url, community_id, plan, window=WINDOW, watch=lambda engine: counting(engine, counts)
+            ours_url, community_id, plan, window=WINDOW, watch=lambda db: counting(db, counts)
         )
         ours_check = await check(ours_url, community_id, posted)
         ref_check = await check(ref_url, community_id, ref_posted)

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> None:
             # each keeps as many postings in flight as the single process: its tasks' windows grow.
             window=WINDOW * processes,
             tasks=range(process, TASKS, processes),
-            watch=lambda engine: watching_locks(engine, locks),
+            watch=lambda db: watching_locks(db, locks),
         )
     )
     result = {"posted": posted, "seconds": seconds, "batches": batches, "conflicts_retried": conflicts.count}

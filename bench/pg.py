@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.storage.database import Database
 from core.storage.migrate import upgrade
@@ -103,11 +102,10 @@ class Statements:
 
 
 @contextmanager
-def counting(engine: AsyncEngine, counts: Statements) -> Iterator[Statements]:
-    """Count into ``counts`` the statements ``engine`` executes while in the block (BEGIN and
-    COMMIT are not statements to SQLAlchemy: the asyncpg dialect sends each as one round trip
-    of its own)."""
-    sync_engine = engine.sync_engine
+def counting(db: Database, counts: Statements) -> Iterator[Statements]:
+    """Count into ``counts`` the statements ``db`` executes while in the block, on each of its
+    engines (BEGIN and COMMIT are not statements to SQLAlchemy: the asyncpg dialect sends each
+    as one round trip of its own)."""
     started: dict[int, float] = {}
     kinds: dict[int, str] = {}
 
@@ -134,17 +132,32 @@ def counting(engine: AsyncEngine, counts: Statements) -> Iterator[Statements]:
     def checkout(*_args: Any) -> None:
         counts.checkouts += 1
 
-    event.listen(sync_engine, "before_cursor_execute", before)
-    event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine, "commit", commit)
-    event.listen(sync_engine.pool, "checkout", checkout)
-    try:
+    with _listening(
+        db,
+        {"before_cursor_execute": before, "after_cursor_execute": after, "commit": commit},
+        {"checkout": checkout},
+    ):
         yield counts
+
+
+@contextmanager
+def _listening(
+    db: Database, on_engine: dict[str, Callable[..., None]], on_pool: dict[str, Callable[..., None]]
+) -> Iterator[None]:
+    """The listeners attached to every engine of ``db`` (and their pools) while in the block."""
+    targets = [
+        (target, name, listener)
+        for engine in db.engines
+        for target, listeners in ((engine.sync_engine, on_engine), (engine.sync_engine.pool, on_pool))
+        for name, listener in listeners.items()
+    ]
+    for target, name, listener in targets:
+        event.listen(target, name, listener)
+    try:
+        yield
     finally:
-        event.remove(sync_engine.pool, "checkout", checkout)
-        event.remove(sync_engine, "before_cursor_execute", before)
-        event.remove(sync_engine, "after_cursor_execute", after)
-        event.remove(sync_engine, "commit", commit)
+        for target, name, listener in targets:
+            event.remove(target, name, listener)
 
 
 @dataclass
@@ -178,9 +191,8 @@ class Locks:
 
 
 @contextmanager
-def watching_locks(engine: AsyncEngine, locks: Locks) -> Iterator[Locks]:
-    """Record into ``locks`` every ``FOR UPDATE`` that ``engine`` runs (see Locks)."""
-    sync_engine = engine.sync_engine
+def watching_locks(db: Database, locks: Locks) -> Iterator[Locks]:
+    """Record into ``locks`` every ``FOR UPDATE`` that ``db`` runs (see Locks)."""
     started: dict[int, float] = {}
     locked_at: dict[int, float] = {}
     requested: dict[int, int] = {}
@@ -206,17 +218,9 @@ def watching_locks(engine: AsyncEngine, locks: Locks) -> Iterator[Locks]:
         if at is not None:
             locks.held.append(time.perf_counter() - at)
 
-    event.listen(sync_engine, "before_cursor_execute", before)
-    event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine, "commit", ended)
-    event.listen(sync_engine, "rollback", ended)
-    try:
+    listeners = {"before_cursor_execute": before, "after_cursor_execute": after}
+    with _listening(db, {**listeners, "commit": ended, "rollback": ended}, {}):
         yield locks
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", before)
-        event.remove(sync_engine, "after_cursor_execute", after)
-        event.remove(sync_engine, "commit", ended)
-        event.remove(sync_engine, "rollback", ended)
 
 
 def _values(parameters: Any) -> list[Any]:

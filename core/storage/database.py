@@ -51,23 +51,28 @@ class Database:
         self._read_engine: Engine | None = None
         self._read_thread: ThreadPoolExecutor | None = None
         self._batch_conns: list[AsyncConnection] = []  # PostgreSQL: idle batch connections
+        # PostgreSQL: reads go through a pool of their own in autocommit (see read()).
+        self._reads: AsyncEngine = self.engine if self.is_sqlite else _create_read_engine(url, echo=echo)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def pool_status(self) -> dict[str, float]:
-        """The async engine's connection pool now (for /metrics): in_use, idle, size and
-        overflow where the pool keeps them (a SQLite StaticPool keeps none)."""
-        pool = self.engine.sync_engine.pool
+        """The connection pools now (for /metrics), summed over the engines (on PostgreSQL
+        the readers' pool too): in_use, idle, size and overflow where the pools keep them (a
+        SQLite StaticPool keeps none)."""
         status: dict[str, float] = {}
         readings = {"in_use": "checkedout", "idle": "checkedin", "size": "size", "overflow": "overflow"}
-        for state, reading in readings.items():
-            read = getattr(pool, reading, None)
-            if callable(read):
-                status[state] = float(read())
-        if "overflow" in status:  # QueuePool counts up from -pool_size: connections beyond it
-            status["overflow"] = max(0.0, status["overflow"])
+        for engine in self.engines:
+            pool = engine.sync_engine.pool
+            for state, reading in readings.items():
+                read = getattr(pool, reading, None)
+                if callable(read):
+                    value = float(read())
+                    if state == "overflow":  # QueuePool counts up from -pool_size: connections beyond it
+                        value = max(0.0, value)
+                    status[state] = status.get(state, 0.0) + value
         return status
 
     @asynccontextmanager
@@ -78,9 +83,19 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """The async engines that send this database statements: the main one and, on
+        PostgreSQL, the readers' (for listeners that count or watch statements)."""
+        return (self.engine,) if self._reads is self.engine else (self.engine, self._reads)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
+        """A connection for reading. On PostgreSQL its statements run in autocommit: under READ
+        COMMITTED each statement of a transaction sees its own snapshot anyway, and a
+        transaction costs three round trips more per read (BEGIN, ROLLBACK, and the checkout's
+        ping, which SQLAlchemy's asyncpg dialect wraps in a transaction of its own)."""
+        async with self._reads.connect() as conn, conn.begin():
             yield conn
 
     async def run_read(self, read: Callable[[Connection], R]) -> R:
@@ -228,6 +243,8 @@ class Database:
         while self._batch_conns:
             await self._batch_conns.pop().close()
         await self.engine.dispose()
+        if self._reads is not self.engine:
+            await self._reads.dispose()
 
 
 def _apply_collecting(
@@ -248,12 +265,21 @@ def _run_all(callbacks: list[Callable[[], None]]) -> None:
         callback()
 
 
+def _create_read_engine(url: str, *, echo: bool) -> AsyncEngine:
+    """PostgreSQL: the readers' pool, in autocommit (a checkout's ping is then one round trip)."""
+    engine = create_async_engine(
+        url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+    )
+    _explain_connect_failures(engine.sync_engine)
+    return engine
+
+
 def _create_engine(url: str, *, echo: bool, sqlite: bool) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if sqlite:
         kwargs["connect_args"] = {"async_creator_fn": _open_aiosqlite}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if sqlite:
         _configure_sqlite(engine)
