@@ -323,9 +323,10 @@ def _run_discord_invite_url(config: Config, args: argparse.Namespace) -> int:
 def _run_wechat_menu(config: Config, args: argparse.Namespace) -> int:
     import json
 
-    from bot.adapters.wechat.api import WeChatApi, WeChatApiError
+    from bot.adapters.wechat.api import WeChatApiError
     from bot.adapters.wechat.menu import default_menu
     from bot.handlers import build_router
+    from bot.wechat_one_off import one_off_wechat_api
 
     menu = default_menu(build_router())
     if args.print_only:
@@ -336,19 +337,17 @@ def _run_wechat_menu(config: Config, args: argparse.Namespace) -> int:
         print("studyhall: set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_TOKEN first", file=sys.stderr)
         return 2
     configure_for(config, stderr=False)
-    secret = settings["app_secret"]
-    api = WeChatApi(
-        str(settings["app_id"]),
-        secret.reveal() if isinstance(secret, Secret) else secret,
-        str(settings.get("api_base") or "") or None,
-    )
+
+    async def publish() -> None:
+        # With the running service's access token (bot/wechat_one_off.py).
+        async with one_off_wechat_api(config) as api:
+            await api.create_menu(menu)
+
     try:
-        asyncio.run(api.create_menu(menu))
+        asyncio.run(publish())
     except WeChatApiError as error:
         print(f"studyhall: WeChat refused the menu: {error}", file=sys.stderr)
         return 1
-    finally:
-        api.close()
     items = sum(len(group["sub_button"]) for group in menu["button"])
     print(f"studyhall: menu published: {len(menu['button'])} groups, {items} commands")
     return 0

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy.engine import make_url
 
 from bot.config import ADAPTER_SETTINGS, Config, Secret
 from bot.logs import RedactSecrets
+from bot.wechat_one_off import missing_sqlite_file, one_off_wechat_api
 from core.storage.database import safe_url
 
 OK, FAIL = "✓", "✗"
@@ -78,7 +78,7 @@ async def check_database(config: Config) -> Check:
 
     url = config.database_url
     shown = safe_url(url)
-    missing = _missing_sqlite_file(url)
+    missing = missing_sqlite_file(url)
     if missing:  # connecting would create an empty one
         return Check(False, f"database: no SQLite file at {missing}", "run `studyhall migrate` to create it")
     db = Database(url)
@@ -97,15 +97,6 @@ async def check_database(config: Config) -> Check:
             "run `studyhall migrate`",
         )
     return Check(True, f"database {shown}: reachable, migrated ({head})")
-
-
-def _missing_sqlite_file(url: str) -> str | None:
-    if not url.startswith("sqlite"):
-        return None
-    path = make_url(url).database
-    if path and path != ":memory:" and not Path(path).expanduser().exists():
-        return path
-    return None
 
 
 async def _guarded(platform: str, check: Callable[[Config], Awaitable[Check]], config: Config) -> Check:
@@ -154,23 +145,20 @@ async def check_discord(config: Config) -> Check:
 
 
 async def check_wechat(config: Config) -> Check:
-    from bot.adapters.wechat.api import WeChatApi, WeChatApiError
+    from bot.adapters.wechat.api import WeChatApiError
 
-    settings = config.adapter_settings["wechat"]
-    api = WeChatApi(
-        str(settings["app_id"]), _reveal(settings["app_secret"]), str(settings.get("api_base") or "") or None
-    )
-    try:
-        await api.check_credentials()
-    except WeChatApiError as error:
-        return Check(
-            False,
-            f"wechat: the access token was refused: {error}",
-            "check WECHAT_APP_ID and WECHAT_APP_SECRET, and add this server's IP address to the "
-            "IP whitelist (WeChat console → Basic configuration)",
-        )
-    finally:
-        api.close()
+    # The new token goes where the running service reads it (bot/wechat_one_off.py): fetching
+    # it invalidates the one they hold, so they must move to it.
+    async with one_off_wechat_api(config) as api:
+        try:
+            await api.verify_credentials()
+        except WeChatApiError as error:
+            return Check(
+                False,
+                f"wechat: the access token was refused: {error}",
+                "check WECHAT_APP_ID and WECHAT_APP_SECRET, and add this server's IP address to the "
+                "IP whitelist (WeChat console → Basic configuration)",
+            )
     return Check(True, f"wechat: AppID and AppSecret accepted by {api.api_base}")
 
 

@@ -90,6 +90,13 @@ class AccessTokens:
             return stored.token
         return await self._refresh(rejected=None)
 
+    async def renewed(self) -> str:
+        """A token fetched from WeChat now (WeChat checks the AppID, the AppSecret and the
+        server's address only when it issues one), written where the other processes read it,
+        so they move to it before the one they hold lapses. A refused fetch changes nothing."""
+        stored = self._held or await self._read()
+        return await self._refresh(rejected=stored.token if stored is not None else None)
+
     async def rejected(self, token: str) -> str:
         """WeChat refused ``token``: a new one, or the one another process has fetched since."""
         return await self._refresh(rejected=token)

@@ -152,6 +152,12 @@ class WeChatApi:
         AppSecret and this server's IP address (a fresh one in the database passed that)."""
         await self.tokens.current()
 
+    async def verify_credentials(self) -> None:
+        """Have WeChat check the AppID, the AppSecret and this server's address now, by
+        fetching a new token (shared with the other processes like any refresh): for
+        ``studyhall doctor``, which must not pass on a token fetched with older settings."""
+        await self.tokens.renewed()
+
     async def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message."""
         await self._call("send_text", self._client.message.send_text, openid, text)
