@@ -25,6 +25,7 @@ import asyncpg
 from bench.common import START, emit, insert_community
 from bench.ledger import MEMBERS, POSTINGS, TASKS, WINDOW, fund, key_of, make_plan, run_ledger
 from bench.pg import Scratch, Statements, asyncpg_args, bench_url, counting
+from core.ledger.tables import effective_sql
 from core.storage.database import Database
 
 PER_TRANSACTION = 1000
@@ -125,12 +126,13 @@ async def check(url: str, community_id: int, keys: int | None = None) -> dict[st
             " FROM ledger_transfers WHERE community_id = $1",
             community_id,
         )
-        total = await conn.fetchval("SELECT coalesce(sum(balance), 0) FROM ledger_accounts")
+        balance = effective_sql()  # with system accounts' stripes
+        total = await conn.fetchval(f"SELECT coalesce(sum({balance}), 0) FROM ledger_accounts a")
         negative = await conn.fetchval(
             "SELECT count(*) FROM ledger_accounts WHERE member_id IS NOT NULL AND balance < 0"
         )
         mismatched = await conn.fetchval(
-            "SELECT count(*) FROM ledger_accounts a WHERE a.balance <>"
+            f"SELECT count(*) FROM ledger_accounts a WHERE {balance} <>"
             " coalesce((SELECT sum(amount) FROM ledger_transfers WHERE credit_account_id = a.id), 0)"
             " - coalesce((SELECT sum(amount) FROM ledger_transfers WHERE debit_account_id = a.id), 0)"
         )

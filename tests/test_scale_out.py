@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import Config
 from core.events import UserRef
+from core.ledger.tables import effective_sql
 from core.members.models import Role
 from core.storage.database import Database
 from core.storage.migrate import upgrade
@@ -517,12 +518,13 @@ async def _count(
     kinds = Counter(row["kind"] for row in message_keys)
     activity = await conn.fetchval("SELECT count(*) FROM activity")
     sources = [row["source"] for row in await conn.fetch("SELECT source FROM activity")]
+    balance = effective_sql()  # with system accounts' stripes
     balances = await conn.fetchrow(
-        "SELECT sum(balance) AS total, min(balance) FILTER (WHERE member_id IS NOT NULL) AS lowest"
-        " FROM ledger_accounts"
+        f"SELECT sum({balance}) AS total, min(balance) FILTER (WHERE member_id IS NOT NULL) AS lowest"
+        " FROM ledger_accounts a"
     )
     drift = await conn.fetchval(
-        "SELECT count(*) FROM ledger_accounts a WHERE a.balance <> "
+        f"SELECT count(*) FROM ledger_accounts a WHERE {balance} <> "
         " coalesce((SELECT sum(amount) FROM ledger_transfers WHERE credit_account_id = a.id), 0)"
         " - coalesce((SELECT sum(amount) FROM ledger_transfers WHERE debit_account_id = a.id), 0)"
     )

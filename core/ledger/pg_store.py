@@ -9,14 +9,22 @@ same accounts queue instead of deadlocking), then writes everything with one mor
 transfers from unnest() arrays, skipping taken keys (so the writer needs no lookup first, see
 ``LedgerWriter._apply``), their ids returned, and every balance moved by one UPDATE that runs
 only if no key was taken. Locks are held for that one statement and the commit.
+
+System accounts are not locked, and their rows not updated: nearly every batch moves one
+(issuance, for every earning), so each batch would wait for the one before it, in every
+process. Their changes go to one of a few stripes (``ledger_balance_stripes``) chosen by the
+connection's server process id, in the same statement; a system account's balance is its row's
+plus its stripes'. No rule reads a system account's balance (only members' may not go below
+zero), so nothing needs it locked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
 from core.ledger.models import Transfer
@@ -30,13 +38,15 @@ _LOCK = text(
     " WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR UPDATE"
 )
 _UNDO = text("DELETE FROM ledger_transfers WHERE id = ANY(CAST(:ids AS BIGINT[]))")
+_STRIPES = 16  # per system account: writers on different connections rarely share one
 _COLUMNS = TRANSFER_COLUMNS[1:]  # the id comes from the table's sequence
 _KEY = ("community_id", "idempotency_key")
 
 
 @lru_cache(maxsize=2)
 def _write(skip_taken: bool) -> TextClause:
-    """Insert the transfers and, only if all went in, move the balances: one statement."""
+    """Insert the transfers and, only if all went in, move the balances (members' rows, system
+    accounts' stripes): one statement."""
     insert = unnest_insert(
         ledger_transfers,
         _COLUMNS,
@@ -49,7 +59,14 @@ def _write(skip_taken: bool) -> TextClause:
         " SET balance = a.balance + t.delta, earned = a.earned + t.earned_delta"
         " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:deltas AS BIGINT[]), CAST(:earned AS BIGINT[]))"
         " AS t(id, delta, earned_delta)"
-        " WHERE a.id = t.id AND (SELECT count(*) FROM inserted) = :expected)"
+        " WHERE a.id = t.id AND (SELECT count(*) FROM inserted) = :expected),"
+        " striped AS (INSERT INTO ledger_balance_stripes AS s (account_id, stripe, balance, earned)"
+        f" SELECT t.id, pg_backend_pid() % {_STRIPES}, t.delta, t.earned_delta"
+        " FROM unnest(CAST(:system_ids AS BIGINT[]), CAST(:system_deltas AS BIGINT[]),"
+        " CAST(:system_earned AS BIGINT[])) AS t(id, delta, earned_delta)"
+        " WHERE (SELECT count(*) FROM inserted) = :expected"
+        " ON CONFLICT (account_id, stripe)"
+        " DO UPDATE SET balance = s.balance + excluded.balance, earned = s.earned + excluded.earned)"
         " SELECT id, community_id, idempotency_key FROM inserted"
     )
 
@@ -58,9 +75,19 @@ class PostgresLedgerStore(LedgerStore):
     skips_taken_keys = True
     writes_in_one_statement = True
 
-    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
-        rows = self.conn.execute(_LOCK, {"ids": sorted(account_ids)})
-        return {row[0]: LockedAccount(*row) for row in rows}
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self._system: frozenset[int] = frozenset()
+
+    def lock_accounts(
+        self, account_ids: Iterable[int], system: Collection[int] = frozenset()
+    ) -> dict[int, LockedAccount]:
+        self._system = frozenset(system)
+        members = sorted(set(account_ids) - self._system)
+        locked = {row[0]: LockedAccount(*row) for row in self.conn.execute(_LOCK, {"ids": members})}
+        # Not read, not locked: a system account's balance decides nothing (see the docstring).
+        locked.update((account_id, LockedAccount(account_id, None, 0, 0)) for account_id in self._system)
+        return locked
 
     def write_batch(
         self, transfers: Sequence[Transfer], changes: Sequence[tuple[int, int, int]], *, skip_taken: bool
@@ -69,12 +96,18 @@ class PostgresLedgerStore(LedgerStore):
             if changes:
                 self.add_to_balances(changes)
             return []
-        ordered = sorted(changes)  # the rows are locked already; id order only keeps it tidy
+        # Id order: the member rows are locked already; stripes are taken in this order.
+        ordered = sorted(changes)
+        members = [c for c in ordered if c[0] not in self._system]
+        system = [c for c in ordered if c[0] in self._system]
         params = column_arrays(ledger_transfers, _COLUMNS, [t[1:] for t in transfers])
         params.update(
-            ids=[c[0] for c in ordered],
-            deltas=[c[1] for c in ordered],
-            earned=[c[2] for c in ordered],
+            ids=[c[0] for c in members],
+            deltas=[c[1] for c in members],
+            earned=[c[2] for c in members],
+            system_ids=[c[0] for c in system],
+            system_deltas=[c[1] for c in system],
+            system_earned=[c[2] for c in system],
             expected=len(transfers),
         )
         # A key is unique with its community, and a batch never holds one twice (the writer

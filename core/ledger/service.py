@@ -30,7 +30,7 @@ from core.ledger.models import (
     Transfer,
 )
 from core.ledger.store import transfer_from_row
-from core.ledger.tables import ledger_accounts, ledger_transfers
+from core.ledger.tables import effective_balance, ledger_accounts, ledger_transfers
 from core.ledger.writer import LedgerWriter
 from core.metrics import Metrics
 from core.storage.batching import GroupCommit
@@ -407,11 +407,10 @@ class Ledger:
 
     async def totals(self, community_id: int | None = None) -> tuple[int, int]:
         """(sum of all balances, the most negative member balance or 0)."""
+        balance = effective_balance()
         query = select(
-            func.coalesce(func.sum(ledger_accounts.c.balance), 0),
-            func.coalesce(
-                func.min(ledger_accounts.c.balance).filter(ledger_accounts.c.member_id.is_not(None)), 0
-            ),
+            func.coalesce(func.sum(balance), 0),
+            func.coalesce(func.min(balance).filter(ledger_accounts.c.member_id.is_not(None)), 0),
         )
         if community_id is not None:
             query = query.where(ledger_accounts.c.community_id == community_id)
@@ -421,7 +420,7 @@ class Ledger:
 
     async def system_balance(self, community_id: int, account: SystemAccount) -> int:
         """A system account's balance (escrow: the bounties held now)."""
-        query = select(ledger_accounts.c.balance).where(
+        query = select(effective_balance()).where(
             ledger_accounts.c.community_id == community_id, ledger_accounts.c.code == str(account.code)
         )
         async with self._db.read() as conn:
@@ -432,7 +431,7 @@ class Ledger:
         credits = _sum_of_transfers(ledger_transfers.c.credit_account_id)
         debits = _sum_of_transfers(ledger_transfers.c.debit_account_id)
         query = select(func.count()).where(
-            ledger_accounts.c.community_id == community_id, ledger_accounts.c.balance != credits - debits
+            ledger_accounts.c.community_id == community_id, effective_balance() != credits - debits
         )
         async with self._db.read() as conn:
             return (await conn.execute(query)).scalar_one() == 0

@@ -10,7 +10,7 @@ keys go in as one JSON parameter, which also keeps the SQL text constant (statem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,8 +154,11 @@ class LedgerStore:
         if rows:
             self.conn.execute(insert_or_ignore(self.conn.dialect.name, ledger_accounts), rows)
 
-    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
-        """The accounts' balances by id, locked until commit (``FOR UPDATE`` in id order)."""
+    def lock_accounts(
+        self, account_ids: Iterable[int], system: Collection[int] = frozenset()
+    ) -> dict[int, LockedAccount]:
+        """The accounts' balances by id, locked until commit (``FOR UPDATE`` in id order).
+        ``system``: which of them are system accounts (a store may leave those unlocked)."""
         columns = (
             ledger_accounts.c.id,
             ledger_accounts.c.member_id,
@@ -344,7 +347,9 @@ class SqliteLedgerStore(LedgerStore):
                         (community_id, as_json(values)),
                     )
 
-    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, LockedAccount]:
+    def lock_accounts(
+        self, account_ids: Iterable[int], system: Collection[int] = frozenset()
+    ) -> dict[int, LockedAccount]:
         # The batch already holds SQLite's only write lock (BEGIN IMMEDIATE). Balances this
         # connection committed are cached; the cache holds only while no other connection
         # has committed since (PRAGMA data_version), so it is exact, never merely recent.

@@ -4,16 +4,22 @@ Balances are a cache of the transfers, kept in the same transaction as each tran
 database refuses a member balance below zero and a repeated idempotency key.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
 
@@ -34,6 +40,42 @@ ledger_accounts = Table(
     UniqueConstraint("community_id", "member_id", name="uq_ledger_accounts_member"),
     UniqueConstraint("community_id", "code", name="uq_ledger_accounts_code"),
 )
+
+# Balance changes of system accounts, in a few stripes each (written on PostgreSQL, see
+# core/ledger/pg_store.py): a system account (issuance above all) is in nearly every batch, and
+# one row locked and updated by each would make every writer wait for every other, in this
+# process and all others. A system account's balance is its row's plus its stripes'
+# (``effective_balance``); member accounts have no stripes.
+ledger_balance_stripes = Table(
+    "ledger_balance_stripes",
+    metadata,
+    Column("account_id", BigId, ForeignKey("ledger_accounts.id"), primary_key=True),
+    Column("stripe", SmallInteger, primary_key=True, autoincrement=False),
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("earned", BigInteger, nullable=False, server_default="0"),
+)
+
+
+def effective_balance(account: Any = None) -> ColumnElement[int]:
+    """An account's balance in SQL: its row's plus its stripes' (``account``: the table or an
+    alias of ledger_accounts)."""
+    account = ledger_accounts if account is None else account
+    striped = (
+        select(func.coalesce(func.sum(ledger_balance_stripes.c.balance), 0))
+        .where(ledger_balance_stripes.c.account_id == account.c.id)
+        .scalar_subquery()
+    )
+    return (account.c.balance + striped).label("balance")
+
+
+def effective_sql(column: str = "balance", alias: str = "a") -> str:
+    """``effective_balance`` (or earned) as SQL text, for raw queries over ledger_accounts
+    under ``alias``."""
+    return (
+        f"({alias}.{column} + COALESCE((SELECT SUM(s.{column}) FROM ledger_balance_stripes s"
+        f" WHERE s.account_id = {alias}.id), 0))"
+    )
+
 
 ledger_transfers = Table(
     "ledger_transfers",

@@ -82,6 +82,7 @@ class _Accounts:
     debits: list[int]
     credits: list[int]
     touched: set[int]
+    system: set[int]  # the system accounts among them
     guarded: bool  # some posting has a guard (it may write, so it must run only once)
 
 
@@ -147,7 +148,7 @@ class LedgerWriter:
         """Decide the postings in order and write the accepted ones; None if, without
         ``look_up_keys``, an idempotency key turned out to be taken (nothing is then written)."""
         batch = _Batch()
-        batch.accounts = store.lock_accounts(accounts.touched)
+        batch.accounts = store.lock_accounts(accounts.touched, accounts.system)
         if look_up_keys:
             batch.replays = self._existing(store, postings)
         self._load_reversals(store, postings, batch)
@@ -225,13 +226,18 @@ class LedgerWriter:
         cached = self._ids
         debits: list[int] = []
         credits: list[int] = []
+        system: set[int] = set()
         guarded = False
         for posting in postings:
             community_id = posting.community_id
             ref = posting.debit
             debit = cached.get((community_id, ref.member_id if type(ref) is MemberAccount else ref.code))  # type: ignore[union-attr]
+            if type(ref) is SystemAccount and debit is not None:
+                system.add(debit)
             ref = posting.credit
             credit = cached.get((community_id, ref.member_id if type(ref) is MemberAccount else ref.code))  # type: ignore[union-attr]
+            if type(ref) is SystemAccount and credit is not None:
+                system.add(credit)
             if debit is None or credit is None or (posting.caps and _actor_capped(posting)):
                 break  # a new account or an actor cap: the general path below
             if posting.guard is not None:
@@ -239,14 +245,20 @@ class LedgerWriter:
             debits.append(debit)
             credits.append(credit)
         else:
-            return _Accounts(cached, {}, debits, credits, {*debits, *credits}, guarded)
+            return _Accounts(cached, {}, debits, credits, {*debits, *credits}, system, guarded)
         wanted = {(p.community_id, _key(ref)) for p in postings for ref in (p.debit, p.credit)}
         wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
         ids, created = self._account_ids(store, wanted)
         debits = [ids[(p.community_id, _key(p.debit))] for p in postings]
         credits = [ids[(p.community_id, _key(p.credit))] for p in postings]
+        system = {
+            ids[(p.community_id, _key(ref))]
+            for p in postings
+            for ref in (p.debit, p.credit)
+            if type(ref) is SystemAccount
+        }
         guarded = any(p.guard is not None for p in postings)
-        return _Accounts(ids, created, debits, credits, set(ids.values()), guarded)
+        return _Accounts(ids, created, debits, credits, set(ids.values()), system, guarded)
 
     def _remember_after_commit(
         self, store: LedgerStore, batch: _Batch, created: dict[AccountKey, int]

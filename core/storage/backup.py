@@ -30,6 +30,7 @@ from typing import Any
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
+from core.ledger.tables import effective_sql
 from core.storage.migrate import alembic_config, head_revision
 from core.storage.schema import load_all_tables
 
@@ -250,25 +251,31 @@ def summarize(query: Query, present: Iterable[str]) -> Summary:
         revision = str(rows[0][0]) if rows else None
     ledger: dict[str, Any] = {}
     if {"ledger_accounts", "ledger_transfers"} <= present:
-        ledger = _ledger_sums(query)
+        ledger = _ledger_sums(query, striped="ledger_balance_stripes" in present)
     return Summary(revision, tables, ledger)
 
 
-def _ledger_sums(query: Query) -> dict[str, Any]:
+def _ledger_sums(query: Query, *, striped: bool) -> dict[str, Any]:
+    # A system account's balance is its row's plus its stripes' (core/ledger/tables.py).
+    balance, earned = "a.balance", "a.earned"
+    if striped:  # absent from a backup made before revision 0020
+        balance, earned = effective_sql("balance"), effective_sql("earned")
     by_community = query(
-        "SELECT community_id, COALESCE(SUM(balance), 0) FROM ledger_accounts GROUP BY community_id"
-        " ORDER BY community_id"
+        f"SELECT a.community_id, COALESCE(SUM({balance}), 0) FROM ledger_accounts a GROUP BY a.community_id"
+        " ORDER BY a.community_id"
     )
     count, total = query("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_transfers")[0]
     # The correlated sums use the (credit|debit)_account_id, at indexes.
     off = query(
-        "SELECT COUNT(*) FROM ledger_accounts a WHERE a.balance <>"
+        f"SELECT COUNT(*) FROM ledger_accounts a WHERE {balance} <>"
         " COALESCE((SELECT SUM(t.amount) FROM ledger_transfers t WHERE t.credit_account_id = a.id), 0)"
         " - COALESCE((SELECT SUM(t.amount) FROM ledger_transfers t WHERE t.debit_account_id = a.id), 0)"
     )[0][0]
     digest = hashlib.sha256()
-    for account, balance, earned in query("SELECT id, balance, earned FROM ledger_accounts ORDER BY id"):
-        digest.update(f"{account}:{balance}:{earned}\n".encode())
+    for account, points, lifetime in query(
+        f"SELECT a.id, {balance}, {earned} FROM ledger_accounts a ORDER BY a.id"
+    ):
+        digest.update(f"{account}:{points}:{lifetime}\n".encode())
     return {
         "transfers": int(count),
         "transfer_total": int(total),
