@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
@@ -25,6 +26,17 @@ class Tags(HTMLParser):
     handle_startendtag = handle_starttag
 
 
+# A URL's scheme as a browser reads it: leading spaces and control characters dropped, tabs and
+# newlines anywhere ignored, then a letter and letters, digits, "+", "-" or "." before ":".
+# Anything else (":", "1:", "/a:b") is a relative URL.
+_SCHEME = re.compile(r"[\x00-\x20]*([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def scheme_of(url: str) -> str | None:
+    found = _SCHEME.match(re.sub(r"[\t\n\r]", "", url))
+    return found.group(1).lower() if found else None
+
+
 def unsafe_parts(html: str) -> list[str]:
     """What must never reach a page: a tag outside TAGS, an attribute outside ATTRIBUTES (an
     on…= handler included), a link whose scheme is not allowed."""
@@ -35,7 +47,7 @@ def unsafe_parts(html: str) -> list[str]:
         for name, value in attrs:
             if name.startswith("on") or name not in ATTRIBUTES.get(tag, set()) | {"rel"}:
                 bad.append(f"{tag}[{name}]")
-            scheme = (value or "").split(":", 1)[0].lower() if ":" in (value or "").split("/")[0] else None
+            scheme = scheme_of(value or "")
             if name == "href" and scheme is not None and scheme not in URL_SCHEMES:
                 bad.append(value or "")
     return bad
