@@ -173,6 +173,15 @@ async def sessions_waiting_on_a_lock(db: Database, sessions: int) -> None:
 
 
 @pytest.fixture
+async def two_processes(db_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    """Two processes' worth of connections to one database: a Database each."""
+    first, second = Database(db_url), Database(db_url)
+    yield first, second
+    await first.dispose()
+    await second.dispose()
+
+
+@pytest.fixture
 def config(db_url: str, tmp_path: Path) -> Config:
     return Config(database_url=db_url, data_dir=tmp_path / "data", community="testhall")
 

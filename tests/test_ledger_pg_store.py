@@ -4,8 +4,6 @@ neither locked nor updated in its row: its changes go to stripes, so two batches
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
@@ -19,15 +17,6 @@ from core.storage.database import Database
 from tests.conftest import PG_URL, START
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
-
-
-@pytest.fixture
-async def two(db_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    """Two databases on one server: two processes."""
-    first, second = Database(db_url), Database(db_url)
-    yield first, second
-    await first.dispose()
-    await second.dispose()
 
 
 async def _accounts(db: Database) -> tuple[int, int, int, int]:
@@ -70,8 +59,10 @@ async def _begin_waiting_at_most(conn: AsyncConnection, seconds: int) -> None:
     await conn.execute(text(f"SET LOCAL lock_timeout = '{seconds}s'"))
 
 
-async def test_two_batches_issuing_points_do_not_wait_for_each_other(two: tuple[Database, Database]) -> None:
-    first, second = two
+async def test_two_batches_issuing_points_do_not_wait_for_each_other(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first, second = two_processes
     community, issuance, ana, ben = await _accounts(first)
     async with first.engine.connect() as a, second.engine.connect() as b:
         await _begin_waiting_at_most(a, 2)
@@ -90,8 +81,10 @@ async def test_two_batches_issuing_points_do_not_wait_for_each_other(two: tuple[
     assert row == 0 and sum(stripes) == -10  # the row untouched; each connection's own stripe
 
 
-async def test_the_same_system_account_in_one_stripe_adds_up(two: tuple[Database, Database]) -> None:
-    first, _ = two
+async def test_the_same_system_account_in_one_stripe_adds_up(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first, _ = two_processes
     community, issuance, ana, ben = await _accounts(first)
     for n, account in enumerate((ana, ben, ana)):
         async with first.engine.connect() as conn:

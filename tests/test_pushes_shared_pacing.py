@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-async def dbs(db_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    """Two processes' worth of connections to one database."""
-    first, second = Database(db_url), Database(db_url)
-    yield first, second
-    await first.dispose()
-    await second.dispose()
-
-
 async def _times(pacer: SharedPacer, n: int, prefix: str) -> list[float]:
     times = []
     for i in range(n):
@@ -46,8 +36,10 @@ async def _times(pacer: SharedPacer, n: int, prefix: str) -> list[float]:
     return times
 
 
-async def test_two_pacers_on_one_bot_share_the_rate_with_no_burst(dbs: tuple[Database, Database]) -> None:
-    a, b = (SharedPacer(db, "fake", "bot1", Pace(40, burst=10)) for db in dbs)
+async def test_two_pacers_on_one_bot_share_the_rate_with_no_burst(
+    two_processes: tuple[Database, Database],
+) -> None:
+    a, b = (SharedPacer(db, "fake", "bot1", Pace(40, burst=10)) for db in two_processes)
     start = time.monotonic()
     first, second = await asyncio.gather(_times(a, 10, "a"), _times(b, 10, "b"))
     merged = sorted(first + second)
@@ -59,20 +51,20 @@ async def test_two_pacers_on_one_bot_share_the_rate_with_no_burst(dbs: tuple[Dat
     assert min(later - earlier for earlier, later in itertools.pairwise(merged)) >= 1 / 40 - TOLERANCE
 
 
-async def test_another_bot_has_its_own_bucket(dbs: tuple[Database, Database]) -> None:
-    busy = SharedPacer(dbs[0], "fake", "bot1", Pace(5))
-    other = SharedPacer(dbs[1], "fake", "bot2", Pace(5))
+async def test_another_bot_has_its_own_bucket(two_processes: tuple[Database, Database]) -> None:
+    busy = SharedPacer(two_processes[0], "fake", "bot1", Pace(5))
+    other = SharedPacer(two_processes[1], "fake", "bot2", Pace(5))
     await _times(busy, 3, "x")  # bot1's next slot is now ~0.4 s away
     start = time.monotonic()
     await other.wait("y")
     assert time.monotonic() - start < 0.1
-    async with dbs[0].read() as conn:
+    async with two_processes[0].read() as conn:
         bots = (await conn.execute(select(pace_buckets.c.bot).order_by(pace_buckets.c.bot))).scalars()
         assert list(bots) == ["bot1", "bot2"]
 
 
-async def test_a_429_in_one_process_pauses_the_other(dbs: tuple[Database, Database]) -> None:
-    a, b = (SharedPacer(db, "fake", "bot1", Pace(100)) for db in dbs)
+async def test_a_429_in_one_process_pauses_the_other(two_processes: tuple[Database, Database]) -> None:
+    a, b = (SharedPacer(db, "fake", "bot1", Pace(100)) for db in two_processes)
     await a.wait("c1")
     await b.wait("c2")
     a.pause(0.5)
@@ -82,14 +74,14 @@ async def test_a_429_in_one_process_pauses_the_other(dbs: tuple[Database, Databa
     started = time.monotonic()
     await b.wait("c4")  # b's next reservation starts after the pause
     assert time.monotonic() - started < 0.05  # the pause is over by now
-    async with dbs[0].read() as conn:
+    async with two_processes[0].read() as conn:
         row = (await conn.execute(select(pace_buckets))).one()
     assert row.paused_until > 0 and row.next_at >= row.paused_until
     assert a.throttled == 1
 
 
-async def test_b_waits_out_a_pause_that_a_wrote(dbs: tuple[Database, Database]) -> None:
-    a, b = (SharedPacer(db, "fake", "bot1", Pace(100)) for db in dbs)
+async def test_b_waits_out_a_pause_that_a_wrote(two_processes: tuple[Database, Database]) -> None:
+    a, b = (SharedPacer(db, "fake", "bot1", Pace(100)) for db in two_processes)
     await b.wait("warm")  # b has measured its clock offset
     a.pause(0.4)
     asyncio.get_running_loop().create_task(a.wait("c1"))
@@ -99,16 +91,16 @@ async def test_b_waits_out_a_pause_that_a_wrote(dbs: tuple[Database, Database]) 
     assert time.monotonic() - start >= 0.3
 
 
-async def test_a_slot_found_too_late_is_dropped_not_used(dbs: tuple[Database, Database]) -> None:
-    pacer = SharedPacer(dbs[0], "fake", "bot1", Pace(100))
+async def test_a_slot_found_too_late_is_dropped_not_used(two_processes: tuple[Database, Database]) -> None:
+    pacer = SharedPacer(two_processes[0], "fake", "bot1", Pace(100))
     await pacer.wait("warm")
     pacer._slots.append(time.monotonic() - 1.0)  # reserved, then the loop was busy for a second
     await pacer.wait("next")
     assert pacer.dropped == 1
 
 
-async def test_one_chat_waits_its_interval(dbs: tuple[Database, Database]) -> None:
-    pacer = SharedPacer(dbs[0], "fake", "bot1", Pace(1000, per_chat_interval=0.2))
+async def test_one_chat_waits_its_interval(two_processes: tuple[Database, Database]) -> None:
+    pacer = SharedPacer(two_processes[0], "fake", "bot1", Pace(1000, per_chat_interval=0.2))
     times = await _times(pacer, 1, "same") + await _times(pacer, 1, "same")
     assert times[1] - times[0] >= 0.19
     start = time.monotonic()
