@@ -5,6 +5,7 @@ emulator's quirks corrected by tests/telegram_peer.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from itertools import count
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from telegram.error import TimedOut
 
 from bot.adapters.callbacks import CallbackData
 from bot.adapters.telegram.adapter import TelegramAdapter
@@ -415,3 +417,23 @@ async def test_pushes_to_blocked_members_and_lasting_429s_become_neutral_errors(
         await adapter.application.shutdown()
     assert unreachable.value.reason == "blocked"
     assert limited.value.retry_after == 7
+
+
+def test_a_failed_last_mark_read_at_shutdown_is_one_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """python-telegram-bot logs it with a traceback (seen in CI); nothing is lost by it."""
+    updater = logging.getLogger("telegram.ext.Updater")
+    try:
+        raise TimedOut("Timed out")
+    except TimedOut:
+        updater.exception("Error while calling `get_updates` one more time to mark all fetched updates.")
+    updater.error("Something else", exc_info=(ValueError, ValueError("kept"), None))
+    mark_read, other = caplog.records[-2:]
+    assert mark_read.levelname == "WARNING" and mark_read.exc_info is None
+    assert mark_read.getMessage() == (
+        "telegram: could not mark the last updates read while stopping (TimedOut);"
+        " any sent again are handled once"
+    )
+    assert "Traceback" not in caplog.text.split("Something else")[0]
+    assert other.exc_info is not None  # the updater's other records pass unchanged
