@@ -19,6 +19,7 @@ from core.storage.checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 from core.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, after_commit, safe_url
 from core.storage.state import get_state
 from core.storage.state_tables import app_state
+from tests.conftest import PG_URL
 
 
 class Boom(Exception):
@@ -259,3 +260,13 @@ async def test_sqlite_batches_leave_checkpoints_to_a_thread_that_stops_with_the_
     await db.dispose()
 
     assert not any(t.name == "studyhall-checkpoint" for t in threading.enumerate())
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
+async def test_postgresql_plans_each_execution_on_both_pools(db: Database) -> None:
+    # A generic plan made while a table was small stays a sequential scan as it grows (until
+    # statistics change, and autovacuum may be off); planning each execution follows the table.
+    async with db.write() as conn:
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"
+    async with db.read() as conn:
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"

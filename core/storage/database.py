@@ -52,7 +52,9 @@ class Database:
         self._read_thread: ThreadPoolExecutor | None = None
         self._batch_conns: list[AsyncConnection] = []  # PostgreSQL: idle batch connections
         # PostgreSQL: reads go through a pool of their own in autocommit (see read()).
-        self._reads: AsyncEngine = self.engine if self.is_sqlite else _create_read_engine(url, echo=echo)
+        self._reads: AsyncEngine = (
+            self.engine if self.is_sqlite else _create_engine(url, echo=echo, sqlite=False, reads=True)
+        )
 
     @property
     def dialect(self) -> str:
@@ -265,21 +267,26 @@ def _run_all(callbacks: list[Callable[[], None]]) -> None:
         callback()
 
 
-def _create_read_engine(url: str, *, echo: bool) -> AsyncEngine:
-    """PostgreSQL: the readers' pool, in autocommit (a checkout's ping is then one round trip)."""
-    engine = create_async_engine(
-        url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
-    )
-    _explain_connect_failures(engine.sync_engine)
-    return engine
+# PostgreSQL plans each execution of a prepared statement with the table as it is then. After
+# five executions it may keep one generic plan instead, made from the statistics of that moment;
+# on a table that grows from empty (a new database, or autovacuum off or behind) that plan is a
+# sequential scan for good, and a statement that took 1 ms takes 100 (measured: the ledger's cap
+# usage in the ingest benchmark, half the runs). Planning each time costs a fraction of that.
+_PG_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
-def _create_engine(url: str, *, echo: bool, sqlite: bool) -> AsyncEngine:
+def _create_engine(url: str, *, echo: bool, sqlite: bool, reads: bool = False) -> AsyncEngine:
+    """The engine for ``url``; ``reads``: PostgreSQL's readers' pool, in autocommit (a
+    checkout's ping is then one round trip)."""
     kwargs: dict[str, Any] = {"echo": echo}
     if sqlite:
         kwargs["connect_args"] = {"async_creator_fn": _open_aiosqlite}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(pool_pre_ping=True, connect_args={"server_settings": _PG_SETTINGS})
+        if reads:
+            kwargs.update(pool_size=5, max_overflow=5, isolation_level="AUTOCOMMIT")
+        else:
+            kwargs.update(pool_size=10, max_overflow=10)
     engine = create_async_engine(url, **kwargs)
     if sqlite:
         _configure_sqlite(engine)
