@@ -4,6 +4,9 @@ neither locked nor updated in its row: its changes go to stripes, so two batches
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
@@ -11,12 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.ledger.models import Kind, SystemCode, Transfer
 from core.ledger.pg_store import PostgresLedgerStore
-from core.ledger.tables import effective_balance, ledger_accounts, ledger_balance_stripes
+from core.ledger.store import TRANSFER_COLUMNS
+from core.ledger.tables import effective_balance, ledger_accounts, ledger_balance_stripes, ledger_transfers
 from core.members.tables import communities, members
 from core.storage.database import Database
 from tests.conftest import PG_URL, START
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    yield database
+    await database.dispose()
 
 
 async def _accounts(db: Database) -> tuple[int, int, int, int]:
@@ -98,3 +109,45 @@ async def test_the_same_system_account_in_one_stripe_adds_up(
         stripes = (await conn.execute(select(ledger_balance_stripes.c.stripe))).scalars().all()
     assert issued == -15
     assert len(stripes) == len(set(stripes)) <= 3  # one row per stripe used, updated in place
+
+
+async def test_cap_usage_sums_each_subjects_kinds_since_a_time(db: Database) -> None:
+    community, issuance, ana, ben = await _accounts(db)
+    rows = [
+        (ana, Kind.MESSAGE, START, None),
+        (ana, Kind.MESSAGE, START - timedelta(days=1), None),  # before the day: not counted
+        (ana, Kind.CHECKIN, START, None),  # another kind
+        (ben, Kind.AWARD, START, None),
+        (ben, Kind.AWARD, START + timedelta(hours=1), None),
+    ]
+    async with db.write() as conn:
+        # Awards are also counted by who gave them (an award budget): Ana gave Ben's.
+        ana_member, ben_member = (
+            await conn.execute(
+                select(ledger_accounts.c.member_id)
+                .where(ledger_accounts.c.id.in_((ana, ben)))
+                .order_by(ledger_accounts.c.id)
+            )
+        ).scalars()
+        for n, (account, kind, at, _) in enumerate(rows):
+            actor = ana_member if kind is Kind.AWARD else None
+            transfer = Transfer(0, community, issuance, account, 2, kind, "", actor, at, f"u{n}", None)
+            values = dict(zip(TRANSFER_COLUMNS[1:], transfer[1:], strict=True))
+            await conn.execute(insert(ledger_transfers).values(**values))
+
+        def usage(sync: Connection) -> tuple[list[tuple[int, int]], ...]:
+            store = PostgresLedgerStore(sync)
+            return (
+                store.usage(by_actor=False, subjects=[ana, ben], kinds=[Kind.MESSAGE], since=START),
+                store.usage(
+                    by_actor=False, subjects=[ben, ana], kinds=[Kind.MESSAGE, Kind.AWARD], since=START
+                ),
+                store.usage(
+                    by_actor=True, subjects=[ana_member, ben_member], kinds=[Kind.AWARD], since=START
+                ),
+            )
+
+        messages, both, by_actor = await conn.run_sync(usage)
+    assert messages == [(ana, 2)]  # no row for a subject that used nothing
+    assert both == [(ana, 2), (ben, 4)]
+    assert by_actor == [(ana_member, 4)]

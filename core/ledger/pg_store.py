@@ -21,9 +21,10 @@ zero), so nothing needs it locked.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
@@ -32,12 +33,28 @@ from core.ledger.store import TRANSFER_COLUMNS, LedgerStore, LockedAccount
 from core.ledger.tables import ledger_transfers
 from core.storage.pg_bulk import column_arrays, unnest_insert
 
-# ORDER BY below FOR UPDATE: PostgreSQL locks rows as they leave the sort, so in id order.
+# ORDER BY below the lock: PostgreSQL locks rows as they leave the sort, so in id order. FOR NO
+# KEY UPDATE is the lock the balance UPDATE takes anyway: it keeps other writers off these rows,
+# but not another transaction's foreign-key check on them (a transfer inserted elsewhere that
+# names one of these accounts), which FOR UPDATE would hold up until this batch commits.
 _LOCK = text(
     "SELECT id, member_id, balance, earned FROM ledger_accounts"
-    " WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR UPDATE"
+    " WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR NO KEY UPDATE"
 )
 _UNDO = text("DELETE FROM ledger_transfers WHERE id = ANY(CAST(:ids AS BIGINT[]))")
+# What each cap subject has used: one index probe per subject (credit_account_id or
+# actor_member_id, then at), whatever the planner believes of the table. Written as a set
+# (``IN (…)`` with ``kind``), it picked a sequential scan whenever its statistics were stale or
+# missing (a new database, autovacuum off), and that scan grew with the table: in the ingest
+# benchmark it took most of the server's time by 60,000 postings.
+_USAGE = {
+    column: text(
+        "SELECT s.subject, (SELECT coalesce(sum(t.amount), 0) FROM ledger_transfers AS t"
+        f" WHERE t.{column} = s.subject AND t.at >= :since AND t.kind = ANY(CAST(:kinds AS VARCHAR[])))"
+        " FROM unnest(CAST(:subjects AS BIGINT[])) AS s(subject)"
+    ).bindparams(bindparam("since", type_=ledger_transfers.c.at.type))
+    for column in ("credit_account_id", "actor_member_id")
+}
 _STRIPES = 16  # per system account: writers on different connections rarely share one
 _COLUMNS = TRANSFER_COLUMNS[1:]  # the id comes from the table's sequence
 _KEY = ("community_id", "idempotency_key")
@@ -88,6 +105,13 @@ class PostgresLedgerStore(LedgerStore):
         # Not read, not locked: a system account's balance decides nothing (see the docstring).
         locked.update((account_id, LockedAccount(account_id, None, 0, 0)) for account_id in self._system)
         return locked
+
+    def usage(
+        self, *, by_actor: bool, subjects: Sequence[int], kinds: Sequence[str], since: datetime
+    ) -> list[tuple[int, int]]:
+        statement = _USAGE["actor_member_id" if by_actor else "credit_account_id"]
+        params = {"subjects": sorted(subjects), "kinds": list(kinds), "since": since}
+        return [(subject, int(used)) for subject, used in self.conn.execute(statement, params) if used]
 
     def write_batch(
         self, transfers: Sequence[Transfer], changes: Sequence[tuple[int, int, int]], *, skip_taken: bool
