@@ -140,18 +140,28 @@ class GroupCommit(Generic[T, R]):
             if self._db.batches_in_thread:
                 await self._db.run_in_writer(functools.partial(self._drain, asyncio.get_running_loop()))
                 continue
-            if not self._may_start():
+            urgent = self._next_kind()
+            if urgent is None:
                 await self._wait_for_a_slot()
                 continue
-            urgent = bool(self._urgent)
-            task = asyncio.get_running_loop().create_task(self._commit(self._take()))
+            task = asyncio.get_running_loop().create_task(self._commit(self._take(urgent)))
             self._running[task] = urgent
             task.add_done_callback(self._finished)
 
-    def _may_start(self) -> bool:
-        """Whether the next batch may start now: when none runs, or when urgent items wait
-        and no urgent batch runs."""
-        return not self._running or (bool(self._urgent) and not any(self._running.values()))
+    def _next_kind(self) -> bool | None:
+        """Which batch may start now: urgent (True) when urgent items wait and no urgent batch
+        runs, else ordinary (False) when items wait and no ordinary batch runs; None: neither.
+
+        An ordinary batch does not wait for an urgent one: answers to commands commit many times
+        a second in a busy community (each a batch of a few round trips), and a group's
+        messages would otherwise wait for each of them too (the ingest benchmark on PostgreSQL:
+        4,909 events/s against 4,671, one run each)."""
+        busy = set(self._running.values())
+        if self._urgent and True not in busy:
+            return True
+        if self._pending and False not in busy:
+            return False
+        return None
 
     async def _wait_for_a_slot(self) -> None:
         """Until a running batch commits or a new item arrives (it may be urgent)."""
@@ -180,9 +190,12 @@ class GroupCommit(Generic[T, R]):
             if time.monotonic() > deadline:
                 return
 
-    def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
-        """The next batch: urgent items first, on their own (a small batch commits soon)."""
-        queue = self._urgent if self._urgent else self._pending
+    def _take(self, urgent: bool | None = None) -> list[tuple[T, asyncio.Future[R]]]:
+        """The next batch: urgent items first (or as ``urgent`` says), on their own (a small
+        batch commits soon)."""
+        if urgent is None:
+            urgent = bool(self._urgent)
+        queue = self._urgent if urgent else self._pending
         batch = queue[: self._max_batch]
         del queue[: len(batch)]
         return batch
