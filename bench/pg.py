@@ -115,7 +115,7 @@ def counting(db: Database, counts: Statements) -> Iterator[Statements]:
             counts.executemany_rows += len(parameters)
         words = statement.split(None, 2)
         kind = " ".join(words[:1]).upper()
-        if kind == "SELECT" and "FOR UPDATE" in statement:
+        if kind == "SELECT" and _locks_rows(statement):
             kind = "SELECT FOR UPDATE"
         counts.by_kind.setdefault(kind, [0, 0.0])[0] += 1
         started[id(cursor)] = time.perf_counter()
@@ -162,7 +162,7 @@ def _listening(
 
 @dataclass
 class Locks:
-    """The row locks of a run's batches: rows each ``SELECT … FOR UPDATE`` locked, whether the
+    """The row locks of a run's batches: rows each ``SELECT … FOR [NO KEY] UPDATE`` locked, whether the
     ids it asked for were in ascending order, how long it waited for them and how long they
     were held (from the lock to the end of the transaction)."""
 
@@ -192,13 +192,13 @@ class Locks:
 
 @contextmanager
 def watching_locks(db: Database, locks: Locks) -> Iterator[Locks]:
-    """Record into ``locks`` every ``FOR UPDATE`` that ``db`` runs (see Locks)."""
+    """Record into ``locks`` every row-locking select that ``db`` runs (see Locks)."""
     started: dict[int, float] = {}
     locked_at: dict[int, float] = {}
     requested: dict[int, int] = {}
 
     def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "FOR UPDATE" in statement:
+        if _locks_rows(statement):
             started[id(cursor)] = time.perf_counter()
             ids = next((p for p in _values(parameters) if isinstance(p, list)), [])
             if ids != sorted(ids):
@@ -227,3 +227,8 @@ def _values(parameters: Any) -> list[Any]:
     if isinstance(parameters, dict):
         return list(parameters.values())
     return list(parameters or ())
+
+
+def _locks_rows(statement: str) -> bool:
+    """Whether ``statement`` takes row locks for an update (the ledger's account lock)."""
+    return "FOR UPDATE" in statement or "FOR NO KEY UPDATE" in statement
