@@ -42,11 +42,17 @@ _LOCK = text(
     " WHERE id = ANY(CAST(:ids AS BIGINT[])) ORDER BY id FOR NO KEY UPDATE"
 )
 _UNDO = text("DELETE FROM ledger_transfers WHERE id = ANY(CAST(:ids AS BIGINT[]))")
-# What each cap subject has used: one index probe per subject (credit_account_id or
-# actor_member_id, then at), whatever the planner believes of the table. Written as a set
-# (``IN (…)`` with ``kind``), it picked a sequential scan whenever its statistics were stale or
-# missing (a new database, autovacuum off), and that scan grew with the table: in the ingest
-# benchmark it took most of the server's time by 60,000 postings.
+# What each cap subject has used: one index probe per subject (credit_account_id, or
+# actor_member_id, then at). Planned at each execution (plan_cache_mode, for this statement
+# alone): a generic plan, which PostgreSQL may keep after five executions, is made from the
+# statistics of that moment, and on a table that grows from empty (a new database, autovacuum off
+# or behind) it stayed a sequential scan as the table grew: in the ingest benchmark, most of the
+# server's time in half the runs, the rate falling from 4,900 events/s to 800. From there to the
+# batch's commit: so the batch's foreign-key checks are planned each time too, which costs less
+# than a round trip to set it back (measured). Batches without caps (transfers, purchases) keep
+# cached plans: for their checks, planning would cost more than the checks (35 ms instead of 14
+# for 1,000 transfers).
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _USAGE = {
     column: text(
         "SELECT s.subject, (SELECT coalesce(sum(t.amount), 0) FROM ledger_transfers AS t"
@@ -111,6 +117,7 @@ class PostgresLedgerStore(LedgerStore):
     ) -> list[tuple[int, int]]:
         statement = _USAGE["actor_member_id" if by_actor else "credit_account_id"]
         params = {"subjects": sorted(subjects), "kinds": list(kinds), "since": since}
+        self.conn.execute(_CUSTOM_PLANS)  # from here to the batch's commit
         return [(subject, int(used)) for subject, used in self.conn.execute(statement, params) if used]
 
     def write_batch(
