@@ -43,15 +43,14 @@ _LOCK = text(
 )
 _UNDO = text("DELETE FROM ledger_transfers WHERE id = ANY(CAST(:ids AS BIGINT[]))")
 # What each cap subject has used: one index probe per subject (credit_account_id, or
-# actor_member_id, then at). Planned at each execution (plan_cache_mode, for this statement
-# alone): a generic plan, which PostgreSQL may keep after five executions, is made from the
-# statistics of that moment, and on a table that grows from empty (a new database, autovacuum off
-# or behind) it stayed a sequential scan as the table grew: in the ingest benchmark, most of the
-# server's time in half the runs, the rate falling from 4,900 events/s to 800. From there to the
-# batch's commit: so the batch's foreign-key checks are planned each time too, which costs less
-# than a round trip to set it back (measured). Batches without caps (transfers, purchases) keep
-# cached plans: for their checks, planning would cost more than the checks (35 ms instead of 14
-# for 1,000 transfers).
+# actor_member_id, then at), planned at each execution. A generic plan, which PostgreSQL may keep
+# after five executions, is made from the statistics of that moment; on a table that grows from
+# empty (a new database, autovacuum off or behind) it could stay a sequential scan as the table
+# grew: in the ingest benchmark the rate fell from about 5,000 events/s to 800. The mode holds
+# from there to the batch's commit, so the batch's foreign-key checks are planned each time too:
+# that cost less than a round trip to set it back (measured). Batches without caps (transfers,
+# purchases) keep cached plans: for their checks, planning would cost more than the checks (35 ms
+# instead of 14 for 1,000 transfers).
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _USAGE = {
     column: text(
