@@ -7,6 +7,12 @@ statement over ``unnest()`` arrays, one array per column, does the same rows in 
 
 The statements are built from the Table itself, so a column added to the table and to the
 rows handed in needs no other change here.
+
+A column whose value is the same in every row (the community, the kind, an empty memo, no
+actor: most columns of a typical batch) is sent once and repeated by the server
+(``array_fill``): asyncpg encodes every element of an array, with the batch's account rows
+locked meanwhile. Measured on 1,000 transfers between random members (six of ten columns with
+one value): the ledger's writing statement took 44 to 47 ms instead of 49.
 """
 
 from __future__ import annotations
@@ -29,11 +35,11 @@ def unnest_insert(
     table: Table, columns: tuple[str, ...], *, conflict: tuple[str, ...] | None = None, returning: str = ""
 ) -> TextClause:
     """``INSERT INTO table (columns) SELECT … FROM unnest(one array per column)``, the arrays
-    bound as ``:c0, :c1, …``. ``conflict``: skip rows that conflict (over those columns; ``()``:
-    over any unique index). ``returning``: a RETURNING list."""
-    arrays = ", ".join(
-        f"CAST(:c{n} AS {table.c[name].type.compile(dialect=_DIALECT)}[])" for n, name in enumerate(columns)
-    )
+    bound as ``:c0, :c1, …`` (or a value each, ``:s0, :s1, …``, with ``:rows``: see
+    column_arrays). ``conflict``: skip rows that conflict (over those columns; ``()``: over any
+    unique index). ``returning``: a RETURNING list."""
+    types = [table.c[name].type.compile(dialect=_DIALECT) for name in columns]
+    arrays = ", ".join(_array(sql_type, n) for n, sql_type in enumerate(types))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
     if conflict is not None:
         target = f" ({', '.join(conflict)})" if conflict else ""
@@ -43,20 +49,29 @@ def unnest_insert(
     return text(sql)
 
 
-def column_arrays(
-    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> dict[str, list[Any]]:
+def _array(sql_type: str, n: int) -> str:
+    """Column ``n``'s array: the list bound as ``:cN``, or else ``:sN`` repeated once per row."""
+    return (
+        f"coalesce(CAST(:c{n} AS {sql_type}[]),"
+        f" array_fill(CAST(:s{n} AS {sql_type}), ARRAY[CAST(:rows AS INTEGER)]))"
+    )
+
+
+def column_arrays(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     """The bind parameters of ``unnest_insert``: ``rows`` (tuples in ``columns`` order) turned
-    into one list per column, values put through the column type's own conversion where it
-    has one (a UTCDateTime becomes naive UTC, as SQLAlchemy would store it)."""
-    params: dict[str, list[Any]] = {}
+    into one list per column (``cN``), or one value (``sN``) where every row has the same; values
+    put through the column type's own conversion where it has one (a UTCDateTime becomes naive
+    UTC, as SQLAlchemy would store it)."""
+    params: dict[str, Any] = {"rows": len(rows)}
     for n, name in enumerate(columns):
         values = [row[n] for row in rows]
         column_type = table.c[name].type
-        if isinstance(column_type, TypeDecorator):
-            convert = column_type.process_bind_param
-            values = [convert(value, _DIALECT) for value in values]
-        params[f"c{n}"] = values
+        convert = column_type.process_bind_param if isinstance(column_type, TypeDecorator) else None
+        if values and values.count(values[0]) == len(values):
+            params[f"c{n}"], params[f"s{n}"] = None, convert(values[0], _DIALECT) if convert else values[0]
+        else:
+            params[f"c{n}"] = [convert(value, _DIALECT) for value in values] if convert else values
+            params[f"s{n}"] = None
     return params
 
 
