@@ -100,6 +100,7 @@ class PostgresLedgerStore(LedgerStore):
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
         self._system: frozenset[int] = frozenset()
+        self._plans_each_time = False  # this batch's transaction has set plan_cache_mode
 
     def lock_accounts(
         self, account_ids: Iterable[int], system: Collection[int] = frozenset()
@@ -116,7 +117,9 @@ class PostgresLedgerStore(LedgerStore):
     ) -> list[tuple[int, int]]:
         statement = _USAGE["actor_member_id" if by_actor else "credit_account_id"]
         params = {"subjects": sorted(subjects), "kinds": list(kinds), "since": since}
-        self.conn.execute(_CUSTOM_PLANS)  # from here to the batch's commit
+        if not self._plans_each_time:  # once a batch, whatever its number of cap shapes
+            self.conn.execute(_CUSTOM_PLANS)  # from here to the batch's commit
+            self._plans_each_time = True
         return [(subject, int(used)) for subject, used in self.conn.execute(statement, params) if used]
 
     def write_batch(
