@@ -184,17 +184,15 @@ class GroupCommit(Generic[T, R]):
         the loop only appends, so taking a slice and deleting it is safe."""
         deadline = time.monotonic() + DRAIN_SECONDS
         while self._pending or self._urgent:
-            batch = self._take()
+            batch = self._take(urgent=bool(self._urgent))  # urgent items first
             outcomes = self._commit_here(batch)
             loop.call_soon_threadsafe(_settle, batch, outcomes)
             if time.monotonic() > deadline:
                 return
 
-    def _take(self, urgent: bool | None = None) -> list[tuple[T, asyncio.Future[R]]]:
-        """The next batch: urgent items first (or as ``urgent`` says), on their own (a small
-        batch commits soon)."""
-        if urgent is None:
-            urgent = bool(self._urgent)
+    def _take(self, urgent: bool) -> list[tuple[T, asyncio.Future[R]]]:
+        """The next batch from the urgent queue or the other: urgent items on their own (a
+        small batch commits soon)."""
         queue = self._urgent if urgent else self._pending
         batch = queue[: self._max_batch]
         del queue[: len(batch)]
