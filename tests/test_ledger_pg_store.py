@@ -12,11 +12,11 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bench.common import insert_community
 from core.ledger.models import Kind, SystemCode, Transfer
 from core.ledger.pg_store import PostgresLedgerStore
 from core.ledger.store import TRANSFER_COLUMNS
 from core.ledger.tables import effective_balance, ledger_accounts, ledger_balance_stripes, ledger_transfers
-from core.members.tables import communities, members
 from core.storage.database import Database
 from tests.conftest import PG_URL, START
 
@@ -31,17 +31,9 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 
 async def _accounts(db: Database) -> tuple[int, int, int, int]:
-    """A community with members Ana and Ben: (community, issuance, Ana's, Ben's account ids)."""
+    """A community with two members: (community, issuance, the first's, the second's account ids)."""
     async with db.write() as conn:
-        values = {"name": "hall", "default_locale": "en", "timezone": "UTC", "created_at": START}
-        community = (
-            await conn.execute(insert(communities).values(**values).returning(communities.c.id))
-        ).scalar_one()
-        ids = []
-        for name in ("Ana", "Ben"):
-            member = {"community_id": community, "display_name": name, "name_key": name.casefold()}
-            statement = insert(members).values(**member, role="learner", created_at=START)
-            ids.append((await conn.execute(statement.returning(members.c.id))).scalar_one())
+        community, ids = await insert_community(conn, "hall", 2)
         accounts = [{"code": SystemCode.ISSUANCE.value}, *({"member_id": member} for member in ids)]
         made = []
         for account in accounts:

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select
 
+from bench.common import insert_community
 from core.activity.tables import activity
-from core.members.tables import chats, communities, members
+from core.members.tables import chats
 from core.storage.database import Database
 from core.storage.pg_bulk import column_arrays, insert_unnest
 from tests.conftest import PG_URL, START
@@ -48,19 +49,10 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
 async def test_rows_go_in_whether_each_column_is_an_array_or_one_value(db: Database) -> None:
     async with db.write() as conn:
-        values = {"name": "hall", "default_locale": "en", "timezone": "UTC", "created_at": START}
-        community = (
-            await conn.execute(insert(communities).values(**values).returning(communities.c.id))
-        ).scalar()
-        people = []
-        for name in ("ana", "ben"):
-            member = {"community_id": community, "display_name": name, "name_key": name, "role": "learner"}
-            statement = insert(members).values(**member, created_at=START).returning(members.c.id)
-            people.append((await conn.execute(statement)).scalar())
+        community, (ana, ben) = await insert_community(conn, "hall", 2)
         chat = {"platform": "console", "external_id": "g", "kind": "group", "title": "g", "created_at": START}
         statement = insert(chats).values(community_id=community, **chat).returning(chats.c.id)
         chat_id = (await conn.execute(statement)).scalar()
-        ana, ben = people
         later = START + timedelta(minutes=1)
         rows = [
             (community, ana, chat_id, START, "message", 3, None),  # no source: never a conflict
