@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 import pytest
@@ -366,6 +366,23 @@ async def test_two_workers_on_their_own_connections_send_each_recipient_once(
         process.services.pushes.channels["fake"] = channel
         process.services.pushes.batch = 20
         channels.append(channel)
+    # The first worker holds its first batch until the second has sent one of its own, so
+    # how the scheduler orders the two cannot decide the test: a worker that claimed more
+    # than its batch would leave the second nothing, and the wait would end in its timeout.
+    second_sent = asyncio.Event()
+    first_push, second_push = channels[0].push, channels[1].push
+
+    async def first_waits(account: str, reply: Reply, locale: str, key: str) -> str:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(second_sent.wait(), 10)
+        return await first_push(account, reply, locale, key)
+
+    async def second_tells(account: str, reply: Reply, locale: str, key: str) -> str:
+        sent = await second_push(account, reply, locale, key)
+        second_sent.set()
+        return sent
+
+    channels[0].push, channels[1].push = first_waits, second_tells  # type: ignore[method-assign]
     pushes = app.services.pushes
     await pushes.confirm(community, mei, (await pushes.draft(community, mei, "all", "x")).campaign.id)
     reports = await asyncio.gather(app.services.pushes.send_due(), second_app.services.pushes.send_due())
