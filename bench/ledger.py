@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import START, bulk_community, copy_db, emit, migrated_file, raw_connection, url_of, workdir
 from core.ledger.models import Kind, MemberAccount, Outcome, Posting, PostingResult, SystemAccount, SystemCode
@@ -73,6 +74,15 @@ async def fund(url: str, community_id: int, member_ids: list[int]) -> None:
         await db.dispose()
 
 
+class LedgerRun(NamedTuple):
+    seconds: float
+    posted: int
+    batches: int
+    # Batches decided on balances read without locks, then again under locks because another
+    # writer had moved a balance too far meanwhile (PostgreSQL; core/ledger/writer.py).
+    redone_under_locks: int
+
+
 async def run_ledger(
     url: str,
     community_id: int,
@@ -82,7 +92,7 @@ async def run_ledger(
     chunk: int = 1,
     watch: Callable[[Database], AbstractContextManager[object]] = lambda _db: nullcontext(),
     tasks: Sequence[int] = range(TASKS),
-) -> tuple[float, int, int]:
+) -> LedgerRun:
     """Each of TASKS tasks posts its share, keeping up to ``window`` postings in flight
     (``Ledger.submit``); ``chunk`` > 1 uses post_many with that many at a time instead.
     ``watch(database)`` is entered around the timed part (to count statements); ``tasks``: which
@@ -131,7 +141,8 @@ async def run_ledger(
             posted = sum(await asyncio.gather(*(worker(i, items) for i, items in shares.items())))
             await ledger.close()
             elapsed = time.perf_counter() - started
-        return elapsed, posted, ledger.writer.commits.batches
+        writer = ledger.writer
+        return LedgerRun(elapsed, posted, writer.commits.batches, writer.balances_moved)
     finally:
         await db.dispose()
 
@@ -187,11 +198,11 @@ def main() -> None:
     ref_seconds, ref_posted = run_reference(folder / "ref.db", community_id, plan)
     # The ceiling for one-posting-at-a-time callers: 64 tasks make batches of at most 64.
     ref64_seconds, _ = run_reference(folder / "ref64.db", community_id, plan, per_transaction=TASKS)
-    seconds, posted, batches = asyncio.run(
+    seconds, posted, batches, _ = asyncio.run(
         run_ledger(url_of(folder / "ours.db"), community_id, plan, window=WINDOW)
     )
-    serial_seconds, _, _ = asyncio.run(run_ledger(url_of(folder / "serial.db"), community_id, plan))
-    bulk_seconds, bulk_posted, _ = asyncio.run(
+    serial_seconds = asyncio.run(run_ledger(url_of(folder / "serial.db"), community_id, plan)).seconds
+    bulk_seconds, bulk_posted, _, _ = asyncio.run(
         run_ledger(url_of(folder / "bulk.db"), community_id, plan, chunk=100)
     )
     rate, ref_rate = POSTINGS / seconds, POSTINGS / ref_seconds

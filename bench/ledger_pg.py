@@ -178,7 +178,7 @@ async def run(admin_url: str, postings: int = POSTINGS) -> dict[str, object]:
         ref_url = await scratch.create("ref", template=base)
         ref_seconds, ref_posted = await run_reference(ref_url, community_id, plan)
         counts = Statements()
-        seconds, posted, batches = await run_ledger(
+        seconds, posted, batches, redone = await run_ledger(
             ours_url, community_id, plan, window=WINDOW, watch=lambda db: counting(db, counts)
         )
         ours_check = await check(ours_url, community_id, posted)
@@ -196,6 +196,7 @@ async def run(admin_url: str, postings: int = POSTINGS) -> dict[str, object]:
         "posted": posted,
         "ref_posted": ref_posted,
         "batches": batches,
+        "redone_under_locks": redone,
         "in_flight_per_task": WINDOW,
         **per_batch(counts),
         "check": ours_check,

@@ -5,8 +5,9 @@ It builds the ledger benchmark's plan, says ``ready`` on stdout, waits for a lin
 then posts its part (the ledger benchmark's task shares PROCESS, PROCESS + PROCESSES, …, so
 keys are the single-process run's, each task keeping PROCESSES times the postings in flight, so
 every process has the single process's concurrency) through its own Database and Ledger, and prints one JSON
-line: postings posted, seconds, batches, the lock pattern (bench/pg.py Locks) and how many
-batches lost a lock conflict and were run again.
+line: postings posted, seconds, batches, how many batches decided on balances read without
+locks were decided again under them, the lock pattern (bench/pg.py Locks) and how many batches
+lost a lock conflict and were run again.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> None:
     locks = Locks()
     print("ready", flush=True)
     sys.stdin.readline()
-    seconds, posted, batches = asyncio.run(
+    seconds, posted, batches, redone = asyncio.run(
         run_ledger(
             url,
             community_id,
@@ -62,7 +63,13 @@ def main(argv: list[str]) -> None:
             watch=lambda db: watching_locks(db, locks),
         )
     )
-    result = {"posted": posted, "seconds": seconds, "batches": batches, "conflicts_retried": conflicts.count}
+    result = {
+        "posted": posted,
+        "seconds": seconds,
+        "batches": batches,
+        "redone_under_locks": redone,
+        "conflicts_retried": conflicts.count,
+    }
     print(json.dumps({**result, "locks": locks.__dict__}), flush=True)
 
 

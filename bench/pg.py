@@ -162,9 +162,10 @@ def _listening(
 
 @dataclass
 class Locks:
-    """The row locks of a run's batches: rows each ``SELECT … FOR [NO KEY] UPDATE`` locked, whether the
-    ids it asked for were in ascending order, how long it waited for them and how long they
-    were held (from the lock to the end of the transaction)."""
+    """The row locks of a run's batches: rows each ``SELECT … FOR [NO KEY] UPDATE`` (or the
+    ledger's checked balance update) locked, whether the ids it asked for were in ascending
+    order, how long that statement took (waiting for the rows, and for the update its own work)
+    and how long they were held after it (to the end of the transaction)."""
 
     rows: list[int] = field(default_factory=list)
     waited: list[float] = field(default_factory=list)
@@ -230,5 +231,6 @@ def _values(parameters: Any) -> list[Any]:
 
 
 def _locks_rows(statement: str) -> bool:
-    """Whether ``statement`` takes row locks for an update (the ledger's account lock)."""
+    """Whether ``statement`` takes row locks for an update: the ledger's account lock, alone or
+    in its checked balance update (core/ledger/pg_store.py), which locks and moves the rows."""
     return "FOR UPDATE" in statement or "FOR NO KEY UPDATE" in statement

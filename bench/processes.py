@@ -68,6 +68,7 @@ def run_count(url: str, community_id: int, processes: int, postings: int) -> dic
         "seconds": seconds,
         "posted": sum(r["posted"] for r in results),
         "batches": sum(r["batches"] for r in results),
+        "redone_under_locks": sum(r["redone_under_locks"] for r in results),
         "conflicts_retried": sum(r["conflicts_retried"] for r in results),
         **locks.summary(),
     }

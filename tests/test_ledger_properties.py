@@ -37,7 +37,8 @@ from core.ledger.models import (
 from core.ledger.service import Balance
 from core.ledger.tables import ledger_transfers
 from core.members.models import Member
-from tests.conftest import START
+from tests.conftest import PG_URL, START
+from tests.ledger_fixtures import stale_reads
 
 MEMBERS = 4
 ISSUANCE, REDEMPTION = "issuance", "redemption"
@@ -320,3 +321,20 @@ def test_the_model_itself_refuses_overdrafts_and_replays() -> None:
     ]
     assert dict(model.balances) == {ISSUANCE: -10, 0: 0, REDEMPTION: 10, 1: 0}
     assert model.earned[0] == 10
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite batches read under the write lock")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=groups, offsets=st.lists(st.integers(-40, 40), min_size=MEMBERS, max_size=MEMBERS))
+def test_batches_deciding_on_stale_balances_still_match_the_model(
+    sync_app: tuple[asyncio.Runner, App], raw: list[list[tuple]], offsets: list[int]
+) -> None:
+    """Whatever a batch read without locks (each member's balance and earned off by their
+    offset, as if read before other writers committed), what it posts is what the model says."""
+    runner, app = sync_app
+    planned, model = plan(raw)
+    run = runner.run(new_run(app))
+    offset_of = {person.id: offset for person, offset in zip(run.members, offsets, strict=True)}
+    with stale_reads(lambda account: offset_of.get(account.member_id or 0, 0)):
+        runner.run(run.in_batches(planned))
+    runner.run(run.assert_matches(model))

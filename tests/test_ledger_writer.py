@@ -46,6 +46,7 @@ from core.ledger.tables import ledger_accounts, ledger_tiers, ledger_transfers
 from core.members.models import Member, Role
 from core.storage.database import Database
 from tests.conftest import START, sessions_waiting_on_a_lock
+from tests.ledger_fixtures import stale_reads
 from tests.ledger_worker import SHARED, round_postings
 
 # The database refusing a row: SQLAlchemy's wrapper, or pysqlite's own where the writer's SQLite
@@ -858,6 +859,65 @@ async def test_a_spend_by_another_process_between_batches_is_seen_by_the_next_ba
 
     assert again.outcome is Outcome.INSUFFICIENT and again.available == 0
     await assert_books_balance(one, people.community_id)
+
+
+# -- balances read without locks (PostgreSQL) ---------------------------------------------------
+
+
+@pytest.fixture
+async def unlocked(app: App, people: People) -> Ledger:
+    """PostgreSQL only: Ana with 10 points, Ben and Cai with 1. Every account exists, so a batch
+    of plain postings among them reads its balances without locks."""
+    if not ON_PG:
+        pytest.skip("PostgreSQL only: on SQLite a batch reads its balances under the write lock")
+    ledger = app.services.ledger
+    await fund(ledger, people, people.ana, 10)
+    await open_accounts(ledger, people, people.ben, people.cai)  # so the batch creates none
+    return ledger
+
+
+@pytest.mark.parametrize(
+    ("offset", "amount", "outcome", "ana", "ben"),
+    [
+        # read as 110 (a spend of 100 not seen yet): 50 seemed affordable, and is not
+        (100, 50, Outcome.INSUFFICIENT, Balance(10, 10), Balance(1, 1)),
+        # read as 0 (the funding not seen yet): 4 seemed unaffordable, and is not
+        (-10, 4, Outcome.POSTED, Balance(6, 10), Balance(5, 1)),
+    ],
+)
+async def test_a_posting_decided_on_a_balance_that_has_moved_is_decided_again_under_locks(
+    unlocked: Ledger, people: People, offset: int, amount: int, outcome: Outcome, ana: Balance, ben: Balance
+) -> None:
+    ledger = unlocked
+    with stale_reads(lambda _account: offset):
+        result = await ledger.post(people.posting(people.ana, people.ben, amount, "give:1"))
+
+    assert result.outcome is outcome
+    assert result.available == (10 if outcome is Outcome.INSUFFICIENT else None)
+    assert ledger.writer.balances_moved == 1
+    assert await ledger.balance(people.community_id, people.ana.id) == ana
+    assert await ledger.balance(people.community_id, people.ben.id) == ben
+    await assert_books_balance(ledger, people.community_id)
+
+
+async def test_a_balance_read_without_locks_that_still_suffices_is_written_as_decided(
+    unlocked: Ledger, people: People
+) -> None:
+    """Ana was read with 40 and has 10: enough for the 4 she gives, so no second decision."""
+    ledger = unlocked
+    ana = people.ana.id
+    with stale_reads(lambda account: 30 if account.member_id == ana else 0):
+        results = await asyncio.gather(
+            ledger.post(people.posting(people.ana, people.ben, 4, "give:1")),
+            ledger.post(people.posting(people.ben, people.cai, 1, "give:2")),
+        )
+
+    assert [r.outcome for r in results] == [Outcome.POSTED, Outcome.POSTED]
+    assert ledger.writer.balances_moved == 0
+    assert await ledger.balance(people.community_id, ana) == Balance(6, 10)
+    assert await ledger.balance(people.community_id, people.ben.id) == Balance(4, 1)
+    assert await ledger.balance(people.community_id, people.cai.id) == Balance(2, 1)
+    await assert_books_balance(ledger, people.community_id)
 
 
 async def test_a_guard_decides_inside_the_transaction_and_a_refusal_fails_only_its_posting(

@@ -64,6 +64,17 @@ class LockedAccount:
     earned: int
     delta: int = 0
     earned_delta: int = 0
+    # For a batch that read its balances without locks (LedgerStore.read_accounts): the lowest
+    # ``delta`` reached, so the balance it needs at write time is ``-low``; and whether a
+    # decision used the values themselves (a refusal, a partial amount, lifetime earned), so
+    # the write needs exactly these.
+    low: int = 0
+    exact: bool = False
+
+
+class BalancesMoved(Exception):
+    """Raised by ``LedgerStore.write_checked``: balances read without locks no longer allow
+    what the batch decided (another writer moved them); nothing was written."""
 
 
 class _Committed:
@@ -171,6 +182,25 @@ class LedgerStore:
             for row in self.conn.execute(query.with_for_update()):
                 locked[row[0]] = LockedAccount(*row)
         return locked
+
+    # Whether a batch may decide from balances read without locks (read_accounts) and write
+    # them with write_checked, which moves them only if they still allow what was decided.
+    checks_balances_on_write = False
+
+    def read_accounts(
+        self, account_ids: Iterable[int], system: Collection[int] = frozenset()
+    ) -> dict[int, LockedAccount]:
+        """The accounts' committed balances by id, not locked (a store that cannot check them
+        on write locks them)."""
+        return self.lock_accounts(account_ids, system)
+
+    def write_checked(
+        self, transfers: Sequence[Transfer], accounts: Collection[LockedAccount], *, skip_taken: bool
+    ) -> list[Transfer] | None:
+        """write_batch for accounts from read_accounts: raises BalancesMoved, writing nothing,
+        unless each account still has the balance its lowest point needs (and exactly the
+        values read where ``exact``). Only stores that check balances on write override it."""
+        raise NotImplementedError
 
     def remember_balances(self, accounts: Iterable[LockedAccount]) -> None:
         """Called after commit with the batch's accounts, deltas not yet folded in (a store

@@ -4,8 +4,11 @@ Inside the transaction missing accounts are created in one global order (``accou
 and the touched account rows are locked (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR
 UPDATE`` in id order on PostgreSQL), so the balances read there are the ones the batch
 changes; every posting is then decided in order, and balances move by relative
-``UPDATE … SET balance = balance + :delta``.  The CHECK on member balances and the unique
-idempotency key stay the last word: if either fires, the batch is retried posting by posting.
+``UPDATE … SET balance = balance + :delta``. On PostgreSQL a batch of plain postings reads its
+balances without locks instead, and its write moves them only if they still allow what was
+decided (core/ledger/pg_store.py); if not, the batch is decided again under locks. The CHECK
+on member balances and the unique idempotency key stay the last word: if either fires, the
+batch is retried posting by posting.
 A batch that loses a deadlock all the same (to a transaction locking in another order) is run
 again whole (core/storage/batching.py); that is safe because nothing the writer keeps comes
 from a batch before it commits (account ids, balances and usage sums are remembered after).
@@ -40,7 +43,15 @@ from core.ledger.models import (
     Transfer,
 )
 from core.ledger.pg_store import PostgresLedgerStore
-from core.ledger.store import AccountKey, LedgerStore, LockedAccount, Moved, SqliteLedgerStore, split_keys
+from core.ledger.store import (
+    AccountKey,
+    BalancesMoved,
+    LedgerStore,
+    LockedAccount,
+    Moved,
+    SqliteLedgerStore,
+    split_keys,
+)
 from core.ledger.tiers import DEFAULT_TIERS, Tier, apply_multiplier, effective_tier
 from core.metrics import Metrics
 from core.storage.batching import GroupCommit
@@ -71,6 +82,7 @@ class _Batch:
     loaded: set[tuple[CapShape, int]] = field(default_factory=set)  # usage pairs known before the batch
     moved: list[Moved] = field(default_factory=list)  # what accepted postings moved, for usage caches
     track_moves: bool = False  # whether anything (batch caps, a usage cache) needs ``moved``
+    unlocked: bool = False  # balances read without locks: track what the write must check
 
 
 @dataclass(slots=True)
@@ -84,6 +96,9 @@ class _Accounts:
     touched: set[int]
     system: set[int]  # the system accounts among them
     guarded: bool  # some posting has a guard (it may write, so it must run only once)
+    # Only plain postings (no cap, guard, reversal or tier, no account created here): their
+    # decisions rest on balances alone, so they may be made on balances read without locks.
+    plain: bool = False
 
 
 _SORTED_KINDS: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -107,6 +122,7 @@ class LedgerWriter:
         self._preloaded: set[int] = set()
         self._tiers: dict[int, tuple[float, tuple[Tier, ...]]] = {}
         self._lookup_batches = 0  # batches left that look keys up before inserting
+        self.balances_moved = 0  # batches decided without locks, then again with them
         self.commits = commits or GroupCommit(db, name="ledger")
         self.commits.register(Posting, self._apply)
 
@@ -130,11 +146,26 @@ class LedgerWriter:
         # replays. Guards are excluded: what they write would be written twice.
         optimistic = store.skips_taken_keys and not accounts.guarded and not self._lookup_batches
         self._lookup_batches = max(0, self._lookup_batches - 1)
-        results = self._decide_and_write(store, postings, accounts, look_up_keys=not optimistic)
-        if results is None:
+        # Likewise balances: where the store can check them as it writes, plain postings are
+        # decided on balances read without locks, so rows are locked only by the write, to the
+        # commit, and not while the batch is decided and its transfers inserted. If another
+        # writer moved them too far meanwhile, the batch is decided again under locks.
+        unlocked = store.checks_balances_on_write and accounts.plain
+        look_up_keys = not optimistic
+        while True:
+            try:
+                results = self._decide_and_write(
+                    store, postings, accounts, look_up_keys=look_up_keys, unlocked=unlocked
+                )
+            except BalancesMoved:
+                self.balances_moved += 1
+                unlocked = False
+                continue
+            if results is not None:
+                break
+            assert not look_up_keys
             self._lookup_batches = LOOKUP_BATCHES_AFTER_REPLAY
-            results = self._decide_and_write(store, postings, accounts, look_up_keys=True)
-            assert results is not None
+            look_up_keys = True
         if self._metrics is not None:
             # Counted once committed: a batch rolled back and run again is not counted twice.
             outcomes = [r.outcome.value for r in results]
@@ -143,12 +174,23 @@ class LedgerWriter:
         return results
 
     def _decide_and_write(
-        self, store: LedgerStore, postings: Sequence[Posting], accounts: _Accounts, *, look_up_keys: bool
+        self,
+        store: LedgerStore,
+        postings: Sequence[Posting],
+        accounts: _Accounts,
+        *,
+        look_up_keys: bool,
+        unlocked: bool = False,
     ) -> list[PostingResult] | None:
         """Decide the postings in order and write the accepted ones; None if, without
-        ``look_up_keys``, an idempotency key turned out to be taken (nothing is then written)."""
-        batch = _Batch()
-        batch.accounts = store.lock_accounts(accounts.touched, accounts.system)
+        ``look_up_keys``, an idempotency key turned out to be taken (nothing is then written).
+        ``unlocked``: decide on balances read without locks; BalancesMoved (nothing written)
+        if they no longer allow it at the write."""
+        batch = _Batch(unlocked=unlocked)
+        if unlocked:
+            batch.accounts = store.read_accounts(accounts.touched, accounts.system)
+        else:
+            batch.accounts = store.lock_accounts(accounts.touched, accounts.system)
         if look_up_keys:
             batch.replays = self._existing(store, postings)
         self._load_reversals(store, postings, batch)
@@ -183,7 +225,12 @@ class LedgerWriter:
         if not look_up_keys and self._any_refused_was_posted(store, postings, results):
             return None
         transfers = self._transfers(store, accepted)
-        if store.writes_in_one_statement:
+        if unlocked:
+            written = store.write_checked(transfers, batch.accounts.values(), skip_taken=not look_up_keys)
+            if written is None:
+                return None
+            transfers = written
+        elif store.writes_in_one_statement:
             # Transfers and balance moves together; the ids come back from the insert.
             written = store.write_batch(transfers, self._balance_changes(batch), skip_taken=not look_up_keys)
             if written is None:
@@ -201,7 +248,7 @@ class LedgerWriter:
             first_result = results[first]
             assert first_result is not None and first_result.transfer is not None
             results[index] = PostingResult(Outcome.REPLAYED, first_result.transfer)
-        if not store.writes_in_one_statement:
+        if not store.writes_in_one_statement and not unlocked:
             self._update_balances(store, batch)
         self._remember_after_commit(store, batch, accounts.created)
         return results  # type: ignore[return-value]  # every index has its result now
@@ -228,6 +275,7 @@ class LedgerWriter:
         credits: list[int] = []
         system: set[int] = set()
         guarded = False
+        plain = True
         for posting in postings:
             community_id = posting.community_id
             ref = posting.debit
@@ -242,10 +290,13 @@ class LedgerWriter:
                 break  # a new account or an actor cap: the general path below
             if posting.guard is not None:
                 guarded = True
+            if plain and (posting.caps or posting.reverses_id is not None or posting.tiered):
+                plain = False
             debits.append(debit)
             credits.append(credit)
         else:
-            return _Accounts(cached, {}, debits, credits, {*debits, *credits}, system, guarded)
+            touched = {*debits, *credits}
+            return _Accounts(cached, {}, debits, credits, touched, system, guarded, plain and not guarded)
         wanted = {(p.community_id, _key(ref)) for p in postings for ref in (p.debit, p.credit)}
         wanted |= {(p.community_id, p.actor_member_id or 0) for p in postings if _actor_capped(p)}
         ids, created = self._account_ids(store, wanted)
@@ -258,7 +309,10 @@ class LedgerWriter:
             if type(ref) is SystemAccount
         }
         guarded = any(p.guard is not None for p in postings)
-        return _Accounts(ids, created, debits, credits, set(ids.values()), system, guarded)
+        plain = not (created or guarded) and not any(
+            p.caps or p.reverses_id is not None or p.tiered for p in postings
+        )
+        return _Accounts(ids, created, debits, credits, set(ids.values()), system, guarded, plain)
 
     def _remember_after_commit(
         self, store: LedgerStore, batch: _Batch, created: dict[AccountKey, int]
@@ -303,6 +357,7 @@ class LedgerWriter:
         if posting.tiered and credited.member_id is not None:
             community_tiers = tiers.get(posting.community_id, DEFAULT_TIERS)
             earned = credited.earned + credited.earned_delta
+            credited.exact = True
             amount = apply_multiplier(amount, effective_tier(community_tiers, earned, posting.tier_floor))
         actor = None
         if posting.caps:
@@ -321,6 +376,7 @@ class LedgerWriter:
         if debited.member_id is not None:
             available = debited.balance + debited.delta
             if available < amount:
+                debited.exact = True  # decided on the balance itself, not only on enough
                 if not posting.partial or available <= 0:
                     return PostingResult(Outcome.INSUFFICIENT, available=available), 0
                 amount = available
@@ -332,6 +388,8 @@ class LedgerWriter:
         # Accepted: apply to the batch state so later postings in this batch see it.
         debited.delta -= amount
         credited.delta += amount
+        if batch.unlocked and debited.delta < debited.low:
+            debited.low = debited.delta
         if batch.track_moves:
             batch.moved.append((str(posting.kind), posting.at, credit, actor, amount))
         if reverses_id is not None:
@@ -347,9 +405,11 @@ class LedgerWriter:
             if earned > 0:
                 before = credited.earned + credited.earned_delta
                 credited.earned_delta += earned
+                credited.exact = True  # ``before`` is part of the result
                 batch.earned[index] = (before, before + earned)
             elif earned < 0:
                 debited.earned_delta = max(debited.earned_delta + earned, -debited.earned)
+                debited.exact = True
         return None, amount
 
     # -- database work ------------------------------------------------------------------
