@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.audit.log import record
 from core.catalog.models import Bundle, Course, Enrollment, Lesson, NextLesson, Product
 from core.catalog.money import Money
+from core.catalog.rows import course_from_row, lesson_from_row, load_bundle
 from core.catalog.tables import (
     bundle_courses,
     bundles,
@@ -314,13 +315,28 @@ class CatalogService:
             codes = list((await conn.execute(query)).scalars())
         return [await self.bundle(community, code, include_hidden=True) for code in codes]
 
+    async def bundles_including(self, community: Community, course: Course) -> list[Bundle]:
+        """The bundles on sale that include ``course`` (what its page offers besides it)."""
+        query = (
+            select(bundles)
+            .join(bundle_courses, bundle_courses.c.bundle_id == bundles.c.id)
+            .where(
+                bundles.c.community_id == community.id,
+                bundle_courses.c.course_id == course.id,
+                bundles.c.hidden.is_(False),
+            )
+            .order_by(bundles.c.id)
+        )
+        async with self._db.read() as conn:
+            return [await load_bundle(conn, row) for row in (await conn.execute(query)).all()]
+
     async def bundle(self, community: Community, code: str, *, include_hidden: bool = False) -> Bundle:
         query = select(bundles).where(bundles.c.community_id == community.id, bundles.c.code == code.lower())
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
             if row is None or (row.hidden and not include_hidden):
                 raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=code[:30]))
-            return await _load_bundle(conn, row)
+            return await load_bundle(conn, row)
 
     async def product(self, community: Community, code: str, *, include_hidden: bool = False) -> Product:
         """The course or bundle called ``code``; InvalidInput when there is none for sale."""
@@ -334,7 +350,7 @@ class CatalogService:
             return Product.of(await self.course_by_id(product_id))
         async with self._db.read() as conn:
             row = (await conn.execute(select(bundles).where(bundles.c.id == product_id))).one()
-            return Product.of(await _load_bundle(conn, row))
+            return Product.of(await load_bundle(conn, row))
 
     async def courses(
         self, community: Community, *, include_hidden: bool = False, after: int = 0, limit: int | None = None
@@ -345,7 +361,7 @@ class CatalogService:
         if not include_hidden:
             query = query.where(courses.c.hidden.is_(False))
         async with self._db.read() as conn:
-            return [_course(row) for row in await conn.execute(query)]
+            return [course_from_row(row) for row in await conn.execute(query)]
 
     async def course(self, community: Community, code: str, *, include_hidden: bool = False) -> Course:
         """The course with ``code``; InvalidInput when there is none (or it is hidden)."""
@@ -354,12 +370,12 @@ class CatalogService:
             row = (await conn.execute(query)).first()
         if row is None or (row.hidden and not include_hidden):
             raise InvalidInput(msg("There is no course {code}. /courses lists them.", code=code[:30]))
-        return _course(row)
+        return course_from_row(row)
 
     async def course_by_id(self, course_id: int) -> Course:
         async with self._db.read() as conn:
             row = (await conn.execute(select(courses).where(courses.c.id == course_id))).one()
-        return _course(row)
+        return course_from_row(row)
 
     async def lessons(self, course: Course) -> list[Lesson]:
         query = (
@@ -369,7 +385,7 @@ class CatalogService:
             .order_by(lessons.c.position)
         )
         async with self._db.read() as conn:
-            return [_lesson(row) for row in await conn.execute(query)]
+            return [lesson_from_row(row) for row in await conn.execute(query)]
 
     async def lesson(self, course: Course, position: int) -> Lesson:
         """Lesson ``position`` (from 1) of ``course``; NotFound when it has no such lesson."""
@@ -382,7 +398,7 @@ class CatalogService:
             row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound(msg("{code} has no lesson {n}.", code=course.code, n=position))
-        return _lesson(row)
+        return lesson_from_row(row)
 
     # -- owners --------------------------------------------------------------------------
 
@@ -405,7 +421,7 @@ class CatalogService:
             .order_by(enrollments.c.granted_at, courses.c.id)
         )
         async with self._db.read() as conn:
-            found = [_course(row) for row in await conn.execute(query)]
+            found = [course_from_row(row) for row in await conn.execute(query)]
             result = []
             for course in found:
                 total, done = await _progress(conn, member.id, course.id)
@@ -438,7 +454,7 @@ class CatalogService:
                 )
             ).all()
             total, done = len(rows), len(seen)
-            upcoming = [_lesson(row) for row in rows if row.id not in seen]
+            upcoming = [lesson_from_row(row) for row in rows if row.id not in seen]
             if not upcoming:
                 return NextLesson(None, None, done, total)
             lesson = upcoming[0]
@@ -506,21 +522,6 @@ def grant_statements(
     ]
 
 
-async def _load_bundle(conn: AsyncConnection, row: Any) -> Bundle:
-    members = (
-        await conn.execute(
-            select(courses)
-            .join(bundle_courses, bundle_courses.c.course_id == courses.c.id)
-            .where(bundle_courses.c.bundle_id == row.id)
-            .order_by(courses.c.id)
-        )
-    ).all()
-    price = Money(row.currency, row.price_minor)
-    return Bundle(
-        row.id, row.community_id, row.code, row.title, price, row.hidden, tuple(_course(m) for m in members)
-    )
-
-
 async def _progress(conn: AsyncConnection, member_id: int, course_id: int) -> tuple[int, int]:
     total = await conn.scalar(
         select(func.count()).select_from(lessons).where(lessons.c.course_id == course_id)
@@ -576,22 +577,3 @@ async def _store_file(conn: AsyncConnection, lesson_id: int, file: Attachment) -
             lesson_id=lesson_id, name=file.name[:200], data=file.data, size=len(file.data)
         )
     )
-
-
-def _course(row: Any) -> Course:
-    return Course(
-        row.id,
-        row.community_id,
-        row.code,
-        row.title,
-        row.description,
-        Money(row.currency, row.price_minor),
-        row.points_price,
-        row.completion_points,
-        row.hidden,
-    )
-
-
-def _lesson(row: Any) -> Lesson:
-    file_name = getattr(row, "file_name", None)
-    return Lesson(row.id, row.course_id, row.position, row.title, row.body, row.unlock_days, file_name)
