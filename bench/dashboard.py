@@ -12,19 +12,15 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from aiohttp.test_utils import TestClient, TestServer
-
 from bench.common import START, bulk_community, emit, migrated_file, raw_connection, url_of, workdir
+from bench.pages import REQUESTS, against_references, measure, page_figures, served
 from bot.app import App
 from bot.config import Config, Secret
-from bot.http import HttpServer
 from bot.web import install_dashboard
 from core.clock import ManualClock
 
@@ -32,8 +28,6 @@ MEMBERS = int(os.environ.get("BENCH_MEMBERS", 50_000))
 ORDERS = int(os.environ.get("BENCH_ORDERS", 60_000))
 EVENTS = int(os.environ.get("BENCH_EVENTS", 300_000))
 DAYS = 365
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 60))
-WARMUP = 5
 TARGET_P95_MS = 200.0
 SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmn"
 COURSES = (("py101", "Python 101", 19900), ("ds201", "Data science", 49900), ("ml301", "ML", 99900))
@@ -123,23 +117,6 @@ def fill(path: Path, community_id: int, member_ids: list[int]) -> None:
     conn.close()
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered) * 1000, p95 * 1000
-
-
-async def timed(call: Callable[[], Awaitable[object]]) -> list[float]:
-    for _ in range(WARMUP):
-        await call()
-    samples = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 def raw_queries(path: Path, community_id: int, member_id: int) -> dict[str, Callable[[], object]]:
     """What each page reads, as plain SQL."""
     conn = raw_connection(path)
@@ -195,17 +172,11 @@ async def main() -> None:
         database_url=url_of(path), data_dir=folder, community="bench", secret_key=Secret(SECRET_KEY)
     )
     app = await App.open(config, clock=clock)
-    http = HttpServer("127.0.0.1", 0)
-    assert install_dashboard(app, http)
-    server = TestServer(http.app)
-    await server.start_server(access_log=None)
-    client = TestClient(server)
-    await client.start_server()
-    try:
+    async with served(app, install_dashboard) as client:
         community = await app.community("bench")
         creator = await app.services.members.get_member(member_ids[0])
         await app.services.analytics.run(community)  # the nightly job's summary, as in production
-        app.services.web_sessions.enable(str(server.make_url("")))
+        app.services.web_sessions.enable(str(client.make_url("")))
         link = await app.services.web_sessions.login_link(community, creator)
         signed_in = await client.get(urlsplit(link).path, allow_redirects=False)
         assert signed_in.status == 303, signed_in.status
@@ -217,36 +188,9 @@ async def main() -> None:
             "chart": "/dashboard/charts/signups.svg",  # drawn from the summary on each request
         }
 
-        def request(page: str) -> Callable[[], Awaitable[object]]:
-            async def call() -> object:
-                response = await client.get(page, allow_redirects=False)
-                body = await response.read()
-                assert response.status == 200, (page, response.status)
-                return body
-
-            return call
-
-        measured = {name: await timed(request(page)) for name, page in pages.items()}
-    finally:
-        await client.close()
-        await app.close()
+        measured = await measure(client, pages)
     references = raw_queries(path, community_id, member_id)
-    results: dict[str, dict[str, float]] = {}
-    for name, samples in measured.items():
-        query = references[name]
-
-        async def reference(query: Callable[[], object] = query) -> object:
-            return query()
-
-        p50, p95 = percentiles(samples)
-        ref_p50, ref_p95 = percentiles(await timed(reference))
-        results[name] = {
-            "p50_ms": round(p50, 1),
-            "p95_ms": round(p95, 1),
-            "ref_p50_ms": round(ref_p50, 2),
-            "ref_p95_ms": round(ref_p95, 2),
-            "ratio": round(p95 / max(ref_p95, 1e-3), 1),
-        }
+    results = await against_references(measured, references)
     emit(
         {
             "bench": "dashboard",
@@ -254,9 +198,7 @@ async def main() -> None:
             "orders": ORDERS,
             "events": EVENTS,
             "requests": REQUESTS,
-            "pages": results,
-            "target_p95_ms": TARGET_P95_MS,
-            "within_target": all(r["p95_ms"] < TARGET_P95_MS for r in results.values()),
+            **page_figures(results, TARGET_P95_MS),
         }
     )
 

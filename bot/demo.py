@@ -29,6 +29,7 @@ GUIDE = (
 
 
 DASHBOARD_LINE = "Dashboard: type :as Mei, then /dashboard, and open the link it sends (http on {where})"
+COURSE_PAGE_LINE = "Course page, as search engines and shared links open it: {where}/c/py101"
 SECRET_KEY_FILE = "secret_key"
 
 

@@ -16,7 +16,7 @@ from bot.health import install_health
 from bot.http import HttpServer
 from bot.scheduler import JobScheduler
 from bot.startup import connect_until_up
-from bot.web import NO_DASHBOARD, install_dashboard
+from bot.web import NO_DASHBOARD, install_web
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def run(config: Config) -> int:
     http = HttpServer(config.http_host, config.http_port, app.metrics)
     install_health(app, http, leading=lambda: scheduler.leading)
     _start_payments(app, config, http)
-    dashboard = install_dashboard(app, http)
+    dashboard = install_web(app, http)
     # One line about the dashboard: on the HTTP app's line when it serves one.
     web_note = f"dashboard at {config.base_url}/dashboard" if dashboard else NO_DASHBOARD
     try:

@@ -1,4 +1,5 @@
-"""Wiring the web dashboard (web/) onto the HTTP app, when a secret key is configured."""
+"""Wiring the web (web/) onto the HTTP app: the public course pages always, the dashboard when a
+secret key is configured."""
 
 from __future__ import annotations
 
@@ -6,6 +7,15 @@ from bot.app import App
 from bot.http import HttpServer
 
 NO_DASHBOARD = "no dashboard (set STUDYHALL_SECRET_KEY to serve it)"
+
+
+def install_web(app: App, http: HttpServer) -> bool:
+    """Mount the course pages and, with a secret key, the dashboard on ``http``; whether the
+    dashboard is on."""
+    from web.app import install_learner_pages
+
+    install_learner_pages(http.app, app.services, community=app.community, base_url=app.config.base_url)
+    return install_dashboard(app, http)
 
 
 def install_dashboard(app: App, http: HttpServer) -> bool:

@@ -30,7 +30,7 @@ from core.storage.schema import load_all_tables
 from tests.shop_fixtures import Shop
 
 # Browser tests: Chromium, `page`, `serve`, screenshots on failure (see tests/browser.py).
-pytest_plugins = ("tests.browser", "tests.web_fixtures", "pytester")
+pytest_plugins = ("tests.browser", "tests.web_fixtures", "tests.course_page_fixtures", "pytester")
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -251,6 +251,11 @@ async def console_member(app: App, name: str, role: Role | None = None) -> Membe
 @pytest.fixture
 async def shop(app: App) -> Shop:
     """Mei (creator), Ana and Ben, and the course py101."""
+    return await open_shop(app)
+
+
+async def open_shop(app: App) -> Shop:
+    """The ``shop`` fixture's world, in ``app``."""
     community = await app.community()
     members = app.services.members
     mei, ana, ben = [

@@ -1,6 +1,7 @@
-"""The PostgreSQL benchmarks (bench/ledger_pg.py, bench/ingest_pg.py, bench/processes.py) at a
-tiny size: each prints one JSON line with its fields, and its correctness fields hold. They run
-when STUDYHALL_TEST_PG is set (skipped otherwise); no performance thresholds here."""
+"""Benchmarks at a tiny size: each prints one JSON line with its fields, and its correctness
+fields hold. The PostgreSQL ones (bench/ledger_pg.py, bench/ingest_pg.py, bench/processes.py) run
+when STUDYHALL_TEST_PG is set (skipped otherwise); the learner pages' (bench/web.py) always. No
+performance thresholds here."""
 
 from __future__ import annotations
 
@@ -110,3 +111,14 @@ def test_processes_split_the_ledger_workload_and_every_count_stays_sound() -> No
             1200,
         )
     assert line["ratio_4_to_1"] == pytest.approx(line["rate_4"] / line["rate_1"], rel=0.01)
+
+
+def test_the_web_benchmark_times_each_learner_page_beside_its_queries() -> None:
+    line = json_line(run_bench("bench.web", pg=False, BENCH_COURSES="12", BENCH_REQUESTS="3"))
+
+    assert line["bench"] == "web" and line["courses"] == 12
+    pages = line["pages"]
+    assert isinstance(pages, dict) and set(pages) == {"course", "course_ref", "sitemap"}
+    for figures in pages.values():
+        assert set(figures) == {"p50_ms", "p95_ms", "ref_p50_ms", "ref_p95_ms", "ratio"}
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"]

@@ -106,6 +106,33 @@ async def test_learning_opens_lessons_in_order_with_the_drip_and_only_for_owners
     assert (await orders.get(order.id)).status is Status.FULFILLED
 
 
+async def test_a_courses_page_offers_the_visible_bundles_that_include_it(app: App, shop: Shop) -> None:
+    from sqlalchemy import update
+
+    from core.catalog.tables import bundles
+
+    catalog = app.services.catalog
+    for code in ("ml201", "sql1"):
+        await catalog.add_course(shop.community, shop.mei, code, Money("USD", 999), code)
+    usd = Money("USD", 2999)
+    for code, courses in (
+        ("path", ["py101", "ml201"]),
+        ("other", ["ml201", "sql1"]),
+        ("old", ["sql1", "py101"]),
+    ):
+        await catalog.add_bundle(shop.community, shop.mei, code, usd, code.title(), courses)
+    await catalog.add_bundle(shop.community, shop.mei, "wide", usd, "Wide", ["sql1", "py101", "ml201"])
+    async with app.db.write() as conn:
+        await conn.execute(update(bundles).where(bundles.c.code == "old").values(hidden=True))
+
+    found = await catalog.bundles_including(shop.community, shop.course)
+
+    assert [(b.code, [c.code for c in b.courses]) for b in found] == [
+        ("path", ["py101", "ml201"]),
+        ("wide", ["py101", "ml201", "sql1"]),  # a bundle lists its courses in their own order
+    ]
+
+
 async def test_a_bundle_groups_courses_at_its_own_price_and_codes_are_shared(app: App, shop: Shop) -> None:
     catalog = app.services.catalog
     ml = await catalog.add_course(shop.community, shop.mei, "ml201", Money("USD", 2999), "Machine learning")

@@ -203,6 +203,7 @@ def test_demo_seeds_once_and_starts_as_ana(tmp_path: Path) -> None:
     assert f"Dashboard: type :as Mei, then /dashboard, and open the link it sends (http on {where})" in (
         first.stdout
     )
+    assert f"Course page, as search engines and shared links open it: {where}/c/py101" in first.stdout
     assert f"bot> 打开后台：{where}/dashboard/login/" in first.stdout
     key = (tmp_path / "data" / "secret_key").read_text().strip()
     log = (tmp_path / "data" / "studyhall.log").read_text()

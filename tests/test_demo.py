@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters.console.repl import _read_line, _serve_dashboard
 from bot.app import App
@@ -26,6 +27,8 @@ from bot.demo import (
     seed_demo,
     with_secret_key,
 )
+from bot.http import HttpServer
+from bot.web import install_web
 from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Role
@@ -122,6 +125,27 @@ async def test_the_demo_serves_the_dashboard_while_the_console_waits(
     finally:
         await http.stop()
         await app.close()
+
+
+async def test_the_demo_course_has_a_public_page_with_its_review(config: Config, clock: ManualClock) -> None:
+    config = replace(config, community="demo")
+    app = await App.open(config, clock=clock)
+    http = HttpServer("127.0.0.1", 0)
+    install_web(app, http)
+    server = TestServer(http.app)
+    try:
+        assert await seed_demo(app, "demo") is True
+        async with TestClient(server) as client:
+            response = await client.get("/c/py101")
+            page = await response.text()
+            sitemap = await (await client.get("/sitemap.xml")).text()
+    finally:
+        await app.close()
+    assert response.status == 200
+    assert "<h1>Python for data analysis</h1>" in page
+    assert "Pandas from zero to your first report" in page and "讲得很清楚" in page
+    assert "5.0 out of 5, from 1 review" in page
+    assert "/c/py101</loc>" in sitemap and "/c/ml201</loc>" in sitemap
 
 
 async def test_a_taken_port_leaves_the_demo_without_a_dashboard(

@@ -23,6 +23,7 @@ from bot.app import App
 from bot.config import Config
 from core.clock import ManualClock
 from core.events import UserRef
+from core.links import telegram_username
 from core.members.models import Role
 from core.pushes.delivery import RateLimited, Unreachable
 from core.pushes.tables import push_outbox
@@ -125,6 +126,15 @@ async def test_start_help_and_points_in_a_private_chat(running: tuple[TelegramAd
     await chat.send(ANA, _private(ANA), "/points")
     (points,) = await chat.bot_messages(ANA["id"])
     assert "0" in points["text"]
+
+
+async def test_the_bots_username_is_remembered_for_the_course_pages_links(
+    running: tuple[TelegramAdapter, Chat],
+) -> None:
+    adapter, _ = running
+    username = adapter.bot.username
+    assert username  # from getMe, on the emulator
+    assert await telegram_username(adapter.app.db) == username
 
 
 async def test_checkin_credits_points_and_points_shows_them(running: tuple[TelegramAdapter, Chat]) -> None:

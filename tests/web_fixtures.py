@@ -18,7 +18,7 @@ from bot.adapters.console.session import ConsoleSession
 from bot.app import App
 from bot.config import Config, Secret
 from bot.http import HttpServer
-from bot.web import install_dashboard
+from bot.web import install_web
 from core.clock import ManualClock
 from tests.conftest import ConsoleDriver
 
@@ -39,7 +39,7 @@ async def web_world(config: Config, clock: ManualClock, **settings: object) -> A
     config = replace(config, secret_key=Secret(SECRET_KEY), **settings)  # type: ignore[arg-type]
     app = await App.open(config, clock=clock)
     http = HttpServer("127.0.0.1", 0)
-    install_dashboard(app, http)
+    install_web(app, http)
     output: list[str] = []
     session = await ConsoleSession.open(
         app, clock, community=config.community, locale="en", write=output.append

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from core.members.models import Community
 from core.services import Services
 from web.dashboard import (
     analytics,
@@ -28,6 +30,7 @@ from web.dashboard import (
     signin,
 )
 from web.kit import Kit
+from web.learn.pages import LearnerPages
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
@@ -65,11 +68,30 @@ class Dashboard:
 
     def install(self, application: web.Application) -> None:
         """Put the dashboard's routes and templates on ``application`` (before it starts)."""
+        install_templates(application)
+        for page in PAGES:
+            page.install(self.kit, application.router)
+        application.router.add_static("/dashboard/static", HERE / "static")
+
+
+def install_learner_pages(
+    application: web.Application,
+    services: Services,
+    *,
+    community: Callable[[], Awaitable[Community]],
+    base_url: str,
+) -> None:
+    """Put the public course pages, the sitemap and robots.txt on ``application``."""
+    install_templates(application)
+    LearnerPages(services, community=community, base_url=base_url).install(application.router)
+    application.router.add_static("/assets", HERE / "static")
+
+
+def install_templates(application: web.Application) -> None:
+    """The pages' Jinja2 templates (autoescaped), once per application."""
+    if application.get(aiohttp_jinja2.APP_KEY) is None:
         aiohttp_jinja2.setup(
             application,
             loader=jinja2.FileSystemLoader(str(HERE / "templates")),
             autoescape=jinja2.select_autoescape(["html"], default=True),
         )
-        for page in PAGES:
-            page.install(self.kit, application.router)
-        application.router.add_static("/dashboard/static", HERE / "static")

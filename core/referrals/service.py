@@ -139,6 +139,16 @@ class ReferralService:
 
     # -- attribution ---------------------------------------------------------------------
 
+    async def is_code(self, community: Community, code: str) -> bool:
+        """Whether ``code`` is someone's referral code in ``community`` (a link's ``?ref=``)."""
+        if not CODE.match(code):
+            return False
+        query = select(referral_codes.c.member_id).where(
+            referral_codes.c.community_id == community.id, referral_codes.c.code == code
+        )
+        async with self._db.read() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def attribute(self, community: Community, referee: Member, code: str) -> Attribution | None:
         """Make ``referee`` the referee of ``code``'s owner if every rule allows it; None
         (and nothing changed) otherwise. Idempotent: a second start changes nothing."""

@@ -11,9 +11,9 @@ from pathlib import Path
 from bot.adapters.console.session import ConsoleError, ConsoleSession
 from bot.app import App
 from bot.config import Config
-from bot.demo import DASHBOARD_LINE, GUIDE, seed_demo, with_secret_key
+from bot.demo import COURSE_PAGE_LINE, DASHBOARD_LINE, GUIDE, seed_demo, with_secret_key
 from bot.http import HttpServer
-from bot.web import install_dashboard
+from bot.web import install_web
 from core.clock import OffsetClock
 from core.storage.database import Database
 from core.storage.migrate import upgrade
@@ -72,7 +72,7 @@ async def _serve_dashboard(app: App) -> HttpServer | None:
     why) when its port is taken."""
     config = app.config
     http = HttpServer(config.http_host, config.http_port)
-    install_dashboard(app, http)
+    install_web(app, http)
     try:
         await http.start()
     except OSError as error:
@@ -85,6 +85,7 @@ async def _serve_dashboard(app: App) -> HttpServer | None:
         )
         return None
     print(DASHBOARD_LINE.format(where=config.base_url), flush=True)
+    print(COURSE_PAGE_LINE.format(where=config.base_url), flush=True)
     return http
 
 

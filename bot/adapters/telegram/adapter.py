@@ -58,6 +58,7 @@ from bot.startup import Rejected, StartupError, Unavailable
 from core.catalog.money import Money
 from core.events import Attachment, ChatKind, Event, EventKind
 from core.i18n import Msg, msg, normalize_locale, render
+from core.links import remember_telegram_username
 from core.members.models import Role
 from core.orders.models import Order, PaymentMismatch
 from core.pushes.delivery import PACES, RateLimited, Unreachable
@@ -228,6 +229,8 @@ class TelegramAdapter:
         await self.application.initialize()  # getMe: the token is checked here; a no-op once done
         if not self.application.running:
             await self.application.start()
+        if self.bot.username:  # for the web pages' "Open in Telegram" links, in every process
+            await remember_telegram_username(self.app.db, self.bot.username)
 
     async def publish_commands(self) -> None:
         """Set the command menus (best effort: a failure is logged, the bot still runs)."""

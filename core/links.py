@@ -1,0 +1,30 @@
+"""Where a learner opens the community on a chat platform, as links a web page can show.
+
+The Telegram bot's username comes from Telegram itself (getMe), so the adapter remembers it in
+the app's state when it connects, and every process's pages read it from there.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from core.storage.database import Database
+from core.storage.state import get_state, set_state
+
+TELEGRAM_USERNAME = "links.telegram_username"
+
+
+async def remember_telegram_username(db: Database, username: str) -> None:
+    if username and await get_state(db, TELEGRAM_USERNAME) != username:
+        await set_state(db, TELEGRAM_USERNAME, username)
+
+
+async def telegram_username(db: Database) -> str | None:
+    return await get_state(db, TELEGRAM_USERNAME)
+
+
+def telegram_start_link(username: str, payload: str | None = None) -> str:
+    """The bot's link; with ``payload``, the link that sends ``/start PAYLOAD`` (1-64 of
+    A-Z, a-z, 0-9, _ and -, as Telegram allows)."""
+    link = f"https://t.me/{quote(username)}"
+    return f"{link}?start={quote(payload)}" if payload else link

@@ -1,0 +1,225 @@
+"""Public course pages: ``/c/CODE`` (with ``?lang=`` and ``?ref=``), its preview card
+``/c/CODE/card.png``, ``/sitemap.xml`` and ``/robots.txt``.
+
+Anyone may open them, signed in or not, so they read only what a course's buyer would see
+before buying: published courses, their lessons' titles and drip days, price, visible reviews.
+A hidden or unknown course is a 404. ``?ref=`` carries a referral code into the "Open in
+Telegram" link, so following it starts the bot with ``/start ref_CODE`` and attributes the
+newcomer exactly as that command does; a code that is nobody's is left out silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from core.catalog.markdown import render_markdown
+from core.catalog.models import Course
+from core.catalog.money import format_money
+from core.errors import InvalidInput
+from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale, render
+from core.links import telegram_start_link, telegram_username
+from core.members.models import Community
+from core.referrals.service import PAYLOAD_PREFIX
+from core.services import Services
+from core.tracing import mark_error, request_scope
+from web.learn import texts
+from web.learn.card import course_card
+from web.learn.seo import course_json_ld, plain_summary, preview_tags, robots_txt, sitemap_xml
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = (("en", "English", "en"), ("zh_CN", "中文", "zh-CN"))  # code, name, hreflang
+HREFLANG = {code: hreflang for code, _, hreflang in LANGUAGES}
+HEADERS = {
+    "Cache-Control": "public, max-age=60",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+CODE_PATTERN = "[A-Za-z0-9_-]{1,30}"
+REVIEWS_SHOWN = 5
+SITEMAP_PAGE = 1000  # courses read per query while the sitemap is written
+SERVER_ERROR = msg("Sorry, something went wrong on our side (error {error_id}). Please try again later.")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class LearnerPages:
+    def __init__(
+        self, services: Services, *, community: Callable[[], Awaitable[Community]], base_url: str
+    ) -> None:
+        """``community``: the deployment's community (the pages serve that one)."""
+        self.services = services
+        self.community = community
+        self.base_url = base_url.rstrip("/")
+
+    def install(self, router: web.UrlDispatcher) -> None:
+        router.add_get(f"/c/{{code:{CODE_PATTERN}}}", self._guard(self.course_page))
+        router.add_get(f"/c/{{code:{CODE_PATTERN}}}/card.png", self._guard(self.course_card))
+        router.add_get("/sitemap.xml", self._guard(self.sitemap))
+        router.add_get("/robots.txt", self._guard(self.robots))
+
+    # -- pages ----------------------------------------------------------------------------
+
+    async def course_page(self, request: web.Request) -> web.StreamResponse:
+        community = await self.community()
+        course = await self._published(community, request.match_info["code"])
+        locale = self._locale(request, community)
+        catalog, reviews = self.services.catalog, self.services.reviews
+        lessons = await catalog.lessons(course)
+        rating = await reviews.rating(course)
+        latest = await reviews.latest(course, REVIEWS_SHOWN)
+        bundles = await catalog.bundles_including(community, course)
+        url = f"{self.base_url}/c/{course.code}"
+        description = render_markdown(course.description)
+        summary = plain_summary(description)
+        price = format_money(course.price, locale)
+        zone = ZoneInfo(community.timezone)
+        username = await telegram_username(self.services.db)
+        ref = request.query.get("ref", "").strip().lower()
+        if ref and not await self.services.referrals.is_code(community, ref):
+            ref = ""  # nobody's code: ignored, silently
+        card = f"{url}/card.png"
+        context = {
+            "previews": preview_tags(course.title, summary, url, card, community.name, locale),
+            "locale": locale,
+            "lang_attr": HREFLANG[locale],
+            "languages": [
+                (code, name, attr, f"{url}?lang={code}", f"/c/{course.code}?lang={code}")
+                for code, name, attr in LANGUAGES
+            ],
+            "t": texts.labels(locale),
+            "community": community.name,
+            "course": course,
+            "url": url,
+            "summary": summary,
+            "description": description,
+            "price": price,
+            "points_price": render(texts.points_price(course.points_price), locale)
+            if course.points_price
+            else "",
+            "how_to_buy": render(texts.how_to_buy(course.code), locale),
+            "lessons": [
+                (
+                    lesson.position,
+                    lesson.title,
+                    render(texts.opens_on_day(lesson.unlock_days), locale)
+                    if lesson.unlock_days
+                    else texts.labels(locale)["at_once"],
+                )
+                for lesson in lessons
+            ],
+            "no_lessons": render(texts.NO_LESSONS, locale),
+            "rating": render(texts.rating_line(rating.average, rating.count), locale)
+            if rating.count and rating.average is not None
+            else "",
+            "reviews": [
+                (
+                    line.member_name,
+                    "★" * line.stars + "☆" * (5 - line.stars),
+                    line.stars,
+                    line.text,
+                    line.at.astimezone(zone).strftime("%Y-%m-%d"),
+                )
+                for line in latest
+            ],
+            "bundles": [(b.title, format_money(b.price, locale)) for b in bundles],
+            "telegram": telegram_start_link(username, f"{PAYLOAD_PREFIX}{ref}" if ref else None)
+            if username
+            else "",
+            "json_ld": course_json_ld(
+                course,
+                url=url,
+                summary=summary,
+                language=HREFLANG[locale],
+                provider=community.name,
+                home=self.base_url,
+                image=card,
+                rating=rating,
+            ),
+        }
+        return aiohttp_jinja2.render_template("course_page.html", request, context)
+
+    async def course_card(self, request: web.Request) -> web.StreamResponse:
+        community = await self.community()
+        course = await self._published(community, request.match_info["code"])
+        price = format_money(course.price, community.default_locale)
+        body = await course_card(course.title, community.name, price)
+        headers = {"Cache-Control": "public, max-age=3600"}
+        return web.Response(body=body, content_type="image/png", headers=headers)
+
+    async def sitemap(self, request: web.Request) -> web.StreamResponse:
+        community = await self.community()
+        urls: list[str] = []
+        after = 0
+        while page := await self.services.catalog.courses(community, after=after, limit=SITEMAP_PAGE):
+            urls.extend(f"{self.base_url}/c/{quote(course.code)}" for course in page)
+            after = page[-1].id
+        return web.Response(text=sitemap_xml(urls), content_type="application/xml")
+
+    async def robots(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text=robots_txt(self.base_url), content_type="text/plain")
+
+    # -- shared ---------------------------------------------------------------------------
+
+    async def _published(self, community: Community, code: str) -> Course:
+        """The course, unless hidden or unknown (then the 404 page)."""
+        try:
+            return await self.services.catalog.course(community, code)
+        except InvalidInput:
+            raise web.HTTPNotFound() from None
+
+    def _locale(self, request: web.Request, community: Community) -> str:
+        """``?lang=`` when it names a language the pages have, else the community's."""
+        chosen = normalize_locale(request.query.get("lang", ""))
+        if chosen in SUPPORTED_LOCALES:
+            return chosen
+        default = normalize_locale(community.default_locale)
+        return default if default in SUPPORTED_LOCALES else "en"
+
+    def _guard(self, page: Handler) -> Handler:
+        """The page, a 404 page, or a 500 page with an error id (logged without the request's
+        query, which may carry a referral code)."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            with request_scope():
+                try:
+                    response = await page(request)
+                except web.HTTPNotFound:
+                    response = await self._problem(request, "not_found_title", "not_found", 404)
+                except web.HTTPException as other:
+                    response = other
+                except Exception:
+                    error_id = mark_error()
+                    log.exception("learner pages: a page failed [error %s]", error_id)
+                    response = await self._problem(request, "error_title", None, 500, error_id)
+            response.headers.update({k: v for k, v in HEADERS.items() if k not in response.headers})
+            return response
+
+        return guarded
+
+    async def _problem(
+        self, request: web.Request, title: str, message: str | None, status: int, error_id: str = ""
+    ) -> web.Response:
+        try:
+            locale = self._locale(request, await self.community())
+        except Exception:  # the database is down: the page still answers, in English
+            locale = "en"
+        labels = texts.labels(locale)
+        server_error = msg(SERVER_ERROR.text, error_id=error_id)
+        context = {
+            "locale": locale,
+            "lang_attr": HREFLANG[locale],
+            "t": labels,
+            "title": labels[title],
+            "message": labels[message] if message else render(server_error, locale),
+        }
+        response = aiohttp_jinja2.render_template("learn_problem.html", request, context, status=status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
