@@ -4,6 +4,7 @@ secret key is configured."""
 from __future__ import annotations
 
 from bot.app import App
+from bot.config import Secret
 from bot.http import HttpServer
 
 NO_DASHBOARD = "no dashboard (set STUDYHALL_SECRET_KEY to serve it)"
@@ -14,7 +15,16 @@ def install_web(app: App, http: HttpServer) -> bool:
     dashboard is on."""
     from web.app import install_learner_pages
 
-    install_learner_pages(http.app, app.services, community=app.community, base_url=app.config.base_url)
+    config = app.config
+    token = config.adapter_settings.get("telegram", {}).get("token")
+    install_learner_pages(
+        http.app,
+        app.services,
+        community=app.community,
+        base_url=config.base_url,
+        secret_key=config.secret_key.reveal() if config.secret_key is not None else None,
+        telegram_token=token.reveal() if isinstance(token, Secret) else token or None,
+    )
     return install_dashboard(app, http)
 
 

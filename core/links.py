@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from core.referrals.service import PAYLOAD_PREFIX
 from core.storage.database import Database
 from core.storage.state import get_state, set_state
 
@@ -28,3 +29,10 @@ def telegram_start_link(username: str, payload: str | None = None) -> str:
     A-Z, a-z, 0-9, _ and -, as Telegram allows)."""
     link = f"https://t.me/{quote(username)}"
     return f"{link}?start={quote(payload)}" if payload else link
+
+
+def invitation_link(code: str, telegram_bot: str | None) -> str:
+    """A member's invitation with referral ``code``: the bot's start link where a Telegram bot is
+    known, else what to send the bot on any platform."""
+    payload = f"{PAYLOAD_PREFIX}{code}"
+    return telegram_start_link(telegram_bot, payload) if telegram_bot else f"/start {payload}"

@@ -30,7 +30,13 @@ from core.storage.schema import load_all_tables
 from tests.shop_fixtures import Shop
 
 # Browser tests: Chromium, `page`, `serve`, screenshots on failure (see tests/browser.py).
-pytest_plugins = ("tests.browser", "tests.web_fixtures", "tests.course_page_fixtures", "pytester")
+pytest_plugins = (
+    "tests.browser",
+    "tests.web_fixtures",
+    "tests.course_page_fixtures",
+    "tests.learner_fixtures",
+    "pytester",
+)
 
 PG_URL = os.environ.get("STUDYHALL_TEST_PG", "").strip()
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday

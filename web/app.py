@@ -11,6 +11,7 @@ from aiohttp import web
 
 from core.members.models import Community
 from core.services import Services
+from web.auth import CookiePolicy, Csrf
 from web.dashboard import (
     analytics,
     audit,
@@ -30,6 +31,7 @@ from web.dashboard import (
     signin,
 )
 from web.kit import Kit
+from web.learn.account import LearnerAccount
 from web.learn.pages import LearnerPages
 
 HERE = Path(__file__).resolve().parent
@@ -80,10 +82,21 @@ def install_learner_pages(
     *,
     community: Callable[[], Awaitable[Community]],
     base_url: str,
+    secret_key: str | None,
+    telegram_token: str | None,
 ) -> None:
-    """Put the public course pages, the sitemap and robots.txt on ``application``."""
+    """Put the public course pages, the sitemap and robots.txt on ``application``; with a
+    secret key (for the session's CSRF tokens), the learners' own pages and sign-in too."""
     install_templates(application)
     LearnerPages(services, community=community, base_url=base_url).install(application.router)
+    if secret_key is not None:
+        LearnerAccount(
+            services,
+            community=community,
+            csrf=Csrf(secret_key),
+            cookies=CookiePolicy(secure=base_url.startswith("https://")),
+            telegram_token=telegram_token,
+        ).install(application.router)
     application.router.add_static("/assets", HERE / "static")
 
 

@@ -8,7 +8,7 @@ from core.commands.params import MemberParam, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg
-from core.links import telegram_start_link
+from core.links import invitation_link
 from core.referrals.commission_models import Balance, parse_percent, percent_text
 from core.referrals.service import PAYLOAD_PREFIX
 from core.replies import File, Link, Reply, ReplyBuilder
@@ -24,10 +24,7 @@ QR_PREFIX = "qr:"
 
 def invite_link(ctx: Context, code: str) -> str:
     """The member's link on the platform they are on (elsewhere, what to type)."""
-    payload = f"{PAYLOAD_PREFIX}{code}"
-    if ctx.event.platform == "telegram" and ctx.bot_username:
-        return telegram_start_link(ctx.bot_username, payload)
-    return f"/start {payload}"
+    return invitation_link(code, ctx.bot_username if ctx.event.platform == "telegram" else None)
 
 
 def invite_qr(ctx: Context, code: str) -> Link | None:

@@ -1,4 +1,6 @@
-"""Web sign-in for creators and moderators: one-time login links and server-side sessions.
+"""Web sign-in: one-time login links and server-side sessions, for the dashboard (creators and
+moderators) and for a learner's own pages. A link and its session carry their scope: a learner's
+link never opens the dashboard.
 
 Guarantees:
 - a login token is random (256 bits), single use, valid for LINK_TTL, bound to one member of
@@ -22,11 +24,13 @@ from sqlalchemy import func, insert, select, update
 from core.audit.log import record
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed, NotFound, StudyhallError
+from core.events import UserRef
 from core.i18n import msg, nmsg
 from core.members.models import Community, Member, Role
 from core.members.service import MemberService
 from core.storage.database import Database
 from core.web_sessions.forms import FormKeys
+from core.web_sessions.mini_app import verified_user
 from core.web_sessions.store import end_sessions
 from core.web_sessions.tables import web_login_tokens, web_sessions
 
@@ -38,6 +42,14 @@ LOGIN_PATH = "/dashboard/login/"
 STAFF = (Role.CREATOR, Role.MODERATOR)
 
 
+class Scope(StrEnum):
+    DASHBOARD = "dashboard"  # creators and moderators: /dashboard
+    LEARNER = "learner"  # any member, their own courses, orders and points: /me
+
+
+LOGIN_PATHS = {Scope.DASHBOARD: LOGIN_PATH, Scope.LEARNER: "/me/login/"}
+
+
 class DashboardOff(StudyhallError):
     """The dashboard is not enabled on this server (no secret key)."""
 
@@ -45,8 +57,9 @@ class DashboardOff(StudyhallError):
 class LoginRefused(StudyhallError):
     """A login link that is used, expired or unknown: no session."""
 
-    def __init__(self, reason: LoginFailure) -> None:
-        super().__init__(FAILURE_MESSAGES[reason])
+    def __init__(self, reason: LoginFailure, scope: Scope = Scope.DASHBOARD) -> None:
+        messages = LEARNER_FAILURE_MESSAGES if scope is Scope.LEARNER else FAILURE_MESSAGES
+        super().__init__(messages[reason])
         self.reason = reason
 
 
@@ -55,6 +68,7 @@ class LoginFailure(StrEnum):
     EXPIRED = "expired"
     UNKNOWN = "unknown"
     NOT_STAFF = "not_staff"
+    MINI_APP = "mini_app"
 
 
 FAILURE_MESSAGES = {
@@ -62,6 +76,13 @@ FAILURE_MESSAGES = {
     LoginFailure.EXPIRED: msg("This sign-in link has expired. Send /dashboard for a new one."),
     LoginFailure.UNKNOWN: msg("This sign-in link is not valid. Send /dashboard for a new one."),
     LoginFailure.NOT_STAFF: msg("The dashboard is for creators and moderators."),
+    LoginFailure.MINI_APP: msg("Telegram did not vouch for this sign-in. Open the page again from the bot."),
+}
+LEARNER_FAILURE_MESSAGES = {
+    LoginFailure.USED: msg("This sign-in link has been used already. Send /web to the bot for a new one."),
+    LoginFailure.EXPIRED: msg("This sign-in link has expired. Send /web to the bot for a new one."),
+    LoginFailure.UNKNOWN: msg("This sign-in link is not valid. Send /web to the bot for a new one."),
+    LoginFailure.MINI_APP: FAILURE_MESSAGES[LoginFailure.MINI_APP],
 }
 
 
@@ -105,11 +126,12 @@ class WebSessionService:
         """No dashboard is served after all (its port was taken): /dashboard says so."""
         self.base_url = None
 
-    async def login_link(self, community: Community, member: Member) -> str:
-        """A one-time sign-in link for a creator or moderator of ``community``."""
+    async def login_link(self, community: Community, member: Member, scope: Scope = Scope.DASHBOARD) -> str:
+        """A one-time sign-in link: to the dashboard for a creator or moderator of
+        ``community``; to their own pages for any of its members."""
         if self.base_url is None:
             raise DashboardOff(msg("The web dashboard is not enabled on this server."))
-        member = await self._staff(community, member.id)
+        member = await self._allowed(community, member.id, scope)
         now = self._clock.now()
         async with self._db.read() as conn:
             recent = (
@@ -139,20 +161,27 @@ class WebSessionService:
                     member_id=member.id,
                     created_at=now,
                     expires_at=now + LINK_TTL,
+                    scope=scope.value,
                 )
             )
-        return f"{self.base_url}{LOGIN_PATH}{token}"
+        return f"{self.base_url}{LOGIN_PATHS[scope]}{token}"
 
-    async def sign_in(self, token: str, user_agent: str) -> tuple[str, WebLogin]:
-        """Use a login token: a new session and its (secret) id. Raises LoginRefused."""
+    async def sign_in(
+        self, token: str, user_agent: str, scope: Scope = Scope.DASHBOARD
+    ) -> tuple[str, WebLogin]:
+        """Use a login token of ``scope``: a new session and its (secret) id. Raises LoginRefused."""
         now = self._clock.now()
         hashed = digest(token)
         async with self._db.write() as conn:
             row = (
-                await conn.execute(select(web_login_tokens).where(web_login_tokens.c.token_hash == hashed))
+                await conn.execute(
+                    select(web_login_tokens).where(
+                        web_login_tokens.c.token_hash == hashed, web_login_tokens.c.scope == scope.value
+                    )
+                )
             ).first()
             if row is None:
-                raise LoginRefused(LoginFailure.UNKNOWN)
+                raise LoginRefused(LoginFailure.UNKNOWN, scope)
             # The conditional update is what makes the token single use, across processes.
             taken = await conn.execute(
                 update(web_login_tokens)
@@ -165,38 +194,61 @@ class WebSessionService:
             )
             if taken.rowcount != 1:
                 failure = LoginFailure.USED if row.used_at is not None else LoginFailure.EXPIRED
-                raise LoginRefused(failure)
+                raise LoginRefused(failure, scope)
         community = await self._members.community_by_id(row.community_id)
         try:
-            await self._staff(community, row.member_id)
+            await self._allowed(community, row.member_id, scope)
         except (NotAllowed, NotFound):
             raise LoginRefused(LoginFailure.NOT_STAFF) from None
+        return await self.open_session(community, row.member_id, user_agent, scope)
+
+    async def sign_in_mini_app(
+        self, community: Community, init_data: str, bot_token: str, user_agent: str
+    ) -> tuple[str, WebLogin]:
+        """A learner session for whoever opened the bot's Mini App, from the init data Telegram
+        signed with ``bot_token`` (see mini_app.py). Raises LoginRefused when it is missing,
+        forged or stale."""
+        user = verified_user(init_data, bot_token, self._clock.now())
+        if user is None:
+            raise LoginRefused(LoginFailure.MINI_APP, Scope.LEARNER)
+        ref = UserRef("telegram", str(user.id), user.name, language=user.language_code)
+        member = await self._members.ensure_member(community, ref)
+        return await self.open_session(community, member.id, user_agent, Scope.LEARNER)
+
+    async def open_session(
+        self, community: Community, member_id: int, user_agent: str, scope: Scope
+    ) -> tuple[str, WebLogin]:
+        """A new session of ``scope`` for a member whose identity the caller has established (a
+        login link, Telegram's signed Mini App data); its (secret) id and what it authorizes."""
+        now = self._clock.now()
         session_id = secrets.token_urlsafe(32)
         async with self._db.write() as conn:
             await conn.execute(
                 insert(web_sessions).values(
                     id_hash=digest(session_id),
                     community_id=community.id,
-                    member_id=row.member_id,
+                    member_id=member_id,
                     created_at=now,
                     last_seen_at=now,
                     user_agent=user_agent[:300],
+                    scope=scope.value,
                 )
             )
-        login = await self.authenticate(session_id)
-        assert login is not None  # just made, by staff
+        login = await self.authenticate(session_id, scope)
+        assert login is not None  # just made, for a member allowed in this scope
         return session_id, login
 
-    async def authenticate(self, session_id: str) -> WebLogin | None:
-        """The live session ``session_id`` names, with its member's current role; None when
-        there is none (never was, revoked, idle too long, member erased). NotAllowed when its
-        member is no longer a creator or moderator."""
+    async def authenticate(self, session_id: str, scope: Scope = Scope.DASHBOARD) -> WebLogin | None:
+        """The live session ``session_id`` names in ``scope``, with its member's current role;
+        None when there is none (never was, revoked, idle too long, member erased, another
+        scope). NotAllowed when a dashboard session's member is no longer a creator or moderator."""
         now = self._clock.now()
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
                     select(web_sessions).where(
                         web_sessions.c.id_hash == digest(session_id),
+                        web_sessions.c.scope == scope.value,
                         web_sessions.c.revoked_at.is_(None),
                         web_sessions.c.last_seen_at > now - SESSION_IDLE,
                     )
@@ -205,7 +257,7 @@ class WebSessionService:
         if row is None:
             return None
         community = await self._members.community_by_id(row.community_id)
-        member = await self._staff(community, row.member_id)
+        member = await self._allowed(community, row.member_id, scope)
         if now - row.last_seen_at >= SEEN_EVERY:
             async with self._db.write() as conn:
                 await conn.execute(
@@ -275,10 +327,13 @@ class WebSessionService:
                 .values(revoked_at=self._clock.now())
             )
 
-    async def _staff(self, community: Community, member_id: int) -> Member:
-        """The member as the database has them now; NotAllowed unless staff of ``community``."""
+    async def _allowed(self, community: Community, member_id: int, scope: Scope) -> Member:
+        """The member as the database has them now; NotAllowed unless a member of ``community``
+        (and, for the dashboard, one of its staff)."""
         member = await self._members.get_member(member_id, fresh=True)
-        if member.community_id != community.id or member.role not in STAFF:
+        if member.community_id != community.id:
+            raise NotAllowed(FAILURE_MESSAGES[LoginFailure.NOT_STAFF])
+        if scope is Scope.DASHBOARD and member.role not in STAFF:
             raise NotAllowed(FAILURE_MESSAGES[LoginFailure.NOT_STAFF])
         return member
 

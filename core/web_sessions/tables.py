@@ -6,7 +6,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table
 from core.storage.metadata import metadata
 from core.storage.types import BigId, UTCDateTime
 
-# A one-time link (/dashboard): single use, short-lived, bound to one member of one community.
+# A one-time link (/dashboard, /web): single use, short-lived, bound to one member of one community.
 web_login_tokens = Table(
     "web_login_tokens",
     metadata,
@@ -16,6 +16,7 @@ web_login_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
+    Column("scope", String(16), nullable=False, server_default="dashboard"),  # or "learner"
     Index("ix_web_login_tokens_member", "member_id"),
 )
 
@@ -31,6 +32,7 @@ web_sessions = Table(
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("user_agent", String(300), nullable=False, server_default=""),
     Column("revoked_at", UTCDateTime, nullable=True),
+    Column("scope", String(16), nullable=False, server_default="dashboard"),  # or "learner"
     Index("ix_web_sessions_member", "member_id", "revoked_at"),
 )
 

@@ -176,50 +176,65 @@ class LearnerPages:
             raise web.HTTPNotFound() from None
 
     def _locale(self, request: web.Request, community: Community) -> str:
-        """``?lang=`` when it names a language the pages have, else the community's."""
-        chosen = normalize_locale(request.query.get("lang", ""))
-        if chosen in SUPPORTED_LOCALES:
-            return chosen
-        default = normalize_locale(community.default_locale)
-        return default if default in SUPPORTED_LOCALES else "en"
+        return page_locale(request, community.default_locale)
 
     def _guard(self, page: Handler) -> Handler:
-        """The page, a 404 page, or a 500 page with an error id (logged without the request's
-        query, which may carry a referral code)."""
+        return guarded(page, self.community, HEADERS)
 
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            with request_scope():
-                try:
-                    response = await page(request)
-                except web.HTTPNotFound:
-                    response = await self._problem(request, "not_found_title", "not_found", 404)
-                except web.HTTPException as other:
-                    response = other
-                except Exception:
-                    error_id = mark_error()
-                    log.exception("learner pages: a page failed [error %s]", error_id)
-                    response = await self._problem(request, "error_title", None, 500, error_id)
-            response.headers.update({k: v for k, v in HEADERS.items() if k not in response.headers})
-            return response
 
-        return guarded
+def page_locale(request: web.Request, default: str) -> str:
+    """``?lang=`` when it names a language the pages have, else ``default`` (the member's or
+    the community's), else English."""
+    for candidate in (request.query.get("lang", ""), default):
+        chosen = normalize_locale(candidate)
+        if chosen in SUPPORTED_LOCALES:
+            return chosen
+    return "en"
 
-    async def _problem(
-        self, request: web.Request, title: str, message: str | None, status: int, error_id: str = ""
-    ) -> web.Response:
-        try:
-            locale = self._locale(request, await self.community())
-        except Exception:  # the database is down: the page still answers, in English
-            locale = "en"
-        labels = texts.labels(locale)
-        server_error = msg(SERVER_ERROR.text, error_id=error_id)
-        context = {
-            "locale": locale,
-            "lang_attr": HREFLANG[locale],
-            "t": labels,
-            "title": labels[title],
-            "message": labels[message] if message else render(server_error, locale),
-        }
-        response = aiohttp_jinja2.render_template("learn_problem.html", request, context, status=status)
-        response.headers["Cache-Control"] = "no-store"
+
+def guarded(page: Handler, community: Callable[[], Awaitable[Community]], headers: dict[str, str]) -> Handler:
+    """The page, a 404 page, or a 500 page with an error id (logged without the request's
+    address, which may carry a login token or a referral code); ``headers`` added to each."""
+
+    async def guarded_page(request: web.Request) -> web.StreamResponse:
+        with request_scope():
+            try:
+                response = await page(request)
+            except web.HTTPNotFound:
+                response = await _problem(request, community, "not_found_title", "not_found", 404)
+            except web.HTTPException as other:
+                response = other
+            except Exception:
+                error_id = mark_error()
+                log.exception("learner pages: a page failed [error %s]", error_id)
+                response = await _problem(request, community, "error_title", None, 500, error_id)
+        response.headers.update({k: v for k, v in headers.items() if k not in response.headers})
         return response
+
+    return guarded_page
+
+
+async def _problem(
+    request: web.Request,
+    community: Callable[[], Awaitable[Community]],
+    title: str,
+    message: str | None,
+    status: int,
+    error_id: str = "",
+) -> web.Response:
+    try:
+        locale = page_locale(request, (await community()).default_locale)
+    except Exception:  # the database is down: the page still answers, in English
+        locale = "en"
+    labels = texts.labels(locale)
+    server_error = msg(SERVER_ERROR.text, error_id=error_id)
+    context = {
+        "locale": locale,
+        "lang_attr": HREFLANG[locale],
+        "t": labels,
+        "title": labels[title],
+        "message": labels[message] if message else render(server_error, locale),
+    }
+    response = aiohttp_jinja2.render_template("learn_problem.html", request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response

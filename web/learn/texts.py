@@ -18,8 +18,21 @@ LABELS: dict[str, Msg] = {
     "error_title": msg("Something went wrong"),
     "powered_by": msg("A learning community on studyhall"),
     "stars": msg("stars"),
+    "your_page": msg("Your page"),
+    "your_courses": msg("Your courses"),
+    "no_courses": msg("No courses yet."),
+    "your_orders": msg("Your orders"),
+    "no_orders": msg("No orders yet."),
+    "your_points": msg("Your points"),
+    "invite": msg("Your invitation link"),
+    "sign_out": msg("Sign out"),
+    "signing_in": msg("Signing you in…"),
 }
 NO_LESSONS = msg("The lessons are being written.")
+FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
+SIGNED_OUT = msg("You are signed out.")
+SIGN_IN_FIRST = msg("Send /web to the bot in a private chat for a sign-in link.")
+OPEN_FROM_BOT = msg("Open this page from the bot in Telegram.")
 
 
 def labels(locale: str) -> dict[str, str]:
@@ -45,3 +58,11 @@ def rating_line(average: float, count: int) -> Msg:
         count,
         average=f"{average:.1f}",
     )
+
+
+def progress(done: int, total: int) -> Msg:
+    return nmsg("{done} of {n} lesson done", "{done} of {n} lessons done", total, done=done)
+
+
+def points(balance: int) -> Msg:
+    return nmsg("{n} point", "{n} points", balance)

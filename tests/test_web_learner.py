@@ -1,0 +1,124 @@
+"""web/learn/account.py over HTTP: a learner signs in with the one-time link /web sends, or from
+Telegram's Mini App data, and sees their own courses, orders, points and invitation link; the
+link and the session are the learner's scope only; sign-out needs the session's CSRF token."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from core.clock import ManualClock
+from core.web_sessions.service import Scope
+from tests.learner_fixtures import web_link
+from tests.mini_app_fixtures import init_data
+from tests.web_fixtures import WebWorld
+
+
+async def test_a_learner_signs_in_with_the_web_link_and_sees_only_their_own(learners: WebWorld) -> None:
+    path = await web_link(learners, "Ana")
+    signed_in = await learners.client.get(path, allow_redirects=False)
+    assert signed_in.status == 303 and signed_in.headers["Location"] == "/me"
+    cookie = signed_in.cookies["studyhall_learner"]
+    assert cookie["httponly"] and cookie["path"] == "/" and cookie["samesite"] == "Lax"
+
+    page = await (await learners.client.get("/me")).text()
+
+    assert "<h1>Ana</h1>" in page
+    assert '<a href="/c/py101">Python for data analysis</a> <span class="drip">1 of 2 lessons done' in page
+    assert page.count("#") == 1 and "#1 Python for data analysis · $19.99 · delivered" in page  # not Ben's
+    assert 'id="points">19 points<' in page  # purchase points for py101
+    assert re.search(r'value="/start ref_[a-z2-9]{8}"', page)
+
+
+async def test_a_used_or_unknown_link_is_refused_with_what_to_do(learners: WebWorld) -> None:
+    path = await web_link(learners, "Ana")
+    await learners.client.get(path, allow_redirects=False)
+    again = await learners.client.get(path, allow_redirects=False)
+    made_up = await learners.client.get("/me/login/" + "x" * 43, allow_redirects=False)
+
+    assert again.status == 403
+    assert (
+        "This sign-in link has been used already. Send /web to the bot for a new one." in await again.text()
+    )
+    assert made_up.status == 403 and "is not valid" in await made_up.text()
+
+
+async def test_a_learner_link_never_opens_the_dashboard_nor_a_dashboard_link_the_learners_page(
+    learners: WebWorld,
+) -> None:
+    learner_token = (await web_link(learners, "Mei")).rsplit("/", 1)[1]  # Mei is a creator
+    dashboard = await learners.client.get(f"/dashboard/login/{learner_token}", allow_redirects=False)
+    assert dashboard.status != 303 and "studyhall_session" not in dashboard.cookies
+
+    staff_token = urlsplit(await learners.link("Mei", "creator")).path.rsplit("/", 1)[1]
+    mine = await learners.client.get(f"/me/login/{staff_token}", allow_redirects=False)
+    assert mine.status == 403 and "studyhall_learner" not in mine.cookies
+
+
+async def test_me_without_a_session_says_how_to_sign_in(learners: WebWorld) -> None:
+    response = await learners.client.get("/me", allow_redirects=False)
+    assert response.status == 401
+    assert "Send /web to the bot in a private chat for a sign-in link." in await response.text()
+
+
+async def test_signing_out_needs_the_sessions_csrf_token(learners: WebWorld) -> None:
+    await learners.client.get(await web_link(learners, "Ana"), allow_redirects=False)
+    page = await (await learners.client.get("/me")).text()
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token
+
+    forged = await learners.client.post("/me/logout", data={"csrf": "0" * 64})
+    assert forged.status == 403 and (await learners.client.get("/me")).status == 200
+
+    out = await learners.client.post("/me/logout", data={"csrf": token.group(1)})
+    assert out.status == 200 and "You are signed out." in await out.text()
+    assert (await learners.client.get("/me", allow_redirects=False)).status == 401
+
+
+async def test_the_mini_app_signs_the_telegram_user_in(learners: WebWorld, clock: ManualClock) -> None:
+    app_page = await (await learners.client.get("/learn/app")).text()
+    assert '<script src="/assets/mini_app.js" defer></script>' in app_page
+    assert (await learners.client.get("/assets/mini_app.js")).status == 200
+
+    signed = init_data(signed_at=clock.now())
+    response = await learners.client.post(
+        "/learn/telegram", data={"init_data": signed}, allow_redirects=False
+    )
+    assert response.status == 303 and response.headers["Location"] == "/me"
+    page = await (await learners.client.get("/me")).text()
+    assert "<h1>Ana Lee</h1>" in page and "No courses yet." in page
+
+    community = await learners.app.community()
+    member = await learners.app.services.members.find_by_identity(community.id, "telegram", "279058397")
+    assert member is not None and member.display_name == "Ana Lee"
+    sessions = await learners.app.services.web_sessions.sessions(member)
+    assert len(sessions) == 1
+    assert (
+        await learners.app.services.web_sessions.authenticate(
+            response.cookies["studyhall_learner"].value, Scope.DASHBOARD
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("case", ["stale", "forged", "another bot", "missing"])
+async def test_the_mini_app_refuses_data_telegram_did_not_vouch_for(
+    learners: WebWorld, clock: ManualClock, case: str
+) -> None:
+    from datetime import timedelta
+
+    data = {
+        "stale": init_data(signed_at=clock.now() - timedelta(hours=2)),
+        "forged": init_data(signed_at=clock.now()).replace("279058397", "1"),
+        "another bot": init_data(token="1:other", signed_at=clock.now()),
+        "missing": "",
+    }[case]
+    response = await learners.client.post("/learn/telegram", data={"init_data": data}, allow_redirects=False)
+
+    assert response.status == 403
+    assert (
+        "Telegram did not vouch for this sign-in. Open the page again from the bot." in await response.text()
+    )
+    assert "studyhall_learner" not in response.cookies

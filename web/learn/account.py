@@ -1,0 +1,185 @@
+"""A learner's own pages: sign-in by a one-time link from ``/web`` (``/me/login/TOKEN``) or from
+Telegram's signed Mini App data (``/learn/app`` → ``POST /learn/telegram``), then ``/me``: their
+courses with progress, their orders, their points and their invitation link; and sign-out.
+
+A learner session is its own scope in core.web_sessions (a learner's link never opens the
+dashboard) with its own cookie; every request is authorized there, and ``/me`` reads only the
+signed-in member's rows. The sign-out form carries a CSRF token bound to the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from core.catalog.money import format_money
+from core.errors import StudyhallError
+from core.i18n import Msg, render
+from core.links import invitation_link, telegram_username
+from core.members.models import Community
+from core.orders.models import STATUS_LABELS
+from core.services import Services
+from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope, WebLogin
+from web.auth import CSRF_FIELD, CookiePolicy, Csrf
+from web.learn import texts
+from web.learn.pages import HREFLANG, guarded, page_locale
+
+LEARNER_COOKIE = "studyhall_learner"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # a login link must not leak through a Referer header
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'",
+}
+ORDERS_SHOWN = 20
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class LearnerAccount:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        community: Callable[[], Awaitable[Community]],
+        csrf: Csrf,
+        cookies: CookiePolicy,
+        telegram_token: str | None,
+    ) -> None:
+        self.services = services
+        self.community = community
+        self.csrf = csrf
+        self.cookies = cookies
+        self.telegram_token = telegram_token  # None: no Mini App sign-in
+
+    def install(self, router: web.UrlDispatcher) -> None:
+        login = LOGIN_PATHS[Scope.LEARNER]
+        router.add_get(login + "{token:[A-Za-z0-9_-]{20,100}}", self._headers(self.sign_in))
+        router.add_get("/me", self._headers(self.me))
+        router.add_post("/me/logout", self._headers(self.sign_out))
+        router.add_get("/learn/app", self._headers(self.mini_app))
+        router.add_post("/learn/telegram", self._headers(self.sign_in_telegram))
+
+    # -- signing in and out -------------------------------------------------------------------
+
+    async def sign_in(self, request: web.Request) -> web.StreamResponse:
+        try:
+            session_id, _ = await self.services.web_sessions.sign_in(
+                request.match_info["token"], request.headers.get("User-Agent", ""), Scope.LEARNER
+            )
+        except LoginRefused as refused:
+            return await self._message(request, refused.message, 403)
+        return self._signed_in(session_id)
+
+    async def sign_in_telegram(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        init_data = form.get("init_data")
+        try:
+            session_id, _ = await self.services.web_sessions.sign_in_mini_app(
+                await self.community(),
+                init_data if isinstance(init_data, str) else "",
+                self.telegram_token or "",
+                request.headers.get("User-Agent", ""),
+            )
+        except LoginRefused as refused:
+            return await self._message(request, refused.message, 403)
+        return self._signed_in(session_id)
+
+    async def sign_out(self, request: web.Request) -> web.StreamResponse:
+        session_id = request.cookies.get(LEARNER_COOKIE, "")
+        form = await request.post()
+        token = form.get(CSRF_FIELD)
+        if not session_id or not isinstance(token, str) or not self.csrf.valid(session_id, token):
+            return await self._message(request, texts.FORM_EXPIRED, 403)
+        await self.services.web_sessions.sign_out(session_id)
+        response = await self._message(request, texts.SIGNED_OUT, 200)
+        response.del_cookie(LEARNER_COOKIE, path="/")
+        return response
+
+    def _signed_in(self, session_id: str) -> web.StreamResponse:
+        response = web.Response(status=303, headers={"Location": "/me"})
+        response.set_cookie(
+            LEARNER_COOKIE, session_id, path="/", httponly=True, samesite="Lax", secure=self.cookies.secure
+        )
+        return response
+
+    # -- pages ------------------------------------------------------------------------------
+
+    async def me(self, request: web.Request) -> web.StreamResponse:
+        login = await self._login(request)
+        if login is None:
+            response = await self._message(request, texts.SIGN_IN_FIRST, 401)
+            response.del_cookie(LEARNER_COOKIE, path="/")
+            return response
+        member, community = login.member, login.community
+        locale = page_locale(request, member.locale or community.default_locale)
+        zone = ZoneInfo(community.timezone)
+        owned = await self.services.catalog.owned(member)
+        orders = await self.services.orders.of_member(member, ORDERS_SHOWN)
+        balance = await self.services.ledger.balance(community.id, member.id)
+        code = await self.services.referrals.code_of(member)
+        username = await telegram_username(self.services.db)
+        invite = invitation_link(code, username)
+        csrf = self.csrf.token(request.cookies[LEARNER_COOKIE])
+        context = {
+            **self._base(locale, community.name),
+            "member": member.display_name,
+            "courses": [
+                (c.title, f"/c/{c.code}", render(texts.progress(done, total), locale))
+                for c, done, total in owned
+            ],
+            "orders": [
+                (
+                    order.id,
+                    order.title,
+                    format_money(order.amount, locale),
+                    render(STATUS_LABELS[order.status], locale),
+                    order.created_at.astimezone(zone).strftime("%Y-%m-%d"),
+                )
+                for order in orders
+            ],
+            "points": render(texts.points(balance.balance), locale),
+            "invite": invite,
+            "hidden": Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'),
+        }
+        return aiohttp_jinja2.render_template("learn_me.html", request, context)
+
+    async def mini_app(self, request: web.Request) -> web.StreamResponse:
+        """The page the bot's Mini App button opens: its script posts Telegram's init data
+        (from the address's fragment, where Telegram puts it) to /learn/telegram."""
+        community = await self.community()
+        locale = page_locale(request, community.default_locale)
+        context = {**self._base(locale, community.name), "open_from_bot": render(texts.OPEN_FROM_BOT, locale)}
+        return aiohttp_jinja2.render_template("learn_mini_app.html", request, context)
+
+    # -- shared ------------------------------------------------------------------------------
+
+    async def _login(self, request: web.Request) -> WebLogin | None:
+        session_id = request.cookies.get(LEARNER_COOKIE, "")
+        if not session_id:
+            return None
+        try:
+            return await self.services.web_sessions.authenticate(session_id, Scope.LEARNER)
+        except StudyhallError:  # the member is gone from the community
+            return None
+
+    def _base(self, locale: str, community: str) -> dict[str, object]:
+        return {
+            "locale": locale,
+            "lang_attr": HREFLANG[locale],
+            "t": texts.labels(locale),
+            "community": community,
+        }
+
+    async def _message(self, request: web.Request, message: Msg, status: int) -> web.Response:
+        community = await self.community()
+        locale = page_locale(request, community.default_locale)
+        context = {**self._base(locale, community.name), "message": render(message, locale)}
+        return aiohttp_jinja2.render_template("learn_message.html", request, context, status=status)
+
+    def _headers(self, page: Handler) -> Handler:
+        return guarded(page, self.community, HEADERS)
