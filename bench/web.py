@@ -1,12 +1,13 @@
 """Learner pages: a community of 50,000 members and 200 published courses (eight lessons each,
 a few on a drip, a hundred reviews each, some in bundles); timed requests through the real HTTP
 stack (aiohttp server, routing, templates, Markdown) to a course page, the same page with a
-referral code (its link checked against the codes) and the sitemap.
+referral code (its link checked against the codes), the sitemap, and a lesson page for an owner
+signed in as a learner (session, ownership, drip, progress).
 
 Reference, measured in the same run on the same file: the queries each page is built on, as raw
 SQL through plain sqlite3 (the course, its lessons, its rating and latest reviews, its bundles;
-plus the referral code; the published courses' codes). ``ratio`` is page p95 / reference p95.
-The lesson reader joins this benchmark when it exists.
+plus the referral code; the published courses' codes; the session, member, course, enrollment,
+lesson, lesson count, progress and file of the lesson page). ``ratio`` is page p95 / reference p95.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp.test_utils import TestClient
 
 from bench.common import START, bulk_community, emit, migrated_file, raw_connection, url_of, workdir
 from bench.pages import against_references, measure, page_figures, served
 from bot.app import App
-from bot.config import Config
+from bot.config import Config, Secret
 from bot.web import install_web
 from core.clock import ManualClock
+from core.web_sessions.service import Scope
 
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", 50_000))
 COURSES = int(os.environ.get("BENCH_COURSES", 200))
@@ -32,6 +37,7 @@ REVIEWS = 100  # per course
 BUNDLE_EVERY = 10  # every 10th course starts a bundle of it and the next two
 TARGET_P95_MS = 50.0
 REF_CODE = "bench234"
+SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmn"
 DESCRIPTION = (
     "## What you will learn\n\nA **hands-on** course: every lesson ends with an exercise.\n\n"
     "- reading data\n- cleaning it\n- plotting it\n\n[The syllabus](https://example.org/syllabus)\n"
@@ -110,7 +116,7 @@ def fill(path: Path, community_id: int, member_ids: list[int]) -> None:
     conn.close()
 
 
-def raw_queries(path: Path, community_id: int, code: str) -> dict[str, Callable[[], object]]:
+def raw_queries(path: Path, community_id: int, code: str, owner_id: int) -> dict[str, Callable[[], object]]:
     """What each page reads, as plain SQL."""
     conn = raw_connection(path)
 
@@ -146,12 +152,48 @@ def raw_queries(path: Path, community_id: int, code: str) -> dict[str, Callable[
             (community_id, REF_CODE),
         ).fetchone()
 
+    def lesson() -> object:
+        course_id = conn.execute(
+            "SELECT id FROM courses WHERE community_id = ? AND code = ?", (community_id, code)
+        ).fetchone()[0]
+        lesson_id = conn.execute(
+            "SELECT id FROM lessons WHERE course_id = ? AND position = 3", (course_id,)
+        ).fetchone()[0]
+        return (
+            conn.execute("SELECT * FROM web_sessions WHERE member_id = ?", (owner_id,)).fetchone(),
+            conn.execute("SELECT * FROM members WHERE id = ?", (owner_id,)).fetchone(),
+            conn.execute(
+                "SELECT * FROM enrollments WHERE member_id = ? AND course_id = ?", (owner_id, course_id)
+            ).fetchone(),
+            conn.execute("SELECT * FROM lessons WHERE id = ?", (lesson_id,)).fetchone(),
+            conn.execute("SELECT count(*) FROM lessons WHERE course_id = ?", (course_id,)).fetchone(),
+            conn.execute(
+                "SELECT count(*) FROM lesson_progress WHERE member_id = ? AND lesson_id = ?",
+                (owner_id, lesson_id),
+            ).fetchone(),
+            conn.execute("SELECT name, size FROM lesson_files WHERE lesson_id = ?", (lesson_id,)).fetchone(),
+        )
+
     def sitemap() -> object:
         return conn.execute(
             "SELECT code FROM courses WHERE community_id = ? AND hidden = 0 ORDER BY id", (community_id,)
         ).fetchall()
 
-    return {"course": course, "course_ref": referred, "sitemap": sitemap}
+    return {"course": course, "course_ref": referred, "sitemap": sitemap, "lesson": lesson}
+
+
+async def sign_in_owner(app: App, client: TestClient, code: str, owner_id: int) -> None:
+    """The owner buys the course (sandbox) and signs in as a learner in ``client``."""
+    community = await app.community("bench")
+    owner = await app.services.members.get_member(owner_id)
+    course = await app.services.catalog.course(community, code)
+    orders = app.services.orders
+    order = await orders.order_course(community, owner, course)
+    await orders.record_payment(order.id, provider="sandbox", provider_ref="bench", paid=order.amount)
+    app.services.web_sessions.enable(str(client.make_url("")))
+    link = await app.services.web_sessions.login_link(community, owner, Scope.LEARNER)
+    signed_in = await client.get(urlsplit(link).path, allow_redirects=False)
+    assert signed_in.status == 303, signed_in.status
 
 
 async def main() -> None:
@@ -161,12 +203,21 @@ async def main() -> None:
     community_id, member_ids = await bulk_community(path, "bench", MEMBERS)
     fill(path, community_id, member_ids)
     code = f"c{COURSES // 2 + 1:03d}"  # in a bundle, with a drip, a points price and reviews
-    config = Config(database_url=url_of(path), data_dir=folder, community="bench")
+    config = Config(
+        database_url=url_of(path), data_dir=folder, community="bench", secret_key=Secret(SECRET_KEY)
+    )
     app = await App.open(config, clock=ManualClock(START + timedelta(days=30)))
-    pages = {"course": f"/c/{code}", "course_ref": f"/c/{code}?ref={REF_CODE}", "sitemap": "/sitemap.xml"}
+    owner_id = member_ids[2]
+    pages = {
+        "course": f"/c/{code}",
+        "course_ref": f"/c/{code}?ref={REF_CODE}",
+        "sitemap": "/sitemap.xml",
+        "lesson": f"/learn/{code}/3",
+    }
     async with served(app, install_web) as client:
+        await sign_in_owner(app, client, code, owner_id)
         measured = await measure(client, pages)
-    references = raw_queries(path, community_id, code)
+    references = raw_queries(path, community_id, code, owner_id)
     results = await against_references(measured, references)
     emit(
         {

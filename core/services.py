@@ -11,6 +11,7 @@ from core.access.subscriptions import SubscriptionService
 from core.activity.log import ActivityLog
 from core.analytics.service import AnalyticsService
 from core.catalog.coupons import CouponService
+from core.catalog.learning import LearningService
 from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
@@ -45,6 +46,7 @@ class Services:
     ledger: Ledger
     points: PointsService
     catalog: CatalogService
+    learning: LearningService
     coupons: CouponService
     mall: MallService
     reviews: ReviewService
@@ -95,6 +97,7 @@ class Services:
             ledger=ledger,
             points=points,
             catalog=catalog,
+            learning=LearningService(db, clock, catalog, points),
             coupons=coupons,
             mall=MallService(db, clock, ledger, catalog, coupons),
             reviews=ReviewService(db, clock, catalog),

@@ -33,6 +33,9 @@ from web.dashboard import (
 from web.kit import Kit
 from web.learn.account import LearnerAccount
 from web.learn.pages import LearnerPages
+from web.learn.reader import LessonReader
+from web.learn.sessions import LearnerSessions
+from web.learn.signed_files import FileSigner
 
 HERE = Path(__file__).resolve().parent
 # In menu order; a module's MENU is None when it has no menu entry.
@@ -90,13 +93,18 @@ def install_learner_pages(
     install_templates(application)
     LearnerPages(services, community=community, base_url=base_url).install(application.router)
     if secret_key is not None:
+        sessions = LearnerSessions(services, community, Csrf(secret_key))
         LearnerAccount(
             services,
             community=community,
-            csrf=Csrf(secret_key),
+            sessions=sessions,
             cookies=CookiePolicy(secure=base_url.startswith("https://")),
             telegram_token=telegram_token,
         ).install(application.router)
+        signer = FileSigner(secret_key)
+        LessonReader(services, community=community, sessions=sessions, signer=signer).install(
+            application.router
+        )
     application.router.add_static("/assets", HERE / "static")
 
 

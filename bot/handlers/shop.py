@@ -377,7 +377,7 @@ async def my_courses(ctx: Context) -> Reply:
 async def learn(ctx: Context) -> list[Reply]:
     services = ctx.services
     found = await services.catalog.course(ctx.community, ctx.args["code"], include_hidden=True)
-    step = await services.catalog.learn(ctx.member, found)
+    step, points = await services.learning.next_lesson(ctx.community, ctx.member, found)
     if step.lesson is None and step.opens_at is not None:
         return [Reply.text(msg("Your next lesson opens on {date}.", date=step.opens_at.date().isoformat()))]
     if step.lesson is None:
@@ -399,9 +399,6 @@ async def learn(ctx: Context) -> list[Reply]:
         builder.segments.append(File(step.file[0], step.file[1]))
     replies = [builder.build()]
     if step.just_completed:
-        points = await services.points.complete_course(
-            ctx.community, ctx.member, found.id, found.title, found.completion_points
-        )
         done = [msg("You have finished {title}. Well done!", title=found.title)]
         if points:
             done.append(nmsg("+{n} point for finishing it.", "+{n} points for finishing it.", points))

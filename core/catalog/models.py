@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.catalog.money import Money
 
@@ -68,6 +68,10 @@ class Enrollment:
     course_id: int
     order_id: int | None
     granted_at: datetime
+
+    def opens_at(self, lesson: Lesson) -> datetime:
+        """When ``lesson`` opens for this owner: its drip days after the course was granted."""
+        return self.granted_at + timedelta(days=lesson.unlock_days)
 
 
 @dataclass(frozen=True)

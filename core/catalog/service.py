@@ -7,7 +7,7 @@ takes the acting member and refuses anyone but a creator of that community.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -458,7 +458,7 @@ class CatalogService:
             if not upcoming:
                 return NextLesson(None, None, done, total)
             lesson = upcoming[0]
-            opens_at = enrollment.granted_at + timedelta(days=lesson.unlock_days)
+            opens_at = enrollment.opens_at(lesson)
             if opens_at > now:
                 return NextLesson(None, opens_at, done, total)
             await conn.execute(

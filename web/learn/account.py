@@ -14,27 +14,19 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
-from markupsafe import Markup, escape
 
 from core.catalog.money import format_money
-from core.errors import StudyhallError
 from core.i18n import Msg, render
 from core.links import invitation_link, telegram_username
 from core.members.models import Community
 from core.orders.models import STATUS_LABELS
 from core.services import Services
-from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope, WebLogin
-from web.auth import CSRF_FIELD, CookiePolicy, Csrf
+from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope
+from web.auth import CookiePolicy
 from web.learn import texts
-from web.learn.pages import HREFLANG, guarded, page_locale
+from web.learn.pages import guarded, page_locale
+from web.learn.sessions import HEADERS, LEARNER_COOKIE, LearnerSessions, base_context, message_page
 
-LEARNER_COOKIE = "studyhall_learner"
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # a login link must not leak through a Referer header
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'",
-}
 ORDERS_SHOWN = 20
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,13 +38,13 @@ class LearnerAccount:
         services: Services,
         *,
         community: Callable[[], Awaitable[Community]],
-        csrf: Csrf,
+        sessions: LearnerSessions,
         cookies: CookiePolicy,
         telegram_token: str | None,
     ) -> None:
         self.services = services
         self.community = community
-        self.csrf = csrf
+        self.sessions = sessions
         self.cookies = cookies
         self.telegram_token = telegram_token  # None: no Mini App sign-in
 
@@ -90,12 +82,8 @@ class LearnerAccount:
         return self._signed_in(session_id)
 
     async def sign_out(self, request: web.Request) -> web.StreamResponse:
-        session_id = request.cookies.get(LEARNER_COOKIE, "")
-        form = await request.post()
-        token = form.get(CSRF_FIELD)
-        if not session_id or not isinstance(token, str) or not self.csrf.valid(session_id, token):
-            return await self._message(request, texts.FORM_EXPIRED, 403)
-        await self.services.web_sessions.sign_out(session_id)
+        learner = await self.sessions.required(request, post=True)
+        await self.services.web_sessions.sign_out(learner.session_id)
         response = await self._message(request, texts.SIGNED_OUT, 200)
         response.del_cookie(LEARNER_COOKIE, path="/")
         return response
@@ -110,12 +98,8 @@ class LearnerAccount:
     # -- pages ------------------------------------------------------------------------------
 
     async def me(self, request: web.Request) -> web.StreamResponse:
-        login = await self._login(request)
-        if login is None:
-            response = await self._message(request, texts.SIGN_IN_FIRST, 401)
-            response.del_cookie(LEARNER_COOKIE, path="/")
-            return response
-        member, community = login.member, login.community
+        learner = await self.sessions.required(request)
+        member, community = learner.member, learner.community
         locale = page_locale(request, member.locale or community.default_locale)
         zone = ZoneInfo(community.timezone)
         owned = await self.services.catalog.owned(member)
@@ -124,12 +108,11 @@ class LearnerAccount:
         code = await self.services.referrals.code_of(member)
         username = await telegram_username(self.services.db)
         invite = invitation_link(code, username)
-        csrf = self.csrf.token(request.cookies[LEARNER_COOKIE])
         context = {
-            **self._base(locale, community.name),
+            **base_context(locale, community.name),
             "member": member.display_name,
             "courses": [
-                (c.title, f"/c/{c.code}", render(texts.progress(done, total), locale))
+                (c.title, f"/learn/{c.code}/1", render(texts.progress(done, total), locale))
                 for c, done, total in owned
             ],
             "orders": [
@@ -144,7 +127,7 @@ class LearnerAccount:
             ],
             "points": render(texts.points(balance.balance), locale),
             "invite": invite,
-            "hidden": Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'),
+            "hidden": self.sessions.hidden(learner),
         }
         return aiohttp_jinja2.render_template("learn_me.html", request, context)
 
@@ -153,33 +136,16 @@ class LearnerAccount:
         (from the address's fragment, where Telegram puts it) to /learn/telegram."""
         community = await self.community()
         locale = page_locale(request, community.default_locale)
-        context = {**self._base(locale, community.name), "open_from_bot": render(texts.OPEN_FROM_BOT, locale)}
+        context = {
+            **base_context(locale, community.name),
+            "open_from_bot": render(texts.OPEN_FROM_BOT, locale),
+        }
         return aiohttp_jinja2.render_template("learn_mini_app.html", request, context)
 
     # -- shared ------------------------------------------------------------------------------
 
-    async def _login(self, request: web.Request) -> WebLogin | None:
-        session_id = request.cookies.get(LEARNER_COOKIE, "")
-        if not session_id:
-            return None
-        try:
-            return await self.services.web_sessions.authenticate(session_id, Scope.LEARNER)
-        except StudyhallError:  # the member is gone from the community
-            return None
-
-    def _base(self, locale: str, community: str) -> dict[str, object]:
-        return {
-            "locale": locale,
-            "lang_attr": HREFLANG[locale],
-            "t": texts.labels(locale),
-            "community": community,
-        }
-
     async def _message(self, request: web.Request, message: Msg, status: int) -> web.Response:
-        community = await self.community()
-        locale = page_locale(request, community.default_locale)
-        context = {**self._base(locale, community.name), "message": render(message, locale)}
-        return aiohttp_jinja2.render_template("learn_message.html", request, context, status=status)
+        return await message_page(request, await self.community(), message, status)
 
     def _headers(self, page: Handler) -> Handler:
         return guarded(page, self.community, HEADERS)

@@ -182,6 +182,14 @@ class LearnerPages:
         return guarded(page, self.community, HEADERS)
 
 
+class Answered(Exception):
+    """Raised with the page that answers the request instead (a refusal that explains itself)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def page_locale(request: web.Request, default: str) -> str:
     """``?lang=`` when it names a language the pages have, else ``default`` (the member's or
     the community's), else English."""
@@ -200,10 +208,12 @@ def guarded(page: Handler, community: Callable[[], Awaitable[Community]], header
         with request_scope():
             try:
                 response = await page(request)
+            except Answered as answered:
+                response = answered.response
             except web.HTTPNotFound:
                 response = await _problem(request, community, "not_found_title", "not_found", 404)
-            except web.HTTPException as other:
-                response = other
+            except web.HTTPException as other:  # a redirect, a bare 403
+                response = web.Response(status=other.status, headers=other.headers, text=other.text)
             except Exception:
                 error_id = mark_error()
                 log.exception("learner pages: a page failed [error %s]", error_id)

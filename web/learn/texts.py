@@ -27,6 +27,11 @@ LABELS: dict[str, Msg] = {
     "invite": msg("Your invitation link"),
     "sign_out": msg("Sign out"),
     "signing_in": msg("Signing you in…"),
+    "previous": msg("Previous lesson"),
+    "next": msg("Next lesson"),
+    "mark_done": msg("Mark as done"),
+    "is_done": msg("Done"),
+    "download": msg("Download"),
 }
 NO_LESSONS = msg("The lessons are being written.")
 FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
@@ -66,3 +71,15 @@ def progress(done: int, total: int) -> Msg:
 
 def points(balance: int) -> Msg:
     return nmsg("{n} point", "{n} points", balance)
+
+
+def lesson_heading(position: int, total: int, title: str) -> Msg:
+    return msg("Lesson {n} of {total}: {title}", n=position, total=total, title=title)
+
+
+def opens_on(date: str) -> Msg:
+    return msg("This lesson opens on {date}.", date=date)
+
+
+def finished(title: str) -> Msg:
+    return msg("You have finished {title}. Well done!", title=title)
