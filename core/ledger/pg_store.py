@@ -16,8 +16,8 @@ statement (``_MOVE_CHECKED``) locks the rows in id order, checks that each still
 batch's lowest point on it needs (and exactly the values read, where a decision used them: a
 refusal, a partial amount, lifetime earned), and moves them only if all do. Otherwise the
 insert is undone and the writer decides the batch again under locks (BalancesMoved). Locks are
-then held for about 4 ms of a batch's 60 ms instead of 50: several processes posting among the
-same members overlap their batches instead of queueing behind each other's (bench/processes.py).
+then held for 2.5 to 5 ms of a batch's 60 to 90 ms instead of about 50: several processes posting
+among the same members overlap their batches instead of queueing (bench/processes.py).
 
 System accounts are not locked, and their rows not updated: nearly every batch moves one
 (issuance, for every earning), so each batch would wait for the one before it, in every
