@@ -36,3 +36,21 @@ def invitation_link(code: str, telegram_bot: str | None) -> str:
     known, else what to send the bot on any platform."""
     payload = f"{PAYLOAD_PREFIX}{code}"
     return telegram_start_link(telegram_bot, payload) if telegram_bot else f"/start {payload}"
+
+
+MINI_APP_PATH = "/learn/app"
+
+
+def mini_app_link(base_url: str | None, then: str = "/me") -> str | None:
+    """The learner pages' Mini App, landing on ``then`` once signed in; None unless the web is
+    served over HTTPS (Telegram opens Mini Apps only there)."""
+    if not base_url or not base_url.startswith("https://"):
+        return None
+    return f"{base_url.rstrip('/')}{MINI_APP_PATH}?next={quote(then, safe='/')}"
+
+
+def local_path(then: str | None, default: str = "/me") -> str:
+    """``then`` if it is a path on this site (never another site's address), else ``default``."""
+    if not then or not then.startswith("/") or then.startswith("//") or "\\" in then or len(then) > 200:
+        return default
+    return then

@@ -30,11 +30,14 @@ class Link:
 
 @dataclass(frozen=True)
 class Button:
-    """A button: ``data`` comes back as a button event; ``url`` opens a link instead."""
+    """A button: ``data`` comes back as a button event; ``url`` opens a link instead, and with
+    ``web_app`` inside the chat app where it can (a Telegram Mini App, in private chats only),
+    as a link elsewhere."""
 
     label: Content
     data: str = ""
     url: str = ""
+    web_app: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.adapters.callbacks import CallbackData
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
 from bot.config import Config
+from core.catalog.money import Money
 from core.clock import ManualClock
 from core.events import UserRef
 from core.links import telegram_username
@@ -148,6 +149,37 @@ async def test_checkin_credits_points_and_points_shows_them(running: tuple[Teleg
     balance = await adapter.app.services.ledger.balance(member.community_id, member.id)
     assert balance.balance > 0
     assert str(balance.balance) in checked_in["text"]
+
+
+async def test_learn_and_courses_offer_the_learner_pages_as_a_mini_app(
+    running: tuple[TelegramAdapter, Chat],
+) -> None:
+    adapter, chat = running
+    app = adapter.app
+    app.services.web_sessions.enable("https://learn.example.org")  # served over HTTPS
+    community = await app.community()
+    mei = await app.services.members.ensure_member(community, UserRef("console", "mei", "Mei"))
+    mei = await app.services.members.assign_role(community, mei, Role.CREATOR, via="test")
+    course = await app.services.catalog.add_course(community, mei, "py101", Money("USD", 1999), "Python")
+    await app.services.catalog.add_lesson(community, mei, "py101", "Setup", "Install Python.")
+    await chat.send(ANA, _private(ANA), "/start")
+    await chat.bot_messages(ANA["id"])
+    ana = await app.services.members.find_by_identity(community.id, "telegram", str(ANA["id"]))
+    assert ana is not None
+    order = await app.services.orders.order_course(community, ana, course)
+    await app.services.orders.record_payment(
+        order.id, provider="sandbox", provider_ref="r1", paid=order.amount
+    )
+
+    await chat.send(ANA, _private(ANA), "/learn py101")
+    lesson, _finished = await chat.bot_messages(ANA["id"], expected=2)  # its only lesson: done
+    await chat.send(ANA, _private(ANA), "/courses")
+    (courses,) = await chat.bot_messages(ANA["id"])
+
+    [[open_lesson]] = lesson["reply_markup"]["inline_keyboard"]
+    assert open_lesson["web_app"] == {"url": "https://learn.example.org/learn/app?next=/learn/py101/1"}
+    [[open_page]] = courses["reply_markup"]["inline_keyboard"]
+    assert open_page["web_app"] == {"url": "https://learn.example.org/learn/app?next=/me"}
 
 
 async def test_a_button_press_runs_its_command(running: tuple[TelegramAdapter, Chat]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.adapters.telegram.outbound import (
     MAX_CALLBACK_BYTES,
@@ -164,6 +164,23 @@ def test_link_label_and_button_label_are_translated() -> None:
     assert message.html == '<a href="https://example.test/help">帮助</a>'
     assert message.keyboard is not None
     assert message.keyboard.inline_keyboard[0][0].text == "语言"
+
+
+def test_a_web_app_button_opens_a_mini_app_and_a_plain_url_button_a_link() -> None:
+    reply = (
+        ReplyBuilder()
+        .text("Lesson 1")
+        .buttons(
+            (Button(msg("Open in the app"), url="https://learn.example/learn/app", web_app=True),),
+            (Button("Docs", url="https://example.test/docs"),),
+        )
+        .build()
+    )
+    [message] = render(reply, "en")
+    assert isinstance(message, TextMessage) and message.keyboard is not None
+    (app,), (docs,) = message.keyboard.inline_keyboard
+    assert app.web_app == WebAppInfo("https://learn.example/learn/app") and app.url is None
+    assert docs.url == "https://example.test/docs" and docs.web_app is None
 
 
 def test_empty_and_blank_replies_give_no_messages() -> None:

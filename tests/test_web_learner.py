@@ -123,3 +123,18 @@ async def test_the_mini_app_refuses_data_telegram_did_not_vouch_for(
         "Telegram did not vouch for this sign-in. Open the page again from the bot." in await response.text()
     )
     assert "studyhall_learner" not in response.cookies
+
+
+@pytest.mark.parametrize(
+    ("then", "lands_on"), [("/learn/py101/1", "/learn/py101/1"), ("//evil.example/x", "/me"), ("", "/me")]
+)
+async def test_the_mini_app_lands_where_the_bots_button_pointed_and_only_on_this_site(
+    learners: WebWorld, clock: ManualClock, then: str, lands_on: str
+) -> None:
+    page = await (await learners.client.get("/learn/app", params={"next": then})).text()
+    assert f'name="next" value="{lands_on}"' in page
+
+    signed = init_data(signed_at=clock.now())
+    data = {"init_data": signed, "next": then}
+    response = await learners.client.post("/learn/telegram", data=data, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == lands_on

@@ -13,7 +13,9 @@ from core.commands.options import IntOption, OptionSet
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
+from core.events import ChatKind
 from core.i18n import Msg, msg, nmsg
+from core.links import mini_app_link
 from core.members.models import Role
 from core.orders.models import STATUS_LABELS, Fulfilment, Order, RefundFailed, Status
 from core.orders.refunds import parse_refund_amount, refund_notice
@@ -62,7 +64,20 @@ async def list_courses(ctx: Context) -> Reply:
         builder.line().code(bundle.code).text(f"  {bundle.title} ({included}) · {price}")
         if bundle.hidden:
             builder.text(" ").text(msg("(hidden)"))
-    return builder.line().text(msg("/course CODE for details, /buy CODE to buy.")).build()
+    builder.line().text(msg("/course CODE for details, /buy CODE to buy."))
+    mine = _in_the_app(ctx, "/me")
+    if mine is not None:
+        builder.buttons((mine,))
+    return builder.build()
+
+
+def _in_the_app(ctx: Context, then: str) -> Button | None:
+    """In a private Telegram chat, a button opening the learner pages as a Mini App on ``then``
+    (signed in by Telegram, no link needed); None elsewhere or without the web over HTTPS."""
+    if ctx.event.platform != "telegram" or ctx.event.chat.kind is not ChatKind.PRIVATE:
+        return None
+    link = mini_app_link(ctx.services.web_sessions.base_url, then)
+    return Button(msg("Open in the app"), url=link, web_app=True) if link else None
 
 
 @router.command(
@@ -397,6 +412,9 @@ async def learn(ctx: Context) -> list[Reply]:
     )
     if step.file is not None:
         builder.segments.append(File(step.file[0], step.file[1]))
+    reader = _in_the_app(ctx, f"/learn/{found.code}/{step.lesson.position}")
+    if reader is not None:
+        builder.buttons((reader,))
     replies = [builder.build()]
     if step.just_completed:
         done = [msg("You have finished {title}. Well done!", title=found.title)]

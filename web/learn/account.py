@@ -17,7 +17,7 @@ from aiohttp import web
 
 from core.catalog.money import format_money
 from core.i18n import Msg, render
-from core.links import invitation_link, telegram_username
+from core.links import invitation_link, local_path, telegram_username
 from core.members.models import Community
 from core.orders.models import STATUS_LABELS
 from core.services import Services
@@ -79,7 +79,8 @@ class LearnerAccount:
             )
         except LoginRefused as refused:
             return await self._message(request, refused.message, 403)
-        return self._signed_in(session_id)
+        then = form.get("next")
+        return self._signed_in(session_id, local_path(then if isinstance(then, str) else None))
 
     async def sign_out(self, request: web.Request) -> web.StreamResponse:
         learner = await self.sessions.required(request, post=True)
@@ -88,8 +89,8 @@ class LearnerAccount:
         response.del_cookie(LEARNER_COOKIE, path="/")
         return response
 
-    def _signed_in(self, session_id: str) -> web.StreamResponse:
-        response = web.Response(status=303, headers={"Location": "/me"})
+    def _signed_in(self, session_id: str, then: str = "/me") -> web.StreamResponse:
+        response = web.Response(status=303, headers={"Location": then})
         response.set_cookie(
             LEARNER_COOKIE, session_id, path="/", httponly=True, samesite="Lax", secure=self.cookies.secure
         )
@@ -139,6 +140,7 @@ class LearnerAccount:
         context = {
             **base_context(locale, community.name),
             "open_from_bot": render(texts.OPEN_FROM_BOT, locale),
+            "then": local_path(request.query.get("next")),
         }
         return aiohttp_jinja2.render_template("learn_mini_app.html", request, context)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.adapters.callbacks import CallbackData
 from core.catalog.money import Money, format_money
@@ -204,6 +204,8 @@ def _caption(text: str) -> str:
 
 def _button(button: Button, locale: str, callbacks: CallbackData) -> InlineKeyboardButton:
     label = render(button.label, locale)
+    if button.url and button.web_app:
+        return InlineKeyboardButton(label, web_app=WebAppInfo(button.url))
     if button.url:
         return InlineKeyboardButton(label, url=button.url)
     return InlineKeyboardButton(label, callback_data=callbacks.pack(button.data))
