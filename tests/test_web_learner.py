@@ -138,3 +138,43 @@ async def test_the_mini_app_lands_where_the_bots_button_pointed_and_only_on_this
     data = {"init_data": signed, "next": then}
     response = await learners.client.post("/learn/telegram", data=data, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == lands_on
+
+
+async def test_a_course_pages_referral_code_is_attributed_when_the_visitor_signs_in(
+    learners: WebWorld, clock: ManualClock
+) -> None:
+    app = learners.app
+    community = await app.community()
+    members = app.services.members
+    ana, ben = [await members.find_by_identity(community.id, "console", name) for name in ("ana", "ben")]
+    assert ana is not None and ben is not None
+    ana_code, ben_code = await app.services.referrals.code_of(ana), await app.services.referrals.code_of(ben)
+
+    first = await learners.client.get(f"/c/py101?ref={ana_code}")
+    assert (
+        first.cookies["studyhall_ref"].value == ana_code
+        and first.headers["Cache-Control"] == "private, max-age=60"
+    )
+    second = await learners.client.get(f"/c/py101?ref={ben_code}")
+    assert "studyhall_ref" not in second.cookies  # the first valid link wins
+
+    signed = init_data(signed_at=clock.now())  # a newcomer from Telegram's Mini App
+    response = await learners.client.post(
+        "/learn/telegram", data={"init_data": signed}, allow_redirects=False
+    )
+
+    assert response.status == 303 and response.cookies["studyhall_ref"].value == ""  # used up
+    assert (await app.services.referrals.stats(ana)).invited == 1
+    assert (await app.services.referrals.stats(ben)).invited == 0
+
+
+async def test_nobody_refers_themselves_through_a_course_page(learners: WebWorld) -> None:
+    app = learners.app
+    community = await app.community()
+    ana = await app.services.members.find_by_identity(community.id, "console", "ana")
+    assert ana is not None
+    await learners.client.get(f"/c/py101?ref={await app.services.referrals.code_of(ana)}")
+
+    await learners.client.get(await web_link(learners, "Ana"), allow_redirects=False)
+
+    assert (await app.services.referrals.stats(ana)).invited == 0

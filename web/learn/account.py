@@ -21,10 +21,10 @@ from core.links import invitation_link, local_path, telegram_username
 from core.members.models import Community
 from core.orders.models import STATUS_LABELS
 from core.services import Services
-from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope
+from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope, WebLogin
 from web.auth import CookiePolicy
 from web.learn import texts
-from web.learn.pages import guarded, page_locale
+from web.learn.pages import REF_COOKIE, guarded, page_locale
 from web.learn.sessions import HEADERS, LEARNER_COOKIE, LearnerSessions, base_context, message_page
 
 ORDERS_SHOWN = 20
@@ -60,18 +60,18 @@ class LearnerAccount:
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
         try:
-            session_id, _ = await self.services.web_sessions.sign_in(
+            session_id, login = await self.services.web_sessions.sign_in(
                 request.match_info["token"], request.headers.get("User-Agent", ""), Scope.LEARNER
             )
         except LoginRefused as refused:
             return await self._message(request, refused.message, 403)
-        return self._signed_in(session_id)
+        return await self._signed_in(request, session_id, login)
 
     async def sign_in_telegram(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         init_data = form.get("init_data")
         try:
-            session_id, _ = await self.services.web_sessions.sign_in_mini_app(
+            session_id, login = await self.services.web_sessions.sign_in_mini_app(
                 await self.community(),
                 init_data if isinstance(init_data, str) else "",
                 self.telegram_token or "",
@@ -80,7 +80,9 @@ class LearnerAccount:
         except LoginRefused as refused:
             return await self._message(request, refused.message, 403)
         then = form.get("next")
-        return self._signed_in(session_id, local_path(then if isinstance(then, str) else None))
+        return await self._signed_in(
+            request, session_id, login, local_path(then if isinstance(then, str) else None)
+        )
 
     async def sign_out(self, request: web.Request) -> web.StreamResponse:
         learner = await self.sessions.required(request, post=True)
@@ -89,8 +91,16 @@ class LearnerAccount:
         response.del_cookie(LEARNER_COOKIE, path="/")
         return response
 
-    def _signed_in(self, session_id: str, then: str = "/me") -> web.StreamResponse:
+    async def _signed_in(
+        self, request: web.Request, session_id: str, login: WebLogin, then: str = "/me"
+    ) -> web.StreamResponse:
+        """The session's cookie, and the referral code a course page kept (if any) attributed
+        as ``/start ref_CODE`` would be (the service keeps the rules); on to ``then``."""
         response = web.Response(status=303, headers={"Location": then})
+        code = request.cookies.get(REF_COOKIE)
+        if code:
+            await self.services.referrals.attribute(login.community, login.member, code.strip().lower())
+            response.del_cookie(REF_COOKIE, path="/")
         response.set_cookie(
             LEARNER_COOKIE, session_id, path="/", httponly=True, samesite="Lax", secure=self.cookies.secure
         )

@@ -5,7 +5,9 @@ Anyone may open them, signed in or not, so they read only what a course's buyer 
 before buying: published courses, their lessons' titles and drip days, price, visible reviews.
 A hidden or unknown course is a 404. ``?ref=`` carries a referral code into the "Open in
 Telegram" link, so following it starts the bot with ``/start ref_CODE`` and attributes the
-newcomer exactly as that command does; a code that is nobody's is left out silently.
+newcomer exactly as that command does; and into a cookie, so a visitor who signs in on the web
+instead (the Mini App) is attributed then, by the same service. A code that is nobody's is left
+out silently.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ HEADERS = {
 CODE_PATTERN = "[A-Za-z0-9_-]{1,30}"
 REVIEWS_SHOWN = 5
 SITEMAP_PAGE = 1000  # courses read per query while the sitemap is written
+# A visitor's referral code, kept until they sign in on the web (then attributed as /start
+# ref_CODE would, with its window, self-referral and cycle rules) for at most REF_DAYS.
+REF_COOKIE = "studyhall_ref"
+REF_DAYS = 30
 SERVER_ERROR = msg("Sorry, something went wrong on our side (error {error_id}). Please try again later.")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -144,7 +150,21 @@ class LearnerPages:
                 rating=rating,
             ),
         }
-        return aiohttp_jinja2.render_template("course_page.html", request, context)
+        response = aiohttp_jinja2.render_template("course_page.html", request, context)
+        if "ref" in request.query:
+            response.headers["Cache-Control"] = "private, max-age=60"  # not a shared cache's to keep
+        if ref and REF_COOKIE not in request.cookies:  # the first valid link wins
+            secure = self.base_url.startswith("https://")
+            response.set_cookie(
+                REF_COOKIE,
+                ref,
+                max_age=REF_DAYS * 86400,
+                path="/",
+                httponly=True,
+                samesite="Lax",
+                secure=secure,
+            )
+        return response
 
     async def course_card(self, request: web.Request) -> web.StreamResponse:
         community = await self.community()
