@@ -3,8 +3,14 @@ secret key is configured."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from bot.app import App
 from bot.config import Secret
+
+if TYPE_CHECKING:
+    from bot.adapters.wechat.oauth import WeChatOAuth
 from bot.http import HttpServer
 
 NO_DASHBOARD = "no dashboard (set STUDYHALL_SECRET_KEY to serve it)"
@@ -23,9 +29,24 @@ def install_web(app: App, http: HttpServer) -> bool:
         community=app.community,
         base_url=config.base_url,
         secret_key=config.secret_key.reveal() if config.secret_key is not None else None,
-        telegram_token=token.reveal() if isinstance(token, Secret) else token or None,
+        telegram_token=_reveal(token),
+        wechat=_wechat_oauth(config.adapter_settings.get("wechat", {})),
     )
     return install_dashboard(app, http)
+
+
+def _reveal(value: str | Secret | None) -> str | None:
+    return (value.reveal() if isinstance(value, Secret) else value) or None
+
+
+def _wechat_oauth(settings: Mapping[str, str | Secret]) -> WeChatOAuth | None:
+    """WeChat's H5 sign-in, when the Official Account is configured."""
+    app_id, secret = _reveal(settings.get("app_id")), _reveal(settings.get("app_secret"))
+    if not app_id or not secret:
+        return None
+    from bot.adapters.wechat.oauth import WeChatOAuth
+
+    return WeChatOAuth(app_id, secret, _reveal(settings.get("api_base")) or "")
 
 
 def install_dashboard(app: App, http: HttpServer) -> bool:

@@ -38,15 +38,17 @@ def invitation_link(code: str, telegram_bot: str | None) -> str:
     return telegram_start_link(telegram_bot, payload) if telegram_bot else f"/start {payload}"
 
 
-MINI_APP_PATH = "/learn/app"
+MINI_APP_PATH = "/learn/app"  # Telegram's Mini App: signed in from Telegram's init data
+WECHAT_H5_PATH = "/learn/wechat"  # WeChat's H5 page: signed in through WeChat's OAuth
 
 
-def mini_app_link(base_url: str | None, then: str = "/me") -> str | None:
-    """The learner pages' Mini App, landing on ``then`` once signed in; None unless the web is
-    served over HTTPS (Telegram opens Mini Apps only there)."""
+def mini_app_link(base_url: str | None, then: str = "/me", path: str = MINI_APP_PATH) -> str | None:
+    """The learner pages opened inside a chat app (``path``: Telegram's Mini App, or WeChat's
+    H5 sign-in), landing on ``then`` once signed in; None unless the web is served over HTTPS
+    (Telegram and WeChat open pages only there)."""
     if not base_url or not base_url.startswith("https://"):
         return None
-    return f"{base_url.rstrip('/')}{MINI_APP_PATH}?next={quote(then, safe='/')}"
+    return f"{base_url.rstrip('/')}{path}?next={quote(then, safe='/')}"
 
 
 def local_path(then: str | None, default: str = "/me") -> str:

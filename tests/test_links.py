@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.links import invitation_link, local_path, mini_app_link, telegram_start_link
+from core.links import WECHAT_H5_PATH, invitation_link, local_path, mini_app_link, telegram_start_link
 
 
 def test_telegram_start_links_and_invitations() -> None:
@@ -19,6 +19,10 @@ def test_the_mini_app_link_needs_https_and_carries_where_to_land() -> None:
     assert mini_app_link("http://127.0.0.1:8080") is None  # Telegram opens Mini Apps over HTTPS only
     assert mini_app_link("https://learn.example/", "/learn/py101/2") == (
         "https://learn.example/learn/app?next=/learn/py101/2"
+    )
+    assert (
+        mini_app_link("https://learn.example", "/me", WECHAT_H5_PATH)
+        == "https://learn.example/learn/wechat?next=/me"
     )
 
 

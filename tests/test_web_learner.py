@@ -5,15 +5,18 @@ link and the session are the learner's scope only; sign-out needs the session's 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bot.config import Config, Secret
 from core.clock import ManualClock
 from core.web_sessions.service import Scope
 from tests.learner_fixtures import web_link
 from tests.mini_app_fixtures import init_data
-from tests.web_fixtures import WebWorld
+from tests.web_fixtures import WebWorld, web_world
+from tests.wechat_peer import APP_ID, APP_SECRET, FakeWeChat, running_wechat
 
 
 async def test_a_learner_signs_in_with_the_web_link_and_sees_only_their_own(learners: WebWorld) -> None:
@@ -178,3 +181,65 @@ async def test_nobody_refers_themselves_through_a_course_page(learners: WebWorld
     await learners.client.get(await web_link(learners, "Ana"), allow_redirects=False)
 
     assert (await app.services.referrals.stats(ana)).invited == 0
+
+
+@pytest.fixture
+async def followers(config: Config, clock: ManualClock) -> AsyncIterator[tuple[WebWorld, FakeWeChat]]:
+    """The web world with the Official Account configured against the local fake of WeChat."""
+    fake = FakeWeChat()
+    async with running_wechat(fake) as base:
+        wechat = {"wechat": {"app_id": APP_ID, "app_secret": Secret(APP_SECRET), "api_base": base}}
+        async with web_world(config, clock, adapter_settings=wechat) as world:
+            yield world, fake
+
+
+async def test_wechat_h5_signs_the_follower_in_through_oauth(followers: tuple[WebWorld, FakeWeChat]) -> None:
+    world, fake = followers
+    start = await world.client.get("/learn/wechat", params={"next": "/learn/py101/1"}, allow_redirects=False)
+    assert start.status == 302
+    target = urlsplit(start.headers["Location"])
+    query = parse_qs(target.query)
+    assert target.path == "/connect/oauth2/authorize" and query["scope"] == ["snsapi_base"]
+    assert query["redirect_uri"] == [f"{world.app.config.base_url}/learn/wechat?next=%2Flearn%2Fpy101%2F1"]
+    state = query["state"][0]
+    assert start.cookies["studyhall_wechat_state"].value == state
+
+    fake.oauth_codes["code-7"] = "o_follower_0042"  # what WeChat hands the visitor on the way back
+    back = await world.client.get(
+        "/learn/wechat",
+        params={"code": "code-7", "state": state, "next": "/learn/py101/1"},
+        allow_redirects=False,
+    )
+
+    assert back.status == 303 and back.headers["Location"] == "/learn/py101/1"
+    me = await (await world.client.get("/me")).text()
+    assert "<h1>微信用户0042</h1>" in me
+    community = await world.app.community()
+    assert await world.app.services.members.find_by_identity(community.id, "wechat", "o_follower_0042")
+
+
+@pytest.mark.parametrize("case", ["another state", "no state cookie", "refused code"])
+async def test_wechat_h5_refuses_what_it_cannot_trust(
+    followers: tuple[WebWorld, FakeWeChat], case: str
+) -> None:
+    world, fake = followers
+    start = await world.client.get("/learn/wechat", allow_redirects=False)
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    fake.oauth_codes["code-7"] = "o_follower_0042"
+    if case == "no state cookie":
+        world.client.session.cookie_jar.clear()
+    params = {
+        "another state": {"code": "code-7", "state": "forged"},
+        "no state cookie": {"code": "code-7", "state": state},
+        "refused code": {"code": "code-8", "state": state},
+    }[case]
+
+    back = await world.client.get("/learn/wechat", params=params, allow_redirects=False)
+
+    assert back.status == 403 and "studyhall_learner" not in back.cookies
+    assert "WeChat did not confirm who you are." in await back.text()
+
+
+async def test_without_an_official_account_wechat_sign_in_says_so(learners: WebWorld) -> None:
+    response = await learners.client.get("/learn/wechat", allow_redirects=False)
+    assert response.status == 404 and "Signing in with WeChat is not set up here." in await response.text()

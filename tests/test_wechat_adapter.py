@@ -743,3 +743,13 @@ async def test_connect_checks_the_credentials_and_tells_unreachable_from_refused
     )
     assert "not-the-app-secret" not in str(refused.value)
     assert fake.paths() == ["token", "token"] and fake.tokens_issued == 1
+
+
+async def test_courses_on_wechat_link_to_the_learner_pages_as_an_h5_page(
+    plain: Server, app: App, shop: Shop
+) -> None:
+    app.services.web_sessions.enable("https://learn.example.org")  # the web, over HTTPS
+
+    reply = await plain.say(ANA, "/courses")
+
+    assert "https://learn.example.org/learn/wechat?next=/me" in reply

@@ -38,6 +38,7 @@ class FakeWeChat:
     accepted: list[dict[str, Any]] = field(default_factory=list)  # customer-service messages taken
     errors: dict[str, list[int]] = field(default_factory=dict)
     tokens_issued: int = 0
+    oauth_codes: dict[str, str] = field(default_factory=dict)  # an H5 sign-in's code: its openid
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -47,6 +48,7 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/menu/create", self._json_call)
         app.router.add_post("/cgi-bin/media/upload", self._upload)
         app.router.add_get("/cgi-bin/showqrcode", self._show_qr)
+        app.router.add_get("/sns/oauth2/access_token", self._oauth_code)
         return app
 
     def sent(self, kind: str = "text") -> list[dict[str, Any]]:
@@ -77,6 +79,19 @@ class FakeWeChat:
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         self.tokens_issued += 1
         return web.json_response({"access_token": f"token-{self.tokens_issued}", "expires_in": 7200})
+
+    async def _oauth_code(self, request: web.Request) -> web.Response:
+        """OAuth2 ``snsapi_base``: a code WeChat gave the visitor, once, for their openid."""
+        self.calls.append(("GET", request.path, dict(request.query), None))
+        query = request.query
+        if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
+            return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+        openid = self.oauth_codes.pop(query.get("code", ""), None)
+        if openid is None or query.get("grant_type") != "authorization_code":
+            return web.json_response({"errcode": 40029, "errmsg": "invalid code"})
+        return web.json_response(
+            {"access_token": "oauth-token", "expires_in": 7200, "openid": openid, "scope": "snsapi_base"}
+        )
 
     async def _json_call(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())

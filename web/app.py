@@ -31,7 +31,7 @@ from web.dashboard import (
     signin,
 )
 from web.kit import Kit
-from web.learn.account import LearnerAccount
+from web.learn.account import LearnerAccount, WeChatIdentity
 from web.learn.pages import LearnerPages
 from web.learn.reader import LessonReader
 from web.learn.sessions import LearnerSessions
@@ -87,6 +87,7 @@ def install_learner_pages(
     base_url: str,
     secret_key: str | None,
     telegram_token: str | None,
+    wechat: WeChatIdentity | None = None,
 ) -> None:
     """Put the public course pages, the sitemap and robots.txt on ``application``; with a
     secret key (for the session's CSRF tokens), the learners' own pages and sign-in too."""
@@ -100,6 +101,8 @@ def install_learner_pages(
             sessions=sessions,
             cookies=CookiePolicy(secure=base_url.startswith("https://")),
             telegram_token=telegram_token,
+            wechat=wechat,
+            base_url=base_url,
         ).install(application.router)
         signer = FileSigner(secret_key)
         LessonReader(services, community=community, sessions=sessions, signer=signer).install(

@@ -15,7 +15,7 @@ from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.events import ChatKind
 from core.i18n import Msg, msg, nmsg
-from core.links import mini_app_link
+from core.links import WECHAT_H5_PATH, mini_app_link
 from core.members.models import Role
 from core.orders.models import STATUS_LABELS, Fulfilment, Order, RefundFailed, Status
 from core.orders.refunds import parse_refund_amount, refund_notice
@@ -73,11 +73,18 @@ async def list_courses(ctx: Context) -> Reply:
 
 def _in_the_app(ctx: Context, then: str) -> Button | None:
     """In a private Telegram chat, a button opening the learner pages as a Mini App on ``then``
-    (signed in by Telegram, no link needed); None elsewhere or without the web over HTTPS."""
-    if ctx.event.platform != "telegram" or ctx.event.chat.kind is not ChatKind.PRIVATE:
+    (signed in by Telegram); on WeChat, a link to them as an H5 page (signed in through WeChat's
+    OAuth). None elsewhere, or without the web over HTTPS."""
+    if ctx.event.chat.kind is not ChatKind.PRIVATE:
         return None
-    link = mini_app_link(ctx.services.web_sessions.base_url, then)
-    return Button(msg("Open in the app"), url=link, web_app=True) if link else None
+    base = ctx.services.web_sessions.base_url
+    if ctx.event.platform == "telegram":
+        link = mini_app_link(base, then)
+        return Button(msg("Open in the app"), url=link, web_app=True) if link else None
+    if ctx.event.platform == "wechat":
+        link = mini_app_link(base, then, WECHAT_H5_PATH)
+        return Button(msg("Open the web page"), url=link) if link else None
+    return None
 
 
 @router.command(

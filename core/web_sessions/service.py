@@ -215,6 +215,15 @@ class WebSessionService:
         member = await self._members.ensure_member(community, ref)
         return await self.open_session(community, member.id, user_agent, Scope.LEARNER)
 
+    async def sign_in_as(self, community: Community, user: UserRef, user_agent: str) -> tuple[str, WebLogin]:
+        """A learner session for the member behind ``user``, whose account a platform has just
+        vouched for (WeChat's OAuth); created as on first contact if the adapter has not met
+        them yet, and otherwise left as it is (its name included)."""
+        member = await self._members.find_by_identity(community.id, user.platform, user.external_id)
+        if member is None:
+            member = await self._members.ensure_member(community, user)
+        return await self.open_session(community, member.id, user_agent, Scope.LEARNER)
+
     async def open_session(
         self, community: Community, member_id: int, user_agent: str, scope: Scope
     ) -> tuple[str, WebLogin]:

@@ -9,15 +9,19 @@ signed-in member's rows. The sign-out form carries a CSRF token bound to the ses
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
+from typing import Protocol
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from core.catalog.money import format_money
+from core.events import UserRef
 from core.i18n import Msg, render
-from core.links import invitation_link, local_path, telegram_username
+from core.links import MINI_APP_PATH, WECHAT_H5_PATH, invitation_link, local_path, telegram_username
 from core.members.models import Community
 from core.orders.models import STATUS_LABELS
 from core.services import Services
@@ -28,6 +32,16 @@ from web.learn.pages import REF_COOKIE, guarded, page_locale
 from web.learn.sessions import HEADERS, LEARNER_COOKIE, LearnerSessions, base_context, message_page
 
 ORDERS_SHOWN = 20
+WECHAT_STATE_COOKIE = "studyhall_wechat_state"
+
+
+class WeChatIdentity(Protocol):
+    """WeChat's OAuth for the Official Account (bot/adapters/wechat/oauth.py)."""
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str: ...
+
+    async def user(self, code: str) -> UserRef | None: ...
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,20 +55,25 @@ class LearnerAccount:
         sessions: LearnerSessions,
         cookies: CookiePolicy,
         telegram_token: str | None,
+        wechat: WeChatIdentity | None = None,
+        base_url: str = "",
     ) -> None:
         self.services = services
         self.community = community
         self.sessions = sessions
         self.cookies = cookies
         self.telegram_token = telegram_token  # None: no Mini App sign-in
+        self.wechat = wechat  # None: no WeChat H5 sign-in
+        self.base_url = base_url.rstrip("/")
 
     def install(self, router: web.UrlDispatcher) -> None:
         login = LOGIN_PATHS[Scope.LEARNER]
         router.add_get(login + "{token:[A-Za-z0-9_-]{20,100}}", self._headers(self.sign_in))
         router.add_get("/me", self._headers(self.me))
         router.add_post("/me/logout", self._headers(self.sign_out))
-        router.add_get("/learn/app", self._headers(self.mini_app))
+        router.add_get(MINI_APP_PATH, self._headers(self.mini_app))
         router.add_post("/learn/telegram", self._headers(self.sign_in_telegram))
+        router.add_get(WECHAT_H5_PATH, self._headers(self.sign_in_wechat))
 
     # -- signing in and out -------------------------------------------------------------------
 
@@ -83,6 +102,39 @@ class LearnerAccount:
         return await self._signed_in(
             request, session_id, login, local_path(then if isinstance(then, str) else None)
         )
+
+    async def sign_in_wechat(self, request: web.Request) -> web.StreamResponse:
+        """WeChat's H5 sign-in (OAuth2 ``snsapi_base``): without a code, off to WeChat's authorize
+        page with a fresh state, also kept in a cookie; back with a code and that state, signed
+        in as the follower WeChat names."""
+        if self.wechat is None:
+            return await self._message(request, texts.NO_WECHAT, 404)
+        then = local_path(request.query.get("next"))
+        code, state = request.query.get("code", ""), request.query.get("state", "")
+        if not code:
+            state = secrets.token_urlsafe(16)
+            back = f"{self.base_url}{WECHAT_H5_PATH}?{urlencode({'next': then})}"
+            response = web.Response(status=302, headers={"Location": self.wechat.authorize_url(back, state)})
+            response.set_cookie(
+                WECHAT_STATE_COOKIE,
+                state,
+                max_age=600,
+                path=WECHAT_H5_PATH,
+                httponly=True,
+                samesite="Lax",
+                secure=self.cookies.secure,
+            )
+            return response
+        kept = request.cookies.get(WECHAT_STATE_COOKIE, "")
+        user = await self.wechat.user(code) if kept and secrets.compare_digest(kept, state) else None
+        if user is None:
+            return await self._message(request, texts.WECHAT_REFUSED, 403)
+        session_id, login = await self.services.web_sessions.sign_in_as(
+            await self.community(), user, request.headers.get("User-Agent", "")
+        )
+        response = await self._signed_in(request, session_id, login, then)
+        response.del_cookie(WECHAT_STATE_COOKIE, path=WECHAT_H5_PATH)
+        return response
 
     async def sign_out(self, request: web.Request) -> web.StreamResponse:
         learner = await self.sessions.required(request, post=True)

@@ -38,6 +38,8 @@ FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
 SIGNED_OUT = msg("You are signed out.")
 SIGN_IN_FIRST = msg("Send /web to the bot in a private chat for a sign-in link.")
 OPEN_FROM_BOT = msg("Open this page from the bot in Telegram.")
+NO_WECHAT = msg("Signing in with WeChat is not set up here.")
+WECHAT_REFUSED = msg("WeChat did not confirm who you are. Open the page again from the Official Account.")
 
 
 def labels(locale: str) -> dict[str, str]:
