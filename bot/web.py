@@ -3,11 +3,12 @@ secret key is configured."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from bot.app import App
 from bot.config import Secret
+from core.catalog.money import Money
 
 if TYPE_CHECKING:
     from bot.adapters.wechat.oauth import WeChatOAuth
@@ -16,9 +17,10 @@ from bot.http import HttpServer
 NO_DASHBOARD = "no dashboard (set STUDYHALL_SECRET_KEY to serve it)"
 
 
-def install_web(app: App, http: HttpServer) -> bool:
+def install_web(app: App, http: HttpServer, *, sandbox: bool = False) -> bool:
     """Mount the course pages and, with a secret key, the dashboard on ``http``; whether the
-    dashboard is on."""
+    dashboard is on. ``sandbox``: the learner's order page completes sandbox payments, as the
+    console's ``:pay`` does (the demo and the console only: nothing is charged)."""
     from web.app import install_learner_pages
 
     config = app.config
@@ -31,8 +33,18 @@ def install_web(app: App, http: HttpServer) -> bool:
         secret_key=config.secret_key.reveal() if config.secret_key is not None else None,
         telegram_token=_reveal(token),
         wechat=_wechat_oauth(config.adapter_settings.get("wechat", {})),
+        settle_sandbox=_settle(app) if sandbox else None,
     )
     return install_dashboard(app, http)
+
+
+def _settle(app: App) -> Callable[[int, str, str, Money], Awaitable[None]]:
+    """Record a payment and tell the buyer in their chat, as a provider's webhook does."""
+
+    async def settle(order_id: int, provider: str, ref: str, paid: Money) -> None:
+        await app.send(await app.settle_payment(order_id, provider, ref, paid))
+
+    return settle
 
 
 def _reveal(value: str | Secret | None) -> str | None:

@@ -221,6 +221,10 @@ class ConsoleDriver:
     async def text(self, *lines: str) -> str:
         return "\n".join(await self(*lines))
 
+    def printed(self) -> list[str]:
+        """Everything printed so far, also what no typed line caused (a payment's notes)."""
+        return list(self._output)
+
 
 @pytest.fixture
 async def console(app: App, clock: ManualClock) -> ConsoleDriver:

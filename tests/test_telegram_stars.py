@@ -160,6 +160,27 @@ async def test_a_successful_payment_delivers_once_however_often_it_arrives(app: 
     assert (order.status, order.provider, order.provider_ref) == (Status.FULFILLED, "stars", "tg-charge-1")
 
 
+async def test_on_the_web_the_same_order_is_paid_through_an_invoice_link(app: App, bot: Bot) -> None:
+    bot.recorder.results["createInvoiceLink"] = "https://t.me/$Abc123"
+    await bot(command(ANA, 1, "/buy stars1"))
+    order = await app.services.orders.get(1)
+
+    checkout = await app.services.orders.start_payment(order, on_web=True)
+
+    assert checkout.url == "https://t.me/$Abc123"
+    endpoint, sent = bot.recorder.calls[-1]
+    assert endpoint == "createInvoiceLink"
+    assert {k: sent[k] for k in ("title", "payload", "currency")} == {
+        "title": "Prompting basics",
+        "payload": "order:1",
+        "currency": "XTR",
+    }
+    assert sent["prices"] == [{"label": "Prompting basics", "amount": 50}]
+    assert "subscription_period" not in sent
+    paid_later = await bot(paid(ANA, 2, "order:1"))  # Telegram reports it as for a chat invoice
+    assert "Payment received for order #1" in paid_later[0][1]["text"]
+
+
 async def test_a_creator_refunds_stars_in_full_only(app: App, bot: Bot) -> None:
     await bot(command(ANA, 1, "/buy stars1"))
     await bot(paid(ANA, 2, "order:1"))

@@ -34,7 +34,7 @@ async def test_a_learner_opens_the_web_link_reads_their_page_and_signs_out(
     await expect(page.locator("#points")).to_have_text("19 points")
     assert await horizontal_overflow(page) == 0
 
-    await page.get_by_role("link", name="Python for data analysis").click()
+    await page.get_by_role("link", name="Python for data analysis", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Lesson 1 of 2: Setup")
     await page.goto(base + "/me")
     await page.get_by_role("button", name="Sign out").click()

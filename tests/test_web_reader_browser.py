@@ -27,7 +27,7 @@ async def test_a_buyer_reads_lesson_1_waits_for_lesson_2_and_marks_it_done(
     await page.goto(base + await web_link(learners, "Cai"))
     await page.wait_for_url(base + "/me")
 
-    await page.get_by_role("link", name="Python for data analysis").click()
+    await page.get_by_role("link", name="Python for data analysis", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Lesson 1 of 2: Setup")
     await expect(page.locator(".lesson")).to_contain_text("Install Python and pandas.")
     await page.get_by_role("button", name="Mark as done").click()

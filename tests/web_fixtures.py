@@ -39,7 +39,7 @@ async def web_world(config: Config, clock: ManualClock, **settings: object) -> A
     config = replace(config, secret_key=Secret(SECRET_KEY), **settings)  # type: ignore[arg-type]
     app = await App.open(config, clock=clock)
     http = HttpServer("127.0.0.1", 0)
-    install_web(app, http)
+    install_web(app, http, sandbox=True)  # as the demo serves it
     output: list[str] = []
     session = await ConsoleSession.open(
         app, clock, community=config.community, locale="en", write=output.append

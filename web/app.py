@@ -32,6 +32,7 @@ from web.dashboard import (
 )
 from web.kit import Kit
 from web.learn.account import LearnerAccount, WeChatIdentity
+from web.learn.checkout import Checkout, Settle
 from web.learn.pages import LearnerPages
 from web.learn.reader import LessonReader
 from web.learn.sessions import LearnerSessions
@@ -88,9 +89,11 @@ def install_learner_pages(
     secret_key: str | None,
     telegram_token: str | None,
     wechat: WeChatIdentity | None = None,
+    settle_sandbox: Settle | None = None,
 ) -> None:
     """Put the public course pages, the sitemap and robots.txt on ``application``; with a
-    secret key (for the session's CSRF tokens), the learners' own pages and sign-in too."""
+    secret key (for the session's CSRF tokens), the learners' own pages, sign-in and checkout
+    too (``settle_sandbox``: the demo's sandbox payments, see web/learn/checkout.py)."""
     install_templates(application)
     LearnerPages(services, community=community, base_url=base_url).install(application.router)
     if secret_key is not None:
@@ -106,6 +109,9 @@ def install_learner_pages(
         ).install(application.router)
         signer = FileSigner(secret_key)
         LessonReader(services, community=community, sessions=sessions, signer=signer).install(
+            application.router
+        )
+        Checkout(services, community=community, sessions=sessions, settle_sandbox=settle_sandbox).install(
             application.router
         )
     application.router.add_static("/assets", HERE / "static")

@@ -325,7 +325,7 @@ async def _buy_with_points(ctx: Context, found: Product) -> list[Reply]:
 
 async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = None) -> Reply:
     """The order and how to pay it: the provider's note, link or in-chat invoice."""
-    checkout = await ctx.services.orders.providers[order.provider].start(order)
+    checkout = await ctx.services.orders.start_payment(order)
     builder = ReplyBuilder()
     for line in before or []:
         builder.text(line).line()

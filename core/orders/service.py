@@ -31,6 +31,7 @@ from core.members.models import Community, Member
 from core.members.service import MemberService
 from core.orders.listing import OrderListing
 from core.orders.models import (
+    Checkout,
     Fulfilment,
     Order,
     PaymentMismatch,
@@ -192,6 +193,31 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
         if row is None:
             raise InvalidInput(msg("There is no order {id}.", id=order_id))
         return _order(row)
+
+    async def of_buyer(self, member: Member, order_id: int) -> Order:
+        """``member``'s own order ``order_id``; InvalidInput when there is none of theirs (another
+        member's order is as unknown as a missing one)."""
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(orders).where(orders.c.id == order_id, orders.c.member_id == member.id)
+                )
+            ).first()
+        if row is None:
+            raise InvalidInput(msg("There is no order {id}.", id=order_id))
+        return _order(row)
+
+    async def start_payment(self, order: Order, *, on_web: bool = False) -> Checkout:
+        """How to pay ``order`` through its provider: in a chat, its note, link or invoice;
+        ``on_web``, an address a browser can open where the provider has one for the web (a
+        Telegram Stars invoice link rather than an in-chat invoice)."""
+        provider = self.providers.get(order.provider)
+        if provider is None:
+            raise InvalidInput(
+                msg("Payments in {currency} are not set up here yet.", currency=order.amount.currency)
+            )
+        start_on_web = getattr(provider, "start_on_web", None) if on_web else None
+        return await (start_on_web or provider.start)(order)
 
     async def of_member(self, member: Member, limit: int = 20) -> list[Order]:
         query = (

@@ -32,6 +32,20 @@ LABELS: dict[str, Msg] = {
     "mark_done": msg("Mark as done"),
     "is_done": msg("Done"),
     "download": msg("Download"),
+    "buy": msg("Buy"),
+    "checkout": msg("Checkout"),
+    "coupon": msg("Coupon code (optional)"),
+    "continue": msg("Continue to payment"),
+    "pay_with_points": msg("Pay with points"),
+    "includes": msg("Includes"),
+    "pay": msg("Pay"),
+    "pay_sandbox": msg("Pay (sandbox)"),
+    "cancel_order": msg("Cancel the order"),
+    "status": msg("Status"),
+    "ordered": msg("Ordered"),
+    "before_coupon": msg("before the coupon"),
+    "open": msg("Start learning"),
+    "stars_paid": msg("Payment received. Delivering…"),
 }
 NO_LESSONS = msg("The lessons are being written.")
 FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
@@ -40,6 +54,18 @@ SIGN_IN_FIRST = msg("Send /web to the bot in a private chat for a sign-in link."
 OPEN_FROM_BOT = msg("Open this page from the bot in Telegram.")
 NO_WECHAT = msg("Signing in with WeChat is not set up here.")
 WECHAT_REFUSED = msg("WeChat did not confirm who you are. Open the page again from the Official Account.")
+
+SANDBOX_NOTE = msg("Sandbox payment: nothing is charged.")
+PAY_IN_CHAT = msg("This order is paid in the chat with the bot.")
+BACK_PAID = msg(
+    "Thank you! Your payment is being confirmed: this page shows it once it arrives,"
+    " and the bot tells you in the chat."
+)
+BACK_CANCELLED = msg("Payment cancelled: nothing was charged. You can pay while the order is open.")
+PAID = msg(
+    "Thank you! Your payment is being confirmed. The bot tells you in the chat when your purchase is ready."
+)
+CANCELLED = msg("Payment cancelled: nothing was charged. Send /orders to the bot to see your order.")
 
 
 def labels(locale: str) -> dict[str, str]:
@@ -85,3 +111,23 @@ def opens_on(date: str) -> Msg:
 
 def finished(title: str) -> Msg:
     return msg("You have finished {title}. Well done!", title=title)
+
+
+def every_period(period: Msg) -> Msg:
+    return msg("every {period}", period=period)
+
+
+def trial_days(days: int) -> Msg:
+    return nmsg("It starts with a free trial of {n} day.", "It starts with a free trial of {n} days.", days)
+
+
+def owned_already(titles: str) -> Msg:
+    return msg("You own already: {titles}. The bundle price stays the same.", titles=titles)
+
+
+def order_heading(order_id: int, title: str) -> Msg:
+    return msg("Order #{id}: {title}", id=order_id, title=title)
+
+
+def open_until(when: str) -> Msg:
+    return msg("Open for payment until {date}.", date=when)

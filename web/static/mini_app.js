@@ -13,6 +13,7 @@
       document.getElementById("open-from-bot").hidden = false;
       return;
     }
+    try { window.sessionStorage.setItem("studyhall_telegram", "1"); } catch (e) { /* private mode */ }
     document.getElementById("init-data").value = data;
     document.getElementById("signing-in").hidden = false;
     document.getElementById("telegram-sign-in").submit();

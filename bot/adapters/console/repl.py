@@ -72,7 +72,7 @@ async def _serve_dashboard(app: App) -> HttpServer | None:
     why) when its port is taken."""
     config = app.config
     http = HttpServer(config.http_host, config.http_port)
-    install_web(app, http)
+    install_web(app, http, sandbox=True)  # the console's :pay, on the order page
     try:
         await http.start()
     except OSError as error:

@@ -15,11 +15,13 @@ Plans of a quarter or a year in Stars are paid one period at a time, like any or
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, LabeledPrice
 from telegram.error import TelegramError
 
 from bot.adapters.telegram.inbound import PLATFORM
+from bot.adapters.telegram.outbound import MAX_INVOICE_DESCRIPTION, MAX_INVOICE_TITLE
 from core.access.plans import PlanService
 from core.catalog.money import STARS
 from core.i18n import msg
@@ -79,6 +81,22 @@ class TelegramStarsProvider:
             msg("Pay with Telegram Stars: press the Pay button below."),
             invoice=Invoice(order.title, order.title, payload_of(order), STARS, order.amount.minor),
         )
+
+    async def start_on_web(self, order: Order) -> Checkout:
+        """The same invoice as a link (``createInvoiceLink``): a page opens it in place inside the
+        Mini App (``openInvoice``), and anywhere else the link opens it in Telegram."""
+        monthly = (
+            order.product_kind == "plan" and (await self._plans.by_id(order.product_id)).period == "month"
+        )
+        link = await self._bot.create_invoice_link(
+            title=order.title[:MAX_INVOICE_TITLE],
+            description=order.title[:MAX_INVOICE_DESCRIPTION],
+            payload=payload_of(order),
+            currency=STARS,
+            prices=[LabeledPrice(order.title[:MAX_INVOICE_TITLE], order.amount.minor)],
+            subscription_period=timedelta(days=SUBSCRIPTION_DAYS) if monthly else None,
+        )
+        return Checkout(msg("Pay with Telegram Stars: press the Pay button below."), url=link)
 
     async def stop_renewing(self, charge_id: str) -> None:
         """/cancel of a Stars subscription (known by its first charge): Telegram stops
