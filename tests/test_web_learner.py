@@ -244,3 +244,29 @@ async def test_wechat_h5_refuses_what_it_cannot_trust(
 async def test_without_an_official_account_wechat_sign_in_says_so(learners: WebWorld) -> None:
     response = await learners.client.get("/learn/wechat", allow_redirects=False)
     assert response.status == 404 and "Signing in with WeChat is not set up here." in await response.text()
+
+
+async def test_a_member_stops_and_resumes_a_membership_from_their_page(learners: WebWorld) -> None:
+    await learners.console(":as Mei", "/plan add monthly 9.99 USD month Monthly")
+    paid = await learners.console.text(":as Ana", ":dm", "/subscribe monthly", ":pay")
+    assert "You are a member now" in paid, paid
+    await learners.client.get(await web_link(learners, "Ana"), allow_redirects=False)
+    page = await (await learners.client.get("/me")).text()
+    assert re.search(r"Monthly</span> · active · <span class=\"drip\">renews on \d{4}-\d\d-\d\d", page)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token and 'action="/me/memberships/monthly/cancel"' in page
+
+    stopped = await learners.client.post(
+        "/me/memberships/monthly/cancel", data={"csrf": token.group(1)}, allow_redirects=False
+    )
+    assert stopped.status == 303
+    page = await (await learners.client.get("/me")).text()
+    assert "access until" in page and 'action="/buy/monthly"' in page and "Keep renewing" in page
+    assert "will not renew" not in await learners.console.text("/subscription")
+    assert "access until" in await learners.console.text("/subscription")
+
+    resumed = await learners.client.post("/buy/monthly", data={"csrf": token.group(1)}, allow_redirects=False)
+    assert resumed.status == 303 and resumed.headers["Location"] == "/me"
+    assert "renews on" in await learners.console.text("/subscription")
+    unknown = await learners.client.post("/me/memberships/nope/cancel", data={"csrf": token.group(1)})
+    assert unknown.status == 409

@@ -18,7 +18,10 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from core.access.states import STATUS_LABELS as SUBSCRIPTION_STATES
+from core.access.subscriptions import LIVE, Subscription
 from core.catalog.money import format_money
+from core.errors import InvalidInput
 from core.events import UserRef
 from core.i18n import Msg, render
 from core.links import MINI_APP_PATH, WECHAT_H5_PATH, invitation_link, local_path, telegram_username
@@ -28,7 +31,7 @@ from core.services import Services
 from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope, WebLogin
 from web.auth import CookiePolicy
 from web.learn import texts
-from web.learn.pages import REF_COOKIE, guarded, page_locale
+from web.learn.pages import CODE_PATTERN, REF_COOKIE, guarded, page_locale
 from web.learn.sessions import HEADERS, LEARNER_COOKIE, LearnerSessions, base_context, message_page
 
 ORDERS_SHOWN = 20
@@ -71,6 +74,7 @@ class LearnerAccount:
         router.add_get(login + "{token:[A-Za-z0-9_-]{20,100}}", self._headers(self.sign_in))
         router.add_get("/me", self._headers(self.me))
         router.add_post("/me/logout", self._headers(self.sign_out))
+        router.add_post(f"/me/memberships/{{code:{CODE_PATTERN}}}/cancel", self._headers(self.stop_renewing))
         router.add_get(MINI_APP_PATH, self._headers(self.mini_app))
         router.add_post("/learn/telegram", self._headers(self.sign_in_telegram))
         router.add_get(WECHAT_H5_PATH, self._headers(self.sign_in_wechat))
@@ -168,6 +172,11 @@ class LearnerAccount:
         owned = await self.services.catalog.owned(member)
         orders = await self.services.orders.of_member(member, ORDERS_SHOWN)
         balance = await self.services.ledger.balance(community.id, member.id)
+        due = {sub.id for sub in await self.services.subscriptions.due_for_renewal(member)}
+        memberships = [
+            membership_line(sub, sub.id in due, zone, locale)
+            for sub in await self.services.subscriptions.of_member(member)
+        ]
         code = await self.services.referrals.code_of(member)
         username = await telegram_username(self.services.db)
         invite = invitation_link(code, username)
@@ -188,11 +197,24 @@ class LearnerAccount:
                 )
                 for order in orders
             ],
+            "memberships": memberships,
             "points": render(texts.points(balance.balance), locale),
             "invite": invite,
             "hidden": self.sessions.hidden(learner),
         }
         return aiohttp_jinja2.render_template("learn_me.html", request, context)
+
+    async def stop_renewing(self, request: web.Request) -> web.StreamResponse:
+        """/cancel from the page: the membership stops renewing; access lasts its period."""
+        learner = await self.sessions.required(request, post=True)
+        try:
+            plan = await self.services.plans.get(
+                learner.community, request.match_info["code"], include_hidden=True
+            )
+            await self.services.subscriptions.cancel(learner.member, plan)
+        except InvalidInput as refused:
+            return await self._message(request, refused.message, 409)
+        raise web.HTTPSeeOther("/me")
 
     async def mini_app(self, request: web.Request) -> web.StreamResponse:
         """The page the bot's Mini App button opens: its script posts Telegram's init data
@@ -213,3 +235,23 @@ class LearnerAccount:
 
     def _headers(self, page: Handler) -> Handler:
         return guarded(page, self.community, HEADERS)
+
+
+def membership_line(sub: Subscription, due: bool, zone: ZoneInfo, locale: str) -> dict[str, str]:
+    """A membership on the learner's page: its state, until when, and what can be done now:
+    stop renewing (a live one), renew (one due, in grace or ended; one stopped, to resume)."""
+    until = sub.access_until.astimezone(zone).strftime("%Y-%m-%d")
+    live = sub.status in LIVE
+    if live and sub.cancel_at_period_end:
+        action = "resume"
+    elif due or not live:
+        action = "renew"
+    else:
+        action = "stop"
+    return {
+        "code": sub.plan.code,
+        "title": sub.plan.title,
+        "state": render(SUBSCRIPTION_STATES[sub.status], locale),
+        "until": render(texts.membership_until(until, live, sub.cancel_at_period_end, sub.status), locale),
+        "action": action,
+    }

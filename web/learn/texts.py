@@ -46,6 +46,10 @@ LABELS: dict[str, Msg] = {
     "before_coupon": msg("before the coupon"),
     "open": msg("Start learning"),
     "stars_paid": msg("Payment received. Delivering…"),
+    "memberships": msg("Your memberships"),
+    "stop_renewing": msg("Stop renewing"),
+    "resume": msg("Keep renewing"),
+    "renew": msg("Renew"),
 }
 NO_LESSONS = msg("The lessons are being written.")
 FORM_EXPIRED = msg("This form has expired. Reload the page and try again.")
@@ -131,3 +135,11 @@ def order_heading(order_id: int, title: str) -> Msg:
 
 def open_until(when: str) -> Msg:
     return msg("Open for payment until {date}.", date=when)
+
+
+def membership_until(date: str, live: bool, stopped: bool, status: str) -> Msg:
+    if not live:
+        return msg("ended on {date}", date=date)
+    if stopped or status == "trial":
+        return msg("access until {date}", date=date)
+    return msg("renews on {date}", date=date)
