@@ -7,6 +7,7 @@ key and what was expected; a secret's value never appears in a message.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from core.i18n import SUPPORTED_LOCALES, normalize_locale
 
 DEFAULT_CONFIG_FILE = "studyhall.toml"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+DISCORD_INVITE = re.compile(r"^https://(discord\.gg|discord\.com/invite)/[A-Za-z0-9-]{2,40}$")
 
 
 class ConfigError(Exception):
@@ -140,6 +142,15 @@ ADAPTER_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
                 help=(
                     "This process's shards, comma-separated, each 0 to DISCORD_SHARD_COUNT - 1;"
                     " unset: all of them. Shard 0 receives the DMs."
+                ),
+            ),
+            SettingSpec(
+                "DISCORD_INVITE",
+                "discord",
+                "invite",
+                help=(
+                    "An invite to your server that never expires (https://discord.gg/…):"
+                    " course pages show it as 'Open in Discord'."
                 ),
             ),
         ),
@@ -592,6 +603,12 @@ def _check_discord(settings: Mapping[str, str | Secret]) -> None:
         spec = ADAPTER_SETTINGS["discord"][1][1]
         raise ConfigError(f"{spec.label} is {flag!r}; expected true or false")
     discord_shards(settings)
+    invite = str(settings.get("invite") or "")
+    if invite and not DISCORD_INVITE.match(invite):
+        spec = next(spec for spec in ADAPTER_SETTINGS["discord"][1] if spec.key == "invite")
+        raise ConfigError(
+            f"{spec.label} is {invite!r}; expected an invite link like https://discord.gg/AbCd123"
+        )
 
 
 def discord_shards(settings: Mapping[str, str | Secret]) -> tuple[int | None, tuple[int, ...] | None]:

@@ -121,6 +121,8 @@ SHOP_SETUP = (
     "/lesson add py101 Setup | Install Python 3.12 and pandas: https://pandas.pydata.org/getting_started.html",
     "/lesson add py101 day=1 DataFrames | Load a CSV with pd.read_csv and look at df.head().",
     "/lesson add py101 day=2 Group and summarise | df.groupby('city').sales.sum() — then plot it.",
+    # An edit keeps the lesson's first version (/lesson history py101 3 lists both).
+    "/lesson edit py101 3 Group and summarise | df.groupby('city').sales.sum(), then df.plot.bar().",
     "/course add ml201 29.99 USD Machine learning basics",
     "/lesson add ml201 Your first model | Fit a LinearRegression with scikit-learn.",
     "/bundle add datapath 39.99 USD py101,ml201 Data path",
@@ -131,16 +133,22 @@ SHOP_SETUP = (
     "/commission set all 10% 5%",
     # Last month's ads, for CAC; and a push waiting for Mei's review (nothing is sent unconfirmed).
     "/spend add 120 USD ads",
+    # Lessons by moderators wait for Mei, the owner: Sam's draft below is in /drafts.
+    "/rules set content.review on",
     "/push all New this week: lesson 3 of py101, Group and summarise. Try it with your own CSV!",
 )
 
+SAM_DRAFT = "/lesson add ml201 Checking a model | Keep a test set apart: train_test_split, then score on it."
+
 
 async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
-    """The creator's catalog, a coupon, a mall, ad spend and a push draft; Li has bought py101
-    and reviewed it."""
+    """The creator's catalog, a coupon, a mall, ad spend and a push draft; a lesson draft by Sam
+    waiting for Mei's review; Li has bought py101 and reviewed it."""
     mei, mei_dm = UserRef(PLATFORM, "mei", "Mei"), ChatRef(PLATFORM, "dm:mei", ChatKind.PRIVATE, "Mei")
     for index, command in enumerate(SHOP_SETUP):
         await app.handle(_event(community_name, mei_dm, mei, command, when + timedelta(minutes=index)))
+    sam, sam_dm = UserRef(PLATFORM, "sam", "Sam"), ChatRef(PLATFORM, "dm:sam", ChatKind.PRIVATE, "Sam")
+    await app.handle(_event(community_name, sam_dm, sam, SAM_DRAFT, when + timedelta(minutes=50)))
     li, li_dm = UserRef(PLATFORM, "li", "Li"), ChatRef(PLATFORM, "dm:li", ChatKind.PRIVATE, "Li")
     await app.handle(_event(community_name, li_dm, li, "/buy py101", when + timedelta(hours=1)))
     community = await app.community(community_name)

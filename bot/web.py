@@ -34,6 +34,7 @@ def install_web(app: App, http: HttpServer, *, sandbox: bool = False) -> bool:
         telegram_token=_reveal(token),
         wechat=_wechat_oauth(config.adapter_settings.get("wechat", {})),
         settle_sandbox=_settle(app) if sandbox else None,
+        discord_invite=_reveal(config.adapter_settings.get("discord", {}).get("invite")),
     )
     return install_dashboard(app, http)
 

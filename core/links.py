@@ -6,6 +6,7 @@ the app's state when it connects, and every process's pages read it from there.
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import quote
 
 from core.referrals.service import PAYLOAD_PREFIX
@@ -13,6 +14,7 @@ from core.storage.database import Database
 from core.storage.state import get_state, set_state
 
 TELEGRAM_USERNAME = "links.telegram_username"
+WECHAT_QR = "links.wechat_qr"  # the Official Account's QR code (a PNG, base64) for web pages
 
 
 async def remember_telegram_username(db: Database, username: str) -> None:
@@ -22,6 +24,17 @@ async def remember_telegram_username(db: Database, username: str) -> None:
 
 async def telegram_username(db: Database) -> str | None:
     return await get_state(db, TELEGRAM_USERNAME)
+
+
+async def remember_wechat_qr(db: Database, png: bytes) -> None:
+    """The Official Account's QR code, which the WeChat adapter makes once, for every
+    process's course pages to show."""
+    await set_state(db, WECHAT_QR, base64.b64encode(png).decode("ascii"))
+
+
+async def wechat_qr(db: Database) -> bytes | None:
+    stored = await get_state(db, WECHAT_QR)
+    return base64.b64decode(stored) if stored else None
 
 
 def telegram_start_link(username: str, payload: str | None = None) -> str:

@@ -82,6 +82,8 @@ class Services:
         # Providers: the sandbox until real ones are configured (Stripe, Stars: issue 5).
         orders = OrderService(db, clock, catalog, coupons, points, members, settings, [SandboxProvider()])
         notices = Notices()
+        catalog.review_on = lambda community_id: settings.get(community_id, "content.review")
+        catalog.notify = notices.add
         plans = PlanService(db, clock, points)
         subscriptions = SubscriptionService(db, clock, plans, orders, notices, points, settings)
         referrals = ReferralService(db, clock, members, points, settings, orders, notices)

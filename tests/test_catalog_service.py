@@ -170,7 +170,7 @@ async def test_a_bundle_groups_courses_at_its_own_price_and_codes_are_shared(app
 async def test_a_lessons_file_is_kept_and_handed_out_with_the_lesson(
     app: App, shop: Shop, clock: ManualClock
 ) -> None:
-    from core.catalog.service import MAX_FILE
+    from core.catalog.lessons import MAX_FILE
     from core.events import Attachment
 
     catalog, orders = app.services.catalog, app.services.orders

@@ -342,11 +342,19 @@ def test_discord_guilds_and_global_commands() -> None:
     assert "discord" in config.adapters
     settings = config.adapter_settings["discord"]
     assert settings["guilds"] == "111, 222" and settings["global_commands"] == "true"
+    invite = load_config(env={"DISCORD_TOKEN": "x", "DISCORD_INVITE": "https://discord.com/invite/AbCd-123"})
+    assert invite.adapter_settings["discord"]["invite"] == "https://discord.com/invite/AbCd-123"
     assert "d-secret-1" in config.secret_values() and "d-secret-1" not in repr(config)
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("DISCORD_GUILDS", "111,my-server"), ("DISCORD_GLOBAL_COMMANDS", "maybe")]
+    ("key", "value"),
+    [
+        ("DISCORD_GUILDS", "111,my-server"),
+        ("DISCORD_GLOBAL_COMMANDS", "maybe"),
+        ("DISCORD_INVITE", "http://discord.gg/abc123"),
+        ("DISCORD_INVITE", "https://evil.example/discord.gg/abc"),
+    ],
 )
 def test_bad_discord_settings_name_the_key(key: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:

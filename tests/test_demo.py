@@ -48,11 +48,11 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
-    # Li's /buy and /review, the /bind, Omar's /start through Ana's link and /buy, and two
+    # Sam's lesson draft, Li's /buy and /review, the /bind, Omar's /start through Ana's link and /buy, and two
     # questions (one answered and accepted), and the crowd's messages and purchases: all logged
     crowd = sum(len(days) + int(buys) for _, _, days, buys in CROWD)
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 3 + 2 + 4 + crowd
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 1 + 3 + 2 + 4 + crowd
     )
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
@@ -62,6 +62,12 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     py101 = await app.services.catalog.course(community, "py101")
     assert await app.services.catalog.enrollment(li, py101) is not None
     assert (await app.services.reviews.rating(py101)).count == 1
+    # py101's third lesson was edited (two versions); Sam's ml201 lesson waits for Mei.
+    mei = await members.get_member(community.owner_member_id or 0)
+    third = await app.services.catalog.lesson(py101, 3)
+    assert len(await app.services.catalog.lesson_versions(community, mei, third)) == 2
+    [draft] = await app.services.catalog.drafts(community, mei)
+    assert draft.title == "Checking a model" and draft.lesson_id is None
     assert [i.code for i in await app.services.mall.items(community)] == ["sticker", "ml"]
     assert [(b.chat.title, b.kind, b.target) for b in await app.services.paid_chats.bindings(community)] == [
         ("vip", "plan", "monthly")

@@ -28,6 +28,8 @@ DEFAULT_RULES = [
     "bot> award.max = 1000 — largest single award or deduction",
     "bot> points.expiry_days = 0 — days after which earned points expire (0: never)",
     "bot> top.include_staff = off — show moderators and creators on /top",
+    "bot> content.review = off — lessons by moderators and creators other than the owner wait for the"
+    " owner's approval",
     "bot> order.expiry_minutes = 60 — minutes an unpaid order stays open",
     "bot> purchase.points_percent = 100 — purchase points per 100 units of currency spent"
     " (100: one point per unit)",

@@ -11,8 +11,12 @@ import struct
 
 import pytest
 
-from core.links import remember_telegram_username
-from tests.course_page_fixtures import Hall
+from bot.config import Config, Secret
+from core.clock import ManualClock
+from core.links import remember_telegram_username, remember_wechat_qr
+from tests.course_page_fixtures import Hall, build_hall
+from tests.web_fixtures import web_world
+from tests.wechat_peer import PNG
 
 BASE = "https://learn.example.org"
 
@@ -172,3 +176,23 @@ async def test_the_preview_card_is_a_1200_by_630_png(hall: Hall) -> None:
     assert response.status == 200 and response.headers["Content-Type"] == "image/png"
     assert body[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", body[16:24]) == (1200, 630)  # IHDR: width, height
+
+
+async def test_open_in_discord_and_the_wechat_qr_code_appear_once_configured(
+    config: Config, clock: ManualClock
+) -> None:
+    invite = "https://discord.gg/AbCd123"
+    settings = {"discord": {"token": Secret("x"), "invite": invite}}
+    async with web_world(config, clock, public_url=BASE, adapter_settings=settings) as world:
+        hall = await build_hall(world)
+        status, page, _ = await get(hall, "/c/py101")
+        assert status == 200
+        assert f'<a class="button" href="{invite}" rel="noopener">Open in Discord</a>' in page
+        assert "wechat-qr" not in page and (await world.client.get("/wechat-qr.png")).status == 404
+
+        await remember_wechat_qr(world.app.db, PNG)  # what the WeChat adapter keeps when it connects
+        _, page, _ = await get(hall, "/c/py101")
+        assert '<img src="/wechat-qr.png" width="160" height="160"' in page
+        assert "Scan with WeChat to follow the Official Account" in page
+        image = await world.client.get("/wechat-qr.png")
+        assert image.status == 200 and image.content_type == "image/png" and await image.read() == PNG

@@ -270,3 +270,23 @@ async def test_a_member_stops_and_resumes_a_membership_from_their_page(learners:
     assert "renews on" in await learners.console.text("/subscription")
     unknown = await learners.client.post("/me/memberships/nope/cancel", data={"csrf": token.group(1)})
     assert unknown.status == 409
+
+
+async def test_over_https_the_mini_apps_cookie_also_reaches_telegram_webs_frame(
+    config: Config, clock: ManualClock
+) -> None:
+    from tests.mini_app_fixtures import TOKEN
+
+    settings = {"telegram": {"token": Secret(TOKEN)}}
+    async with web_world(
+        config, clock, adapter_settings=settings, public_url="https://hall.example"
+    ) as world:
+        framed = await world.client.post(
+            "/learn/telegram", data={"init_data": init_data(signed_at=clock.now())}, allow_redirects=False
+        )
+        cookie = framed.cookies["studyhall_learner"]
+        assert (cookie["samesite"], cookie["secure"], cookie["httponly"]) == ("None", True, True)
+        linked = await world.client.get(await web_link(world, "Ana"), allow_redirects=False)
+        assert linked.cookies["studyhall_learner"]["samesite"] == "Lax"  # a browser of its own
+        page = await world.client.get("/me")
+        assert "frame-ancestors 'self' https://web.telegram.org" in page.headers["Content-Security-Policy"]

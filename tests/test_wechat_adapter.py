@@ -31,6 +31,7 @@ from core.commands.params import Rest
 from core.commands.router import CommandSpec
 from core.events import UserRef
 from core.i18n import msg
+from core.links import wechat_qr
 from core.members.models import Role
 from core.replies import Reply
 from tests.shop_fixtures import Shop
@@ -742,7 +743,14 @@ async def test_connect_checks_the_credentials_and_tells_unreachable_from_refused
         " WECHAT_APP_SECRET"
     )
     assert "not-the-app-secret" not in str(refused.value)
-    assert fake.paths() == ["token", "token"] and fake.tokens_issued == 1
+    # The right credentials: a token, then the account's QR code for web pages, made once.
+    assert fake.paths() == ["token", "token", "qrcode/create", "showqrcode"] and fake.tokens_issued == 1
+    assert await wechat_qr(app.db) == PNG
+    async with running_wechat(fake) as api_base:
+        again = adapter(APP_SECRET, api_base)
+        await again.connect()
+        await again.stop()
+    assert fake.paths()[4:] == []  # the token is fresh and the code is kept
 
 
 async def test_courses_on_wechat_link_to_the_learner_pages_as_an_h5_page(

@@ -20,6 +20,7 @@ from web.dashboard import (
     catalog_coupons,
     catalog_mall,
     catalog_plans,
+    catalog_versions,
     chats,
     members,
     orders,
@@ -48,6 +49,7 @@ PAGES = (
     catalog_plans,
     catalog_coupons,
     catalog_mall,
+    catalog_versions,
     orders,
     pushes,
     qa,
@@ -90,12 +92,15 @@ def install_learner_pages(
     telegram_token: str | None,
     wechat: WeChatIdentity | None = None,
     settle_sandbox: Settle | None = None,
+    discord_invite: str | None = None,
 ) -> None:
     """Put the public course pages, the sitemap and robots.txt on ``application``; with a
     secret key (for the session's CSRF tokens), the learners' own pages, sign-in and checkout
     too (``settle_sandbox``: the demo's sandbox payments, see web/learn/checkout.py)."""
     install_templates(application)
-    LearnerPages(services, community=community, base_url=base_url).install(application.router)
+    LearnerPages(services, community=community, base_url=base_url, discord_invite=discord_invite).install(
+        application.router
+    )
     if secret_key is not None:
         sessions = LearnerSessions(services, community, Csrf(secret_key))
         LearnerAccount(

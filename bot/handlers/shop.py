@@ -1,15 +1,14 @@
-"""The shop in chat: /courses, /course (and its creator actions), /lesson, /buy, /orders,
+"""The shop in chat: /courses, /course (and its creator actions), /buy, /orders,
 /mycourses, /learn. Payment completion (sandbox :pay, later webhooks) ends in
 ``fulfilment_replies``."""
 
 from __future__ import annotations
 
+from bot.handlers.lessons import LESSON_USAGE
 from core.catalog.course_fields import course_field_value
 from core.catalog.models import Course, Product
 from core.catalog.money import Money, format_money, parse_money
-from core.catalog.service import MAX_UNLOCK_DAYS
 from core.commands.context import Context
-from core.commands.options import IntOption, OptionSet
 from core.commands.params import Int, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
@@ -27,16 +26,7 @@ COURSE_USAGE = (
     "/course CODE | /course list | /course add CODE PRICE CURRENCY TITLE… | "
     "/course edit CODE title|description|price|points|completion VALUE… | /course hide|show CODE"
 )
-LESSON_USAGE = "/lesson add CODE [day=N] TITLE | CONTENT…"
-LESSON_EDIT_USAGE = "/lesson edit CODE N TITLE | CONTENT…"
 BUNDLE_USAGE = "/bundle add CODE PRICE CURRENCY COURSE,COURSE,… TITLE…"
-LESSON_OPTIONS = OptionSet(
-    (IntOption("day", minimum=0, maximum=MAX_UNLOCK_DAYS),),
-    usage=LESSON_USAGE,
-    example="/lesson add py101 Reading CSV | pandas.read_csv(path, sep=';')",
-    action="add",
-    until="|",  # the lesson's content is the creator's own words, code with a=b included
-)
 
 
 def price_text(course: Course, locale: str) -> str:
@@ -217,63 +207,6 @@ async def bundle(ctx: Context) -> Reply:
             courses=", ".join(c.code for c in added.courses),
         )
     )
-
-
-@router.command(
-    "lesson",
-    help=msg("Add a lesson to a course, or rewrite one (creators)"),
-    params=(Word("action"), Word("code", max_length=30), Rest("lesson", max_length=4000)),
-    options=(LESSON_OPTIONS,),
-)
-async def lesson(ctx: Context) -> Reply:
-    action = ctx.args["action"].lower()
-    if action == "edit":
-        return await _edit_lesson(ctx)
-    if action != "add":
-        raise InvalidInput(msg("Usage: {usage}", usage=f"{LESSON_USAGE} | {LESSON_EDIT_USAGE}"))
-    text = ctx.args["lesson"].strip()
-    days = ctx.options.get("day", 0)
-    title, bar, body = text.partition("|")
-    file = ctx.event.attachments[0] if ctx.event.attachments else None
-    if not bar and file is None:
-        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_USAGE))
-    added = await ctx.services.catalog.add_lesson(
-        ctx.community, ctx.member, ctx.args["code"], title, body.strip(), days, file
-    )
-    if added.file_name:
-        return Reply.text(
-            msg(
-                "Lesson {n} added: {title}, with the file {file}",
-                n=added.position,
-                title=added.title,
-                file=added.file_name,
-            )
-        )
-    return Reply.text(msg("Lesson {n} added: {title}", n=added.position, title=added.title))
-
-
-async def _edit_lesson(ctx: Context) -> Reply:
-    """Rewrite lesson N's title and text (its drip day stays; a file sent with it replaces the
-    lesson's file)."""
-    number, _, text = ctx.args["lesson"].strip().partition(" ")
-    title, bar, body = text.partition("|")
-    file = ctx.event.attachments[0] if ctx.event.attachments else None
-    if not (number.isascii() and number.isdigit()) or len(number) > 4 or (not bar and file is None):
-        raise InvalidInput(msg("Usage: {usage}", usage=LESSON_EDIT_USAGE))
-    catalog = ctx.services.catalog
-    course = await catalog.course(ctx.community, ctx.args["code"], include_hidden=True)
-    current = await catalog.lesson(course, int(number))
-    edited = await catalog.edit_lesson(
-        ctx.community,
-        ctx.member,
-        course.code,
-        current.position,
-        title=title,
-        body=body.strip(),
-        unlock_days=current.unlock_days,
-        file=file,
-    )
-    return Reply.text(msg("Lesson {n} updated: {title}", n=edited.position, title=edited.title))
 
 
 @router.command(

@@ -10,11 +10,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
+from core.catalog.lessons import CATALOG_FOR_CREATORS, LessonWriting, checked_title
 from core.catalog.models import Bundle, Course, Enrollment, Lesson, NextLesson, Product
 from core.catalog.money import Money
 from core.catalog.rows import course_from_row, lesson_from_row, load_bundle
@@ -29,23 +30,17 @@ from core.catalog.tables import (
 )
 from core.clock import Clock
 from core.errors import InvalidInput, NotAllowed, NotFound
-from core.events import Attachment
 from core.i18n import msg
 from core.members.models import Community, Member, require_creator
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
 
-CATALOG_FOR_CREATORS = msg("Only creators can change the catalog.")
-
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
-MAX_FILE = 10 * 2**20  # bytes in a lesson's file
-MAX_UNLOCK_DAYS = 3650  # a drip schedule of up to ten years
-MAX_BODY = 4000  # characters of a lesson's text (Markdown)
 MAX_DESCRIPTION = 4000
 EDITABLE = ("title", "description", "price", "points", "completion")
 
 
-class CatalogService:
+class CatalogService(LessonWriting):
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
@@ -144,95 +139,6 @@ class CatalogService:
                 via=via,
             )
         return await self.course(community, code, include_hidden=True)
-
-    async def add_lesson(
-        self,
-        community: Community,
-        actor: Member,
-        code: str,
-        title: str,
-        body: str,
-        unlock_days: int = 0,
-        file: Attachment | None = None,
-        *,
-        via: str = "command",
-    ) -> Lesson:
-        """Append a lesson to the course: text and links, and optionally a file (at most
-        MAX_FILE bytes); ``unlock_days`` after purchase it opens (drip)."""
-        require_creator(community, actor, CATALOG_FOR_CREATORS)
-        course = await self.course(community, code, include_hidden=True)
-        title = _checked_lesson(title, body, unlock_days, file, has_file=False)
-        async with self._db.write() as conn:
-            last = await conn.scalar(
-                select(func.coalesce(func.max(lessons.c.position), 0)).where(lessons.c.course_id == course.id)
-            )
-            position = int(last or 0) + 1
-            lesson_id = (
-                await conn.execute(
-                    insert(lessons)
-                    .values(
-                        course_id=course.id,
-                        position=position,
-                        title=title,
-                        body=body[:MAX_BODY],
-                        unlock_days=unlock_days,
-                    )
-                    .returning(lessons.c.id)
-                )
-            ).scalar_one()
-            if file is not None:
-                await _store_file(conn, lesson_id, file)
-            await record(
-                conn,
-                community_id=community.id,
-                at=self._clock.now(),
-                action="lesson.add",
-                actor_member_id=actor.id,
-                code=course.code,
-                position=position,
-                via=via,
-            )
-        return (await self.lessons(course))[position - 1]
-
-    async def edit_lesson(
-        self,
-        community: Community,
-        actor: Member,
-        code: str,
-        position: int,
-        *,
-        title: str,
-        body: str,
-        unlock_days: int,
-        file: Attachment | None = None,
-        via: str = "command",
-    ) -> Lesson:
-        """Rewrite lesson ``position`` of the course: its title, text and drip day; a new
-        ``file`` replaces the lesson's file (without one, the file it has stays)."""
-        require_creator(community, actor, CATALOG_FOR_CREATORS)
-        course = await self.course(community, code, include_hidden=True)
-        lesson = await self.lesson(course, position)
-        title = _checked_lesson(title, body, unlock_days, file, has_file=lesson.file_name is not None)
-        async with self._db.write() as conn:
-            await conn.execute(
-                update(lessons)
-                .where(lessons.c.id == lesson.id)
-                .values(title=title, body=body[:MAX_BODY], unlock_days=unlock_days)
-            )
-            if file is not None:
-                await conn.execute(delete(lesson_files).where(lesson_files.c.lesson_id == lesson.id))
-                await _store_file(conn, lesson.id, file)
-            await record(
-                conn,
-                community_id=community.id,
-                at=self._clock.now(),
-                action="lesson.edit",
-                actor_member_id=actor.id,
-                code=course.code,
-                position=position,
-                via=via,
-            )
-        return await self.lesson(course, position)
 
     async def add_bundle(
         self,
@@ -541,39 +447,3 @@ def _checked_code(code: str) -> str:
             msg("A course code is 2 to 30 lowercase letters, digits, - or _, like py101."), field="code"
         )
     return code
-
-
-def checked_title(title: str) -> str:
-    """A title with its spaces tidied; InvalidInput when empty or longer than 200 characters."""
-    title = " ".join(title.split())
-    if not title:
-        raise InvalidInput(msg("A title cannot be empty."), field="title")
-    if len(title) > 200:
-        raise InvalidInput(msg("A title is at most 200 characters."), field="title")
-    return title
-
-
-def _checked_lesson(
-    title: str, body: str, unlock_days: int, file: Attachment | None, *, has_file: bool
-) -> str:
-    """The lesson's tidied title; InvalidInput (naming the field) for what add and edit refuse."""
-    title = checked_title(title)
-    if not body.strip() and file is None and not has_file:
-        raise InvalidInput(msg("A lesson needs some content."), field="body")
-    if len(body) > MAX_BODY:
-        raise InvalidInput(msg("A lesson's text is at most {max} characters.", max=MAX_BODY), field="body")
-    if file is not None and len(file.data) > MAX_FILE:
-        raise InvalidInput(msg("A lesson's file can be at most {mb} MB.", mb=MAX_FILE // 2**20), field="file")
-    if not 0 <= unlock_days <= MAX_UNLOCK_DAYS:
-        raise InvalidInput(
-            msg("A lesson opens 0 to {max} days after purchase.", max=MAX_UNLOCK_DAYS), field="unlock_days"
-        )
-    return title
-
-
-async def _store_file(conn: AsyncConnection, lesson_id: int, file: Attachment) -> None:
-    await conn.execute(
-        insert(lesson_files).values(
-            lesson_id=lesson_id, name=file.name[:200], data=file.data, size=len(file.data)
-        )
-    )

@@ -60,6 +60,29 @@ lesson_files = Table(
     Column("size", Integer, nullable=False),
 )
 
+# Every version of a lesson's content: each one published (by whom, when) and, with
+# content.review on, drafts waiting for the owner (a draft of a new lesson has no lesson yet).
+# Learners read only ``lessons``: a draft never reaches them.
+lesson_versions = Table(
+    "lesson_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("course_id", BigId, ForeignKey("courses.id"), nullable=False),
+    Column("lesson_id", BigId, ForeignKey("lessons.id"), nullable=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("unlock_days", Integer, nullable=False),
+    Column("file_name", String(200), nullable=True),  # the file it had (its bytes are not kept per version)
+    Column("author_member_id", BigId, ForeignKey("members.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", String(12), nullable=False),  # published | draft | rejected
+    Column("reviewed_by", BigId, ForeignKey("members.id"), nullable=True),
+    Column("reviewed_at", UTCDateTime, nullable=True),
+    Column("note", String(200), nullable=False, server_default=""),
+    Index("ix_lesson_versions_lesson", "lesson_id", "id"),
+    Index("ix_lesson_versions_review", "course_id", "status"),
+)
+
 enrollments = Table(
     "enrollments",
     metadata,

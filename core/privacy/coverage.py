@@ -34,6 +34,9 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("chat_memberships", "member_id"): Handling(True, "delete", "repoint:chat_id"),
     ("enrollments", "member_id"): Handling(True, "keep", "repoint:course_id"),
     ("lesson_progress", "member_id"): Handling(True, "keep", "repoint:lesson_id"),
+    # Lessons staff wrote are the course's content: they stay, their author anonymised.
+    ("lesson_versions", "author_member_id"): Handling(True, "keep", "repoint"),
+    ("lesson_versions", "reviewed_by"): Handling(False, "keep", "keep"),
     ("reviews", "member_id"): Handling(True, "blank:text", "repoint:course_id"),
     ("redemptions", "member_id"): Handling(True, "keep", "repoint"),
     ("orders", "member_id"): Handling(True, "keep", "repoint"),

@@ -77,6 +77,11 @@ SETTINGS: dict[str, Setting] = {
         IntSetting("award.max", 1000, 1, 1_000_000, msg("largest single award or deduction")),
         IntSetting("points.expiry_days", 0, 0, 3650, msg("days after which earned points expire (0: never)")),
         BoolSetting("top.include_staff", False, msg("show moderators and creators on /top")),
+        BoolSetting(
+            "content.review",
+            False,
+            msg("lessons by moderators and creators other than the owner wait for the owner's approval"),
+        ),
         IntSetting("order.expiry_minutes", 60, 5, 7 * 24 * 60, msg("minutes an unpaid order stays open")),
         IntSetting(
             "purchase.points_percent",

@@ -15,15 +15,16 @@ from markupsafe import Markup
 from multidict import MultiDictProxy
 
 from core.catalog.course_fields import course_field_value
+from core.catalog.lessons import MAX_FILE
 from core.catalog.markdown import render_markdown
 from core.catalog.models import Course, Lesson
 from core.catalog.money import Money, format_money, parse_money
-from core.catalog.service import MAX_FILE
 from core.errors import InvalidInput
 from core.events import Attachment
 from core.i18n import Msg, msg, render
 from core.numbers import parse_whole_number
 from web.dashboard.catalog_texts import EDIT_LESSON, FILE_KEPT, LABELS, SAVED, opens
+from web.dashboard.catalog_versions import version_row
 from web.kit import Authorized, Kit, MenuItem, query_id, redirect
 
 MENU = MenuItem("/dashboard/catalog", LABELS["catalog"])
@@ -324,7 +325,10 @@ class Courses:
         lesson = await self.catalog.lesson(found, int(request.match_info["n"]))
         values = {"title": lesson.title, "body": lesson.body, "unlock_days": str(lesson.unlock_days)}
         saved = request.query.get("saved") == "1"
-        return self._lesson_page(request, auth, found, lesson, values, saved=saved)
+        locale = self.kit.locale(request, auth.login)
+        versions = await self.catalog.lesson_versions(auth.login.community, auth.login.member, lesson)
+        rows = [await version_row(self.kit.services.members, auth, v, locale) for v in versions]
+        return self._lesson_page(request, auth, found, lesson, values, saved=saved, versions=rows)
 
     async def add_lesson(self, request: web.Request) -> web.StreamResponse:
         return await self._save_lesson(request, new=True)
@@ -351,33 +355,25 @@ class Courses:
 
         async def act(_key: str) -> web.StreamResponse:
             try:
-                if lesson is None:
-                    saved = await self.catalog.add_lesson(
-                        login.community,
-                        login.member,
-                        found.code,
-                        values["title"],
-                        values["body"],
-                        0 if days is None else days,
-                        file,
-                        via="dashboard",
-                    )
-                else:
-                    saved = await self.catalog.edit_lesson(
-                        login.community,
-                        login.member,
-                        found.code,
-                        lesson.position,
-                        title=values["title"],
-                        body=values["body"],
-                        unlock_days=0 if days is None else days,
-                        file=file,
-                        via="dashboard",
-                    )
+                written = await self.catalog.write_lesson(
+                    login.community,
+                    login.member,
+                    found.code,
+                    None if lesson is None else lesson.position,
+                    title=values["title"],
+                    body=values["body"],
+                    unlock_days=0 if days is None else days,
+                    file=file,
+                    via="dashboard",
+                )
             except InvalidInput as refused:
                 refusal = Refusal.of(refused, "title")
                 return self._lesson_page(request, auth, found, lesson, values, refusal, status=400)
-            return redirect(f"/dashboard/catalog/courses/{found.code}/lessons/{saved.position}?saved=1")
+            if written.lesson is None:  # a draft, for the owner to review
+                assert written.draft is not None
+                return redirect(f"/dashboard/catalog/versions/{written.draft.id}?done=drafted")
+            position = written.lesson.position
+            return redirect(f"/dashboard/catalog/courses/{found.code}/lessons/{position}?saved=1")
 
         return await self.kit.submit(request, auth, act)
 
@@ -393,6 +389,7 @@ class Courses:
         preview: Markup | None = None,
         saved: bool = False,
         status: int = 200,
+        versions: list[dict[str, Any]] | None = None,
     ) -> web.Response:
         locale = self.kit.locale(request, auth.login)
         t = {key: render(text, locale) for key, text in LABELS.items()}
@@ -422,6 +419,7 @@ class Courses:
             if saved and lesson
             else None,
             "section": "courses",
+            "versions": versions or [],
         }
         return self.kit.page(request, "catalog_lesson.html", auth, context, labels=LABELS, status=status)
 

@@ -83,7 +83,27 @@ LABELS: dict[str, Msg] = {
     "kind_coupon": msg("coupon"),
     "kind_reward": msg("reward"),
     "actions": msg("Actions"),
+    "drafts": msg("Drafts"),
+    "versions": msg("Versions"),
+    "version": msg("Version"),
+    "author": msg("Author"),
+    "when": msg("When"),
+    "restore": msg("Restore this version"),
+    "approve": msg("Approve and publish"),
+    "reject": msg("Reject"),
+    "no_drafts": msg("No drafts wait for review."),
+    "changes": msg("What changed"),
+    "first_version": msg("The first version: all of it is new."),
+    "compared_with": msg("Compared with version"),
+    "done_restore": msg("Restored: the lesson reads as this version again, kept as its newest version."),
+    "done_approve": msg("Approved: learners read it now."),
+    "done_reject": msg("Rejected: learners never see it; it stays in the history."),
+    "done_drafted": msg("Saved as a draft: the owner approves it before learners see it."),
+    "review_help": msg(
+        "With content.review on, lessons by moderators and other creators wait here for the owner."
+    ),
 }
+
 PERIODS: dict[str, Msg] = {"month": msg("month"), "quarter": msg("quarter"), "year": msg("year")}
 SAVED = msg("Saved: {code}.")
 EDIT_LESSON = msg("Edit lesson {n}")

@@ -104,7 +104,7 @@ class LearnerAccount:
             return await self._message(request, refused.message, 403)
         then = form.get("next")
         return await self._signed_in(
-            request, session_id, login, local_path(then if isinstance(then, str) else None)
+            request, session_id, login, local_path(then if isinstance(then, str) else None), framed=True
         )
 
     async def sign_in_wechat(self, request: web.Request) -> web.StreamResponse:
@@ -148,17 +148,33 @@ class LearnerAccount:
         return response
 
     async def _signed_in(
-        self, request: web.Request, session_id: str, login: WebLogin, then: str = "/me"
+        self,
+        request: web.Request,
+        session_id: str,
+        login: WebLogin,
+        then: str = "/me",
+        *,
+        framed: bool = False,
     ) -> web.StreamResponse:
         """The session's cookie, and the referral code a course page kept (if any) attributed
-        as ``/start ref_CODE`` would be (the service keeps the rules); on to ``then``."""
+        as ``/start ref_CODE`` would be (the service keeps the rules); on to ``then``.
+        ``framed``: the Mini App, which Telegram Web shows in a frame of its own site, where a
+        SameSite=Lax cookie is never sent; over HTTPS its cookie is SameSite=None instead (every
+        form still carries its CSRF token). (Partitioned would suit it better; Python 3.11's
+        cookies cannot say it.)"""
         response = web.Response(status=303, headers={"Location": then})
         code = request.cookies.get(REF_COOKIE)
         if code:
             await self.services.referrals.attribute(login.community, login.member, code.strip().lower())
             response.del_cookie(REF_COOKIE, path="/")
+        cross_site = framed and self.cookies.secure
         response.set_cookie(
-            LEARNER_COOKIE, session_id, path="/", httponly=True, samesite="Lax", secure=self.cookies.secure
+            LEARNER_COOKIE,
+            session_id,
+            path="/",
+            httponly=True,
+            samesite="None" if cross_site else "Lax",
+            secure=self.cookies.secure,
         )
         return response
 

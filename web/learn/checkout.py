@@ -37,7 +37,12 @@ from web.learn.pages import CODE_PATTERN, Answered, guarded, page_locale
 from web.learn.sessions import HEADERS, Learner, LearnerSessions, base_context, message_page
 
 # A provider's payment page is another site: the Pay form may lead there.
-PAY_HEADERS = {**HEADERS, "Content-Security-Policy": "default-src 'self'; form-action 'self' https:"}
+PAY_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", "form-action 'self' https:"
+    ),
+}
 ORDER_PATH = "/me/orders/{id}"
 Settle = Callable[[int, str, str, Money], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

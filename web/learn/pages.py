@@ -25,7 +25,7 @@ from core.catalog.models import Course
 from core.catalog.money import format_money
 from core.errors import InvalidInput
 from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale, render
-from core.links import telegram_start_link, telegram_username
+from core.links import telegram_start_link, telegram_username, wechat_qr
 from core.members.models import Community
 from core.referrals.service import PAYLOAD_PREFIX
 from core.services import Services
@@ -36,15 +36,19 @@ from web.learn.seo import course_json_ld, plain_summary, preview_tags, robots_tx
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_WEB = "https://web.telegram.org"
+# Telegram Web shows a Mini App in a frame of its own page; nobody else may frame ours.
+LEARNER_CSP = f"default-src 'self'; frame-ancestors 'self' {TELEGRAM_WEB}; form-action 'self'"
 LANGUAGES = (("en", "English", "en"), ("zh_CN", "中文", "zh-CN"))  # code, name, hreflang
 HREFLANG = {code: hreflang for code, _, hreflang in LANGUAGES}
 HEADERS = {
     "Cache-Control": "public, max-age=60",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": LEARNER_CSP,
 }
 CODE_PATTERN = "[A-Za-z0-9_-]{1,30}"
+WECHAT_QR_PATH = "/wechat-qr.png"
 REVIEWS_SHOWN = 5
 SITEMAP_PAGE = 1000  # courses read per query while the sitemap is written
 # A visitor's referral code, kept until they sign in on the web (then attributed as /start
@@ -58,18 +62,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class LearnerPages:
     def __init__(
-        self, services: Services, *, community: Callable[[], Awaitable[Community]], base_url: str
+        self,
+        services: Services,
+        *,
+        community: Callable[[], Awaitable[Community]],
+        base_url: str,
+        discord_invite: str | None = None,
     ) -> None:
-        """``community``: the deployment's community (the pages serve that one)."""
+        """``community``: the deployment's community (the pages serve that one);
+        ``discord_invite``: the server's invite, for "Open in Discord"."""
         self.services = services
         self.community = community
         self.base_url = base_url.rstrip("/")
+        self.discord_invite = discord_invite or ""
 
     def install(self, router: web.UrlDispatcher) -> None:
         router.add_get(f"/c/{{code:{CODE_PATTERN}}}", self._guard(self.course_page))
         router.add_get(f"/c/{{code:{CODE_PATTERN}}}/card.png", self._guard(self.course_card))
         router.add_get("/sitemap.xml", self._guard(self.sitemap))
         router.add_get("/robots.txt", self._guard(self.robots))
+        router.add_get(WECHAT_QR_PATH, self._guard(self.wechat_qr))
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -139,6 +151,8 @@ class LearnerPages:
             "telegram": telegram_start_link(username, f"{PAYLOAD_PREFIX}{ref}" if ref else None)
             if username
             else "",
+            "discord": self.discord_invite,
+            "wechat": WECHAT_QR_PATH if await wechat_qr(self.services.db) else "",
             "json_ld": course_json_ld(
                 course,
                 url=url,
@@ -182,6 +196,15 @@ class LearnerPages:
             urls.extend(f"{self.base_url}/c/{quote(course.code)}" for course in page)
             after = page[-1].id
         return web.Response(text=sitemap_xml(urls), content_type="application/xml")
+
+    async def wechat_qr(self, request: web.Request) -> web.StreamResponse:
+        """The Official Account's QR code (the WeChat adapter keeps it), or a 404."""
+        png = await wechat_qr(self.services.db)
+        if png is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=png, content_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     async def robots(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text=robots_txt(self.base_url), content_type="text/plain")

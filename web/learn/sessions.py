@@ -19,14 +19,14 @@ from core.services import Services
 from core.web_sessions.service import Scope, WebLogin
 from web.auth import CSRF_FIELD, Csrf
 from web.learn import texts
-from web.learn.pages import HREFLANG, Answered, page_locale
+from web.learn.pages import HREFLANG, LEARNER_CSP, Answered, page_locale
 
 LEARNER_COOKIE = "studyhall_learner"
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # a login link must not leak through a Referer header
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'",
+    "Content-Security-Policy": LEARNER_CSP,
 }
 
 

@@ -11,6 +11,8 @@ LABELS: dict[str, Msg] = {
     "reviews": msg("Reviews"),
     "no_reviews": msg("No reviews yet."),
     "open_telegram": msg("Open in Telegram"),
+    "open_discord": msg("Open in Discord"),
+    "open_wechat": msg("Scan with WeChat to follow the Official Account"),
     "at_once": msg("available at once"),
     "in_bundles": msg("Also in"),
     "not_found_title": msg("Not found"),

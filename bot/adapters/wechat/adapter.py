@@ -63,6 +63,7 @@ from bot.startup import Rejected, Unavailable
 from core.delivery.service import DeliveryService, SkipReason
 from core.events import Event, EventKind
 from core.i18n import msg, render
+from core.links import remember_wechat_qr, wechat_qr
 from core.orders.models import Order
 from core.pushes.delivery import PACES, Unreachable
 from core.replies import Reply
@@ -74,6 +75,7 @@ DEFAULT_PATH = "/wechat"
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s; leave a second for the network
 SUCCESS = "success"  # "received; nothing to say now" (no retry)
 MEDIA_REUSE = timedelta(days=2)  # temporary media lives 3 days
+WEB_SCENE = "web"  # the scene of the QR code course pages show
 QR_STATE = "wechat.qr:"  # app_state: a permanent QR code's ticket, per scene
 QR_MEDIA_STATE = "wechat.qr_media:"  # app_state: "media_id uploaded_at" of its image
 MAX_QR_DAYS = 30  # WeChat's limit for a temporary QR code
@@ -176,6 +178,19 @@ class WeChatAdapter:
                 ) from None
             raise Unavailable(error.message if error.code is None else str(error)) from None
         log.info("wechat: the API accepted the credentials")
+        await self._remember_web_qr()
+
+    async def _remember_web_qr(self) -> None:
+        """The Official Account's QR code for web pages (course pages show it to follow the
+        account; its scene starts the bot as a scan does), made once. Permanent codes need a
+        verified service account: without one the pages show no code, and nothing else fails."""
+        if self.qr_expire_seconds or await wechat_qr(self.app.db) is not None:
+            return
+        try:
+            ticket = await self._qr_ticket(WEB_SCENE)
+            await remember_wechat_qr(self.app.db, await self.api.qr_image(ticket))
+        except WeChatApiError as error:
+            log.info("wechat: no QR code for the web pages (%s)", error)
 
     async def stop(self) -> None:
         """Let messages being handled finish (their answers go out), then close the API."""
