@@ -1,13 +1,16 @@
 """Learner pages: a community of 50,000 members and 200 published courses (eight lessons each,
 a few on a drip, a hundred reviews each, some in bundles); timed requests through the real HTTP
 stack (aiohttp server, routing, templates, Markdown) to a course page, the same page with a
-referral code (its link checked against the codes), the sitemap, and a lesson page for an owner
-signed in as a learner (session, ownership, drip, progress).
+referral code (its link checked against the codes), the sitemap, and, for an owner signed in as
+a learner, a lesson page (session, ownership, drip, progress), the checkout page of a course they
+do not own and their order's page.
 
 Reference, measured in the same run on the same file: the queries each page is built on, as raw
 SQL through plain sqlite3 (the course, its lessons, its rating and latest reviews, its bundles;
 plus the referral code; the published courses' codes; the session, member, course, enrollment,
-lesson, lesson count, progress and file of the lesson page). ``ratio`` is page p95 / reference p95.
+lesson, lesson count, progress and file of the lesson page; the session, member, course and
+enrollment of the checkout; the session, member, order and course of the order page). ``ratio``
+is page p95 / reference p95.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ REVIEWS = 100  # per course
 BUNDLE_EVERY = 10  # every 10th course starts a bundle of it and the next two
 TARGET_P95_MS = 50.0
 REF_CODE = "bench234"
+OTHER_CODE = "c002"  # a course the signed-in owner does not own: its checkout page
 SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmn"
 DESCRIPTION = (
     "## What you will learn\n\nA **hands-on** course: every lesson ends with an exercise.\n\n"
@@ -174,16 +178,47 @@ def raw_queries(path: Path, community_id: int, code: str, owner_id: int) -> dict
             conn.execute("SELECT name, size FROM lesson_files WHERE lesson_id = ?", (lesson_id,)).fetchone(),
         )
 
+    def checkout() -> object:
+        other = conn.execute(
+            "SELECT * FROM courses WHERE community_id = ? AND code = ?", (community_id, OTHER_CODE)
+        ).fetchone()
+        return (
+            conn.execute("SELECT * FROM web_sessions WHERE member_id = ?", (owner_id,)).fetchone(),
+            conn.execute("SELECT * FROM members WHERE id = ?", (owner_id,)).fetchone(),
+            other,
+            conn.execute(
+                "SELECT * FROM enrollments WHERE member_id = ? AND course_id = ?", (owner_id, other[0])
+            ).fetchone(),
+        )
+
+    def order() -> object:
+        row = conn.execute(
+            "SELECT * FROM orders WHERE member_id = ? ORDER BY id LIMIT 1", (owner_id,)
+        ).fetchone()
+        return (
+            conn.execute("SELECT * FROM web_sessions WHERE member_id = ?", (owner_id,)).fetchone(),
+            conn.execute("SELECT * FROM members WHERE id = ?", (owner_id,)).fetchone(),
+            row,
+            conn.execute("SELECT * FROM courses WHERE id = ?", (row[4],)).fetchone(),
+        )
+
     def sitemap() -> object:
         return conn.execute(
             "SELECT code FROM courses WHERE community_id = ? AND hidden = 0 ORDER BY id", (community_id,)
         ).fetchall()
 
-    return {"course": course, "course_ref": referred, "sitemap": sitemap, "lesson": lesson}
+    return {
+        "course": course,
+        "course_ref": referred,
+        "sitemap": sitemap,
+        "lesson": lesson,
+        "checkout": checkout,
+        "order": order,
+    }
 
 
-async def sign_in_owner(app: App, client: TestClient, code: str, owner_id: int) -> None:
-    """The owner buys the course (sandbox) and signs in as a learner in ``client``."""
+async def sign_in_owner(app: App, client: TestClient, code: str, owner_id: int) -> int:
+    """The owner buys the course (sandbox) and signs in as a learner in ``client``; the order's id."""
     community = await app.community("bench")
     owner = await app.services.members.get_member(owner_id)
     course = await app.services.catalog.course(community, code)
@@ -194,6 +229,7 @@ async def sign_in_owner(app: App, client: TestClient, code: str, owner_id: int) 
     link = await app.services.web_sessions.login_link(community, owner, Scope.LEARNER)
     signed_in = await client.get(urlsplit(link).path, allow_redirects=False)
     assert signed_in.status == 303, signed_in.status
+    return order.id
 
 
 async def main() -> None:
@@ -215,7 +251,9 @@ async def main() -> None:
         "lesson": f"/learn/{code}/3",
     }
     async with served(app, install_web) as client:
-        await sign_in_owner(app, client, code, owner_id)
+        order_id = await sign_in_owner(app, client, code, owner_id)
+        pages["checkout"] = f"/buy/{OTHER_CODE}"  # a course the owner does not own
+        pages["order"] = f"/me/orders/{order_id}"
         measured = await measure(client, pages)
     references = raw_queries(path, community_id, code, owner_id)
     results = await against_references(measured, references)

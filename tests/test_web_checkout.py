@@ -6,11 +6,17 @@ order's provider (the demo's sandbox here, a provider's page by redirect), and c
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
+from bot.config import Config, Secret
 from core.catalog.money import Money
+from core.clock import ManualClock
 from core.orders.models import Checkout, Order, Status
+from tests.conftest import open_shop
 from tests.learner_fixtures import web_link
-from tests.web_fixtures import WebWorld
+from tests.mini_app_fixtures import init_data
+from tests.web_fixtures import WebWorld, web_world
+from tests.wechat_peer import APP_ID, APP_SECRET, FakeWeChat, running_wechat
 
 
 async def signed_in(world: WebWorld, name: str = "Ana") -> None:
@@ -214,3 +220,55 @@ class PageProvider:
 
     async def refund(self, order: Order, amount_minor: int) -> str:
         return "refund"
+
+
+async def buy_and_read(world: WebWorld) -> str:
+    """Buy sql201 on the web with the sandbox, then open its first lesson: the lesson's page."""
+    fields = await hidden_fields(world, "/buy/sql201")
+    path = (await world.client.post("/buy/sql201", data=fields, allow_redirects=False)).headers["Location"]
+    await world.client.post(f"{path}/sandbox", data=await hidden_fields(world, path), allow_redirects=False)
+    return await (await world.client.get("/learn/sql201/1")).text()
+
+
+async def test_in_telegrams_mini_app_a_learner_buys_and_reads(learners: WebWorld, clock: ManualClock) -> None:
+    await add_sql_course(learners)
+    community = await learners.app.community()
+    mei = await member(learners, "Mei")
+    await learners.app.services.catalog.add_lesson(community, mei, "sql201", "Select", "SELECT 1;")
+    signed = await learners.client.post(
+        "/learn/telegram", data={"init_data": init_data(signed_at=clock.now())}, allow_redirects=False
+    )
+    assert signed.status == 303
+
+    assert "SELECT 1;" in await buy_and_read(learners)
+
+
+async def test_in_wechats_h5_page_a_follower_buys_and_reads(config: Config, clock: ManualClock) -> None:
+    fake = FakeWeChat()
+    async with running_wechat(fake) as base:
+        wechat = {"wechat": {"app_id": APP_ID, "app_secret": Secret(APP_SECRET), "api_base": base}}
+        async with web_world(config, clock, adapter_settings=wechat) as world:
+            await open_shop(world.app)
+            await add_sql_course(world)
+            community = await world.app.community()
+            mei = await member(world, "Mei")
+            await world.app.services.catalog.add_lesson(community, mei, "sql201", "Select", "SELECT 1;")
+            start = await world.client.get(
+                "/learn/wechat", params={"next": "/buy/sql201"}, allow_redirects=False
+            )
+            state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+            fake.oauth_codes["code-1"] = "o_follower_0042"
+            back = await world.client.get(
+                "/learn/wechat",
+                params={"code": "code-1", "state": state, "next": "/buy/sql201"},
+                allow_redirects=False,
+            )
+            assert back.status == 303 and back.headers["Location"] == "/buy/sql201"
+
+            assert "SELECT 1;" in await buy_and_read(world)
+            follower = await world.app.services.members.find_by_identity(
+                community.id, "wechat", "o_follower_0042"
+            )
+            assert follower is not None
+            [order] = await world.app.services.orders.of_member(follower)
+            assert order.status is Status.FULFILLED
