@@ -36,8 +36,9 @@ SUB_PAGES = (
     ("catalog-lesson", None, r"/dashboard/catalog/courses/[\w-]+/lessons/\d+"),
     *(
         (f"catalog-{section}", "/dashboard/catalog", f"/dashboard/catalog/{section}")
-        for section in ("bundles", "plans", "coupons", "mall")
+        for section in ("bundles", "plans", "coupons", "mall", "drafts")
     ),
+    ("catalog-version", None, r"/dashboard/catalog/versions/\d+"),  # Sam's draft in the demo
     ("order", "/dashboard/orders", r"/dashboard/orders/\d+"),
     ("pushes-automations", "/dashboard/pushes", r"/dashboard/pushes/automations"),
     ("push", "/dashboard/pushes", r"/dashboard/pushes/\d+"),

@@ -127,5 +127,5 @@ def diff_lines(before: LessonVersion | None, after: LessonVersion) -> list[tuple
         if line.startswith(("---", "+++")):
             continue
         kind = line[:1] if line[:1] in "+- @" else " "
-        shown.append((kind, line[2:].rstrip(" @") if kind == "@" else line[1:]))
+        shown.append((kind, line if kind == "@" else line[1:]))
     return shown
