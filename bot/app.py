@@ -88,6 +88,10 @@ class App:
         return cls(config, db, clock or SystemClock())
 
     async def close(self) -> None:
+        for provider in list(self.services.orders.providers.values()):
+            close = getattr(provider, "close", None)  # a provider's own connections (WeChat Pay)
+            if close is not None:
+                await close()
         await self.services.close()
         await self.db.dispose()
 

@@ -235,6 +235,68 @@ PAYMENT_SETTINGS: dict[str, tuple[tuple[SettingSpec, ...], tuple[SettingSpec, ..
             ),
         ),
     ),
+    "wechatpay": (
+        (
+            SettingSpec(
+                "WECHATPAY_MCHID",
+                "wechatpay",
+                "mchid",
+                help="Your WeChat Pay merchant id (商户号); set: WeChat Pay takes CNY orders.",
+            ),
+            SettingSpec(
+                "WECHATPAY_CERT_SERIAL",
+                "wechatpay",
+                "cert_serial",
+                help="The serial number of your merchant API certificate (商户API证书序列号).",
+            ),
+            SettingSpec(
+                "WECHATPAY_PRIVATE_KEY_FILE",
+                "wechatpay",
+                "private_key_file",
+                help="The merchant API certificate's private key (apiclient_key.pem).",
+            ),
+            SettingSpec(
+                "WECHATPAY_APIV3_KEY",
+                "wechatpay",
+                "apiv3_key",
+                secret=True,
+                help="The APIv3 key (32 characters) that encrypts notifications.",
+            ),
+            SettingSpec(
+                "STUDYHALL_PUBLIC_URL",
+                "wechatpay",
+                "public_url",
+                help="Where WeChat Pay sends its notifications (the same as public_url; HTTPS).",
+            ),
+        ),
+        (
+            SettingSpec(
+                "WECHATPAY_APP_ID",
+                "wechatpay",
+                "app_id",
+                help="The AppID payments are made under; unset: the Official Account's (WECHAT_APP_ID).",
+            ),
+            SettingSpec(
+                "WECHATPAY_PUBLIC_KEY_FILE",
+                "wechatpay",
+                "public_key_file",
+                help="The WeChat Pay public key (pub_key.pem); unset: platform certificates are used.",
+            ),
+            SettingSpec(
+                "WECHATPAY_PUBLIC_KEY_ID",
+                "wechatpay",
+                "public_key_id",
+                help="The public key's id (PUB_KEY_ID_…), with WECHATPAY_PUBLIC_KEY_FILE.",
+            ),
+            SettingSpec(
+                "WECHATPAY_API_BASE",
+                "wechatpay",
+                "api_base",
+                help="The WeChat Pay API base (a test server).",
+                default="https://api.mch.weixin.qq.com",
+            ),
+        ),
+    ),
 }
 
 CORE_SETTINGS = {
@@ -517,6 +579,7 @@ def load_config(
                 continue
             values[spec.key] = Secret(value) if spec.secret else value
         payment_settings[provider] = values
+    _check_wechatpay(payment_settings.get("wechatpay", {}), adapter_settings.get("wechat", {}))
 
     return Config(
         database_url=database_url,
@@ -537,6 +600,25 @@ def load_config(
         adapter_settings=adapter_settings,
         payment_settings=payment_settings,
     )
+
+
+def _check_wechatpay(settings: Mapping[str, str | Secret], wechat: Mapping[str, str | Secret]) -> None:
+    """WeChat Pay's settings, as far as they can be checked without the network: the key files
+    exist, the APIv3 key is 32 characters, a public key comes with its id, and there is an AppID."""
+    if not settings:
+        return
+    specs = {spec.key: spec for group in PAYMENT_SETTINGS["wechatpay"] for spec in group}
+    for key in ("private_key_file", "public_key_file"):
+        path = settings.get(key)
+        if path is not None and not Path(str(path)).is_file():
+            raise ConfigError(f"{specs[key].label} is {str(path)!r}, which is not a file")
+    apiv3 = settings["apiv3_key"]
+    if len(apiv3.reveal() if isinstance(apiv3, Secret) else apiv3) != 32:
+        raise ConfigError(f"{specs['apiv3_key'].label} must be the 32 characters set in the merchant console")
+    if ("public_key_file" in settings) != ("public_key_id" in settings):
+        raise ConfigError(f"{specs['public_key_file'].label} and {specs['public_key_id'].label} go together")
+    if not settings.get("app_id") and not wechat.get("app_id"):
+        raise ConfigError(f"{specs['app_id'].label} (or WECHAT_APP_ID) is needed for WeChat Pay")
 
 
 def config_file_used(config_file: Path | None, env: Mapping[str, str]) -> tuple[Path | None, str]:

@@ -141,6 +141,12 @@ def _start_payments(app: App, config: Config, http: HttpServer) -> None:
         app.services.orders.register(provider, first=True)
         StripeWebhook(app, _reveal(settings["webhook_secret"])).install(http)
         print("studyhall: stripe payments on", flush=True)
+    wechatpay = config.payment_settings.get("wechatpay")
+    if wechatpay:
+        from bot.payments.wechatpay_setup import start_wechatpay
+
+        start_wechatpay(app, config, http, wechatpay)
+        print("studyhall: wechat pay on", flush=True)
 
 
 def _plan_period(app: App) -> Callable[[int], Awaitable[str]]:

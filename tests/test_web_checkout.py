@@ -5,18 +5,26 @@ order's provider (the demo's sandbox here, a provider's page by redirect), and c
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
 from bot.config import Config, Secret
+from bot.payments.wechatpay_setup import wechatpay_provider
 from core.catalog.money import Money
 from core.clock import ManualClock
+from core.events import UserRef
 from core.orders.models import Checkout, Order, Status
+from core.web_sessions.service import Scope
 from tests.conftest import open_shop
 from tests.learner_fixtures import web_link
 from tests.mini_app_fixtures import init_data
 from tests.web_fixtures import WebWorld, web_world
 from tests.wechat_peer import APP_ID, APP_SECRET, FakeWeChat, running_wechat
+from tests.wechatpay_peer import FakeWeChatPay, merchant_keys_for, running_wechatpay
+
+WECHAT_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.50 NetType/WIFI"
 
 
 async def signed_in(world: WebWorld, name: str = "Ana") -> None:
@@ -272,3 +280,39 @@ async def test_in_wechats_h5_page_a_follower_buys_and_reads(config: Config, cloc
             assert follower is not None
             [order] = await world.app.services.orders.of_member(follower)
             assert order.status is Status.FULFILLED
+
+
+async def test_wechat_pay_on_the_order_page_in_place_inside_wechat_and_by_qr_code_elsewhere(
+    learners: WebWorld,
+) -> None:
+    fake = FakeWeChatPay()
+    async with running_wechatpay(fake) as base:
+        keys = merchant_keys_for(fake, base, "https://learn.example.org/wechatpay/notify")
+        provider = wechatpay_provider(learners.app, keys)
+        learners.app.services.orders.register(provider, first=True)
+        try:
+            await learners.console(":as Mei", "/course add zh101 99 CNY 数据分析入门")
+            community = await learners.app.community()
+            follower = await learners.app.services.members.ensure_member(
+                community, UserRef("wechat", "o_follower_7", "微信用户")
+            )
+            link = await learners.app.services.web_sessions.login_link(community, follower, Scope.LEARNER)
+            await learners.client.get(urlsplit(link).path, allow_redirects=False)
+            fields = await hidden_fields(learners, "/buy/zh101")
+            made = await learners.client.post("/buy/zh101", data=fields, allow_redirects=False)
+            path = made.headers["Location"]
+
+            inside = await (await learners.client.get(path, headers={"User-Agent": WECHAT_UA})).text()
+            outside = await (await learners.client.get(path)).text()
+            image = await learners.client.get(f"{path}/qr.png")
+        finally:
+            await provider.client.close()
+
+    found = re.search(r'id="wechat-pay" data-client="([^"]+)"', inside)
+    assert found, inside
+    client = json.loads(html.unescape(found.group(1)))
+    assert client["appId"] == fake.appid and client["package"].startswith("prepay_id=wx")
+    order_id = path.rsplit("/", 1)[1]
+    assert fake.orders[f"studyhall-{order_id}-j"].request["payer"] == {"openid": "o_follower_7"}
+    assert f'<img src="{path}/qr.png" width="240"' in outside and "Scan the code with WeChat" in outside
+    assert image.status == 200 and (await image.read())[:4] == b"\x89PNG"

@@ -103,7 +103,7 @@ class InvoiceLinks:
     async def start(self, order: Order) -> Checkout:
         return Checkout(msg("Pay"))
 
-    async def start_on_web(self, order: Order) -> Checkout:
+    async def start_on_web(self, order: Order, *, in_wechat: bool = False) -> Checkout:
         return Checkout(msg("Pay"), url="https://t.me/$Inv-1")
 
     async def refund(self, order: Order, amount_minor: int) -> str:

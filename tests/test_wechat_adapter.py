@@ -761,3 +761,33 @@ async def test_courses_on_wechat_link_to_the_learner_pages_as_an_h5_page(
     reply = await plain.say(ANA, "/courses")
 
     assert "https://learn.example.org/learn/wechat?next=/me" in reply
+
+
+async def test_a_cny_order_on_wechat_comes_with_its_qr_code_and_a_link_to_pay_in_place(
+    plain: Server, app: App, shop: Shop
+) -> None:
+    from bot.payments.wechatpay_setup import wechatpay_provider
+    from tests.wechatpay_peer import FakeWeChatPay, merchant_keys_for, running_wechatpay
+
+    app.services.web_sessions.enable("https://learn.example.org")
+    await app.services.catalog.add_course(
+        shop.community, shop.mei, "zh101", Money("CNY", 9900), "数据分析入门"
+    )
+    fake = FakeWeChatPay()
+    async with running_wechatpay(fake) as base:
+        provider = wechatpay_provider(
+            app, merchant_keys_for(fake, base, "https://learn.example.org/wechatpay/notify")
+        )
+        app.services.orders.register(provider, first=True)
+        try:
+            reply = await plain.say(ANA, "/buy zh101")
+            await plain.adapter.idle()
+        finally:
+            await provider.client.close()
+
+    member = await app.services.members.find_by_identity(shop.community.id, "wechat", ANA)
+    assert member is not None
+    order = (await app.services.orders.of_member(member))[0]
+    assert "请用微信扫码支付 ¥99.00。" in reply
+    assert f"https://learn.example.org/learn/wechat?next=/me/orders/{order.id}" in reply
+    assert "media/upload" in plain.fake.paths()  # the code, uploaded as an image and sent

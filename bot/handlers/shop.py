@@ -18,7 +18,7 @@ from core.links import WECHAT_H5_PATH, mini_app_link
 from core.members.models import Role
 from core.orders.models import STATUS_LABELS, Fulfilment, Order, RefundFailed, Status
 from core.orders.refunds import parse_refund_amount, refund_notice
-from core.replies import Button, File, Reply, ReplyBuilder
+from core.replies import Button, File, Image, Reply, ReplyBuilder
 
 router = Router()
 
@@ -286,8 +286,15 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
     )
     if checkout.invoice is not None:
         builder.segments.append(checkout.invoice)
+    if checkout.image is not None:  # WeChat Pay's code, to scan
+        builder.line().segments.append(Image(checkout.image, msg("Order #{id}", id=order.id)))
     if checkout.url:
         builder.buttons((Button(msg("Pay"), url=checkout.url),))
+    elif order.provider == "wechatpay" and ctx.event.platform == "wechat":
+        # Inside WeChat the order's page pays in place (JSAPI), without scanning anything.
+        page = _in_the_app(ctx, f"/me/orders/{order.id}")
+        if page is not None:
+            builder.buttons((page,))
     return builder.build()
 
 

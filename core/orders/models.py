@@ -78,12 +78,15 @@ class Fulfilment:
 
 @dataclass(frozen=True)
 class Checkout:
-    """How the member pays: a link to open (Stripe), an in-chat invoice (Stars), or an
-    instruction (the sandbox)."""
+    """How the member pays: a link to open (Stripe), an in-chat invoice (Stars), a QR code to
+    scan or the parameters of WeChat's in-app payment (WeChat Pay), or an instruction (the
+    sandbox)."""
 
     note: Msg
     url: str | None = None
     invoice: Invoice | None = None
+    image: bytes | None = None  # a PNG to show: WeChat Pay's QR code to scan
+    client: dict[str, str] | None = None  # parameters a page hands the app's own payment (JSAPI)
 
 
 @dataclass(frozen=True)

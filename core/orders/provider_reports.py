@@ -16,7 +16,7 @@ from core.catalog.models import Product
 from core.catalog.money import Money
 from core.clock import Clock
 from core.errors import InvalidInput
-from core.orders.models import Fulfilment, Order, PaymentMismatch, PaymentProvider, Status
+from core.orders.models import Fulfilment, Order, PaymentMismatch, PaymentProvider, Status, order_from_row
 from core.orders.tables import orders, payment_events
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
@@ -135,6 +135,23 @@ class ProviderReports:
         order = await self.get(order_id)
         await self._run_hooks(self._on_fulfilled, order)
         return order
+
+    async def open_with(self, provider: str, since: datetime, limit: int = 1000) -> list[Order]:
+        """``provider``'s orders made since ``since`` that are not paid (pending, or expired or
+        cancelled, which a late payment still completes): what a provider that cannot list its
+        payments asks about when reconciling."""
+        query = (
+            select(orders)
+            .where(
+                orders.c.provider == provider,
+                orders.c.created_at >= since,
+                orders.c.status.in_([Status.PENDING.value, Status.EXPIRED.value, Status.CANCELLED.value]),
+            )
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [order_from_row(row) for row in await conn.execute(query)]
 
     async def reconcile(self, since: datetime) -> list[Fulfilment]:
         """Ask providers that can list payments for those settled since ``since`` and record

@@ -207,17 +207,20 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
             raise InvalidInput(msg("There is no order {id}.", id=order_id))
         return _order(row)
 
-    async def start_payment(self, order: Order, *, on_web: bool = False) -> Checkout:
-        """How to pay ``order`` through its provider: in a chat, its note, link or invoice;
-        ``on_web``, an address a browser can open where the provider has one for the web (a
-        Telegram Stars invoice link rather than an in-chat invoice)."""
+    async def start_payment(self, order: Order, *, on_web: bool = False, in_wechat: bool = False) -> Checkout:
+        """How to pay ``order`` through its provider: in a chat, its note, link, invoice or QR
+        code; ``on_web``, what a page can use where the provider has something for the web (a
+        Telegram Stars invoice link rather than an in-chat invoice; ``in_wechat``, a page inside
+        WeChat's browser: WeChat Pay's in-app payment)."""
         provider = self.providers.get(order.provider)
         if provider is None:
             raise InvalidInput(
                 msg("Payments in {currency} are not set up here yet.", currency=order.amount.currency)
             )
         start_on_web = getattr(provider, "start_on_web", None) if on_web else None
-        return await (start_on_web or provider.start)(order)
+        if start_on_web is not None:
+            return await start_on_web(order, in_wechat=in_wechat)
+        return await provider.start(order)
 
     async def of_member(self, member: Member, limit: int = 20) -> list[Order]:
         query = (

@@ -12,6 +12,7 @@ signed-in learner's; another member's order is a 404.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +45,8 @@ PAY_HEADERS = {
     ),
 }
 ORDER_PATH = "/me/orders/{id}"
+WECHAT_PAY = "wechatpay"
+WECHAT_BROWSER = "MicroMessenger"  # in WeChat's own browser's User-Agent
 Settle = Callable[[int, str, str, Money], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -71,6 +74,7 @@ class Checkout:
         order = "/me/orders/{id:[0-9]{1,18}}"
         router.add_get(order, self._guard(self.order_page, PAY_HEADERS))
         router.add_post(order + "/pay", self._guard(self.pay, PAY_HEADERS))
+        router.add_get(order + "/qr.png", self._guard(self.qr_code))
         router.add_post(order + "/sandbox", self._guard(self.pay_sandbox))
         router.add_post(order + "/cancel", self._guard(self.cancel))
         router.add_get("/paid", self._guard(self.back_from_provider))
@@ -152,7 +156,7 @@ class Checkout:
             )
             if open_now
             else "",
-            "pay": self._how_to_pay(order, locale) if open_now else None,
+            "pay": await self._how_to_pay(request, order, locale) if open_now else None,
             "courses": [(c.title, f"/learn/{c.code}/1") for c in product.courses]
             if order.status is Status.FULFILLED
             else [],
@@ -163,15 +167,44 @@ class Checkout:
         }
         return aiohttp_jinja2.render_template("learn_order.html", request, context)
 
-    def _how_to_pay(self, order: Order, locale: str) -> dict[str, Any]:
-        """The order page's Pay: the provider's page (Stripe, Stars), the demo's sandbox, or a
-        sandbox order that only the chat can complete."""
+    async def _how_to_pay(self, request: web.Request, order: Order, locale: str) -> dict[str, Any]:
+        """The order page's Pay: the provider's page (Stripe, Stars), WeChat Pay (in place inside
+        WeChat, else its QR code), the demo's sandbox, or a sandbox order only the chat completes."""
         if order.provider == SANDBOX:
             return {
                 "kind": "sandbox" if self.settle_sandbox is not None else "chat",
                 "note": render(texts.SANDBOX_NOTE if self.settle_sandbox else texts.PAY_IN_CHAT, locale),
             }
+        if order.provider == WECHAT_PAY:
+            in_wechat = WECHAT_BROWSER in request.headers.get("User-Agent", "")
+            checkout = await self.services.orders.start_payment(order, on_web=True, in_wechat=in_wechat)
+            if checkout.client is not None:
+                return {
+                    "kind": "jsapi",
+                    "note": render(checkout.note, locale),
+                    "client": json.dumps(checkout.client),
+                }
+            if checkout.image is not None:
+                return {
+                    "kind": "qr",
+                    "note": render(checkout.note, locale),
+                    "qr": f"{ORDER_PATH.format(id=order.id)}/qr.png",
+                }
+            return {"kind": "chat", "note": render(checkout.note, locale)}
         return {"kind": order.provider, "note": ""}
+
+    async def qr_code(self, request: web.Request) -> web.StreamResponse:
+        """WeChat Pay's code for the learner's open order, as a PNG to scan."""
+        learner = await self.sessions.required(request)
+        order = await self._order(learner, request)
+        if order.provider != WECHAT_PAY or order.status is not Status.PENDING:
+            raise web.HTTPNotFound()
+        checkout = await self.services.orders.start_payment(order, on_web=True)
+        if checkout.image is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=checkout.image, content_type="image/png", headers={"Cache-Control": "no-store"}
+        )
 
     async def pay(self, request: web.Request) -> web.StreamResponse:
         """On to the provider's payment page (Stripe Checkout, a Stars invoice link); asked for

@@ -1,4 +1,5 @@
-// The order page inside Telegram's Mini App: a Stars invoice opens in place (Telegram's
+// The order page. Inside WeChat, WeChat Pay opens in place (WeixinJSBridge). Inside Telegram's
+// Mini App, a Stars invoice opens in place (Telegram's
 // web_app_open_invoice event, as Telegram.WebApp.openInvoice sends it) instead of leaving the
 // app for its t.me link; when Telegram says it is paid, the page reloads to show the delivery.
 // Anywhere else the Pay form posts as usual and the browser follows the link. Telegram's own
@@ -44,7 +45,24 @@
     });
   }
 
+  // Inside WeChat's browser: WeChat Pay in place (JSAPI), with the parameters the server signed.
+  function wechatPay(button) {
+    var params = JSON.parse(button.getAttribute("data-client"));
+    function invoke() {
+      window.WeixinJSBridge.invoke("getBrandWCPayRequest", params, function (answer) {
+        if (answer && answer.err_msg === "get_brand_wcpay_request:ok") {
+          document.getElementById("wechat-paid").hidden = false;
+          window.setTimeout(function () { window.location.reload(); }, 1500);
+        }
+      });
+    }
+    if (window.WeixinJSBridge) invoke();
+    else document.addEventListener("WeixinJSBridgeReady", invoke, false);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var wechat = document.getElementById("wechat-pay");
+    if (wechat) wechat.addEventListener("click", function () { wechatPay(wechat); });
     var form = document.querySelector('form[data-provider="stars"]');
     if (!form || !inTelegram()) return;
     form.addEventListener("submit", function (event) {

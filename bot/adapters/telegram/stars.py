@@ -82,7 +82,7 @@ class TelegramStarsProvider:
             invoice=Invoice(order.title, order.title, payload_of(order), STARS, order.amount.minor),
         )
 
-    async def start_on_web(self, order: Order) -> Checkout:
+    async def start_on_web(self, order: Order, *, in_wechat: bool = False) -> Checkout:
         """The same invoice as a link (``createInvoiceLink``): a page opens it in place inside the
         Mini App (``openInvoice``), and anywhere else the link opens it in Telegram."""
         monthly = (
