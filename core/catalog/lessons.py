@@ -74,11 +74,16 @@ class LessonWriting:
             community.owner_member_id is None and actor.role is Role.CREATOR
         )
 
-    def _require_reviewer(self, community: Community, actor: Member) -> None:
+    @staticmethod
+    def reviews_drafts(community: Community, actor: Member) -> bool:
+        """Whether ``actor`` approves and rejects drafts: the owner (without one, any creator)."""
         owner = community.owner_member_id
-        if actor.community_id != community.id or not (
+        return actor.community_id == community.id and (
             actor.id == owner or (owner is None and actor.role is Role.CREATOR)
-        ):
+        )
+
+    def _require_reviewer(self, community: Community, actor: Member) -> None:
+        if not self.reviews_drafts(community, actor):
             raise NotAllowed(OWNER_REVIEWS)
 
     # -- writing -----------------------------------------------------------------------------
@@ -95,9 +100,11 @@ class LessonWriting:
         unlock_days: int,
         file: Attachment | None = None,
         via: str = "command",
+        note: str = "",
     ) -> LessonWrite:
         """Add a lesson (``position`` None) or rewrite lesson ``position``: published, or kept as a
-        draft for the owner, as ``publishes_directly`` says. What /lesson and the dashboard call."""
+        draft for the owner, as ``publishes_directly`` says. What /lesson, the dashboard and a
+        restore call; ``note`` stays with the version ("restored from version 3")."""
         if await self.publishes_directly(community, actor):
             if position is None:
                 return LessonWrite(
@@ -116,6 +123,7 @@ class LessonWriting:
                     unlock_days=unlock_days,
                     file=file,
                     via=via,
+                    note=note,
                 )
             )
         if file is not None:
@@ -141,6 +149,7 @@ class LessonWriting:
                 author_member_id=actor.id,
                 at=now,
                 status=DRAFT,
+                note=note,
             )
             await record(
                 conn,
@@ -465,30 +474,17 @@ class LessonWriting:
         if version.lesson_id is None or version.status != PUBLISHED:
             raise InvalidInput(msg("Only a published version can be restored."))
         course = await self.course_by_id(version.course_id)
-        position = await self._position(version.lesson_id)
-        if not await self.publishes_directly(community, actor):
-            return await self.write_lesson(
-                community,
-                actor,
-                course.code,
-                position,
-                title=version.title,
-                body=version.body,
-                unlock_days=version.unlock_days,
-                via=via,
-            )
-        lesson = await self.edit_lesson(
+        return await self.write_lesson(
             community,
             actor,
             course.code,
-            position,
+            await self._position(version.lesson_id),
             title=version.title,
             body=version.body,
             unlock_days=version.unlock_days,
             via=via,
             note=f"restored from version {version.id}",
         )
-        return LessonWrite(lesson=lesson)
 
     # -- shared ------------------------------------------------------------------------------
 

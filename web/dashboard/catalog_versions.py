@@ -53,8 +53,6 @@ class Versions:
         locale = self.kit.locale(request, login)
         before = await self.catalog.previous_version(version)
         course = await self.catalog.course_by_id(version.course_id)
-        owner = login.community.owner_member_id
-        reviewer = login.member.id == owner or (owner is None and login.member.role.value == "creator")
         context = {
             **await version_row(self.members, auth, version, locale),
             "course": {"code": course.code, "title": course.title},
@@ -62,7 +60,8 @@ class Versions:
             "compared": before.id if before else None,
             "diff": diff_lines(before, version),
             "can_restore": version.status == PUBLISHED and not await self.catalog.is_current(version),
-            "can_decide": version.status == DRAFT and reviewer,
+            "can_decide": version.status == DRAFT
+            and self.catalog.reviews_drafts(login.community, login.member),
             "done": request.query.get("done", ""),
             "section": "drafts" if version.status == DRAFT else "courses",
         }
