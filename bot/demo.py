@@ -136,6 +136,11 @@ SHOP_SETUP = (
     # Lessons by moderators wait for Mei, the owner: Sam's draft below is in /drafts.
     "/rules set content.review on",
     "/push all New this week: lesson 3 of py101, Group and summarise. Try it with your own CSV!",
+    # WeChat followers past the 48-hour window still hear of payments and renewals (/wechat).
+    "/wechat template payment_received Pay_demo_1 character_string1=order thing2=title amount3=amount"
+    " time4=date",
+    "/wechat template renews_soon Renew_demo_1 thing1=title time2=date",
+    "/wechat subscribe Subscribe_demo_1",
 )
 
 SAM_DRAFT = "/lesson add ml201 Checking a model | Keep a test set apart: train_test_split, then score on it."

@@ -76,22 +76,37 @@ NEWLINE = Text("\n")
 
 
 @dataclass(frozen=True)
+class Notice:
+    """What a transactional private message is, besides its text: ``kind`` (one of
+    core/delivery/templates.NOTICES) and its values by field name (a Money, a date's ISO text,
+    a title), for platforms that deliver such notices through templates of their own when the
+    text cannot go (WeChat's template messages outside its 48-hour window)."""
+
+    kind: str
+    fields: tuple[tuple[str, object], ...]
+
+    def value(self, name: str) -> object:
+        return next((value for field_name, value in self.fields if field_name == name), "")
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the bot says. ``to_member`` None means the chat the event came from;
     otherwise a private message to that member (on whichever platform reaches them)."""
 
     segments: tuple[Segment, ...]
     to_member: int | None = None
+    notice: Notice | None = None
 
     @classmethod
-    def text(cls, *lines: Content, to_member: int | None = None) -> Reply:
+    def text(cls, *lines: Content, to_member: int | None = None, notice: Notice | None = None) -> Reply:
         """A reply of plain lines."""
         segments: list[Segment] = []
         for index, line in enumerate(lines):
             if index:
                 segments.append(NEWLINE)
             segments.append(Text(line))
-        return cls(tuple(segments), to_member)
+        return cls(tuple(segments), to_member, notice)
 
 
 @dataclass

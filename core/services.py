@@ -17,7 +17,9 @@ from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
 from core.clock import Clock
 from core.delivery.callback_tokens import CallbackTokens
+from core.delivery.outside import WindowFallbacks
 from core.delivery.service import DeliveryService
+from core.delivery.templates import NoticeTemplates
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
@@ -59,6 +61,8 @@ class Services:
     commissions: CommissionService
     qa: QAService
     delivery: DeliveryService
+    templates: NoticeTemplates  # transactional notices by template outside a send window
+    fallbacks: WindowFallbacks  # consents for one message outside it, and what went that way
     callback_tokens: CallbackTokens  # long button data behind short tokens
     analytics: AnalyticsService
     privacy: PrivacyService
@@ -114,6 +118,8 @@ class Services:
             ),
             qa=QAService(db, clock, members, points, settings, notices),
             delivery=DeliveryService(db, clock),
+            templates=NoticeTemplates(db, clock),
+            fallbacks=WindowFallbacks(db, clock),
             callback_tokens=CallbackTokens(db, clock),
             analytics=analytics,
             privacy=PrivacyService(db, clock, members, points),

@@ -33,3 +33,17 @@ async def test_creators_see_undelivered_messages_by_reason(
 async def test_learners_cannot_see_them(console: ConsoleDriver) -> None:
     await console(":as Mei creator", ":as Ana")
     assert "Only creators can use /undelivered." in await console.text("/undelivered")
+
+
+async def test_what_went_by_template_or_consent_is_counted_too(console: ConsoleDriver, app: App) -> None:
+    await console(":as Mei creator")
+    fallbacks = app.services.fallbacks
+    await fallbacks.sent("wechat", "o1", None, "template", "window_closed", "Refund of order #3")
+    await fallbacks.sent("wechat", "o2", None, "subscribe", "no_contact", "Live on Saturday")
+    await fallbacks.sent("wechat", "o2", None, "template", "quota_used", "Your trial ends")
+    out = await console.text("/undelivered")
+    assert "Every message was delivered in the last 7 days." in out
+    assert "wechat · sent after 48 hours: 2 by template, 1 by the follower's consent" in out
+    await app.services.delivery.skipped("wechat", "o3", None, SkipReason.WINDOW_CLOSED, "Hello")
+    out = await console.text("/undelivered")
+    assert "Undelivered in the last 7 days:" in out and "2 by template, 1 by the follower's consent" in out

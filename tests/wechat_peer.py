@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -39,6 +40,16 @@ class FakeWeChat:
     errors: dict[str, list[int]] = field(default_factory=dict)
     tokens_issued: int = 0
     oauth_codes: dict[str, str] = field(default_factory=dict)  # an H5 sign-in's code: its openid
+    # The account's templates (template id: its keywords), as its console lists them.
+    templates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    subscribe_template: str = "subscribe-tmpl-1"  # the one-time subscribe message's template id
+    templated: list[dict[str, Any]] = field(default_factory=list)  # template messages taken
+    subscribed: list[dict[str, Any]] = field(default_factory=list)  # subscribe messages taken
+    # One-time subscribe consents WeChat holds: (openid, template id, scene) → how many.
+    grants: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    consenting: str = ""  # the openid of whoever opens a subscribemsg link (the "browser")
+    consent_action: str = "confirm"  # what they tap there
+    unfollowed: set[str] = field(default_factory=set)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -49,6 +60,9 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/media/upload", self._upload)
         app.router.add_get("/cgi-bin/showqrcode", self._show_qr)
         app.router.add_get("/sns/oauth2/access_token", self._oauth_code)
+        app.router.add_post("/cgi-bin/message/template/send", self._template)
+        app.router.add_post("/cgi-bin/message/template/subscribe", self._subscribe)
+        app.router.add_get("/mp/subscribemsg", self._subscribemsg)
         return app
 
     def sent(self, kind: str = "text") -> list[dict[str, Any]]:
@@ -102,6 +116,66 @@ class FakeWeChat:
         if request.path.endswith("message/custom/send"):
             self.accepted.append(body)
         return web.json_response({"errcode": 0})
+
+    async def _template(self, request: web.Request) -> web.Response:
+        """A template message, checked as WeChat does since 2023: a template of the account,
+        only its keywords, no first/remark, each value at most 20 characters."""
+        body = json.loads(await request.text())
+        self.calls.append(("POST", request.path, dict(request.query), body))
+        refused = self._check_token(request) or self._error(request.path)
+        if refused is not None:
+            return refused
+        keywords = self.templates.get(body.get("template_id", ""))
+        if keywords is None:
+            return web.json_response({"errcode": 40037, "errmsg": "invalid template_id"})
+        if body.get("touser") in self.unfollowed:
+            return web.json_response({"errcode": 43004, "errmsg": "require subscribe"})
+        data = body.get("data") or {}
+        values = [str(v.get("value", "")) for v in data.values()]
+        if not set(data) <= set(keywords) or any(len(v) > 20 for v in values) or sum(map(len, values)) > 200:
+            return web.json_response({"errcode": 47003, "errmsg": "argument invalid! data.value invalid"})
+        self.templated.append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": len(self.templated)})
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        """A one-time subscribe message: it spends one of the follower's consents for the
+        template and scene, or is refused (43101)."""
+        body = json.loads(await request.text())
+        self.calls.append(("POST", request.path, dict(request.query), body))
+        refused = self._check_token(request) or self._error(request.path)
+        if refused is not None:
+            return refused
+        key = (body.get("touser", ""), body.get("template_id", ""), str(body.get("scene", "")))
+        if not self.grants.get(key):
+            return web.json_response({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+        content = body.get("data", {}).get("content", {}).get("value", "")
+        if len(body.get("title", "")) > 15 or len(content) > 200:
+            return web.json_response({"errcode": 47003, "errmsg": "argument invalid"})
+        self.grants[key] -= 1
+        self.subscribed.append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def _subscribemsg(self, request: web.Request) -> web.Response:
+        """The page WeChat shows for a subscribemsg link: the follower (``consenting``) taps
+        ``consent_action`` and is sent back to redirect_url with their choice."""
+        query = request.query
+        self.calls.append(("GET", request.path, dict(query), None))
+        if query.get("appid") != APP_ID or query.get("action") != "get_confirm":
+            return web.Response(status=400, text="bad request")
+        template_id, scene = query.get("template_id", ""), query.get("scene", "")
+        if template_id != self.subscribe_template:
+            return web.Response(status=400, text="invalid template_id")
+        if self.consent_action == "confirm":
+            key = (self.consenting, template_id, scene)
+            self.grants[key] = self.grants.get(key, 0) + 1
+        back = {
+            "openid": self.consenting,
+            "template_id": template_id,
+            "action": self.consent_action,
+            "scene": scene,
+            "reserved": query.get("reserved", ""),
+        }
+        raise web.HTTPFound(f"{query['redirect_url']}?{urlencode(back)}")
 
     async def _qrcode(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())

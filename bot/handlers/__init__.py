@@ -24,6 +24,7 @@ def build_router() -> Router:
         rules,
         shop,
         subscriptions,
+        wechat,
     )
 
     router = Router()
@@ -42,6 +43,7 @@ def build_router() -> Router:
         referrals,
         qa,
         delivery,
+        wechat,
         analytics,
         account,
         pushes,

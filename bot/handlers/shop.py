@@ -16,9 +16,9 @@ from core.events import ChatKind
 from core.i18n import Msg, msg, nmsg
 from core.links import WECHAT_H5_PATH, mini_app_link
 from core.members.models import Role
-from core.orders.models import STATUS_LABELS, Fulfilment, Order, RefundFailed, Status
-from core.orders.refunds import parse_refund_amount, refund_notice
-from core.replies import Button, File, Image, Reply, ReplyBuilder
+from core.orders.models import STATUS_LABELS, WECHAT_PAY_PROVIDER, Fulfilment, Order, RefundFailed, Status
+from core.orders.refunds import parse_refund_amount, refund_reply
+from core.replies import Button, File, Image, Notice, Reply, ReplyBuilder
 
 router = Router()
 
@@ -290,7 +290,7 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
         builder.line().segments.append(Image(checkout.image, msg("Order #{id}", id=order.id)))
     if checkout.url:
         builder.buttons((Button(msg("Pay"), url=checkout.url),))
-    elif order.provider == "wechatpay" and ctx.event.platform == "wechat":
+    elif order.provider == WECHAT_PAY_PROVIDER and ctx.event.platform == "wechat":
         # Inside WeChat the order's page pays in place (JSAPI), without scanning anything.
         page = _in_the_app(ctx, f"/me/orders/{order.id}")
         if page is not None:
@@ -392,7 +392,9 @@ def fulfilment_replies(fulfilment: Fulfilment, product: Product) -> list[Reply]:
         lines.append(
             nmsg("+{n} point for your purchase.", "+{n} points for your purchase.", fulfilment.points)
         )
-    return [Reply.text(*lines, to_member=order.member_id)]
+    paid_on = (order.paid_at or order.created_at).date().isoformat()
+    fields = (("order", f"#{order.id}"), ("title", order.title), ("amount", order.amount), ("date", paid_on))
+    return [Reply.text(*lines, to_member=order.member_id, notice=Notice("payment_received", fields))]
 
 
 @router.command(
@@ -414,7 +416,6 @@ async def refund(ctx: Context) -> list[Reply]:
         ) from None
     refunded = Money(order.amount.currency, done.amount)
     lines: list[Msg | str] = [msg("Refunded {amount} of order #{id}.", amount=refunded, id=order.id)]
-    told: list[Msg | str] = [refund_notice(order, done.amount)]
     if done.order.status is Status.REFUNDED:
         lines.append(
             msg("The course was taken back.")
@@ -427,7 +428,7 @@ async def refund(ctx: Context) -> list[Reply]:
         lines.append(
             msg("{n} purchase points were already spent and could not be taken back.", n=done.points_short)
         )
-    return [Reply.text(*lines), Reply.text(*told, to_member=order.member_id)]
+    return [Reply.text(*lines), refund_reply(order, done.amount, ctx.services.clock.now())]
 
 
 @router.command(

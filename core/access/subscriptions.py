@@ -33,7 +33,7 @@ from core.members.models import Community, Member
 from core.notices import Notices
 from core.orders.models import Order, ProductKind
 from core.orders.service import OrderService
-from core.replies import Reply
+from core.replies import Notice, Reply
 from core.settings.service import SettingsService
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
@@ -228,9 +228,8 @@ class SubscriptionService:
         plan = await self._plans.by_id(row.plan_id)
         now = self._clock.now()
         sub = _subscription(row, plan)
-        await self._move(
-            sub, "grace", now, grace_until=max(now, sub.period_end) + timedelta(days=plan.grace_days)
-        )
+        grace_until = max(now, sub.period_end) + timedelta(days=plan.grace_days)
+        await self._move(sub, "grace", now, grace_until=grace_until)
         self._tell(
             sub,
             nmsg(
@@ -241,6 +240,8 @@ class SubscriptionService:
                 plan.grace_days,
                 title=plan.title,
             ),
+            "access_ends",
+            grace_until,
         )
         return True
 
@@ -259,6 +260,8 @@ class SubscriptionService:
                 title=plan.title,
                 code=plan.code,
             ),
+            "access_ends",
+            now,
         )
         return True
 
@@ -460,6 +463,8 @@ class SubscriptionService:
                         title=plan.title,
                         code=plan.code,
                     ),
+                    "access_ends",
+                    now,
                 )
                 counts["ended"] += 1
         return counts
@@ -514,7 +519,8 @@ class SubscriptionService:
                 code=plan.code,
                 period=PERIOD_NAMES[plan.period],
             )
-        self._tell(sub, text)
+        ends = sub.status == "trial" or sub.cancel_at_period_end
+        self._tell(sub, text, "access_ends" if ends else "renews_soon", sub.period_end)
         return 1
 
     async def _period_over(self, sub: Subscription, now: datetime) -> str:
@@ -528,6 +534,8 @@ class SubscriptionService:
                     title=plan.title,
                     code=plan.code,
                 ),
+                "access_ends",
+                now,
             )
             return "ended"
         grace_until = sub.period_end + timedelta(days=plan.grace_days)
@@ -541,6 +549,8 @@ class SubscriptionService:
                 date=grace_until.date().isoformat(),
                 code=plan.code,
             ),
+            "access_ends",
+            grace_until,
         )
         return "grace"
 
@@ -559,8 +569,16 @@ class SubscriptionService:
             )
         self._points.forget_tier_grants(sub.plan.community_id)
 
-    def _tell(self, sub: Subscription, text: Msg) -> None:
-        self._notices.add(sub.plan.community_id, Reply.text(text, to_member=sub.member_id))
+    def _tell(
+        self, sub: Subscription, text: Msg, notice: str | None = None, date: datetime | None = None
+    ) -> None:
+        """Tell the member; with the notice (``renews_soon``, ``access_ends``) and its date for
+        platforms that send it by template outside their send window."""
+        told = None
+        if notice is not None and date is not None:
+            told = Notice(notice, (("title", sub.plan.title), ("date", date.date().isoformat())))
+        reply = Reply.text(text, to_member=sub.member_id, notice=told)
+        self._notices.add(sub.plan.community_id, reply)
 
 
 PERIOD_NAMES: dict[str, Msg] = {"month": msg("month"), "quarter": msg("quarter"), "year": msg("year")}

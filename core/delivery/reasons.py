@@ -12,6 +12,8 @@ REASONS: dict[str, Msg] = {
     "unfollowed": msg("unfollowed the account"),
     "unknown_openid": msg("unknown follower"),
     "daily_quota": msg("the account's daily quota was reached"),
+    "no_consent": msg("had not allowed a message after 48 hours"),
+    "bad_template": msg("WeChat refused the template: check /wechat templates"),
     "refused": msg("the platform refused it"),
     "failed": msg("the platform could not be reached"),
 }

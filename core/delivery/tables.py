@@ -79,3 +79,49 @@ wechat_access_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# A community's template for each transactional notice (core/delivery/templates.py): WeChat's
+# template id and which notice field fills each of its keywords (JSON ``[[keyword, field]]``).
+# The notice ``subscribe`` holds the one-time subscribe message's template id, without keywords.
+notice_templates = Table(
+    "notice_templates",
+    metadata,
+    Column("community_id", BigId, ForeignKey("communities.id"), primary_key=True),
+    Column("notice", String(30), primary_key=True),
+    Column("template_id", String(64), nullable=False),
+    Column("keywords", Text, nullable=False),
+    Column("updated_by", BigId, ForeignKey("members.id"), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One message an account agreed to receive outside the send window (WeChat's one-time subscribe
+# message): one row per consent, spent by the one send it allows (``used_at``).
+delivery_consents = Table(
+    "delivery_consents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("platform", String(20), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("scene", Integer, nullable=False),
+    Column("template_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_delivery_consents_account", "platform", "external_id", "scene", "used_at"),
+)
+
+# A message sent outside the send window by what the platform allows there (a template
+# message, a subscribe consent), with why the window would not take it: with delivery_skipped,
+# the record of every message that did not go as a plain message.
+delivery_fallbacks = Table(
+    "delivery_fallbacks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("platform", String(20), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=True),
+    Column("via", String(20), nullable=False),  # template | subscribe
+    Column("reason", String(40), nullable=False),  # why the window refused (core/delivery/service.SkipReason)
+    Column("preview", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_delivery_fallbacks_platform_created", "platform", "created_at"),
+)

@@ -142,6 +142,11 @@ class RefundPreview:
         return self.order.status is Status.REFUNDED
 
 
+# The WeChat Pay provider's name (bot/payments/wechatpay.py), for the pages and replies that
+# show its QR code or pay in place inside WeChat.
+WECHAT_PAY_PROVIDER = "wechatpay"
+
+
 class PaymentProvider(Protocol):
     """One way to pay. Implementations: sandbox (core), Stripe and Telegram Stars (bot/)."""
 

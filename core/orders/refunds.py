@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import update
 
@@ -24,6 +25,7 @@ from core.ledger.points import PointsService
 from core.members.models import Community, Member, Role
 from core.orders.models import Clawback, Order, PaymentProvider, ProductKind, Refund, RefundPreview, Status
 from core.orders.tables import orders
+from core.replies import Notice, Reply
 from core.storage.database import Database
 
 ClawbackPreview = Callable[[Order], Awaitable[list[Clawback]]]
@@ -60,6 +62,21 @@ def refund_notice(order: Order, amount: int) -> Msg:
         amount=Money(order.amount.currency, amount),
         id=order.id,
         title=order.title,
+    )
+
+
+def refund_reply(order: Order, amount: int, at: datetime) -> Reply:
+    """The buyer's private note of that refund, with its notice (core/replies.Notice) for
+    platforms that send it by template."""
+    refunded = Money(order.amount.currency, amount)
+    fields = (
+        ("order", f"#{order.id}"),
+        ("title", order.title),
+        ("amount", refunded),
+        ("date", at.date().isoformat()),
+    )
+    return Reply.text(
+        refund_notice(order, amount), to_member=order.member_id, notice=Notice("refund_done", fields)
     )
 
 

@@ -62,10 +62,19 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("push_outbox", "member_id"): Handling(True, "delete", "repoint:campaign_id"),  # what was sent
     ("push_mutes", "member_id"): Handling(True, "delete", "repoint:community_id"),
     ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
+    ("delivery_fallbacks", "member_id"): Handling(True, "delete", "repoint"),
+    ("notice_templates", "updated_by"): Handling(False, "keep", "keep"),  # a creator's settings
     ("web_login_tokens", "member_id"): Handling(False, "delete", "drop"),
     ("web_sessions", "member_id"): Handling(True, "delete", "drop"),  # erasing signs them out
     ("web_form_keys", "member_id"): Handling(False, "delete", "drop"),
 }
 # Rows keyed by a platform account rather than a member (core/delivery: send windows, pending
-# options, skipped messages): forgetting a member deletes those of their accounts too.
-ACCOUNT_TABLES = ("delivery_windows", "pending_options", "delivery_skipped")
+# options, skipped messages, consents, what went outside the window): forgetting a member
+# deletes those of their accounts too.
+ACCOUNT_TABLES = (
+    "delivery_windows",
+    "pending_options",
+    "delivery_skipped",
+    "delivery_consents",
+    "delivery_fallbacks",
+)

@@ -19,9 +19,8 @@ from core.i18n import Msg, msg, render
 from core.members.models import Community
 from core.orders.listing import OrderFilter
 from core.orders.models import STATUS_LABELS, Order, RefundFailed, RefundPreview, Status
-from core.orders.refunds import parse_refund_amount, refund_notice
+from core.orders.refunds import parse_refund_amount, refund_reply
 from core.orders.service import FREE
-from core.replies import Reply
 from web.kit import HEADERS, Authorized, Kit, MenuItem, path_id, query_id, redirect, when
 
 PAGE = 50
@@ -280,7 +279,7 @@ class Orders:
                 failed = msg("The payment provider refused the refund: {reason}", reason=str(error)[:200])
                 return await self._page(request, auth, order, typed=typed, refused=failed)
             if done.amount:  # the buyer is told, as /refund tells them
-                reply = Reply.text(refund_notice(order, done.amount), to_member=order.member_id)
+                reply = refund_reply(order, done.amount, self.kit.services.clock.now())
                 self.kit.services.notices.add(login.community.id, reply)
             done_query = f"?refunded={done.amount}" if done.amount else ""  # 0: a repeat recorded nothing
             return redirect(f"/dashboard/orders/{order.id}{done_query}")

@@ -49,13 +49,14 @@ from bot.adapters.wechat.inbound import (
 )
 from bot.adapters.wechat.outbound import (
     MAX_TEXT_BYTES,
-    Rendered,
     WxImage,
     WxMessage,
     WxQr,
     WxText,
+    consent_links,
     render_reply,
 )
+from bot.adapters.wechat.outside import WINDOW_REASONS, OutsideWindow
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
@@ -66,7 +67,7 @@ from core.i18n import msg, render
 from core.links import remember_wechat_qr, wechat_qr
 from core.orders.models import Order
 from core.pushes.delivery import PACES, Unreachable
-from core.replies import Reply
+from core.replies import Notice, Reply
 from core.storage.state import get_state, set_state
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,19 @@ class WeChatAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._followers: dict[str, tuple[asyncio.Lock, int]] = {}
         self._forgot_at = 0.0
+        self.outside = OutsideWindow(
+            self.api,
+            app_id=app_id,
+            app_secret=_reveal(settings["app_secret"]) or "",
+            consent_path=f"{self.path.rstrip('/')}/consent",
+            base_url=app.config.public_url,
+            community=app.community,
+            locale_of=self._locale_of_openid,
+            templates=app.services.templates,
+            fallbacks=app.services.fallbacks,
+            delivery=app.services.delivery,
+            now=now,
+        )
         app.register_sender(self.deliver)
         app.services.orders.on_fulfilled(self._on_paid)
         app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
@@ -155,6 +169,7 @@ class WeChatAdapter:
     def install(self, http: HttpServer) -> None:
         http.add_get(self.path, self._on_get)
         http.add_post(self.path, self._on_post)
+        http.add_get(self.outside.consent_path, self.outside.on_consent)
         mode = "safe" if self.verifier.safe_mode else "plain"
         log.info("wechat: callback on %s (%s mode)", self.path, mode)
 
@@ -337,7 +352,7 @@ class WeChatAdapter:
         others = [item for item in outgoing if self._openid_of(item) != inbound.openid]
         messages: list[WxMessage] = []
         for item in mine:
-            messages.extend(await self._rendered(inbound.openid, render_reply(item.reply, item.locale)))
+            messages.extend(await self._rendered(inbound.openid, item.reply, item.locale))
         messages = _merge_texts(messages)
         if messages and isinstance(messages[0], WxText):
             waiter = entry.newest_waiter()
@@ -355,7 +370,9 @@ class WeChatAdapter:
         if others:
             await self.app.send(others)
 
-    async def _rendered(self, openid: str, rendered: Rendered) -> tuple[WxMessage, ...]:
+    async def _rendered(self, openid: str, reply: Reply, locale: str) -> tuple[WxMessage, ...]:
+        urls = await self.outside.consent_urls(openid) if consent_links(reply) else None
+        rendered = render_reply(reply, locale, urls)
         if rendered.options:
             await self.delivery.set_options(PLATFORM, openid, list(rendered.options))
         return rendered.messages
@@ -381,19 +398,28 @@ class WeChatAdapter:
         openid = self._openid_of(outgoing)
         if openid is None:
             return False
-        messages = await self._rendered(openid, render_reply(outgoing.reply, outgoing.locale))
+        messages = await self._rendered(openid, outgoing.reply, outgoing.locale)
         member_id = outgoing.member.id if outgoing.member is not None else await self._member_id(openid)
-        return await self._push(openid, member_id, _merge_texts(list(messages)))
+        notice = outgoing.reply.notice
+        return await self._push(openid, member_id, _merge_texts(list(messages)), notice, outgoing.locale)
 
     async def push(self, account: str, reply: Reply, locale: str, key: str) -> str:
         """The push channel (core/pushes): customer-service messages to ``account``, each
         taking its allowance of the follower's window (core/delivery) first, so pushes and
         notes share one budget. Outside the window → Unreachable (the push records the skip).
         WeChat takes no idempotency key and returns no message id."""
-        rendered = await self._rendered(account, render_reply(reply, locale))
-        for message in _merge_texts(list(rendered)):
+        messages = _merge_texts(list(await self._rendered(account, reply, locale)))
+        for index, message in enumerate(messages):
             reason = await self.delivery.claim_send(PLATFORM, account)
             if reason is not None:
+                # Outside the window: the follower's consent for news, if they gave one.
+                rest = messages[index:]
+                if (
+                    reason in WINDOW_REASONS
+                    and await self.outside.push(account, await self._member_id(account), str(reason), rest)
+                    is None
+                ):
+                    return ""
                 raise Unreachable("wechat_window")
             try:
                 await self._send_one(account, message)
@@ -401,10 +427,28 @@ class WeChatAdapter:
                 raise Unreachable(str(error.refusal or SkipReason.FAILED)) from error
         return ""
 
-    async def _push(self, openid: str, member_id: int | None, messages: list[WxMessage]) -> bool:
+    async def _push(
+        self,
+        openid: str,
+        member_id: int | None,
+        messages: list[WxMessage],
+        notice: Notice | None = None,
+        locale: str = DEFAULT_LANGUAGE,
+    ) -> bool:
+        """Send ``messages`` within the window; what it will not take goes by template or
+        consent (outside.py) when it can, else is recorded as skipped with why."""
         sent_all = True
-        for message in messages:
+        for index, message in enumerate(messages):
             reason: str | None = await self.delivery.claim_send(PLATFORM, openid)
+            if reason in WINDOW_REASONS:
+                rest = messages[index:]
+                why = await self.outside.note(openid, member_id, str(reason), rest, notice, locale)
+                if why is None:
+                    return sent_all
+                for skipped in rest:
+                    await self.delivery.skipped(PLATFORM, openid, member_id, why, _preview(skipped))
+                log.info("wechat: skipped %d messages to member %s: %s", len(rest), member_id, why)
+                return False
             if reason is None:
                 try:
                     await self._send_one(openid, message)

@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import requests
@@ -40,6 +41,9 @@ REFUSALS = {
     45015: "window_closed",  # response out of time limit
     45047: "quota_used",  # out of response count limit
     45009: "daily_quota",  # API daily quota reached
+    43101: "no_consent",  # a subscribe message without the follower's (unused) consent
+    40037: "bad_template",  # the template id is not one of the account's templates
+    47003: "bad_template",  # the template's keywords do not take these values
 }
 
 
@@ -166,6 +170,38 @@ class WeChatApi:
         """Upload ``png`` as temporary media, then send it as a customer-service image."""
         media_id = await self.upload_image(png)
         await self.send_image_media(openid, media_id)
+
+    async def send_template(
+        self, openid: str, template_id: str, data: dict[str, str], *, url: str = "", key: str = ""
+    ) -> None:
+        """A template message (outside the customer-service window). ``key`` is WeChat's
+        ``client_msg_id``: a repeat with the same key is not sent twice."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {keyword: {"value": value} for keyword, value in data.items()},
+        }
+        if url:
+            body["url"] = url
+        if key:
+            body["client_msg_id"] = key[:64]
+        await self._call("template", partial(self._client.post, "message/template/send", data=body))
+
+    async def send_subscribe(
+        self, openid: str, template_id: str, scene: int, title: str, content: str, *, url: str = ""
+    ) -> None:
+        """A one-time subscribe message: the one message the follower's consent for ``scene``
+        allows (a title of at most 15 characters, a content of at most 200)."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "scene": str(scene),
+            "title": title,
+            "data": {"content": {"value": content}},
+        }
+        if url:
+            body["url"] = url
+        await self._call("subscribe", partial(self._client.post, "message/template/subscribe", data=body))
 
     async def upload_image(self, png: bytes) -> str:
         result = await self._call(

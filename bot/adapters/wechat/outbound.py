@@ -10,10 +10,12 @@ Text longer than WeChat takes in one message is split on line boundaries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.adapters.render import render_plain
 from bot.handlers.referrals import QR_PREFIX
+from bot.handlers.wechat import CONSENT_PREFIX
 from core.delivery.service import Option
 from core.i18n import msg, render
 from core.replies import Image, Link, Reply
@@ -45,7 +47,15 @@ class Rendered:
     options: tuple[Option, ...]  # what a bare number picks, when the reply had buttons
 
 
-def render_reply(reply: Reply, locale: str) -> Rendered:
+def consent_links(reply: Reply) -> bool:
+    """Whether ``reply`` offers subscribe-message consents (``consent:SCENE`` links, /notifyme)."""
+    return any(isinstance(s, Link) and s.url.startswith(CONSENT_PREFIX) for s in reply.segments)
+
+
+def render_reply(reply: Reply, locale: str, consent_urls: Mapping[int, str] | None = None) -> Rendered:
+    """``consent_urls``: the follower's own ``subscribemsg`` link for each scene, which
+    ``consent:SCENE`` links become (a scene without one is left out)."""
+    reply = _with_consent_urls(reply, consent_urls or {})
     qr = [s for s in reply.segments if isinstance(s, Link) and s.url.startswith(QR_PREFIX)]
     images = [s for s in reply.segments if isinstance(s, Image)]
     # Images go as images of their own: only a caption stays in the text.
@@ -63,6 +73,21 @@ def render_reply(reply: Reply, locale: str) -> Rendered:
     messages.extend(WxImage(image.png) for image in images)
     messages.extend(WxQr(link.url[len(QR_PREFIX) :]) for link in qr if isinstance(link, Link))
     return Rendered(tuple(messages), tuple(options))
+
+
+def _with_consent_urls(reply: Reply, urls: Mapping[int, str]) -> Reply:
+    if not consent_links(reply):
+        return reply
+    segments = []
+    for segment in reply.segments:
+        if isinstance(segment, Link) and segment.url.startswith(CONSENT_PREFIX):
+            scene = segment.url[len(CONSENT_PREFIX) :]
+            url = urls.get(int(scene)) if scene.isdigit() else None
+            if url is None:
+                continue
+            segment = Link(segment.label, url)
+        segments.append(segment)
+    return replace(reply, segments=tuple(segments))
 
 
 def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
