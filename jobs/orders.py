@@ -1,4 +1,6 @@
-"""Every minute: expire unpaid orders past their time; deliver paid orders left undelivered."""
+"""Every minute: expire unpaid orders past their time; deliver paid orders left undelivered.
+Every 10 minutes: ask providers for payments whose report never came, then check each provider's
+latest daily bill once (core/orders/bill_check.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
+from core.orders.bill_check import BillChecks
 from core.services import Services
 from jobs.registry import JobSpec
 
@@ -28,13 +31,16 @@ async def reconcile_payments(services: Services, now: datetime) -> None:
     delivered = await services.orders.reconcile(now - RECONCILE_WINDOW)
     if delivered:
         log.info("reconciliation delivered %d orders whose payment report never arrived", len(delivered))
+    # After the above, so that a payment whose report was only late is no difference.
+    bills = BillChecks(services.db, services.clock, services.orders, services.members, services.notices)
+    await bills.check_due(now)
 
 
 RECONCILE_SPEC = JobSpec(
     "payments_reconcile",
     CronTrigger(minute="*/10", timezone="UTC"),
     reconcile_payments,
-    "ask payment providers for settled payments we missed",
+    "ask payment providers for settled payments we missed; check each provider's daily bill once",
 )
 
 # Cron, not interval, triggers: an interval counts from when it was built (wall time), and the

@@ -116,5 +116,6 @@ def test_every_new_action_has_a_label() -> None:
         "mall.hide",
         "qa.hide_answer",
         "chat.reconcile",
+        "order.bill_differs",
     ):
         assert action in ACTIONS

@@ -9,53 +9,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from bot.app import App
-from bot.http import HttpServer
-from bot.payments.wechatpay import WeChatPayProvider, qr_png
-from bot.payments.wechatpay_notify import PATH, WeChatPayNotify
-from bot.payments.wechatpay_setup import wechatpay_provider
+from bot.payments.wechatpay import qr_png
+from bot.payments.wechatpay_notify import PATH
 from core.catalog.money import Money
 from core.clock import ManualClock
 from core.events import UserRef
 from core.members.models import Role
 from core.orders.models import Status
 from tests.conftest import ConsoleDriver
-from tests.wechatpay_peer import FakeWeChatPay, merchant_keys_for, running_wechatpay
+from tests.wechatpay_peer import FakeWeChatPay, Merchant, open_merchant
 
 SETUP = (":as Mei creator", "/course add zh101 99 CNY 数据分析入门", ":as Ana", ":dm")
 
 
-@dataclass
-class Merchant:
-    fake: FakeWeChatPay
-    provider: WeChatPayProvider
-    notify_url: str
-
-
 @pytest.fixture(params=["public_key", "certificate"])
 async def merchant(request: pytest.FixtureRequest, app: App) -> AsyncIterator[Merchant]:
-    fake = FakeWeChatPay(mode=request.param)
-    async with running_wechatpay(fake) as base:
-        http = HttpServer("127.0.0.1", 0)
-        server = TestServer(http.app)
-        keys = merchant_keys_for(fake, base, "http://placeholder" + PATH)
-        provider = wechatpay_provider(app, keys)
-        WeChatPayNotify(app, provider).install(http)
-        await server.start_server(access_log=None)
-        app.services.orders.register(provider, first=True)
-        try:
-            yield Merchant(fake, provider, str(server.make_url(PATH)))
-        finally:
-            await provider.client.close()
-            await server.close()
+    async with open_merchant(app, FakeWeChatPay(mode=request.param)) as opened:
+        yield opened
 
 
 async def ordered(console: ConsoleDriver) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +37,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from bot.app import App
+from bot.http import HttpServer
+from bot.payments.wechatpay import WeChatPayProvider
 from bot.payments.wechatpay_client import MerchantKeys
+from bot.payments.wechatpay_notify import PATH, WeChatPayNotify
+from bot.payments.wechatpay_setup import wechatpay_provider
 from tests.telegram_peer import free_port
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST: a fixed +08:00 is exact
@@ -851,3 +857,30 @@ def merchant_keys_for(fake: FakeWeChatPay, base: str, notify_url: str) -> Mercha
         public_key_id=fake.public_key_id if public else None,
         api_base=base,
     )
+
+
+@dataclass
+class Merchant:
+    """A merchant's WeChat Pay against the fake: the provider and its notification address."""
+
+    fake: FakeWeChatPay
+    provider: WeChatPayProvider
+    notify_url: str
+
+
+@asynccontextmanager
+async def open_merchant(app: App, fake: FakeWeChatPay) -> AsyncIterator[Merchant]:
+    """``fake`` running, the app's WeChat Pay provider on it, and its notification route."""
+    async with running_wechatpay(fake) as base:
+        http = HttpServer("127.0.0.1", 0)
+        server = TestServer(http.app)
+        keys = merchant_keys_for(fake, base, "http://placeholder" + PATH)
+        provider = wechatpay_provider(app, keys)
+        WeChatPayNotify(app, provider).install(http)
+        await server.start_server(access_log=None)
+        app.services.orders.register(provider, first=True)
+        try:
+            yield Merchant(fake, provider, str(server.make_url(PATH)))
+        finally:
+            await provider.client.close()
+            await server.close()

@@ -10,7 +10,8 @@ Each order is WeChat Pay's ``out_trade_no`` ``studyhall-ID`` (``studyhall-ID-j``
 WeChat), with the order's own expiry; asking again for the same order gives the same code
 (WeChat Pay answers a repeat alike).
 Payments arrive by notification (wechatpay_notify.py); reconciliation queries WeChat Pay for the
-open orders whose notification never came, and closes the expired ones there too.
+open orders whose notification never came, and closes the expired ones there too; the daily bill
+check compares WeChat Pay's trade bill with the orders (wechatpay_bill.py, core/orders/bill_check.py).
 """
 
 from __future__ import annotations
@@ -19,28 +20,31 @@ import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
 from wechatpayv3.async_.type import RequestType
 
+from bot.payments import wechatpay_bill
 from bot.payments.wechatpay_client import WeChatPayClient, WeChatPayError
 from core.catalog.money import Money
 from core.clock import Clock
 from core.i18n import msg
-from core.orders.models import Checkout, Order, RefundFailed, SettledPayment
+from core.orders.bill_check import BillPayment, ProviderBill
+from core.orders.models import WECHAT_PAY_PROVIDER, Checkout, Order, RefundFailed, SettledPayment
 from core.orders.service import OrderService
 
 log = logging.getLogger(__name__)
 
-NAME = "wechatpay"
+NAME = WECHAT_PAY_PROVIDER
 CURRENCY = "CNY"
 TRADE_PREFIX = "studyhall-"
 JSAPI_SUFFIX = "-j"
 CHINA = ZoneInfo("Asia/Shanghai")
 MAX_DESCRIPTION = 127  # WeChat Pay's description limit, in characters
+LABEL = msg("WeChat Pay")
 UNAVAILABLE = msg("WeChat Pay is not answering right now. Please try again in a minute.")
 
 
@@ -193,3 +197,25 @@ class WeChatPayProvider:
                 except (WeChatPayError, KeyError, TypeError) as error:
                     log.warning("wechatpay: reconciling order %s: %s", order.id, error)
         return settled
+
+    def latest_bill_day(self, now: datetime) -> date:
+        """The last China day whose trade bill WeChat Pay has made by ``now`` (the bill check)."""
+        return wechatpay_bill.latest_bill_day(now)
+
+    async def bill_payments(self, day: date) -> ProviderBill:
+        """The payments of WeChat Pay's trade bill of ``day`` (China time), for the daily bill
+        check: BillNotReady before WeChat Pay has made it, WeChatPayError when it could not be
+        had or its SHA1 is wrong."""
+        rows = await wechatpay_bill.fetch_bill(self.client, day)
+        start, end = wechatpay_bill.day_bounds(day)
+        payments = tuple(
+            BillPayment(
+                order_id_of(row.out_trade_no),
+                row.out_trade_no,
+                row.transaction_id,
+                Money(row.currency, row.total),
+            )
+            for row in rows
+            if row.state == wechatpay_bill.PAID
+        )
+        return ProviderBill(NAME, LABEL, day, start, end, payments)
