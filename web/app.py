@@ -30,6 +30,7 @@ from web.dashboard import (
     referrals,
     settings,
     signin,
+    wechat,
 )
 from web.kit import Kit
 from web.learn.account import LearnerAccount, WeChatIdentity
@@ -57,6 +58,7 @@ PAGES = (
     referrals,
     analytics,
     settings,
+    wechat,
     audit,
     signin,
 )

@@ -218,10 +218,7 @@ class Kit:
 
         def hidden() -> Markup:
             """The hidden fields every POST form carries: its CSRF token and a fresh key."""
-            return Markup(
-                f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
-                f'<input type="hidden" name="{FORM_KEY_FIELD}" value="{secrets.token_urlsafe(16)}">'
-            )
+            return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">') + form_key()
 
         data = {
             **self.base(request, locale, labels),
@@ -249,6 +246,12 @@ class Kit:
         response = self.refusal(request, texts.SIGNED_OUT, self.locale(request), status=200)
         clear_session_cookie(response)
         return response
+
+
+def form_key() -> Markup:
+    """A form's hidden key, fresh each time the form is shown: the same form sent twice is done
+    once (the dashboard's Kit.submit, the learner checkout's points)."""
+    return Markup(f'<input type="hidden" name="{FORM_KEY_FIELD}" value="{secrets.token_urlsafe(16)}">')
 
 
 def redirect(location: str) -> web.Response:

@@ -13,14 +13,12 @@ signed-in learner's; another member's order is a 404.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
-from markupsafe import Markup
 
 from core.access.plans import Plan
 from core.access.subscriptions import PERIOD_NAMES
@@ -29,10 +27,10 @@ from core.catalog.money import Money, format_money
 from core.errors import InvalidInput
 from core.i18n import Msg, render
 from core.members.models import Community
-from core.orders.models import STATUS_LABELS, Order, Status
+from core.orders.models import STATUS_LABELS, WECHAT_PAY_PROVIDER, Order, Status
 from core.orders.sandbox import NAME as SANDBOX
 from core.services import Services
-from web.kit import FORM_KEY_FIELD
+from web.kit import FORM_KEY_FIELD, form_key
 from web.learn import texts
 from web.learn.pages import CODE_PATTERN, Answered, guarded, page_locale
 from web.learn.sessions import HEADERS, Learner, LearnerSessions, base_context, message_page
@@ -45,7 +43,6 @@ PAY_HEADERS = {
     ),
 }
 ORDER_PATH = "/me/orders/{id}"
-WECHAT_PAY = "wechatpay"
 WECHAT_BROWSER = "MicroMessenger"  # in WeChat's own browser's User-Agent
 Settle = Callable[[int, str, str, Money], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -103,7 +100,7 @@ class Checkout:
             else "",
             "points_price": render(texts.points(points_price), locale) if points_price else "",
             "error": render(error, locale) if error else "",
-            "hidden": self.sessions.hidden(learner) + self._form_key(),
+            "hidden": self.sessions.hidden(learner) + form_key(),
         }
         status = 422 if error else 200
         return aiohttp_jinja2.render_template("learn_buy.html", request, context, status=status)
@@ -175,7 +172,7 @@ class Checkout:
                 "kind": "sandbox" if self.settle_sandbox is not None else "chat",
                 "note": render(texts.SANDBOX_NOTE if self.settle_sandbox else texts.PAY_IN_CHAT, locale),
             }
-        if order.provider == WECHAT_PAY:
+        if order.provider == WECHAT_PAY_PROVIDER:
             in_wechat = WECHAT_BROWSER in request.headers.get("User-Agent", "")
             checkout = await self.services.orders.start_payment(order, on_web=True, in_wechat=in_wechat)
             if checkout.client is not None:
@@ -197,7 +194,7 @@ class Checkout:
         """WeChat Pay's code for the learner's open order, as a PNG to scan."""
         learner = await self.sessions.required(request)
         order = await self._order(learner, request)
-        if order.provider != WECHAT_PAY or order.status is not Status.PENDING:
+        if order.provider != WECHAT_PAY_PROVIDER or order.status is not Status.PENDING:
             raise web.HTTPNotFound()
         checkout = await self.services.orders.start_payment(order, on_web=True)
         if checkout.image is None:
@@ -282,11 +279,6 @@ class Checkout:
 
     def _locale(self, request: web.Request, learner: Learner) -> str:
         return page_locale(request, learner.member.locale or learner.community.default_locale)
-
-    @staticmethod
-    def _form_key() -> Markup:
-        """A fresh key per form shown: sending the same form twice spends points once."""
-        return Markup(f'<input type="hidden" name="{FORM_KEY_FIELD}" value="{secrets.token_urlsafe(16)}">')
 
     def _guard(self, page: Handler, headers: dict[str, str] = HEADERS) -> Handler:
         return guarded(page, self.community, headers)
