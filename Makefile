@@ -42,13 +42,14 @@ $(PEERS): tests/peers/telegram/package-lock.json
 	npm ci --prefix tests/peers/telegram --no-audit --no-fund --loglevel=error
 
 # Browser tests drive Debian's Chromium: Playwright's own browser download is not reachable here.
-# A file target, so it installs once and is skipped while the binary exists.
+# A file target, so it installs once and is skipped while the binary exists. The CJK fonts let
+# pages and the docs' screenshots show Chinese as Chinese rather than empty boxes.
 CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" != 0 ]; then echo "browser tests need $@: run as root, or: sudo apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi
+	@if [ "$$(id -u)" != 0 ]; then echo "browser tests need $@: run as root, or: sudo apt-get install -y --no-install-recommends chromium fonts-noto-cjk" >&2; exit 1; fi
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk
 	@test -x $@ || { echo "apt-get installed chromium but $@ is still missing" >&2; exit 1; }
 
 test: $(STAMP) $(PEERS) $(CHROMIUM)
