@@ -23,6 +23,7 @@ async def tend_orders(services: Services, now: datetime) -> None:
     if expired:
         log.info("expired %d unpaid orders", expired)
     delivered = [f for f in await services.orders.fulfil_stuck() if f.fresh]
+    await services.orders.settle_offsets()  # points a crash left held or unspent
     if delivered:
         log.info("delivered %d paid orders left undelivered", len(delivered))
 

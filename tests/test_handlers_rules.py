@@ -31,6 +31,9 @@ DEFAULT_RULES = [
     "bot> content.review = off — lessons by moderators and creators other than the owner wait for the"
     " owner's approval",
     "bot> order.expiry_minutes = 60 — minutes an unpaid order stays open",
+    "bot> points.offset_rate = 0 — points worth one unit of a price's currency, paying part of it"
+    " (0: points pay no part)",
+    "bot> points.offset_max_percent = 50 — most of a price, in percent, that points may pay",
     "bot> purchase.points_percent = 100 — purchase points per 100 units of currency spent"
     " (100: one point per unit)",
     "bot> referral.window_days = 30 — days after first contact in which a referral link still counts",

@@ -316,3 +316,36 @@ async def test_wechat_pay_on_the_order_page_in_place_inside_wechat_and_by_qr_cod
     assert fake.orders[f"studyhall-{order_id}-j"].request["payer"] == {"openid": "o_follower_7"}
     assert f'<img src="{path}/qr.png" width="240"' in outside and "Scan the code with WeChat" in outside
     assert image.status == 200 and (await image.read())[:4] == b"\x89PNG"
+
+
+async def test_points_pay_part_of_the_price_as_usepoints_does_in_the_chat(learners: WebWorld) -> None:
+    await add_sql_course(
+        learners, "/rules set points.offset_rate 100", "/rules set points.offset_max_percent 20"
+    )
+    await signed_in(learners)
+    await learners.console(":as Mei", "/award @Ana 150 thanks for the notes")
+    community = await learners.app.community()
+    ana = await learners.app.services.members.find_by_identity(community.id, "console", "ana")
+    assert ana is not None
+    have = (await learners.app.services.ledger.balance(community.id, ana.id)).balance
+    assert 150 <= have < 200
+    page = html.unescape(await (await learners.client.get("/buy/sql201")).text())
+    assert f"You have {have} points. Points pay up to 20%; 100 points make $1.00." in page
+
+    fields = await hidden_fields(learners, "/buy/sql201")
+    refused = await learners.client.post("/buy/sql201", data={**fields, "use_points": "500"})
+    assert refused.status == 422
+    refusal = f"at most 200 points toward $10.00 (that is 20%), and you have {have}"
+    assert refusal in html.unescape(await refused.text())
+    typo = await learners.client.post("/buy/sql201", data={**fields, "use_points": "lots"})
+    assert "Type a number of points, or all." in await typo.text()
+
+    made = await learners.client.post(
+        "/buy/sql201", data={**fields, "use_points": "all"}, allow_redirects=False
+    )
+    path = made.headers["Location"]
+    order = await learners.app.services.orders.get(int(path.rsplit("/", 1)[1]))
+    assert (order.offset_points, order.amount) == (have, Money("USD", 1000 - have))
+    shown = html.unescape(await (await learners.client.get(path)).text())
+    assert f'id="offset">{have} points pay ${have / 100:.2f}.' in shown
+    assert f'id="amount">${(1000 - have) / 100:.2f} <s>$10.00</s>' in shown

@@ -17,6 +17,7 @@ from core.i18n import Msg, msg, nmsg
 from core.links import WECHAT_H5_PATH, mini_app_link
 from core.members.models import Role
 from core.orders.models import STATUS_LABELS, WECHAT_PAY_PROVIDER, Fulfilment, Order, RefundFailed, Status
+from core.orders.offsets import ALL
 from core.orders.refunds import parse_refund_amount, refund_reply
 from core.replies import Button, File, Image, Notice, Reply, ReplyBuilder
 
@@ -212,21 +213,34 @@ async def bundle(ctx: Context) -> Reply:
 @router.command(
     "buy",
     aliases=("购买",),
-    help=msg("Buy a course, with a coupon if you have one, or with points where it has a points price"),
-    params=(Word("code", max_length=30), Word("coupon", optional=True, max_length=40)),
+    help=msg(
+        "Buy a course, with a coupon if you have one; with points where it has a points price;"
+        " or with points paying part of the price (usepoints [N])"
+    ),
+    # "coupon" keeps Discord's slash option as it was; it takes "usepoints [N]" too.
+    params=(Word("code", max_length=30), Rest("coupon", optional=True, max_length=80)),
 )
 async def buy(ctx: Context) -> list[Reply]:
     services = ctx.services
     found = await services.catalog.product(ctx.community, ctx.args["code"])
-    if (ctx.args["coupon"] or "").lower() in ("points", "积分"):  # the points provider
+    words = (ctx.args["coupon"] or "").split()
+    if [w.lower() for w in words] in (["points"], ["积分"]):  # the points provider
         return await _buy_with_points(ctx, found)
-    order = await services.orders.order(ctx.community, ctx.member, found, ctx.args["coupon"])
-    if order.status is Status.FULFILLED:  # a coupon made it free
+    coupon, use_points = _buy_options(words)
+    order = await services.orders.order(ctx.community, ctx.member, found, coupon, use_points)
+    if order.status is Status.FULFILLED:  # a coupon (or points) made it free
         fulfilment = Fulfilment(order, fresh=True, points=order.purchase_points)
-        return [
-            Reply.text(msg("Coupon applied: {title} is free for you.", title=order.title)),
-            *fulfilment_replies(fulfilment, found),
-        ]
+        free = (
+            msg("Coupon applied: {title} is free for you.", title=order.title)
+            if not order.offset_points
+            else nmsg(
+                "{n} point paid all of {title}.",
+                "{n} points paid all of {title}.",
+                order.offset_points,
+                title=order.title,
+            )
+        )
+        return [Reply.text(free), *fulfilment_replies(fulfilment, found)]
     owned = [c.title for c in found.courses if await services.catalog.enrollment(ctx.member, c) is not None]
     notice = (
         [msg("You own already: {titles}. The bundle price stays the same.", titles=", ".join(owned))]
@@ -234,6 +248,35 @@ async def buy(ctx: Context) -> list[Reply]:
         else []
     )
     return [await checkout_reply(ctx, order, notice)]
+
+
+USE_POINTS = ("usepoints", "用积分")
+BUY_USAGE = "/buy CODE [COUPON] [usepoints [N]]"
+
+
+def _buy_options(words: list[str]) -> tuple[str | None, int | None]:
+    """A coupon and the points to use from what follows the code: ``SPRING15``, ``usepoints``
+    (as many as allowed), ``usepoints 300``, in either order."""
+    use_points: int | None = None
+    rest: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.lower() in USE_POINTS:
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if following.isascii() and following.isdigit():
+                use_points = int(following[:9])
+                index += 1
+            else:
+                use_points = ALL
+            if use_points == 0:
+                raise InvalidInput(msg("Use at least 1 point, or leave out usepoints."))
+        else:
+            rest.append(word)
+        index += 1
+    if len(rest) > 1:
+        raise InvalidInput(msg("Usage: {usage}", usage=BUY_USAGE))
+    return (rest[0] if rest else None), use_points
 
 
 async def _buy_with_points(ctx: Context, found: Product) -> list[Reply]:
@@ -268,6 +311,15 @@ async def checkout_reply(ctx: Context, order: Order, before: list[Msg] | None = 
                 "Coupon applied: {off} off {price}.",
                 off=order.discount,
                 price=Money(order.amount.currency, order.list_minor),
+            )
+        ).line()
+    if order.offset_points:
+        builder.text(
+            nmsg(
+                "{n} point pays {amount}: held until you pay, back to you if the order lapses.",
+                "{n} points pay {amount}: held until you pay, back to you if the order lapses.",
+                order.offset_points,
+                amount=order.offset,
             )
         ).line()
     builder = (

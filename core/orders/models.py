@@ -56,10 +56,18 @@ class Order:
     purchase_points: int = 0
     list_minor: int = 0  # the price before a coupon
     coupon_id: int | None = None
+    offset_points: int = 0  # points paying part of the price (core/orders/offsets.py)
+    offset_minor: int = 0  # what they are worth
 
     @property
     def discount(self) -> Money:
-        return Money(self.amount.currency, max(0, self.list_minor - self.amount.minor))
+        """The coupon's part: what the price lost besides the points."""
+        return Money(self.amount.currency, max(0, self.list_minor - self.amount.minor - self.offset_minor))
+
+    @property
+    def offset(self) -> Money:
+        """What the order's points paid."""
+        return Money(self.amount.currency, self.offset_minor)
 
     @property
     def refundable(self) -> int:
@@ -211,4 +219,6 @@ def order_from_row(row: Any) -> Order:
         row.purchase_points,
         row.list_minor,
         row.coupon_id,
+        row.offset_points,
+        row.offset_minor,
     )

@@ -91,6 +91,7 @@ class OrderRefunds:
     _on_refunded: list[Callable[[Order], Awaitable[None]]]
     _clawback_previews: list[ClawbackPreview]
     providers: dict[str, PaymentProvider]
+    return_offset: Callable[[Order, int, int], Awaitable[int]]  # core/orders/offsets.py
 
     def on_refund_preview(self, hook: ClawbackPreview) -> None:
         """``hook(order as refunded)`` lists what that package's refund follow-up (registered
@@ -213,6 +214,7 @@ class OrderRefunds:
                 actor_member_id=actor_member_id,
                 via=via,
             )
+        await self.return_offset(order, order.refunded, total)  # points that paid part, pro rata
         wanted = points_to_take_back(order, total)
         clawed = await self._claw_back(order, wanted, total) if wanted > 0 else 0
         if clawed < wanted:

@@ -40,6 +40,7 @@ from core.orders.models import (
     Status,
 )
 from core.orders.models import order_from_row as _order
+from core.orders.offsets import NO_OFFSET, WANTED, OrderOffsets
 from core.orders.provider_reports import ProviderReports
 from core.orders.refunds import ClawbackPreview, OrderRefunds
 from core.orders.tables import orders
@@ -52,7 +53,7 @@ PAYABLE = (Status.PENDING, Status.EXPIRED, Status.CANCELLED)  # money that arriv
 FREE = "free"  # the provider name of orders a coupon made free
 
 
-class OrderService(ProviderReports, OrderRefunds, OrderListing):
+class OrderService(ProviderReports, OrderRefunds, OrderListing, OrderOffsets):
     def __init__(
         self,
         db: Database,
@@ -101,11 +102,18 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
         return await self.order(community, member, Product.of(course), coupon_code)
 
     async def order(
-        self, community: Community, member: Member, product: Product, coupon_code: str | None = None
+        self,
+        community: Community,
+        member: Member,
+        product: Product,
+        coupon_code: str | None = None,
+        use_points: int | None = None,
     ) -> Order:
         """A pending order for ``product`` at today's price, less ``coupon_code``'s discount
-        (the open order for the same thing is reused). A free result (a 100% coupon) is
-        paid and delivered at once: check the returned order's status.
+        and what ``use_points`` points pay (offsets.ALL: as many as allowed; core/orders/
+        offsets.py) — the open order for the same thing is reused. A free result (a 100%
+        coupon, or points paying all) is paid and delivered at once: check the returned
+        order's status.
 
         A bundle holding a course the member owns already is sold at its own price (no
         pro-rating; /buy says which courses are owned); one whose courses are all owned is
@@ -125,6 +133,7 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
         now = self._clock.now()
         provider = self.provider_for(product.price.currency)
         wanted_coupon = None if coupon_code is None else (await self._coupons.get(community, coupon_code)).id
+        replaced: list[Order] = []  # open orders this one replaces: their held points go back
         async with self._db.write() as conn:
             open_rows = (
                 await conn.execute(
@@ -139,15 +148,22 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
             ).all()
             for row in open_rows:
                 same = row.list_minor == product.price.minor and row.currency == product.price.currency
-                if same and row.coupon_id == wanted_coupon:
+                if same and row.coupon_id == wanted_coupon and use_points is None and not row.offset_points:
                     return _order(row)
                 await self._cancel_row(conn, row)  # replaced by the order made below
+                replaced.append(_order(row))
             coupon_id, off = None, 0
             if coupon_code is not None:
                 coupon, off = await self._coupons.claim(
                     conn, community, member, coupon_code, product.code, product.price
                 )
                 coupon_id = coupon.id
+            offset = NO_OFFSET  # a refusal here rolls the coupon's use back with the rest
+            if use_points is not None:
+                after_coupon = Money(product.price.currency, product.price.minor - off)
+                offset = await self.offset_for(
+                    community.id, member.id, product.kind, after_coupon, use_points
+                )
             minutes = await self._settings.get(community.id, "order.expiry_minutes")
             order_id = (
                 await conn.execute(
@@ -159,8 +175,11 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
                         product_id=product.id,
                         title=product.title,
                         list_minor=product.price.minor,
-                        amount_minor=product.price.minor - off,
+                        amount_minor=product.price.minor - off - offset.minor,
                         coupon_id=coupon_id,
+                        offset_points=offset.points,
+                        offset_minor=offset.minor,
+                        offset_state=WANTED if offset.points else "",
                         currency=product.price.currency,
                         status=Status.PENDING.value,
                         provider=provider.name,
@@ -170,7 +189,10 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
                     .returning(orders.c.id)
                 )
             ).scalar_one()
+        for ended in replaced:
+            await self.release_offset(ended)
         order = await self.get(order_id)
+        await self.hold_offset(order)  # points first: a free result spends them at once
         if order.amount.minor == 0:
             await self.record_payment(
                 order.id, provider=FREE, provider_ref=f"free:{order.id}", paid=order.amount
@@ -259,7 +281,9 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
             if row is None:
                 raise InvalidInput(msg("Order {id} is not one of your pending orders.", id=order_id))
             await self._cancel_row(conn, row)
-        return await self.get(order_id)
+        cancelled = await self.get(order_id)
+        await self.release_offset(cancelled)
+        return cancelled
 
     async def by_provider_ref(self, provider: str, provider_ref: str) -> Order | None:
         query = select(orders).where(orders.c.provider == provider, orders.c.provider_ref == provider_ref)
@@ -278,6 +302,8 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
             )
             if moved.rowcount == 1 and row is not None and row.coupon_id is not None:
                 await CouponService.give_back(conn, row.coupon_id)
+        if moved.rowcount == 1:
+            await self.release_offset(await self.get(order_id))
         return moved.rowcount == 1
 
     # -- payment and fulfilment ----------------------------------------------------------
@@ -374,6 +400,7 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
             return Fulfilment(order, fresh=False)
         if order.status is not Status.PAID:
             raise InvalidInput(msg("Order {id} is not paid.", id=order_id))
+        await self.spend_offset(order)
         points = await self._post_purchase_points(order)
         now = self._clock.now()
         async with self._db.write() as conn:
@@ -431,11 +458,11 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
 
     async def expire_due(self, now: datetime) -> int:
         """Pending orders past their time become expired (and give back their coupon use)."""
-        expired = 0
+        expired, with_points = 0, []
         async with self._db.write() as conn:
             rows = (
                 await conn.execute(
-                    select(orders.c.id, orders.c.coupon_id).where(
+                    select(orders.c.id, orders.c.coupon_id, orders.c.offset_points).where(
                         orders.c.status == Status.PENDING.value, orders.c.expires_at <= now
                     )
                 )
@@ -449,6 +476,10 @@ class OrderService(ProviderReports, OrderRefunds, OrderListing):
                 expired += moved.rowcount
                 if moved.rowcount == 1 and row.coupon_id is not None:
                     await CouponService.give_back(conn, row.coupon_id)
+                if moved.rowcount == 1 and row.offset_points:
+                    with_points.append(row.id)
+        for order_id in with_points:  # their held points go back (settle_offsets catches a crash)
+            await self.release_offset(await self.get(order_id))
         return expired
 
     async def fulfil_stuck(self) -> list[Fulfilment]:

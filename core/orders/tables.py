@@ -36,14 +36,22 @@ orders = Table(
     Column("fulfilled_at", UTCDateTime, nullable=True),
     Column("refunded_minor", BigInteger, nullable=False, server_default="0"),  # refunded so far
     Column("purchase_points", BigInteger, nullable=False, server_default="0"),  # points the purchase earned
+    # Points paying part of the price (core/orders/offsets.py): how many, what they are worth
+    # (amount_minor is the price less the coupon and this), and where they are: wanted, held,
+    # spent or released ('' without points).
+    Column("offset_points", BigInteger, nullable=False, server_default="0"),
+    Column("offset_minor", BigInteger, nullable=False, server_default="0"),
+    Column("offset_state", String(10), nullable=False, server_default=""),
     CheckConstraint("amount_minor >= 0 AND amount_minor <= list_minor", name="amount_within_list"),
     CheckConstraint("refunded_minor BETWEEN 0 AND amount_minor", name="refund_within_amount"),
+    CheckConstraint("offset_points >= 0 AND offset_minor >= 0", name="offset_not_negative"),
     CheckConstraint(
         "status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'refunded')", name="status_known"
     ),
     Index("ix_orders_member_status", "member_id", "status"),
     Index("ix_orders_status_expires", "status", "expires_at"),
     Index("ix_orders_provider_ref", "provider", "provider_ref"),
+    Index("ix_orders_offset_state", "offset_state"),  # the orders job's look for unsettled points
     # The dashboard's order list, newest first (keyset on created_at, id), whole or by state
     # or product: each filter walks its own index instead of a year of orders.
     Index("ix_orders_community_created", "community_id", "created_at", "id"),

@@ -84,6 +84,16 @@ SETTINGS: dict[str, Setting] = {
         ),
         IntSetting("order.expiry_minutes", 60, 5, 7 * 24 * 60, msg("minutes an unpaid order stays open")),
         IntSetting(
+            "points.offset_rate",
+            0,
+            0,
+            1_000_000,
+            msg("points worth one unit of a price's currency, paying part of it (0: points pay no part)"),
+        ),
+        IntSetting(
+            "points.offset_max_percent", 50, 0, 100, msg("most of a price, in percent, that points may pay")
+        ),
+        IntSetting(
             "purchase.points_percent",
             100,
             0,

@@ -23,11 +23,13 @@ from aiohttp import web
 from core.access.plans import Plan
 from core.access.subscriptions import PERIOD_NAMES
 from core.catalog.models import Product
-from core.catalog.money import Money, format_money
+from core.catalog.money import Money, format_money, precision
 from core.errors import InvalidInput
-from core.i18n import Msg, render
+from core.i18n import Msg, msg, render
 from core.members.models import Community
 from core.orders.models import STATUS_LABELS, WECHAT_PAY_PROVIDER, Order, Status
+from core.orders.offsets import ALL
+from core.orders.offsets import KINDS as OFFSET_KINDS
 from core.orders.sandbox import NAME as SANDBOX
 from core.services import Services
 from web.kit import FORM_KEY_FIELD, form_key
@@ -99,6 +101,7 @@ class Checkout:
             if owned and product.kind == "bundle"
             else "",
             "points_price": render(texts.points(points_price), locale) if points_price else "",
+            "offset_terms": await self._offset_terms(learner, product, locale),
             "error": render(error, locale) if error else "",
             "hidden": self.sessions.hidden(learner) + form_key(),
         }
@@ -111,7 +114,9 @@ class Checkout:
         product, plan = await self._product(community, request.match_info["code"])
         form = await request.post()
         coupon = str(form.get("coupon", "")).strip() or None
+        typed_points = str(form.get("use_points", "")).strip().lower()[:12]
         try:
+            use_points = _points_wanted(typed_points)
             if form.get("pay") == "points" and product.kind == "course":
                 course = product.courses[0]
                 key = f"web-buy:{member.id}:{str(form.get(FORM_KEY_FIELD, ''))[:64]}"
@@ -123,10 +128,21 @@ class Checkout:
                     raise web.HTTPSeeOther("/me")
                 order = done.order
             else:
-                order = await self.services.orders.order(community, member, product, coupon)
+                order = await self.services.orders.order(community, member, product, coupon, use_points)
         except InvalidInput as refused:
             return await self.buy_page(request, refused.message)
         raise web.HTTPSeeOther(ORDER_PATH.format(id=order.id))
+
+    async def _offset_terms(self, learner: Learner, product: Product, locale: str) -> str:
+        """How points may pay part of this price, when the community lets them ('' if not)."""
+        settings, community = self.services.settings, learner.community
+        rate = await settings.get(community.id, "points.offset_rate")
+        percent = await settings.get(community.id, "points.offset_max_percent")
+        if product.kind not in OFFSET_KINDS or rate <= 0 or percent <= 0:
+            return ""
+        balance = (await self.services.ledger.balance(community.id, learner.member.id)).balance
+        one = Money(product.price.currency, 10 ** precision(product.price.currency))
+        return render(texts.offset_terms(balance, percent, rate, one), locale)
 
     # -- the order ---------------------------------------------------------------------------
 
@@ -144,7 +160,10 @@ class Checkout:
             "heading": render(texts.order_heading(order.id, order.title), locale),
             "amount": format_money(order.amount, locale),
             "list_price": format_money(Money(order.amount.currency, order.list_minor), locale)
-            if order.coupon_id is not None
+            if order.coupon_id is not None or order.offset_points
+            else "",
+            "offset": render(texts.offset_paid(order.offset_points, order.offset), locale)
+            if order.offset_points
             else "",
             "status": render(STATUS_LABELS[order.status], locale),
             "created": order.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
@@ -282,3 +301,14 @@ class Checkout:
 
     def _guard(self, page: Handler, headers: dict[str, str] = HEADERS) -> Handler:
         return guarded(page, self.community, headers)
+
+
+def _points_wanted(typed: str) -> int | None:
+    """The checkout's points field: blank (none), a number, or "all" (as many as allowed)."""
+    if not typed:
+        return None
+    if typed in ("all", "全部"):
+        return ALL
+    if not (typed.isascii() and typed.isdigit()) or int(typed) == 0:
+        raise InvalidInput(msg("Type a number of points, or all."))
+    return int(typed)

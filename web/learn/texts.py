@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.catalog.money import Money
 from core.i18n import Msg, msg, nmsg, render
 
 LABELS: dict[str, Msg] = {
@@ -39,6 +40,7 @@ LABELS: dict[str, Msg] = {
     "coupon": msg("Coupon code (optional)"),
     "continue": msg("Continue to payment"),
     "pay_with_points": msg("Pay with points"),
+    "use_points": msg("Points toward the price (optional)"),
     "includes": msg("Includes"),
     "pay": msg("Pay"),
     "pay_sandbox": msg("Pay (sandbox)"),
@@ -46,6 +48,8 @@ LABELS: dict[str, Msg] = {
     "status": msg("Status"),
     "ordered": msg("Ordered"),
     "before_coupon": msg("before the coupon"),
+    "before_discounts": msg("before the coupon and points"),
+    "points_paid": msg("Points"),
     "open": msg("Start learning"),
     "stars_paid": msg("Payment received. Delivering…"),
     "memberships": msg("Your memberships"),
@@ -125,6 +129,24 @@ def every_period(period: Msg) -> Msg:
 
 def trial_days(days: int) -> Msg:
     return nmsg("It starts with a free trial of {n} day.", "It starts with a free trial of {n} days.", days)
+
+
+def offset_terms(balance: int, percent: int, rate: int, one: Money) -> Msg:
+    """How points may pay part of a price, under the checkout's points field."""
+    return nmsg(
+        "You have {n} point. Points pay up to {percent}%; {rate} points make {one}."
+        " Type all to use as many as allowed.",
+        "You have {n} points. Points pay up to {percent}%; {rate} points make {one}."
+        " Type all to use as many as allowed.",
+        balance,
+        percent=percent,
+        rate=rate,
+        one=one,
+    )
+
+
+def offset_paid(points: int, amount: Money) -> Msg:
+    return nmsg("{n} point pays {amount}.", "{n} points pay {amount}.", points, amount=amount)
 
 
 def owned_already(titles: str) -> Msg:
