@@ -12,7 +12,7 @@ import sys
 
 from bench.pg import bench_url
 
-BENCHMARKS = ("ledger", "ingest", "analytics", "push", "dashboard", "web", "processes")
+BENCHMARKS = ("ledger", "ingest", "analytics", "push", "dashboard", "web", "recommend", "processes")
 ON_POSTGRESQL = {"ledger": "ledger_pg", "ingest": "ingest_pg"}  # run after their SQLite run
 NEEDS_POSTGRESQL = ("processes",)
 

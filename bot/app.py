@@ -227,11 +227,13 @@ class App:
         assert reply.to_member is not None
         members = self.services.members
         target = await members.get_member(reply.to_member)
+        identities = tuple(await members.identities_of(target.id))
+        chosen = tuple(i for i in identities if i.platform == reply.via)
         return Outgoing(
             reply,
             await members.effective_locale(target, community),
             member=target,
-            identities=tuple(await members.identities_of(target.id)),
+            identities=chosen or identities,  # ``via`` when the member still has an account there
         )
 
     async def run_due_jobs(self) -> list[str]:

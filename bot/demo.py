@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.app import App
 from bot.config import Config, Secret
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
-from core.members.models import Role
+from core.members.models import Member, Role
 
 PLATFORM = "console"
 DEMO_COMMUNITY = "demo"
@@ -110,6 +110,7 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
     await app.handle(_event(community_name, sam_dm, sam, award, start + timedelta(days=6)))
     await _seed_shop(app, community_name, start + timedelta(days=7))
     await _seed_questions(app, community_name, start + timedelta(days=8))
+    await _seed_feedback(app, community_name)
     await _seed_crowd(app, community_name)
     return True
 
@@ -133,6 +134,8 @@ SHOP_SETUP = (
     "/commission set all 10% 5%",
     # Last month's ads, for CAC; and a push waiting for Mei's review (nothing is sent unconfirmed).
     "/spend add 120 USD ads",
+    # The ads carry a tagged entry link, so /channels credits their buyers and shows CAC and ROI.
+    "/channel add ads Xiaohongshu ads",
     # Lessons by moderators wait for Mei, the owner: Sam's draft below is in /drafts.
     "/rules set content.review on",
     "/push all New this week: lesson 3 of py101, Group and summarise. Try it with your own CSV!",
@@ -141,6 +144,9 @@ SHOP_SETUP = (
     " time4=date",
     "/wechat template renews_soon Renew_demo_1 thing1=title time2=date",
     "/wechat subscribe Subscribe_demo_1",
+    # Points pay up to 30% of a price, 100 points a dollar: /buy ml201 usepoints.
+    "/rules set points.offset_rate 100",
+    "/rules set points.offset_max_percent 30",
 )
 
 SAM_DRAFT = "/lesson add ml201 Checking a model | Keep a test set apart: train_test_split, then score on it."
@@ -164,9 +170,10 @@ async def _seed_shop(app: App, community_name: str, when: datetime) -> None:
     # A members-only group for the membership plan.
     vip = ChatRef(PLATFORM, "group:vip", ChatKind.GROUP, "vip")
     await app.handle(_event(community_name, vip, mei, "/bind plan monthly", when + timedelta(hours=3)))
-    # Omar came through Ana's invitation and bought ml201: Ana has a commission on hold.
+    # Omar came through Ana's invitation on the ads' channel and bought ml201: Ana has a
+    # commission on hold, and the ads a buyer.
     ana = await app.services.members.ensure_member(community, UserRef(PLATFORM, "ana", "Ana"))
-    link = f"/start ref_{await app.services.referrals.code_of(ana)}"
+    link = f"/start src_ads-ref_{await app.services.referrals.code_of(ana)}"
     omar, omar_dm = UserRef(PLATFORM, "omar", "Omar"), ChatRef(PLATFORM, "dm:omar", ChatKind.PRIVATE, "Omar")
     await app.handle(_event(community_name, omar_dm, omar, link, when + timedelta(hours=4)))
     await app.handle(_event(community_name, omar_dm, omar, "/buy ml201", when + timedelta(hours=5)))
@@ -200,6 +207,24 @@ async def _seed_questions(app: App, community_name: str, when: datetime) -> None
         await app.handle(
             _event(community_name, lounge, asking, f"/accept A{number}", at + timedelta(minutes=5))
         )
+    app.services.notices.take()
+
+
+async def _seed_feedback(app: App, community_name: str) -> None:
+    """Li's feedback, answered by Sam; Omar's, open in the inbox (/feedback, the dashboard).
+    Through the service, not typed: no activity, so the demo's engagement figures stay put."""
+    community = await app.community(community_name)
+    members, feedback = app.services.members, app.services.feedback
+
+    async def member(handle: str) -> Member:
+        return await members.ensure_member(community, UserRef(PLATFORM, handle, handle.title()))
+
+    li = await feedback.submit(
+        community, await member("li"), "希望每节课后有练习答案。", platform=PLATFORM, key="demo:feedback:li"
+    )
+    await feedback.answer(community, await member("sam"), li.id, "好建议！答案会放在每节课的最后。")
+    text = "The ml201 videos are hard to hear on a phone."
+    await feedback.submit(community, await member("omar"), text, platform=PLATFORM, key="demo:feedback:omar")
     app.services.notices.take()
 
 

@@ -92,11 +92,13 @@ class Notice:
 @dataclass(frozen=True)
 class Reply:
     """What the bot says. ``to_member`` None means the chat the event came from;
-    otherwise a private message to that member (on whichever platform reaches them)."""
+    otherwise a private message to that member (on whichever platform reaches them, or on
+    ``via`` when they have an account there: an answer goes where its question was asked)."""
 
     segments: tuple[Segment, ...]
     to_member: int | None = None
     notice: Notice | None = None
+    via: str | None = None
 
     @classmethod
     def text(cls, *lines: Content, to_member: int | None = None, notice: Notice | None = None) -> Reply:

@@ -15,11 +15,14 @@ from core.catalog.learning import LearningService
 from core.catalog.mall import MallService
 from core.catalog.reviews import ReviewService
 from core.catalog.service import CatalogService
+from core.channels.service import ChannelService
 from core.clock import Clock
 from core.delivery.callback_tokens import CallbackTokens
 from core.delivery.outside import WindowFallbacks
 from core.delivery.service import DeliveryService
 from core.delivery.templates import NoticeTemplates
+from core.feedback.nps import NpsService
+from core.feedback.service import FeedbackService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
 from core.members.service import MemberService
@@ -30,6 +33,7 @@ from core.orders.service import OrderService
 from core.privacy.service import PrivacyService
 from core.pushes.service import PushService
 from core.qa.service import QAService
+from core.recommend.service import RecommendService
 from core.referrals.commissions import CommissionService
 from core.referrals.service import ReferralService
 from core.settings.service import SettingsService
@@ -65,8 +69,12 @@ class Services:
     fallbacks: WindowFallbacks  # consents for one message outside it, and what went that way
     callback_tokens: CallbackTokens  # long button data behind short tokens
     analytics: AnalyticsService
+    channels: ChannelService  # tagged entry links and first/last-touch attribution
     privacy: PrivacyService
     pushes: PushService
+    recommend: RecommendService  # course recommendations (core/recommend)
+    feedback: FeedbackService
+    nps: NpsService
     web_sessions: WebSessionService
     metrics: Metrics  # this App's Prometheus registry (core/metrics.py)
 
@@ -94,6 +102,8 @@ class Services:
         analytics = AnalyticsService(db, clock, members)
         pushes = PushService(db, clock, members, settings, analytics)
         pushes.metrics = metrics
+        recommend = RecommendService(db, clock)
+        pushes.recommend = recommend  # the `recommended` segment and its {course}
         return cls(
             db=db,
             clock=clock,
@@ -122,8 +132,12 @@ class Services:
             fallbacks=WindowFallbacks(db, clock),
             callback_tokens=CallbackTokens(db, clock),
             analytics=analytics,
+            channels=ChannelService(db, clock, catalog, referrals),
             privacy=PrivacyService(db, clock, members, points),
             pushes=pushes,
+            recommend=recommend,
+            feedback=FeedbackService(db, clock, members, notices),
+            nps=NpsService(db, clock, pushes),
             web_sessions=WebSessionService(db, clock, members),
             metrics=metrics,
         )

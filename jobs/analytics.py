@@ -36,6 +36,7 @@ async def compute_analytics(services: Services, now: datetime, *, progress: Prog
             due.append(community)
     for done, community in enumerate(due, start=1):
         summary = await services.analytics.run(community, now)
+        await services.recommend.refit(community, now)  # the recommendations learn nightly too
         log.info("analytics: %s, %d members", community.name, summary["members"])
         if progress is not None:
             progress(done, len(due))
@@ -45,6 +46,6 @@ SPEC = JobSpec(
     "analytics",
     CronTrigger(minute=50, timezone="UTC"),
     compute_analytics,
-    "engagement, cohorts, revenue and segments, nightly in each community's time zone",
+    "engagement, cohorts, revenue, segments and recommendations, nightly in each community's time zone",
     reports_progress=True,
 )

@@ -133,7 +133,8 @@ def test_any_text_from_a_learner_is_safe(
     chat = ChatRef("console", "group:lounge", ChatKind.GROUP, "lounge") if in_group else None
     # A learner's own referral and link codes are made when they ask for them (/ref, /link); a learner
     # may ask and answer questions (checked below: only her own points move, into escrow).
-    # She may also mute pushes to herself (/mute), checked below too.
+    # She may also mute pushes to herself (/mute), and send the team feedback (/feedback), checked
+    # below too.
     qa_tables = ("questions", "answers", "answer_votes", "qa_documents", "qa_drafts")
     ignored = (
         "activity",
@@ -144,6 +145,7 @@ def test_any_text_from_a_learner_is_safe(
         "referral_codes",
         "link_codes",
         "push_mutes",
+        "feedback_tickets",
         *qa_tables,
     )
     before = runner.run(snapshot(app.db, exclude=ignored))
@@ -159,6 +161,7 @@ def test_any_text_from_a_learner_is_safe(
     ana = runner.run(app.services.members.find_by_identity(community.id, "console", "ana"))
     assert ana is not None
     assert {row[1] for row in runner.run(snapshot(app.db))["push_mutes"]} <= {ana.id}
+    assert {row[2] for row in runner.run(snapshot(app.db))["feedback_tickets"]} <= {ana.id}
     new = [t for t in runner.run(snapshot(app.db))["ledger_transfers"] if t not in transfers_before]
     for transfer in new:
         debit, credit, kind = transfer[2], transfer[3], transfer[5]

@@ -117,5 +117,27 @@ def test_every_new_action_has_a_label() -> None:
         "qa.hide_answer",
         "chat.reconcile",
         "order.bill_differs",
+        "feedback.answer",
+        "feedback.close",
     ):
         assert action in ACTIONS
+
+
+async def test_answering_and_closing_feedback_and_drafting_a_survey_are_audited(app: App) -> None:
+    community, mei, learners = await people(app, 1)
+    ticket = await app.services.feedback.submit(
+        community, learners[0], "More exercises", platform="fake", key="k"
+    )
+    await app.services.feedback.answer(community, mei, ticket.id, "Coming soon")
+    with audit.requested_via("dashboard"):
+        await app.services.feedback.close(community, mei, ticket.id)
+    survey = (await app.services.nps.draft(community, mei, "all")).campaign.id
+    assert await last(app, community, "feedback.") == [
+        ("feedback.answer", mei.id, {"ticket": ticket.id}),
+        ("feedback.close", mei.id, {"ticket": ticket.id, "was": "answered", "via": "dashboard"}),
+    ]
+    assert (await last(app, community, "push."))[-1] == (
+        "push.draft",
+        mei.id,
+        {"push": survey, "segment": "all", "ab": False, "kind": "nps"},
+    )

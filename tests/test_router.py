@@ -204,4 +204,13 @@ def test_personal_commands_are_marked_and_the_rest_are_not() -> None:
 
     router = build_router()
     personal = {spec.name for spec in router.commands.values() if spec.personal}
-    assert personal == {"points", "history", "orders", "mycourses", "subscription", "whoami"}
+    assert personal == {
+        "points",
+        "history",
+        "orders",
+        "mycourses",
+        "subscription",
+        "whoami",
+        "recommend",
+        "nps",
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.handlers.feedback import nps_line
 from core.analytics.charts import draw, forecast_text, retention_heatmap, revenue_chart, segments_chart
 from core.analytics.labels import STEPS, TRAITS
 from core.catalog.money import Money, parse_money
@@ -14,6 +15,7 @@ from core.commands.params import Choice, Rest, Word
 from core.commands.router import CREATORS, Router
 from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg, render
+from core.recommend.texts import learned_line
 from core.replies import Image, Reply, ReplyBuilder
 
 router = Router()
@@ -73,6 +75,8 @@ async def stats(ctx: Context) -> Reply:
     builder.line().text(msg("Channels (members → buyers): {channels}", channels=channels))
     builder.line().text(forecast_text(s))
     builder.line().text(_incentive_line(s["incentives"]))
+    builder.line().text(learned_line(await ctx.services.recommend.learned(ctx.community, ctx.member)))
+    builder.line().text(nps_line(await ctx.services.nps.score(ctx.community, ctx.member)))
     return builder.line().text(msg("/retention · /revenue · /segments for charts.")).build()
 
 
@@ -184,6 +188,13 @@ async def segments(ctx: Context) -> Reply:
     else:
         builder.line().text(msg("Too few members for clusters yet (K-means needs 10)."))
     builder.line().text(msg("/push SEGMENT TEXT reaches one; /segments name NUMBER NAME names a cluster."))
+    builder.line().text(
+        msg(
+            "Pushes also reach all (every learner) and recommended (each learner's own top course,"
+            " written where the text says {placeholder}).",
+            placeholder="{course}",
+        )
+    )
     builder.segments.append(Image(await draw(segments_chart, s, ctx.locale)))
     return builder.build()
 

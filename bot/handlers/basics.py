@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.channels.payload import split_payload
 from core.commands.context import Context
 from core.commands.params import Choice, Word
 from core.commands.router import Router
@@ -30,7 +31,12 @@ async def start(ctx: Context) -> Reply:
     builder = ReplyBuilder().bold(
         msg("Welcome to {community}, {name}!", community=ctx.community.name, name=ctx.member.display_name)
     )
-    code = code_from_payload(ctx.args["payload"])  # a referral link: t.me/bot?start=ref_CODE
+    # A tagged entry (src_TAG, or src_TAG-ref_CODE with an invitation): its touch is recorded
+    # (an unknown tag silently not), what is left is a referral link: t.me/bot?start=ref_CODE.
+    tag, rest = split_payload(ctx.args["payload"])
+    if tag is not None:
+        await ctx.services.channels.touch(ctx.community, ctx.member, tag, ctx.event.platform)
+    code = code_from_payload(rest)
     if code is not None:
         came = await ctx.services.referrals.attribute(ctx.community, ctx.member, code)
         if came is not None:

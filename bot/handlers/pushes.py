@@ -11,6 +11,7 @@ from core.commands.context import Context
 from core.commands.params import Rest, Word
 from core.commands.router import CREATORS, PRIVATE_ONLY, Router
 from core.errors import InvalidInput
+from core.feedback.survey import SURVEY_KIND, question
 from core.i18n import Msg, msg, nmsg
 from core.pushes.automations import AUTOMATION_LABELS, AUTOMATIONS
 from core.pushes.campaigns import (
@@ -29,8 +30,10 @@ from core.replies import Button, Reply, ReplyBuilder
 router = Router()
 
 USAGE = (
-    "/push SEGMENT TEXT… [at TIME] · /push ab SEGMENT TEXT_A || TEXT_B [at TIME] · "
-    "/push confirm|cancel ID · /push status [ID] · /push list · /push auto [KIND TEXT…|default]"
+    "/push SEGMENT TEXT… [at TIME] (SEGMENT: all, recommended with {course} in the text, or one of"
+    " /segments) · /push ab SEGMENT TEXT_A || TEXT_B [at TIME] · "
+    "/push nps SEGMENT [QUESTION…] · /push confirm|cancel ID · /push status [ID] · /push list · "
+    "/push auto [KIND TEXT…|default]"
 )
 # "at 18:00" or "at 2026-12-24T09:00" ending the text schedules the push.
 _AT = re.compile(r"\s+at\s+(\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2})\s*$", re.IGNORECASE)
@@ -72,6 +75,13 @@ async def push(ctx: Context) -> Reply:
         return _list(ctx, await pushes.campaigns(ctx.community, ctx.member))
     if action == "auto":
         return await _automations(ctx, rest)
+    if action == "nps":  # a survey with 0-10 buttons: /push nps SEGMENT [QUESTION…] [at TIME]
+        segment, _, question = rest.partition(" ")
+        question, send_at = _schedule(ctx, question)
+        if not segment:
+            raise InvalidInput(msg("Usage: {usage}", usage="/push nps SEGMENT [QUESTION…] [at TIME]"))
+        preview = await ctx.services.nps.draft(ctx.community, ctx.member, segment, question or None, send_at)
+        return _preview(ctx, preview)
     if action == "ab":
         segment, _, texts = rest.partition(" ")
         text, send_at = _schedule(ctx, texts)
@@ -143,7 +153,7 @@ def _preview(ctx: Context, preview: Preview) -> Reply:
     )
     _audience_lines(builder, preview)
     builder.line().text(_when(ctx, campaign))
-    _texts(builder, campaign)
+    _texts(builder, campaign, ctx.community.name)
     builder.line().text(msg("Nothing is sent until you confirm."))
     return builder.buttons(
         (
@@ -166,7 +176,11 @@ def _audience_lines(builder: ReplyBuilder, preview: Preview) -> None:
         )
 
 
-def _texts(builder: ReplyBuilder, campaign: Campaign) -> None:
+def _texts(builder: ReplyBuilder, campaign: Campaign, community: str) -> None:
+    if campaign.kind == SURVEY_KIND:
+        builder.line().text(msg("Survey:")).text(" ").text(question(community, campaign.text_a))
+        builder.line().text(msg("Buttons: 0 to 10; each member's first answer counts."))
+        return
     if campaign.text_b is None:
         builder.line().text(msg("Text:")).text(" ").text(campaign.text_a or "")
         return
@@ -208,7 +222,7 @@ def _status(ctx: Context, status: CampaignStatus) -> Reply:
     if status.failed:
         _reasons(builder.line().text(msg("Failed:")), status.failed)
     if status.comparison is not None:
-        _comparison(ctx, builder, status.comparison)
+        _comparison(ctx, builder, status.comparison, status.campaign.is_ab)
     return builder.build()
 
 
@@ -217,9 +231,15 @@ def _reasons(builder: ReplyBuilder, counts: dict[str, int]) -> None:
         builder.text("," if index else "").text(" ").text(REASONS.get(reason, reason)).text(f" {n}")
 
 
-def _comparison(ctx: Context, builder: ReplyBuilder, comparison: Comparison) -> None:
+def _comparison(ctx: Context, builder: ReplyBuilder, comparison: Comparison, ab: bool) -> None:
     builder.line().bold(msg("Purchases within 7 days of delivery:"))
-    for result in (comparison.a, comparison.b):
+    if not ab:  # one text (a push to `recommended`): its recipients' purchases, no comparison
+        a = comparison.a
+        rate = f"{100 * a.rate:.1f}"
+        builder.line().text(
+            msg("{converted} of {sent} bought ({rate}%)", converted=a.converted, sent=a.sent, rate=rate)
+        )
+    for result in (comparison.a, comparison.b) if ab else ():
         builder.line().text(
             msg(
                 "{variant}: {converted} of {sent} bought ({rate}%)",
@@ -229,7 +249,8 @@ def _comparison(ctx: Context, builder: ReplyBuilder, comparison: Comparison) -> 
                 rate=f"{100 * result.rate:.1f}",
             )
         )
-    builder.line().text(ab_note(comparison))
+    if ab:
+        builder.line().text(ab_note(comparison))
     if comparison.window_ends is not None and comparison.window_ends > ctx.services.clock.now():
         builder.line().text(
             msg(

@@ -88,6 +88,7 @@ ACTIONS: dict[str, Msg] = {
     "qa.unhide_answer": msg("answer shown"),
     "qa.dismiss_reports": msg("reports dismissed"),
     "analytics.spend": msg("marketing spend recorded"),
+    "channel.add": msg("channel added"),
     "analytics.recompute": msg("analytics recomputed"),
     "segment.name": msg("segment named"),
     "tier.set": msg("tier set"),
@@ -97,6 +98,8 @@ ACTIONS: dict[str, Msg] = {
     "push.cancel": msg("push cancelled"),
     "push.discard": msg("push discarded"),
     "push.auto_text": msg("automation text changed"),
+    "feedback.answer": msg("feedback answered"),
+    "feedback.close": msg("feedback closed"),
     "session.revoke": msg("dashboard session ended"),
     "session.revoke_all": msg("signed out everywhere"),
 }

@@ -57,6 +57,9 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("qa_reports", "reporter_member_id"): Handling(True, "blank:reason", "repoint"),
     ("member_scores", "member_id"): Handling(False, "delete", "drop"),
     ("marketing_spend", "actor_member_id"): Handling(False, "keep", "repoint"),
+    ("channels", "created_by"): Handling(False, "keep", "keep"),  # a creator's entry links
+    ("channel_touches", "member_id"): Handling(True, "delete", "repoint"),
+    ("channel_attribution", "member_id"): Handling(True, "delete", "repoint:member_id"),
     ("link_codes", "member_id"): Handling(False, "delete", "drop"),
     ("push_campaigns", "created_by"): Handling(True, "keep", "keep"),  # a creator's pushes
     ("push_outbox", "member_id"): Handling(True, "delete", "repoint:campaign_id"),  # what was sent
@@ -64,6 +67,11 @@ MEMBER_COLUMNS: dict[tuple[str, str], Handling] = {
     ("delivery_skipped", "member_id"): Handling(True, "delete", "repoint"),
     ("delivery_fallbacks", "member_id"): Handling(True, "delete", "repoint"),
     ("notice_templates", "updated_by"): Handling(False, "keep", "keep"),  # a creator's settings
+    # Feedback is the member's own words: it goes with them; who answered or closed it stays.
+    ("feedback_tickets", "member_id"): Handling(True, "delete", "repoint"),
+    ("feedback_tickets", "answered_by"): Handling(False, "keep", "keep"),
+    ("feedback_tickets", "closed_by"): Handling(False, "keep", "keep"),
+    ("nps_answers", "member_id"): Handling(True, "delete", "repoint:campaign_id"),
     ("web_login_tokens", "member_id"): Handling(False, "delete", "drop"),
     ("web_sessions", "member_id"): Handling(True, "delete", "drop"),  # erasing signs them out
     ("web_form_keys", "member_id"): Handling(False, "delete", "drop"),

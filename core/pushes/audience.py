@@ -17,6 +17,7 @@ from core.i18n import msg
 from core.members.models import Community, Member, require_creator
 from core.members.tables import identities, members
 from core.pushes.delivery import PushChannel
+from core.pushes.recommended import RECOMMENDED, Recommender, recommended_audience
 from core.pushes.tables import push_mutes
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
@@ -68,6 +69,7 @@ class PushAudience:
     _clock: Clock
     _analytics: AnalyticsService
     channels: dict[str, PushChannel]
+    recommend: Recommender | None = None  # set by Services.build: the `recommended` segment
 
     # -- members -------------------------------------------------------------------------------
 
@@ -108,7 +110,10 @@ class PushAudience:
 
     async def _audience(self, community: Community, segment: str) -> list[int]:
         """Member ids of a segment: ``all`` is every learner (staff are left out), the others
-        come from the last analytics run (core/analytics)."""
+        come from the last analytics run (core/analytics); ``recommended`` is every learner
+        with a course to recommend (core/pushes/recommended.py)."""
+        if segment == RECOMMENDED and self.recommend is not None:
+            return await recommended_audience(self._db, self.recommend, community)
         if segment == "all":
             async with self._db.read() as conn:
                 return list(

@@ -20,6 +20,7 @@ from core.i18n import Msg, msg
 from core.members.models import Community, Member, require_creator
 from core.orders.tables import orders
 from core.pushes.audience import CHUNK, Reach, _Address, count_reach
+from core.pushes.recommended import RECOMMENDED, check_placeholder
 from core.pushes.tables import push_campaigns, push_outbox
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore
@@ -27,6 +28,7 @@ from core.storage.upsert import insert_or_ignore
 CONVERSION_WINDOW = timedelta(days=7)
 PAID = ("paid", "fulfilled", "refunded")
 LIVE = ("scheduled", "sending")
+CREATOR_KINDS = ("push", "nps")  # what creators send (the rest are automations); nps: a survey
 MAX_TEXT = 2000  # characters in one push text
 # How a recipient's row was skipped or failed, and a push's status, in words.
 REASON_NAMES: dict[str, Msg] = {
@@ -37,6 +39,7 @@ REASON_NAMES: dict[str, Msg] = {
     "wechat_window": msg("outside WeChat's 48-hour window"),
     "cancelled": msg("cancelled"),
     "error": msg("platform error"),
+    "no_pick": msg("nothing left to recommend"),
 }
 STATUS_NAMES: dict[str, Msg] = {
     "draft": msg("draft, not confirmed"),
@@ -129,17 +132,24 @@ class PushCampaigns:
         community: Community,
         actor: Member,
         segment: str,
-        text_a: str,
+        text_a: str | None,
         text_b: str | None = None,
         send_at: datetime | None = None,
+        *,
+        kind: str = "push",
     ) -> Preview:
-        """Store a draft push (nothing is sent until it is confirmed) and return its preview."""
+        """Store a draft push (nothing is sent until it is confirmed) and return its preview.
+        ``kind`` "nps": a survey (core/feedback/nps.py), whose text may be None (the default
+        question in each recipient's language)."""
         require_creator(community, actor, msg("Only creators can send pushes."))
-        text_a = check_text(text_a)
+        if kind not in CREATOR_KINDS:
+            raise ValueError(f"not a creator's push kind: {kind}")
+        text_a = None if text_a is None and kind != "push" else check_text(text_a or "")
         text_b = check_text(text_b) if text_b is not None else None
         if send_at is not None and send_at <= self._clock.now():
             raise InvalidInput(msg("{value} is in the past.", value=send_at.isoformat()[:16]))
         segment = segment.strip().lower()[:60]
+        check_placeholder(segment, (text_a, text_b))
         audience = await self._audience(community, segment)  # an unknown segment is refused here
         now = self._clock.now()
         async with self._db.write() as conn:
@@ -148,7 +158,7 @@ class PushCampaigns:
                     insert(push_campaigns)
                     .values(
                         community_id=community.id,
-                        kind="push",
+                        kind=kind,
                         segment=segment,
                         text_a=text_a,
                         text_b=text_b,
@@ -170,6 +180,7 @@ class PushCampaigns:
                 push=campaign_id,
                 segment=segment,
                 ab=text_b is not None,
+                **({"kind": kind} if kind != "push" else {}),
             )
         campaign = await self._campaign(community, campaign_id)
         return self._preview(campaign, await self._address(community, audience))
@@ -278,7 +289,8 @@ class PushCampaigns:
         """The newest pushes first; ``before``: only those older than that push (the next page)."""
         require_creator(community, actor, msg("Only creators can send pushes."))
         query = select(push_campaigns).where(
-            push_campaigns.c.community_id == community.id, push_campaigns.c.kind == "push"
+            push_campaigns.c.community_id == community.id,
+            push_campaigns.c.kind.in_(CREATOR_KINDS),
         )
         if before is not None:
             query = query.where(push_campaigns.c.id < before)
@@ -290,7 +302,8 @@ class PushCampaigns:
         self, community: Community, actor: Member, campaign_id: int | None = None
     ) -> CampaignStatus:
         """Sent, skipped (by reason), failed and waiting for a push (the latest by default),
-        and for an A/B push each variant's purchase conversion within 7 days of delivery."""
+        and for an A/B push (or one to ``recommended``) each variant's purchase conversion
+        within 7 days of delivery."""
         require_creator(community, actor, msg("Only creators can send pushes."))
         if campaign_id is None:
             latest = await self.campaigns(community, actor, limit=1)
@@ -314,7 +327,9 @@ class PushCampaigns:
                     skipped[reason or "?"] = skipped.get(reason or "?", 0) + n
                 elif status == "failed":
                     failed[reason or "?"] = failed.get(reason or "?", 0) + n
-            comparison = await self._compare(conn, campaign) if campaign.is_ab else None
+            # A `recommended` push's purchases are attributed the same way, with one text.
+            attributed = campaign.is_ab or campaign.segment == RECOMMENDED
+            comparison = await self._compare(conn, campaign) if attributed else None
         return CampaignStatus(campaign, counts, skipped, failed, comparison)
 
     async def tallies(

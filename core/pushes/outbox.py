@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.activity.tables import activity
 from core.clock import Clock
+from core.feedback.survey import SURVEY_KIND, survey_reply
 from core.i18n import Msg
 from core.members.service import MemberService
 from core.members.tables import chats
@@ -49,6 +50,7 @@ from core.pushes.automations import AUTOMATIONS, DEFAULT_TEXTS, WELCOME_STEPS
 from core.pushes.campaigns import LIVE, Campaign, _campaign
 from core.pushes.delivery import DEFAULT_PACE, PACES, PushChannel, RateLimited, Unreachable
 from core.pushes.pacing import Pacer, Pacing
+from core.pushes.recommended import Recommender, pick_courses, with_course
 from core.pushes.schedule import is_quiet
 from core.pushes.shared_pacing import SharedPacer
 from core.pushes.tables import push_automation_texts, push_campaigns, push_mutes, push_outbox
@@ -121,6 +123,7 @@ class _Pipeline:
     deadline: float | None
     report: SendReport = field(default_factory=SendReport)
     results: list[_Result] = field(default_factory=list)
+    picks: dict[tuple[int, int], str] = field(default_factory=dict)  # `recommended`: course titles
 
 
 class PushOutbox:
@@ -137,6 +140,7 @@ class PushOutbox:
     concurrency: int
     window: int
     metrics: Metrics | None = None  # set by Services.build
+    recommend: Recommender | None
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -404,6 +408,12 @@ class PushOutbox:
         early = [_Result(r, "skipped", "muted") for r in rows if r.member_id in muted]
         early += [_Result(r, "skipped", "wechat_window") for r in rows if r.member_id in closed - muted]
         decided = {result.row.id for result in early}
+        undecided = [r for r in rows if r.id not in decided]
+        missing = await pick_courses(
+            self.recommend, self._members.community_by_id, p.campaigns, undecided, p.picks
+        )
+        early += [_Result(r, "skipped", "no_pick") for r in missing]
+        decided |= {r.id for r in missing}
         return [r for r in rows if r.id not in decided], early
 
     async def _outside_wechat_window(
@@ -446,7 +456,10 @@ class PushOutbox:
         """Send one row. Its result holds a slot of ``window`` (taken once it may go out) until
         it is committed: after a crash at most ``window`` messages went out unrecorded."""
         campaign = p.campaigns[row.campaign_id]
-        reply = Reply.text(self._text(p, campaign, row))
+        if campaign.kind == SURVEY_KIND:  # an NPS survey: its question with 0-10 buttons
+            reply = survey_reply(campaign.id, p.names.get(campaign.community_id, ""), campaign.text_a)
+        else:
+            reply = Reply.text(self._text(p, campaign, row))
         key = f"push:{row.campaign_id}:{row.member_id}"
         await p.pacer.wait(row.account)
         await window.acquire()
@@ -472,10 +485,11 @@ class PushOutbox:
         return _Result(row, "release")  # still rate-limited: a later run takes it
 
     def _text(self, p: _Pipeline, campaign: Campaign, row: _Row) -> str | Msg:
+        pick = p.picks.get((row.campaign_id, row.member_id))
         if row.variant == "b" and campaign.text_b is not None:
-            return campaign.text_b
+            return with_course(campaign.text_b, pick)
         if campaign.text_a is not None:
-            return campaign.text_a
+            return with_course(campaign.text_a, pick)
         own = p.texts.get((campaign.community_id, campaign.kind))
         if own is not None:
             return own

@@ -11,7 +11,9 @@ import core.activity.tables
 import core.analytics.tables
 import core.audit.tables
 import core.catalog.tables
+import core.channels.tables
 import core.delivery.tables
+import core.feedback.tables
 import core.ledger.tables
 import core.members.tables
 import core.orders.tables

@@ -1,6 +1,7 @@
 """Analytics: segments and clusters (naming one, as /segments name does), marketing spend by
 channel with CAC (recording spend, as /spend add does), and what WeChat's send rules kept from
-members (as /undelivered shows). Creators only."""
+members (as /undelivered shows), and what the recommendations learned (as /stats shows).
+Creators only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.catalog.money import Money, format_money, parse_money
 from core.delivery.reasons import PLATFORMS, REASONS
 from core.errors import InvalidInput
 from core.i18n import Msg, msg, nmsg, render
+from core.recommend.texts import learned_line
 from web.kit import Authorized, Kit, MenuItem, redirect, when
 
 MENU = MenuItem("/dashboard/analytics", msg("Analytics"))
@@ -46,6 +48,9 @@ LABELS = {
     "when": msg("When"),
     "message": msg("Message"),
     "all_delivered": msg("Every message was delivered."),
+    "recommendations": msg("Recommendations"),
+    "pair": msg("Taken together"),
+    "similarity": msg("How often (0 to 1)"),
 }
 
 
@@ -154,6 +159,7 @@ class Analytics:
             "spend_error": render(refused[1], locale) if error_at == "spend" else None,
             "spend_saved": done == "spend",
             "undelivered": await self._undelivered(auth, locale),
+            "recommendations": await self._learned(auth, locale),
             "undelivered_title": render(
                 nmsg(
                     "Undelivered in the last {n} day:",
@@ -165,6 +171,14 @@ class Analytics:
         }
         status = 400 if refused else 200
         return self.kit.page(request, "analytics.html", auth, context, labels=LABELS, status=status)
+
+    async def _learned(self, auth: Authorized, locale: str) -> dict[str, Any]:
+        """What the recommendations learned, as /stats says it (core/recommend)."""
+        learned = await self.kit.services.recommend.learned(auth.login.community, auth.login.member)
+        return {
+            "line": render(learned_line(learned), locale),
+            "pairs": [(f"{a.title} + {b.title}", f"{s:.2f}") for a, b, s in learned.pairs],
+        }
 
     async def _undelivered(self, auth: Authorized, locale: str) -> dict[str, Any]:
         """What /undelivered shows for the last UNDELIVERED_DAYS days."""

@@ -31,7 +31,7 @@ from core.services import Services
 from core.web_sessions.service import LOGIN_PATHS, LoginRefused, Scope, WebLogin
 from web.auth import CookiePolicy
 from web.learn import texts
-from web.learn.pages import CODE_PATTERN, REF_COOKIE, guarded, page_locale
+from web.learn.pages import CODE_PATTERN, REF_COOKIE, SRC_COOKIE, guarded, page_locale
 from web.learn.sessions import HEADERS, LEARNER_COOKIE, LearnerSessions, base_context, message_page
 
 ORDERS_SHOWN = 20
@@ -167,6 +167,10 @@ class LearnerAccount:
         if code:
             await self.services.referrals.attribute(login.community, login.member, code.strip().lower())
             response.del_cookie(REF_COOKIE, path="/")
+        tag = request.cookies.get(SRC_COOKIE)
+        if tag:  # a course page's ?src=TAG: the member's touch (an unknown tag: nothing)
+            await self.services.channels.touch(login.community, login.member, tag, "web")
+            response.del_cookie(SRC_COOKIE, path="/")
         cross_site = framed and self.cookies.secure
         response.set_cookie(
             LEARNER_COOKIE,

@@ -7,7 +7,9 @@ A hidden or unknown course is a 404. ``?ref=`` carries a referral code into the 
 Telegram" link, so following it starts the bot with ``/start ref_CODE`` and attributes the
 newcomer exactly as that command does; and into a cookie, so a visitor who signs in on the web
 instead (the Mini App) is attributed then, by the same service. A code that is nobody's is left
-out silently.
+out silently. ``?src=TAG`` (a creator's channel, /channel) goes the same two ways: into the
+start link (``src_TAG``, with a code ``src_TAG-ref_CODE``) and into a cookie recorded as the
+member's touch at sign-in; an unknown tag is left out silently.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiohttp import web
 from core.catalog.markdown import render_markdown
 from core.catalog.models import Course
 from core.catalog.money import format_money
+from core.channels.payload import entry_payload
 from core.errors import InvalidInput
 from core.i18n import SUPPORTED_LOCALES, msg, normalize_locale, render
 from core.links import telegram_start_link, telegram_username, wechat_qr
@@ -54,10 +57,20 @@ SITEMAP_PAGE = 1000  # courses read per query while the sitemap is written
 # A visitor's referral code, kept until they sign in on the web (then attributed as /start
 # ref_CODE would, with its window, self-referral and cycle rules) for at most REF_DAYS.
 REF_COOKIE = "studyhall_ref"
+# A visitor's channel tag (``?src=TAG``), kept the same way and recorded as their touch then.
+SRC_COOKIE = "studyhall_src"
 REF_DAYS = 30
 SERVER_ERROR = msg("Sorry, something went wrong on our side (error {error_id}). Please try again later.")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _start_payload(src: str, ref: str) -> str | None:
+    """The "Open in Telegram" link's start payload: the channel and the referral code, either or
+    both (``src_TAG-ref_CODE``), or none."""
+    if src:
+        return entry_payload(src, ref or None)
+    return f"{PAYLOAD_PREFIX}{ref}" if ref else None
 
 
 class LearnerPages:
@@ -103,6 +116,9 @@ class LearnerPages:
         ref = request.query.get("ref", "").strip().lower()
         if ref and not await self.services.referrals.is_code(community, ref):
             ref = ""  # nobody's code: ignored, silently
+        src = request.query.get("src", "").strip().lower()
+        if src and await self.services.channels.find(community, src) is None:
+            src = ""  # no such channel: ignored, silently
         card = f"{url}/card.png"
         context = {
             "previews": preview_tags(course.title, summary, url, card, community.name, locale),
@@ -148,9 +164,7 @@ class LearnerPages:
                 for line in latest
             ],
             "bundles": [(b.title, format_money(b.price, locale)) for b in bundles],
-            "telegram": telegram_start_link(username, f"{PAYLOAD_PREFIX}{ref}" if ref else None)
-            if username
-            else "",
+            "telegram": telegram_start_link(username, _start_payload(src, ref)) if username else "",
             "discord": self.discord_invite,
             "wechat": WECHAT_QR_PATH if await wechat_qr(self.services.db) else "",
             "json_ld": course_json_ld(
@@ -165,8 +179,18 @@ class LearnerPages:
             ),
         }
         response = aiohttp_jinja2.render_template("course_page.html", request, context)
-        if "ref" in request.query:
+        if "ref" in request.query or "src" in request.query:
             response.headers["Cache-Control"] = "private, max-age=60"  # not a shared cache's to keep
+        if src:  # the newest tagged visit, touched when the visitor signs in (last touch)
+            response.set_cookie(
+                SRC_COOKIE,
+                src,
+                max_age=REF_DAYS * 86400,
+                path="/",
+                httponly=True,
+                samesite="Lax",
+                secure=self.base_url.startswith("https://"),
+            )
         if ref and REF_COOKIE not in request.cookies:  # the first valid link wins
             secure = self.base_url.startswith("https://")
             response.set_cookie(

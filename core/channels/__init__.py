@@ -1,0 +1,1 @@
+"""Channel attribution: creators' tagged entry links, each member's touches, and the report."""

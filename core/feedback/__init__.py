@@ -1,0 +1,1 @@
+"""Feedback tickets from members, and NPS surveys sent as pushes."""
