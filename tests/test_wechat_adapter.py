@@ -791,3 +791,26 @@ async def test_a_cny_order_on_wechat_comes_with_its_qr_code_and_a_link_to_pay_in
     assert "请用微信扫码支付 ¥99.00。" in reply
     assert f"https://learn.example.org/learn/wechat?next=/me/orders/{order.id}" in reply
     assert "media/upload" in plain.fake.paths()  # the code, uploaded as an image and sent
+
+
+async def test_a_bare_number_answers_a_scale_by_its_label(plain: Server, app: App) -> None:
+    from core.replies import Button, Buttons
+
+    picked: list[str] = []
+
+    async def scale(ctx: Context) -> Reply:
+        row = tuple(Button(str(n), data=f"cmd:/pick {n}") for n in range(11))
+        return Reply((Buttons((row,)),))
+
+    async def pick(ctx: Context) -> Reply:
+        picked.append(ctx.args["n"])
+        return Reply.text("ok")
+
+    app.router.add(CommandSpec("scale", msg("Done."), scale))
+    app.router.add(CommandSpec("pick", msg("Done."), pick, params=(Rest("n"),)))
+    assert "0 · 1 · 2" in await plain.say(ANA, "/scale")
+    assert await plain.say(ANA, "10") == "ok"
+    assert picked == ["10"]
+    await plain.say(ANA, "/scale")
+    assert await plain.say(ANA, "11") == "没有选项 [11]；请选择 0 到 10。"
+    assert picked == ["10"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.adapters.wechat.outbound import MAX_TEXT_BYTES, WxImage, WxQr, WxText, render_reply, split_text
 from core.delivery.service import Option
 from core.i18n import msg
-from core.replies import Button, File, Image, Link, Reply, ReplyBuilder
+from core.replies import Button, Buttons, File, Image, Link, Reply, ReplyBuilder, Text
 
 
 def test_text_is_plain_and_buttons_are_numbered_options() -> None:
@@ -66,3 +66,13 @@ def test_one_very_long_line_is_cut_by_characters() -> None:
     assert all(len(piece.encode()) <= MAX_TEXT_BYTES for piece in pieces)
     assert "".join(pieces) == line
     assert split_text("\n\n") == []
+
+
+def test_a_scale_of_numbered_buttons_is_answered_by_the_number_itself() -> None:
+    scale = tuple(Button(str(n), data=f"cmd:/nps {n}") for n in range(11))
+    rendered = render_reply(Reply((Text("How likely?"), Buttons((scale,)))), "en")
+    [text] = [m for m in rendered.messages if isinstance(m, WxText)]
+    assert "0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 · 10" in text.text and "[11]" not in text.text
+    assert [(o.number, o.data) for o in rendered.options][-1] == (10, "cmd:/nps 10")
+    mixed = render_reply(Reply((Buttons(((Button("1", data="a"), Button("Yes", data="b")),)),)), "en")
+    assert [o.number for o in mixed.options] == [None, None]  # not all numbers: places from 1

@@ -46,10 +46,13 @@ class SkipReason(StrEnum):
 
 @dataclass(frozen=True)
 class Option:
-    """A numbered option: ``data`` comes back as a button press; ``url`` is a link to open."""
+    """A numbered option: ``data`` comes back as a button press; ``url`` is a link to open.
+    ``number``: the number that picks it when its label is a number itself (a 0–10 survey:
+    typing 10 means 10), else its place in the list, from 1."""
 
     data: str = ""
     url: str = ""
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ class DeliveryService:
         row = {
             "platform": platform,
             "external_id": external_id,
-            "options": json.dumps([[o.data, o.url] for o in options]),
+            "options": json.dumps([[o.data, o.url, o.number] for o in options]),
             "created_at": self._clock.now(),
         }
         async with self._db.write() as conn:
@@ -226,4 +229,4 @@ class DeliveryService:
             row = (await conn.execute(query)).first()
         if row is None or row.created_at < self._clock.now() - OPTIONS_FOR:
             return []
-        return [Option(data, url) for data, url in json.loads(row.options)]
+        return [Option(*entry[:3]) for entry in json.loads(row.options)]  # [data, url(, number)]

@@ -325,13 +325,27 @@ class WeChatAdapter:
         options = await self.delivery.options(PLATFORM, event.sender.external_id)
         if not options:
             return None
-        number = int(event.text.strip())
-        if not 1 <= number <= len(options):
+        number = int(event.text.strip()[:6])
+        by_label = {o.number: o for o in options if o.number is not None}
+        if by_label:  # a scale: the number is the label
+            picked = by_label.get(number)
+            if picked is None:
+                low, high = min(by_label), max(by_label)
+                notice = msg(
+                    "There is no option [{number}]; choose {low} to {high}.",
+                    number=number,
+                    low=low,
+                    high=high,
+                )
+                return [Outgoing(Reply.text(notice), await self._locale(event), chat=event.chat)]
+            option = picked
+        elif not 1 <= number <= len(options):
             notice = msg(
                 "There is no option [{number}]; choose 1 to {count}.", number=number, count=len(options)
             )
             return [Outgoing(Reply.text(notice), await self._locale(event), chat=event.chat)]
-        option = options[number - 1]
+        else:
+            option = options[number - 1]
         if option.url:
             return [Outgoing(Reply.text(option.url), await self._locale(event), chat=event.chat)]
         return replace(event, kind=EventKind.BUTTON, data=option.data, text="")

@@ -64,7 +64,13 @@ def render_reply(reply: Reply, locale: str, consent_urls: Mapping[int, str] | No
     captions = [render(image.caption, locale) for image in images if image.caption]
     lines = [text for text in (plain.text, *captions) if text]
     options: list[Option] = []
-    for number, (label, button) in enumerate(plain.buttons, start=1):
+    numbered = _numbers_as_labels([label for label, _ in plain.buttons])
+    if numbered:  # a scale (0 to 10): the number typed is the label, on one line
+        options = [
+            Option(b.data, b.url, number) for number, (_, b) in zip(numbered, plain.buttons, strict=True)
+        ]
+        lines.append(" · ".join(str(number) for number in numbered))
+    for number, (label, button) in enumerate(plain.buttons if not numbered else [], start=1):
         options.append(Option(button.data, button.url))
         lines.append(f"[{number}] {label}: {button.url}" if button.url else f"[{number}] {label}")
     if options:
@@ -73,6 +79,16 @@ def render_reply(reply: Reply, locale: str, consent_urls: Mapping[int, str] | No
     messages.extend(WxImage(image.png) for image in images)
     messages.extend(WxQr(link.url[len(QR_PREFIX) :]) for link in qr if isinstance(link, Link))
     return Rendered(tuple(messages), tuple(options))
+
+
+def _numbers_as_labels(labels: list[str]) -> list[int]:
+    """The buttons' labels as numbers when each is a distinct whole number (a scale); else []."""
+    if len(labels) < 2 or not all(
+        label.isascii() and label.isdigit() and len(label) <= 3 for label in labels
+    ):
+        return []
+    numbers = [int(label) for label in labels]
+    return numbers if len(set(numbers)) == len(numbers) else []
 
 
 def _with_consent_urls(reply: Reply, urls: Mapping[int, str]) -> Reply:
