@@ -183,3 +183,21 @@ async def test_another_communitys_ticket_is_not_found(app: App) -> None:
     boss = await app.services.members.assign_role(other, boss, Role.CREATOR, via="t")
     with pytest.raises(NotFound):
         await app.services.feedback.answer(other, boss, ticket.id, "not mine")
+
+
+async def test_staff_of_another_community_see_and_answer_nothing_here(app: App) -> None:
+    community, _, _, ana = await people(app)
+    feedback = app.services.feedback
+    await feedback.submit(community, ana, "More exercises please", platform="console", key="k-other")
+    elsewhere = await app.community("otherhall")
+    members = app.services.members
+    olga = await members.ensure_member(elsewhere, UserRef("console", "olga", "Olga"))
+    olga = await members.assign_role(elsewhere, olga, Role.CREATOR, via="test")
+    for attempt in (
+        feedback.tickets(community, olga, "open"),
+        feedback.counts(community, olga),
+        feedback.answer(community, olga, 1, "hi"),
+        feedback.close(community, olga, 1),
+    ):
+        with pytest.raises(NotAllowed):
+            await attempt

@@ -70,8 +70,9 @@ def check_text(text: str, *, what: str = "feedback") -> str:
     return text
 
 
-def _require_staff(actor: Member) -> None:
-    if not actor.role.is_staff:
+def _require_staff(community: Community, actor: Member) -> None:
+    """Moderators and creators of ``community`` only (whatever the adapter checked)."""
+    if not actor.role.is_staff or actor.community_id != community.id:
         raise NotAllowed(STAFF_ONLY)
 
 
@@ -137,7 +138,7 @@ class FeedbackService:
         limit: int = PAGE,
     ) -> list[Ticket]:
         """Tickets with ``status``, newest first; ``before``: older than that ticket (next page)."""
-        _require_staff(actor)
+        _require_staff(community, actor)
         if status not in STATUSES:
             raise InvalidInput(
                 msg("{value} is not one of: {choices}.", value=status[:30], choices=", ".join(STATUSES))
@@ -153,7 +154,7 @@ class FeedbackService:
 
     async def counts(self, community: Community, actor: Member) -> dict[str, int]:
         """How many tickets have each status."""
-        _require_staff(actor)
+        _require_staff(community, actor)
         async with self._db.read() as conn:
             rows = await conn.execute(
                 select(feedback_tickets.c.status, func.count())
@@ -164,7 +165,7 @@ class FeedbackService:
         return {status: found.get(status, 0) for status in STATUSES}
 
     async def ticket(self, community: Community, actor: Member, ticket_id: int) -> Ticket:
-        _require_staff(actor)
+        _require_staff(community, actor)
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
@@ -180,7 +181,7 @@ class FeedbackService:
     async def answer(self, community: Community, actor: Member, ticket_id: int, text: str) -> Ticket:
         """Answer a ticket that is not closed (again, if it was answered): the member gets the
         answer privately on the platform they wrote from; the ticket is answered."""
-        _require_staff(actor)
+        _require_staff(community, actor)
         text = check_text(text, what="answer")
         ticket = await self.ticket(community, actor, ticket_id)
         now = self._clock.now()
@@ -211,7 +212,7 @@ class FeedbackService:
 
     async def close(self, community: Community, actor: Member, ticket_id: int) -> Ticket:
         """Close a ticket (answered or not); closing a closed one is refused."""
-        _require_staff(actor)
+        _require_staff(community, actor)
         ticket = await self.ticket(community, actor, ticket_id)
         now = self._clock.now()
         async with self._db.write() as conn:
