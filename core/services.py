@@ -25,6 +25,7 @@ from core.feedback.nps import NpsService
 from core.feedback.service import FeedbackService
 from core.ledger.points import PointsService
 from core.ledger.service import Ledger
+from core.members.chat_moves import ChatMoves
 from core.members.service import MemberService
 from core.metrics import Metrics
 from core.notices import Notices
@@ -72,6 +73,7 @@ class Services:
     channels: ChannelService  # tagged entry links and first/last-touch attribution
     privacy: PrivacyService
     pushes: PushService
+    chat_moves: ChatMoves  # a chat's new id on its platform (a Telegram group become a supergroup)
     recommend: RecommendService  # course recommendations (core/recommend)
     feedback: FeedbackService
     nps: NpsService
@@ -104,6 +106,8 @@ class Services:
         pushes.metrics = metrics
         recommend = RecommendService(db, clock)
         pushes.recommend = recommend  # the `recommended` segment and its {course}
+        chat_moves = ChatMoves(db, clock, notices)
+        chat_moves.forget.append(members.forget_chat)
         return cls(
             db=db,
             clock=clock,
@@ -135,6 +139,7 @@ class Services:
             channels=ChannelService(db, clock, catalog, referrals),
             privacy=PrivacyService(db, clock, members, points),
             pushes=pushes,
+            chat_moves=chat_moves,
             recommend=recommend,
             feedback=FeedbackService(db, clock, members, notices),
             nps=NpsService(db, clock, pushes),

@@ -149,6 +149,8 @@ class RecordingRequest(BaseRequest):
             }
             if result.retry_after is not None:
                 body["parameters"] = {"retry_after": result.retry_after}
+            if result.migrate_to_chat_id is not None:  # "group chat was upgraded to a supergroup chat"
+                body["parameters"] = {"migrate_to_chat_id": result.migrate_to_chat_id}
             return result.status, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -158,3 +160,4 @@ class BotApiError:
     status: int
     description: str
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None

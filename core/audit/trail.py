@@ -77,6 +77,7 @@ ACTIONS: dict[str, Msg] = {
     "order.bill_differs": msg("payment bill differs"),
     "chat.bind": msg("paid chat bound"),
     "chat.unbind": msg("paid chat unbound"),
+    "chat.migrate": msg("chat moved to a new id"),
     "chat.reconcile": msg("paid chats fixed"),
     "referral.attributed": msg("referral recorded"),
     "commission.rate": msg("commission rate set"),

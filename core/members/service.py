@@ -143,6 +143,9 @@ class MemberService:
         )
         return self._chats.put(cache_key, chat)
 
+    def forget_chat(self, community_id: int, platform: str, external_id: str) -> None:
+        self._chats.drop((community_id, platform, external_id))  # it moved (chat_moves.py)
+
     async def chat_by_id(self, chat_id: int) -> Chat:
         async with self._db.read() as conn:
             row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).one()
@@ -284,12 +287,9 @@ class MemberService:
         return list(found)
 
     async def count_members(self, community_id: int) -> int:
+        query = select(func.count()).select_from(members).where(members.c.community_id == community_id)
         async with self._db.read() as conn:
-            return (
-                await conn.execute(
-                    select(func.count()).select_from(members).where(members.c.community_id == community_id)
-                )
-            ).scalar_one()
+            return (await conn.execute(query)).scalar_one()
 
     async def members_by_role(self, community_id: int, roles: Sequence[Role]) -> list[Member]:
         query = (

@@ -31,7 +31,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
@@ -328,6 +328,12 @@ class TelegramAdapter:
         if update.message is not None and update.message.successful_payment is not None:
             await self._on_paid(update)
             return
+        message = update.message
+        if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+            # Sent in both: the old group (migrate_to) and the new supergroup (migrate_from).
+            old = message.migrate_from_chat_id or message.chat.id
+            await self._chat_moved(str(old), str(message.migrate_to_chat_id or message.chat.id))
+            return
         event = event_from_update(update, self.app.config.community, self.app.clock.now())
         if event is None:
             return
@@ -509,11 +515,29 @@ class TelegramAdapter:
             await self._send(event.chat.external_id, Reply.text(notice), outgoing.locale)
         return False
 
+    async def _chat_moved(self, old: str, new: str, *, tell: bool = True) -> None:
+        """The group ``old`` is the supergroup ``new`` now: everything of it moves (core), and
+        the creators are told (``tell``: now; else the caller sends the notices)."""
+        community = await self.app.community()
+        moved = await self.app.services.chat_moves.move(community, PLATFORM, old, new)
+        if moved is not None:
+            log.info("telegram: chat %s became %s (merged: %s)", old, new, moved.merged)
+        if tell:
+            await self.app.send(await self.app.pending_notices())
+
     async def _send(self, chat_id: str, reply: Reply, locale: str) -> bool:
         messages = await self._render(reply, locale)
         try:
-            for message in messages:
-                await self._send_one(chat_id, message)
+            for index, message in enumerate(messages):
+                try:
+                    await self._send_one(chat_id, message)
+                except ChatMigrated as error:  # the group became a supergroup: move, then send there
+                    await self._chat_moved(chat_id, str(error.new_chat_id), tell=False)
+                    chat_id = str(error.new_chat_id)
+                    for rest in messages[index:]:
+                        await self._send_one(chat_id, rest)
+                    await self.app.send(await self.app.pending_notices())  # after the answer
+                    break
         except (Forbidden, BadRequest) as error:
             # Blocked, never started, or the chat is gone: the caller decides what to tell.
             log.info("telegram: cannot send to %s: %s", chat_id, error.message)
