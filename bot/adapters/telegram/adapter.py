@@ -51,6 +51,7 @@ from bot.adapters.telegram.processes import PollingGate, webhook_registrar
 from bot.adapters.telegram.ratelimit import PerChatRateLimiter, retry_seconds
 from bot.adapters.telegram.rights import rights_report
 from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
+from bot.adapters.telegram.threads import Thread, TopicGone, is_topic_gone, thread_of
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
@@ -502,7 +503,12 @@ class TelegramAdapter:
         impossible (no Telegram account, or they never started the bot) the member is told
         in the chat the event came from, if it was a group. Returns whether it was sent."""
         if outgoing.chat is not None:
-            return await self._send(outgoing.chat.external_id, outgoing.reply, outgoing.locale)
+            thread = thread_of(event, outgoing.chat.external_id)
+            try:
+                return await self._send(outgoing.chat.external_id, outgoing.reply, outgoing.locale, thread)
+            except TopicGone:  # a closed or deleted topic: the asker gets it privately instead
+                assert event is not None
+                return await self._send(event.sender.external_id, outgoing.reply, outgoing.locale)
         account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
         if account is not None and await self._send(account.external_id, outgoing.reply, outgoing.locale):
             return True
@@ -525,12 +531,16 @@ class TelegramAdapter:
         if tell:
             await self.app.send(await self.app.pending_notices())
 
-    async def _send(self, chat_id: str, reply: Reply, locale: str) -> bool:
+    async def _send(self, chat_id: str, reply: Reply, locale: str, thread: Thread | None = None) -> bool:
+        """Send ``reply`` to ``chat_id`` (in a group, into ``thread``: the topic, replying to the
+        command). Raises TopicGone when that topic is closed or deleted."""
         messages = await self._render(reply, locale)
         try:
             for index, message in enumerate(messages):
                 try:
-                    await self._send_one(chat_id, message)
+                    await self._send_one(
+                        chat_id, message, thread if index == 0 else thread and thread.later()
+                    )
                 except ChatMigrated as error:  # the group became a supergroup: move, then send there
                     await self._chat_moved(chat_id, str(error.new_chat_id), tell=False)
                     chat_id = str(error.new_chat_id)
@@ -538,7 +548,12 @@ class TelegramAdapter:
                         await self._send_one(chat_id, rest)
                     await self.app.send(await self.app.pending_notices())  # after the answer
                     break
-        except (Forbidden, BadRequest) as error:
+        except BadRequest as error:
+            if thread is not None and thread.topic_id is not None and is_topic_gone(error):
+                raise TopicGone(error.message) from error
+            log.info("telegram: cannot send to %s: %s", chat_id, error.message)
+            return False
+        except Forbidden as error:
             # Blocked, never started, or the chat is gone: the caller decides what to tell.
             log.info("telegram: cannot send to %s: %s", chat_id, error.message)
             return False
@@ -568,7 +583,10 @@ class TelegramAdapter:
         await self.callbacks.save()
         return messages
 
-    async def _send_one(self, chat_id: str, message: OutboundMessage) -> Message | None:
+    async def _send_one(
+        self, chat_id: str, message: OutboundMessage, thread: Thread | None = None
+    ) -> Message | None:
+        where = thread.send_options() if thread is not None else {}
         if isinstance(message, TextMessage):
             return await self.bot.send_message(
                 chat_id,
@@ -576,10 +594,11 @@ class TelegramAdapter:
                 parse_mode=ParseMode.HTML,
                 reply_markup=message.keyboard,
                 disable_web_page_preview=True,
+                **where,
             )
         elif isinstance(message, PhotoMessage):
             return await self.bot.send_photo(
-                chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML
+                chat_id, message.png, caption=message.caption_html or None, parse_mode=ParseMode.HTML, **where
             )
         elif isinstance(message, InvoiceMessage) and message.every_days:
             link = await self.bot.create_invoice_link(
@@ -595,6 +614,7 @@ class TelegramAdapter:
                 message.button_html,
                 parse_mode=ParseMode.HTML,
                 reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(message.button_label, url=link)]]),
+                **where,
             )
         elif isinstance(message, InvoiceMessage):
             return await self.bot.send_invoice(
@@ -605,6 +625,7 @@ class TelegramAdapter:
                 currency=message.currency,
                 prices=[LabeledPrice(message.title, message.amount)],
                 provider_token="",
+                **where,
             )
         elif isinstance(message, DocumentMessage):
             return await self.bot.send_document(
@@ -613,6 +634,7 @@ class TelegramAdapter:
                 filename=message.name,
                 caption=message.caption_html or None,
                 parse_mode=ParseMode.HTML,
+                **where,
             )
         return None
 

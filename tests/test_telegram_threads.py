@@ -1,0 +1,113 @@
+"""bot/adapters/telegram/threads.py through the real python-telegram-bot Application on a
+recording Bot API, fed recorded update payloads: an answer in a forum supergroup goes to the topic
+the command came from as a reply to it (``message_thread_id``, ``reply_parameters`` with
+``allow_sending_without_reply``); a button pressed in a topic answers there; a private chat gets
+neither; a closed topic sends the answer privately instead, once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.app import App
+from tests.telegram_peer import BotApiError, RecordingRequest
+
+FORUM = {"id": -1005001, "type": "supergroup", "title": "Data club", "is_forum": True}
+ANA = {"id": 100, "is_bot": False, "first_name": "Ana", "language_code": "en"}
+SENT = {"message_id": 900, "date": 0, "chat": FORUM, "text": "ok"}
+
+
+def in_topic(update_id: int, text: str, *, topic: int | None = 7) -> dict[str, Any]:
+    """A command as Telegram sends it from a forum topic (or from General, ``topic`` None)."""
+    message: dict[str, Any] = {
+        "message_id": 40 + update_id,
+        "date": 0,
+        "chat": FORUM,
+        "from": ANA,
+        "text": text,
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+    }
+    if topic is not None:
+        message.update(message_thread_id=topic, is_topic_message=True)
+    return {"update_id": update_id, "message": message}
+
+
+def private(update_id: int, text: str) -> dict[str, Any]:
+    chat = {"id": 100, "type": "private", "first_name": "Ana"}
+    entity = {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+    message = {
+        "message_id": update_id,
+        "date": 0,
+        "chat": chat,
+        "from": ANA,
+        "text": text,
+        "entities": [entity],
+    }
+    return {"update_id": update_id, "message": message}
+
+
+class Bot:
+    def __init__(self, adapter: TelegramAdapter, recorder: RecordingRequest) -> None:
+        self.adapter, self.recorder = adapter, recorder
+
+    async def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        start = len(self.recorder.calls)
+        await self.adapter._on_update(Update.de_json(payload, self.adapter.bot), None)  # type: ignore[arg-type]
+        return [p for e, p in self.recorder.calls[start:] if e == "sendMessage"]
+
+
+async def _bot(app: App, results: dict[str, Any]) -> AsyncIterator[Bot]:
+    recorder = RecordingRequest(results)
+    adapter = TelegramAdapter(app, {"token": "1:TOPIC"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+        yield Bot(adapter, recorder)
+    finally:
+        await adapter.application.shutdown()
+
+
+@pytest.fixture
+async def bot(app: App) -> AsyncIterator[Bot]:
+    async for running in _bot(app, {"sendMessage": SENT}):
+        yield running
+
+
+def _reply_to(sent: dict[str, Any]) -> dict[str, Any] | None:
+    value = sent.get("reply_parameters")
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_an_answer_goes_to_the_topic_as_a_reply_to_the_command(bot: Bot) -> None:
+    [sent] = await bot(in_topic(1, "/points"))
+    assert sent["chat_id"] == "-1005001" and sent["message_thread_id"] == 7
+    assert _reply_to(sent) == {"message_id": 41, "allow_sending_without_reply": True}
+    [general] = await bot(in_topic(2, "/points", topic=None))  # General: a reply, no thread
+    assert "message_thread_id" not in general and _reply_to(general) == {
+        "message_id": 42,
+        "allow_sending_without_reply": True,
+    }
+
+
+async def test_a_private_chat_gets_no_thread_and_no_reply(bot: Bot) -> None:
+    [sent] = await bot(private(3, "/points"))
+    assert "message_thread_id" not in sent and "reply_parameters" not in sent
+
+
+async def test_a_button_pressed_in_a_topic_answers_in_that_topic(bot: Bot) -> None:
+    message = {**SENT, "message_id": 901, "message_thread_id": 7, "is_topic_message": True}
+    query = {"id": "q5", "from": ANA, "chat_instance": "c", "message": message, "data": "cmd:/points"}
+    [answered] = await bot({"update_id": 5, "callback_query": query})
+    assert answered["chat_id"] == "-1005001" and answered["message_thread_id"] == 7
+    assert "reply_parameters" not in answered  # a press is no message to reply to
+
+
+async def test_a_closed_topic_sends_the_answer_privately_once(app: App) -> None:
+    closed = BotApiError(400, "Bad Request: TOPIC_CLOSED")
+    async for bot in _bot(app, {"sendMessage": [closed, SENT]}):
+        sent = await bot(in_topic(6, "/points"))
+        assert [(s["chat_id"], s.get("message_thread_id")) for s in sent] == [("-1005001", 7), ("100", None)]
