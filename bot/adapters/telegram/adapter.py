@@ -14,7 +14,7 @@ import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -37,6 +37,14 @@ from telegram.request import BaseRequest
 
 from bot.adapters.telegram.access import TelegramChatAccess
 from bot.adapters.telegram.commands import command_menus
+from bot.adapters.telegram.identities import (
+    ADMINS,
+    ANON_PREFIX,
+    anonymous_command,
+    not_a_person,
+    parse_verify,
+    verify_data,
+)
 from bot.adapters.telegram.inbound import PLATFORM, event_from_update
 from bot.adapters.telegram.outbound import (
     CallbackData,
@@ -63,7 +71,7 @@ from core.links import remember_telegram_username
 from core.members.models import Role
 from core.orders.models import Order, PaymentMismatch
 from core.pushes.delivery import PACES, RateLimited, Unreachable
-from core.replies import Reply
+from core.replies import Button, Reply, ReplyBuilder
 
 log = logging.getLogger(__name__)
 
@@ -335,12 +343,20 @@ class TelegramAdapter:
             old = message.migrate_from_chat_id or message.chat.id
             await self._chat_moved(str(old), str(message.migrate_to_chat_id or message.chat.id))
             return
+        if message is not None and not_a_person(message):  # a channel's, or an anonymous admin's
+            command = anonymous_command(message)
+            if command is not None:
+                await self._ask_to_verify(message, command)
+            return
         event = event_from_update(update, self.app.config.community, self.app.clock.now())
         if event is None:
             return
         if event.kind is EventKind.BUTTON:
             event = await self._unpack_button(update, event)
             if event is None:
+                return
+            if event.data.startswith(ANON_PREFIX):
+                await self._verify(update, event)
                 return
         message = update.message
         if event.kind is EventKind.COMMAND and message is not None and message.document is not None:
@@ -490,8 +506,49 @@ class TelegramAdapter:
             notice = msg("This button has expired. Please send the command again.")
             await _quietly(query.answer(render(notice, _locale_of(event)), show_alert=True))
             return None
-        await _quietly(query.answer())  # stops the button's spinner
+        if not data.startswith(ANON_PREFIX):  # a Verify press is answered once it is checked
+            await _quietly(query.answer())  # stops the button's spinner
         return replace(event, data=data)
+
+    async def _ask_to_verify(self, message: Message, command: str) -> None:
+        """An anonymous admin's command: a Verify button a real admin presses to run it."""
+        community = await self.app.community()
+        asked = msg(
+            "An anonymous admin sent {command}. An admin of this chat can press Verify within a"
+            " minute to run it as themselves.",
+            command=command.split()[0],
+        )
+        verify = Button(msg("Verify"), data=verify_data(command, self.app.clock.now()))
+        reply = ReplyBuilder().text(asked).buttons((verify,)).build()
+        topic = message.message_thread_id if message.is_topic_message else None
+        with suppress(TopicGone):
+            await self._send(
+                str(message.chat.id), reply, community.default_locale, Thread(topic, message.message_id)
+            )
+
+    async def _verify(self, update: Update, event: Event) -> None:
+        """A Verify press: the command runs as the presser if they are an admin of the chat."""
+        query = update.callback_query
+        assert query is not None
+        locale = _locale_of(event)
+        command = parse_verify(event.data, self.app.clock.now())
+        if command is None:
+            over = msg("This request is over a minute old: send the command again.")
+            await _quietly(query.answer(render(over, locale), show_alert=True))
+            return
+        try:
+            member = await self.bot.get_chat_member(event.chat.external_id, int(event.sender.external_id))
+        except TelegramError:
+            member = None
+        if member is None or member.status not in ADMINS:
+            await _quietly(
+                query.answer(render(msg("Only an admin of this chat can verify."), locale), show_alert=True)
+            )
+            return
+        await _quietly(query.answer())
+        run = replace(event, kind=EventKind.COMMAND, text=command, data="", message_id=f"anon:{query.id}")
+        for outgoing in await self.app.handle(run, bot_username=self.bot.username):
+            await self.deliver(outgoing, run)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
