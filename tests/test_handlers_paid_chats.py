@@ -79,7 +79,16 @@ async def test_creators_see_bindings_and_a_dry_run(console: ConsoleDriver) -> No
         "bot→Ana> lounge is for members only. To get in: /subscribe monthly.",
         "bot> Paid chats are in order: nothing to do.",
     ]
-    assert await console("/bind plan monthly") == ["bot> Use /bind in a group chat."]
+    # From the private chat: the groups the bot is in, as buttons that bind the one pressed.
+    assert await console("/bind tier premium") == [
+        "bot> Which chat needs tier premium?",
+        "bot> [1] lounge",
+        "bot> [2] vip",
+    ]
+    assert (await console("2"))[0] == "bot> vip is now paid: it needs tier premium."
+    assert "bot> vip (console): tier premium" in await console("/bindings")
+    refused = await console("/bind tier premium vip")
+    assert refused == ["bot> Choose the chat with one of the buttons of /bind tier premium."]
     assert await console(":in lounge", "/unbind", "/unbind") == [
         "(in group chat lounge)",
         "bot> lounge is free again.",

@@ -175,7 +175,12 @@ async def test_only_creators_bind_group_chats_to_things_that_exist(app: App, sho
     with pytest.raises(NotAllowed):
         await paid.bind(shop.community, shop.ana, group, "course", "py101")
     for chat, kind, target, expected in [
-        (dm, "course", "py101", "Bind a group chat: send /bind inside the group."),
+        (
+            dm,
+            "course",
+            "py101",
+            "Bind a group or a channel: send /bind inside the group, or in our private chat to choose one.",
+        ),
         (group, "course", "nope", "There is no course nope. /courses lists them."),
         (group, "plan", "nope", "There is no plan nope. /plans lists them."),
         (group, "tier", "gold", "There is no tier gold; /tier list shows them."),

@@ -11,6 +11,7 @@ from telegram import Bot, ChatMemberUpdated, Update
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.adapters.telegram.rights import rights_report
 from bot.app import App
+from core.catalog.money import Money
 from core.events import UserRef
 from core.i18n import render
 from core.members.models import Role
@@ -106,3 +107,44 @@ async def test_the_creators_get_the_report_by_private_message_in_their_language(
     sent = [parameters for endpoint, parameters in recorder.calls if endpoint == "sendMessage"]
     assert [str(p["chat_id"]) for p in sent] == ["9"]  # the creator only, not the learner
     assert "管理员" in sent[0]["text"]
+
+
+CHANNEL = {"id": -1006999, "type": "channel", "title": "Data club news"}
+
+
+async def test_a_channel_the_bot_is_made_admin_of_is_offered_for_binding_until_it_leaves(app: App) -> None:
+    """A channel's posts never reach the bot: my_chat_member is how it learns of one, and /bind in
+    the creator's private chat then offers it; once the bot is removed it is offered no more."""
+    community = await app.community()
+    members = app.services.members
+    mei = await members.ensure_member(community, UserRef("telegram", "9", "Mei", language="en"))
+    mei = await members.assign_role(community, mei, Role.CREATOR, via="test")
+    await app.services.catalog.add_course(community, mei, "py101", Money("USD", 1999), "Python")
+    recorder = RecordingRequest(
+        {"sendMessage": {"message_id": 1, "date": 0, "chat": {"id": 9, "type": "private"}}}
+    )
+    adapter = TelegramAdapter(app, {"token": "1:REC"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+
+        async def feed(payload: dict[str, Any]) -> list[dict[str, Any]]:
+            start = len(recorder.calls)
+            await adapter._on_update(Update.de_json(payload, adapter.bot), None)  # type: ignore[arg-type]
+            return [p for e, p in recorder.calls[start:] if e == "sendMessage"]
+
+        told = await feed({"update_id": 1, "my_chat_member": change(LEFT, admin(), CHANNEL)})
+        assert "Data club news" in told[0]["text"] and "every right" in told[0]["text"]
+        [offered] = [c.title for c in await app.services.paid_chats.group_chats(community)]
+        assert offered == "Data club news"
+        dm = {"id": 9, "type": "private", "first_name": "Mei"}
+        entity = [{"type": "bot_command", "offset": 0, "length": 5}]
+        text = "/bind course py101"
+        asked = {"message_id": 2, "date": 0, "chat": dm, "from": OWNER, "text": text, "entities": entity}
+        [choose] = await feed({"update_id": 2, "message": asked})
+        assert "Which chat needs course py101?" in choose["text"] and "Data club news" in str(
+            choose["reply_markup"]
+        )
+        await feed({"update_id": 3, "my_chat_member": change(admin(), LEFT, CHANNEL)})
+        assert await app.services.paid_chats.group_chats(community) == []
+    finally:
+        await adapter.application.shutdown()

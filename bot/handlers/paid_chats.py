@@ -6,9 +6,10 @@ from __future__ import annotations
 from core.commands.context import Context
 from core.commands.params import Choice, Word
 from core.commands.router import CREATORS, GROUPS_ONLY, Router
-from core.events import EventKind
+from core.errors import InvalidInput
+from core.events import ChatKind, EventKind
 from core.i18n import msg, nmsg
-from core.replies import Reply, ReplyBuilder
+from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
 
@@ -17,19 +18,38 @@ router = Router()
     "bind",
     aliases=("绑定",),
     roles=CREATORS,
-    chats=GROUPS_ONLY,
-    help=msg("Make this group paid: only owners of a course, subscribers of a plan or a tier get in"),
-    params=(Choice("kind", choices=("course", "plan", "tier")), Word("target", max_length=40)),
+    help=msg(
+        "Make a group or channel paid: only owners of a course, subscribers of a plan or a tier get in"
+        " (inside the group, or in our private chat to choose one)"
+    ),
+    params=(
+        Choice("kind", choices=("course", "plan", "tier")),
+        Word("target", max_length=40),
+        Word("chat", optional=True, max_length=20),
+    ),
 )
 async def bind(ctx: Context) -> Reply:
-    done = await ctx.services.paid_chats.bind(
-        ctx.community, ctx.member, ctx.chat, ctx.args["kind"], ctx.args["target"]
-    )
-    problems = await ctx.services.paid_chats.problems_in(ctx.chat)
+    paid = ctx.services.paid_chats
+    chat = ctx.chat
+    if chat.kind is ChatKind.PRIVATE:  # from the private chat: which group or channel?
+        chosen = ctx.args["chat"] or ""
+        if not chosen:
+            return await _choose_chat(ctx)
+        if not (chosen.startswith("#") and chosen[1:].isdigit()):
+            raise InvalidInput(
+                msg(
+                    "Choose the chat with one of the buttons of /bind {kind} {target}.",
+                    kind=ctx.args["kind"],
+                    target=ctx.args["target"],
+                )
+            )
+        chat = await paid.chat_of(ctx.community, int(chosen[1:]))
+    done = await paid.bind(ctx.community, ctx.member, chat, ctx.args["kind"], ctx.args["target"])
+    problems = await paid.problems_in(chat)
     return Reply.text(
         msg(
             "{chat} is now paid: it needs {kind} {target}.",
-            chat=ctx.chat.title,
+            chat=chat.title,
             kind=done.kind,
             target=done.target,
         ),
@@ -38,6 +58,24 @@ async def bind(ctx: Context) -> Reply:
         ),
         *([msg("Before it works, fix this:"), *problems] if problems else []),
     )
+
+
+async def _choose_chat(ctx: Context) -> Reply:
+    """The groups and channels the bot is in, as buttons that bind the one pressed."""
+    kind, target = ctx.args["kind"], ctx.args["target"]
+    found = await ctx.services.paid_chats.group_chats(ctx.community)
+    if not found:
+        return Reply.text(
+            msg(
+                "The bot is in no group or channel yet: add it as an administrator there,"
+                " then send this again."
+            )
+        )
+    builder = ReplyBuilder().text(msg("Which chat needs {kind} {target}?", kind=kind, target=target))
+    rows = [
+        (Button(chat.title or str(chat.id), data=f"cmd:/bind {kind} {target} #{chat.id}"),) for chat in found
+    ]
+    return builder.buttons(*rows).build()
 
 
 @router.command(

@@ -44,6 +44,7 @@ BINDING_FOR_CREATORS = msg("Only creators can bind paid chats.")
 NOT_CONNECTED = msg("studyhall is not connected to this chat's platform right now: nothing can change there.")
 
 KINDS = ("course", "plan", "tier")
+BINDABLE = (ChatKind.GROUP, ChatKind.CHANNEL)  # a paid channel works as a paid group does
 INVITE_AGAIN_AFTER = timedelta(days=1)
 INVITE_VALID = timedelta(days=1)
 REPORT_AGAIN_AFTER = timedelta(days=1)
@@ -111,8 +112,13 @@ class PaidChatService:
         self, community: Community, actor: Member, chat: Chat, kind: str, target: str, *, via: str = "command"
     ) -> Binding:
         require_creator(community, actor, BINDING_FOR_CREATORS)
-        if chat.kind is not ChatKind.GROUP:
-            raise InvalidInput(msg("Bind a group chat: send /bind inside the group."))
+        if chat.kind not in BINDABLE:
+            raise InvalidInput(
+                msg(
+                    "Bind a group or a channel: send /bind inside the group, or in our private chat"
+                    " to choose one."
+                )
+            )
         if kind not in KINDS:
             raise InvalidInput(msg("Bind a course, a plan or a tier: /bind course|plan|tier ID"))
         target = await self._checked_target(community, kind, target)
@@ -182,12 +188,12 @@ class PaidChatService:
         return [Binding(await self._members.chat_by_id(row.chat_id), row.kind, row.target) for row in rows]
 
     async def group_chats(self, community: Community, limit: int = 200) -> list[Chat]:
-        """The community's groups the bot is in: where a binding can go."""
+        """The community's groups and channels the bot is in: where a binding can go."""
         query = (
             select(chats)
             .where(
                 chats.c.community_id == community.id,
-                chats.c.kind == ChatKind.GROUP.value,
+                chats.c.kind.in_([kind.value for kind in BINDABLE]),
                 chats.c.bot_present.is_(True),
             )
             .order_by(chats.c.title, chats.c.id)
@@ -196,6 +202,12 @@ class PaidChatService:
         async with self._db.read() as conn:
             ids = [row.id for row in await conn.execute(query)]
         return [await self._members.chat_by_id(chat_id) for chat_id in ids]
+
+    async def bot_present(self, chat: Chat, present: bool) -> None:
+        """The bot joined (or was made admin of) ``chat``, or left it: only chats it is in are
+        offered for binding."""
+        async with self._db.write() as conn:
+            await conn.execute(update(chats).where(chats.c.id == chat.id).values(bot_present=present))
 
     async def chat_of(self, community: Community, chat_id: int) -> Chat:
         """The community's chat ``chat_id``; NotFound for another community's."""

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import (
     Bot,
+    ChatMember,
     Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -30,6 +31,7 @@ from telegram import (
     SuccessfulPayment,
     Update,
 )
+from telegram import Chat as TgChat
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
@@ -45,7 +47,7 @@ from bot.adapters.telegram.identities import (
     parse_verify,
     verify_data,
 )
-from bot.adapters.telegram.inbound import PLATFORM, event_from_update
+from bot.adapters.telegram.inbound import PLATFORM, chat_ref, event_from_update
 from bot.adapters.telegram.outbound import (
     CallbackData,
     DocumentMessage,
@@ -484,11 +486,17 @@ class TelegramAdapter:
     async def _on_bot_rights(self, update: Update) -> None:
         """The bot's rights in a group changed: tell every creator what (if anything) to fix."""
         assert update.my_chat_member is not None
-        lines = rights_report(update.my_chat_member)
-        if lines is None:
-            return
+        change = update.my_chat_member
         members = self.app.services.members
         community = await self.app.community()
+        if change.chat.type in (TgChat.GROUP, TgChat.SUPERGROUP, TgChat.CHANNEL):
+            # A channel's posts never reach the bot: this is how it learns of one to bind.
+            chat = await members.ensure_chat(community, chat_ref(change.chat))
+            gone = change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+            await self.app.services.paid_chats.bot_present(chat, not gone)
+        lines = rights_report(change)
+        if lines is None:
+            return
         for creator in await members.members_by_role(community.id, [Role.CREATOR]):
             outgoing = Outgoing(
                 Reply.text(*lines),

@@ -1,5 +1,5 @@
-"""The bot's own rights in a group (``my_chat_member``): what is missing for paid access to
-work there, told to the community's creators in their language, in plain words."""
+"""The bot's own rights in a group or channel (``my_chat_member``): what is missing for paid
+access to work there, told to the community's creators in their language, in plain words."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ NEEDED_RIGHTS: tuple[tuple[str, Msg], ...] = (
 def rights_report(change: ChatMemberUpdated) -> list[Msg] | None:
     """Lines for the creators about this change of the bot's status in a group, or None when
     there is nothing to say (not a group, or nothing changed that matters)."""
-    if change.chat.type not in (TgChat.GROUP, TgChat.SUPERGROUP):
+    if change.chat.type not in (TgChat.GROUP, TgChat.SUPERGROUP, TgChat.CHANNEL):
         return None
     title = change.chat.title or str(change.chat.id)
     after = change.new_chat_member
