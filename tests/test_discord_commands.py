@@ -91,7 +91,7 @@ def test_where_a_command_may_be_used(registry: dict[str, dict[str, Any]]) -> Non
             assert command["contexts"] == [GUILD], name
         elif spec.chats == PRIVATE_ONLY:
             assert command["contexts"] == [BOT_DM], name
-    assert registry["bind"]["contexts"] == [GUILD]
+    assert registry["bind"]["contexts"] == [GUILD, BOT_DM]  # in a DM it offers the chats to bind
     assert registry["points"]["contexts"] == [GUILD, BOT_DM]
 
 

@@ -63,7 +63,10 @@ async def bind(ctx: Context) -> Reply:
 async def _choose_chat(ctx: Context) -> Reply:
     """The groups and channels the bot is in, as buttons that bind the one pressed."""
     kind, target = ctx.args["kind"], ctx.args["target"]
-    found = await ctx.services.paid_chats.group_chats(ctx.community)
+    here = ctx.event.platform  # the chats of the platform the creator is on
+    found = [
+        chat for chat in await ctx.services.paid_chats.group_chats(ctx.community) if chat.platform == here
+    ]
     if not found:
         return Reply.text(
             msg(
