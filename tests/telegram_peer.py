@@ -11,8 +11,8 @@ import json
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,3 +161,31 @@ class BotApiError:
     description: str
     retry_after: int | None = None
     migrate_to_chat_id: int | None = None
+
+
+class RecordedBot:
+    """The adapter on a recording Bot API: feed it an update's JSON, get the calls it made."""
+
+    def __init__(self, adapter: Any, recorder: RecordingRequest) -> None:
+        self.adapter, self.recorder = adapter, recorder
+
+    async def __call__(self, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        from telegram import Update
+
+        start = len(self.recorder.calls)
+        await self.adapter._on_update(Update.de_json(payload, self.adapter.bot), None)
+        return [(e, p) for e, p in self.recorder.calls[start:] if e != "getMe"]
+
+
+@asynccontextmanager
+async def recorded_bot(app: Any, results: dict[str, Any] | None = None) -> AsyncIterator[RecordedBot]:
+    """A TelegramAdapter for ``app`` whose Bot API calls are answered from ``results``."""
+    from bot.adapters.telegram.adapter import TelegramAdapter
+
+    recorder = RecordingRequest(results)
+    adapter = TelegramAdapter(app, {"token": "1:REC"}, request=recorder, updates_request=RecordingRequest())
+    await adapter.application.initialize()
+    try:
+        yield RecordedBot(adapter, recorder)
+    finally:
+        await adapter.application.shutdown()

@@ -12,13 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from telegram import Update
 
-from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
 from core.clock import ManualClock
 from tests.conftest import snapshot
-from tests.telegram_peer import RecordingRequest
+from tests.telegram_peer import RecordedBot, recorded_bot
 
 GROUP = {"id": -1006001, "type": "supergroup", "title": "Data club"}
 CHANNEL = {"id": -1006999, "type": "channel", "title": "Data club news"}
@@ -48,24 +46,9 @@ def owner(user: dict[str, Any]) -> dict[str, Any]:
     return {"status": "creator", "user": user, "is_anonymous": True}
 
 
-class Bot:
-    def __init__(self, adapter: TelegramAdapter, recorder: RecordingRequest) -> None:
-        self.adapter, self.recorder = adapter, recorder
-
-    async def __call__(self, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        start = len(self.recorder.calls)
-        await self.adapter._on_update(Update.de_json(payload, self.adapter.bot), None)  # type: ignore[arg-type]
-        return [(e, p) for e, p in self.recorder.calls[start:] if e != "getMe"]
-
-
-async def _bot(app: App, results: dict[str, Any]) -> AsyncIterator[Bot]:
-    recorder = RecordingRequest({"sendMessage": SENT, **results})
-    adapter = TelegramAdapter(app, {"token": "1:ANON"}, request=recorder, updates_request=RecordingRequest())
-    await adapter.application.initialize()
-    try:
-        yield Bot(adapter, recorder)
-    finally:
-        await adapter.application.shutdown()
+async def _bot(app: App, results: dict[str, Any]) -> AsyncIterator[RecordedBot]:
+    async with recorded_bot(app, {"sendMessage": SENT, **results}) as bot:
+        yield bot
 
 
 def _verify_button(calls: list[tuple[str, dict[str, Any]]]) -> str:

@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
-from telegram import Update
 
-from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
 from core.access.tables import chat_bindings
 from core.events import ChatKind, ChatRef, UserRef
 from core.members.models import Role
 from core.members.tables import chats
-from tests.telegram_peer import BotApiError, RecordingRequest
+from tests.telegram_peer import BotApiError, RecordedBot, recorded_bot
 
 OLD, NEW = -4001, -1004001
 MEI = {"id": 9, "is_bot": False, "first_name": "Mei", "language_code": "en"}
@@ -63,17 +61,7 @@ def group_command(update_id: int, text: str) -> dict[str, Any]:
     return {"update_id": update_id, "message": message}
 
 
-class Bot:
-    def __init__(self, adapter: TelegramAdapter, recorder: RecordingRequest) -> None:
-        self.adapter, self.recorder = adapter, recorder
-
-    async def __call__(self, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        start = len(self.recorder.calls)
-        await self.adapter._on_update(Update.de_json(payload, self.adapter.bot), None)  # type: ignore[arg-type]
-        return [(e, p) for e, p in self.recorder.calls[start:] if e != "getMe"]
-
-
-async def _world(app: App, results: dict[str, Any]) -> AsyncIterator[Bot]:
+async def _world(app: App, results: dict[str, Any]) -> AsyncIterator[RecordedBot]:
     community = await app.community()
     members = app.services.members
     mei = await members.ensure_member(community, UserRef("telegram", "9", "Mei"))
@@ -89,17 +77,12 @@ async def _world(app: App, results: dict[str, Any]) -> AsyncIterator[Bot]:
                 created_at=app.clock.now(),
             )
         )
-    recorder = RecordingRequest(results)
-    adapter = TelegramAdapter(app, {"token": "1:MOVE"}, request=recorder, updates_request=RecordingRequest())
-    await adapter.application.initialize()
-    try:
-        yield Bot(adapter, recorder)
-    finally:
-        await adapter.application.shutdown()
+    async with recorded_bot(app, results) as bot:
+        yield bot
 
 
 @pytest.fixture
-async def bot(app: App) -> AsyncIterator[Bot]:
+async def bot(app: App) -> AsyncIterator[RecordedBot]:
     async for running in _world(app, {"sendMessage": SENT}):
         yield running
 
@@ -112,7 +95,7 @@ async def _bound_chat_externals(app: App) -> list[str]:
 
 @pytest.mark.parametrize("news", [migrate_to, migrate_from])
 async def test_either_service_message_moves_the_group_and_tells_the_creators(
-    bot: Bot, app: App, news: Any
+    bot: RecordedBot, app: App, news: Any
 ) -> None:
     calls = await bot(news(1))
     assert await _bound_chat_externals(app) == [str(NEW)]

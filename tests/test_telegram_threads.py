@@ -11,11 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram import Update
 
-from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import App
-from tests.telegram_peer import BotApiError, RecordingRequest
+from tests.telegram_peer import BotApiError, RecordedBot, recorded_bot
 
 FORUM = {"id": -1005001, "type": "supergroup", "title": "Data club", "is_forum": True}
 ANA = {"id": 100, "is_bot": False, "first_name": "Ana", "language_code": "en"}
@@ -52,23 +50,18 @@ def private(update_id: int, text: str) -> dict[str, Any]:
 
 
 class Bot:
-    def __init__(self, adapter: TelegramAdapter, recorder: RecordingRequest) -> None:
-        self.adapter, self.recorder = adapter, recorder
+    """The recorded bot, answering with the messages it sent."""
+
+    def __init__(self, recorded: RecordedBot) -> None:
+        self.recorded = recorded
 
     async def __call__(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        start = len(self.recorder.calls)
-        await self.adapter._on_update(Update.de_json(payload, self.adapter.bot), None)  # type: ignore[arg-type]
-        return [p for e, p in self.recorder.calls[start:] if e == "sendMessage"]
+        return [p for e, p in await self.recorded(payload) if e == "sendMessage"]
 
 
 async def _bot(app: App, results: dict[str, Any]) -> AsyncIterator[Bot]:
-    recorder = RecordingRequest(results)
-    adapter = TelegramAdapter(app, {"token": "1:TOPIC"}, request=recorder, updates_request=RecordingRequest())
-    await adapter.application.initialize()
-    try:
-        yield Bot(adapter, recorder)
-    finally:
-        await adapter.application.shutdown()
+    async with recorded_bot(app, results) as recorded:
+        yield Bot(recorded)
 
 
 @pytest.fixture
