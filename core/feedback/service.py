@@ -17,10 +17,10 @@ from sqlalchemy import func, select, update
 
 from core.audit.log import record
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed, NotFound
+from core.errors import InvalidInput, NotFound
 from core.feedback.tables import feedback_tickets
 from core.i18n import msg
-from core.members.models import Community, Member, Role
+from core.members.models import Community, Member, Role, require_staff
 from core.members.service import MemberService
 from core.notices import Notices
 from core.replies import Reply
@@ -68,12 +68,6 @@ def check_text(text: str, *, what: str = "feedback") -> str:
             field="text",
         )
     return text
-
-
-def _require_staff(community: Community, actor: Member) -> None:
-    """Moderators and creators of ``community`` only (whatever the adapter checked)."""
-    if not actor.role.is_staff or actor.community_id != community.id:
-        raise NotAllowed(STAFF_ONLY)
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -138,7 +132,7 @@ class FeedbackService:
         limit: int = PAGE,
     ) -> list[Ticket]:
         """Tickets with ``status``, newest first; ``before``: older than that ticket (next page)."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         if status not in STATUSES:
             raise InvalidInput(
                 msg("{value} is not one of: {choices}.", value=status[:30], choices=", ".join(STATUSES))
@@ -154,7 +148,7 @@ class FeedbackService:
 
     async def counts(self, community: Community, actor: Member) -> dict[str, int]:
         """How many tickets have each status."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         async with self._db.read() as conn:
             rows = await conn.execute(
                 select(feedback_tickets.c.status, func.count())
@@ -165,7 +159,7 @@ class FeedbackService:
         return {status: found.get(status, 0) for status in STATUSES}
 
     async def ticket(self, community: Community, actor: Member, ticket_id: int) -> Ticket:
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
@@ -181,7 +175,7 @@ class FeedbackService:
     async def answer(self, community: Community, actor: Member, ticket_id: int, text: str) -> Ticket:
         """Answer a ticket that is not closed (again, if it was answered): the member gets the
         answer privately on the platform they wrote from; the ticket is answered."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         text = check_text(text, what="answer")
         ticket = await self.ticket(community, actor, ticket_id)
         now = self._clock.now()
@@ -212,7 +206,7 @@ class FeedbackService:
 
     async def close(self, community: Community, actor: Member, ticket_id: int) -> Ticket:
         """Close a ticket (answered or not); closing a closed one is refused."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         ticket = await self.ticket(community, actor, ticket_id)
         now = self._clock.now()
         async with self._db.write() as conn:

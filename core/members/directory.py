@@ -23,13 +23,13 @@ from core.activity.tables import activity
 from core.analytics.tables import analytics_runs, member_scores
 from core.catalog.money import Money
 from core.clock import Clock
-from core.errors import InvalidInput, NotAllowed, NotFound
+from core.errors import InvalidInput, NotFound
 from core.i18n import msg
 from core.ledger.points import PointsService
 from core.ledger.service import HistoryLine
 from core.ledger.tables import ledger_accounts
 from core.ledger.tiers import Tier
-from core.members.models import Community, Identity, Member, Role, require_creator
+from core.members.models import Community, Identity, Member, Role, require_creator, require_staff
 from core.members.service import MemberService
 from core.members.tables import identities, members
 from core.orders.tables import orders
@@ -378,8 +378,7 @@ class MemberDirectory:
 
 
 def _require_staff(community: Community, actor: Member) -> None:
-    if not actor.role.is_staff or actor.community_id != community.id:
-        raise NotAllowed(STAFF_ONLY)
+    require_staff(community, actor, STAFF_ONLY)
 
 
 def _paying() -> Any:

@@ -80,3 +80,9 @@ def require_creator(community: Community, actor: Member, refusal: Msg) -> None:
     ``community``; else NotAllowed with ``refusal``."""
     if actor.role is not Role.CREATOR or actor.community_id != community.id:
         raise NotAllowed(refusal)
+
+
+def require_staff(community: Community, actor: Member, refusal: Msg) -> None:
+    """As require_creator, for moderators and creators of ``community``."""
+    if not actor.role.is_staff or actor.community_id != community.id:
+        raise NotAllowed(refusal)
