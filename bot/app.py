@@ -38,11 +38,21 @@ Sender = Callable[["Outgoing"], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
+class InThread:
+    """A thread of a group chat, where a note to a member goes (Reply.place, resolved)."""
+
+    chat: ChatRef
+    thread: str
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One reply with where it goes and in which language to render it.
 
     ``chat`` set: into that chat.  ``member`` set: privately to that member, through one of
-    ``identities`` (the adapter picks one on its own platform, or reports it cannot).
+    ``identities`` (the adapter picks one on its own platform, or reports it cannot); with
+    ``thread`` set, the adapter of that chat's platform posts it there instead, if it can.
     """
 
     reply: Reply
@@ -50,6 +60,7 @@ class Outgoing:
     chat: ChatRef | None = None
     member: Member | None = None
     identities: tuple[Identity, ...] = ()
+    thread: InThread | None = None
 
 
 class App:
@@ -228,12 +239,21 @@ class App:
         members = self.services.members
         target = await members.get_member(reply.to_member)
         identities = tuple(await members.identities_of(target.id))
-        chosen = tuple(i for i in identities if i.platform == reply.via)
+        thread: InThread | None = None
+        via = reply.via
+        if reply.place is not None:
+            chat = await members.chat_by_id(reply.place.chat_id)
+            if any(i.platform == chat.platform for i in identities):  # else privately, anywhere
+                where = ChatRef(chat.platform, chat.external_id, chat.kind, chat.title)
+                thread = InThread(where, reply.place.thread, reply.place.reply_to)
+                via = chat.platform
+        chosen = tuple(i for i in identities if i.platform == via)
         return Outgoing(
             reply,
             await members.effective_locale(target, community),
             member=target,
             identities=chosen or identities,  # ``via`` when the member still has an account there
+            thread=thread,
         )
 
     async def run_due_jobs(self) -> list[str]:

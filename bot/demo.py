@@ -112,7 +112,26 @@ async def seed_demo(app: App, community_name: str = DEMO_COMMUNITY) -> bool:
     await _seed_questions(app, community_name, start + timedelta(days=8))
     await _seed_feedback(app, community_name)
     await _seed_crowd(app, community_name)
+    await _seed_channel(app, community_name)
     return True
+
+
+async def _seed_channel(app: App, community_name: str) -> None:
+    """A private channel of py101's lessons, bound from Mei's private chat (as on Telegram, where
+    the bot learns of a channel when it is made an administrator there); py101's owners are in."""
+    community = await app.community(community_name)
+    when = app.clock.now() - timedelta(hours=2)
+    news = ChatRef(PLATFORM, "channel:py101", ChatKind.CHANNEL, "py101 channel")
+    channel = await app.services.members.ensure_chat(community, news)
+    mei, mei_dm = UserRef(PLATFORM, "mei", "Mei"), ChatRef(PLATFORM, "dm:mei", ChatKind.PRIVATE, "Mei")
+    await app.handle(_event(community_name, mei_dm, mei, f"/bind course py101 #{channel.id}", when))
+    paid_chats = app.services.paid_chats
+    for action in await paid_chats.plan(community):  # they joined before the job's first run
+        if action.chat.id == channel.id:
+            identities = await app.services.members.identities_of(action.member.id)
+            account = next(i.external_id for i in identities if i.platform == PLATFORM)
+            await paid_chats.joined(community, action.member, action.chat, account)
+    app.services.notices.take()
 
 
 SHOP_SETUP = (

@@ -73,6 +73,8 @@ class Event:
     data: str = ""
     message_id: str | None = None
     reply_to: str | None = None
+    thread: str | None = None  # the thread within the chat (a Telegram forum topic), if any
     mentions: dict[str, UserRef] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    forwarded_from: ChatRef | None = None  # the channel a forwarded post came from
     raw: Any = None

@@ -90,25 +90,44 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A thread of a group chat where a note to a member goes instead of their private chat
+    (the forum topic a question was asked in), replying to ``reply_to`` there. A platform
+    that cannot post there, or a thread closed meanwhile, reaches the member privately."""
+
+    chat_id: int  # the chats row
+    thread: str
+    reply_to: str | None = None  # the platform's message id (as in Event.message_id)
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the bot says. ``to_member`` None means the chat the event came from;
     otherwise a private message to that member (on whichever platform reaches them, or on
-    ``via`` when they have an account there: an answer goes where its question was asked)."""
+    ``via`` when they have an account there: an answer goes where its question was asked),
+    or into ``place`` when the note is about a thread."""
 
     segments: tuple[Segment, ...]
     to_member: int | None = None
     notice: Notice | None = None
     via: str | None = None
+    place: Place | None = None
 
     @classmethod
-    def text(cls, *lines: Content, to_member: int | None = None, notice: Notice | None = None) -> Reply:
+    def text(
+        cls,
+        *lines: Content,
+        to_member: int | None = None,
+        notice: Notice | None = None,
+        place: Place | None = None,
+    ) -> Reply:
         """A reply of plain lines."""
         segments: list[Segment] = []
         for index, line in enumerate(lines):
             if index:
                 segments.append(NEWLINE)
             segments.append(Text(line))
-        return cls(tuple(segments), to_member, notice)
+        return cls(tuple(segments), to_member, notice, place=place)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.access.chat_choices import ChatChoices
 from core.access.paid_chats import PaidChatService
 from core.access.plans import PlanService
 from core.access.subscriptions import SubscriptionService
@@ -61,6 +62,7 @@ class Services:
     subscriptions: SubscriptionService
     notices: Notices
     paid_chats: PaidChatService
+    chat_choices: ChatChoices  # the chat a creator names to bind: @handle or a forwarded post
     orders: OrderService
     referrals: ReferralService
     commissions: CommissionService
@@ -108,6 +110,7 @@ class Services:
         pushes.recommend = recommend  # the `recommended` segment and its {course}
         chat_moves = ChatMoves(db, clock, notices)
         chat_moves.forget.append(members.forget_chat)
+        paid_chats = PaidChatService(db, clock, members, catalog, plans, subscriptions, points, notices)
         return cls(
             db=db,
             clock=clock,
@@ -124,7 +127,8 @@ class Services:
             plans=plans,
             subscriptions=subscriptions,
             notices=notices,
-            paid_chats=PaidChatService(db, clock, members, catalog, plans, subscriptions, points, notices),
+            paid_chats=paid_chats,
+            chat_choices=ChatChoices(db, clock, members, paid_chats),
             orders=orders,
             referrals=referrals,
             commissions=CommissionService(

@@ -48,12 +48,17 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     staff = await members.members_by_role(community.id, [Role.MODERATOR])
     assert [m.display_name for m in staff] == ["Sam"]
     # one /start per member, the lounge conversation, 8 check-ins, an award, the shop set-up,
-    # Sam's lesson draft, Li's /buy and /review, the /bind, Omar's /start through Ana's link and /buy, and two
-    # questions (one answered and accepted), and the crowd's messages and purchases: all logged
+    # Sam's lesson draft, Li's /buy and /review, the two /binds (the vip group, the py101 channel),
+    # Omar's /start through Ana's link and /buy, and two questions (one answered and accepted),
+    # and the crowd's messages and purchases: all logged
     crowd = sum(len(days) + int(buys) for _, _, days, buys in CROWD)
     assert await app.services.activity.count(community.id) == (
-        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 1 + 3 + 2 + 4 + crowd
+        len(DEMO_MEMBERS) + len(LOUNGE_CHAT) + 8 + 1 + len(SHOP_SETUP) + 1 + 3 + 3 + 4 + crowd
     )
+    bound = {
+        (b.chat.title, b.chat.kind.value, b.target) for b in await app.services.paid_chats.bindings(community)
+    }
+    assert bound == {("vip", "group", "monthly"), ("py101 channel", "channel", "py101")}
     li = (await members.find_by_name(community.id, "Li"))[0]
     # Li: a lounge message (1), four check-ins with a growing streak (5+6+7+8), Sam's award (30),
     # and 19 points for buying py101, less the bounty of 10 on her question
@@ -69,9 +74,6 @@ async def test_seed_creates_the_community_once(app: App) -> None:
     [draft] = await app.services.catalog.drafts(community, mei)
     assert draft.title == "Checking a model" and draft.lesson_id is None
     assert [i.code for i in await app.services.mall.items(community)] == ["sticker", "ml"]
-    assert [(b.chat.title, b.kind, b.target) for b in await app.services.paid_chats.bindings(community)] == [
-        ("vip", "plan", "monthly")
-    ]
     assert await app.services.ledger.totals(community.id) == (0, 0)
     # Ana invited Omar, who bought ml201 ($29.99): her 10% waits out the hold.
     ana = (await members.find_by_name(community.id, "Ana"))[0]

@@ -1,9 +1,24 @@
-"""bot/handlers/paid_chats.py: a paid chat's whole life cycle, travelled through in the console."""
+"""bot/handlers/paid_chats.py: a paid chat's whole life cycle, travelled through in the console; and
+naming the chat to bind by @name or by a forwarded post, with events handed to the App."""
 
 from __future__ import annotations
 
+import itertools
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.adapters.render import render_plain
+from bot.app import App
+from core.audit.tables import audit_log
+from core.clock import ManualClock
+from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
+from core.i18n import Msg, msg
 from tests.conftest import ALL_JOBS as JOBS
-from tests.conftest import ConsoleDriver
+from tests.conftest import START, ConsoleDriver, snapshot
+from tests.shop_fixtures import Shop
 
 SETUP = (
     ":as Mei creator",
@@ -112,3 +127,126 @@ async def test_a_tier_chat_lets_in_whom_a_plan_gives_the_tier(console: ConsoleDr
     # The plan ends: the tier goes with it, and so does the chat.
     out = await console(":clock +32d")
     assert out[-1] == "bot> lounge is for members only. To get in: tier VIP."
+
+
+# -- naming the chat from the private chat: @name, or a forwarded post -------------------------
+
+CLUB = ChatRef("console", "channel:club", ChatKind.CHANNEL, "Data club")
+_ids = itertools.count(1)
+
+
+class FindingPort:
+    """A platform whose groups and channels have public names (as Telegram's @channel)."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def find_chat(self, handle: str) -> ChatRef | None:
+        self.asked.append(handle)
+        return CLUB if handle == "@dataclub" else None
+
+    async def missing_rights(self, chat_id: str) -> list[Msg]:
+        return [msg("give the bot the {right} right", right="Ban users")]
+
+
+@pytest.fixture
+def finding(app: App) -> FindingPort:
+    port = FindingPort()
+    app.services.paid_chats.ports["console"] = port  # type: ignore[assignment]
+    return port
+
+
+def said(who: str, text: str = "", *, chat: ChatRef | None = None, forwarded: ChatRef | None = None) -> Event:
+    sender = UserRef("console", who.lower(), who)
+    where = chat or ChatRef("console", f"dm:{who.lower()}", ChatKind.PRIVATE, who)
+    kind = EventKind.COMMAND if text.startswith("/") else EventKind.MESSAGE
+    return Event(
+        "console",
+        "testhall",
+        where,
+        sender,
+        kind,
+        START,
+        text=text,
+        message_id=f"m{next(_ids)}",
+        forwarded_from=forwarded,
+    )
+
+
+async def told(app: App, event: Event) -> list[str]:
+    return [render_plain(out.reply, "en").text for out in await app.handle(event)]
+
+
+async def bound(app: App) -> list[tuple[str, str, str]]:
+    return [
+        (b.chat.title, b.kind, b.target)
+        for b in await app.services.paid_chats.bindings(await app.community())
+    ]
+
+
+async def test_bind_names_a_public_chat_by_its_handle(app: App, shop: Shop, finding: FindingPort) -> None:
+    assert await told(app, said("Mei", "/bind course py101")) == [
+        "The bot is in no group or channel yet: add it as an administrator there, then send this again.\n"
+        "Or forward a post from the channel here, or send /bind course py101 @channel."
+    ]
+    assert await told(app, said("Mei", "/bind course py101 @dataclub")) == [
+        "Data club is now paid: it needs course py101.\n"
+        "Members without it are taken out when they join or lapse; /access check shows what would change.\n"
+        "Before it works, fix this:\n"
+        "give the bot the Ban users right"
+    ]
+    assert finding.asked == ["@dataclub"] and await bound(app) == [("Data club", "course", "py101")]
+    before = await snapshot(app.db)
+    assert await told(app, said("Mei", "/bind plan none @nobody")) == [
+        "The bot finds no public group or channel @nobody: check the name, or forward a post from the"
+        " channel here instead."
+    ]
+    assert await told(app, said("Mei", "/bind course py101 club")) == [
+        "Choose the chat with one of the buttons of /bind course py101.\n"
+        "Or forward a post from the channel here, or send /bind course py101 @channel."
+    ]
+    assert await snapshot(app.db) == before
+
+
+async def test_where_chats_have_no_public_names_at_names_are_refused(app: App, shop: Shop) -> None:
+    await told(app, said("Mei", "/help"))  # the private chat is known
+    before = await snapshot(app.db)
+    assert await told(app, said("Mei", "/bind course py101 @dataclub")) == [
+        "Chats cannot be named by @name here: send /bind course|plan|tier ID and choose the chat with its"
+        " buttons."
+    ]
+    assert await snapshot(app.db) == before
+
+
+async def test_a_creators_forwarded_post_binds_its_channel_after_bind(
+    app: App, shop: Shop, finding: FindingPort, clock: ManualClock
+) -> None:
+    first = await told(app, said("Mei", forwarded=CLUB))
+    assert first == [
+        "To make Data club paid, send /bind course|plan|tier ID first, then forward its post here again."
+    ]
+    await told(app, said("Mei", "/bind course py101"))
+    clock.advance(timedelta(minutes=11))  # too late: the choice waits ten minutes
+    assert await told(app, said("Mei", forwarded=CLUB)) == first
+    await told(app, said("Mei", "/bind course py101"))
+    group = ChatRef("console", "group:g", ChatKind.GROUP, "g")
+    assert await told(app, said("Mei", "Fwd: new lesson", chat=group, forwarded=CLUB)) == []  # not there
+    [answer] = await told(app, said("Mei", "Week 3 notes are up", forwarded=CLUB))
+    assert answer.startswith("Data club is now paid: it needs course py101.")
+    assert await bound(app) == [("Data club", "course", "py101")]
+    assert await told(app, said("Mei", forwarded=CLUB)) == first  # used up
+    async with app.db.read() as conn:
+        details = (
+            await conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "chat.bind"))
+        ).scalars()
+        assert [json.loads(d)["via"] for d in details] == ["forward"]
+
+
+async def test_anyone_elses_forwarded_post_does_nothing(app: App, shop: Shop, finding: FindingPort) -> None:
+    await told(app, said("Ana", "/help"))
+    before = await snapshot(app.db)
+    assert await told(app, said("Ana", forwarded=CLUB)) == []
+    assert await told(app, said("Ana", "Week 3 notes are up", forwarded=CLUB)) == []
+    assert await snapshot(app.db) == before

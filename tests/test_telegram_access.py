@@ -11,7 +11,8 @@ import pytest
 from telegram import Bot
 
 from bot.adapters.telegram.access import TelegramChatAccess
-from core.access.ports import ChatAccess, PlatformRefused
+from core.access.ports import ChatAccess, FindsChats, PlatformRefused
+from core.events import ChatKind, ChatRef
 from core.i18n import render
 from tests.telegram_peer import BotApiError, RecordingRequest
 
@@ -167,3 +168,75 @@ async def test_the_bots_own_rights_are_read_as_fixes_for_the_creator(
         found = await access.missing_rights(CHAT)
     assert [render(f, "en") for f in found] == fixes
     assert calls(recorder)[0] == ("getChatMember", {"chat_id": CHAT, "user_id": 42})
+
+
+async def test_a_group_that_became_a_supergroup_is_moved_and_the_call_goes_there() -> None:
+    upgraded = BotApiError(
+        400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=-100888
+    )
+    recorder = RecordingRequest({"banChatMember": [upgraded, True]})
+    moved: list[tuple[str, str]] = []
+
+    async def chat_moved(old: str, new: str) -> None:
+        moved.append((old, new))
+
+    bot = Bot("1:ACCESS", request=recorder, get_updates_request=RecordingRequest())
+    async with bot:
+        await TelegramChatAccess(bot, chat_moved).remove("-4001", "5")
+    assert moved == [("-4001", "-100888")]
+    assert [(e, p["chat_id"]) for e, p in calls(recorder)] == [
+        ("banChatMember", "-4001"),
+        ("banChatMember", "-100888"),
+        ("unbanChatMember", "-100888"),
+    ]
+
+
+GIFTS = dict.fromkeys(
+    ["unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"], False
+)
+
+
+def full_chat(chat_id: int, kind: str, **names: str) -> dict[str, Any]:
+    """getChat's answer (a ChatFullInfo) for a chat of ``kind``."""
+    return {
+        "id": chat_id,
+        "type": kind,
+        "accent_color_id": 1,
+        "max_reaction_count": 11,
+        "accepted_gift_types": GIFTS,
+        **names,
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        (
+            full_chat(-100555, "channel", title="Data club open", username="dataclubopen"),
+            ChatRef("telegram", "-100555", ChatKind.CHANNEL, "Data club open"),
+        ),
+        (
+            full_chat(-100556, "supergroup", title="Data club chat", username="dataclubopen"),
+            ChatRef("telegram", "-100556", ChatKind.GROUP, "Data club chat"),
+        ),
+        (full_chat(555, "private", first_name="Zoe", username="dataclubopen"), None),  # a person
+        (BotApiError(400, "Bad Request: chat not found"), None),
+    ],
+    ids=["channel", "supergroup", "person", "unknown"],
+)
+async def test_a_public_chat_is_found_by_its_username(answer: Any, found: ChatRef | None) -> None:
+    recorder = RecordingRequest({"getChat": answer})
+    async for access in _access(recorder):
+        assert isinstance(access, FindsChats)
+        assert await access.find_chat("@dataclubopen") == found
+    assert calls(recorder) == [("getChat", {"chat_id": "@dataclubopen"})]
+
+
+async def test_a_lookup_telegram_refuses_otherwise_is_a_refusal() -> None:
+    recorder = RecordingRequest(
+        {"getChat": BotApiError(403, "Forbidden: bot was kicked from the channel chat")}
+    )
+    async for access in _access(recorder):
+        with pytest.raises(PlatformRefused) as refused:
+            await access.find_chat("@dataclubopen")
+    assert "make it an administrator" in render(refused.value.message, "en")

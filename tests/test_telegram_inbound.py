@@ -427,3 +427,48 @@ def test_text_mention_on_a_message_without_text_is_skipped(
 
 def test_bare_mock_update_is_skipped() -> None:
     assert event_from_update(MagicMock(), COMMUNITY, NOW) is None
+
+
+# -- posts forwarded from a channel --------------------------------------------------------------
+
+CHANNEL: dict[str, Any] = {"id": -1009876543210, "type": "channel", "title": "Study Hall Premium"}
+FROM_CHANNEL: dict[str, Any] = {"type": "channel", "chat": CHANNEL, "message_id": 314, "date": DATE - 3600}
+PHOTO = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 60}]
+
+
+def test_a_channel_post_forwarded_privately_names_the_channel_even_without_text(bot: Bot) -> None:
+    found = message_event(bot, forward_origin=FROM_CHANNEL, photo=PHOTO)
+    assert found.forwarded_from == ChatRef(PLATFORM, "-1009876543210", ChatKind.CHANNEL, "Study Hall Premium")
+    assert (found.kind, found.text, found.chat.kind) == (EventKind.MESSAGE, "", ChatKind.PRIVATE)
+    assert found.message_id == "42:17"
+
+
+def test_a_forwarded_channel_post_keeps_its_text_or_caption(bot: Bot) -> None:
+    captioned = message_event(bot, forward_origin=FROM_CHANNEL, photo=PHOTO, caption="Week 3 slides")
+    assert captioned.text == "Week 3 slides" and captioned.forwarded_from is not None
+    in_group = message_event(bot, chat=SUPERGROUP, forward_origin=FROM_CHANNEL, text="Lesson 3 is out")
+    assert in_group.text == "Lesson 3 is out"
+    assert in_group.forwarded_from is not None and in_group.forwarded_from.external_id == "-1009876543210"
+
+
+def test_a_textless_forward_in_a_group_is_skipped(bot: Bot) -> None:
+    payload = {
+        "update_id": 7001,
+        "message": message(chat=SUPERGROUP, forward_origin=FROM_CHANNEL, photo=PHOTO),
+    }
+    assert event(bot, payload) is None  # it names the channel to nobody there
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        {"type": "user", "sender_user": BO, "date": DATE - 60},
+        {"type": "hidden_user", "sender_user_name": "Someone", "date": DATE - 60},
+        {"type": "chat", "sender_chat": SUPERGROUP, "date": DATE - 60},  # an anonymous admin's
+    ],
+    ids=["user", "hidden user", "group"],
+)
+def test_a_forward_from_anything_but_a_channel_names_no_channel(bot: Bot, origin: dict[str, Any]) -> None:
+    assert message_event(bot, forward_origin=origin, text="look at this").forwarded_from is None
+    payload = {"update_id": 7002, "message": message(forward_origin=origin, photo=PHOTO)}
+    assert event(bot, payload) is None  # and without text it is nothing to the core

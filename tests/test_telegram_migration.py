@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.app import App
-from core.access.tables import chat_bindings
+from core.access.tables import chat_bindings, chat_memberships
 from core.events import ChatKind, ChatRef, UserRef
 from core.members.models import Role
 from core.members.tables import chats
@@ -114,3 +114,60 @@ async def test_a_send_refused_as_chat_migrated_moves_the_group_and_goes_to_the_s
         assert sent[:2] == [str(OLD), str(NEW)]  # refused there, then sent in the supergroup
         assert "9" in sent[2:]  # and Mei is told
         assert await _bound_chat_externals(app) == [str(NEW)]
+
+
+ADMIN = {
+    "status": "administrator",
+    "user": {"id": 42, "is_bot": True, "first_name": "Study"},
+    **dict.fromkeys(
+        [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_promote_members",
+            "can_change_info",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ],
+        False,
+    ),
+    "can_restrict_members": True,
+    "can_invite_users": True,
+}
+
+
+async def test_the_access_job_refused_as_chat_migrated_moves_the_group_and_acts_in_the_supergroup(
+    app: App,
+) -> None:
+    """A lapsed member is taken out by reconciliation: the ban is refused (the group became a
+    supergroup), the group moves, and the ban goes to the supergroup."""
+    answers = {
+        "sendMessage": SENT,
+        "getChatMember": ADMIN,
+        "banChatMember": [BotApiError(400, UPGRADED, migrate_to_chat_id=NEW), True],
+    }
+    async for bot in _world(app, answers):
+        community = await app.community()
+        ana = await app.services.members.ensure_member(community, UserRef("telegram", "100", "Ana"))
+        [binding] = await app.services.paid_chats.bindings(community)
+        async with app.db.write() as conn:
+            await conn.execute(
+                insert(chat_memberships).values(
+                    chat_id=binding.chat.id, member_id=ana.id, in_chat=True, updated_at=app.clock.now()
+                )
+            )
+        start = len(bot.recorder.calls)
+        mei = await app.services.members.find_by_identity(community.id, "telegram", "9")
+        assert mei is not None
+        done = await app.services.paid_chats.fix(community, mei)
+        assert [action.verb for action in done.done] == ["remove"] and not done.failed
+        calls = [(e, p.get("chat_id")) for e, p in bot.recorder.calls[start:] if e.endswith("ChatMember")]
+        assert ("banChatMember", str(OLD)) in calls
+        assert calls[-2:] == [("banChatMember", str(NEW)), ("unbanChatMember", str(NEW))]
+        assert await _bound_chat_externals(app) == [str(NEW)]
+        async with app.db.read() as conn:
+            row = (await conn.execute(select(chat_memberships))).one()
+        assert row.chat_id == binding.chat.id and row.in_chat is False  # the same row, moved

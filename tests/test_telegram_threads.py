@@ -104,3 +104,51 @@ async def test_a_closed_topic_sends_the_answer_privately_once(app: App) -> None:
     async for bot in _bot(app, {"sendMessage": [closed, SENT]}):
         sent = await bot(in_topic(6, "/points"))
         assert [(s["chat_id"], s.get("message_thread_id")) for s in sent] == [("-1005001", 7), ("100", None)]
+
+
+BOB = {"id": 200, "is_bot": False, "first_name": "Bob", "language_code": "en"}
+
+
+def from_bob(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["message"]["from"] = BOB
+    return payload
+
+
+async def _ask_and_answer(bot: Bot) -> list[dict[str, Any]]:
+    """Ana asks in topic 7 (message 41); Bob answers there: what was sent for the answer."""
+    await bot(in_topic(1, "/ask How do I read a CSV file with pandas quickly?"))
+    return await bot(from_bob(in_topic(2, "/answer 1 Use pandas.read_csv with the path of the file")))
+
+
+async def test_a_note_about_a_question_asked_in_a_topic_goes_to_that_topic(app: App, bot: Bot) -> None:
+    sent = await _ask_and_answer(bot)
+    [note] = [s for s in sent if "answered your question" in s["text"]]
+    assert note["chat_id"] == "-1005001" and note["message_thread_id"] == 7
+    assert _reply_to(note) == {"message_id": 41, "allow_sending_without_reply": True}
+    assert note["text"].startswith('<a href="tg://user?id=100">Ana</a> ')  # the mention notifies her
+    # Ana accepts in her private chat: the note to Bob goes to the topic too, naming him.
+    accepted = await bot(private(3, "/accept A1"))
+    [bobs] = [s for s in accepted if "was accepted" in s["text"]]
+    assert bobs["chat_id"] == "-1005001" and bobs["message_thread_id"] == 7
+    assert bobs["text"].startswith('<a href="tg://user?id=200">Bob</a> ')
+    question = await app.services.qa.question(await app.community(), 1)
+    assert question.thread == "7" and question.message_id == "-1005001:41"
+
+
+async def test_a_question_asked_outside_a_topic_is_noted_privately(bot: Bot) -> None:
+    await bot(in_topic(1, "/ask How do I read a CSV file with pandas quickly?", topic=None))
+    sent = await bot(from_bob(in_topic(2, "/answer 1 Use pandas.read_csv with the path", topic=None)))
+    [note] = [s for s in sent if "answered your question" in s["text"]]
+    assert note["chat_id"] == "100" and "message_thread_id" not in note
+
+
+async def test_a_note_for_a_closed_topic_goes_privately(app: App) -> None:
+    closed = BotApiError(400, "Bad Request: TOPIC_CLOSED")
+    # The ask's and the answer's own answers go through; the note to the closed topic does not.
+    async for bot in _bot(app, {"sendMessage": [SENT, SENT, closed, SENT]}):
+        sent = await _ask_and_answer(bot)
+        assert [(s["chat_id"], s.get("message_thread_id")) for s in sent[-2:]] == [
+            ("-1005001", 7),
+            ("100", None),
+        ]
+        assert "answered your question" in sent[-1]["text"] and "tg://user" not in sent[-1]["text"]

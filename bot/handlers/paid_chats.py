@@ -1,14 +1,16 @@
 """Paid chats: /bind, /unbind, /bindings, /access (creators), and the join, leave and join-request
-events every platform reports."""
+events every platform reports. From the private chat, /bind names its chat by a button, by
+@name, or by a post forwarded from the channel (core/access/chat_choices.py)."""
 
 from __future__ import annotations
 
+from core.access.paid_chats import Binding
 from core.commands.context import Context
 from core.commands.params import Choice, Word
 from core.commands.router import CREATORS, GROUPS_ONLY, Router
-from core.errors import InvalidInput
 from core.events import ChatKind, EventKind
-from core.i18n import msg, nmsg
+from core.i18n import Msg, msg, nmsg
+from core.members.models import Role
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
@@ -25,31 +27,43 @@ router = Router()
     params=(
         Choice("kind", choices=("course", "plan", "tier")),
         Word("target", max_length=40),
-        Word("chat", optional=True, max_length=20),
+        Word("chat", optional=True, max_length=40),  # #ROW from a button, or @name (Telegram: ≤32)
     ),
 )
 async def bind(ctx: Context) -> Reply:
     paid = ctx.services.paid_chats
+    kind, target = ctx.args["kind"], ctx.args["target"]
     chat = ctx.chat
     if chat.kind is ChatKind.PRIVATE:  # from the private chat: which group or channel?
         chosen = ctx.args["chat"] or ""
         if not chosen:
             return await _choose_chat(ctx)
-        if not (chosen.startswith("#") and chosen[1:].isdigit()):
-            raise InvalidInput(
+        if chosen.startswith("@"):
+            chat = await ctx.services.chat_choices.by_handle(ctx.community, ctx.event.platform, chosen)
+        elif chosen.startswith("#") and chosen[1:].isdigit():
+            chat = await paid.chat_of(ctx.community, int(chosen[1:]))
+        else:
+            return Reply.text(
                 msg(
                     "Choose the chat with one of the buttons of /bind {kind} {target}.",
-                    kind=ctx.args["kind"],
-                    target=ctx.args["target"],
-                )
+                    kind=kind,
+                    target=target,
+                ),
+                *_other_ways(ctx, kind, target),
             )
-        chat = await paid.chat_of(ctx.community, int(chosen[1:]))
-    done = await paid.bind(ctx.community, ctx.member, chat, ctx.args["kind"], ctx.args["target"])
-    problems = await paid.problems_in(chat)
+    done = await paid.bind(ctx.community, ctx.member, chat, kind, target)
+    if ctx.chat.kind is ChatKind.PRIVATE:
+        await ctx.services.chat_choices.forget(ctx.member)  # chosen: a forwarded post binds nothing now
+    return await _bound(ctx, done)
+
+
+async def _bound(ctx: Context, done: Binding) -> Reply:
+    """What the creator is told once a chat is bound, with what the bot still lacks there."""
+    problems = await ctx.services.paid_chats.problems_in(done.chat)
     return Reply.text(
         msg(
             "{chat} is now paid: it needs {kind} {target}.",
-            chat=chat.title,
+            chat=done.chat.title,
             kind=done.kind,
             target=done.target,
         ),
@@ -61,8 +75,11 @@ async def bind(ctx: Context) -> Reply:
 
 
 async def _choose_chat(ctx: Context) -> Reply:
-    """The groups and channels the bot is in, as buttons that bind the one pressed."""
+    """The groups and channels the bot is in, as buttons that bind the one pressed; the
+    creator's next forwarded post binds its channel instead, for a few minutes."""
     kind, target = ctx.args["kind"], ctx.args["target"]
+    await ctx.services.chat_choices.wait(ctx.member, kind, target)
+    others = _other_ways(ctx, kind, target)
     here = ctx.event.platform  # the chats of the platform the creator is on
     found = [
         chat for chat in await ctx.services.paid_chats.group_chats(ctx.community) if chat.platform == here
@@ -72,13 +89,56 @@ async def _choose_chat(ctx: Context) -> Reply:
             msg(
                 "The bot is in no group or channel yet: add it as an administrator there,"
                 " then send this again."
-            )
+            ),
+            *others,
         )
     builder = ReplyBuilder().text(msg("Which chat needs {kind} {target}?", kind=kind, target=target))
+    for line in others:
+        builder.line().text(line)
     rows = [
         (Button(chat.title or str(chat.id), data=f"cmd:/bind {kind} {target} #{chat.id}"),) for chat in found
     ]
     return builder.buttons(*rows).build()
+
+
+def _other_ways(ctx: Context, kind: str, target: str) -> list[Msg]:
+    """Naming the chat without its button, where the platform can look chats up (Telegram)."""
+    if not ctx.services.chat_choices.can_find(ctx.event.platform):
+        return []
+    return [
+        msg(
+            "Or forward a post from the channel here, or send /bind {kind} {target} @channel.",
+            kind=kind,
+            target=target,
+        )
+    ]
+
+
+@router.on_message()
+async def bind_forwarded(ctx: Context) -> Reply | None:
+    """A creator forwards a channel's post to the bot privately: after /bind KIND TARGET that
+    channel is bound (as /bind would); before it, they are told to send that first."""
+    source = ctx.event.forwarded_from
+    if source is None or ctx.chat.kind is not ChatKind.PRIVATE:
+        return None
+    # Read afresh, as the router does for commands: a creator demoted elsewhere binds nothing.
+    member = await ctx.services.members.get_member(ctx.member.id, fresh=True)
+    if member.role is not Role.CREATOR:
+        return None  # anyone else may forward posts to the bot: not ours
+    waiting = await ctx.services.chat_choices.take(member)
+    if waiting is None:
+        return Reply.text(
+            msg(
+                "To make {chat} paid, send /bind course|plan|tier ID first, then forward its post here"
+                " again.",
+                chat=source.title,
+            )
+        )
+    chat = await ctx.services.chat_choices.forwarded(ctx.community, source)
+    done = await ctx.services.paid_chats.bind(
+        ctx.community, member, chat, waiting.kind, waiting.target, via="forward"
+    )
+    return await _bound(ctx, done)
 
 
 @router.command(

@@ -68,6 +68,7 @@ async def ask(ctx: Context) -> Reply:
         bounty,
         ctx.event_key("ask"),
         message_id=ctx.event.message_id,
+        thread=ctx.event.thread,
     )
     if asked.question is None:
         builder = ReplyBuilder().bold(msg("These answered questions look like yours:"))

@@ -4,7 +4,8 @@ Discord: roles). The core never imports an SDK: it sees these methods and Platfo
 
 A platform where the bot can let a member in itself (Discord: give them the chat's role)
 implements AdmitsDirectly too; reconciliation then admits entitled members instead of sending
-them an invite link."""
+them an invite link. One where chats have public handles (Telegram's @channel) implements
+FindsChats, so a creator can name the chat to bind."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.errors import StudyhallError
+from core.events import ChatRef
 from core.i18n import Msg
 
 
@@ -48,4 +50,14 @@ class AdmitsDirectly(Protocol):
 
     async def admit(self, chat_id: str, account: str) -> None:
         """Give the account access to the chat now (raises PlatformRefused)."""
+        ...
+
+
+@runtime_checkable
+class FindsChats(Protocol):
+    """A ChatAccess that can look a group or channel up by its public handle."""
+
+    async def find_chat(self, handle: str) -> ChatRef | None:
+        """The group or channel called ``handle`` (``@name``), or None when there is none
+        (or it is no group or channel); raises PlatformRefused when the platform refuses."""
         ...

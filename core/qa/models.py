@@ -17,6 +17,9 @@ class Question:
     hidden: bool
     created_at: datetime
     answers: int = 0
+    chat_id: int | None = None  # where it was asked: the chats row,
+    thread: str | None = None  # its thread there (a forum topic), if any,
+    message_id: str | None = None  # and the /ask message
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,9 @@ def _question(row: Any) -> Question:
         row.hidden,
         row.created_at,
         getattr(row, "answer_count", 0),
+        row.chat_id,
+        row.thread,
+        row.message_id,
     )
 
 

@@ -43,7 +43,7 @@ from core.qa.reading import _question, _with_answer_counts
 from core.qa.suggest import similar
 from core.qa.tables import answer_votes, answers, qa_documents, qa_drafts, questions
 from core.qa.terms import indexed
-from core.replies import Reply
+from core.replies import Place, Reply
 from core.settings.service import SettingsService
 from core.storage.database import Database
 from core.storage.upsert import insert_or_ignore, insert_or_update
@@ -83,6 +83,7 @@ class QAService(QAModeration):
         key: str,
         *,
         message_id: str | None = None,
+        thread: str | None = None,
         anyway: bool = False,
     ) -> Asked:
         """Post a question, its bounty held in escrow; unless ``anyway``, first suggest
@@ -93,7 +94,7 @@ class QAService(QAModeration):
         if not anyway:
             suggestions = await self.suggestions(community, text)
             if suggestions:
-                await self._save_draft(member, chat, text, bounty, message_id)
+                await self._save_draft(member, chat, text, bounty, message_id, thread)
                 return Asked(suggestions=tuple(suggestions))
         now = self._clock.now()
         values = {
@@ -101,6 +102,7 @@ class QAService(QAModeration):
             "asker_member_id": member.id,
             "chat_id": chat.id,
             "message_id": message_id,
+            "thread": thread,
             "key": key[:200],
             "text": text,
             "bounty": bounty,
@@ -146,7 +148,15 @@ class QAService(QAModeration):
             raise InvalidInput(msg("You have no question waiting. /ask TEXT to ask one."))
         chat = await self._members.chat_by_id(draft.chat_id)
         return await self.ask(
-            community, member, chat, draft.text, draft.bounty, key, message_id=draft.message_id, anyway=True
+            community,
+            member,
+            chat,
+            draft.text,
+            draft.bounty,
+            key,
+            message_id=draft.message_id,
+            thread=draft.thread,
+            anyway=True,
         )
 
     async def suggestions(self, community: Community, text: str) -> list[Question]:
@@ -168,12 +178,13 @@ class QAService(QAModeration):
         return await self._questions(community, similar(candidates, text, percent / 100))
 
     async def _save_draft(
-        self, member: Member, chat: Chat, text: str, bounty: int, message_id: str | None
+        self, member: Member, chat: Chat, text: str, bounty: int, message_id: str | None, thread: str | None
     ) -> None:
         values = {
             "member_id": member.id,
             "chat_id": chat.id,
             "message_id": message_id,
+            "thread": thread,
             "text": text,
             "bounty": bounty,
             "created_at": self._clock.now(),
@@ -240,6 +251,7 @@ class QAService(QAModeration):
                     ),
                     msg("/accept A{answer} if it solves it.", answer=answer.id),
                     to_member=question.asker_id,
+                    place=place_of(question),
                 ),
             )
         return question, answer
@@ -338,6 +350,7 @@ class QAService(QAModeration):
                     question=question.id,
                 ),
                 to_member=answer.answerer_id,
+                place=place_of(question),
             ),
         )
         return accepted
@@ -518,3 +531,11 @@ def _expired_note(question: Question) -> Msg:
             id=question.id,
         )
     return msg("Nobody answered your question #{id}; it is closed.", id=question.id)
+
+
+def place_of(question: Question) -> Place | None:
+    """Where a note about ``question`` goes: the thread it was asked in, replying to the /ask
+    message; None (privately) when it was not asked in a thread."""
+    if question.chat_id is None or question.thread is None:
+        return None
+    return Place(question.chat_id, question.thread, question.message_id)

@@ -25,6 +25,7 @@ questions = Table(
     Column("asker_member_id", BigId, ForeignKey("members.id"), nullable=False),
     Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),  # where it was asked
     Column("message_id", String(100), nullable=True),  # the /ask message: a reply to it answers
+    Column("thread", String(40), nullable=True),  # its thread in the chat (a forum topic)
     Column("key", String(200), nullable=False),  # from the /ask event: asked twice, posted once
     Column("text", String(2000), nullable=False),
     Column("bounty", Integer, nullable=False, server_default="0"),  # points held in escrow
@@ -92,6 +93,7 @@ qa_drafts = Table(
     Column("member_id", BigId, ForeignKey("members.id"), primary_key=True),
     Column("chat_id", BigId, ForeignKey("chats.id"), nullable=False),
     Column("message_id", String(100), nullable=True),
+    Column("thread", String(40), nullable=True),
     Column("text", String(2000), nullable=False),
     Column("bounty", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

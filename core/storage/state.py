@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.storage.database import Database
 from core.storage.state_tables import app_state
@@ -21,3 +21,9 @@ async def set_state(db: Database, key: str, value: str) -> None:
         await conn.execute(
             insert_or_update(db.dialect, app_state, {"key": key, "value": value}, ["key"], ["value"])
         )
+
+
+async def delete_state(db: Database, key: str) -> None:
+    """Forget ``key`` (nothing happens when it is not set)."""
+    async with db.write() as conn:
+        await conn.execute(delete(app_state).where(app_state.c.key == key))

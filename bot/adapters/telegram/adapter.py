@@ -61,7 +61,7 @@ from bot.adapters.telegram.processes import PollingGate, webhook_registrar
 from bot.adapters.telegram.ratelimit import PerChatRateLimiter, retry_seconds
 from bot.adapters.telegram.rights import rights_report
 from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
-from bot.adapters.telegram.threads import Thread, TopicGone, is_topic_gone, thread_of
+from bot.adapters.telegram.threads import Thread, TopicGone, is_topic_gone, placed_note, thread_of
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
@@ -199,7 +199,7 @@ class TelegramAdapter:
         services = app.services
         stars = TelegramStarsProvider(self.bot, services.members, services.plans, services.orders)
         services.orders.register(stars, first=True)
-        app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot)
+        app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot, self._chat_moved)
         app.register_sender(self.deliver)
         app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
 
@@ -575,6 +575,11 @@ class TelegramAdapter:
                 assert event is not None
                 return await self._send(event.sender.external_id, outgoing.reply, outgoing.locale)
         account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
+        placed = placed_note(outgoing, account.external_id) if account is not None else None
+        if placed is not None:  # into the topic it is about; privately when that topic is gone
+            with suppress(TopicGone):
+                if await self._send(*placed[:2], outgoing.locale, placed[2]):
+                    return True
         if account is not None and await self._send(account.external_id, outgoing.reply, outgoing.locale):
             return True
         if event is not None and event.chat.kind is ChatKind.GROUP and outgoing.member is not None:

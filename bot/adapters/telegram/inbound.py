@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from telegram import Chat as TgChat
-from telegram import ChatMember, ChatMemberUpdated, Message, MessageEntity, Update
+from telegram import ChatMember, ChatMemberUpdated, Message, MessageEntity, MessageOriginChannel, Update
 from telegram import User as TgUser
 
 from core.events import ChatKind, ChatRef, Event, EventKind, UserRef
@@ -77,6 +77,7 @@ def _event(update: Update, community: str, now: datetime) -> Event | None:
             now,
             data=query.data,
             message_id=f"callback:{query.id}",
+            thread=_topic_of(message) if isinstance(message, Message) else None,
             raw=update,
         )
     if update.chat_member is not None:
@@ -99,7 +100,11 @@ def _event(update: Update, community: str, now: datetime) -> Event | None:
 def _from_message(message: Message, community: str) -> Event | None:
     sender = message.from_user
     text = message.text or message.caption or ""
-    if sender is None or not text or len(text) > MAX_TEXT:
+    forwarded = _forwarded_from(message)
+    # A channel's post forwarded to the bot privately names the channel (a creator binding it
+    # as a paid chat): it counts with or without text.
+    named = forwarded is not None and message.chat.type == TgChat.PRIVATE
+    if sender is None or not (text or named) or len(text) > MAX_TEXT:
         return None  # a channel post, a service message or a sticker; or not from Telegram
     command = any(
         entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0 for entity in message.entities
@@ -120,7 +125,9 @@ def _from_message(message: Message, community: str) -> Event | None:
         text=text,
         message_id=f"{message.chat.id}:{message.message_id}",
         reply_to=f"{message.chat.id}:{reply_to.message_id}" if reply_to is not None else None,
+        thread=_topic_of(message),
         mentions=mentions,
+        forwarded_from=forwarded,
         raw=message,
     )
 
@@ -143,6 +150,18 @@ def _from_membership(change: ChatMemberUpdated, community: str, update: Update) 
         message_id=f"member:{update.update_id}",
         raw=update,
     )
+
+
+def _topic_of(message: Message) -> str | None:
+    """The forum topic ``message`` is in, if any (``message_thread_id`` alone is also set on
+    replies outside forums)."""
+    return str(message.message_thread_id) if message.is_topic_message and message.message_thread_id else None
+
+
+def _forwarded_from(message: Message) -> ChatRef | None:
+    """The channel ``message`` was forwarded from, if it was a channel's post."""
+    origin = message.forward_origin
+    return chat_ref(origin.chat) if isinstance(origin, MessageOriginChannel) else None
 
 
 def _private_chat(user: TgUser) -> ChatRef:

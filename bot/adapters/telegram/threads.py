@@ -10,13 +10,16 @@ member privately (TopicGone), never in a loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import Message, ReplyParameters, Update
 from telegram.error import BadRequest
 
+from bot.adapters.telegram.inbound import PLATFORM
+from bot.app import Outgoing
 from core.events import Event
+from core.replies import Link, Reply, Text
 
 # Telegram's descriptions of a send into a topic that cannot take it.
 TOPIC_GONE = ("topic_closed", "topic_deleted", "message thread not found", "topic_id_invalid")
@@ -58,6 +61,21 @@ def thread_of(event: Event | None, chat_id: str) -> Thread | None:
         return None
     topic = message.message_thread_id if message.is_topic_message else None
     return Thread(topic, reply_to)
+
+
+def placed_note(outgoing: Outgoing, account: str) -> tuple[str, Reply, Thread] | None:
+    """A note to a member about a topic (a Q&A answer): the chat, the note naming the member
+    (a mention notifies them) and the topic, replying to the message it is about; None when
+    its place is not a Telegram topic."""
+    where = outgoing.thread
+    if where is None or where.chat.platform != PLATFORM or not where.thread.lstrip("-").isdigit():
+        return None
+    reply_to = (where.reply_to or "").rpartition(":")[2]
+    name = outgoing.member.display_name if outgoing.member is not None else account
+    mention = (Link(name, f"tg://user?id={account}"), Text(" "))
+    note = replace(outgoing.reply, segments=mention + outgoing.reply.segments)
+    thread = Thread(int(where.thread), int(reply_to) if reply_to.isdigit() else None)
+    return where.chat.external_id, note, thread
 
 
 def is_topic_gone(error: BadRequest) -> bool:
