@@ -221,7 +221,7 @@ class Peer:
                 for key, value in options.items()
             ]
         self.webhooks.sent.clear()
-        self.webhooks.channel_id = self.lounge.id
+        self.webhooks.channel_id = int(fill["channel_id"])  # followups land where it was used
         self.webhooks.interaction = {
             "id": payload["id"],
             "type": payload["type"],
@@ -257,6 +257,7 @@ def set_overwrite(
     (dpytest's ``set_permission_overrides`` writes the overwrite type as "role"/"member"
     where discord.py 2.7 expects 0/1, so every overwrite would turn into a member's.)"""
     data = factories.dict_from_channel(channel)
+    data["type"] = channel.type.value  # dpytest gives the enum, which discord.py reads as news
     kept = [
         {"id": str(o.id), "type": o.type, "allow": str(o.allow), "deny": str(o.deny)}
         for o in channel._overwrites
@@ -267,6 +268,79 @@ def set_overwrite(
     kept.append({"id": str(target.id), "type": kind, "allow": str(allow.value), "deny": str(deny.value)})
     data["permission_overwrites"] = kept
     backend.get_state().parse_channel_update(data)
+
+
+def make_thread(
+    parent: discord.TextChannel | discord.ForumChannel,
+    name: str,
+    owner: discord.Member,
+    *,
+    private: bool = False,
+) -> discord.Thread:
+    """A thread of ``parent`` (a forum post when it is a forum), as THREAD_CREATE brings it
+    (dpytest makes no threads)."""
+    thread_id = factories.make_id()
+    if isinstance(parent, discord.ForumChannel):
+        kind = discord.ChannelType.public_thread  # a forum post is a public thread
+    else:
+        kind = discord.ChannelType.private_thread if private else discord.ChannelType.public_thread
+    data = {
+        "id": str(thread_id),
+        "guild_id": str(parent.guild.id),
+        "parent_id": str(parent.id),
+        "owner_id": str(owner.id),
+        "name": name,
+        "type": kind.value,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-01-05T09:00:00.000000+00:00",
+            "locked": False,
+        },
+        "newly_created": True,
+    }
+    backend.get_state().parse_thread_create(data)
+    thread = parent.guild.get_thread(thread_id)
+    assert thread is not None
+    return thread
+
+
+def delete_thread(thread: discord.Thread) -> None:
+    """THREAD_DELETE for ``thread``: it leaves discord.py's cache (and dpytest never knew it)."""
+    data = {
+        "id": str(thread.id),
+        "guild_id": str(thread.guild.id),
+        "parent_id": str(thread.parent_id),
+        "type": thread.type.value,
+    }
+    backend.get_state().parse_thread_delete(data)
+
+
+def make_forum(guild: discord.Guild, name: str) -> discord.ForumChannel:
+    """A forum channel, as CHANNEL_CREATE brings it (dpytest makes text and voice channels)."""
+    channel_id = factories.make_id()
+    data = {
+        "id": str(channel_id),
+        "guild_id": str(guild.id),
+        "name": name,
+        "type": discord.ChannelType.forum.value,
+        "position": len(guild.channels),
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "rate_limit_per_user": 0,
+        "available_tags": [],
+        "flags": 0,
+    }
+    backend.get_state().parse_channel_create(data)
+    forum = guild.get_channel(channel_id)
+    assert isinstance(forum, discord.ForumChannel)
+    return forum
 
 
 def make_private(channel: discord.TextChannel, role: discord.Role, bot: discord.Member | None = None) -> None:

@@ -8,15 +8,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import aiohttp
 import discord
 import pytest
-from discord.ext.test import factories
+from discord.ext.test import backend, factories
 
 from bot.adapters.discord.access import DiscordChatAccess, paid_role, paid_roles, role_problems
 from bot.app import App
 from core.access.ports import AdmitsDirectly, ChatAccess, PlatformRefused
 from core.i18n import render
-from tests.discord_peer import Peer, give_role, make_private, make_role, running_peer, set_overwrite
+from tests.discord_peer import (
+    Peer,
+    give_role,
+    make_private,
+    make_role,
+    make_thread,
+    running_peer,
+    set_overwrite,
+)
 
 
 @pytest.fixture
@@ -120,11 +129,142 @@ async def test_someone_not_in_the_server_cannot_be_admitted(
     await access.remove(str(peer.vip.id), "no-such-account")  # nothing to take
 
 
-async def test_a_channel_the_bot_cannot_see_is_a_problem_not_a_crash(peer: Peer) -> None:
+async def test_a_channel_the_bot_cannot_see_is_a_problem_not_a_crash(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hidden(channel_id: int) -> Any:
+        raise discord.Forbidden(FakeResponse(403, "Forbidden"), {"code": 50001, "message": "Missing Access"})
+
+    monkeypatch.setattr(peer.adapter.client.http, "get_channel", hidden)
     access = DiscordChatAccess(peer.adapter.client)
     with pytest.raises(PlatformRefused) as refused:
         await access.missing_rights("424242424242424242")
-    assert "cannot see that channel" in render(refused.value.message, "en")
+    assert "cannot see this channel" in render(refused.value.message, "en")
+    assert "/dashboard" in render(refused.value.message, "en")  # /unbind cannot be sent there
+
+
+async def _bound_vip_with_a_subscriber(peer: Peer, app: App) -> discord.Role:
+    """#vip private to Paid and bound to plan monthly by Mei (a creator); Ana on its trial."""
+    from bot.adapters.discord.inbound import user_ref
+    from core.members.models import Role
+
+    community = await app.community()
+    members = app.services.members
+    mei = await members.ensure_member(community, user_ref(peer.mei))
+    await members.assign_role(community, mei, Role.CREATOR, via="test")
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    await peer.dm("!plan add monthly 9.99 USD month trial=7 Monthly membership", member=peer.mei)
+    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    await peer.dm("!subscribe monthly")
+    peer.sent()
+    return paid
+
+
+async def test_a_deleted_channel_is_a_problem_line_and_fix_skips_it(
+    peer: Peer, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#vip deleted after /bind: /access check names it with what to do, /access fix leaves it
+    with that reason, and Discord is asked once, not once per member."""
+    paid = await _bound_vip_with_a_subscriber(peer, app)
+    gone_id = peer.vip.id
+    await peer.vip.delete()
+    http = peer.adapter.client.http
+    get_channel = http.get_channel
+    fetched: list[int] = []
+
+    async def counted(channel_id: int) -> Any:
+        fetched.append(channel_id)
+        return await get_channel(channel_id)
+
+    monkeypatch.setattr(http, "get_channel", counted)
+    gone = (
+        "#vip: This channel no longer exists on Discord (deleted, or its server is gone). If it was"
+        " recreated, send /bind inside the new channel; remove this binding in /dashboard (Paid chats)."
+    )
+    await peer.dm("!access check", member=peer.mei)
+    (answer,) = peer.texts()
+    assert gone in answer
+    assert "give access Ana" in answer  # the plan still says what the chat would need
+
+    await peer.dm("!access fix", member=peer.mei)
+    texts = peer.texts()
+    assert any(gone in text for text in texts)
+    assert not any("Done:" in text for text in texts)  # nothing done there
+    assert any(
+        text.startswith("Paid chat #vip: This channel no longer exists") for text in texts
+    )  # creators told
+    assert paid not in peer.ana.roles
+    assert fetched == [gone_id]  # remembered as gone: not fetched again for the check, the fix, Ana
+
+    community = await app.community()
+    members = app.services.members
+    mei = await members.find_by_identity(community.id, "discord", str(peer.mei.id))
+    assert mei is not None
+    checked = await app.services.paid_chats.check(community, mei)
+    assert [(chat.external_id, render(problem, "en")) for chat, problem in checked.problems] == [
+        (str(gone_id), gone.removeprefix("#vip: "))
+    ]
+
+
+async def test_a_recreated_channel_is_bound_anew_and_the_old_binding_stays_a_problem(
+    peer: Peer, app: App
+) -> None:
+    await _bound_vip_with_a_subscriber(peer, app)
+    await peer.vip.delete()
+    paid2 = make_role(peer.guild, "Paid 2", 4)
+    again = backend.make_text_channel("vip", peer.guild)
+    make_private(again, paid2, bot=peer.bot)
+    await peer.say("!bind plan monthly", channel=again, member=peer.mei)
+    assert "#vip is now paid" in peer.texts()[-1]
+    await peer.dm("!access fix", member=peer.mei)
+    texts = peer.texts()
+    assert paid2 in peer.ana.roles  # the new channel works
+    assert any("#vip: This channel no longer exists on Discord" in text for text in texts)
+
+
+async def test_a_deleted_paid_role_is_named(peer: Peer, monkeypatch: pytest.MonkeyPatch) -> None:
+    paid = make_role(peer.guild, "Paid", 5)
+    make_private(peer.vip, paid, bot=peer.bot)
+    access = DiscordChatAccess(peer.adapter.client)
+
+    async def unknown_role(*args: Any, **kwargs: Any) -> None:
+        raise discord.NotFound(FakeResponse(404, "Not Found"), {"code": 10011, "message": "Unknown Role"})
+
+    monkeypatch.setattr(peer.adapter.client.http, "add_role", unknown_role)  # deleted meanwhile
+    with pytest.raises(PlatformRefused) as refused:
+        await access.admit(str(peer.vip.id), str(peer.ana.id))
+    role_gone = (
+        "The paid role of #vip no longer exists: in Edit Channel → Permissions allow View Channel"
+        " for the role members get when they pay."
+    )
+    assert render(refused.value.message, "en") == role_gone
+    # GUILD_ROLE_DELETE: the channel's overwrite still names the role, by id only.
+    backend.get_state().parse_guild_role_delete({"guild_id": str(peer.guild.id), "role_id": str(paid.id)})
+    assert problems(peer) == [role_gone]
+    assert [render(m, "en") for m in await access.missing_rights(str(peer.vip.id))] == [role_gone]
+
+
+async def test_a_thread_bound_as_a_chat_of_its_own_is_a_problem(peer: Peer) -> None:
+    """Before threads were their channel's chat, /bind in a thread bound the thread."""
+    thread = make_thread(peer.lounge, "homework help", peer.ana)
+    access = DiscordChatAccess(peer.adapter.client)
+    with pytest.raises(PlatformRefused) as refused:
+        await access.missing_rights(str(thread.id))
+    assert "This is a thread, not a channel" in render(refused.value.message, "en")
+
+
+async def test_discord_out_of_reach_is_a_problem_not_a_traceback(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(channel_id: int) -> Any:
+        raise aiohttp.ClientConnectionError("connection reset")
+
+    monkeypatch.setattr(peer.adapter.client.http, "get_channel", unreachable)
+    access = DiscordChatAccess(peer.adapter.client)
+    with pytest.raises(PlatformRefused) as refused:
+        await access.missing_rights("424242424242424242")
+    assert "Discord could not be reached just now" in render(refused.value.message, "en")
 
 
 async def test_the_core_reports_the_hierarchy_problem_to_creators(peer: Peer, app: App) -> None:
@@ -201,8 +341,8 @@ async def test_a_channel_on_another_processs_shard_is_managed_over_rest(
     assert fetched.count("channel") == 1 and fetched.count("guild") == 1
     assert fetched.count("member") >= 4
     with pytest.raises(PlatformRefused) as refused:
-        await access.admit("1234567", ana)  # a channel no shard can see
-    assert "cannot see that channel" in render(refused.value.message, "en")
+        await access.admit("1234567", ana)  # a channel Discord knows nothing of
+    assert "no longer exists" in render(refused.value.message, "en")
 
 
 class FakeResponse(NamedTuple):

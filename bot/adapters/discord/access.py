@@ -10,6 +10,11 @@ paying); being in the chat means having the role.
 A bot can only give roles below its own highest role (Discord's role hierarchy), and needs
 Manage Roles: every way this can go wrong is a precise message for the creator.
 
+A bound channel deleted (or recreated: a new channel has a new id), its server gone, or its paid
+role deleted is a problem line in ``/access check`` (PlatformRefused with what to do), never an
+exception; a channel Discord says is gone is remembered for ``FETCHED_SECONDS`` so a
+reconciliation does not ask again for each member.
+
 Sharded over several processes, a process caches only its own shards' servers, and the
 reconciliation job runs in one process (the scheduler leader) for all of them: a channel not
 in this process's cache is fetched over REST with its server and the bot's member there
@@ -24,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import aiohttp
 import discord
 
 from bot.adapters.discord.inbound import PLATFORM
@@ -44,6 +50,8 @@ STAFF_PERMISSIONS = discord.Permissions(
 )
 REASON = "studyhall: paid access"
 FETCHED_SECONDS = 60.0  # how long a channel fetched over REST (another shard's server) is reused
+# Discord's JSON error codes for what no longer exists.
+UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_ROLE = 10003, 10004, 10007, 10011
 
 
 def paid_roles(channel: discord.abc.GuildChannel) -> list[discord.Role]:
@@ -97,7 +105,9 @@ def role_problems(channel: discord.abc.GuildChannel) -> list[Msg]:
             )
         )
     roles = paid_roles(channel)
-    if not roles:
+    if not roles and deleted_role(channel):
+        problems.append(role_gone(channel))
+    elif not roles:
         problems.append(
             msg(
                 "{channel} has no paid role: in Edit Channel → Permissions allow View Channel for"
@@ -128,12 +138,31 @@ def role_problems(channel: discord.abc.GuildChannel) -> list[Msg]:
     return problems
 
 
+def deleted_role(channel: discord.abc.GuildChannel) -> bool:
+    """Whether an overwrite lets a role that no longer exists view the channel: its paid role
+    was deleted (discord.py keeps the overwrite, naming it by id only, until Discord updates
+    the channel)."""
+    return any(
+        isinstance(target, discord.Object) and target.type is discord.Role and overwrite.view_channel
+        for target, overwrite in channel.overwrites.items()
+    )
+
+
+def role_gone(channel: discord.abc.GuildChannel) -> Msg:
+    return msg(
+        "The paid role of {channel} no longer exists: in Edit Channel → Permissions allow View"
+        " Channel for the role members get when they pay.",
+        channel=f"#{channel.name}",
+    )
+
+
 class DiscordChatAccess:
     platform = PLATFORM
 
     def __init__(self, client: discord.Client) -> None:
         self.client = client
         self._fetched: dict[int, tuple[float, discord.abc.GuildChannel]] = {}
+        self._gone: dict[int, float] = {}  # channels Discord said no longer exist, and when
 
     async def admit(self, chat_id: str, account: str) -> None:
         channel, role = await self._paid_channel(chat_id)
@@ -143,14 +172,14 @@ class DiscordChatAccess:
                 msg("That member is no longer in the server; they get access when they come back.")
             )
         if role not in member.roles:
-            async with _refusals(chat_id):
+            async with _refusals(channel):
                 await member.add_roles(role, reason=REASON)
 
     async def remove(self, chat_id: str, account: str) -> None:
         channel, role = await self._paid_channel(chat_id)
         member = await self._member(channel.guild, account)
         if member is not None and role in member.roles:
-            async with _refusals(chat_id):
+            async with _refusals(channel):
                 await member.remove_roles(role, reason=REASON)
 
     async def approve_join(self, chat_id: str, account: str) -> None:
@@ -166,7 +195,7 @@ class DiscordChatAccess:
         role comes with reconciliation once they are in."""
         channel = await self._channel(chat_id)
         seconds = max(1, int((expires_at - discord.utils.utcnow()).total_seconds()))
-        async with _refusals(chat_id):
+        async with _refusals(channel):
             invite = await channel.create_invite(
                 max_age=min(seconds, 7 * 86400), max_uses=1, unique=True, reason=REASON
             )
@@ -188,27 +217,48 @@ class DiscordChatAccess:
         channel = self.client.get_channel(int(chat_id))
         if isinstance(channel, discord.abc.GuildChannel):
             return channel
+        if isinstance(channel, discord.Thread):
+            raise PlatformRefused(_THREAD)
         return await self._fetched_channel(int(chat_id))
 
     async def _fetched_channel(self, channel_id: int) -> discord.abc.GuildChannel:
         """A channel of a server another process's shard holds (or none can see), over REST:
         with its server's roles and the bot's member there, so the role checks work alike."""
         now = time.monotonic()
+        if now - self._gone.get(channel_id, -FETCHED_SECONDS) < FETCHED_SECONDS:
+            raise PlatformRefused(_GONE)
         kept = self._fetched.get(channel_id)
         if kept is not None and now - kept[0] < FETCHED_SECONDS:
             return kept[1]
+        name = ""
         try:
             channel = await self.client.fetch_channel(channel_id)
+            name = getattr(channel, "name", "")
+            if isinstance(channel, discord.Thread):
+                raise PlatformRefused(_THREAD)  # bound as a chat of its own before threads were
             if not isinstance(channel, discord.abc.GuildChannel) or self.client.user is None:
                 raise PlatformRefused(_UNSEEN)
             guild = await self.client.fetch_guild(channel.guild.id)
             me = await guild.fetch_member(self.client.user.id)
-        except (discord.NotFound, discord.Forbidden):
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_MEMBER:  # the bot's own member: it left or was removed
+                raise PlatformRefused(
+                    msg(
+                        "The bot is not in the server of {channel} any more; invite it again.",
+                        channel=f"#{name}",
+                    )
+                ) from None
+            self._gone[channel_id] = now  # the channel, or its whole server, was deleted
+            raise PlatformRefused(_GONE) from None
+        except discord.Forbidden:
             raise PlatformRefused(_UNSEEN) from None
         except discord.HTTPException as error:
             raise PlatformRefused(
                 msg("Discord refused the request: {reason}", reason=str(error)[:200])
             ) from error
+        except (OSError, aiohttp.ClientError, TimeoutError) as error:
+            log.info("discord: channel %s could not be fetched: %s", channel_id, error)
+            raise PlatformRefused(_UNREACHABLE) from error
         guild._add_member(me)  # a fetched server caches no members: guild.me is the bot's
         channel.guild = guild  # its overwrites then resolve to the server's roles
         self._fetched[channel_id] = (now, channel)
@@ -238,14 +288,42 @@ class DiscordChatAccess:
             ) from error
 
 
-_UNSEEN = msg("The bot cannot see that channel any more: give it View Channel there, or /unbind it.")
+# The problem lines of /access check follow the chat's title: "#vip: This channel no longer …".
+# A channel that is gone cannot take /unbind: the dashboard removes its binding.
+_GONE = msg(
+    "This channel no longer exists on Discord (deleted, or its server is gone). If it was"
+    " recreated, send /bind inside the new channel; remove this binding in /dashboard (Paid chats)."
+)
+_UNSEEN = msg(
+    "The bot cannot see this channel: give it View Channel there (or invite it back to the"
+    " server), or remove this binding in /dashboard (Paid chats)."
+)
+_THREAD = msg(
+    "This is a thread, not a channel: send /bind in its channel, and remove this binding in"
+    " /dashboard (Paid chats)."
+)
+_UNREACHABLE = msg("Discord could not be reached just now; /access check again in a few minutes.")
 
 
 @asynccontextmanager
-async def _refusals(chat_id: str) -> AsyncIterator[None]:
+async def _refusals(channel: discord.abc.GuildChannel) -> AsyncIterator[None]:
     """Discord's refusals as PlatformRefused with a message a creator can act on."""
+    chat_id = channel.id
     try:
         yield
+    except discord.NotFound as error:  # gone since it was looked up
+        log.info("discord: channel %s refused: %s", chat_id, error)
+        if error.code == UNKNOWN_ROLE:
+            raise PlatformRefused(role_gone(channel)) from error
+        if error.code == UNKNOWN_MEMBER:
+            raise PlatformRefused(
+                msg("That member is no longer in the server; they get access when they come back.")
+            ) from error
+        if error.code in (UNKNOWN_CHANNEL, UNKNOWN_GUILD):
+            raise PlatformRefused(_GONE) from error
+        raise PlatformRefused(
+            msg("Discord refused the request: {reason}", reason=str(error)[:200])
+        ) from error
     except discord.Forbidden as error:
         log.info("discord: channel %s refused: %s", chat_id, error)
         raise PlatformRefused(

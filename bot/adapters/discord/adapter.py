@@ -302,17 +302,27 @@ class DiscordAdapter:
         private: bool = False,
     ) -> bool:
         """Send one reply. Into a chat: as a followup when it answers an interaction there,
-        else a message. To a member: a DM to their Discord account; when their DMs are closed
-        they are told privately (after a slash command) or in the channel the event came from.
-        Returns whether it was sent."""
+        else a message; an answer to an event in a thread (or forum post) goes into that
+        thread, or to the asker privately when the thread cannot take it. To a member: a DM to
+        their Discord account; when their DMs are closed they are told privately (after a
+        slash command) or where the event came from. Returns whether it was sent."""
         reply, locale = outgoing.reply, outgoing.locale
         if outgoing.chat is not None:
             if outgoing.chat.platform != PLATFORM:
                 return False
-            if interaction is not None and event is not None and outgoing.chat == event.chat:
-                return await self._followup(interaction, reply, locale, ephemeral=private)
-            channel = await self._messageable(outgoing.chat.external_id)
-            return channel is not None and await self._send(channel, reply, locale)
+            here = event is not None and outgoing.chat == event.chat
+            thread = event.thread if event is not None and here else None
+            if interaction is not None and here:
+                sent = await self._followup(interaction, reply, locale, ephemeral=private)
+            else:
+                channel = await self._messageable(thread or outgoing.chat.external_id)
+                sent = channel is not None and await self._send(channel, reply, locale)
+            if sent or thread is None or event is None:
+                return sent
+            # The thread was locked or deleted meanwhile: the asker gets the answer privately,
+            # once (a failed DM ends it here).
+            log.info("discord: thread %s cannot take the answer; sending it privately", thread)
+            return await self._send_dm(event.sender.external_id, reply, locale)
         account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
         if account is None:
             return False
@@ -331,7 +341,7 @@ class DiscordAdapter:
             " (Privacy Settings) and try again.",
             name=outgoing.member.display_name,
         )
-        channel = await self._messageable(event.chat.external_id)
+        channel = await self._messageable(event.thread or event.chat.external_id)
         if channel is not None:
             await self._send(channel, Reply.text(notice), locale)
         return False
@@ -384,8 +394,9 @@ class DiscordAdapter:
         try:
             for message in messages:
                 await target.send(**message.send_kwargs())  # type: ignore[arg-type]
-        except discord.Forbidden as error:
-            # DMs closed, or no right to write there: the caller decides what to tell.
+        except discord.HTTPException as error:
+            # DMs closed, no right to write there, or a thread locked or deleted: the caller
+            # decides what to tell.
             log.info("discord: cannot send to %s: %s", getattr(target, "id", "?"), error)
             return False
         return True
@@ -412,7 +423,8 @@ class DiscordAdapter:
 def _paid_channels(guild: discord.Guild, roles: set[discord.Role]) -> list[discord.abc.GuildChannel]:
     if not roles:
         return []
-    return [channel for channel in guild.text_channels if paid_role(channel) in roles]
+    channels = [*guild.text_channels, *guild.forums]  # a forum is bound through one of its posts
+    return [channel for channel in channels if paid_role(channel) in roles]
 
 
 async def _with_attachment(attachment: discord.Attachment, event: Event) -> Event:

@@ -1,5 +1,6 @@
 """Discord gateway objects → neutral Events: guild and DM messages, slash commands and button
-presses (interactions), members joining and leaving, paid roles given and taken.
+presses (interactions), members joining and leaving, paid roles given and taken. Something in a
+thread or forum post is its channel's (``Event.chat``), with the thread in ``Event.thread``.
 
 The prefix form (``!points``) becomes ``/points`` so the core parses every platform alike; a
 slash command becomes the text its options spell (see commands.py). ``<@id>`` mentions arrive
@@ -37,13 +38,23 @@ def user_ref(user: discord.abc.User, locale: discord.Locale | str | None = None)
 
 
 def chat_ref(channel: object) -> ChatRef:
-    """A guild channel (or thread) is a group chat; a DM is the private chat."""
+    """A guild channel is a group chat; a DM is the private chat. A thread (or a forum post,
+    a thread of a forum channel) is its parent channel: paid access, bindings and activity
+    belong to the channel, and ``thread_of`` says where in it an answer goes."""
     if isinstance(channel, discord.DMChannel):
         recipient = channel.recipient
         title = recipient.display_name if recipient else ""
         return ChatRef(PLATFORM, str(channel.id), ChatKind.PRIVATE, title)
+    if isinstance(channel, discord.Thread):
+        parent = channel.parent  # "" keeps the chat's known title when it is not cached
+        return ChatRef(PLATFORM, str(channel.parent_id), ChatKind.GROUP, f"#{parent.name}" if parent else "")
     name = getattr(channel, "name", None) or str(getattr(channel, "id", ""))
     return ChatRef(PLATFORM, str(getattr(channel, "id", "")), ChatKind.GROUP, f"#{name}")
+
+
+def thread_of(channel: object) -> str | None:
+    """The thread (or forum post) id when ``channel`` is one: Event.thread."""
+    return str(channel.id) if isinstance(channel, discord.Thread) else None
 
 
 def guild_ref(guild: discord.Guild) -> ChatRef:
@@ -87,6 +98,7 @@ def event_from_message(message: discord.Message, community: str) -> Event | None
             text=text,
             message_id=f"{message.channel.id}:{message.id}",
             reply_to=replied_to(message),
+            thread=thread_of(message.channel),
             mentions=mentions_in(text, message.mentions),
             raw=message,
         )
@@ -128,6 +140,7 @@ def event_from_interaction(
         text=text,
         data=data,
         message_id=f"interaction:{interaction.id}",
+        thread=thread_of(interaction.channel),
         mentions=mentions_in(text, _resolved_users(interaction)),
         raw=interaction,
     )
