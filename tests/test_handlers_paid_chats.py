@@ -233,7 +233,8 @@ async def test_a_creators_forwarded_post_binds_its_channel_after_bind(
     await told(app, said("Mei", "/bind course py101"))
     group = ChatRef("console", "group:g", ChatKind.GROUP, "g")
     assert await told(app, said("Mei", "Fwd: new lesson", chat=group, forwarded=CLUB)) == []  # not there
-    [answer] = await told(app, said("Mei", "Week 3 notes are up", forwarded=CLUB))
+    # A forwarded post is the channel's text, never a command, even when it starts with "/".
+    [answer] = await told(app, said("Mei", "/points: how to see yours (week 3 notes)", forwarded=CLUB))
     assert answer.startswith("Data club is now paid: it needs course py101.")
     assert await bound(app) == [("Data club", "course", "py101")]
     assert await told(app, said("Mei", forwarded=CLUB)) == first  # used up
@@ -249,4 +250,5 @@ async def test_anyone_elses_forwarded_post_does_nothing(app: App, shop: Shop, fi
     before = await snapshot(app.db)
     assert await told(app, said("Ana", forwarded=CLUB)) == []
     assert await told(app, said("Ana", "Week 3 notes are up", forwarded=CLUB)) == []
+    assert await told(app, said("Ana", "/points", forwarded=CLUB)) == []  # not run: the channel's text
     assert await snapshot(app.db) == before

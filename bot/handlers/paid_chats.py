@@ -181,7 +181,7 @@ async def access(ctx: Context) -> Reply:
     if not actions and not problems:
         return Reply.text(msg("Paid chats are in order: nothing to do."))
     if not actions:
-        builder = ReplyBuilder().bold(msg("Nothing to change, but the bot needs rights:"))
+        builder = ReplyBuilder().bold(msg("Nothing to change, but these need fixing:"))
         for chat, problem in problems:
             builder.line().text(f"{chat.title}: ").text(problem)
         return builder.build()

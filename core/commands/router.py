@@ -168,7 +168,9 @@ class Router:
         if event.kind is EventKind.BUTTON:
             return await self._dispatch_button(ctx, bot_username)
         if event.kind in (EventKind.MESSAGE, EventKind.COMMAND):
-            parsed = parse_command(event.text, bot_username)
+            # A post forwarded from a channel is the channel's text, never a command to run.
+            forwarded = event.forwarded_from is not None
+            parsed = None if forwarded else parse_command(event.text, bot_username)
             if parsed is not None:
                 return await self.run_command(ctx, parsed)
             return await self._run_listeners(ctx, self.message_listeners)
