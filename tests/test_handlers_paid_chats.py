@@ -104,10 +104,21 @@ async def test_creators_see_bindings_and_a_dry_run(console: ConsoleDriver) -> No
     assert "bot> vip (console): tier premium" in await console("/bindings")
     refused = await console("/bind tier premium vip")
     assert refused == ["bot> Choose the chat with one of the buttons of /bind tier premium."]
+    # From the private chat, /unbind offers the paid chats (a deleted one too) as buttons.
+    assert await console("/unbind") == [
+        "bot> Which chat should be free again?",
+        "bot> [1] vip (plan monthly, tier premium)",
+        "bot> [2] lounge (plan monthly)",
+    ]
+    assert await console("1") == ["bot> vip is free again."]
     assert await console(":in lounge", "/unbind", "/unbind") == [
         "(in group chat lounge)",
         "bot> lounge is free again.",
         "bot> lounge was not paid.",
+    ]
+    assert await console(":dm", "/unbind") == [
+        "(in your private chat with the bot)",
+        "bot> No paid chats yet. Send /bind course|plan|tier ID inside a group.",
     ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from core.access.paid_chats import Binding
 from core.commands.context import Context
 from core.commands.params import Choice, Word
-from core.commands.router import CREATORS, GROUPS_ONLY, Router
+from core.commands.router import CREATORS, Router
 from core.events import ChatKind, EventKind
 from core.i18n import Msg, msg, nmsg
 from core.members.models import Role
@@ -142,13 +142,41 @@ async def bind_forwarded(ctx: Context) -> Reply | None:
 
 
 @router.command(
-    "unbind", aliases=("解绑",), roles=CREATORS, chats=GROUPS_ONLY, help=msg("Make this group free again")
+    "unbind",
+    aliases=("解绑",),
+    roles=CREATORS,
+    help=msg("Make a group or channel free again (inside it, or in our private chat to choose one)"),
+    params=(Word("chat", optional=True, max_length=20),),
 )
 async def unbind(ctx: Context) -> Reply:
-    removed = await ctx.services.paid_chats.unbind(ctx.community, ctx.member, ctx.chat)
+    chat = ctx.chat
+    if chat.kind is ChatKind.PRIVATE:  # from the private chat: which one? (a deleted one too)
+        chosen = ctx.args["chat"] or ""
+        if not (chosen.startswith("#") and chosen[1:].isdigit()):
+            return await _choose_paid_chat(ctx)
+        chat = await ctx.services.paid_chats.chat_of(ctx.community, int(chosen[1:]))
+    removed = await ctx.services.paid_chats.unbind(ctx.community, ctx.member, chat)
     if not removed:
-        return Reply.text(msg("{chat} was not paid.", chat=ctx.chat.title))
-    return Reply.text(msg("{chat} is free again.", chat=ctx.chat.title))
+        return Reply.text(msg("{chat} was not paid.", chat=chat.title))
+    return Reply.text(msg("{chat} is free again.", chat=chat.title))
+
+
+async def _choose_paid_chat(ctx: Context) -> Reply:
+    """The paid chats of the creator's platform, as buttons that make the one pressed free."""
+    here = ctx.event.platform
+    found: dict[int, list[str]] = {}
+    titles: dict[int, str] = {}
+    for binding in await ctx.services.paid_chats.bindings(ctx.community):
+        if binding.chat.platform == here:
+            found.setdefault(binding.chat.id, []).append(f"{binding.kind} {binding.target}")
+            titles[binding.chat.id] = binding.chat.title or str(binding.chat.id)
+    if not found:
+        return Reply.text(msg("No paid chats yet. Send /bind course|plan|tier ID inside a group."))
+    rows = [
+        (Button(f"{titles[chat_id]} ({', '.join(needs)})", data=f"cmd:/unbind #{chat_id}"),)
+        for chat_id, needs in found.items()
+    ]
+    return ReplyBuilder().text(msg("Which chat should be free again?")).buttons(*rows).build()
 
 
 @router.command("bindings", roles=CREATORS, help=msg("List the paid chats and what each needs"))
