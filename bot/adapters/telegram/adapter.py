@@ -28,7 +28,6 @@ from telegram import (
     InlineKeyboardMarkup,
     LabeledPrice,
     Message,
-    SuccessfulPayment,
     Update,
 )
 from telegram import Chat as TgChat
@@ -38,6 +37,7 @@ from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHan
 from telegram.request import BaseRequest
 
 from bot.adapters.telegram.access import TelegramChatAccess
+from bot.adapters.telegram.checkout import StarsCheckout
 from bot.adapters.telegram.commands import command_menus
 from bot.adapters.telegram.identities import (
     ADMINS,
@@ -55,23 +55,22 @@ from bot.adapters.telegram.outbound import (
     OutboundMessage,
     PhotoMessage,
     TextMessage,
+    quietly,
     render_messages,
 )
 from bot.adapters.telegram.processes import PollingGate, webhook_registrar
 from bot.adapters.telegram.ratelimit import PerChatRateLimiter, retry_seconds
 from bot.adapters.telegram.rights import rights_report
-from bot.adapters.telegram.stars import NAME, TelegramStarsProvider, order_id_of
+from bot.adapters.telegram.stars import TelegramStarsProvider
 from bot.adapters.telegram.threads import Thread, TopicGone, is_topic_gone, placed_note, thread_of
 from bot.app import App, Outgoing
 from bot.config import Secret
 from bot.http import HttpServer
 from bot.startup import Rejected, StartupError, Unavailable
-from core.catalog.money import Money
 from core.events import Attachment, ChatKind, Event, EventKind
-from core.i18n import Msg, msg, normalize_locale, render
+from core.i18n import msg, normalize_locale, render
 from core.links import remember_telegram_username
 from core.members.models import Role
-from core.orders.models import Order, PaymentMismatch
 from core.pushes.delivery import PACES, RateLimited, Unreachable
 from core.replies import Button, Reply, ReplyBuilder
 
@@ -199,6 +198,7 @@ class TelegramAdapter:
         services = app.services
         stars = TelegramStarsProvider(self.bot, services.members, services.plans, services.orders)
         services.orders.register(stars, first=True)
+        self.checkout = StarsCheckout(app, self.bot)  # the Stars' pre-checkout and payment updates
         app.services.paid_chats.ports[PLATFORM] = TelegramChatAccess(self.bot, self._chat_moved)
         app.register_sender(self.deliver)
         app.services.pushes.channels[PLATFORM] = self  # pushes: see push()
@@ -334,10 +334,10 @@ class TelegramAdapter:
             await self._on_bot_rights(update)
             return
         if update.pre_checkout_query is not None:
-            await self._on_pre_checkout(update)
+            await self.checkout.pre_checkout(update)
             return
         if update.message is not None and update.message.successful_payment is not None:
-            await self._on_paid(update)
+            await self.checkout.paid(update)
             return
         message = update.message
         if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
@@ -381,108 +381,6 @@ class TelegramAdapter:
             return event
         return replace(event, attachments=(Attachment(document.file_name or "file", data),))
 
-    async def _on_pre_checkout(self, update: Update) -> None:
-        """Telegram asks whether to take the Stars: yes only for the buyer's own open order at
-        its price (answered within Telegram's 10 seconds; any failure answers no)."""
-        query = update.pre_checkout_query
-        assert query is not None
-        locale = normalize_locale(query.from_user.language_code or "en")
-        reason = msg("This invoice is no longer valid. Use /buy again.")
-        try:
-            order_id = order_id_of(query.invoice_payload)
-            if order_id is not None:
-                orders = self.app.services.orders
-                reason = await orders.check_payable(order_id, Money(query.currency, query.total_amount))
-                order = await orders.get(order_id)
-                if reason is not None and await self._renews(order, query.total_amount):
-                    reason = None  # the next charge of a Stars subscription this order began
-                if reason is None:
-                    reason = await self._payer_mismatch(order.member_id, query.from_user.id)
-        except Exception:
-            log.warning("telegram: pre-checkout check failed", exc_info=True)
-        if reason is None:
-            await _quietly(query.answer(ok=True))
-        else:
-            await _quietly(query.answer(ok=False, error_message=render(reason, locale)))
-
-    async def _renews(self, order: Order, amount: int) -> bool:
-        """Whether ``order`` began a Stars subscription that is still running, at that price."""
-        if order.provider != NAME or not order.provider_ref or order.amount.minor != amount:
-            return False
-        sub = await self.app.services.subscriptions.billed_by(NAME, order.provider_ref)
-        return sub is not None and sub.status != "ended"
-
-    async def _payer_mismatch(self, member_id: int, payer: int) -> Msg | None:
-        identities = await self.app.services.members.identities_of(member_id)
-        if any(i.platform == PLATFORM and i.external_id == str(payer) for i in identities):
-            return None
-        return msg("This invoice is for another member. Use /buy to get your own.")
-
-    async def _on_paid(self, update: Update) -> None:
-        """The Stars arrived: the order is paid and delivered (once, however often Telegram
-        delivers this update)."""
-        message = update.message
-        assert message is not None and message.successful_payment is not None
-        paid = message.successful_payment
-        order_id = order_id_of(paid.invoice_payload)
-        if order_id is None:
-            log.error("telegram: a payment with an unknown payload %r", paid.invoice_payload)
-            return
-        if paid.is_recurring and not paid.is_first_recurring:
-            await self._on_renewal(order_id, paid)
-            return
-        try:
-            outgoing = await self.app.settle_payment(
-                order_id, NAME, paid.telegram_payment_charge_id, Money(paid.currency, paid.total_amount)
-            )
-        except PaymentMismatch:
-            # The Stars are in: never lose them; a creator refunds or delivers by hand.
-            log.error(
-                "telegram: payment %s for order %s does not match it",
-                paid.telegram_payment_charge_id,
-                order_id,
-            )
-            notice = msg(
-                "We received your payment but could not match it to your order; a creator will sort it out."
-            )
-            language = message.from_user.language_code if message.from_user else None
-            await _quietly(message.reply_text(render(notice, normalize_locale(language or "en"))))
-            return
-        if paid.is_recurring and paid.subscription_expiration_date is not None:
-            # A Stars subscription's first charge: Telegram bills the next ones by itself.
-            await self.app.services.subscriptions.billed_by_provider(
-                await self.app.services.orders.get(order_id),
-                NAME,
-                paid.telegram_payment_charge_id,
-                paid.subscription_expiration_date,
-            )
-        await self.app.send(outgoing)
-
-    async def _on_renewal(self, order_id: int, paid: SuccessfulPayment) -> None:
-        """Telegram charged a Stars subscription again: the period runs to the new expiry.
-        Each charge is recorded once by its id (Telegram may deliver the update again)."""
-        orders, subscriptions = self.app.services.orders, self.app.services.subscriptions
-        charge = paid.telegram_payment_charge_id
-        if await orders.event_seen(NAME, charge):
-            return
-        order = await orders.get(order_id)
-        end = paid.subscription_expiration_date
-        renewed = (
-            order.provider_ref is not None
-            and end is not None
-            and await subscriptions.renewed_by_provider(NAME, order.provider_ref, end)
-        )
-        await orders.remember_event(NAME, charge, "subscription.renewal", order_id)
-        if not renewed:
-            log.error("telegram: Stars renewal %s for order %s matches no subscription", charge, order_id)
-            return
-        # Kept as an order too: revenue, refunds (refundStarPayment by this charge) and commissions.
-        assert order.provider_ref is not None
-        await subscriptions.renewal_paid(
-            NAME, order.provider_ref, charge, Money(paid.currency, paid.total_amount)
-        )
-        await self.app.send(await self.app.pending_notices())
-
     async def _on_bot_rights(self, update: Update) -> None:
         """The bot's rights in a group changed: tell every creator what (if anything) to fix."""
         assert update.my_chat_member is not None
@@ -512,10 +410,10 @@ class TelegramAdapter:
         data = await self.callbacks.unpack(event.data)
         if data is None:
             notice = msg("This button has expired. Please send the command again.")
-            await _quietly(query.answer(render(notice, _locale_of(event)), show_alert=True))
+            await quietly(query.answer(render(notice, _locale_of(event)), show_alert=True))
             return None
         if not data.startswith(ANON_PREFIX):  # a Verify press is answered once it is checked
-            await _quietly(query.answer())  # stops the button's spinner
+            await quietly(query.answer())  # stops the button's spinner
         return replace(event, data=data)
 
     async def _ask_to_verify(self, message: Message, command: str) -> None:
@@ -542,18 +440,18 @@ class TelegramAdapter:
         command = parse_verify(event.data, self.app.clock.now())
         if command is None:
             over = msg("This request is over a minute old: send the command again.")
-            await _quietly(query.answer(render(over, locale), show_alert=True))
+            await quietly(query.answer(render(over, locale), show_alert=True))
             return
         try:
             member = await self.bot.get_chat_member(event.chat.external_id, int(event.sender.external_id))
         except TelegramError:
             member = None
         if member is None or member.status not in ADMINS:
-            await _quietly(
+            await quietly(
                 query.answer(render(msg("Only an admin of this chat can verify."), locale), show_alert=True)
             )
             return
-        await _quietly(query.answer())
+        await quietly(query.answer())
         run = replace(event, kind=EventKind.COMMAND, text=command, data="", message_id=f"anon:{query.id}")
         for outgoing in await self.app.handle(run, bot_username=self.bot.username):
             await self.deliver(outgoing, run)
@@ -715,14 +613,6 @@ def _pace_key(token: str) -> str:
 
 def _locale_of(event: Event) -> str:
     return normalize_locale(event.sender.language or "en")
-
-
-async def _quietly(call: object) -> None:
-    """Await a best-effort call (answering a button press) whose failure changes nothing."""
-    try:
-        await call  # type: ignore[misc]
-    except TelegramError as error:
-        log.info("telegram: %s", error)
 
 
 @asynccontextmanager

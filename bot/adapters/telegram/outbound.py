@@ -8,15 +8,19 @@ messages of its own.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
+from telegram.error import TelegramError
 
 from bot.adapters.callbacks import CallbackData
 from core.catalog.money import Money, format_money
 from core.i18n import msg, render
 from core.replies import Button, Buttons, File, Image, Invoice, Link, Reply, Style, Text
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 4096
 MAX_CAPTION = 1024
@@ -209,3 +213,11 @@ def _button(button: Button, locale: str, callbacks: CallbackData) -> InlineKeybo
     if button.url:
         return InlineKeyboardButton(label, url=button.url)
     return InlineKeyboardButton(label, callback_data=callbacks.pack(button.data))
+
+
+async def quietly(call: object) -> None:
+    """Await a best-effort call (answering a button press) whose failure changes nothing."""
+    try:
+        await call  # type: ignore[misc]
+    except TelegramError as error:
+        log.info("telegram: %s", error)
