@@ -163,13 +163,29 @@ class App:
             current_locale.reset(token)
             await recorded
         notes = await self.pending_notices()  # what the handler's work told others (an /access fix)
-        if not replies:
-            return notes
-        # The handler may have changed the sender's language (/lang): answer in the new one.
-        if event.kind in (EventKind.COMMAND, EventKind.MESSAGE, EventKind.BUTTON):
-            member = await members.get_member(member.id)
-            locale = await members.effective_locale(member, community, event.sender.language)
-        return [await self._address(reply, event, community, locale) for reply in replies] + notes
+        if replies:
+            # The handler may have changed the sender's language (/lang): answer in the new one.
+            if event.kind in (EventKind.COMMAND, EventKind.MESSAGE, EventKind.BUTTON):
+                member = await members.get_member(member.id)
+                locale = await members.effective_locale(member, community, event.sender.language)
+            notes = [await self._address(reply, event, community, locale) for reply in replies] + notes
+        return await self._only_here(notes, event.platform)
+
+    async def _only_here(self, outgoing: list[Outgoing], platform: str) -> list[Outgoing]:
+        """What the event's adapter can deliver; a private note to a member with no account on
+        ``platform`` (an answer to a question asked on another platform) goes out now through
+        the adapters that can reach them, not to an adapter that would drop it."""
+        here: list[Outgoing] = []
+        elsewhere: list[Outgoing] = []
+        for item in outgoing:
+            private = item.chat is None and item.member is not None and bool(item.identities)
+            if private and all(i.platform != platform for i in item.identities):
+                elsewhere.append(item)
+            else:
+                here.append(item)
+        if elsewhere:
+            await self.send(elsewhere)
+        return here
 
     async def _address(self, reply: Reply, event: Event, community: Community, locale: str) -> Outgoing:
         if reply.to_member is None:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.adapters.render import render_plain
-from bot.app import App
+from bot.app import App, Outgoing
 from bot.config import Config
 from bot.handlers import build_router
 from core.clock import ManualClock
@@ -63,6 +63,31 @@ async def test_private_replies_go_to_the_member_in_their_language(app: App) -> N
     assert [i.external_id for i in dm.identities] == ["li"]
     assert render_plain(dm.reply, dm.locale).text == "Mei 已将你在 testhall 的角色设为版主。"
     assert mei.is_owner_of(await app.community())
+
+
+async def test_a_note_to_a_member_on_another_platform_goes_out_through_its_adapter(app: App) -> None:
+    """Ana asked on Telegram; Bob answers from the console: her note cannot go through the
+    console's adapter, so it goes out at once through the adapters that reach her."""
+    community = await app.community()
+    sent: list[Outgoing] = []
+
+    async def telegram(outgoing: Outgoing) -> bool:
+        if any(i.platform == "telegram" for i in outgoing.identities):
+            sent.append(outgoing)
+            return True
+        return False
+
+    app.register_sender(telegram)
+    ana = await app.services.members.ensure_member(community, UserRef("telegram", "100", "Ana"))
+    lounge = ChatRef("telegram", "-100", ChatKind.GROUP, "lounge")
+    chat = await app.services.members.ensure_chat(community, lounge)
+    await app.services.qa.ask(community, ana, chat, "How do I read a CSV file with pandas?", 0, "k1")
+    bob = UserRef("console", "bob", "Bob")
+    out = await app.handle(event(community.name, "/answer 1 Use pandas.read_csv on the file path", user=bob))
+    assert [o.chat is not None for o in out] == [True]  # only Bob's own answer is left to the console
+    [note] = sent
+    assert note.member is not None and note.member.id == ana.id
+    assert "Bob answered your question #1" in render_plain(note.reply, note.locale).text
 
 
 async def test_a_broken_store_gives_an_apology_not_an_exception(
