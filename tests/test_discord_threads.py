@@ -20,7 +20,7 @@ from bot.app import App, Outgoing
 from core.activity.tables import activity
 from core.members.tables import chats
 from core.replies import Reply
-from tests.discord_peer import Peer, delete_thread, make_forum, make_thread, running_peer
+from tests.discord_peer import Peer, delete_thread, make_forum, make_thread, running_peer, text_of
 
 
 class FakeResponse(NamedTuple):
@@ -186,3 +186,26 @@ async def test_a_slash_command_whose_thread_is_gone_is_answered_privately(
     (dm,) = peer.sent()
     assert isinstance(dm.channel, discord.DMChannel)
     assert "/points" in (dm.content or "") + "".join(e.description or "" for e in dm.embeds)
+
+
+async def test_a_note_about_a_question_asked_in_a_thread_goes_to_that_thread(peer: Peer, app: App) -> None:
+    thread = make_thread(peer.lounge, "homework help", peer.ana)
+    await peer.say("!ask How do I read a CSV file with pandas quickly?", channel=thread)
+    peer.sent()
+    await peer.say("!answer 1 Use pandas.read_csv with the path of the file", channel=thread, member=peer.mei)
+    sent = peer.sent()
+    [note] = [m for m in sent if "answered your question" in text_of(m)]
+    assert note.channel == thread
+    assert (note.content or "").startswith(f"<@{peer.ana.id}>")  # named, so Discord notifies her
+    question = await app.services.qa.question(await app.community(), 1)
+    assert question.thread == str(thread.id)
+
+
+async def test_a_note_for_a_deleted_thread_goes_privately(peer: Peer) -> None:
+    thread = make_thread(peer.lounge, "homework help", peer.ana)
+    await peer.say("!ask How do I read a CSV file with pandas quickly?", channel=thread)
+    peer.sent()
+    delete_thread(thread)
+    await peer.say("!answer 1 Use pandas.read_csv with the path of the file", member=peer.mei)
+    [note] = [m for m in peer.sent() if "answered your question" in text_of(m)]
+    assert isinstance(note.channel, discord.DMChannel) and not (note.content or "").startswith("<@")

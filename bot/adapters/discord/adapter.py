@@ -326,6 +326,8 @@ class DiscordAdapter:
         account = next((i for i in outgoing.identities if i.platform == PLATFORM), None)
         if account is None:
             return False
+        if await self._in_thread(outgoing, account.external_id):
+            return True
         if event is None:
             async with self._pushes:
                 sent = await self._send_dm(account.external_id, reply, locale)
@@ -389,11 +391,30 @@ class DiscordAdapter:
                 return None
         return channel if isinstance(channel, discord.abc.Messageable) else None
 
-    async def _send(self, target: discord.abc.Messageable, reply: Reply, locale: str) -> bool:
+    async def _in_thread(self, outgoing: Outgoing, account: str) -> bool:
+        """A note about a thread (a Q&A answer to a question asked in it) posted there, naming
+        the member it is for; False (privately instead) when it is no Discord thread or gone."""
+        where = outgoing.thread
+        if where is None or where.chat.platform != PLATFORM or not account.isdigit():
+            return False
+        channel = await self._messageable(where.thread)
+        return channel is not None and await self._send(
+            channel, outgoing.reply, outgoing.locale, mention=account
+        )
+
+    async def _send(
+        self, target: discord.abc.Messageable, reply: Reply, locale: str, *, mention: str | None = None
+    ) -> bool:
+        """Send ``reply`` to ``target``; ``mention``: the account its first message names and
+        notifies (every other mention stays silent)."""
         messages = await self._render(reply, locale)
         try:
-            for message in messages:
-                await target.send(**message.send_kwargs())  # type: ignore[arg-type]
+            for index, message in enumerate(messages):
+                kwargs = message.send_kwargs()
+                if mention is not None and index == 0:
+                    kwargs["content"] = f"<@{mention}> {kwargs.get('content', '')}".rstrip()
+                    kwargs["allowed_mentions"] = discord.AllowedMentions(users=[discord.Object(int(mention))])
+                await target.send(**kwargs)  # type: ignore[arg-type]
         except discord.HTTPException as error:
             # DMs closed, no right to write there, or a thread locked or deleted: the caller
             # decides what to tell.
