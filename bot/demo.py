@@ -265,6 +265,8 @@ CROWD = (
     ),
 )
 
+ALSO_ML201 = ("Chen", "Amara")  # regulars who went on to the next course
+
 
 async def _seed_crowd(app: App, community_name: str) -> None:
     """Two dozen more learners who joined over three months — regulars, occasional visitors and
@@ -292,6 +294,10 @@ async def _seed_crowd(app: App, community_name: str) -> None:
         if buys:
             dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
             await app.handle(_event(community_name, dm, user, "/buy py101", now - timedelta(days=2)))
+            await app.pay_sandbox(community, member)
+        if name in ALSO_ML201:  # so /recommend has "learners who bought py101 also took ml201"
+            dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
+            await app.handle(_event(community_name, dm, user, "/buy ml201", now - timedelta(days=1)))
             await app.pay_sandbox(community, member)
     app.services.notices.take()
 
