@@ -171,3 +171,21 @@ async def test_the_access_job_refused_as_chat_migrated_moves_the_group_and_acts_
         async with app.db.read() as conn:
             row = (await conn.execute(select(chat_memberships))).one()
         assert row.chat_id == binding.chat.id and row.in_chat is False  # the same row, moved
+
+
+async def test_chat_migrated_in_the_middle_of_a_long_reply_sends_the_rest_to_the_supergroup(app: App) -> None:
+    """A reply of two messages: the first reaches the group, the second is refused (the group
+    became a supergroup meanwhile); the group moves and the second goes to the supergroup."""
+    from bot.app import Outgoing
+    from core.replies import Reply
+
+    answers = {"sendMessage": [SENT, BotApiError(400, UPGRADED, migrate_to_chat_id=NEW), SENT]}
+    async for bot in _world(app, answers):
+        group = ChatRef("telegram", str(OLD), ChatKind.GROUP, "Data club")
+        long_reply = Reply.text("a" * 3000, "b" * 3000)  # more than one Telegram message
+        start = len(bot.recorder.calls)
+        assert await bot.adapter.deliver(Outgoing(long_reply, "en", chat=group))
+        sent = [(p["chat_id"], p["text"][:1]) for e, p in bot.recorder.calls[start:] if e == "sendMessage"]
+        assert sent[:3] == [(str(OLD), "a"), (str(OLD), "b"), (str(NEW), "b")]
+        assert any(chat == "9" for chat, _ in sent[3:])  # then Mei is told of the move
+        assert await _bound_chat_externals(app) == [str(NEW)]
