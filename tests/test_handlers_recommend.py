@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.app import App
+from core.pushes.tables import push_outbox
 from tests.conftest import ConsoleDriver, snapshot
 from tests.shop_fixtures import Shop
 from tests.test_cli import studyhall
@@ -93,12 +96,18 @@ async def test_a_push_to_recommended_sends_each_member_their_own_course(
     assert "bot→Ana> Learners like you took SQL for analysts: have a look!" in sent
     assert "bot→Ben> Learners like you took Public speaking: have a look!" in sent
     assert "bot→Data0> Learners like you took Charts that explain: have a look!" in sent
-    await console(":as Ana", "/buy sql", ":pay", ":as Mei")
+    # A recipient counts when they buy the course the push recommended to them, not another.
+    await console(":as Ana", "/buy sql", ":pay", ":as Ben", "/buy sql", ":pay", ":as Mei")
     assert (await console("/push status 1"))[-3:] == [
         "bot> Purchases within 7 days of delivery:",
         "bot> 1 of 17 bought (5.9%)",
         "bot> Purchases still count until 2026-01-12 09:01; the numbers may change.",
     ]
+    await console(":as Ben", "/buy talk", ":pay", ":as Mei")
+    assert (await console("/push status 1"))[-2] == "bot> 2 of 17 bought (11.8%)"
+    async with app.db.read() as conn:
+        subjects = dict((await conn.execute(select(push_outbox.c.member_id, push_outbox.c.subject))).all())
+    assert subjects[shop.ana.id] == ids["sql"] and subjects[shop.ben.id] == ids["talk"]
 
 
 async def test_a_member_who_bought_everything_meanwhile_is_skipped(

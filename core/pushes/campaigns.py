@@ -357,30 +357,39 @@ class PushCampaigns:
         return found
 
     async def _compare(self, conn: AsyncConnection, campaign: Campaign) -> Comparison:
+        """Each variant's recipients and those who bought within 7 days of delivery: anything,
+        or for a ``recommended`` push the course it recommended to them."""
+        t = push_outbox.c
         sent = (
             await conn.execute(
-                select(push_outbox.c.member_id, push_outbox.c.variant, push_outbox.c.sent_at).where(
-                    push_outbox.c.campaign_id == campaign.id, push_outbox.c.status == "sent"
+                select(t.member_id, t.variant, t.sent_at, t.subject).where(
+                    t.campaign_id == campaign.id, t.status == "sent"
                 )
             )
         ).all()
-        paid: dict[int, list[datetime]] = {}
+        paid: dict[int, list[tuple[datetime, str, int]]] = {}
         if sent:
             first = min(r.sent_at for r in sent)
             rows = await conn.execute(
-                select(orders.c.member_id, orders.c.paid_at).where(
+                select(
+                    orders.c.member_id, orders.c.paid_at, orders.c.product_kind, orders.c.product_id
+                ).where(
                     orders.c.community_id == campaign.community_id,
                     orders.c.status.in_(PAID),
                     orders.c.paid_at >= first,
                 )
             )
-            for member_id, paid_at in rows:
-                paid.setdefault(member_id, []).append(paid_at)
+            for member_id, paid_at, kind, product in rows:
+                paid.setdefault(member_id, []).append((paid_at, kind, product))
+        picked = campaign.segment == RECOMMENDED
         tally = {"a": [0, 0], "b": [0, 0]}
-        for member_id, variant, sent_at in sent:
+        for member_id, variant, sent_at, subject in sent:
             tally[variant][0] += 1
             end = sent_at + CONVERSION_WINDOW
-            tally[variant][1] += any(sent_at <= at < end for at in paid.get(member_id, ()))
+            tally[variant][1] += any(
+                sent_at <= at < end and (not picked or (kind == "course" and product == subject))
+                for at, kind, product in paid.get(member_id, ())
+            )
         a, b = VariantResult("a", *tally["a"]), VariantResult("b", *tally["b"])
         z = two_proportion_z(a.converted, a.sent, b.converted, b.sent)
         window_ends = max(r.sent_at for r in sent) + CONVERSION_WINDOW if sent else None

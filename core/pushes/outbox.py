@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,6 +58,9 @@ from core.replies import Reply
 from core.settings.service import SettingsService
 from core.storage.database import Database
 from core.storage.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from core.catalog.models import Course
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,7 @@ class _Pipeline:
     deadline: float | None
     report: SendReport = field(default_factory=SendReport)
     results: list[_Result] = field(default_factory=list)
-    picks: dict[tuple[int, int], str] = field(default_factory=dict)  # `recommended`: course titles
+    picks: dict[tuple[int, int], Course] = field(default_factory=dict)  # `recommended`: the course
 
 
 class PushOutbox:
@@ -485,7 +488,8 @@ class PushOutbox:
         return _Result(row, "release")  # still rate-limited: a later run takes it
 
     def _text(self, p: _Pipeline, campaign: Campaign, row: _Row) -> str | Msg:
-        pick = p.picks.get((row.campaign_id, row.member_id))
+        course = p.picks.get((row.campaign_id, row.member_id))
+        pick = course.title if course is not None else None
         if row.variant == "b" and campaign.text_b is not None:
             return with_course(campaign.text_b, pick)
         if campaign.text_a is not None:
@@ -503,8 +507,14 @@ class PushOutbox:
         mine = and_(t.id == bindparam("rid"), t.claim_token == p.token, t.status == "sending")
         by_status: dict[str, list[dict[str, Any]]] = {}
         for result in results:
+            course = p.picks.get((result.row.campaign_id, result.row.member_id))
             by_status.setdefault(result.status, []).append(
-                {"rid": result.row.id, "why": result.reason, "mid": result.message_id or None}
+                {
+                    "rid": result.row.id,
+                    "why": result.reason,
+                    "mid": result.message_id or None,
+                    "sub": course.id if course is not None else None,
+                }
             )
         statements = {
             "sent": update(push_outbox)
@@ -513,6 +523,7 @@ class PushOutbox:
                 status="sent",
                 sent_at=bindparam("at", type_=UTCDateTime),
                 message_id=bindparam("mid"),
+                subject=bindparam("sub"),
                 reason=None,
             ),
             "skipped": update(push_outbox).where(mine).values(status="skipped", reason=bindparam("why")),

@@ -2,7 +2,8 @@
 own top course in place of ``{course}`` (core/recommend). The course is picked when the row
 is sent, from the model of that night, so it is never one the member bought meanwhile; a
 member left with nothing to recommend is skipped (``no_pick``). Purchases are attributed to
-the push as for any other (within 7 days of delivery, per recipient)."""
+the push when the recipient bought the course it recommended to them (each sent row keeps it,
+``subject``), within 7 days of delivery."""
 
 from __future__ import annotations
 
@@ -65,10 +66,10 @@ async def pick_courses(
     community_of: Callable[[int], Awaitable[Community]],
     campaigns: Mapping[int, Any],
     rows: Sequence[Any],
-    picks: dict[tuple[int, int], str],
+    picks: dict[tuple[int, int], Course],
 ) -> list[Any]:
-    """Fill ``picks`` (campaign id, member id) → course title for the ``rows`` of
-    ``recommended`` pushes; returns those rows whose member has nothing left to recommend."""
+    """Fill ``picks`` (campaign id, member id) → course for the ``rows`` of ``recommended``
+    pushes; returns those rows whose member has nothing left to recommend."""
     wanted = [r for r in rows if campaigns[r.campaign_id].segment == RECOMMENDED]
     if not wanted or recommender is None:
         return []
@@ -80,7 +81,7 @@ async def pick_courses(
         found = await recommender.top_picks(await community_of(community_id), [r.member_id for r in mine])
         for row in mine:
             if row.member_id in found:
-                picks[(row.campaign_id, row.member_id)] = found[row.member_id].title
+                picks[(row.campaign_id, row.member_id)] = found[row.member_id]
             else:
                 missing.append(row)
     return missing

@@ -57,6 +57,7 @@ push_outbox = Table(
     Column("not_before", UTCDateTime, nullable=True),  # retry later (after a failure)
     Column("sent_at", UTCDateTime, nullable=True),
     Column("message_id", String(100), nullable=True),  # the platform's id for the sent message
+    Column("subject", BigId, nullable=True),  # `recommended`: the course this row recommended
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("status IN ('pending', 'sending', 'sent', 'skipped', 'failed')", name="status_known"),
     CheckConstraint("variant IN ('a', 'b')", name="variant_known"),
