@@ -105,6 +105,10 @@ async def test_a_push_to_recommended_sends_each_member_their_own_course(
     ]
     await console(":as Ben", "/buy talk", ":pay", ":as Mei")
     assert (await console("/push status 1"))[-2] == "bot> 2 of 17 bought (11.8%)"
+    # A bundle holding the recommended course counts as buying it.
+    await console("/bundle add pack 15 USD viz,talk Charts and talks")
+    await console(":as Data0", "/buy pack", ":pay", ":as Mei")
+    assert (await console("/push status 1"))[-2] == "bot> 3 of 17 bought (17.6%)"
     async with app.db.read() as conn:
         subjects = dict((await conn.execute(select(push_outbox.c.member_id, push_outbox.c.subject))).all())
     assert subjects[shop.ana.id] == ids["sql"] and subjects[shop.ben.id] == ids["talk"]

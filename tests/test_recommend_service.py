@@ -4,6 +4,7 @@ nightly refit."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -156,3 +157,28 @@ async def test_a_course_made_after_the_fit_is_reachable_by_content(
     picks = await app.services.recommend.recommend(shop.community, shop.ben)
     assert picks[0].course.code in ("pd2", "py101") and picks[0].source == "content"
     assert "pd2" in [p.course.code for p in picks]
+
+
+async def test_the_stored_model_is_parsed_again_only_when_it_changed(
+    app: App, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _catalog(app, shop)
+    await _crowd(app, shop, ids)
+    await _own(app, shop.ana, ids["py101"])
+    service = app.services.recommend
+    await service.refit(shop.community)
+    parsed: list[str] = []
+    real = json.loads
+
+    def counting(text: str, *args: object, **kwargs: object) -> object:
+        if text.startswith('{"fitted_at"'):
+            parsed.append(text[:40])
+        return real(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "loads", counting)
+    first = await service.recommend(shop.community, shop.ana)
+    assert await service.recommend(shop.community, shop.ana) == first
+    assert len(parsed) == 1
+    await service.refit(shop.community, app.clock.now() + timedelta(days=1))  # another night's model
+    assert await service.recommend(shop.community, shop.ana) == first
+    assert len(parsed) == 2

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.audit.log import record
+from core.catalog.tables import bundle_courses
 from core.clock import Clock
 from core.errors import InvalidInput, NotFound
 from core.i18n import Msg, msg
@@ -358,7 +359,7 @@ class PushCampaigns:
 
     async def _compare(self, conn: AsyncConnection, campaign: Campaign) -> Comparison:
         """Each variant's recipients and those who bought within 7 days of delivery: anything,
-        or for a ``recommended`` push the course it recommended to them."""
+        or for a ``recommended`` push the course it recommended to them (or a bundle with it)."""
         t = push_outbox.c
         sent = (
             await conn.execute(
@@ -382,12 +383,24 @@ class PushCampaigns:
             for member_id, paid_at, kind, product in rows:
                 paid.setdefault(member_id, []).append((paid_at, kind, product))
         picked = campaign.segment == RECOMMENDED
+        bundles: dict[int, set[int]] = {}  # what each bought bundle holds: it covers its courses
+        wanted = {p for bought in paid.values() for _, kind, p in bought if kind == "bundle"}
+        if picked and wanted:
+            held = await conn.execute(select(bundle_courses).where(bundle_courses.c.bundle_id.in_(wanted)))
+            for bundle_id, course_id in held:
+                bundles.setdefault(bundle_id, set()).add(course_id)
+
+        def bought_it(kind: str, product: int, subject: int | None) -> bool:
+            if not picked:
+                return True
+            return product == subject if kind == "course" else subject in bundles.get(product, ())
+
         tally = {"a": [0, 0], "b": [0, 0]}
         for member_id, variant, sent_at, subject in sent:
             tally[variant][0] += 1
             end = sent_at + CONVERSION_WINDOW
             tally[variant][1] += any(
-                sent_at <= at < end and (not picked or (kind == "course" and product == subject))
+                sent_at <= at < end and bought_it(kind, product, subject)
                 for at, kind, product in paid.get(member_id, ())
             )
         a, b = VariantResult("a", *tally["a"]), VariantResult("b", *tally["b"])

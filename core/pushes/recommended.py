@@ -2,8 +2,8 @@
 own top course in place of ``{course}`` (core/recommend). The course is picked when the row
 is sent, from the model of that night, so it is never one the member bought meanwhile; a
 member left with nothing to recommend is skipped (``no_pick``). Purchases are attributed to
-the push when the recipient bought the course it recommended to them (each sent row keeps it,
-``subject``), within 7 days of delivery."""
+the push when the recipient bought the course it recommended to them, alone or in a bundle
+(each sent row keeps it, ``subject``), within 7 days of delivery."""
 
 from __future__ import annotations
 

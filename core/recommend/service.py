@@ -162,6 +162,9 @@ class RecommendService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        # Each community's stored model as last read and parsed: parsed again only when the
+        # stored text changed (a refit here or in another process). Callers only read it.
+        self._parsed: dict[int, tuple[str, dict[str, Any]]] = {}
 
     # -- fitting -------------------------------------------------------------------------------
 
@@ -193,7 +196,14 @@ class RecommendService:
 
     async def _fitted(self, community: Community) -> dict[str, Any]:
         kept = await get_state(self._db, MODEL_KEY.format(community=community.id))
-        return json.loads(kept) if kept else await self.refit(community)
+        if not kept:
+            return await self.refit(community)
+        cached = self._parsed.get(community.id)
+        if cached is not None and cached[0] == kept:
+            return cached[1]
+        fitted: dict[str, Any] = json.loads(kept)
+        self._parsed[community.id] = (kept, fitted)
+        return fitted
 
     # -- serving -------------------------------------------------------------------------------
 
