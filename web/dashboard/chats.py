@@ -23,7 +23,7 @@ LABELS: dict[str, Msg] = {
     "requires": msg("Who may be in"),
     "remove": msg("Remove"),
     "no_bindings": msg("No paid chats yet."),
-    "bind": msg("Make a group paid"),
+    "bind": msg("Make a group or channel paid"),
     "bind_button": msg("Bind"),
     "kind": msg("Requires"),
     "target": msg("Code or tier name"),
