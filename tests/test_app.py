@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.adapters.render import render_plain
@@ -145,11 +145,15 @@ def sync_app(config: Config) -> Iterator[tuple[asyncio.Runner, App]]:
 
 def _without_sender_locale(state: dict[str, list[tuple]], sender: str) -> dict[str, list[tuple]]:
     members = [row[:4] + row[5:] if row[2] == sender else row for row in state["members"]]
-    return {**state, "members": members}
+    # The first /recommend fits the recommendations' model when none is stored yet: a cache of
+    # what everyone did, not something the learner changed.
+    kept = [row for row in state["app_state"] if not str(row[0]).startswith("recommend.model.")]
+    return {**state, "members": members, "app_state": kept}
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=texts, in_group=st.booleans())
+@example(text="/为你推荐 ", in_group=True)  # the first /recommend stores the model: not her change
 def test_any_text_from_a_learner_is_safe(
     sync_app: tuple[asyncio.Runner, App], text: str, in_group: bool
 ) -> None:
