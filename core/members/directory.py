@@ -158,7 +158,7 @@ class MemberDirectory:
     # -- choices ---------------------------------------------------------------------------
 
     async def choices(self, community: Community, actor: Member) -> Choices:
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         async with self._db.read() as conn:
             run = (
                 await conn.execute(
@@ -190,7 +190,7 @@ class MemberDirectory:
         limit: int = PAGE_SIZE,
     ) -> DirectoryPage:
         """Up to ``limit`` members, newest first, older than ``before`` (a member id)."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         query = await self._query(community, filters)
         if before is not None:
             query = query.where(members.c.id < before)
@@ -305,7 +305,7 @@ class MemberDirectory:
 
     async def member(self, community: Community, actor: Member, member_id: int) -> Member:
         """A member of ``community`` for staff; NotFound for anyone else's."""
-        _require_staff(community, actor)
+        require_staff(community, actor, STAFF_ONLY)
         try:
             found = await self._members.get_member(member_id, fresh=True)
         except NotFound:
@@ -375,10 +375,6 @@ class MemberDirectory:
             activity=seen,
             spend=spend,
         )
-
-
-def _require_staff(community: Community, actor: Member) -> None:
-    require_staff(community, actor, STAFF_ONLY)
 
 
 def _paying() -> Any:
