@@ -168,9 +168,7 @@ class DiscordChatAccess:
         channel, role = await self._paid_channel(chat_id)
         member = await self._member(channel.guild, account)
         if member is None:
-            raise PlatformRefused(
-                msg("That member is no longer in the server; they get access when they come back.")
-            )
+            raise PlatformRefused(_MEMBER_GONE)
         if role not in member.roles:
             async with _refusals(channel):
                 await member.add_roles(role, reason=REASON)
@@ -253,9 +251,7 @@ class DiscordChatAccess:
         except discord.Forbidden:
             raise PlatformRefused(_UNSEEN) from None
         except discord.HTTPException as error:
-            raise PlatformRefused(
-                msg("Discord refused the request: {reason}", reason=str(error)[:200])
-            ) from error
+            raise PlatformRefused(_refused(error)) from error
         except (OSError, aiohttp.ClientError, TimeoutError) as error:
             log.info("discord: channel %s could not be fetched: %s", channel_id, error)
             raise PlatformRefused(_UNREACHABLE) from error
@@ -283,9 +279,7 @@ class DiscordChatAccess:
         except discord.NotFound:
             return None
         except discord.HTTPException as error:
-            raise PlatformRefused(
-                msg("Discord refused the request: {reason}", reason=str(error)[:200])
-            ) from error
+            raise PlatformRefused(_refused(error)) from error
 
 
 # The problem lines of /access check follow the chat's title: "#vip: This channel no longer …".
@@ -303,6 +297,11 @@ _THREAD = msg(
     " /dashboard (Paid chats)."
 )
 _UNREACHABLE = msg("Discord could not be reached just now; /access check again in a few minutes.")
+_MEMBER_GONE = msg("That member is no longer in the server; they get access when they come back.")
+
+
+def _refused(error: discord.HTTPException) -> Msg:
+    return msg("Discord refused the request: {reason}", reason=str(error)[:200])
 
 
 @asynccontextmanager
@@ -316,14 +315,10 @@ async def _refusals(channel: discord.abc.GuildChannel) -> AsyncIterator[None]:
         if error.code == UNKNOWN_ROLE:
             raise PlatformRefused(role_gone(channel)) from error
         if error.code == UNKNOWN_MEMBER:
-            raise PlatformRefused(
-                msg("That member is no longer in the server; they get access when they come back.")
-            ) from error
+            raise PlatformRefused(_MEMBER_GONE) from error
         if error.code in (UNKNOWN_CHANNEL, UNKNOWN_GUILD):
             raise PlatformRefused(_GONE) from error
-        raise PlatformRefused(
-            msg("Discord refused the request: {reason}", reason=str(error)[:200])
-        ) from error
+        raise PlatformRefused(_refused(error)) from error
     except discord.Forbidden as error:
         log.info("discord: channel %s refused: %s", chat_id, error)
         raise PlatformRefused(
@@ -334,6 +329,4 @@ async def _refusals(channel: discord.abc.GuildChannel) -> AsyncIterator[None]:
         ) from error
     except discord.HTTPException as error:
         log.info("discord: channel %s refused: %s", chat_id, error)
-        raise PlatformRefused(
-            msg("Discord refused the request: {reason}", reason=str(error)[:200])
-        ) from error
+        raise PlatformRefused(_refused(error)) from error
