@@ -10,7 +10,7 @@ from core.commands.params import Choice, Word
 from core.commands.router import CREATORS, Router
 from core.events import ChatKind, EventKind
 from core.i18n import Msg, msg, nmsg
-from core.members.models import Role
+from core.members.models import Chat, Role
 from core.replies import Button, Reply, ReplyBuilder
 
 router = Router()
@@ -40,8 +40,8 @@ async def bind(ctx: Context) -> Reply:
             return await _choose_chat(ctx)
         if chosen.startswith("@"):
             chat = await ctx.services.chat_choices.by_handle(ctx.community, ctx.event.platform, chosen)
-        elif chosen.startswith("#") and chosen[1:].isdigit():
-            chat = await paid.chat_of(ctx.community, int(chosen[1:]))
+        elif (pressed := await _pressed_chat(ctx, chosen)) is not None:
+            chat = pressed
         else:
             return Reply.text(
                 msg(
@@ -55,6 +55,13 @@ async def bind(ctx: Context) -> Reply:
     if ctx.chat.kind is ChatKind.PRIVATE:
         await ctx.services.chat_choices.forget(ctx.member)  # chosen: a forwarded post binds nothing now
     return await _bound(ctx, done)
+
+
+async def _pressed_chat(ctx: Context, chosen: str) -> Chat | None:
+    """The chat a chooser's button names (``#ROW``), or None when ``chosen`` is no such name."""
+    if not (chosen.startswith("#") and chosen[1:].isdigit()):
+        return None
+    return await ctx.services.paid_chats.chat_of(ctx.community, int(chosen[1:]))
 
 
 async def _bound(ctx: Context, done: Binding) -> Reply:
@@ -151,10 +158,10 @@ async def bind_forwarded(ctx: Context) -> Reply | None:
 async def unbind(ctx: Context) -> Reply:
     chat = ctx.chat
     if chat.kind is ChatKind.PRIVATE:  # from the private chat: which one? (a deleted one too)
-        chosen = ctx.args["chat"] or ""
-        if not (chosen.startswith("#") and chosen[1:].isdigit()):
+        pressed = await _pressed_chat(ctx, ctx.args["chat"] or "")
+        if pressed is None:
             return await _choose_paid_chat(ctx)
-        chat = await ctx.services.paid_chats.chat_of(ctx.community, int(chosen[1:]))
+        chat = pressed
     removed = await ctx.services.paid_chats.unbind(ctx.community, ctx.member, chat)
     if not removed:
         return Reply.text(msg("{chat} was not paid.", chat=chat.title))
@@ -163,18 +170,15 @@ async def unbind(ctx: Context) -> Reply:
 
 async def _choose_paid_chat(ctx: Context) -> Reply:
     """The paid chats of the creator's platform, as buttons that make the one pressed free."""
-    here = ctx.event.platform
-    found: dict[int, list[str]] = {}
-    titles: dict[int, str] = {}
+    needs: dict[Chat, list[str]] = {}  # each paid chat, with what it needs (bindings come by chat)
     for binding in await ctx.services.paid_chats.bindings(ctx.community):
-        if binding.chat.platform == here:
-            found.setdefault(binding.chat.id, []).append(f"{binding.kind} {binding.target}")
-            titles[binding.chat.id] = binding.chat.title or str(binding.chat.id)
-    if not found:
+        if binding.chat.platform == ctx.event.platform:
+            needs.setdefault(binding.chat, []).append(f"{binding.kind} {binding.target}")
+    if not needs:
         return Reply.text(msg("No paid chats yet. Send /bind course|plan|tier ID inside a group."))
     rows = [
-        (Button(f"{titles[chat_id]} ({', '.join(needs)})", data=f"cmd:/unbind #{chat_id}"),)
-        for chat_id, needs in found.items()
+        (Button(f"{chat.title or chat.id} ({', '.join(what)})", data=f"cmd:/unbind #{chat.id}"),)
+        for chat, what in needs.items()
     ]
     return ReplyBuilder().text(msg("Which chat should be free again?")).buttons(*rows).build()
 
