@@ -120,7 +120,7 @@ def _from_message(message: Message, community: str) -> Event | None:
         community,
         chat_ref(message.chat),
         user_ref(sender),
-        EventKind.COMMAND if (command or text.startswith("/")) and forwarded is None else EventKind.MESSAGE,
+        EventKind.COMMAND if command or text.startswith("/") else EventKind.MESSAGE,
         message.date,
         text=text,
         message_id=f"{message.chat.id}:{message.message_id}",
