@@ -291,13 +291,11 @@ async def _seed_crowd(app: App, community_name: str) -> None:
         for ago in days:
             text = f"{name}: notes on today's lesson, day {ago}"
             await app.handle(_event(community_name, lounge, user, text, now - timedelta(days=ago)))
-        if buys:
-            dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
-            await app.handle(_event(community_name, dm, user, "/buy py101", now - timedelta(days=2)))
-            await app.pay_sandbox(community, member)
-        if name in ALSO_ML201:  # so /recommend has "learners who bought py101 also took ml201"
-            dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
-            await app.handle(_event(community_name, dm, user, "/buy ml201", now - timedelta(days=1)))
+        # Some buy py101; two of them go on to ml201 (so /recommend learns that pair).
+        bought = [("py101", 2)] * buys + [("ml201", 1)] * (name in ALSO_ML201)
+        dm = ChatRef(PLATFORM, f"dm:{user.external_id}", ChatKind.PRIVATE, name)
+        for code, ago in bought:
+            await app.handle(_event(community_name, dm, user, f"/buy {code}", now - timedelta(days=ago)))
             await app.pay_sandbox(community, member)
     app.services.notices.take()
 
