@@ -143,8 +143,9 @@ async def test_a_channel_the_bot_cannot_see_is_a_problem_not_a_crash(
     assert "/dashboard" in render(refused.value.message, "en")  # /unbind cannot be sent there
 
 
-async def _bound_vip_with_a_subscriber(peer: Peer, app: App) -> discord.Role:
-    """#vip private to Paid and bound to plan monthly by Mei (a creator); Ana on its trial."""
+async def _bound_vip(peer: Peer, app: App, *, role_position: int, plan: str) -> discord.Role:
+    """#vip private to Paid (at ``role_position``) and bound by Mei (a creator) to the plan
+    monthly (``/plan add monthly …`` with ``plan`` as its options and title)."""
     from bot.adapters.discord.inbound import user_ref
     from core.members.models import Role
 
@@ -152,10 +153,16 @@ async def _bound_vip_with_a_subscriber(peer: Peer, app: App) -> discord.Role:
     members = app.services.members
     mei = await members.ensure_member(community, user_ref(peer.mei))
     await members.assign_role(community, mei, Role.CREATOR, via="test")
-    paid = make_role(peer.guild, "Paid", 5)
+    paid = make_role(peer.guild, "Paid", role_position)
     make_private(peer.vip, paid, bot=peer.bot)
-    await peer.dm("!plan add monthly 9.99 USD month trial=7 Monthly membership", member=peer.mei)
+    await peer.dm(f"!plan add monthly 9.99 USD month {plan}", member=peer.mei)
     await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    return paid
+
+
+async def _bound_vip_with_a_subscriber(peer: Peer, app: App) -> discord.Role:
+    """#vip private to Paid and bound to plan monthly by Mei (a creator); Ana on its trial."""
+    paid = await _bound_vip(peer, app, role_position=5, plan="trial=7 Monthly membership")
     await peer.dm("!subscribe monthly")
     peer.sent()
     return paid
@@ -269,17 +276,7 @@ async def test_discord_out_of_reach_is_a_problem_not_a_traceback(
 
 async def test_the_core_reports_the_hierarchy_problem_to_creators(peer: Peer, app: App) -> None:
     """/access check (and the scheduled check) show what the role setup lacks."""
-    from bot.adapters.discord.inbound import user_ref
-    from core.members.models import Role
-
-    community = await app.community()
-    members = app.services.members
-    mei = await members.ensure_member(community, user_ref(peer.mei))
-    await members.assign_role(community, mei, Role.CREATOR, via="test")
-    paid = make_role(peer.guild, "Paid", 12)
-    make_private(peer.vip, paid, bot=peer.bot)
-    await peer.dm("!plan add monthly 9.99 USD month Monthly membership", member=peer.mei)
-    await peer.say("!bind plan monthly", channel=peer.vip, member=peer.mei)
+    paid = await _bound_vip(peer, app, role_position=12, plan="Monthly membership")
     await give_role(peer.ana, paid)  # someone got it by hand; the bot cannot take it back
     peer.sent()
     await peer.dm("!access check", member=peer.mei)

@@ -423,18 +423,23 @@ async def test_a_learners_forwarded_post_does_nothing(app: App, bot: RecordedBot
 # -- access to the channel -----------------------------------------------------------------------
 
 
+async def bought_py101(app: App, member: Member, ref: str) -> None:
+    """``member`` ordered py101 and paid for it (sandbox payment ``ref``)."""
+    community = await app.community()
+    order = await app.services.orders.order_course(
+        community, member, await app.services.catalog.course(community, "py101")
+    )
+    await app.services.orders.record_payment(
+        order.id, provider="sandbox", provider_ref=ref, paid=order.amount
+    )
+
+
 async def test_join_requests_are_approved_for_buyers_and_declined_with_the_way_in(
     app: App, bot: RecordedBot
 ) -> None:
     await paid_channel(app, bot, "course", "py101")
-    community = await app.community()
     ana = await telegram_member(app, ANA)
-    order = await app.services.orders.order_course(
-        community, ana, await app.services.catalog.course(community, "py101")
-    )
-    await app.services.orders.record_payment(
-        order.id, provider="sandbox", provider_ref="p1", paid=order.amount
-    )
+    await bought_py101(app, ana, "p1")
 
     calls = await bot(join_request(10, ANA))
     assert [(e, p["chat_id"], p["user_id"]) for e, p in calls if "JoinRequest" in e] == [
@@ -453,14 +458,8 @@ async def test_join_requests_are_approved_for_buyers_and_declined_with_the_way_i
 
 async def test_reconciliation_sends_a_buyer_a_single_use_invite_once(app: App, bot: RecordedBot) -> None:
     await paid_channel(app, bot, "course", "py101")
-    community = await app.community()
     ben = await telegram_member(app, BEN)
-    order = await app.services.orders.order_course(
-        community, ben, await app.services.catalog.course(community, "py101")
-    )
-    await app.services.orders.record_payment(
-        order.id, provider="sandbox", provider_ref="p2", paid=order.amount
-    )
+    await bought_py101(app, ben, "p2")
     start = len(bot.recorder.calls)
 
     assert await app.job_runner.run_job("paid_chats") is True
